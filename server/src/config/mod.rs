@@ -1,0 +1,1 @@
+//! Configuration: one shape, read from the editor, the workspace and the user's home.

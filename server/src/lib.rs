@@ -1,0 +1,9 @@
+//! Aiex: an AI assistant for Elixir, served as a language server.
+//!
+//! The crate is a library (the core and the protocol layer) with a thin `aiex` binary on top.
+//! See ARCHITECTURE.md at the repository root for the map of modules and their invariants.
+
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod llm;
