@@ -4,6 +4,9 @@
 //! See ARCHITECTURE.md at the repository root for the map of modules and their invariants.
 
 pub mod checks;
+pub mod chunks;
 pub mod cli;
 pub mod config;
+pub mod document;
 pub mod llm;
+pub mod syntax;
