@@ -8,5 +8,8 @@ pub mod chunks;
 pub mod cli;
 pub mod config;
 pub mod document;
+pub mod features;
 pub mod llm;
+pub mod logging;
+pub mod lsp;
 pub mod syntax;
