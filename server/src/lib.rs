@@ -7,3 +7,5 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod llm;
+pub mod secrets;
+pub mod walk;
