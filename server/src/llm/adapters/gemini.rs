@@ -112,8 +112,19 @@ impl FrameDecoder for Decoder {
                     deltas.push(text.to_owned());
                 }
             }
-            if let Some(reason) = candidate.get("finishReason").and_then(Value::as_str) {
-                self.outcome.finish_reason = Some(FinishReason::from_provider(reason));
+            let reason = match candidate.get("finishReason") {
+                Some(Value::String(name)) => Some(FinishReason::from_provider(name)),
+                // Older gRPC-transcoded answers give the enum's number.
+                Some(Value::Number(number)) => Some(match number.as_u64() {
+                    Some(1) => FinishReason::Stop,
+                    Some(2) => FinishReason::Length,
+                    Some(3 | 4) => FinishReason::ContentFilter,
+                    _ => FinishReason::Other(number.to_string()),
+                }),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                self.outcome.finish_reason = Some(reason);
                 self.outcome.complete = true;
             }
         }

@@ -5,7 +5,7 @@
 use super::{decode, Frame};
 
 /// Incremental splitter of top-level JSON values.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct JsonValuesParser {
     /// Bytes of the value being read.
     value: Vec<u8>,
@@ -20,38 +20,27 @@ pub struct JsonValuesParser {
 }
 
 impl JsonValuesParser {
-    /// Feeds the next chunk, appending the values it completes to `out`.
+    /// Feeds the next chunk, appending the values it completes to `out`. Strings and the
+    /// stretches between structural characters are skipped with `memchr`, and bytes are copied
+    /// in runs, since Gemini's pretty-printed chunks are mostly indentation and text.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), String> {
-        for &byte in chunk {
+        let mut i = 0;
+        while i < chunk.len() {
             if self.depth > 0 {
-                self.value.push(byte);
-                if self.in_string {
-                    if self.escaped {
-                        self.escaped = false;
-                    } else if byte == b'\\' {
-                        self.escaped = true;
-                    } else if byte == b'"' {
-                        self.in_string = false;
-                    }
-                    continue;
-                }
-                match byte {
-                    b'"' => self.in_string = true,
-                    b'{' | b'[' => self.depth += 1,
-                    b'}' | b']' => {
-                        self.depth -= 1;
-                        if self.depth == 0 {
-                            out.push(Frame {
-                                event: None,
-                                data: decode(&self.value),
-                            });
-                            self.value.clear();
-                        }
-                    }
-                    _ => {}
+                let start = i;
+                i = self.scan_value(chunk, i);
+                self.value.extend_from_slice(&chunk[start..i]);
+                if self.depth == 0 {
+                    out.push(Frame {
+                        event: None,
+                        data: decode(&self.value),
+                    });
+                    self.value.clear();
                 }
                 continue;
             }
+            let byte = chunk[i];
+            i += 1;
             match byte {
                 b' ' | b'\t' | b'\r' | b'\n' => {}
                 b'[' if self.in_array.is_none() => self.in_array = Some(true),
@@ -73,6 +62,54 @@ impl JsonValuesParser {
             }
         }
         Ok(())
+    }
+
+    /// Advances through a value from `i`; returns where it stopped: just after the value's
+    /// closing bracket, or the end of the chunk.
+    fn scan_value(&mut self, chunk: &[u8], mut i: usize) -> usize {
+        while i < chunk.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                    None => return chunk.len(),
+                    Some(offset) => {
+                        i += offset;
+                        if chunk[i] == b'\\' {
+                            self.escaped = true;
+                        } else {
+                            self.in_string = false;
+                        }
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            let rest = &chunk[i..];
+            // Look for a bracket only before the next quote or brace, so that each byte is
+            // scanned a bounded number of times.
+            let quote_or_brace = memchr::memchr3(b'"', b'{', b'}', rest);
+            let window = &rest[..quote_or_brace.unwrap_or(rest.len())];
+            let Some(offset) = memchr::memchr2(b'[', b']', window).or(quote_or_brace) else {
+                return chunk.len();
+            };
+            i += offset;
+            match chunk[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                _ => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return i + 1;
+                    }
+                }
+            }
+            i += 1;
+        }
+        i
     }
 
     /// Ends the body; returns true when a value or the top-level array was left open.

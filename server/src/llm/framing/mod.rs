@@ -15,7 +15,7 @@ pub struct Frame {
 }
 
 /// How a body is framed, chosen from the response's content type.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Framer {
     /// `text/event-stream`.
     Sse(sse::SseParser),

@@ -3,7 +3,7 @@
 use super::{decode, Frame};
 
 /// Incremental NDJSON splitter.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct NdjsonParser {
     line: Vec<u8>,
 }

@@ -5,7 +5,7 @@
 use super::{decode, Frame};
 
 /// Incremental SSE parser: feed it chunks, get complete events.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SseParser {
     /// Bytes of the current, not yet terminated line.
     line: Vec<u8>,
