@@ -156,6 +156,9 @@ pub struct BodyReader {
     deadline: Instant,
     bytes_read: usize,
     ended: bool,
+    /// An error found after some text in the same read: the text goes out first, so what the
+    /// user sees does not depend on where the network cut the chunks.
+    deferred: Option<LlmError>,
 }
 
 impl BodyReader {
@@ -183,12 +186,13 @@ impl BodyReader {
             deadline,
             bytes_read: 0,
             ended: false,
+            deferred: None,
         }
     }
 
-    /// True once the body ended cleanly.
+    /// True once the body ended cleanly (no error left to report).
     pub fn ended(&self) -> bool {
-        self.ended
+        self.ended && self.deferred.is_none()
     }
 
     /// What the decoder learnt.
@@ -197,9 +201,26 @@ impl BodyReader {
     }
 
     /// Reads until at least one delta is ready or the body ends. Errors on a broken, cut,
-    /// oversized or silent body, or on an error event inside it.
+    /// oversized or silent body, or on an error event inside it; text decoded before such an
+    /// error is delivered first and the error comes on the next call.
     pub async fn pull(&mut self, deltas: &mut VecDeque<String>) -> Result<(), LlmError> {
+        if let Some(error) = self.deferred.take() {
+            return Err(error);
+        }
         let mut out = Vec::new();
+        let result = self.read_some(&mut out).await;
+        let delivered = !out.is_empty();
+        deltas.extend(out);
+        match result {
+            Err(error) if delivered => {
+                self.deferred = Some(error);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn read_some(&mut self, out: &mut Vec<String>) -> Result<(), LlmError> {
         while out.is_empty() && !self.ended {
             let (limit, phase) = earliest(self.idle, TimeoutPhase::Idle, self.deadline);
             let next = tokio::time::timeout_at(limit, self.chunks.next()).await;
@@ -216,7 +237,7 @@ impl BodyReader {
                 Ok(None) => {
                     self.ended = true;
                     let cut = self.framer.finish(&mut self.frames);
-                    self.decode_frames(&mut out)?;
+                    self.decode_frames(out)?;
                     if cut || !self.decoder.outcome().complete {
                         return Err(LlmError::Network {
                             provider: self.provider.clone(),
@@ -242,9 +263,8 @@ impl BodyReader {
                     message,
                 });
             }
-            self.decode_frames(&mut out)?;
+            self.decode_frames(out)?;
         }
-        deltas.extend(out);
         Ok(())
     }
 
