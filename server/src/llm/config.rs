@@ -57,3 +57,37 @@ pub struct PriceConfig {
     /// Dollars per million generated tokens.
     pub output_per_mtok: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_product_brief_example_reads_and_unknown_keys_are_refused() {
+        let local: ProviderConfig = serde_json::from_str(
+            r#"{ "kind": "ollama", "base_url": "http://127.0.0.1:11434", "model": "qwen2.5-coder:1.5b", "keep_alive": "30m", "rpm": 60 }"#,
+        )
+        .unwrap();
+        assert_eq!(local.kind, "ollama");
+        assert_eq!(local.keep_alive.as_deref(), Some("30m"));
+        assert_eq!(local.rpm, Some(60));
+        let hosted: ProviderConfig = toml::from_str(
+            "kind = \"anthropic\"\nmodel = \"claude-haiku-4-5\"\napi_key_env = \"ANTHROPIC_API_KEY\"\nprices = { input_per_mtok = 1.0, output_per_mtok = 5.0 }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            hosted.prices,
+            Some(PriceConfig {
+                input_per_mtok: 1.0,
+                output_per_mtok: 5.0
+            })
+        );
+        let unknown =
+            serde_json::from_str::<ProviderConfig>(r#"{ "kind": "openai", "api_key": "sk-..." }"#)
+                .unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown field `api_key`"),
+            "{unknown}"
+        );
+    }
+}

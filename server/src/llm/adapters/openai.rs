@@ -89,8 +89,11 @@ pub fn build_call(
         }
     };
     if !stop.is_empty() {
-        // OpenAI accepts at most 4 stop sequences; the caller's come first.
-        stop.truncate(4);
+        if kind == ProviderKind::OpenAi {
+            // OpenAI accepts at most 4 stop sequences; the caller's come first. Compatible
+            // servers (llama.cpp, vLLM) take more, which template stops need.
+            stop.truncate(4);
+        }
         body.insert("stop".into(), json!(stop));
     }
     let auth = endpoint.api_key.map(|key| format!("Bearer {key}"));
