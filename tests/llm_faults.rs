@@ -9,7 +9,7 @@ use aiex::llm::breaker::BreakerState;
 use aiex::llm::{LlmError, LlmRequest, ProviderConfig, Providers, StreamEvent, TimeoutPhase};
 use futures::StreamExt;
 use support::fake_provider::{refused_url, FakeProvider, Reply};
-use support::recordings::load;
+use support::recordings::{load, Recording};
 use support::{config, options, providers, providers_with, stream_through};
 
 const OPENAI_STREAM: &str = "openai/langchaingo__chat_stream_usage.httprr";
@@ -720,4 +720,53 @@ async fn all_failures_are_listed_in_chain_order() {
         error.to_string(),
         "all providers failed: a: authentication failed: bad key (check the API key in the environment variable named by `api_key_env`); b: bad request: bad request"
     );
+}
+
+fn ollama(fake: &FakeProvider) -> ProviderConfig {
+    let mut cfg = config("ollama", &fake.url(), "qwen2.5-coder:1.5b");
+    cfg.api_key_env = None;
+    cfg
+}
+
+#[tokio::test]
+async fn ollama_model_not_pulled_says_how_to_fix_it() {
+    let fake = FakeProvider::start().await;
+    fake.on(
+        "/api/chat",
+        vec![Reply::status(
+            404,
+            r#"{"error":"model \"qwen2.5-coder:1.5b\" not found, try pulling it first"}"#,
+            &[],
+        )],
+    );
+    let providers = providers(&[("local", ollama(&fake))]);
+    let error = stream_through(&providers, &["local"], &request())
+        .await
+        .result
+        .unwrap_err();
+    assert!(matches!(error, LlmError::BadRequest { .. }), "{error}");
+    assert!(
+        error.to_string().contains("(run `ollama pull <model>`)"),
+        "{error}"
+    );
+    assert_eq!(fake.request_count(), 1);
+}
+
+#[tokio::test]
+async fn ollama_error_line_after_text_ends_the_stream_with_its_message() {
+    let fake = FakeProvider::start().await;
+    let body = "{\"model\":\"qwen2.5-coder:1.5b\",\"message\":{\"role\":\"assistant\",\"content\":\"def\"},\"done\":false}\n{\"error\":\"an error was encountered while running the model: unexpected EOF\"}\n";
+    fake.on(
+        "/api/chat",
+        vec![Reply::Recorded(Recording::new(
+            200,
+            "application/x-ndjson",
+            body,
+        ))],
+    );
+    let providers = providers(&[("local", ollama(&fake))]);
+    let seen = stream_through(&providers, &["local"], &request()).await;
+    assert_eq!(seen.deltas, vec!["def"]);
+    let error = seen.result.unwrap_err();
+    assert!(error.to_string().contains("unexpected EOF"), "{error}");
 }
