@@ -770,3 +770,23 @@ async fn ollama_error_line_after_text_ends_the_stream_with_its_message() {
     let error = seen.result.unwrap_err();
     assert!(error.to_string().contains("unexpected EOF"), "{error}");
 }
+
+#[tokio::test]
+async fn a_failure_that_opens_the_breaker_is_reported_as_itself_without_more_retries() {
+    let fake = FakeProvider::start().await;
+    fake.on(CHAT, vec![server_error()]);
+    let mut cfg = openai(&fake);
+    cfg.max_attempts = Some(5);
+    cfg.breaker_failures = Some(2);
+    let providers = providers(&[("p", cfg)]);
+    let error = stream_through(&providers, &["p"], &request())
+        .await
+        .result
+        .unwrap_err();
+    assert!(matches!(error, LlmError::Server { .. }), "{error}");
+    assert_eq!(
+        fake.request_count(),
+        2,
+        "the breaker opened at the second failure"
+    );
+}

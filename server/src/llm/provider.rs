@@ -11,7 +11,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::adapters::{self, Endpoint, ProviderKind};
-use super::breaker::{BreakerPermit, CircuitBreaker};
+use super::breaker::{BreakerPermit, BreakerState, CircuitBreaker};
 use super::cache::{CacheKey, ResponseCache};
 use super::config::ProviderConfig;
 use super::cost::{self, UsageLedger};
@@ -294,6 +294,11 @@ impl Provider {
                         permit.release();
                     }
                     failures += 1;
+                    // Once this failure opened the breaker a retry would only be refused; the
+                    // user is better served by the provider's own error, now.
+                    if self.breaker.snapshot().0 != BreakerState::Closed {
+                        return Err(error);
+                    }
                     let left = deadline.saturating_duration_since(Instant::now());
                     let Some(delay) = self.retry.next_delay(failures, &error, left) else {
                         return Err(error);
