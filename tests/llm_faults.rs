@@ -256,7 +256,11 @@ async fn request_deadline_bounds_every_wait_and_stops_the_chain() {
         ),
         "{error}"
     );
-    assert!(started.elapsed() < Duration::from_millis(800));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         backup.request_count(),
         0,
@@ -552,7 +556,10 @@ async fn rpm_limit_fails_fast_when_the_next_slot_is_after_the_deadline() {
         .unwrap_err();
     assert!(matches!(error, LlmError::LocalRateLimit { .. }), "{error}");
     assert!(error.to_string().contains("local rate limit"), "{error}");
-    assert!(started.elapsed() < Duration::from_millis(100), "fails fast");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "fails fast, not after the minute"
+    );
     assert_eq!(fake.request_count(), 1);
 }
 
@@ -606,7 +613,7 @@ async fn dropping_the_request_closes_the_connection_at_once() {
         "the provider connection is closed"
     );
     assert!(
-        dropped.elapsed() < Duration::from_millis(200),
+        dropped.elapsed() < Duration::from_millis(500),
         "{:?}",
         dropped.elapsed()
     );
