@@ -33,6 +33,9 @@ impl ProviderChain {
     /// Opens a stream on the first provider that answers. Every provider shares the request's
     /// deadline; a cancellation or a spent deadline stops the chain. A single provider's error
     /// is returned as is; several come back as `AllFailed`, in order.
+    ///
+    /// Hot path: runs for every completion request (each keystroke after debounce); its overhead
+    /// is measured by `benches/llm_overhead.rs`.
     pub async fn stream(&self, request: &LlmRequest) -> Result<LlmStream, LlmError> {
         let mut errors = Vec::new();
         for provider in &self.providers {

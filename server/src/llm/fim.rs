@@ -244,9 +244,39 @@ pub fn hole_filler_prompt(prefix: &str, suffix: &str) -> (String, String) {
     (system, format!("{prefix}{HOLE}{suffix}"))
 }
 
+/// Cleans a chat model's fill: removes a Markdown fence around it (models add one despite the
+/// instructions) and any echo of the hole marker. Native and template fills need no cleaning.
+pub fn clean_chat_fill(text: &str) -> String {
+    let trimmed = text.trim_matches('\n');
+    let unfenced = match trimmed.strip_prefix("```") {
+        Some(rest) => {
+            // Drop the info string (```elixir) with the fence line.
+            let body = rest.split_once('\n').map_or("", |(_, body)| body);
+            body.trim_end()
+                .strip_suffix("```")
+                .unwrap_or(body)
+                .trim_end_matches('\n')
+        }
+        None => text,
+    };
+    unfenced.replace(HOLE, "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_fills_lose_their_fence_and_hole_marker() {
+        assert_eq!(clean_chat_fill("```elixir\n  a + b\n```\n"), "  a + b");
+        assert_eq!(clean_chat_fill("```\nx\n```"), "x");
+        assert_eq!(clean_chat_fill("  a + b<|HOLE|>"), "  a + b");
+        assert_eq!(
+            clean_chat_fill("a ``` b"),
+            "a ``` b",
+            "a fence inside the code stays"
+        );
+    }
 
     fn config(fim: Option<&str>, template: Option<&str>) -> ProviderConfig {
         ProviderConfig {
