@@ -478,6 +478,52 @@ mod tests {
     }
 
     #[test]
+    fn mistral_and_openrouter_error_shapes_give_clear_messages() {
+        let headers = HeaderMap::new();
+        let unauthorized = parse_error(
+            ProviderKind::Mistral,
+            "m",
+            401,
+            &headers,
+            br#"{"message":"Unauthorized","request_id":"x"}"#,
+        );
+        assert_eq!(unauthorized.to_string(), "m: authentication failed: Unauthorized (check the API key in the environment variable named by `api_key_env`)");
+        let invalid = parse_error(
+            ProviderKind::Mistral,
+            "m",
+            422,
+            &headers,
+            br#"{"object":"error","message":{"detail":[{"type":"extra_forbidden","loc":["body","stream_options"],"msg":"Extra inputs are not permitted"}]},"type":"invalid_request_message_error"}"#,
+        );
+        assert_eq!(invalid.kind(), "bad_request");
+        assert!(
+            invalid
+                .to_string()
+                .contains("Extra inputs are not permitted"),
+            "{invalid}"
+        );
+        let detail = parse_error(
+            ProviderKind::Mistral,
+            "m",
+            422,
+            &headers,
+            br#"{"detail":[{"msg":"Field required"}]}"#,
+        );
+        assert!(detail.to_string().contains("Field required"), "{detail}");
+        let html = parse_error(
+            ProviderKind::OpenAiCompatible,
+            "lm",
+            502,
+            &headers,
+            b"<html>Bad Gateway</html>",
+        );
+        assert_eq!(
+            html.to_string(),
+            "lm: server error 502: <html>Bad Gateway</html>"
+        );
+    }
+
+    #[test]
     fn proto_durations_parse() {
         assert_eq!(
             parse_proto_duration("34.4s"),

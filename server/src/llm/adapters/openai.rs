@@ -178,9 +178,11 @@ impl FrameDecoder for Decoder {
 /// `metadata.raw`, and Mistral's `{"message", "type"}` or `{"detail": ...}`.
 pub fn error_details(json: &Value) -> ErrorDetails {
     let error = json.get("error").unwrap_or(json);
-    let mut message = match error {
-        Value::String(text) => Some(text.clone()),
-        _ => str_at(error, "/message").map(str::to_owned),
+    let mut message = match (error, error.get("message")) {
+        (Value::String(text), _) | (_, Some(Value::String(text))) => Some(text.clone()),
+        // Mistral nests its validation details in `message`.
+        (_, Some(nested)) if !nested.is_null() => Some(nested.to_string()),
+        _ => None,
     };
     if let Some(raw) = str_at(error, "/metadata/raw") {
         message = Some(match message {
