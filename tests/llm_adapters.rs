@@ -588,6 +588,13 @@ async fn mistral_recordings_give_their_text_finish_reason_and_usage() {
                 finish: FinishReason::Stop,
                 tokens: (13, 8),
             },
+            Expect {
+                fixture: "mistral/vercel-ai__mistral-text.json",
+                text_starts: "**Holiday Name: \"World Kindness Day of Sharing\"**",
+                text_len: None,
+                finish: FinishReason::Stop,
+                tokens: (13, 434),
+            },
         ],
     )
     .await;
@@ -717,4 +724,52 @@ async fn ollama_with_a_template_override_sends_a_raw_prompt() {
         .unwrap()
         .iter()
         .any(|s| s == "<EOT>"));
+}
+
+#[tokio::test]
+async fn openai_completions_json_body_is_read_whole() {
+    let request = LlmRequest::fim("Invent a new holiday", "").with_max_tokens(16);
+    let (seen, _) = replay(
+        "openai",
+        "gpt-3.5-turbo-instruct",
+        "/v1/completions",
+        "openai-completions/vercel-ai__openai-completion-text.json",
+        request,
+        |_| {},
+    )
+    .await;
+    let response = seen.result.unwrap();
+    assert!(
+        response
+            .text
+            .starts_with("The new holiday is called \"Gratitude Day\""),
+        "{:?}",
+        response.text
+    );
+    assert_eq!(response.finish_reason, FinishReason::Length);
+    assert_eq!(
+        (response.usage.input_tokens, response.usage.output_tokens),
+        (14, 16)
+    );
+}
+
+/// Every recording copied into fixtures/ is replayed by a test of this file.
+#[test]
+fn every_fixture_is_replayed_by_a_test() {
+    let source = include_str!("llm_adapters.rs");
+    for dir in [
+        "openai",
+        "openai-completions",
+        "anthropic",
+        "gemini",
+        "mistral",
+        "ollama",
+    ] {
+        for fixture in support::recordings::fixtures_in(dir) {
+            assert!(
+                source.contains(&format!("\"{fixture}\"")),
+                "{fixture} is not replayed by any adapter test"
+            );
+        }
+    }
 }
