@@ -286,6 +286,19 @@ async fn doctor_lists_each_providers_models_and_flags_a_missing_one() {
         down.models
     );
     assert_eq!(down.model_available, None);
+    assert!(
+        local.to_text().contains(
+            "model qwen2.5-coder:1.5b not offered; the server lists: llama3.1:latest, gemma3:1b"
+        ),
+        "{}",
+        local.to_text()
+    );
+    assert!(
+        down.to_text()
+            .contains("unreachable: down: network error: cannot connect"),
+        "{}",
+        down.to_text()
+    );
 }
 
 #[tokio::test]

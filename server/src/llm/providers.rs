@@ -53,6 +53,37 @@ pub struct DoctorReport {
     pub model_available: Option<bool>,
 }
 
+impl DoctorReport {
+    /// A few human-readable lines for `aiex doctor`.
+    pub fn to_text(&self) -> String {
+        let p = &self.provider;
+        let key = match (&p.api_key_env, p.api_key_present) {
+            (Some(var), true) => format!("key from {var}"),
+            (Some(var), false) => format!("key variable {var} NOT SET"),
+            (None, _) => "no key".to_owned(),
+        };
+        let mut out = format!(
+            "{} ({}, {}) model {}, {key}, fill-in-the-middle: {}\n",
+            p.name, p.kind, p.base_url, p.model, p.fim
+        );
+        match (&self.models, self.model_available) {
+            (Ok(models), Some(false)) => out.push_str(&format!(
+                "  model {} not offered; the server lists: {}\n",
+                p.model,
+                models.join(", ")
+            )),
+            (Ok(models), _) => {
+                out.push_str(&format!("  reachable, {} models listed\n", models.len()))
+            }
+            (Err(error), _) => out.push_str(&format!("  unreachable: {error}\n")),
+        }
+        for problem in &p.problems {
+            out.push_str(&format!("  problem: {problem}\n"));
+        }
+        out
+    }
+}
+
 /// Every configured provider.
 pub struct Providers {
     by_name: BTreeMap<String, Arc<Provider>>,
