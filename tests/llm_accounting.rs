@@ -375,3 +375,58 @@ async fn status_reports_every_provider_with_its_counters() {
         .contains("cannot connect"));
     assert_eq!(local.kind, "ollama");
 }
+
+#[tokio::test]
+async fn a_configuration_change_keeps_unchanged_providers_and_the_usage_totals() {
+    let fake = FakeProvider::start().await;
+    fake.on(CHAT, vec![Reply::Recorded(load(OPENAI_STREAM))]);
+    let before = [
+        ("same".to_string(), openai(&fake)),
+        ("changed".to_string(), openai(&fake)),
+    ];
+    let env = |name: &str| (name == "AIEX_TEST_KEY").then(|| TEST_KEY.to_owned());
+    let (providers, _) = Providers::with_env(before.iter().map(|(n, c)| (n, c)), options(), &env);
+    stream_through(&providers, &["same"], &request("one"))
+        .await
+        .result
+        .unwrap();
+    stream_through(&providers, &["changed"], &request("two"))
+        .await
+        .result
+        .unwrap();
+
+    let mut changed = openai(&fake);
+    changed.model = "gpt-4o-mini".into();
+    let after = [
+        ("same".to_string(), openai(&fake)),
+        ("changed".to_string(), changed),
+    ];
+    let (updated, problems) =
+        providers.reconfigure_with_env(after.iter().map(|(n, c)| (n, c)), &env);
+    assert!(problems.is_empty());
+    let status = updated.status();
+    let same = status.providers.iter().find(|p| p.name == "same").unwrap();
+    let changed = status
+        .providers
+        .iter()
+        .find(|p| p.name == "changed")
+        .unwrap();
+    assert_eq!(same.requests, 1, "the unchanged provider is the same one");
+    assert_eq!(
+        (changed.requests, changed.model.as_str()),
+        (0, "gpt-4o-mini")
+    );
+    assert_eq!(
+        updated.usage().today.requests,
+        2,
+        "one ledger for both sets"
+    );
+    assert!(
+        stream_through(&updated, &["same"], &request("one"))
+            .await
+            .result
+            .unwrap()
+            .cached,
+        "one cache too"
+    );
+}

@@ -797,3 +797,22 @@ async fn a_failure_that_opens_the_breaker_is_reported_as_itself_without_more_ret
         "the breaker opened at the second failure"
     );
 }
+
+#[tokio::test]
+async fn retries_count_against_the_requests_per_minute_limit() {
+    let fake = FakeProvider::start().await;
+    fake.on(CHAT, vec![server_error(), ok_stream()]);
+    let mut cfg = openai(&fake);
+    cfg.rpm = Some(2);
+    let providers = providers_with(&[("p", cfg)], no_cache(), support::TEST_KEY);
+    assert!(stream_through(&providers, &["p"], &request())
+        .await
+        .result
+        .is_ok());
+    assert_eq!(fake.request_count(), 2, "one retry");
+    let error = stream_through(&providers, &["p"], &request())
+        .await
+        .result
+        .unwrap_err();
+    assert!(matches!(error, LlmError::LocalRateLimit { .. }), "{error}");
+}

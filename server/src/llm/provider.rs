@@ -160,6 +160,11 @@ impl Provider {
         self.kind
     }
 
+    /// The configuration the provider was built from.
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
     /// Sends `request` and resolves once the first text is ready (or the answer is complete):
     /// the rate limit wait, retries and the circuit breaker all happen before. Errors after that
     /// point arrive in the stream and are never retried, since the caller has already shown text.
@@ -237,17 +242,6 @@ impl Provider {
         } else {
             0
         };
-        match self.limiter.reserve(tokens, Instant::now(), deadline) {
-            Ok(wait) if wait > Duration::ZERO => tokio::time::sleep(wait).await,
-            Ok(_) => {}
-            Err(wait) => {
-                return Err(LlmError::LocalRateLimit {
-                    provider: self.name.clone(),
-                    wait,
-                })
-            }
-        }
-
         let endpoint = Endpoint {
             base_url: &self.base_url,
             api_key: self.api_key.as_deref(),
@@ -268,6 +262,17 @@ impl Provider {
 
         let mut failures = 0;
         loop {
+            // Every attempt is a request the provider counts, retries included.
+            match self.limiter.reserve(tokens, Instant::now(), deadline) {
+                Ok(wait) if wait > Duration::ZERO => tokio::time::sleep(wait).await,
+                Ok(_) => {}
+                Err(wait) => {
+                    return Err(LlmError::LocalRateLimit {
+                        provider: self.name.clone(),
+                        wait,
+                    })
+                }
+            }
             let permit = self
                 .breaker
                 .admit()

@@ -148,6 +148,48 @@ impl Providers {
         (Self { by_name, shared }, problems)
     }
 
+    /// The providers of a changed configuration (`workspace/didChangeConfiguration`), sharing
+    /// this set's HTTP client, response cache and usage ledger (two ledgers on one file would
+    /// overwrite each other). A provider whose configuration did not change is kept as is, with
+    /// its breaker, limiter and counters.
+    pub fn reconfigure<'a>(
+        &self,
+        configs: impl IntoIterator<Item = (&'a String, &'a ProviderConfig)>,
+    ) -> (Self, Vec<String>) {
+        self.reconfigure_with_env(configs, &|name| std::env::var(name).ok())
+    }
+
+    /// Like `reconfigure`, reading environment variables through `env`.
+    pub fn reconfigure_with_env<'a>(
+        &self,
+        configs: impl IntoIterator<Item = (&'a String, &'a ProviderConfig)>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Self, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut by_name = BTreeMap::new();
+        for (name, config) in configs {
+            if let Some(kept) = self.by_name.get(name).filter(|p| p.config() == config) {
+                problems.extend(kept.describe().problems);
+                by_name.insert(name.clone(), Arc::clone(kept));
+                continue;
+            }
+            match Provider::new(name, config, env, Arc::clone(&self.shared)) {
+                Ok(provider) => {
+                    problems.extend(provider.describe().problems);
+                    by_name.insert(name.clone(), Arc::new(provider));
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+        (
+            Self {
+                by_name,
+                shared: Arc::clone(&self.shared),
+            },
+            problems,
+        )
+    }
+
     /// The provider Aiex tries when nothing is configured: a local Ollama.
     pub fn default_local_config() -> (String, ProviderConfig) {
         let config = ProviderConfig {
