@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand};
 
 /// Command-line arguments of the `aiex` binary.
 #[derive(Debug, Parser)]
-#[command(
-    name = "aiex",
-    version,
-    about = "An AI assistant for Elixir, served as a language server"
-)]
+#[command(name = "aiex", version, about = "An AI assistant for Elixir, served as a language server")]
 pub struct Cli {
     /// Serve LSP over stdio (the default when no subcommand is given).
     #[arg(long, global = false)]
