@@ -816,3 +816,58 @@ async fn retries_count_against_the_requests_per_minute_limit() {
         .unwrap_err();
     assert!(matches!(error, LlmError::LocalRateLimit { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn keep_alive_comments_and_a_missing_done_marker_are_accepted() {
+    let fake = FakeProvider::start().await;
+    // llama.cpp-style: comment pings, CRLF framing, no `data: [DONE]`.
+    let body = ": ping\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"def\"}}]}\r\n\r\n: ping\r\n\r\n\
+                data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" a\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\r\n\r\n";
+    fake.on(CHAT, vec![Reply::sse(body)]);
+    let mut cfg = config(
+        "openai-compatible",
+        &format!("{}/v1", fake.url()),
+        "qwen2.5-coder-7b",
+    );
+    cfg.api_key_env = None;
+    let providers = providers(&[("local", cfg)]);
+    let response = stream_through(&providers, &["local"], &request())
+        .await
+        .result
+        .unwrap();
+    assert_eq!(response.text, "def a");
+    assert_eq!(
+        (response.usage.input_tokens, response.usage.output_tokens),
+        (3, 2)
+    );
+}
+
+#[tokio::test]
+async fn multi_byte_characters_split_across_network_packets_arrive_intact() {
+    let fake = FakeProvider::start().await;
+    let recording = load("ollama/langchaingo__api_chat_stream_default.httprr");
+    // 97-byte packets cut through the ’ and 😊 of this answer.
+    fake.on(
+        "/api/chat",
+        vec![Reply::Drip {
+            recording,
+            piece: 97,
+            every: Duration::from_millis(1),
+        }],
+    );
+    let providers = providers(&[("local", ollama(&fake))]);
+    let response = stream_through(&providers, &["local"], &request())
+        .await
+        .result
+        .unwrap();
+    assert!(
+        response.text.contains("I’m doing well"),
+        "{}",
+        response.text
+    );
+    assert!(response.text.contains('😊'), "{}", response.text);
+    assert!(
+        !response.text.contains('\u{FFFD}'),
+        "no replacement character"
+    );
+}
