@@ -290,7 +290,12 @@ pub fn classify(
     if too_long && (400..500).contains(&status) {
         return LlmError::ContextTooLong { provider, message };
     }
-    if status >= 500 || code == "api_error" || code == "server_error" {
+    // 408, 409 and 425 are transient by definition; OpenAI's own clients retry them.
+    if status >= 500
+        || matches!(status, 408 | 409 | 425)
+        || code == "api_error"
+        || code == "server_error"
+    {
         return LlmError::Server {
             provider,
             status,
@@ -551,5 +556,6 @@ mod tests {
         );
         assert_eq!(kind(400, None, "bad"), "bad_request");
         assert_eq!(kind(502, None, "bad gateway"), "server_error");
+        assert!(classify("p", 408, "request timeout", None, None).is_retryable());
     }
 }
