@@ -564,20 +564,19 @@ async fn rpm_limit_fails_fast_when_the_next_slot_is_after_the_deadline() {
 }
 
 #[tokio::test]
-async fn tpm_limit_waits_for_tokens_when_the_deadline_allows() {
+async fn tpm_limit_waits_for_tokens_and_gets_unused_ones_back() {
     let fake = FakeProvider::start().await;
     fake.on(CHAT, vec![ok_stream()]);
     let mut cfg = openai(&fake);
-    // 1,000 tokens a second. The first request takes nearly the whole minute's budget.
+    // 1,000 tokens a second. A request reserves its prompt plus `max_tokens` until it ends.
     cfg.tpm = Some(60_000);
     let providers = providers_with(&[("p", cfg)], no_cache(), support::TEST_KEY);
+    let (chain, _) = providers.chain(&["p"]);
     let big = LlmRequest::chat(None, "a")
         .with_max_tokens(59_900)
         .with_timeout(Duration::from_secs(3));
-    assert!(stream_through(&providers, &["p"], &big)
-        .await
-        .result
-        .is_ok());
+    let in_flight = chain.stream(&big).await.unwrap();
+
     let started = Instant::now();
     let small = LlmRequest::chat(None, "b")
         .with_max_tokens(200)
@@ -590,6 +589,26 @@ async fn tpm_limit_waits_for_tokens_when_the_deadline_allows() {
     assert!(
         waited >= Duration::from_millis(80) && waited < Duration::from_millis(1000),
         "{waited:?}"
+    );
+
+    // The big answer used 27 tokens: the rest of its reservation comes back when it ends.
+    let response = in_flight.collect_response().await.unwrap();
+    assert_eq!(
+        response.usage.input_tokens + response.usage.output_tokens,
+        27
+    );
+    let started = Instant::now();
+    let again = LlmRequest::chat(None, "c")
+        .with_max_tokens(59_000)
+        .with_timeout(Duration::from_secs(3));
+    assert!(stream_through(&providers, &["p"], &again)
+        .await
+        .result
+        .is_ok());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
     );
 }
 

@@ -105,9 +105,33 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Gives back tokens reserved but not used: a reservation counts the whole `max_tokens`,
+    /// the answer is usually shorter.
+    pub fn refund(&self, tokens: u64) {
+        let mut guard = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(bucket) = guard.1.as_mut() {
+            bucket.level = (bucket.level + tokens as f64).min(bucket.capacity);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unused_tokens_are_given_back() {
+        let limiter = RateLimiter::new(None, Some(1_000));
+        let now = Instant::now();
+        assert_eq!(limiter.reserve(1_000, now, now), Ok(Duration::ZERO));
+        assert!(limiter.reserve(500, now, now).is_err());
+        limiter.refund(600);
+        assert_eq!(limiter.reserve(500, now, now), Ok(Duration::ZERO));
+    }
 
     #[test]
     fn requests_within_the_limit_pass_at_once_then_wait_their_turn() {

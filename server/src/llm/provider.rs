@@ -289,6 +289,7 @@ impl Provider {
                         model,
                         prompt: request.prompt_text(),
                         started,
+                        reserved_tokens: tokens,
                     };
                     return Ok(live_stream(reader, deltas, permit, finish));
                 }
@@ -501,6 +502,8 @@ struct Finish {
     model: String,
     prompt: String,
     started: Instant,
+    /// Tokens the limiter reserved for the attempt that answered.
+    reserved_tokens: u64,
 }
 
 impl Finish {
@@ -525,6 +528,10 @@ impl Finish {
             .shared
             .ledger
             .record(&provider.name, &model, &usage, cost_usd);
+        provider.limiter.refund(
+            self.reserved_tokens
+                .saturating_sub(usage.input_tokens + usage.output_tokens),
+        );
         let response = LlmResponse {
             text,
             finish_reason: outcome.finish_reason.unwrap_or(FinishReason::Stop),
