@@ -526,3 +526,115 @@ fn clients_that_pull_diagnostics_get_them_on_request_and_none_pushed() {
     );
     assert!(client.shutdown().success());
 }
+
+/// Copies the sample project to a temporary directory, so tests can change files.
+fn sample_copy() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("type").is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(&sample_app(), dir.path());
+    dir
+}
+
+#[test]
+fn the_workspace_is_indexed_with_progress_and_kept_current() {
+    let dir = sample_copy();
+    let root = dir.path().canonicalize().expect("canonical");
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({
+            "window": { "workDoneProgress": true },
+            "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } }
+        }),
+        Value::Null,
+        Some(&root),
+    );
+    let registration = client.answer_server_request("client/registerCapability", Value::Null);
+    assert_eq!(
+        registration["params"]["registrations"][0]["method"],
+        "workspace/didChangeWatchedFiles"
+    );
+    client.answer_server_request("window/workDoneProgress/create", Value::Null);
+    let end =
+        client.wait_for(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
+    let message = end["params"]["value"]["message"].as_str().expect("message");
+    assert!(message.starts_with("7 files, 8 modules"), "{message}");
+
+    // Hover resolves into a file that is not open, through the index.
+    let accounts = root.join("lib/sample_app/accounts.ex");
+    let text = std::fs::read_to_string(&accounts).expect("read");
+    let uri = file_uri(&accounts);
+    client.open(&uri, &text);
+    let line = text
+        .lines()
+        .position(|l| l.contains("Mailer.deliver_welcome"))
+        .expect("line") as u32;
+    let column = text
+        .lines()
+        .nth(line as usize)
+        .expect("line")
+        .find("deliver_welcome")
+        .expect("col") as u32;
+    let hover = client.request("textDocument/hover", json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": column } }));
+    let markdown = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{hover}"));
+    assert!(
+        markdown.contains("Sends the welcome email to `user`."),
+        "{markdown}"
+    );
+
+    // Workspace symbols come from the index.
+    let symbols = client.request("workspace/symbol", json!({ "query": "deliver_wel" }));
+    let first = &symbols["result"][0];
+    assert_eq!(first["name"], "deliver_welcome/1");
+    assert_eq!(first["containerName"], "SampleApp.Mailer");
+    assert_eq!(
+        first["location"]["uri"],
+        file_uri(&root.join("lib/sample_app/mailer.ex"))
+    );
+    assert_eq!(first["location"]["range"]["start"]["line"], 7);
+
+    // A file created on disk is indexed when the client reports it, and forgotten when deleted.
+    let extra = root.join("lib/sample_app/invoices.ex");
+    std::fs::write(
+        &extra,
+        "defmodule SampleApp.Invoices do\n  def issue(order), do: order\nend\n",
+    )
+    .expect("write");
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": file_uri(&extra), "type": 1 }] }),
+    );
+    let found = client.request("workspace/symbol", json!({ "query": "SampleApp.Invoices" }));
+    assert_eq!(found["result"][0]["name"], "SampleApp.Invoices", "{found}");
+    std::fs::remove_file(&extra).expect("remove");
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": file_uri(&extra), "type": 3 }] }),
+    );
+    let gone = client.request("workspace/symbol", json!({ "query": "Invoices" }));
+    assert_eq!(gone["result"], json!([]), "{gone}");
+
+    // A file outside the workspace is never read, whatever the client says.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let stray = outside.path().join("stray.ex");
+    std::fs::write(&stray, "defmodule Stray do\nend\n").expect("write");
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": file_uri(&stray), "type": 1 }] }),
+    );
+    let stray_symbols = client.request("workspace/symbol", json!({ "query": "Stray" }));
+    assert_eq!(stray_symbols["result"], json!([]));
+    assert!(client.shutdown().success());
+}

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// Counts clients, to give each its own cache directory.
+static CLIENTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// How long any single wait may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -45,6 +48,13 @@ impl LspClient {
             std::env::temp_dir().join("aiex-test-no-config"),
         );
         command.env("AIEX_LOG", log.as_deref().unwrap_or("warn"));
+        // Index caches go to a directory of this client's own, never the user's cache.
+        let cache = std::env::temp_dir().join(format!(
+            "aiex-test-cache-{}-{}",
+            std::process::id(),
+            CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        command.env("AIEX_CACHE_DIR", cache);
         if let Some(dir) = workspace {
             command.current_dir(dir);
         }
@@ -154,6 +164,14 @@ impl LspClient {
                 }
             }
         }
+    }
+
+    /// Waits for a request from the server with `method` and answers it with `result`.
+    pub fn answer_server_request(&mut self, method: &str, result: Value) -> Value {
+        let request =
+            self.wait_for(|m| m.get("method") == Some(&json!(method)) && m.get("id").is_some());
+        self.send(&json!({ "jsonrpc": "2.0", "id": request["id"], "result": result }));
+        request
     }
 
     /// Waits for a notification with `method`.

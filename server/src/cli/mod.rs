@@ -2,6 +2,7 @@
 
 pub mod check;
 mod doctor;
+mod index;
 mod symbols;
 
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Run the built-in checks over files or directories.
     Check(check::CheckArgs),
+    /// Build the workspace index (as the server does) and summarise it.
+    Index(index::IndexArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Some(Command::Symbols(args)) => report(symbols::run(args)),
         Some(Command::Doctor(args)) => report(doctor::run(args)),
         Some(Command::Check(args)) => check::run(args),
+        Some(Command::Index(args)) => report(index::run(args)),
     }
 }
 

@@ -67,7 +67,11 @@ pub struct LoadedConfig {
 pub struct ConfigLayers {
     user: Option<(ConfigSource, Value)>,
     workspace: Option<(ConfigSource, Value)>,
-    editor: Option<Value>,
+    /// `initializationOptions`.
+    editor_init: Option<Value>,
+    /// The latest `workspace/didChangeConfiguration`, layered over `initializationOptions`
+    /// (Eglot, for one, sends an empty one on connect that must not wipe them out).
+    editor_change: Option<Value>,
     read_issues: Vec<ConfigIssue>,
 }
 
@@ -120,18 +124,14 @@ impl ConfigLayers {
         }
     }
 
-    /// Replaces the editor's settings (accepting them bare or under an `aiex` key).
+    /// Sets the editor's `initializationOptions`.
     pub fn set_editor(&mut self, settings: Value) {
-        let settings = match settings {
-            Value::Object(mut object) if object.len() == 1 && object.contains_key("aiex") => {
-                object.remove("aiex").unwrap_or(Value::Null)
-            }
-            other => other,
-        };
-        self.editor = match settings {
-            Value::Null => None,
-            other => Some(other),
-        };
+        self.editor_init = editor_settings(settings);
+    }
+
+    /// Sets the settings of the latest `workspace/didChangeConfiguration`.
+    pub fn set_editor_change(&mut self, settings: Value) {
+        self.editor_change = editor_settings(settings);
     }
 
     /// Merges and validates the layers.
@@ -139,14 +139,21 @@ impl ConfigLayers {
         let mut issues = self.read_issues.clone();
         let mut merged = Value::Object(Map::new());
         let mut sources = Vec::new();
-        let editor = self
-            .editor
+        let editor_init = self
+            .editor_init
             .clone()
             .map(|value| (ConfigSource::Editor, value));
-        for (source, value) in [self.user.clone(), self.workspace.clone(), editor]
-            .into_iter()
-            .flatten()
-        {
+        let editor_change = self
+            .editor_change
+            .clone()
+            .map(|value| (ConfigSource::Editor, value));
+        let layers = [
+            self.user.clone(),
+            self.workspace.clone(),
+            editor_init,
+            editor_change,
+        ];
+        for (source, value) in layers.into_iter().flatten() {
             let cleaned = drop_invalid_keys(strip_nulls(value), &source, &mut issues);
             merge(&mut merged, cleaned);
             sources.push(source);
@@ -160,6 +167,22 @@ impl ConfigLayers {
             issues,
             sources,
         }
+    }
+}
+
+/// The editor's settings, bare or under an `aiex` key; `None` when there are none (null, or
+/// an empty array as Neovim sends for an empty Lua table).
+fn editor_settings(settings: Value) -> Option<Value> {
+    let settings = match settings {
+        Value::Object(mut object) if object.len() == 1 && object.contains_key("aiex") => {
+            object.remove("aiex").unwrap_or(Value::Null)
+        }
+        other => other,
+    };
+    match settings {
+        Value::Null => None,
+        Value::Array(items) if items.is_empty() => None,
+        other => Some(other),
     }
 }
 
@@ -428,6 +451,24 @@ mod tests {
         assert_eq!(loaded.config.providers["a"].model, "editor-model");
         assert_eq!(loaded.config.providers["a"].kind, "ollama");
         assert_eq!(loaded.sources.len(), 3);
+    }
+
+    #[test]
+    fn an_empty_configuration_change_keeps_the_initialization_options() {
+        let mut layers = ConfigLayers::default();
+        layers.set_editor(json!({ "providers": { "a": { "kind": "ollama", "model": "m" } } }));
+        layers.set_editor_change(json!({}));
+        assert_eq!(layers.resolve().config.providers["a"].model, "m");
+        layers.set_editor_change(json!({ "aiex": { "providers": { "a": { "model": "n" } } } }));
+        assert_eq!(layers.resolve().config.providers["a"].model, "n");
+        layers.set_editor(json!([]));
+        layers.set_editor_change(json!([]));
+        let loaded = layers.resolve();
+        assert_eq!(
+            loaded.issues,
+            vec![],
+            "an empty array is no settings, not an error"
+        );
     }
 
     #[test]

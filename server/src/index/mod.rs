@@ -186,6 +186,30 @@ impl WorkspaceIndex {
     }
 }
 
+/// Resolves `path` against the workspace roots: its canonical form and its path relative to
+/// the root holding it, or `None` when it lies outside every root (after following `..` and
+/// symlinks), is not an Elixir file, or sits in a directory the walker skips.
+pub fn resolve_in_roots(path: &Path, roots: &[PathBuf]) -> Option<(PathBuf, PathBuf)> {
+    if !crate::walk::is_elixir_path(path, false) {
+        return None;
+    }
+    // A deleted file cannot be canonicalized: canonicalize its directory instead.
+    let canonical = match path.canonicalize() {
+        Ok(canonical) => canonical,
+        Err(_) => path.parent()?.canonicalize().ok()?.join(path.file_name()?),
+    };
+    roots.iter().find_map(|root| {
+        let root = root.canonicalize().ok()?;
+        let relative = canonical.strip_prefix(&root).ok()?.to_path_buf();
+        let skipped = relative.components().any(|part| {
+            crate::walk::SKIPPED_DIRS
+                .iter()
+                .any(|dir| part.as_os_str() == *dir)
+        });
+        (!skipped).then(|| (canonical.clone(), relative))
+    })
+}
+
 /// A symbol found by a workspace-wide search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolMatch {

@@ -136,3 +136,33 @@ fn search_ranks_exact_last_segment_matches_first() {
     assert_eq!(modules, ["App.B"]);
     assert!(index.search("zzz", 10).is_empty());
 }
+
+#[test]
+fn paths_outside_the_roots_or_escaping_through_links_are_refused() {
+    let dir = workspace();
+    let root = dir.path().canonicalize().expect("canonical");
+    let roots = vec![root.clone()];
+    let inside = resolve_in_roots(&root.join("lib/a.ex"), &roots).expect("inside");
+    assert_eq!(inside.1, Path::new("lib/a.ex"));
+    assert!(resolve_in_roots(&root.join("lib/../lib/a.ex"), &roots).is_some());
+    assert!(
+        resolve_in_roots(&root.join("lib/../../outside.ex"), &roots).is_none(),
+        "`..` tricks"
+    );
+    assert!(resolve_in_roots(&root.join("_build/dev/lib/skip.ex"), &roots).is_none());
+    assert!(resolve_in_roots(&root.join("lib/notes.txt"), &roots).is_none());
+    let outside = tempfile::tempdir().expect("tempdir");
+    write(outside.path(), "secret.ex", "defmodule Secret do\nend\n");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(outside.path().join("secret.ex"), root.join("lib/link.ex"))
+            .expect("symlink");
+        assert!(
+            resolve_in_roots(&root.join("lib/link.ex"), &roots).is_none(),
+            "a symlink that escapes"
+        );
+    }
+    // A file deleted from inside the roots still resolves, so it can be removed.
+    std::fs::remove_file(root.join("lib/b.ex")).expect("remove");
+    assert!(resolve_in_roots(&root.join("lib/b.ex"), &roots).is_some());
+}

@@ -9,6 +9,7 @@ mod convert;
 mod diagnostics;
 mod server;
 mod transport;
+mod workspace;
 
 use std::sync::Arc;
 

@@ -13,11 +13,13 @@ use tracing::{debug, info, warn};
 
 use super::convert;
 use super::diagnostics::{self, DiagnosticsState};
+use super::workspace;
 use crate::chunks::FileChunks;
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::document::store::DocumentStore;
 use crate::document::{position, PositionEncoding, SyntaxSnapshot};
 use crate::features::{folding, hover, symbols};
+use crate::index::WorkspaceIndex;
 
 /// State shared by all handlers.
 #[derive(Debug, Default)]
@@ -31,14 +33,29 @@ pub struct ServerState {
     reported_issues: Mutex<HashSet<String>>,
     shutdown_requested: AtomicBool,
     diagnostics: DiagnosticsState,
+    index: Arc<WorkspaceIndex>,
     /// The client pulls diagnostics (`textDocument/diagnostic`), so none are pushed.
     pull_diagnostics: AtomicBool,
+    /// The client shows `$/progress` for server-created tokens.
+    work_done_progress: AtomicBool,
+    /// The client accepts a dynamically registered file watcher.
+    dynamic_file_watching: AtomicBool,
 }
 
 impl ServerState {
     /// True once the client has sent `shutdown`.
     pub fn shutdown_requested(&self) -> bool {
         self.shutdown_requested.load(Ordering::SeqCst)
+    }
+
+    /// The workspace index.
+    pub fn index(&self) -> Arc<WorkspaceIndex> {
+        Arc::clone(&self.index)
+    }
+
+    /// The workspace roots from `initialize`.
+    pub fn workspace_roots(&self) -> Vec<PathBuf> {
+        self.workspace_roots.read().clone()
     }
 
     fn encoding(&self) -> PositionEncoding {
@@ -168,10 +185,19 @@ impl Backend {
         });
     }
 
-    /// The chunks of every open document except `except`.
-    async fn other_documents_chunks(&self, except: &str) -> Vec<Arc<FileChunks>> {
+    /// The chunks of every known file except the document `except`: open documents as the
+    /// editor holds them, and the index for the files that are not open.
+    async fn workspace_chunks(&self, except: &str) -> Vec<Arc<FileChunks>> {
         let mut all = Vec::new();
+        let mut open_paths = HashSet::new();
         for key in self.state.documents.keys() {
+            if let Some(path) = key
+                .parse::<lsp::Uri>()
+                .ok()
+                .and_then(|uri| uri.to_file_path().map(|p| p.into_owned()))
+            {
+                open_paths.insert(path.canonicalize().unwrap_or(path));
+            }
             if key == except {
                 continue;
             }
@@ -179,6 +205,13 @@ impl Backend {
                 all.push(chunks);
             }
         }
+        let indexed = self.state.index().files();
+        all.extend(
+            indexed
+                .into_iter()
+                .filter(|f| !open_paths.contains(&f.path))
+                .map(|f| Arc::clone(&f.chunks)),
+        );
         all
     }
 }
@@ -252,6 +285,21 @@ impl LanguageServer for Backend {
             .as_ref()
             .is_some_and(|t| t.diagnostic.is_some());
         self.state.pull_diagnostics.store(pull, Ordering::Relaxed);
+        let window = params.capabilities.window.as_ref();
+        let progress = window.and_then(|w| w.work_done_progress).unwrap_or(false);
+        self.state
+            .work_done_progress
+            .store(progress, Ordering::Relaxed);
+        let watching = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        self.state
+            .dynamic_file_watching
+            .store(watching, Ordering::Relaxed);
         info!(?encoding, ?roots, "initialize");
         {
             let mut layers = ConfigLayers::from_files(
@@ -267,6 +315,11 @@ impl LanguageServer for Backend {
         let sync = lsp::TextDocumentSyncOptions {
             open_close: Some(true),
             change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
+            save: Some(lsp::TextDocumentSyncSaveOptions::SaveOptions(
+                lsp::SaveOptions {
+                    include_text: Some(false),
+                },
+            )),
             ..lsp::TextDocumentSyncOptions::default()
         };
         Ok(lsp::InitializeResult {
@@ -275,6 +328,16 @@ impl LanguageServer for Backend {
                 text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(sync)),
                 document_symbol_provider: Some(lsp::OneOf::Left(true)),
                 hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+                workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
+                workspace: Some(lsp::WorkspaceServerCapabilities {
+                    workspace_folders: None,
+                    file_operations: Some(lsp::WorkspaceFileOperationsServerCapabilities {
+                        did_create: Some(workspace::file_operation_options()),
+                        did_rename: Some(workspace::file_operation_options()),
+                        did_delete: Some(workspace::file_operation_options()),
+                        ..lsp::WorkspaceFileOperationsServerCapabilities::default()
+                    }),
+                }),
                 folding_range_provider: Some(lsp::FoldingRangeProviderCapability::Simple(true)),
                 code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
                     lsp::CodeActionOptions {
@@ -303,6 +366,15 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: lsp::InitializedParams) {
         let issues = self.state.reload_config();
         self.report_config_issues(issues).await;
+        if self.state.dynamic_file_watching.load(Ordering::Relaxed) {
+            workspace::watch_files(&self.client).await;
+        }
+        let progress = self.state.work_done_progress.load(Ordering::Relaxed);
+        tokio::spawn(workspace::index_workspace(
+            self.client.clone(),
+            Arc::clone(&self.state),
+            progress,
+        ));
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -376,7 +448,10 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_configuration(&self, params: lsp::DidChangeConfigurationParams) {
-        self.state.config_layers.lock().set_editor(params.settings);
+        self.state
+            .config_layers
+            .lock()
+            .set_editor_change(params.settings);
         let issues = self.state.reload_config();
         info!("configuration changed");
         self.report_config_issues(issues).await;
@@ -427,7 +502,7 @@ impl LanguageServer for Backend {
             &snapshot,
             params.text_document_position_params.position,
         );
-        let workspace = self.other_documents_chunks(&key).await;
+        let workspace = self.workspace_chunks(&key).await;
         let source = snapshot.rope.to_string();
         let context = hover::HoverContext {
             source: &source,
@@ -534,5 +609,94 @@ impl LanguageServer for Backend {
                 },
             }),
         ))
+    }
+
+    async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let text = match params.text {
+            Some(text) => text,
+            None => match self.state.documents.get(&convert::document_key(&uri)) {
+                Some(handle) => handle.with_document(|d| d.rope().to_string()),
+                None => return,
+            },
+        };
+        workspace::reindex_text(&self.state, &uri, &text);
+    }
+
+    async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
+        for change in params.changes {
+            if change.typ == lsp::FileChangeType::DELETED {
+                workspace::forget(&self.state, &change.uri);
+            } else {
+                workspace::reindex_from_disk(&self.state, &change.uri);
+            }
+        }
+    }
+
+    async fn did_create_files(&self, params: lsp::CreateFilesParams) {
+        for file in params.files {
+            if let Ok(uri) = file.uri.parse::<lsp::Uri>() {
+                workspace::reindex_from_disk(&self.state, &uri);
+            }
+        }
+    }
+
+    async fn did_rename_files(&self, params: lsp::RenameFilesParams) {
+        for rename in params.files {
+            if let Ok(old) = rename.old_uri.parse::<lsp::Uri>() {
+                workspace::forget(&self.state, &old);
+            }
+            if let Ok(new) = rename.new_uri.parse::<lsp::Uri>() {
+                workspace::reindex_from_disk(&self.state, &new);
+            }
+        }
+    }
+
+    async fn did_delete_files(&self, params: lsp::DeleteFilesParams) {
+        for file in params.files {
+            if let Ok(uri) = file.uri.parse::<lsp::Uri>() {
+                workspace::forget(&self.state, &uri);
+            }
+        }
+    }
+
+    async fn symbol(
+        &self,
+        params: lsp::WorkspaceSymbolParams,
+    ) -> Result<Option<lsp::WorkspaceSymbolResponse>> {
+        let encoding = self.state.encoding();
+        let index = self.state.index();
+        let matches = index.search(&params.query, 256);
+        let mut ropes: std::collections::HashMap<PathBuf, ropey::Rope> =
+            std::collections::HashMap::new();
+        let mut symbols = Vec::with_capacity(matches.len());
+        for found in matches {
+            let Some(file) = index.file(&found.file) else {
+                continue;
+            };
+            let Some(uri) = lsp::Uri::from_file_path(&found.file) else {
+                continue;
+            };
+            let rope = ropes
+                .entry(found.file.clone())
+                .or_insert_with(|| ropey::Rope::from_str(&file.text));
+            #[allow(deprecated)]
+            symbols.push(lsp::SymbolInformation {
+                name: found.name,
+                kind: if found.is_module {
+                    lsp::SymbolKind::MODULE
+                } else {
+                    lsp::SymbolKind::FUNCTION
+                },
+                tags: None,
+                deprecated: None,
+                location: lsp::Location {
+                    uri,
+                    range: convert::range_to_lsp(rope, found.range, encoding),
+                },
+                container_name: found.container,
+            });
+        }
+        Ok(Some(lsp::WorkspaceSymbolResponse::Flat(symbols)))
     }
 }

@@ -1,0 +1,174 @@
+//! The workspace index seen from the protocol: the initial crawl with progress, the disk cache,
+//! and keeping the index current from saves, watched files and file operations.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tower_lsp_server::ls_types as lsp;
+use tower_lsp_server::Client;
+use tracing::{info, warn};
+
+use super::server::ServerState;
+use crate::index::{default_cache_dir, resolve_in_roots, IndexCache, IndexOptions, Progress};
+
+/// The glob of the files the index follows.
+pub const ELIXIR_GLOB: &str = "**/*.{ex,exs}";
+
+/// Crawls the workspace roots into the index, reporting progress when the client can show it.
+pub async fn index_workspace(client: Client, state: Arc<ServerState>, report_progress: bool) {
+    let roots = state.workspace_roots();
+    if roots.is_empty() {
+        return;
+    }
+    let (progress_tx, mut progress_rx) =
+        tokio::sync::watch::channel(Progress { done: 0, total: 0 });
+    let index = state.index();
+    let build_roots = roots.clone();
+    let build = tokio::task::spawn_blocking(move || {
+        let cache_path = default_cache_dir().map(|dir| IndexCache::path_for(&dir, &build_roots));
+        let (cache, warning) = match &cache_path {
+            Some(path) => IndexCache::load(path),
+            None => (IndexCache::default(), None),
+        };
+        if let Some(warning) = warning {
+            warn!("{warning}");
+        }
+        let options = IndexOptions::new(build_roots);
+        let report = index.rebuild(&options, Some(&cache), &|p| {
+            let _ = progress_tx.send(p);
+        });
+        if report.is_ok() && cache_path.is_some() {
+            if let Err(error) = cache.save(&index) {
+                warn!("could not save the index cache: {error}");
+            }
+        }
+        report
+    });
+
+    let ongoing = if report_progress {
+        let token = lsp::ProgressToken::String("aiex/index".to_owned());
+        match client.create_work_done_progress(token.clone()).await {
+            Ok(()) => Some(
+                client
+                    .progress(token, "Aiex: indexing")
+                    .with_percentage(0)
+                    .begin()
+                    .await,
+            ),
+            Err(error) => {
+                warn!("the client refused a progress token: {error}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(ongoing) = &ongoing {
+        while progress_rx.changed().await.is_ok() {
+            let Progress { done, total } = *progress_rx.borrow_and_update();
+            let percentage = (done * 100).checked_div(total).unwrap_or(100) as u32;
+            ongoing
+                .report_with_message(format!("{done}/{total} files"), percentage)
+                .await;
+        }
+    }
+    let message = match build.await {
+        Ok(Ok(report)) => {
+            let counts = state.index().counts();
+            info!(
+                files = report.files,
+                from_cache = report.from_cache,
+                skipped = report.skipped,
+                modules = counts.modules,
+                functions = counts.functions,
+                elapsed_ms = report.elapsed.as_millis() as u64,
+                "workspace indexed"
+            );
+            format!(
+                "{} files, {} modules in {} ms",
+                report.files,
+                counts.modules,
+                report.elapsed.as_millis()
+            )
+        }
+        Ok(Err(error)) => {
+            warn!("indexing failed: {error}");
+            format!("indexing failed: {error}")
+        }
+        Err(error) => {
+            warn!("indexing stopped: {error}");
+            "indexing stopped".to_owned()
+        }
+    };
+    if let Some(ongoing) = ongoing {
+        ongoing.finish_with_message(message).await;
+    }
+}
+
+/// Asks the client to tell us about Elixir files changing on disk.
+pub async fn watch_files(client: &Client) {
+    let options = lsp::DidChangeWatchedFilesRegistrationOptions {
+        watchers: vec![lsp::FileSystemWatcher {
+            glob_pattern: lsp::GlobPattern::String(ELIXIR_GLOB.to_owned()),
+            kind: None,
+        }],
+    };
+    let registration = lsp::Registration {
+        id: "aiex/watched-files".to_owned(),
+        method: "workspace/didChangeWatchedFiles".to_owned(),
+        register_options: serde_json::to_value(options).ok(),
+    };
+    if let Err(error) = client.register_capability(vec![registration]).await {
+        warn!("the client did not accept the file watcher: {error}");
+    }
+}
+
+/// The file operation filters the server wants to hear about.
+pub fn file_operation_options() -> lsp::FileOperationRegistrationOptions {
+    lsp::FileOperationRegistrationOptions {
+        filters: vec![lsp::FileOperationFilter {
+            scheme: Some("file".to_owned()),
+            pattern: lsp::FileOperationPattern {
+                glob: ELIXIR_GLOB.to_owned(),
+                matches: Some(lsp::FileOperationPatternKind::File),
+                options: None,
+            },
+        }],
+    }
+}
+
+/// Re-reads a file from disk into the index (it was created or changed).
+pub fn reindex_from_disk(state: &ServerState, uri: &lsp::Uri) {
+    let Some((path, relative)) = resolve(state, uri) else {
+        return;
+    };
+    match crate::walk::read_source(&path, IndexOptions::new(Vec::new()).max_file_size) {
+        Ok(Some(text)) => {
+            state.index().update_file(&path, &relative, &text);
+        }
+        Ok(None) => {
+            state.index().remove_file(&path);
+        }
+        Err(error) => warn!("{error}"),
+    }
+}
+
+/// Updates the index with a text the editor holds (saved).
+pub fn reindex_text(state: &ServerState, uri: &lsp::Uri, text: &str) {
+    if let Some((path, relative)) = resolve(state, uri) {
+        state.index().update_file(&path, &relative, text);
+    }
+}
+
+/// Drops a deleted file from the index.
+pub fn forget(state: &ServerState, uri: &lsp::Uri) {
+    if let Some((path, _)) = resolve(state, uri) {
+        state.index().remove_file(&path);
+    }
+}
+
+/// The canonical path and root-relative path of a URI, if the index may read it.
+fn resolve(state: &ServerState, uri: &lsp::Uri) -> Option<(PathBuf, PathBuf)> {
+    let path = uri.to_file_path()?;
+    resolve_in_roots(&path, &state.workspace_roots())
+}
