@@ -1,0 +1,151 @@
+;;; test.el --- Emacs batch test: Eglot drives the real aiex binary  -*- lexical-binding: t; -*-
+
+;; AIEX_BIN=target/debug/aiex emacs --batch -q -l tests/editors/emacs/test.el
+;;
+;; -q (not -Q) so that Debian's site-start puts elpa-eglot on the load-path
+;; (Emacs 28; Eglot is built in from Emacs 29).  Prints one "ok"/"not ok"/"skip"
+;; line per check and exits non-zero when any failed.
+
+(require 'cl-lib)
+(require 'subr-x)
+
+(defconst aiex-test-dir (file-name-directory (or load-file-name buffer-file-name)))
+(defconst aiex-test-repo (expand-file-name "../../../" aiex-test-dir))
+(defconst aiex-test-project (expand-file-name "../fixtures/greeter/" aiex-test-dir))
+(defconst aiex-test-bin
+  (expand-file-name (let ((env (getenv "AIEX_BIN")))
+                      (if (and env (not (string-empty-p env))) env "target/debug/aiex"))
+                    aiex-test-repo))
+(defconst aiex-test-timeout
+  (/ (string-to-number (or (getenv "AIEX_TEST_TIMEOUT_MS") "15000")) 1000.0))
+
+(add-to-list 'load-path (expand-file-name "editors/emacs" aiex-test-repo))
+(require 'aiex-eglot)
+
+;; Debian 12 has no elixir-mode package: a stand-in major mode of the same
+;; name, which is what Eglot keys on (and from which it derives the
+;; languageId "elixir").
+(unless (fboundp 'elixir-mode)
+  (define-derived-mode elixir-mode prog-mode "Elixir"))
+
+(defvar aiex-test-passed 0)
+(defvar aiex-test-failed 0)
+(defvar aiex-test-skipped 0)
+
+(defun aiex-test-out (fmt &rest args)
+  (princ (concat (apply #'format fmt args) "\n")))
+
+(defmacro aiex-test-check (name &rest body)
+  "Run BODY as the check NAME: an error fails it, returning (skip REASON) skips it."
+  (declare (indent 1))
+  `(condition-case err
+       (let ((res (progn ,@body)))
+         (if (eq (car-safe res) 'skip)
+             (progn (cl-incf aiex-test-skipped) (aiex-test-out "skip - emacs: %s (%s)" ,name (cadr res)))
+           (cl-incf aiex-test-passed) (aiex-test-out "ok - emacs: %s" ,name)))
+     (error (cl-incf aiex-test-failed)
+            (aiex-test-out "not ok - emacs: %s: %s" ,name (error-message-string err)))))
+
+(defun aiex-test-finish ()
+  (ignore-errors (eglot-shutdown-all))
+  (aiex-test-out "emacs: %d passed, %d failed, %d skipped"
+                 aiex-test-passed aiex-test-failed aiex-test-skipped)
+  (kill-emacs (if (> aiex-test-failed 0) 1 0)))
+
+(defun aiex-test-goto (anchor needle)
+  "Put point on NEEDLE in the line holding ANCHOR."
+  (goto-char (point-min))
+  (unless (search-forward anchor nil t) (error "Fixture changed: no line with %s" anchor))
+  (beginning-of-line)
+  (search-forward needle (line-end-position))
+  (goto-char (match-beginning 0)))
+
+(defun aiex-test-hover-text (contents)
+  (cond ((stringp contents) contents)
+        ((plist-get contents :value))
+        ((vectorp contents)
+         (mapconcat (lambda (c) (if (stringp c) c (plist-get c :value))) contents "\n"))
+        (t (format "%S" contents))))
+
+(defun aiex-test-imenu-names (index)
+  "All entry names in an imenu INDEX, nested or not."
+  (cl-loop for (name . rest) in index
+           if (and (listp rest) (consp (car-safe rest))) append (aiex-test-imenu-names rest)
+           else collect name))
+
+(setq eglot-sync-connect aiex-test-timeout
+      eglot-connect-timeout aiex-test-timeout
+      eglot-autoreconnect nil
+      eglot-events-buffer-size 0
+      jsonrpc-default-request-timeout aiex-test-timeout)
+
+(aiex-test-check "a missing binary is reported with the fix"
+  (let* ((aiex-server-program "/nonexistent/aiex")
+         (err (condition-case e (progn (aiex-eglot-contact) nil) (user-error (cadr e)))))
+    (unless (and err (string-match-p "aiex binary not found" err) (string-match-p "aiex-server-program" err))
+      (error "Expected a user-error naming the fix, got %S" err))))
+
+(unless (file-executable-p aiex-test-bin)
+  (aiex-test-check "aiex binary"
+    (error "No executable at %s: build it (cargo build) or set AIEX_BIN" aiex-test-bin))
+  (aiex-test-finish))
+
+(setq aiex-server-program aiex-test-bin)
+(let ((settings (getenv "AIEX_TEST_SETTINGS")))
+  (when (and settings (not (string-empty-p settings)))
+    (setq aiex-settings (json-parse-string settings :object-type 'plist :array-type 'array))))
+(aiex-eglot-setup)
+(add-hook 'project-find-functions #'aiex-project-try-mix)
+
+(find-file (expand-file-name "lib/greeter.ex" aiex-test-project))
+(elixir-mode)
+
+(defvar aiex-test-server nil)
+
+(aiex-test-check "attaches to an Elixir buffer at the mix project root"
+  (apply #'eglot (eglot--guess-contact))
+  (with-timeout (aiex-test-timeout (error "No connection within %ss" aiex-test-timeout))
+    (while (not (setq aiex-test-server (eglot-current-server)))
+      (accept-process-output nil 0.05)))
+  (unless (eglot--server-capable :hoverProvider)
+    (error "The server does not advertise hover"))
+  (let ((root (project-root (eglot--project aiex-test-server))))
+    (unless (equal (file-name-as-directory (expand-file-name root)) aiex-test-project)
+      (error "Project root is %s, expected %s" root aiex-test-project))))
+
+(unless aiex-test-server (aiex-test-finish))
+
+(aiex-test-check "imenu (documentSymbol) lists the module and its functions"
+  (let* ((index (eglot-imenu))
+         (names (mapcar (lambda (n) (replace-regexp-in-string "[/ (].*" "" n))
+                        (aiex-test-imenu-names index))))
+    (dolist (want '("Greeter" "greet" "greet_all" "format_name"))
+      (unless (member want names)
+        (error "%s missing from imenu: %S" want names)))))
+
+(aiex-test-check "hover on a call shows the callee's @spec and @doc"
+  (aiex-test-goto "fn name -> greet(name)" "greet(")
+  (let* ((hover (jsonrpc-request aiex-test-server :textDocument/hover
+                                 (eglot--TextDocumentPositionParams)))
+         (text (and hover (aiex-test-hover-text (plist-get hover :contents)))))
+    (unless text (error "No hover at line %d" (line-number-at-pos)))
+    (unless (string-match-p "Returns a greeting" text) (error "Hover lacks greet's @doc:\n%s" text))
+    (unless (string-match-p (regexp-quote "String.t()") text) (error "Hover lacks greet's @spec:\n%s" text))))
+
+(aiex-test-check "completion-at-point returns an AI item (fake provider)"
+  (cond
+   ((not (getenv "AIEX_TEST_SETTINGS"))
+    '(skip "set AIEX_TEST_SETTINGS to a configuration with a fake provider"))
+   ((not (eglot--server-capable :completionProvider))
+    (error "The server advertises no completionProvider"))
+   (t
+    (aiex-test-goto "defp format_name(name) do" "defp")
+    (end-of-line)
+    (insert "\n    ")
+    (let* ((capf (eglot-completion-at-point))
+           (items (and capf (all-completions "" (nth 2 capf)))))
+      (unless items (error "No completion item"))
+      (delete-region (line-beginning-position) (1+ (line-end-position)))))))
+
+(aiex-test-finish)
+;;; test.el ends here

@@ -1,0 +1,242 @@
+-- Headless Neovim test: drives the real aiex binary through editors/neovim.
+--
+--   AIEX_BIN=target/debug/aiex nvim --headless -u NONE -i NONE \
+--     --cmd "set rtp^=editors/neovim" -c "luafile tests/editors/neovim/test.lua"
+--
+-- Prints one "ok"/"not ok"/"skip" line per check and exits non-zero when any
+-- check failed. Every wait is bounded; run.sh also bounds the whole run.
+
+local TIMEOUT_MS = tonumber(os.getenv("AIEX_TEST_TIMEOUT_MS") or "") or 15000
+
+local script_dir = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h")
+local repo = vim.fn.fnamemodify(script_dir, ":h:h:h")
+local project = script_dir .. "/../fixtures/greeter"
+project = vim.fn.fnamemodify(project, ":p"):gsub("/$", "")
+local bin = os.getenv("AIEX_BIN")
+if not bin or bin == "" then
+  bin = repo .. "/target/debug/aiex"
+end
+bin = vim.fn.fnamemodify(bin, ":p")
+
+local passed, failed, skipped = 0, 0, 0
+
+local function out(line)
+  io.stdout:write(line .. "\n")
+end
+
+--- Runs one check: `fn` raises (error/assert) to fail, returns "skip: why" to skip.
+local function check(name, fn)
+  local ok, res = pcall(fn)
+  if not ok then
+    failed = failed + 1
+    out("not ok - neovim: " .. name .. ": " .. tostring(res))
+  elseif type(res) == "string" and res:match("^skip") then
+    skipped = skipped + 1
+    out("skip - neovim: " .. name .. " (" .. res:gsub("^skip:%s*", "") .. ")")
+  else
+    passed = passed + 1
+    out("ok - neovim: " .. name)
+  end
+end
+
+local function finish()
+  out(string.format("neovim: %d passed, %d failed, %d skipped", passed, failed, skipped))
+  for _, client in ipairs(vim.lsp.get_active_clients()) do
+    client.stop()
+  end
+  vim.wait(2000, function()
+    return #vim.lsp.get_active_clients() == 0
+  end, 50)
+  if failed > 0 then
+    vim.cmd("cquit 1")
+  else
+    vim.cmd("qall!")
+  end
+end
+
+--- The aiex client's answer to a request on `bufnr`, or raises with the error.
+local function request(client, bufnr, method, params)
+  local answer, err
+  local done = false
+  local function handler(e, result)
+    answer, err, done = result, e, true
+  end
+  if vim.fn.has("nvim-0.11") == 1 then
+    client:request(method, params, handler, bufnr)
+  else
+    client.request(method, params, handler, bufnr)
+  end
+  if not vim.wait(TIMEOUT_MS, function() return done end, 20) then
+    error(method .. ": no answer within " .. TIMEOUT_MS .. " ms")
+  end
+  if err then
+    error(method .. " failed: " .. vim.inspect(err))
+  end
+  return answer
+end
+
+--- 0-based {line, character} of the first `needle` on the line holding `anchor`.
+local function position_of(bufnr, anchor, needle)
+  for i, line in ipairs(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)) do
+    if line:find(anchor, 1, true) then
+      local col = line:find(needle, 1, true)
+      return { line = i - 1, character = col - 1 }
+    end
+  end
+  error("fixture changed: no line with " .. anchor)
+end
+
+local function hover_text(contents)
+  if type(contents) == "string" then
+    return contents
+  end
+  if contents.value then
+    return contents.value
+  end
+  local parts = {}
+  for _, c in ipairs(contents) do
+    table.insert(parts, type(c) == "string" and c or c.value)
+  end
+  return table.concat(parts, "\n")
+end
+
+-- Captured notifications: the plugin reports problems through vim.notify.
+local notes = {}
+vim.notify = function(msg, level)
+  table.insert(notes, { msg = msg, level = level })
+  out("# notify: " .. msg)
+end
+
+local aiex = require("aiex")
+
+check("a missing binary is reported with the fix", function()
+  aiex.setup({ cmd = { "/nonexistent/aiex" } })
+  vim.cmd("edit " .. vim.fn.fnameescape(project .. "/lib/greeter.ex"))
+  vim.bo.filetype = "elixir"
+  assert(aiex.client() == nil, "a client was attached although the binary does not exist")
+  local msg = notes[#notes] and notes[#notes].msg or ""
+  assert(msg:find("aiex binary not found", 1, true), "expected 'aiex binary not found', got: " .. msg)
+  assert(msg:find("cmd =", 1, true), "the message should say how to set the binary: " .. msg)
+  vim.cmd("bwipeout!")
+end)
+
+if vim.fn.executable(bin) ~= 1 then
+  check("aiex binary", function()
+    error("no executable at " .. bin .. ": build it (cargo build) or set AIEX_BIN")
+  end)
+  finish()
+  return
+end
+
+local settings = {}
+if os.getenv("AIEX_TEST_SETTINGS") and os.getenv("AIEX_TEST_SETTINGS") ~= "" then
+  settings = vim.fn.json_decode(os.getenv("AIEX_TEST_SETTINGS"))
+end
+aiex.setup({ cmd = { bin }, settings = settings })
+vim.cmd("edit " .. vim.fn.fnameescape(project .. "/lib/greeter.ex"))
+vim.bo.filetype = "elixir" -- -u NONE: no filetype detection; this fires FileType
+local bufnr = vim.api.nvim_get_current_buf()
+local uri = vim.uri_from_bufnr(bufnr)
+local client
+
+check("attaches to an Elixir buffer at the mix project root", function()
+  local ok = vim.wait(TIMEOUT_MS, function()
+    client = aiex.client(bufnr)
+    return client ~= nil and client.server_capabilities ~= nil
+  end, 50)
+  assert(ok, "aiex did not attach within " .. TIMEOUT_MS .. " ms (see " .. vim.lsp.get_log_path() .. ")")
+  assert(client.config.root_dir == project, "root_dir is " .. tostring(client.config.root_dir) .. ", expected " .. project)
+end)
+
+if not client then
+  finish()
+  return
+end
+
+check("a second Elixir buffer of the project reuses the client", function()
+  vim.cmd("split " .. vim.fn.fnameescape(project .. "/mix.exs"))
+  vim.bo.filetype = "elixir"
+  local other = vim.api.nvim_get_current_buf()
+  local ok = vim.wait(TIMEOUT_MS, function() return aiex.client(other) ~= nil end, 50)
+  assert(ok, "mix.exs was not attached")
+  assert(aiex.client(other).id == client.id, "a second client was started for the same root")
+  assert(#vim.lsp.get_active_clients() == 1, "expected one client, got " .. #vim.lsp.get_active_clients())
+  vim.cmd("close")
+end)
+
+check("documentSymbol lists the module and its functions", function()
+  local symbols = request(client, bufnr, "textDocument/documentSymbol", { textDocument = { uri = uri } })
+  assert(type(symbols) == "table" and #symbols > 0, "no symbols: " .. vim.inspect(symbols))
+  local module = symbols[1]
+  assert(module.name == "Greeter", "first symbol is " .. tostring(module.name) .. ", expected Greeter")
+  assert(module.kind == 2, "Greeter should be a Module (2), is kind " .. tostring(module.kind))
+  local found = {}
+  for _, child in ipairs(module.children or {}) do
+    found[child.name:match("^[%w_?!]+")] = child
+  end
+  for _, name in ipairs({ "greet", "greet_all", "format_name" }) do
+    assert(found[name], name .. " missing from Greeter's children: " .. vim.inspect(vim.tbl_keys(found)))
+  end
+  local def_line = position_of(bufnr, "def greet(name) do", "def").line
+  local r = found.greet.range
+  assert(r.start.line <= def_line and r["end"].line >= def_line + 2,
+    "greet's range " .. vim.inspect(r) .. " does not cover its definition at line " .. def_line)
+end)
+
+check("hover on a call shows the callee's @spec and @doc", function()
+  local pos = position_of(bufnr, "fn name -> greet(name)", "greet(")
+  local hover = request(client, bufnr, "textDocument/hover", { textDocument = { uri = uri }, position = pos })
+  assert(hover and hover.contents, "no hover at " .. vim.inspect(pos))
+  local text = hover_text(hover.contents)
+  assert(text:find("Returns a greeting", 1, true), "hover lacks greet's @doc:\n" .. text)
+  assert(text:find("String.t()", 1, true), "hover lacks greet's @spec:\n" .. text)
+end)
+
+check("completion is wired to the buffer", function()
+  local caps = client.server_capabilities
+  local mode = vim.b[bufnr].aiex_completion
+  if caps.inlineCompletionProvider and vim.lsp.inline_completion then
+    assert(mode == "inline", "expected inline completion on this Neovim, got " .. tostring(mode))
+  elseif caps.completionProvider then
+    assert(mode == "omnifunc", "expected omnifunc, got " .. tostring(mode))
+    assert(vim.bo[bufnr].omnifunc == "v:lua.vim.lsp.omnifunc", "omnifunc is " .. vim.bo[bufnr].omnifunc)
+  else
+    return "skip: the server advertises no completion"
+  end
+end)
+
+check("completion returns an AI item (fake provider)", function()
+  if not os.getenv("AIEX_TEST_SETTINGS") then
+    return "skip: set AIEX_TEST_SETTINGS to a configuration with a fake provider"
+  end
+  if not client.server_capabilities.completionProvider then
+    error("the server advertises no completionProvider")
+  end
+  local pos = position_of(bufnr, "defp format_name(name) do", "defp")
+  vim.api.nvim_buf_set_lines(bufnr, pos.line + 1, pos.line + 1, false, { "    " })
+  local items = request(client, bufnr, "textDocument/completion", {
+    textDocument = { uri = uri },
+    position = { line = pos.line + 1, character = 4 },
+    context = { triggerKind = 1 },
+  })
+  items = items and (items.items or items) or {}
+  assert(#items > 0, "no completion item")
+  assert(items[1].textEdit or items[1].insertText, "the item has no text: " .. vim.inspect(items[1]))
+  vim.api.nvim_buf_set_lines(bufnr, pos.line + 1, pos.line + 2, false, {})
+end)
+
+check("code actions at a function carry the aiex commands", function()
+  if not client.server_capabilities.codeActionProvider then
+    return "skip: the server advertises no codeActionProvider yet"
+  end
+  local pos = position_of(bufnr, "def greet(name) do", "greet")
+  local actions = request(client, bufnr, "textDocument/codeAction", {
+    textDocument = { uri = uri },
+    range = { start = pos, ["end"] = pos },
+    context = { diagnostics = {}, triggerKind = 1 },
+  })
+  local action, why = require("aiex.actions").pick(actions, "aiex.addDocs")
+  assert(action, why .. "; actions: " .. vim.inspect(actions))
+end)
+
+finish()
