@@ -1,1 +1,4 @@
-#[test] fn t(){ assert!(std::path::Path::new(env!("CARGO_BIN_EXE_aiex")).exists()); }
+#[test]
+fn t() {
+    assert!(std::path::Path::new(env!("CARGO_BIN_EXE_aiex")).exists());
+}

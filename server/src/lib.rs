@@ -4,6 +4,12 @@
 //! See ARCHITECTURE.md at the repository root for the map of modules and their invariants.
 
 pub mod checks;
+pub mod chunks;
 pub mod cli;
 pub mod config;
+pub mod document;
+pub mod features;
 pub mod llm;
+pub mod logging;
+pub mod lsp;
+pub mod syntax;

@@ -1,21 +1,33 @@
 //! The command line: `aiex` (the language server) and its subcommands over the same core.
 
 pub mod check;
+mod doctor;
+mod symbols;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 /// Command-line arguments of the `aiex` binary.
 #[derive(Debug, Parser)]
-#[command(name = "aiex", version, about = "An AI assistant for Elixir, served as a language server")]
+#[command(
+    name = "aiex",
+    version,
+    about = "An AI assistant for Elixir, served as a language server",
+    long_about = "An AI assistant for Elixir, served as a language server.\n\nWith no subcommand, \
+                  aiex serves the Language Server Protocol on stdin/stdout. Logs go to stderr; set \
+                  AIEX_LOG (e.g. `debug`, `aiex=trace`) to change their level."
+)]
 pub struct Cli {
-    /// Serve LSP over stdio (the default when no subcommand is given).
-    #[arg(long, global = false)]
+    /// Serve LSP over stdio (the default when no subcommand is given; accepted for editors
+    /// that pass it).
+    #[arg(long)]
     pub stdio: bool,
-    /// Also write logs to this file (logs always go to stderr; stdout is the LSP channel).
+    /// Also append logs to this file.
     #[arg(long, value_name = "PATH", global = true)]
-    pub log_file: Option<std::path::PathBuf>,
+    pub log_file: Option<PathBuf>,
+    /// The subcommand.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -25,6 +37,10 @@ pub struct Cli {
 pub enum Command {
     /// Serve LSP over stdio.
     Lsp,
+    /// Print the modules and functions (chunks) of an Elixir file.
+    Symbols(symbols::SymbolsArgs),
+    /// Report the version, the configuration found, and what each feature will use.
+    Doctor(doctor::DoctorArgs),
     /// Run the built-in checks over files or directories.
     Check(check::CheckArgs),
 }
@@ -32,8 +48,51 @@ pub enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let serving = matches!(cli.command, None | Some(Command::Lsp));
+    // The server logs what it does; one-shot commands only what goes wrong.
+    let default_level = if serving { "aiex=info,warn" } else { "warn" };
+    if let Err(error) = crate::logging::init(default_level, cli.log_file.as_deref()) {
+        eprintln!("aiex: {error:#}");
+        return ExitCode::from(2);
+    }
     match cli.command {
-        None | Some(Command::Lsp) => ExitCode::SUCCESS,
+        None | Some(Command::Lsp) => serve(),
+        Some(Command::Symbols(args)) => report(symbols::run(args)),
+        Some(Command::Doctor(args)) => report(doctor::run(args)),
         Some(Command::Check(args)) => check::run(args),
+    }
+}
+
+/// Prints a command's error as one line and turns it into exit code 1.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("aiex: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("aiex: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let clean_exit = runtime.block_on(crate::lsp::serve_stdio());
+    // The stdin reader sits in a blocking read that would hold a normal shutdown: after
+    // `exit`, leave at once.
+    runtime.shutdown_background();
+    tracing::info!(clean_exit, "exiting");
+    if clean_exit {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -1,1 +1,96 @@
 //! Configuration: one shape, read from the editor, the workspace and the user's home.
+//!
+//! Sources are merged key by key, the editor's settings winning over `.aiex.toml`, which wins
+//! over `~/.config/aiex/config.toml`. An unknown key or a bad value is reported with the key's
+//! path and its source, dropped, and the rest still applies.
+
+mod load;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{user_config_path, ConfigIssue, ConfigLayers, ConfigSource, LoadedConfig};
+
+use crate::checks::ChecksConfig;
+use crate::llm::ProviderConfig;
+
+/// The provider kinds Aiex speaks.
+pub const PROVIDER_KINDS: &[&str] = &[
+    "openai",
+    "openai-compatible",
+    "anthropic",
+    "gemini",
+    "mistral",
+    "ollama",
+];
+
+/// The name of the provider Aiex uses when none is configured.
+pub const IMPLICIT_PROVIDER: &str = "ollama";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Model providers by the name features refer to them with.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Which providers each AI feature uses, and its settings.
+    pub features: FeaturesConfig,
+    /// The built-in checks.
+    pub checks: ChecksConfig,
+}
+
+/// Per-feature settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// Inline completions and completion items.
+    pub completion: FeatureConfig,
+    /// Hover explanations and the explain action.
+    pub explain: FeatureConfig,
+    /// Code actions: refactor, tests, docs, fixes.
+    pub actions: FeatureConfig,
+}
+
+/// Settings shared by every AI feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureConfig {
+    /// Whether the feature is on.
+    pub enabled: bool,
+    /// Providers to try, in order (failover goes down the list).
+    pub providers: Vec<String>,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            providers: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The providers in effect: the configured ones, or a local Ollama when there are none.
+    pub fn effective_providers(&self) -> BTreeMap<String, ProviderConfig> {
+        if !self.providers.is_empty() {
+            return self.providers.clone();
+        }
+        let ollama = ProviderConfig {
+            kind: "ollama".to_owned(),
+            base_url: Some("http://127.0.0.1:11434".to_owned()),
+            model: "qwen2.5-coder:1.5b".to_owned(),
+            ..ProviderConfig::default()
+        };
+        BTreeMap::from([(IMPLICIT_PROVIDER.to_owned(), ollama)])
+    }
+
+    /// The providers a feature tries, in order: its list, or every provider in effect.
+    pub fn feature_providers(&self, feature: &FeatureConfig) -> Vec<String> {
+        if !feature.providers.is_empty() {
+            return feature.providers.clone();
+        }
+        self.effective_providers().into_keys().collect()
+    }
+}

@@ -1,0 +1,365 @@
+//! Chunks: the semantic units of an Elixir file (modules and functions with their docs and
+//! specs), extracted from the syntax tree.
+//!
+//! Chunks are what the offline features show and what the context engine and the AI features
+//! reason about. They hold byte ranges into the text they came from, never LSP positions.
+
+mod extract;
+
+use serde::Serialize;
+
+pub use extract::extract;
+
+/// A half-open range of bytes in a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Hash)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl ByteRange {
+    /// The range of a syntax node.
+    pub fn of(node: tree_sitter::Node<'_>) -> Self {
+        Self {
+            start: node.start_byte(),
+            end: node.end_byte(),
+        }
+    }
+
+    /// Number of bytes covered.
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// True when the range covers nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when `byte` lies inside the range (its end included, as a cursor can sit there).
+    pub fn contains(&self, byte: usize) -> bool {
+        self.start <= byte && byte <= self.end
+    }
+}
+
+/// Everything extracted from one file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FileChunks {
+    /// Top-level modules, in source order (nested modules live inside them).
+    pub modules: Vec<ModuleChunk>,
+    /// Functions defined outside any module (as in scripts).
+    pub functions: Vec<FunctionChunk>,
+}
+
+impl FileChunks {
+    /// Every module, nested ones included, depth first.
+    pub fn all_modules(&self) -> Vec<&ModuleChunk> {
+        fn walk<'a>(modules: &'a [ModuleChunk], out: &mut Vec<&'a ModuleChunk>) {
+            for module in modules {
+                out.push(module);
+                walk(&module.modules, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.modules, &mut out);
+        out
+    }
+
+    /// The innermost module whose range contains `byte`.
+    pub fn module_at(&self, byte: usize) -> Option<&ModuleChunk> {
+        let mut found = None;
+        let mut level = &self.modules;
+        while let Some(module) = level.iter().find(|m| m.range.contains(byte)) {
+            found = Some(module);
+            level = &module.modules;
+        }
+        found
+    }
+}
+
+/// What kind of module definition a [`ModuleChunk`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleKind {
+    /// `defmodule`.
+    Module,
+    /// `defprotocol`.
+    Protocol,
+    /// `defimpl`.
+    Impl,
+}
+
+/// A module with its documentation, directives and definitions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModuleChunk {
+    /// Fully qualified name (a nested module's name includes its parent's).
+    pub name: String,
+    /// How the module was defined.
+    pub kind: ModuleKind,
+    /// For `defimpl`: the type the protocol is implemented for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub implemented_for: Option<String>,
+    /// The whole definition.
+    pub range: ByteRange,
+    /// The module name as written.
+    pub name_range: ByteRange,
+    /// The `@moduledoc`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moduledoc: Option<Doc>,
+    /// `alias`, `import`, `use` and `require` lines.
+    pub directives: Vec<Directive>,
+    /// Other module attributes (`@name value`), in source order.
+    pub attributes: Vec<Attribute>,
+    /// Functions and macros grouped by name and arity, in order of first clause.
+    pub functions: Vec<FunctionChunk>,
+    /// Types (`@type`, `@typep`, `@opaque`) and callbacks (`@callback`, `@macrocallback`).
+    pub types: Vec<TypeChunk>,
+    /// Modules defined inside this one.
+    pub modules: Vec<ModuleChunk>,
+}
+
+impl ModuleChunk {
+    /// The function `name/arity` of this module, accepting arities reachable through defaults.
+    pub fn function(&self, name: &str, arity: usize) -> Option<&FunctionChunk> {
+        self.functions
+            .iter()
+            .find(|f| f.name == name && f.accepts_arity(arity))
+    }
+
+    /// The module an alias in this module stands for (`Repo` → `MyApp.Repo`).
+    pub fn resolve_alias(&self, short: &str) -> Option<&str> {
+        self.directives
+            .iter()
+            .filter(|d| d.kind == DirectiveKind::Alias)
+            .find(|d| d.alias_as.as_deref() == Some(short))
+            .map(|d| d.module.as_str())
+    }
+}
+
+/// Documentation attached with `@moduledoc` or `@doc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "text")]
+pub enum Doc {
+    /// The documentation text (heredoc indentation removed).
+    Text(String),
+    /// `@doc false` / `@moduledoc false`: deliberately hidden.
+    Hidden,
+}
+
+/// The kind of a module directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectiveKind {
+    /// `alias`.
+    Alias,
+    /// `import`.
+    Import,
+    /// `use`.
+    Use,
+    /// `require`.
+    Require,
+}
+
+/// An `alias`, `import`, `use` or `require` of one module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Directive {
+    /// Which directive.
+    pub kind: DirectiveKind,
+    /// The module it names, fully written out (`alias A.{B, C}` gives two directives).
+    pub module: String,
+    /// For `alias`: the short name it introduces (`as:` or the last segment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias_as: Option<String>,
+    /// The directive's source text.
+    pub text: String,
+    /// Where it is.
+    pub range: ByteRange,
+}
+
+/// A module attribute other than the documentation and typing ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attribute {
+    /// The attribute name, without `@`.
+    pub name: String,
+    /// The source text of the whole attribute.
+    pub text: String,
+    /// Where it is.
+    pub range: ByteRange,
+}
+
+/// The macro a function chunk was defined with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FunctionKind {
+    /// `def`.
+    Def,
+    /// `defp`.
+    Defp,
+    /// `defmacro`.
+    Defmacro,
+    /// `defmacrop`.
+    Defmacrop,
+    /// `defguard`.
+    Defguard,
+    /// `defguardp`.
+    Defguardp,
+    /// `defdelegate`.
+    Defdelegate,
+    /// `defn` (Nx numerical definitions).
+    Defn,
+    /// `defnp`.
+    Defnp,
+}
+
+impl FunctionKind {
+    /// The kind for a definition macro's name.
+    pub fn from_keyword(keyword: &str) -> Option<Self> {
+        Some(match keyword {
+            "def" => Self::Def,
+            "defp" => Self::Defp,
+            "defmacro" => Self::Defmacro,
+            "defmacrop" => Self::Defmacrop,
+            "defguard" => Self::Defguard,
+            "defguardp" => Self::Defguardp,
+            "defdelegate" => Self::Defdelegate,
+            "defn" => Self::Defn,
+            "defnp" => Self::Defnp,
+            _ => return None,
+        })
+    }
+
+    /// The definition macro's name.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::Def => "def",
+            Self::Defp => "defp",
+            Self::Defmacro => "defmacro",
+            Self::Defmacrop => "defmacrop",
+            Self::Defguard => "defguard",
+            Self::Defguardp => "defguardp",
+            Self::Defdelegate => "defdelegate",
+            Self::Defn => "defn",
+            Self::Defnp => "defnp",
+        }
+    }
+
+    /// True for the private kinds.
+    pub fn is_private(self) -> bool {
+        matches!(
+            self,
+            Self::Defp | Self::Defmacrop | Self::Defguardp | Self::Defnp
+        )
+    }
+
+    /// True for macros and guards (which are macros).
+    pub fn is_macro(self) -> bool {
+        matches!(
+            self,
+            Self::Defmacro | Self::Defmacrop | Self::Defguard | Self::Defguardp
+        )
+    }
+}
+
+/// One clause of a function: its head and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Clause {
+    /// The head as written, whitespace collapsed: `name(args) when guard`.
+    pub signature: String,
+    /// The whole clause, from the definition macro to its `end`.
+    pub range: ByteRange,
+    /// The function name in this clause.
+    pub name_range: ByteRange,
+}
+
+/// A function or macro: all clauses of one name and arity, with their docs and specs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionChunk {
+    /// The function name.
+    pub name: String,
+    /// The number of parameters (defaults included).
+    pub arity: usize,
+    /// How many parameters have defaults: the function also answers to the lower arities.
+    pub defaults: usize,
+    /// The definition macro.
+    pub kind: FunctionKind,
+    /// The clauses, in source order.
+    pub clauses: Vec<Clause>,
+    /// The `@doc` before the first clause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<Doc>,
+    /// The `@spec`s for this name and arity.
+    pub specs: Vec<String>,
+    /// The `@impl` value (`true` or a behaviour name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impl_: Option<String>,
+    /// Other attributes written right before the first clause (`@decorate`, `@deprecated`...).
+    pub attributes: Vec<Attribute>,
+    /// From the first leading attribute to the end of the last clause.
+    pub range: ByteRange,
+}
+
+impl FunctionChunk {
+    /// `name/arity`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.name, self.arity)
+    }
+
+    /// True when a call with `arity` arguments reaches this function.
+    pub fn accepts_arity(&self, arity: usize) -> bool {
+        arity <= self.arity && arity + self.defaults >= self.arity
+    }
+
+    /// Size of the chunk in bytes.
+    pub fn byte_len(&self) -> usize {
+        self.range.len()
+    }
+
+    /// The first paragraph of the documentation, if documented.
+    pub fn doc_summary(&self) -> Option<&str> {
+        match &self.doc {
+            Some(Doc::Text(text)) => text.split("\n\n").next().map(str::trim),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of typespec a [`TypeChunk`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeKind {
+    /// `@type`.
+    Type,
+    /// `@typep`.
+    Typep,
+    /// `@opaque`.
+    Opaque,
+    /// `@callback`.
+    Callback,
+    /// `@macrocallback`.
+    Macrocallback,
+}
+
+/// A type or callback declaration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TypeChunk {
+    /// The type's name.
+    pub name: String,
+    /// Its number of parameters.
+    pub arity: usize,
+    /// Which attribute declared it.
+    pub kind: TypeKind,
+    /// The declaration without the leading `@kind`.
+    pub definition: String,
+    /// The `@typedoc` before it (for types) or `@doc` (for callbacks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<Doc>,
+    /// The whole attribute.
+    pub range: ByteRange,
+    /// The name as written.
+    pub name_range: ByteRange,
+}
+
+#[cfg(test)]
+mod tests;

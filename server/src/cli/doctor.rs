@@ -1,0 +1,156 @@
+//! `aiex doctor`: what Aiex finds on this machine and in this workspace, and what it will use.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::config::{user_config_path, Config, ConfigLayers, FeatureConfig};
+
+/// Arguments of `aiex doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// The workspace root (the current directory when absent).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+/// Runs `aiex doctor`.
+pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
+    let workspace = match args.workspace {
+        Some(dir) => dir,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let workspace = workspace
+        .canonicalize()
+        .with_context(|| format!("the workspace {} does not exist", workspace.display()))?;
+    let user_file = user_config_path();
+    let loaded = ConfigLayers::from_files(user_file.as_deref(), Some(&workspace)).resolve();
+    println!("aiex {}", env!("CARGO_PKG_VERSION"));
+    println!("workspace: {}", workspace.display());
+    println!("\nconfiguration sources (later ones win):");
+    if loaded.sources.is_empty() {
+        println!("  none found: defaults apply");
+    }
+    for source in &loaded.sources {
+        println!("  {source}");
+    }
+    if let Some(path) = &user_file {
+        if !path.exists() {
+            println!("  (no user file at {})", path.display());
+        }
+    }
+    println!("\nproblems:");
+    if loaded.issues.is_empty() {
+        println!("  none");
+    }
+    for issue in &loaded.issues {
+        println!("  {issue}");
+    }
+    println!("\nfeatures:");
+    let config = &loaded.config;
+    let features = [
+        ("completion", &config.features.completion),
+        ("explain", &config.features.explain),
+        ("actions", &config.features.actions),
+    ];
+    for (name, feature) in features {
+        println!("  {name}: {}", describe_feature(config, feature));
+    }
+    println!("  symbols, hover docs, folding: built in, no model needed");
+    println!("\neffective configuration (secrets masked):");
+    let mut effective = serde_json::to_value(config).context("cannot render the configuration")?;
+    mask_secrets(&mut effective);
+    let rendered =
+        serde_json::to_string_pretty(&effective).context("cannot render the configuration")?;
+    for line in rendered.lines() {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// One line saying which providers a feature will try, and what each lacks.
+fn describe_feature(config: &Config, feature: &FeatureConfig) -> String {
+    if !feature.enabled {
+        return "off".to_owned();
+    }
+    let providers = config.effective_providers();
+    let names = config.feature_providers(feature);
+    let described: Vec<String> = names
+        .iter()
+        .map(|name| match providers.get(name) {
+            None => format!("{name} (not configured)"),
+            Some(provider) => {
+                let key = match &provider.api_key_env {
+                    Some(var) if std::env::var_os(var).is_some_and(|v| !v.is_empty()) => {
+                        format!(", key from ${var}")
+                    }
+                    Some(var) => format!(", MISSING KEY: ${var} is not set"),
+                    None => String::new(),
+                };
+                let implicit = if config.providers.is_empty() {
+                    ", implicit default"
+                } else {
+                    ""
+                };
+                format!(
+                    "{name} ({} {}{key}{implicit})",
+                    provider.kind, provider.model
+                )
+            }
+        })
+        .collect();
+    format!("tries {}", described.join(", then "))
+}
+
+/// Masks what could be a secret in the configuration: credentials in URLs and any value under
+/// a key that names a secret.
+fn mask_secrets(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            for (key, item) in object.iter_mut() {
+                let secret_key = ["key", "token", "secret", "password"]
+                    .iter()
+                    .any(|word| key.contains(word) && !key.ends_with("_env"));
+                match item {
+                    Value::String(text) if secret_key => *text = "********".to_owned(),
+                    Value::String(text) => *text = mask_url_credentials(text),
+                    other => mask_secrets(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
+    }
+}
+
+/// `https://user:pass@host/x` → `https://****@host/x`.
+fn mask_url_credentials(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://****{}", &rest[at..]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_url_credentials_are_masked() {
+        let mut value = serde_json::json!({
+            "providers": { "a": { "base_url": "https://bob:hunter2@llm.local/v1", "api_key_env": "A_KEY", "api_key": "sk-123" } }
+        });
+        mask_secrets(&mut value);
+        assert_eq!(
+            value["providers"]["a"]["base_url"],
+            "https://****@llm.local/v1"
+        );
+        assert_eq!(value["providers"]["a"]["api_key_env"], "A_KEY");
+        assert_eq!(value["providers"]["a"]["api_key"], "********");
+    }
+}

@@ -1,0 +1,36 @@
+//! The protocol layer: LSP over stdio on tower-lsp-server, converting to and from the core.
+//!
+//! Architecture invariant: handlers here are thin. They convert parameters to core types, call
+//! the core, and convert results back; they never hold a lock across an await, and the
+//! notification handlers that change documents do all their work before their first await,
+//! which keeps edits in the order the client sent them.
+
+mod convert;
+mod server;
+
+use std::sync::Arc;
+
+use tower_lsp_server::{LspService, Server};
+
+pub use server::ServerState;
+
+/// How many requests may be in flight at once. tower-lsp-server stops reading messages when
+/// this many handlers are pending, so it is set high: a few slow model calls must never hold
+/// up the edits queued behind them.
+const MAX_CONCURRENT_HANDLERS: usize = 64;
+
+/// Serves LSP on stdin/stdout until the client sends `exit` or closes the stream.
+///
+/// Returns whether the client asked for `shutdown` first (the exit code depends on it).
+pub async fn serve_stdio() -> bool {
+    let state = Arc::new(ServerState::default());
+    let (service, socket) = LspService::new({
+        let state = Arc::clone(&state);
+        move |client| server::Backend::new(client, state)
+    });
+    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        .concurrency_level(MAX_CONCURRENT_HANDLERS)
+        .serve(service)
+        .await;
+    state.shutdown_requested()
+}

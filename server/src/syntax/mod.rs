@@ -1,0 +1,144 @@
+//! Elixir syntax: tree-sitter-elixir trees built from ropes, kept current with exact edits.
+//!
+//! The parser reads the rope chunk by chunk (no copy of the text), and reparses incrementally
+//! from a tree that has seen every edit through [`tree_sitter::Tree::edit`]. Parsing is never
+//! done per keystroke: documents record edits and parse lazily when a feature needs the tree.
+
+use ropey::Rope;
+use tree_sitter::{InputEdit, Language, Node, Parser, Point, Tree};
+
+/// Files larger than this keep their text but get no syntax tree: parsing them would cost
+/// seconds and hundreds of megabytes for a file no one edits by hand.
+pub const MAX_PARSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Why a document has no syntax tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxUnavailable {
+    /// The document is not Elixir source.
+    #[error("not an Elixir source file")]
+    NotElixir,
+    /// The document is over [`MAX_PARSE_BYTES`].
+    #[error("the file is too large to parse ({bytes} bytes, limit {MAX_PARSE_BYTES})")]
+    TooLarge {
+        /// Size of the document.
+        bytes: usize,
+    },
+    /// The document holds NUL bytes, so it is not source code.
+    #[error("the file looks binary (it contains NUL bytes)")]
+    Binary,
+    /// tree-sitter gave up (it only does so when cancelled).
+    #[error("the parser gave up")]
+    ParserFailed,
+}
+
+/// The tree-sitter grammar for Elixir.
+pub fn elixir_language() -> Language {
+    tree_sitter_elixir::LANGUAGE.into()
+}
+
+/// Decides whether a text of this size and content can get a tree.
+pub fn check_parseable(rope: &Rope) -> Result<(), SyntaxUnavailable> {
+    let bytes = rope.len_bytes();
+    if bytes > MAX_PARSE_BYTES {
+        return Err(SyntaxUnavailable::TooLarge { bytes });
+    }
+    if rope
+        .chunks()
+        .any(|chunk| memchr::memchr(0, chunk.as_bytes()).is_some())
+    {
+        return Err(SyntaxUnavailable::Binary);
+    }
+    Ok(())
+}
+
+/// Parses `rope`, reusing `old_tree` when it has been edited to match the rope.
+pub fn parse(rope: &Rope, old_tree: Option<&Tree>) -> Result<Tree, SyntaxUnavailable> {
+    check_parseable(rope)?;
+    let mut parser = Parser::new();
+    parser
+        .set_language(&elixir_language())
+        .map_err(|_| SyntaxUnavailable::ParserFailed)?;
+    let mut read_chunk = |byte: usize, _: Point| -> &[u8] {
+        if byte >= rope.len_bytes() {
+            return &[];
+        }
+        let (chunk, chunk_start, _, _) = rope.chunk_at_byte(byte);
+        &chunk.as_bytes()[byte - chunk_start..]
+    };
+    parser
+        .parse_with_options(&mut read_chunk, old_tree, None)
+        .ok_or(SyntaxUnavailable::ParserFailed)
+}
+
+/// Parses a plain string (for the command line and tests).
+pub fn parse_str(text: &str) -> Result<Tree, SyntaxUnavailable> {
+    parse(&Rope::from_str(text), None)
+}
+
+/// The tree-sitter point (row, byte column) of `byte` in `rope`.
+///
+/// Rows follow the rope's lines (`\n`, `\r\n`, lone `\r`); tree-sitter itself only counts `\n`,
+/// so after a lone `\r` rows differ. Aiex reads byte offsets from trees, never points.
+pub fn point_of(rope: &Rope, byte: usize) -> Point {
+    let row = rope.byte_to_line(byte);
+    Point::new(row, byte - rope.line_to_byte(row))
+}
+
+/// The edit that replaced bytes `start..old_end` of `before` by `new_len` bytes, giving `after`.
+pub fn input_edit(
+    before: &Rope,
+    after: &Rope,
+    start: usize,
+    old_end: usize,
+    new_len: usize,
+) -> InputEdit {
+    InputEdit {
+        start_byte: start,
+        old_end_byte: old_end,
+        new_end_byte: start + new_len,
+        start_position: point_of(before, start),
+        old_end_position: point_of(before, old_end),
+        new_end_position: point_of(after, start + new_len),
+    }
+}
+
+/// The text of `node` in `source`.
+pub fn node_text<'a>(node: Node<'_>, source: &'a str) -> &'a str {
+    source.get(node.byte_range()).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_module() {
+        let tree = parse_str("defmodule A do\n  def f(x), do: x\nend\n").expect("parse");
+        assert!(!tree.root_node().has_error());
+        assert_eq!(tree.root_node().child(0).map(|n| n.kind()), Some("call"));
+    }
+
+    #[test]
+    fn refuses_binary_and_huge_texts() {
+        assert_eq!(parse_str("a\0b").err(), Some(SyntaxUnavailable::Binary));
+        let huge = Rope::from_str(&"x".repeat(MAX_PARSE_BYTES + 1));
+        assert!(matches!(
+            parse(&huge, None),
+            Err(SyntaxUnavailable::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn reads_text_across_rope_chunks() {
+        // Ropes split long texts into chunks of about 1 KB: the parser must see all of them.
+        let body: String = (0..500)
+            .map(|i| format!("  def f{i}(x), do: x + {i}\n"))
+            .collect();
+        let text = format!("defmodule Big do\n{body}end\n");
+        let rope = Rope::from_str(&text);
+        assert!(rope.chunks().count() > 1);
+        let tree = parse(&rope, None).expect("parse");
+        assert!(!tree.root_node().has_error());
+        assert_eq!(tree.root_node().end_byte(), text.len());
+    }
+}
