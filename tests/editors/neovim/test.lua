@@ -107,6 +107,14 @@ vim.notify = function(msg, level)
   out("# notify: " .. msg)
 end
 
+-- Messages from the server (window/showMessage): logged, and a warning or
+-- error fails the "no complaint" check below.
+local server_messages = {}
+vim.lsp.handlers["window/showMessage"] = function(_, params)
+  table.insert(server_messages, params)
+  out("# server says: " .. params.message)
+end
+
 local aiex = require("aiex")
 
 check("a missing binary is reported with the fix", function()
@@ -190,6 +198,13 @@ check("hover on a call shows the callee's @spec and @doc", function()
   local text = hover_text(hover.contents)
   assert(text:find("Returns a greeting", 1, true), "hover lacks greet's @doc:\n" .. text)
   assert(text:find("String.t()", 1, true), "hover lacks greet's @spec:\n" .. text)
+end)
+
+check("the server accepts the plugin's configuration without complaint", function()
+  vim.wait(300, function() return #server_messages > 0 end, 20)
+  for _, m in ipairs(server_messages) do
+    assert(m.type > 2, "the server complained: " .. m.message)
+  end
 end)
 
 check("completion is wired to the buffer", function()

@@ -80,13 +80,15 @@ end
 function M.client_config(bufnr)
   local path = vim.api.nvim_buf_get_name(bufnr)
   local dir = path ~= "" and root.find(path, M.config.root_markers) or vim.loop.cwd()
+  -- An empty Lua table would be sent as a JSON array: send {} instead.
+  local settings = next(M.config.settings or {}) and M.config.settings or vim.empty_dict()
   return {
     name = M.config.name,
     cmd = M.config.cmd,
     root_dir = dir,
     workspace_folders = { { uri = vim.uri_from_fname(dir), name = vim.fn.fnamemodify(dir, ":t") } },
-    init_options = M.config.settings,
-    settings = { aiex = M.config.settings },
+    init_options = settings,
+    settings = { aiex = settings },
     capabilities = capabilities(),
     handlers = require("aiex.actions").handlers(),
     on_attach = on_attach,
