@@ -119,8 +119,11 @@ fi
 
 if wanted zed; then
   step "zed: extension.toml is valid and names the aiex server" python3 "$here/zed/check.py" "$repo/editors/zed"
-  if [[ -n "${AIEX_ZED_CARGO_CHECK:-}" ]]; then
-    step "zed: cargo check (host target)" cargo check --quiet --manifest-path "$repo/editors/zed/Cargo.toml" --target-dir "${CARGO_TARGET_DIR:-$repo/target}/zed-extension"
+  # The extension's logic, on the host (no wasm32 target here); its own
+  # target dir keeps it apart from the server's build.
+  if need cargo zed "Rust toolchain"; then
+    step "zed: cargo test (host target)" cargo test --quiet --manifest-path "$repo/editors/zed/Cargo.toml" \
+      --target-dir "${CARGO_TARGET_DIR:-$repo/target}/zed-extension"
   fi
 fi
 

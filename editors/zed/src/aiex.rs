@@ -127,7 +127,12 @@ mod tests {
     #[test]
     fn falls_back_to_path_and_keeps_the_shell_environment() {
         let shell = vec![("ANTHROPIC_API_KEY".to_string(), "k".to_string())];
-        let cmd = server_command(BinarySettings::default(), Some("/usr/bin/aiex".into()), shell.clone()).unwrap();
+        let cmd = server_command(
+            BinarySettings::default(),
+            Some("/usr/bin/aiex".into()),
+            shell.clone(),
+        )
+        .unwrap();
         assert_eq!(cmd.command, "/usr/bin/aiex");
         assert!(cmd.args.is_empty());
         assert_eq!(cmd.env, shell);
@@ -139,17 +144,26 @@ mod tests {
             env: vec![("AIEX_LOG".into(), "debug".into())],
             ..Default::default()
         };
-        let shell = vec![("AIEX_LOG".to_string(), "warn".to_string()), ("HOME".to_string(), "/h".to_string())];
+        let shell = vec![
+            ("AIEX_LOG".to_string(), "warn".to_string()),
+            ("HOME".to_string(), "/h".to_string()),
+        ];
         let cmd = server_command(settings, Some("aiex".into()), shell).unwrap();
         assert_eq!(
             cmd.env,
-            vec![("HOME".to_string(), "/h".to_string()), ("AIEX_LOG".to_string(), "debug".to_string())]
+            vec![
+                ("HOME".to_string(), "/h".to_string()),
+                ("AIEX_LOG".to_string(), "debug".to_string())
+            ]
         );
     }
 
     #[test]
     fn a_missing_binary_says_how_to_fix_it() {
-        let blank = BinarySettings { path: Some("  ".into()), ..Default::default() };
+        let blank = BinarySettings {
+            path: Some("  ".into()),
+            ..Default::default()
+        };
         let err = server_command(blank, None, vec![]).unwrap_err();
         assert!(err.starts_with("aiex binary not found"), "{err}");
         assert!(err.contains("lsp"), "{err}");

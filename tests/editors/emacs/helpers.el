@@ -72,5 +72,19 @@
            if (and (listp rest) (consp (car-safe rest))) append (aiex-test-imenu-names rest)
            else collect name))
 
+(defvar aiex-test-messages nil "Every message shown during the test, newest first.")
+(advice-add 'message :around
+            (lambda (orig fmt &rest args)
+              (let ((text (apply orig fmt args)))
+                (when text (push text aiex-test-messages))
+                text)))
+
+(defun aiex-test-check-no-complaint ()
+  "Fail when the server reported a configuration problem (window/showMessage)."
+  (let ((deadline (+ (float-time) 0.3)))
+    (while (< (float-time) deadline) (accept-process-output nil 0.05)))
+  (let ((complaint (cl-find-if (lambda (m) (string-match-p "Aiex configuration" m)) aiex-test-messages)))
+    (when complaint (error "The server complained: %s" complaint))))
+
 (provide 'aiex-test-helpers)
 ;;; helpers.el ends here

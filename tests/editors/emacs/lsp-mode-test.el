@@ -42,6 +42,9 @@
   (aiex-test-finish))
 
 (setq aiex-server-program aiex-test-bin)
+(let ((settings (getenv "AIEX_TEST_SETTINGS")))
+  (when (and settings (not (string-empty-p settings)))
+    (setq aiex-settings (json-parse-string settings :object-type 'plist :array-type 'array))))
 (add-hook 'project-find-functions #'aiex-project-try-mix)
 (find-file (expand-file-name "lib/greeter.ex" aiex-test-project))
 (elixir-mode)
@@ -62,6 +65,9 @@
 
 (unless (and aiex-test-workspace (eq (lsp--workspace-status aiex-test-workspace) 'initialized))
   (aiex-test-finish))
+
+(aiex-test-check "the server accepts the configuration without complaint"
+  (aiex-test-check-no-complaint))
 
 (aiex-test-check "documentSymbol lists the module and its functions"
   (let* ((symbols (lsp-request "textDocument/documentSymbol"

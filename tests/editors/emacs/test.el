@@ -52,6 +52,9 @@
 
 (unless aiex-test-server (aiex-test-finish))
 
+(aiex-test-check "the server accepts the configuration without complaint"
+  (aiex-test-check-no-complaint))
+
 (aiex-test-check "imenu (documentSymbol) lists the module and its functions"
   (let* ((index (eglot-imenu))
          (names (mapcar (lambda (n) (replace-regexp-in-string "[/ (].*" "" n))
