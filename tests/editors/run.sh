@@ -88,14 +88,26 @@ if wanted neovim || wanted emacs; then
 fi
 
 if wanted neovim && need nvim neovim "apt-get install neovim"; then
+  suite neovim-unit nvim --headless -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
+    -c "luafile $here/neovim/unit.lua"
   suite neovim nvim --headless -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
     -c "luafile $here/neovim/test.lua"
 fi
 
 if wanted emacs && need emacs emacs "apt-get install emacs-nox elpa-eglot"; then
   # -q rather than -Q: Debian's site-start puts the elpa-* packages on the load-path.
-  suite emacs emacs --batch -q -l "$here/emacs/test.el"
+  elisp=(aiex-common.el aiex-eglot.el)
+  has_lsp_mode=false
   if emacs --batch -q --eval "(require 'lsp-mode)" >/dev/null 2>&1; then
+    has_lsp_mode=true
+    elisp+=(aiex-lsp.el)
+  fi
+  step "emacs: byte-compile ${elisp[*]} without warnings" bash -c "
+    tmp=\$(mktemp -d) && cp ${elisp[*]/#/$repo/editors/emacs/} \$tmp/ && cd \$tmp &&
+    emacs --batch -q -L . --eval '(setq byte-compile-error-on-warn t)' -f batch-byte-compile ${elisp[*]}"
+  suite emacs-unit emacs --batch -q -l "$here/emacs/unit.el"
+  suite emacs emacs --batch -q -l "$here/emacs/test.el"
+  if $has_lsp_mode; then
     suite emacs-lsp-mode emacs --batch -q -l "$here/emacs/lsp-mode-test.el"
   else
     skipped=$((skipped + 1)); echo "skip - emacs: lsp-mode checks (apt-get install elpa-lsp-mode)"
