@@ -44,8 +44,10 @@ end
 
 local function enable_completion(client, bufnr)
   local caps = client.server_capabilities or {}
-  if M.config.inline_completion and vim.lsp.inline_completion and caps.inlineCompletionProvider then
-    vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+  -- vim.lsp.inline_completion.enable is the 0.12 API (pre-release builds had the module without it).
+  local inline = vim.lsp.inline_completion
+  if M.config.inline_completion and inline and type(inline.enable) == "function" and caps.inlineCompletionProvider then
+    inline.enable(true, { bufnr = bufnr })
     return "inline"
   end
   if not caps.completionProvider or not M.config.completion then
