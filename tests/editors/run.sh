@@ -10,7 +10,9 @@
 #
 # Environment:
 #   AIEX_BIN             the server binary (default: target/debug/aiex, built if missing)
-#   AIEX_TEST_SETTINGS   JSON configuration for the AI checks (fake provider); they skip without it
+#   AIEX_TEST_SETTINGS   JSON configuration for the AI checks; by default run.sh starts
+#                        tests/editors/fake_provider.py and points an openai-compatible
+#                        provider at it
 #   AIEX_EDITORS_ONLY    space-separated subset of: neovim emacs vscode helix zed
 set -uo pipefail
 
@@ -26,7 +28,6 @@ passed=0
 failed=0
 skipped=0
 log_dir="$(mktemp -d)"
-trap 'rm -rf "$log_dir"' EXIT
 
 wanted() { [[ " $only " == *" $1 "* ]]; }
 pass() { passed=$((passed + 1)); echo "ok - $1"; }
@@ -83,14 +84,43 @@ server_ready() {
   [[ -x "$AIEX_BIN" ]]
 }
 
+fake_pid=""
+cleanup() {
+  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
+  rm -rf "$log_dir"
+}
+trap cleanup EXIT
+
+# The fake model provider behind the AI checks (completion, code actions): a
+# local HTTP server that stops by itself after the suite time.
+start_fake_provider() {
+  [[ -n "${AIEX_TEST_SETTINGS:-}" ]] && return 0
+  local port_file="$log_dir/fake.port"
+  python3 "$here/fake_provider.py" --lifetime $((suite_timeout * 4)) --log "$log_dir/fake.log" >"$port_file" 2>"$log_dir/fake.err" &
+  fake_pid=$!
+  for _ in $(seq 50); do
+    [[ -s "$port_file" ]] && break
+    sleep 0.1
+  done
+  local port
+  port="$(head -1 "$port_file")"
+  if [[ -z "$port" ]]; then
+    echo "# the fake provider did not start: $(cat "$log_dir/fake.err"); AI checks will skip"
+    return 0
+  fi
+  export AIEX_TEST_SETTINGS='{"providers":{"fake":{"kind":"openai-compatible","base_url":"http://127.0.0.1:'"$port"'/v1","model":"fake"}},"features":{"completion":{"providers":["fake"]},"explain":{"providers":["fake"]},"actions":{"providers":["fake"]}}}'
+  echo "# fake provider on 127.0.0.1:$port"
+}
+
 if wanted neovim || wanted emacs; then
   server_ready || echo "# no server binary at $AIEX_BIN: the client checks will fail on it"
+  start_fake_provider
 fi
 
 if wanted neovim && need nvim neovim "apt-get install neovim"; then
-  suite neovim-unit nvim --headless -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
+  suite neovim-unit nvim --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
     -c "luafile $here/neovim/unit.lua"
-  suite neovim nvim --headless -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
+  suite neovim nvim --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
     -c "luafile $here/neovim/test.lua"
 fi
 
