@@ -21,7 +21,7 @@
 (defun aiex-eglot-contact (&optional _interactive)
   "Eglot contact for aiex: its command line and initializationOptions."
   (append (aiex-server-command)
-          (list :initializationOptions (lambda (_server) (or aiex-settings eglot--{})))))
+          (list :initializationOptions (lambda (_server) (or aiex-settings (make-hash-table))))))
 
 ;;;###autoload
 (defun aiex-eglot-setup ()
@@ -33,18 +33,27 @@ Also makes `aiex-settings' the default workspace configuration section
     (setq-default eglot-workspace-configuration (list :aiex aiex-settings))))
 
 (defun aiex-eglot--execute (server action instruction)
-  "Run code ACTION (a plist) on SERVER, adding INSTRUCTION to its arguments."
-  (let ((edit (plist-get action :edit))
-        (command (plist-get action :command)))
-    (when (stringp command) (setq command action)) ; a bare Command
-    (when edit (eglot--apply-workspace-edit edit))
-    (when command
-      (let ((result (eglot-execute-command
-                     server (intern (plist-get command :command))
-                     (aiex-with-instruction (plist-get command :arguments) instruction))))
-        (when (and (stringp result) (not (string-empty-p result)))
-          (aiex-eglot--show-text result))
-        result))))
+  "Run code ACTION (a CodeAction or Command plist) on SERVER.
+INSTRUCTION, if any, is added to the command's arguments (Refactor).
+Returns the command's result."
+  (let* ((bare (stringp (plist-get action :command)))
+         (command (if bare action (plist-get action :command)))
+         (command (and command
+                       (plist-put (copy-sequence command) :arguments
+                                  (aiex-with-instruction (plist-get command :arguments) instruction))))
+         (result
+          (if (fboundp 'eglot-execute)
+              ;; Eglot 1.15+ (Emacs 30): applies the edit and runs the command.
+              (eglot-execute server (if bare command (plist-put (copy-sequence action) :command command)))
+            ;; Eglot 1.9 (Debian's, Emacs 28).
+            (when-let ((edit (plist-get action :edit))) (eglot--apply-workspace-edit edit))
+            (when command
+              (eglot-execute-command server (intern (plist-get command :command))
+                                     (plist-get command :arguments))))))
+    ;; Clients without window/showDocument (Eglot 1.9) get Explain's text in the result.
+    (when (and (stringp result) (not (string-empty-p result)))
+      (aiex-eglot--show-text result))
+    result))
 
 (defun aiex-eglot--show-text (text)
   "Show an explanation TEXT in a help-like buffer."
@@ -92,7 +101,8 @@ Also makes `aiex-settings' the default workspace configuration section
   "Show the server's status: providers, states, cost today."
   (interactive)
   (let* ((server (eglot--current-server-or-lose))
-         (status (eglot-execute-command server 'aiex.status [])))
+         (status (jsonrpc-request server :workspace/executeCommand
+                                  '(:command "aiex.status" :arguments []))))
     (message "Aiex: %s" (json-encode status))))
 
 (provide 'aiex-eglot)

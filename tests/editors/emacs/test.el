@@ -94,5 +94,25 @@
               (error "No item carries the fake provider's text: %S" items)))
         (delete-region start (+ start 4)))))))
 
+(aiex-test-check "Add docs (code action) inserts @doc above the function"
+  (cond
+   ((not (getenv "AIEX_TEST_SETTINGS"))
+    '(skip "AIEX_TEST_SETTINGS (a fake provider) not set; run.sh sets it"))
+   ((not (eglot--server-capable :codeActionProvider))
+    '(skip "the server does not offer code actions yet"))
+   (t
+    (let ((eglot-confirm-server-initiated-edits nil)
+          (before (buffer-string)))
+      (aiex-test-goto "defp format_name(name) do" "format_name")
+      (aiex-add-docs)
+      (with-timeout (aiex-test-timeout (error "The buffer did not change within %ss" aiex-test-timeout))
+        (while (equal before (buffer-string)) (accept-process-output nil 0.05)))
+      (aiex-test-goto "defp format_name(name) do" "defp")
+      (let ((above (buffer-substring (save-excursion (forward-line -3) (point)) (point))))
+        (unless (string-match-p "@doc" above)
+          (error "No @doc right above format_name:\n%s" (buffer-string))))
+      (unless (string-match-p (regexp-quote "def greet(name) do") (buffer-string))
+        (error "The edit touched other functions"))))))
+
 (aiex-test-finish)
 ;;; test.el ends here
