@@ -1,4 +1,385 @@
+//! End-to-end tests: the real `aiex` binary over stdio, as an editor drives it.
+
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lsp_client::{file_uri, LspClient};
+use serde_json::{json, Value};
+
+fn sample_app() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/sample_app")
+        .canonicalize()
+        .expect("fixture")
+}
+
+fn sample_file(relative: &str) -> (String, String) {
+    let path = sample_app().join(relative);
+    let text = std::fs::read_to_string(&path).expect("read fixture");
+    (file_uri(&path), text)
+}
+
+fn started(encodings: Option<&[&str]>) -> (LspClient, Value) {
+    let mut client = LspClient::spawn(None);
+    let capabilities = match encodings {
+        Some(list) => json!({ "general": { "positionEncodings": list } }),
+        None => json!({}),
+    };
+    let result = client.initialize(capabilities, Value::Null, Some(&sample_app()));
+    (client, result)
+}
+
+/// The byte offset of a (line, column) position in `text`, columns in UTF-16 units or bytes.
+fn model_offset(text: &str, line: u32, column: u32, utf16: bool) -> usize {
+    let mut offset = 0;
+    for _ in 0..line {
+        offset += text[offset..]
+            .find('\n')
+            .map(|i| i + 1)
+            .unwrap_or(text.len() - offset);
+    }
+    let mut units = 0;
+    for (index, ch) in text[offset..].char_indices() {
+        if units >= column as usize || ch == '\n' {
+            return offset + index;
+        }
+        units += if utf16 { ch.len_utf16() } else { ch.len_utf8() };
+    }
+    text.len()
+}
+
+fn symbol_names(symbols: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for symbol in symbols.as_array().into_iter().flatten() {
+        names.push(symbol["name"].as_str().unwrap_or("").to_owned());
+        names.extend(symbol_names(&symbol["children"]));
+    }
+    names
+}
+
 #[test]
-fn t() {
-    assert!(std::path::Path::new(env!("CARGO_BIN_EXE_aiex")).exists());
+fn utf8_is_chosen_when_offered_and_utf16_otherwise() {
+    let (mut client, result) = started(Some(&["utf-8", "utf-16"]));
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-8");
+    assert_eq!(result["serverInfo"]["name"], "aiex");
+    assert!(client.shutdown().success());
+    let (mut client, result) = started(None);
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-16");
+    assert_eq!(result["capabilities"]["hoverProvider"], true);
+    assert_eq!(
+        result["capabilities"]["textDocumentSync"]["change"], 2,
+        "incremental sync"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn open_edit_then_symbols_and_hover_follow_the_edits() {
+    for (encodings, utf16) in [(None, true), (Some(&["utf-8"][..]), false)] {
+        let (mut client, _) = started(encodings);
+        let (accounts_uri, accounts) = sample_file("lib/sample_app/accounts.ex");
+        let (repo_uri, repo) = sample_file("lib/sample_app/repo.ex");
+        client.open(&accounts_uri, &accounts);
+        client.open(&repo_uri, &repo);
+
+        // Insert a function with multi-byte and astral characters before `defp normalize`.
+        let line = accounts
+            .lines()
+            .position(|l| l.contains("defp normalize"))
+            .expect("line") as u32;
+        let inserted = "  @doc \"Größe 😀\"\n  def größe(straße \\\\ 1), do: \"😀\"\n\n";
+        client.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": accounts_uri, "version": 2 },
+                "contentChanges": [{ "range": { "start": { "line": line, "character": 0 }, "end": { "line": line, "character": 0 } }, "text": inserted }]
+            }),
+        );
+        // Then rename `größe` to `grösse` by replacing the characters after "gr" on that line:
+        // positions after multi-byte characters differ between the encodings.
+        let def_line = line + 1;
+        let def_text = "  def größe(";
+        let start = def_text.find("öße").expect("öße");
+        let (start_col, end_col) = if utf16 {
+            (
+                def_text[..start].encode_utf16().count(),
+                def_text[..start + "öße".len()].encode_utf16().count(),
+            )
+        } else {
+            (start, start + "öße".len())
+        };
+        client.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": accounts_uri, "version": 3 },
+                "contentChanges": [{ "range": { "start": { "line": def_line, "character": start_col }, "end": { "line": def_line, "character": end_col } }, "text": "össe" }]
+            }),
+        );
+        let mut expected = accounts.clone();
+        let at = model_offset(&expected, line, 0, utf16);
+        expected.insert_str(at, inserted);
+        let from = model_offset(&expected, def_line, start_col as u32, utf16);
+        let to = model_offset(&expected, def_line, end_col as u32, utf16);
+        expected.replace_range(from..to, "össe");
+        assert_eq!(client.server_text(&accounts_uri), (3, expected.clone()));
+
+        let symbols = client.request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": accounts_uri } }),
+        );
+        let names = symbol_names(&symbols["result"]);
+        assert!(names.contains(&"grösse/1".to_owned()), "{names:?}");
+        assert!(
+            names.contains(&"SampleApp.Accounts.User".to_owned()),
+            "{names:?}"
+        );
+
+        // Hover on `Repo.insert(user)`: resolved through the alias into repo.ex.
+        let insert_line = expected
+            .lines()
+            .position(|l| l.contains("Repo.insert(user)"))
+            .expect("line") as u32;
+        let column = expected
+            .lines()
+            .nth(insert_line as usize)
+            .expect("line")
+            .find("insert")
+            .expect("col") as u32
+            + 2;
+        let hover = client.request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": accounts_uri }, "position": { "line": insert_line, "character": column } }),
+        );
+        let markdown = hover["result"]["contents"]["value"]
+            .as_str()
+            .expect("markdown");
+        assert!(
+            markdown.contains("SampleApp.Repo.insert/1") && markdown.contains("Inserts a record."),
+            "{markdown}"
+        );
+        assert_eq!(hover["result"]["range"]["start"]["line"], insert_line);
+        assert!(client.shutdown().success());
+    }
+}
+
+#[test]
+fn rapid_edits_interleaved_with_requests_stay_in_order() {
+    let (mut client, _) = started(None);
+    let uri = "file:///tmp/rapid.ex";
+    let mut model = String::from("defmodule Rapid do\nend\n");
+    client.open(uri, &model);
+    let pieces = ["a", "é", "😀", "\n", "b\r\n", "ü"];
+    for version in 2..300 {
+        let piece = pieces[version as usize % pieces.len()];
+        // Insert at the start of line 1, column 0: inside the module.
+        client.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": uri, "version": version },
+                "contentChanges": [{ "range": { "start": { "line": 1, "character": 0 }, "end": { "line": 1, "character": 0 } }, "text": piece }]
+            }),
+        );
+        let at = model_offset(&model, 1, 0, true);
+        model.insert_str(at, piece);
+        if version % 10 == 0 {
+            // Requests that need the tree, while edits keep coming.
+            client.send_request(
+                "textDocument/documentSymbol",
+                json!({ "textDocument": { "uri": uri } }),
+            );
+            client.send_request(
+                "textDocument/foldingRange",
+                json!({ "textDocument": { "uri": uri } }),
+            );
+        }
+    }
+    assert_eq!(client.server_text(uri), (299, model));
+    // A change whose version does not grow is ignored.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 5 }, "contentChanges": [{ "text": "lost" }] }),
+    );
+    assert_eq!(client.server_text(uri).0, 299);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn exit_is_prompt_and_its_code_says_whether_shutdown_came_first() {
+    let (mut client, _) = started(None);
+    let started_at = Instant::now();
+    assert_eq!(client.shutdown().code(), Some(0));
+    assert!(
+        started_at.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started_at.elapsed()
+    );
+    let (mut client, _) = started(None);
+    client.notify("exit", Value::Null);
+    assert_eq!(client.wait_exit(Duration::from_secs(5)).code(), Some(1));
+}
+
+#[test]
+fn garbage_gets_json_rpc_errors_and_the_server_keeps_serving() {
+    let (mut client, _) = started(None);
+    // Invalid JSON in a well-framed message: a parse error with a null id.
+    client.send_raw(b"Content-Length: 9\r\n\r\n{not json");
+    let error = client.wait_for(|m| m.get("error").is_some() && m["id"].is_null());
+    assert_eq!(error["error"]["code"], -32700);
+    // Valid JSON that is not a JSON-RPC message.
+    client.send_raw(b"Content-Length: 12\r\n\r\n{\"jsonrpc\":1}");
+    let error = client.wait_for(|m| m.get("error").is_some() && m["id"].is_null());
+    assert!(
+        error["error"]["code"] == -32600 || error["error"]["code"] == -32700,
+        "{error}"
+    );
+    // A header the server cannot use.
+    client.send_raw(b"Content-Lenght: 2\r\n\r\n{}");
+    // An unknown method.
+    let unknown = client.request("aiex/noSuchThing", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    // Bad params for a known method.
+    let bad = client.request("textDocument/hover", json!({ "nope": 1 }));
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    // Still alive and correct.
+    let (uri, text) = sample_file("lib/sample_app/repo.ex");
+    client.open(&uri, &text);
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(symbols["result"][0]["name"], "SampleApp.Repo");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn requests_before_initialize_are_refused_and_initialized_is_optional() {
+    let mut client = LspClient::spawn(None);
+    let early = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": "file:///x.ex" } }),
+    );
+    assert_eq!(early["error"]["code"], -32002, "{early}");
+    // Initialize but never send `initialized`: the server still serves.
+    let id = client.send_request(
+        "initialize",
+        json!({ "processId": null, "rootUri": null, "capabilities": {} }),
+    );
+    client.response(id);
+    client.open("file:///tmp/a.ex", "defmodule A do\n  def f, do: 1\nend\n");
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": "file:///tmp/a.ex" } }),
+    );
+    assert_eq!(symbols["result"][0]["children"][0]["name"], "f/0");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn bad_documents_and_positions_are_answered_without_harm() {
+    let (mut client, _) = started(None);
+    // A change and a close for documents never opened, and a double close.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": "file:///nope.ex", "version": 2 }, "contentChanges": [{ "text": "x" }] }),
+    );
+    client.open("file:///tmp/b.ex", "defmodule B do\nend\n");
+    client.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": "file:///tmp/b.ex" } }),
+    );
+    client.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": "file:///tmp/b.ex" } }),
+    );
+    let closed = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": "file:///tmp/b.ex" } }),
+    );
+    assert_eq!(closed["error"]["code"], -32602, "{closed}");
+    assert!(
+        closed["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not opened"),
+        "{closed}"
+    );
+
+    // Positions past the end are clamped, in requests and in changes.
+    client.open("file:///tmp/c.ex", "defmodule C do\nend\n");
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "file:///tmp/c.ex" }, "position": { "line": 999, "character": 999 } }),
+    );
+    assert!(hover.get("error").is_none(), "{hover}");
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": "file:///tmp/c.ex", "version": 2 },
+            "contentChanges": [{ "range": { "start": { "line": 50, "character": 0 }, "end": { "line": 60, "character": 3 } }, "text": "# tail\n" }]
+        }),
+    );
+    assert_eq!(
+        client.server_text("file:///tmp/c.ex").1,
+        "defmodule C do\nend\n# tail\n"
+    );
+
+    // A binary file and a 50 MB file: kept as text, no tree, and the server stays responsive.
+    client.open("file:///tmp/binary.ex", "\u{0}\u{1}\u{2}garbage\u{0}");
+    let binary = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": "file:///tmp/binary.ex" } }),
+    );
+    assert_eq!(binary["result"], json!([]), "{binary}");
+    let huge = "# filler line that is long enough to matter for the size of the file\n"
+        .repeat(50 * 1024 * 1024 / 70);
+    client.open("file:///tmp/huge.ex", &huge);
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": "file:///tmp/huge.ex" } }),
+    );
+    assert_eq!(symbols["result"], json!([]), "{symbols}");
+    let folds = client.request(
+        "textDocument/foldingRange",
+        json!({ "textDocument": { "uri": "file:///tmp/huge.ex" } }),
+    );
+    assert_eq!(folds["result"], Value::Null, "{folds}");
+    let small = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": "file:///tmp/c.ex" } }),
+    );
+    assert_eq!(small["result"][0]["name"], "C");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn configuration_problems_are_shown_once_naming_key_and_source() {
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({}),
+        json!({ "providers": { "local": { "kind": "ollama", "model": "m", "temprature": 0.2 } }, "featurs": {} }),
+        None,
+    );
+    let message = client.notification("window/showMessage");
+    let text = message["params"]["message"].as_str().expect("message");
+    assert!(
+        text.contains("`providers.local.temprature`") && text.contains("editor settings"),
+        "{text}"
+    );
+    assert!(text.contains("`featurs`"), "{text}");
+    assert_eq!(message["params"]["type"], 2, "a warning");
+    // The same settings again: nothing new to say. A new problem: said once.
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({ "settings": { "aiex": { "featurs": {}, "checks": { "disabled": "all" } } } }),
+    );
+    let message = client.notification("window/showMessage");
+    let text = message["params"]["message"].as_str().expect("message");
+    assert!(
+        text.contains("`checks.disabled`") && !text.contains("featurs"),
+        "{text}"
+    );
+    assert!(client.shutdown().success());
 }

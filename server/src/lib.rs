@@ -12,4 +12,6 @@ pub mod features;
 pub mod llm;
 pub mod logging;
 pub mod lsp;
+pub mod secrets;
 pub mod syntax;
+pub mod walk;

@@ -1,16 +1,324 @@
 //! `aiex check`: the built-in checks from the command line, for CI.
+//!
+//! Walks the given paths (same ignore rules as the index), checks the files on all cores, prints
+//! findings as text, JSON or SARIF on stdout, a summary on stderr, and exits 1 when a finding is
+//! at or above `--fail-on`, 0 otherwise, 2 on usage errors.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context as _};
+
+use crate::checks::{self, report, CheckId, ChecksConfig, FileContext, Finding, Severity};
+use crate::walk::{self, WalkOptions};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// `file:line:col: severity ID message`, one finding per line.
+    Text,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0, for code scanning services.
+    Sarif,
+}
+
+/// The severity that makes `aiex check` fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warning,
+    /// Info, warnings and errors.
+    Info,
+    /// Any finding.
+    Hint,
+    /// Never fail because of findings.
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Hint => Some(Severity::Hint),
+            FailOn::Never => None,
+        }
+    }
+}
 
 /// Arguments of `aiex check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// Files or directories to check (the current directory when none).
-    pub paths: Vec<std::path::PathBuf>,
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Exit with 1 when a finding of this severity or above exists.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
+    /// Print the explanation of a check and exit.
+    #[arg(long, value_name = "ID")]
+    pub explain: Option<String>,
+    /// List the checks and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// A TOML configuration file whose `[checks]` table applies (default: `.aiex.toml` in the
+    /// current directory, when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Disable a check or a family (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub disable: Vec<String>,
+    /// Enable a check that is off by default, or a family (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub enable: Vec<String>,
+    /// Skip files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub max_file_size: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// Runs `aiex check` and returns its exit code.
-pub fn run(_args: CheckArgs) -> ExitCode {
-    eprintln!("aiex check: not supported yet");
-    ExitCode::from(2)
+pub fn run(args: CheckArgs) -> ExitCode {
+    if let Some(id) = &args.explain {
+        return explain(id);
+    }
+    if args.list {
+        list();
+        return ExitCode::SUCCESS;
+    }
+    let config = match load_config(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("aiex check: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let options = WalkOptions {
+        max_file_size: args.max_file_size,
+        threads: args.jobs.unwrap_or(0),
+        ..WalkOptions::default()
+    };
+    let files = match walk::elixir_files(&roots, &options) {
+        Ok(files) => files,
+        Err(err) => {
+            eprintln!("aiex check: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = std::time::Instant::now();
+    let results = check_files(&files, &config, &options, args.jobs);
+    let mut failed_reads = 0;
+    let mut checked = Vec::new();
+    for result in results {
+        match result {
+            Ok(Some(file)) => checked.push(file),
+            Ok(None) => {}
+            Err(err) => {
+                failed_reads += 1;
+                eprintln!("aiex check: {err:#}");
+            }
+        }
+    }
+    let reports: Vec<report::FileReport> = checked
+        .iter()
+        .map(|c| report::FileReport {
+            path: &c.display,
+            source: &c.source,
+            findings: &c.findings,
+        })
+        .collect();
+    let out = match args.format {
+        OutputFormat::Text => report::text(&reports),
+        OutputFormat::Json => report::json(&reports) + "\n",
+        OutputFormat::Sarif => report::sarif(&reports) + "\n",
+    };
+    print!("{out}");
+    let all: Vec<&Finding> = checked.iter().flat_map(|c| &c.findings).collect();
+    eprintln!(
+        "aiex check: {} finding(s) in {} file(s) checked in {} ms",
+        all.len(),
+        checked.len(),
+        started.elapsed().as_millis()
+    );
+    if failed_reads > 0 {
+        return ExitCode::from(2);
+    }
+    let failing = args
+        .fail_on
+        .threshold()
+        .is_some_and(|t| all.iter().any(|f| f.severity <= t));
+    if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A checked file.
+struct Checked {
+    display: PathBuf,
+    source: String,
+    findings: Vec<Finding>,
+}
+
+/// Checks files on `jobs` threads (default: all cores); results come back in the files' order.
+fn check_files(
+    files: &[walk::WalkedFile],
+    config: &ChecksConfig,
+    options: &WalkOptions,
+    jobs: Option<usize>,
+) -> Vec<anyhow::Result<Option<Checked>>> {
+    let cwd = std::env::current_dir().ok();
+    let threads = jobs
+        .filter(|&j| j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<anyhow::Result<Option<Checked>>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut parser = tree_sitter::Parser::new();
+                let language_ok = parser
+                    .set_language(&tree_sitter_elixir::LANGUAGE.into())
+                    .is_ok();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = files.get(i) else { break };
+                    let result = if language_ok {
+                        check_one(&mut parser, &file.path, cwd.as_deref(), config, options)
+                    } else {
+                        Err(anyhow::anyhow!("the Elixir grammar failed to load"))
+                    };
+                    if let Ok(mut slots) = slots.lock() {
+                        slots[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn check_one(
+    parser: &mut tree_sitter::Parser,
+    path: &Path,
+    cwd: Option<&Path>,
+    config: &ChecksConfig,
+    options: &WalkOptions,
+) -> anyhow::Result<Option<Checked>> {
+    let Some(source) = walk::read_source(path, options.max_file_size)? else {
+        tracing::debug!(path = %path.display(), "skipping binary or oversized file");
+        return Ok(None);
+    };
+    let tree = parser
+        .parse(&source, None)
+        .with_context(|| format!("cannot parse {}", path.display()))?;
+    let display = display_path(path, cwd);
+    let file = FileContext {
+        path: Some(display.clone()),
+    };
+    let findings = checks::run_checks(&source, &tree, &file, config);
+    Ok(Some(Checked {
+        display,
+        source,
+        findings,
+    }))
+}
+
+/// The path relative to the current directory when it is under it, without a leading `./`.
+fn display_path(path: &Path, cwd: Option<&Path>) -> PathBuf {
+    let relative = match cwd {
+        Some(cwd) if path.is_absolute() => path.strip_prefix(cwd).unwrap_or(path),
+        _ => path,
+    };
+    relative.strip_prefix(".").unwrap_or(relative).to_path_buf()
+}
+
+/// The `[checks]` table of `--config` (or `./.aiex.toml`), with `--disable`/`--enable` on top.
+fn load_config(args: &CheckArgs) -> anyhow::Result<ChecksConfig> {
+    let file = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from(".aiex.toml")).filter(|p| p.is_file()),
+    };
+    let mut config = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            match table.get("checks") {
+                Some(value) => value
+                    .clone()
+                    .try_into::<ChecksConfig>()
+                    .with_context(|| format!("{}: invalid [checks] table", path.display()))?,
+                None => ChecksConfig::default(),
+            }
+        }
+        None => ChecksConfig::default(),
+    };
+    config.disabled.extend(args.disable.iter().cloned());
+    config.enabled.extend(args.enable.iter().cloned());
+    let problems = config.problems();
+    if !problems.is_empty() {
+        bail!(
+            "{}; run `aiex check --list` to see the checks",
+            problems.join("; ")
+        );
+    }
+    Ok(config)
+}
+
+fn explain(id: &str) -> ExitCode {
+    let Some(check) = CheckId::parse(id) else {
+        eprintln!("aiex check: unknown check ID `{id}`; run `aiex check --list` to see the checks");
+        return ExitCode::from(2);
+    };
+    let info = check.info();
+    println!("# {}: {}\n", info.name, info.title);
+    println!(
+        "Default severity: {}. Enabled by default: {}.\n",
+        info.default_severity.as_str(),
+        if info.enabled_by_default { "yes" } else { "no" }
+    );
+    println!("{}\n", info.explanation);
+    println!("Silence one line with `# aiex:disable-next-line {}`, or the whole check with `disabled = [\"{}\"]` in the `[checks]` table of .aiex.toml.", info.name, info.name);
+    ExitCode::SUCCESS
+}
+
+fn list() {
+    for info in checks::registry() {
+        println!(
+            "{:<34} {:<8} {}{}",
+            info.name,
+            info.default_severity.as_str(),
+            info.title,
+            if info.enabled_by_default {
+                ""
+            } else {
+                " (off by default)"
+            }
+        );
+    }
 }

@@ -283,3 +283,6 @@ pub fn parse_snapshot(
     }
     syntax::parse(&snapshot.rope, snapshot.old_tree.as_ref())
 }
+
+#[cfg(test)]
+mod tests;

@@ -40,15 +40,15 @@ pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
                 push(&mut folds, start, end.saturating_sub(1), FoldKind::Region)
             }
             "list" | "map" | "tuple" | "keywords" | "arguments" | "string" | "sigil"
-            | "charlist" => {
-                if !is_nested_literal(node) {
-                    push(
-                        &mut folds,
-                        start,
-                        end.saturating_sub(1).max(start),
-                        FoldKind::Region,
-                    );
-                }
+            | "charlist"
+                if !is_nested_literal(node) =>
+            {
+                push(
+                    &mut folds,
+                    start,
+                    end.saturating_sub(1).max(start),
+                    FoldKind::Region,
+                );
             }
             _ => {}
         }

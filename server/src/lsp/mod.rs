@@ -7,6 +7,7 @@
 
 mod convert;
 mod server;
+mod transport;
 
 use std::sync::Arc;
 
@@ -24,13 +25,21 @@ const MAX_CONCURRENT_HANDLERS: usize = 64;
 /// Returns whether the client asked for `shutdown` first (the exit code depends on it).
 pub async fn serve_stdio() -> bool {
     let state = Arc::new(ServerState::default());
-    let (service, socket) = LspService::new({
+    let (service, socket) = LspService::build({
         let state = Arc::clone(&state);
         move |client| server::Backend::new(client, state)
-    });
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+    })
+    .custom_method("aiex/documentText", server::Backend::document_text)
+    .finish();
+    let stdio = transport::guard(tokio::io::stdin(), tokio::io::stdout());
+    Server::new(stdio.input, stdio.output, socket)
         .concurrency_level(MAX_CONCURRENT_HANDLERS)
         .serve(service)
         .await;
+    // tower-lsp-server has dropped its output: the writer drains what is left and ends.
+    let flushed = tokio::time::timeout(std::time::Duration::from_secs(2), stdio.writer).await;
+    if flushed.is_err() {
+        tracing::warn!("stdout did not drain within 2 s of exit");
+    }
     state.shutdown_requested()
 }

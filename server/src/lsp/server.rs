@@ -130,6 +130,40 @@ impl Backend {
     }
 }
 
+/// Parameters of `aiex/documentText`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentTextParams {
+    /// The document.
+    pub text_document: lsp::TextDocumentIdentifier,
+}
+
+/// Result of `aiex/documentText`: the server's copy of a document.
+#[derive(Debug, serde::Serialize)]
+pub struct DocumentText {
+    /// The version of the last change applied.
+    pub version: i32,
+    /// The text as the server holds it.
+    pub text: String,
+}
+
+impl Backend {
+    /// `aiex/documentText`: the server's copy of a document, so clients and tests can check
+    /// that it matches theirs.
+    pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
+        let uri = &params.text_document.uri;
+        let handle = self
+            .state
+            .documents
+            .get(&convert::document_key(uri))
+            .ok_or_else(|| unknown_document(uri))?;
+        Ok(handle.with_document(|document| DocumentText {
+            version: document.version(),
+            text: document.rope().to_string(),
+        }))
+    }
+}
+
 fn unknown_document(uri: &lsp::Uri) -> Error {
     Error::invalid_params(format!(
         "unknown document {}: it was not opened with didOpen",

@@ -1,0 +1,207 @@
+//! Benchmark of the built-in checks: a generated 300,000-line workspace checked on all cores
+//! (parsing reported separately), and one 7,000-line file re-checked after an edit.
+//!
+//! Run with `cargo bench --bench checks`. Prints figures; targets: workspace < 2 s on 2 cores,
+//! re-check after an edit < 5 ms.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aiex::checks::{run_checks, ChecksConfig, FileContext};
+use tree_sitter::{InputEdit, Parser, Point, Tree};
+
+/// A realistic module of about `functions * 30` lines, with a finding here and there.
+fn module(index: usize, functions: usize) -> String {
+    let mut s = format!(
+        "defmodule App.Context{index} do\n  @moduledoc \"\"\"\n  Context number {index}.\n  \"\"\"\n\n  import Ecto.Query\n  alias App.Repo\n  alias App.Schema{index}\n\n  @timeout 5_000\n\n"
+    );
+    for f in 0..functions {
+        s.push_str(&format!(
+            r##"  @doc "Lists records of kind {f}."
+  @spec list_{f}(map(), keyword()) :: [map()]
+  def list_{f}(params, opts \\ []) do
+    limit = Keyword.get(opts, :limit, 50)
+    query =
+      from r in Schema{index},
+        where: r.kind == ^"{f}" and r.active == true,
+        order_by: [desc: r.inserted_at],
+        limit: ^limit
+
+    case Repo.all(query, timeout: @timeout) do
+      [] ->
+        {{:error, :not_found}}
+
+      records when is_list(records) ->
+        records
+        |> Enum.filter(&visible?(&1, params))
+        |> Enum.map(fn record -> %{{id: record.id, name: String.trim(record.name)}} end)
+        |> then(&{{:ok, &1}})
+    end
+  end
+
+  defp visible_{f}?(%{{owner_id: owner}}, %{{"user_id" => user}}) when owner == user, do: true
+  defp visible_{f}?(record, _params), do: record.public and not record.archived
+
+  def label_{f}(name) do
+    if String.length(name) > 20 do
+      "#{{String.slice(name, 0, 20)}}..."
+    else
+      name |> String.upcase()
+    end
+  end
+"##
+        ));
+        if f % 7 == 3 {
+            s.push_str(&format!(
+                "\n  def debug_{f}(x) do\n    # TODO: remove\n    IO.inspect(x, label: \"debug\")\n  end\n"
+            ));
+        }
+        s.push('\n');
+    }
+    s.push_str("end\n");
+    s
+}
+
+fn parser() -> Parser {
+    let mut parser = Parser::new();
+    parser
+        .set_language(&tree_sitter_elixir::LANGUAGE.into())
+        .expect("the Elixir grammar loads");
+    parser
+}
+
+/// Runs `work` over `items` on `threads` threads; returns the summed per-item results.
+fn parallel<T: Sync, R: Send + Default + std::ops::AddAssign>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&mut Parser, usize, &T) -> R + Sync,
+) -> R {
+    let next = AtomicUsize::new(0);
+    let total = Mutex::new(R::default());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut parser = parser();
+                let mut local = R::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    local += work(&mut parser, i, item);
+                }
+                if let Ok(mut total) = total.lock() {
+                    *total += local;
+                }
+            });
+        }
+    });
+    total.into_inner().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let config = ChecksConfig::default();
+
+    // --- Workspace: 1,000 files of about 300 lines.
+    let files: Vec<String> = (0..1000).map(|i| module(i, 10)).collect();
+    let lines: usize = files.iter().map(|f| f.lines().count()).sum();
+    let bytes: usize = files.iter().map(String::len).sum();
+    println!(
+        "workspace: {} files, {lines} lines, {:.1} MB, {threads} threads",
+        files.len(),
+        bytes as f64 / 1e6
+    );
+
+    let start = Instant::now();
+    let trees: Vec<Mutex<Option<Tree>>> = (0..files.len()).map(|_| Mutex::new(None)).collect();
+    parallel(&files, threads, |parser, i, src| {
+        let tree = parser.parse(src, None);
+        if let Ok(mut slot) = trees[i].lock() {
+            *slot = tree;
+        }
+        0usize
+    });
+    let parse = start.elapsed();
+    let trees: Vec<Tree> = trees
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect();
+    assert_eq!(trees.len(), files.len(), "every file parses");
+
+    let start = Instant::now();
+    let indexed: Vec<(&String, &Tree)> = files.iter().zip(&trees).collect();
+    let findings = parallel(&indexed, threads, |_, i, (src, tree)| {
+        let file = FileContext::for_path(format!("lib/app/context_{i}.ex"));
+        run_checks(src, tree, &file, &config).len()
+    });
+    let check = start.elapsed();
+
+    let start = Instant::now();
+    let findings_again = parallel(&files, threads, |parser, i, src| {
+        let tree = parser.parse(src, None).expect("parses");
+        let file = FileContext::for_path(format!("lib/app/context_{i}.ex"));
+        run_checks(src, &tree, &file, &config).len()
+    });
+    let total = start.elapsed();
+    assert_eq!(findings, findings_again);
+    println!(
+        "workspace: parse {:.0} ms, checks {:.0} ms, parse+checks together {:.0} ms (target < 2000 ms), {findings} findings",
+        ms(parse),
+        ms(check),
+        ms(total)
+    );
+
+    // --- One 7,000-line file, re-checked after one-character edits.
+    let mut src = module(100_000, 233);
+    let file_lines = src.lines().count();
+    let mut parser = parser();
+    let mut tree = parser.parse(&src, None).expect("parses");
+    let file = FileContext::for_path("lib/app/big.ex");
+    let mut reparse_times = Vec::new();
+    let mut check_times = Vec::new();
+    let mut count = 0;
+    for round in 0..200 {
+        // Insert a character inside a string literal in the middle of the file.
+        let at = src.len() / 2 + round;
+        let at = (at..src.len())
+            .find(|&i| src.is_char_boundary(i))
+            .unwrap_or(0);
+        let start_position = point_of(&src, at);
+        src.insert(at, 'x');
+        tree.edit(&InputEdit {
+            start_byte: at,
+            old_end_byte: at,
+            new_end_byte: at + 1,
+            start_position,
+            old_end_position: start_position,
+            new_end_position: Point::new(start_position.row, start_position.column + 1),
+        });
+        let t = Instant::now();
+        tree = parser.parse(&src, Some(&tree)).expect("reparses");
+        reparse_times.push(t.elapsed());
+        let t = Instant::now();
+        count = run_checks(&src, &tree, &file, &config).len();
+        check_times.push(t.elapsed());
+    }
+    reparse_times.sort();
+    check_times.sort();
+    let median = |v: &[Duration]| ms(v[v.len() / 2]);
+    let p95 = |v: &[Duration]| ms(v[v.len() * 95 / 100]);
+    println!(
+        "one file: {file_lines} lines, {count} findings; after an edit: incremental reparse median {:.2} ms, checks median {:.2} ms / p95 {:.2} ms (target < 5 ms)",
+        median(&reparse_times),
+        median(&check_times),
+        p95(&check_times)
+    );
+}
+
+fn point_of(src: &str, byte: usize) -> Point {
+    let before = &src[..byte];
+    let row = before.matches('\n').count();
+    let column = byte - before.rfind('\n').map_or(0, |i| i + 1);
+    Point::new(row, column)
+}

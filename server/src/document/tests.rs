@@ -1,0 +1,205 @@
+//! Property tests: random edit sequences keep the rope equal to a plain-string model, in both
+//! encodings, and the incrementally maintained tree equal to a fresh parse.
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// Pieces that exercise multi-byte and astral characters, every line terminator, and Elixir
+/// structure (so edits open and close blocks).
+const PIECES: &[&str] = &[
+    "a", "é", "😀", "ü", "\n", "\r\n", "\r", " ", "def ", "do", "end", "(", ")", "\"", "#", "x",
+    ":", "\u{2028}",
+];
+
+/// The LSP position of `byte` in `text`, computed naively as a reference.
+fn reference_position(text: &str, byte: usize, encoding: PositionEncoding) -> Position {
+    let mut line = 0;
+    let mut line_start = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < byte {
+        match bytes[i] {
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
+                line += 1;
+                line_start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let column = match encoding {
+        PositionEncoding::Utf8 => byte - line_start,
+        PositionEncoding::Utf16 => text[line_start..byte].encode_utf16().count(),
+    };
+    Position::new(line, column as u32)
+}
+
+fn floor_char_boundary(text: &str, mut byte: usize) -> usize {
+    byte = byte.min(text.len());
+    while !text.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    byte
+}
+
+/// Never splits a CRLF pair: an edit between `\r` and `\n` has no LSP position.
+fn edit_boundary(text: &str, byte: usize) -> usize {
+    let byte = floor_char_boundary(text, byte);
+    if byte > 0 && text.as_bytes()[byte - 1] == b'\r' && text.as_bytes().get(byte) == Some(&b'\n') {
+        byte - 1
+    } else {
+        byte
+    }
+}
+
+fn text_strategy(max_pieces: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(PIECES), 0..max_pieces).prop_map(|p| p.concat())
+}
+
+#[derive(Debug, Clone)]
+struct Edit {
+    start: f64,
+    length: f64,
+    text: String,
+    parse_after: bool,
+}
+
+fn edit_strategy() -> impl Strategy<Value = Edit> {
+    (
+        0.0..=1.0f64,
+        0.0..0.3f64,
+        text_strategy(6),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(start, length, text, parse_after)| Edit {
+            start,
+            length,
+            text,
+            parse_after,
+        })
+}
+
+fn node_spans(tree: &tree_sitter::Tree) -> Vec<(&'static str, usize, usize)> {
+    let mut spans = Vec::new();
+    let mut cursor = tree.walk();
+    'outer: loop {
+        let node = cursor.node();
+        spans.push((node.kind(), node.start_byte(), node.end_byte()));
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'outer;
+            }
+            if !cursor.goto_parent() {
+                break 'outer;
+            }
+        }
+    }
+    spans
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn edits_keep_rope_and_tree_equal_to_the_model(
+        initial in text_strategy(40),
+        edits in prop::collection::vec(edit_strategy(), 1..40),
+        utf8 in any::<bool>(),
+    ) {
+        let encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
+        let mut model = initial.clone();
+        let mut document = Document::new(&initial, 0, Language::Elixir);
+        document.parse_now();
+        for (index, edit) in edits.iter().enumerate() {
+            let start = edit_boundary(&model, (edit.start * model.len() as f64) as usize);
+            let end = edit_boundary(&model, start + (edit.length * model.len() as f64) as usize).max(start);
+            let range = PositionRange {
+                start: reference_position(&model, start, encoding),
+                end: reference_position(&model, end, encoding),
+            };
+            let change = TextChange { range: Some(range), text: edit.text.clone() };
+            let report = document.apply_changes(index as i32 + 1, &[change], encoding).expect("version grows");
+            prop_assert_eq!(report.clamped, 0);
+            model.replace_range(start..end, &edit.text);
+            prop_assert_eq!(document.rope().to_string(), model.clone());
+            if edit.parse_after {
+                document.parse_now();
+            }
+        }
+        let incremental = document.parse_now().tree.expect("tree");
+        let fresh = crate::syntax::parse_str(&model).expect("fresh parse");
+        prop_assert_eq!(node_spans(&incremental), node_spans(&fresh));
+    }
+
+    #[test]
+    fn edits_made_during_a_parse_are_replayed_on_its_tree(
+        initial in text_strategy(40),
+        during in prop::collection::vec(edit_strategy(), 1..10),
+    ) {
+        let encoding = PositionEncoding::Utf16;
+        let mut model = initial.clone();
+        let mut document = Document::new(&initial, 0, Language::Elixir);
+        document.parse_now();
+        // Take a snapshot, edit while "the parse runs", then install its result.
+        let snapshot = document.parse_snapshot();
+        let result = parse_snapshot(&snapshot, Language::Elixir);
+        for (index, edit) in during.iter().enumerate() {
+            let start = edit_boundary(&model, (edit.start * model.len() as f64) as usize);
+            let end = edit_boundary(&model, start + (edit.length * model.len() as f64) as usize).max(start);
+            let range = PositionRange {
+                start: reference_position(&model, start, encoding),
+                end: reference_position(&model, end, encoding),
+            };
+            document
+                .apply_changes(index as i32 + 1, &[TextChange { range: Some(range), text: edit.text.clone() }], encoding)
+                .expect("version grows");
+            model.replace_range(start..end, &edit.text);
+        }
+        document.install_tree(&snapshot, &result);
+        prop_assert!(document.fresh_syntax().is_none(), "the installed tree is for an older version");
+        let incremental = document.parse_now().tree.expect("tree");
+        let fresh = crate::syntax::parse_str(&model).expect("fresh parse");
+        prop_assert_eq!(node_spans(&incremental), node_spans(&fresh));
+    }
+}
+
+#[test]
+fn a_full_replacement_during_a_parse_discards_that_parse() {
+    let mut document = Document::new("defmodule A do\nend\n", 0, Language::Elixir);
+    let snapshot = document.parse_snapshot();
+    let result = parse_snapshot(&snapshot, Language::Elixir);
+    let change = TextChange {
+        range: None,
+        text: "defmodule B do\n  def f, do: 1\nend\n".to_owned(),
+    };
+    document
+        .apply_changes(1, &[change], PositionEncoding::Utf16)
+        .expect("applied");
+    document.install_tree(&snapshot, &result);
+    assert!(document.fresh_syntax().is_none());
+    let tree = document.parse_now().tree.expect("tree");
+    assert_eq!(tree.root_node().end_byte(), document.rope().len_bytes());
+}
+
+#[test]
+fn stale_versions_are_rejected_and_leave_the_text_alone() {
+    let mut document = Document::new("abc", 3, Language::Elixir);
+    let change = TextChange {
+        range: None,
+        text: "x".to_owned(),
+    };
+    let rejected = document.apply_changes(3, &[change], PositionEncoding::Utf16);
+    assert_eq!(
+        rejected,
+        Err(ChangeRejected::StaleVersion { current: 3, got: 3 })
+    );
+    assert_eq!(document.rope().to_string(), "abc");
+}

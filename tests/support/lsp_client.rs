@@ -1,0 +1,234 @@
+//! A minimal LSP client for end-to-end tests: spawns the real `aiex` binary and speaks
+//! JSON-RPC over its stdin/stdout, with a timeout on every wait so a broken server fails the
+//! test instead of hanging it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// How long any single wait may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `aiex` with pipes to it.
+pub struct LspClient {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    messages: Receiver<Value>,
+    /// Notifications and server requests seen while waiting for responses.
+    pub notifications: Vec<Value>,
+    next_id: i64,
+}
+
+impl LspClient {
+    /// Starts the binary in `workspace` (or the current directory).
+    pub fn spawn(workspace: Option<&Path>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aiex"));
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        // No user configuration from the machine running the tests.
+        command.env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("aiex-test-no-config"),
+        );
+        command.env("AIEX_LOG", "warn");
+        if let Some(dir) = workspace {
+            command.current_dir(dir);
+        }
+        let mut child = command.spawn().expect("spawn aiex");
+        let stdout = child.stdout.take().expect("stdout");
+        let stdin = child.stdin.take();
+        let (sender, messages) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            while let Some(message) = read_message(&mut reader) {
+                if sender.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            messages,
+            notifications: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Initializes with the given capabilities and options, and sends `initialized`.
+    pub fn initialize(
+        &mut self,
+        capabilities: Value,
+        options: Value,
+        root: Option<&Path>,
+    ) -> Value {
+        let root_uri = root.map(file_uri);
+        let result = self.request(
+            "initialize",
+            json!({
+                "processId": null,
+                "rootUri": root_uri,
+                "capabilities": capabilities,
+                "initializationOptions": options,
+            }),
+        );
+        self.notify("initialized", json!({}));
+        result["result"].clone()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Writes raw bytes to the server.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    /// Sends a JSON-RPC message with the proper header.
+    pub fn send(&mut self, message: &Value) {
+        let body = message.to_string();
+        let framed = format!("Content-Length: {}\r\n\r\n{}", body.len(), body);
+        self.send_raw(framed.as_bytes());
+    }
+
+    /// Sends a notification.
+    pub fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    /// Sends a request without waiting; returns its id.
+    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        id
+    }
+
+    /// Sends a request and waits for its response (the whole message, `result` or `error`).
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        self.response(id)
+    }
+
+    /// Waits for the response with `id`, keeping notifications aside.
+    pub fn response(&mut self, id: i64) -> Value {
+        self.wait_for(|m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+    }
+
+    /// Waits for the first message matching `predicate`; others that are notifications or
+    /// server requests are kept in `notifications`.
+    pub fn wait_for(&mut self, predicate: impl Fn(&Value) -> bool) -> Value {
+        if let Some(index) = self.notifications.iter().position(&predicate) {
+            return self.notifications.remove(index);
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.messages.recv_timeout(left) {
+                Ok(message) if predicate(&message) => return message,
+                Ok(message) => self.notifications.push(message),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no matching message within {TIMEOUT:?}; seen: {:#?}",
+                    self.notifications
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the server closed stdout; seen: {:#?}", self.notifications)
+                }
+            }
+        }
+    }
+
+    /// Waits for a notification with `method`.
+    pub fn notification(&mut self, method: &str) -> Value {
+        self.wait_for(|m| m.get("method") == Some(&json!(method)) && m.get("id").is_none())
+    }
+
+    /// Opens a document.
+    pub fn open(&mut self, uri: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "elixir", "version": 1, "text": text } }),
+        );
+    }
+
+    /// The server's copy of a document.
+    pub fn server_text(&mut self, uri: &str) -> (i64, String) {
+        let response = self.request(
+            "aiex/documentText",
+            json!({ "textDocument": { "uri": uri } }),
+        );
+        let result = &response["result"];
+        (
+            result["version"].as_i64().expect("version"),
+            result["text"].as_str().expect("text").to_owned(),
+        )
+    }
+
+    /// Closes stdin and waits for the process, failing after `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("aiex did not exit within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends shutdown and exit, and returns the exit status.
+    pub fn shutdown(&mut self) -> ExitStatus {
+        let response = self.request("shutdown", Value::Null);
+        assert_eq!(response["result"], Value::Null, "{response}");
+        self.notify("exit", Value::Null);
+        self.wait_exit(Duration::from_secs(5))
+    }
+}
+
+impl Drop for LspClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `file://` URI for a path.
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// Reads one framed message; `None` at end of stream.
+fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("Content-Length:") {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
