@@ -298,8 +298,9 @@ check("Add docs (code action) inserts @doc above the function", function()
   if not ai_configured then
     return "skip: AIEX_TEST_SETTINGS (a fake provider) not set; run.sh sets it"
   end
-  if not client.server_capabilities.codeActionProvider then
-    return "skip: the server does not offer code actions yet"
+  local commands = (client.server_capabilities.executeCommandProvider or {}).commands or {}
+  if not client.server_capabilities.codeActionProvider or not vim.tbl_contains(commands, "aiex.addDocs") then
+    return "skip: the server does not offer the aiex.addDocs action yet"
   end
   local pos = position_of(bufnr, "defp format_name(name) do", "format_name")
   vim.api.nvim_win_set_cursor(0, { pos.line + 1, pos.character })
