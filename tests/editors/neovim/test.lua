@@ -318,4 +318,53 @@ check("Add docs (code action) inserts @doc above the function", function()
   assert(table.concat(lines, "\n"):find("def greet(name) do", 1, true), "the edit touched other functions")
 end)
 
+check("the built-in checks flag a leftover IO.inspect, and its quick fix removes it", function()
+  vim.cmd("edit " .. vim.fn.fnameescape(project .. "/lib/debugging.ex"))
+  vim.bo.filetype = "elixir"
+  local dbuf = vim.api.nvim_get_current_buf()
+  local attached = vim.wait(TIMEOUT_MS, function() return aiex.client(dbuf) ~= nil end, 50)
+  assert(attached, "aiex did not attach to lib/debugging.ex")
+  local diagnostics = {}
+  vim.wait(3000, function()
+    diagnostics = vim.diagnostic.get(dbuf)
+    return #diagnostics > 0
+  end, 50)
+  if #diagnostics == 0 then
+    return "skip: the server publishes no diagnostics yet"
+  end
+  local inspect_line = position_of(dbuf, "|> IO.inspect(", "IO").line
+  local found
+  for _, d in ipairs(diagnostics) do
+    if d.message:find("IO.inspect", 1, true) and d.lnum == inspect_line then
+      found = d
+    end
+  end
+  assert(found, "no diagnostic about IO.inspect on line " .. inspect_line .. ": " .. vim.inspect(diagnostics))
+  if not client.server_capabilities.codeActionProvider then
+    return "skip: the server offers no quick fixes yet"
+  end
+  local lsp_diag = found.user_data and found.user_data.lsp or {
+    range = { start = { line = found.lnum, character = found.col },
+              ["end"] = { line = found.end_lnum, character = found.end_col } },
+    message = found.message, severity = found.severity, code = found.code, source = found.source,
+  }
+  local actions = request(client, dbuf, "textDocument/codeAction", {
+    textDocument = { uri = vim.uri_from_bufnr(dbuf) },
+    range = lsp_diag.range,
+    context = { diagnostics = { lsp_diag }, only = { "quickfix" } },
+  })
+  local fix
+  for _, a in ipairs(actions or {}) do
+    if a.edit and (a.kind or ""):match("^quickfix") then
+      fix = fix or a
+    end
+  end
+  assert(fix, "no quick fix with an edit: " .. vim.inspect(actions))
+  vim.lsp.util.apply_workspace_edit(fix.edit, client.offset_encoding)
+  local text = table.concat(vim.api.nvim_buf_get_lines(dbuf, 0, -1, false), "\n")
+  assert(not text:find("IO.inspect", 1, true), "IO.inspect is still there:\n" .. text)
+  assert(text:find("String.upcase()", 1, true), "the fix removed more than the call:\n" .. text)
+  vim.cmd("edit! " .. vim.fn.fnameescape(project .. "/lib/greeter.ex"))
+end)
+
 finish()
