@@ -59,6 +59,13 @@ suite() {
   f=$(grep -c '^not ok - ' "$log")
   s=$(grep -c '^skip - ' "$log")
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  # A result line glued to other output would go uncounted: the suite's own
+  # summary ("X passed, Y failed") must agree with the lines counted.
+  local summary
+  summary="$(grep -oE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
+  if [[ -n "$summary" && "$summary" != "$p passed, $f failed" ]]; then
+    fail "$name: its summary says '$summary' but $p ok and $f not-ok lines were read"
+  fi
   if [[ $rc -ne 0 && $f -eq 0 ]]; then
     fail "$name exited $rc$([[ $rc == 124 ]] && echo " (timed out after ${suite_timeout}s)") without reporting a failed check"
     sed 's/^/    | /' "$log" | tail -40

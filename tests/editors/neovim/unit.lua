@@ -94,6 +94,15 @@ check("status: nothing configured or no answer", function()
   eq(status.format(status.summarise(nil)), "Aiex: offline · unknown", "nil")
 end)
 
+check(":checkhealth aiex names a missing binary and the fix", function()
+  require("aiex").setup({ cmd = { "/nonexistent/aiex" } })
+  vim.cmd("silent checkhealth aiex")
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  vim.cmd("bwipeout!")
+  assert(text:find("aiex binary not found (/nonexistent/aiex)", 1, true), text)
+  assert(text:find("put aiex on PATH", 1, true), text)
+end)
+
 out(string.format("neovim unit: %d passed, %d failed", passed, failed))
 if failed > 0 then
   vim.cmd("cquit 1")
