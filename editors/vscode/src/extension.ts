@@ -112,6 +112,10 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   };
 
   client = new LanguageClient("aiex", "Aiex", serverOptions, clientOptions);
+  // Inline completion (ghost text) is a standard LSP 3.18 feature of this
+  // client version, registered by default; proposed features (none in 11.0)
+  // are opted into so that a client upgrade brings them along.
+  client.registerProposedFeatures();
   context.subscriptions.push(
     client.onDidChangeState((e) => {
       if (e.newState === State.Running) void refreshStatus();

@@ -10,6 +10,7 @@ import { ACTIONS } from "../src/actions";
 const root = join(__dirname, "..", "..");
 const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
   main: string;
+  dependencies: Record<string, string>;
   activationEvents: string[];
   contributes: {
     commands: { command: string }[];
@@ -53,6 +54,17 @@ describe("package.json", () => {
       const id = quoted.slice(1, -1);
       assert.ok(manifest.activationEvents.includes(`onLanguage:${id}`), `no activation event for ${id}`);
     }
+  });
+
+  it("uses a language client with standard inline completion (LSP 3.18, client 10+)", () => {
+    // Before 10.x, textDocument/inlineCompletion was a proposed feature: ghost
+    // text would silently disappear on a downgrade.
+    const major = Number(/\d+/.exec(manifest.dependencies["vscode-languageclient"])?.[0]);
+    assert.ok(major >= 10, `vscode-languageclient ${manifest.dependencies["vscode-languageclient"]}`);
+    const installed = JSON.parse(
+      readFileSync(join(root, "node_modules", "vscode-languageclient", "package.json"), "utf8"),
+    ) as { version: string };
+    assert.ok(Number(installed.version.split(".")[0]) >= 10, `installed ${installed.version}`);
   });
 
   it("points main at the compiled extension", () => {
