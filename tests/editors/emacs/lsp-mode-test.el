@@ -90,5 +90,28 @@
     (unless (string-match-p "Returns a greeting" text) (error "Hover lacks greet's @doc:\n%s" text))
     (unless (string-match-p (regexp-quote "String.t()") text) (error "Hover lacks greet's @spec:\n%s" text))))
 
+(aiex-test-check "completion through lsp-mode returns the fake provider's suggestion"
+  (cond
+   ((not (getenv "AIEX_TEST_SETTINGS"))
+    '(skip "AIEX_TEST_SETTINGS (a fake provider) not set; run.sh sets it"))
+   ((not (lsp--capability "completionProvider"))
+    '(skip "the server does not offer completion yet"))
+   (t
+    (aiex-test-goto "defp format_name(name) do" "defp")
+    (beginning-of-line)
+    (let ((start (point)))
+      (insert "  \n\n")
+      (goto-char (+ start 2))
+      (unwind-protect
+          (let* ((answer (lsp-request "textDocument/completion" (lsp--text-document-position-params)))
+                 (items (append (if (hash-table-p answer) (gethash "items" answer) answer) nil))
+                 (texts (mapcar (lambda (i) (or (let ((edit (gethash "textEdit" i))) (and edit (gethash "newText" edit)))
+                                                (gethash "insertText" i) (gethash "label" i)))
+                                items)))
+            (unless items (error "No completion item"))
+            (unless (cl-some (lambda (text) (string-match-p "farewell" text)) texts)
+              (error "No item carries the fake provider's text: %S" texts)))
+        (delete-region start (+ start 4)))))))
+
 (aiex-test-finish)
 ;;; lsp-mode-test.el ends here
