@@ -22,8 +22,11 @@ import { resolveServerPath } from "./serverPath";
 import { type RawSettings, toServerConfig } from "./settings";
 import { formatStatus } from "./status";
 
-/** Language ids of Elixir files: ElixirLS's and the Phoenix extension's. */
-export const LANGUAGES = ["elixir", "eelixir", "heex", "phoenix-heex"];
+/**
+ * Language ids of Elixir files: ElixirLS's extension (elixir, eex, html-eex),
+ * the Phoenix extension's (phoenix-heex), and the generic ones (eelixir, heex).
+ */
+export const LANGUAGES = ["elixir", "eex", "html-eex", "eelixir", "heex", "phoenix-heex"];
 const STATUS_REFRESH_MS = 60_000;
 
 let client: LanguageClient | undefined;

@@ -14,6 +14,7 @@ const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as
   activationEvents: string[];
   contributes: {
     commands: { command: string }[];
+    menus: { "editor/context": { command: string; when: string }[] };
     configuration: { properties: Record<string, unknown> };
   };
 };
@@ -53,6 +54,9 @@ describe("package.json", () => {
     for (const quoted of languages) {
       const id = quoted.slice(1, -1);
       assert.ok(manifest.activationEvents.includes(`onLanguage:${id}`), `no activation event for ${id}`);
+      for (const entry of manifest.contributes.menus["editor/context"]) {
+        assert.ok(entry.when.split(" || ").includes(`editorLangId == ${id}`), `${entry.command}'s menu misses ${id}`);
+      }
     }
   });
 
