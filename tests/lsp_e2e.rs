@@ -383,3 +383,146 @@ fn configuration_problems_are_shown_once_naming_key_and_source() {
     );
     assert!(client.shutdown().success());
 }
+
+const WITH_FINDINGS: &str = "defmodule Shop.Cart do\n  @moduledoc \"Carts.\"\n\n  @doc \"Totals the cart.\"\n  def total(items) do\n    items\n    |> Enum.map(& &1.price)\n    |> IO.inspect()\n    |> Enum.sum()\n  end\nend\n";
+
+#[test]
+fn findings_are_pushed_after_edits_with_quick_fixes_that_apply() {
+    let (mut client, _) = started(None);
+    let uri = file_uri(&sample_app().join("lib/shop/cart.ex"));
+    client.open(&uri, WITH_FINDINGS);
+    let published = client.wait_for(|m| {
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri.as_str()
+            && !m["params"]["diagnostics"]
+                .as_array()
+                .is_none_or(|d| d.is_empty())
+    });
+    let diagnostics = published["params"]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .clone();
+    let inspect = diagnostics
+        .iter()
+        .find(|d| d["code"] == "debug/io-inspect")
+        .expect("IO.inspect found");
+    assert_eq!(inspect["source"], "aiex");
+    assert_eq!(inspect["range"]["start"]["line"], 7);
+    assert_eq!(published["params"]["version"], 1);
+
+    // The quick fix removes the pipe step; applying it gives code without the finding.
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": uri }, "range": inspect["range"], "context": { "diagnostics": [inspect] } }),
+    );
+    let actions = actions["result"].as_array().expect("actions").clone();
+    let fix = actions
+        .iter()
+        .find(|a| a["isPreferred"] == true)
+        .expect("a preferred quick fix");
+    assert_eq!(fix["kind"], "quickfix");
+    let edits = fix["edit"]["changes"][uri.as_str()]
+        .as_array()
+        .expect("edits")
+        .clone();
+    let mut fixed = WITH_FINDINGS.to_owned();
+    for edit in edits.iter().rev() {
+        let start = model_offset(
+            &fixed,
+            edit["range"]["start"]["line"].as_u64().expect("line") as u32,
+            edit["range"]["start"]["character"].as_u64().expect("col") as u32,
+            true,
+        );
+        let end = model_offset(
+            &fixed,
+            edit["range"]["end"]["line"].as_u64().expect("line") as u32,
+            edit["range"]["end"]["character"].as_u64().expect("col") as u32,
+            true,
+        );
+        fixed.replace_range(start..end, edit["newText"].as_str().expect("text"));
+    }
+    assert!(!fixed.contains("IO.inspect"), "{fixed}");
+    assert!(actions
+        .iter()
+        .any(|a| a["title"] == "Disable debug/io-inspect on this line"));
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
+    );
+    let republished = client.wait_for(|m| {
+        m["method"] == "textDocument/publishDiagnostics" && m["params"]["version"] == 2
+    });
+    let codes: Vec<&Value> = republished["params"]["diagnostics"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|d| &d["code"])
+        .collect();
+    assert!(!codes.contains(&&json!("debug/io-inspect")), "{codes:?}");
+
+    // Hovering the finding explains the check.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 3 }, "contentChanges": [{ "text": WITH_FINDINGS }] }),
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 7, "character": 10 } }),
+    );
+    let markdown = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{hover}"));
+    assert!(markdown.contains("debug/io-inspect"), "{markdown}");
+    // Closing clears the document's diagnostics.
+    client.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    let cleared = client.wait_for(|m| {
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri.as_str()
+            && m["params"]["diagnostics"] == json!([])
+            && m["params"].get("version").is_none_or(|v| v.is_null())
+    });
+    assert_eq!(cleared["params"]["diagnostics"], json!([]));
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn clients_that_pull_diagnostics_get_them_on_request_and_none_pushed() {
+    let mut client = LspClient::spawn(None);
+    let result = client.initialize(
+        json!({ "textDocument": { "diagnostic": { "dynamicRegistration": false } } }),
+        Value::Null,
+        Some(&sample_app()),
+    );
+    assert_eq!(
+        result["capabilities"]["diagnosticProvider"]["identifier"],
+        "aiex"
+    );
+    let uri = file_uri(&sample_app().join("lib/shop/cart.ex"));
+    client.open(&uri, WITH_FINDINGS);
+    let report = client.request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(report["result"]["kind"], "full");
+    let items = report["result"]["items"].as_array().expect("items");
+    assert!(
+        items.iter().any(|d| d["code"] == "debug/io-inspect"),
+        "{items:?}"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let _ = client.request(
+        "aiex/documentText",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert!(
+        !client
+            .notifications
+            .iter()
+            .any(|m| m["method"] == "textDocument/publishDiagnostics"),
+        "nothing pushed"
+    );
+    assert!(client.shutdown().success());
+}

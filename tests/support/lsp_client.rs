@@ -28,17 +28,23 @@ pub struct LspClient {
 impl LspClient {
     /// Starts the binary in `workspace` (or the current directory).
     pub fn spawn(workspace: Option<&Path>) -> Self {
+        // AIEX_TEST_LOG=debug shows the server's logs while debugging a test.
+        let log = std::env::var("AIEX_TEST_LOG").ok();
         let mut command = Command::new(env!("CARGO_BIN_EXE_aiex"));
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(if log.is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         // No user configuration from the machine running the tests.
         command.env(
             "XDG_CONFIG_HOME",
             std::env::temp_dir().join("aiex-test-no-config"),
         );
-        command.env("AIEX_LOG", "warn");
+        command.env("AIEX_LOG", log.as_deref().unwrap_or("warn"));
         if let Some(dir) = workspace {
             command.current_dir(dir);
         }

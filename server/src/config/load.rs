@@ -309,6 +309,12 @@ fn semantic_issues(config: &Config) -> Vec<ConfigIssue> {
             );
         }
     }
+    for problem in config.checks.problems() {
+        let (key, message) = problem
+            .split_once(": ")
+            .unwrap_or(("checks", problem.as_str()));
+        issue(key.to_owned(), format!("{message}; it has no effect"));
+    }
     let features = [
         ("completion", &config.features.completion),
         ("explain", &config.features.explain),

@@ -6,6 +6,7 @@
 //! which keeps edits in the order the client sent them.
 
 mod convert;
+mod diagnostics;
 mod server;
 mod transport;
 

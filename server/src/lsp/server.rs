@@ -12,6 +12,7 @@ use tower_lsp_server::{Client, LanguageServer};
 use tracing::{debug, info, warn};
 
 use super::convert;
+use super::diagnostics::{self, DiagnosticsState};
 use crate::chunks::FileChunks;
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::document::store::DocumentStore;
@@ -29,6 +30,9 @@ pub struct ServerState {
     /// Configuration problems already shown to the user, so each is shown once.
     reported_issues: Mutex<HashSet<String>>,
     shutdown_requested: AtomicBool,
+    diagnostics: DiagnosticsState,
+    /// The client pulls diagnostics (`textDocument/diagnostic`), so none are pushed.
+    pull_diagnostics: AtomicBool,
 }
 
 impl ServerState {
@@ -44,6 +48,19 @@ impl ServerState {
     /// The configuration in effect.
     pub fn config(&self) -> Arc<LoadedConfig> {
         Arc::clone(&self.config.read())
+    }
+
+    /// The findings of the built-in checks for a document, at its latest version.
+    async fn findings(
+        &self,
+        uri: &lsp::Uri,
+    ) -> Option<(SyntaxSnapshot, Arc<Vec<crate::checks::Finding>>)> {
+        let key = convert::document_key(uri);
+        let file = diagnostics::file_context(uri, &self.workspace_roots.read());
+        let config = self.config();
+        self.diagnostics
+            .findings(&self.documents, &key, file, &config.config.checks)
+            .await
     }
 
     /// Re-merges the configuration layers and returns the problems not shown before.
@@ -113,6 +130,42 @@ impl Backend {
             );
         }
         resolved.byte
+    }
+
+    /// Recomputes and pushes a document's diagnostics once typing pauses (push mode only).
+    fn schedule_diagnostics(&self, uri: lsp::Uri) {
+        if self.state.pull_diagnostics.load(Ordering::Relaxed) {
+            return;
+        }
+        let key = convert::document_key(&uri);
+        let generation = self.state.diagnostics.bump(&key);
+        let (client, state) = (self.client.clone(), Arc::clone(&self.state));
+        tokio::spawn(async move {
+            tokio::time::sleep(diagnostics::PUSH_DEBOUNCE).await;
+            if !state.diagnostics.is_current(&key, generation) {
+                return;
+            }
+            let Some((snapshot, findings)) = state.findings(&uri).await else {
+                return;
+            };
+            if !state.diagnostics.is_current(&key, generation) {
+                return;
+            }
+            debug!(
+                uri = key,
+                findings = findings.len(),
+                version = snapshot.version,
+                "publishing diagnostics"
+            );
+            let encoding = state.encoding();
+            let items = findings
+                .iter()
+                .map(|f| diagnostics::to_diagnostic(&snapshot.rope, f, encoding))
+                .collect();
+            client
+                .publish_diagnostics(uri, items, Some(snapshot.version))
+                .await;
+        });
     }
 
     /// The chunks of every open document except `except`.
@@ -193,6 +246,12 @@ impl LanguageServer for Backend {
         let encoding = convert::negotiate_encoding(&params.capabilities);
         *self.state.encoding.write() = encoding;
         let roots = workspace_roots(&params);
+        let pull = params
+            .capabilities
+            .text_document
+            .as_ref()
+            .is_some_and(|t| t.diagnostic.is_some());
+        self.state.pull_diagnostics.store(pull, Ordering::Relaxed);
         info!(?encoding, ?roots, "initialize");
         {
             let mut layers = ConfigLayers::from_files(
@@ -217,6 +276,20 @@ impl LanguageServer for Backend {
                 document_symbol_provider: Some(lsp::OneOf::Left(true)),
                 hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
                 folding_range_provider: Some(lsp::FoldingRangeProviderCapability::Simple(true)),
+                code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
+                    lsp::CodeActionOptions {
+                        code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+                        ..lsp::CodeActionOptions::default()
+                    },
+                )),
+                diagnostic_provider: pull.then(|| {
+                    lsp::DiagnosticServerCapabilities::Options(lsp::DiagnosticOptions {
+                        identifier: Some("aiex".to_owned()),
+                        inter_file_dependencies: false,
+                        workspace_diagnostics: false,
+                        ..lsp::DiagnosticOptions::default()
+                    })
+                }),
                 ..lsp::ServerCapabilities::default()
             },
             server_info: Some(lsp::ServerInfo {
@@ -251,6 +324,7 @@ impl LanguageServer for Backend {
             document.version,
             language,
         );
+        self.schedule_diagnostics(document.uri);
     }
 
     async fn did_change(&self, params: lsp::DidChangeTextDocumentParams) {
@@ -276,8 +350,12 @@ impl LanguageServer for Backend {
                 );
             }
             Ok(_) => {}
-            Err(error) => warn!(uri = key, "didChange ignored: {error}"),
+            Err(error) => {
+                warn!(uri = key, "didChange ignored: {error}");
+                return;
+            }
         }
+        self.schedule_diagnostics(params.text_document.uri);
     }
 
     async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
@@ -287,6 +365,13 @@ impl LanguageServer for Backend {
                 uri = key,
                 "didClose for a document that is not open; ignored"
             );
+            return;
+        }
+        self.state.diagnostics.forget(&key);
+        if !self.state.pull_diagnostics.load(Ordering::Relaxed) {
+            self.client
+                .publish_diagnostics(params.text_document.uri, Vec::new(), None)
+                .await;
         }
     }
 
@@ -295,6 +380,13 @@ impl LanguageServer for Backend {
         let issues = self.state.reload_config();
         info!("configuration changed");
         self.report_config_issues(issues).await;
+        // The checks' settings may have changed: recompute every open document's findings.
+        for key in self.state.documents.keys() {
+            self.state.diagnostics.forget(&key);
+            if let Ok(uri) = key.parse::<lsp::Uri>() {
+                self.schedule_diagnostics(uri);
+            }
+        }
     }
 
     async fn document_symbol(
@@ -343,19 +435,32 @@ impl LanguageServer for Backend {
             chunks: &chunks,
             workspace: &workspace,
         };
-        let Some(doc) = hover::hover(&context, offset) else {
-            return Ok(None);
+        let symbol = hover::hover(&context, offset);
+        // A finding under the cursor gets its check's explanation, above any documentation.
+        let mut sections: Vec<String> = match self.state.findings(uri).await {
+            Some((_, findings)) => findings
+                .iter()
+                .filter(|f| f.start_byte <= offset && offset <= f.end_byte)
+                .map(|f| {
+                    let info = f.check.info();
+                    format!("**{}** ({})\n\n{}", f.message, info.name, info.explanation)
+                })
+                .collect(),
+            None => Vec::new(),
         };
+        let range = symbol
+            .as_ref()
+            .map(|doc| convert::range_to_lsp(&snapshot.rope, doc.range, self.state.encoding()));
+        sections.extend(symbol.map(|doc| doc.markdown));
+        if sections.is_empty() {
+            return Ok(None);
+        }
         Ok(Some(lsp::Hover {
             contents: lsp::HoverContents::Markup(lsp::MarkupContent {
                 kind: lsp::MarkupKind::Markdown,
-                value: doc.markdown,
+                value: sections.join("\n\n---\n\n"),
             }),
-            range: Some(convert::range_to_lsp(
-                &snapshot.rope,
-                doc.range,
-                self.state.encoding(),
-            )),
+            range,
         }))
     }
 
@@ -369,5 +474,65 @@ impl LanguageServer for Backend {
         };
         let folds = folding::folding_ranges(tree, &snapshot.rope);
         Ok(Some(folds.iter().map(convert::fold_to_lsp).collect()))
+    }
+
+    async fn code_action(
+        &self,
+        params: lsp::CodeActionParams,
+    ) -> Result<Option<lsp::CodeActionResponse>> {
+        let uri = &params.text_document.uri;
+        let (snapshot, findings) = self
+            .state
+            .findings(uri)
+            .await
+            .ok_or_else(|| unknown_document(uri))?;
+        let encoding = self.state.encoding();
+        let start = position::offset_of(
+            &snapshot.rope,
+            convert::position_from_lsp(params.range.start),
+            encoding,
+        );
+        let end = position::offset_of(
+            &snapshot.rope,
+            convert::position_from_lsp(params.range.end),
+            encoding,
+        );
+        let range = crate::chunks::ByteRange {
+            start: start.byte,
+            end: end.byte.max(start.byte),
+        };
+        Ok(Some(diagnostics::code_actions(
+            uri,
+            &snapshot.rope,
+            &findings,
+            range,
+            encoding,
+        )))
+    }
+
+    async fn diagnostic(
+        &self,
+        params: lsp::DocumentDiagnosticParams,
+    ) -> Result<lsp::DocumentDiagnosticReportResult> {
+        let uri = &params.text_document.uri;
+        let (snapshot, findings) = self
+            .state
+            .findings(uri)
+            .await
+            .ok_or_else(|| unknown_document(uri))?;
+        let encoding = self.state.encoding();
+        let items = findings
+            .iter()
+            .map(|f| diagnostics::to_diagnostic(&snapshot.rope, f, encoding))
+            .collect();
+        Ok(lsp::DocumentDiagnosticReportResult::Report(
+            lsp::DocumentDiagnosticReport::Full(lsp::RelatedFullDocumentDiagnosticReport {
+                related_documents: None,
+                full_document_diagnostic_report: lsp::FullDocumentDiagnosticReport {
+                    result_id: None,
+                    items,
+                },
+            }),
+        ))
     }
 }

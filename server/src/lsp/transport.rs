@@ -315,3 +315,52 @@ mod tests {
         assert_eq!(reply["id"], 7, "the id is echoed when it is usable");
     }
 }
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn back_to_back_frames_all_reach_the_server() {
+        let one = br#"{"jsonrpc":"2.0","method":"a","params":{}}"#;
+        let two = br#"{"jsonrpc":"2.0","method":"b","params":{}}"#;
+        let mut input = frame(one);
+        input.extend(frame(two));
+        let (mut client, server_stdin) = tokio::io::duplex(1024);
+        let (server_stdout, _client_out) = tokio::io::duplex(1024);
+        let stdio = guard(server_stdin, server_stdout);
+        client.write_all(&input).await.expect("write");
+        let mut reader = BufReader::new(stdio.input);
+        let first = read_frame(&mut reader).await.expect("frame").expect("some");
+        let second = read_frame(&mut reader).await.expect("frame").expect("some");
+        assert_eq!((first.as_slice(), second.as_slice()), (&one[..], &two[..]));
+    }
+}
+
+#[cfg(test)]
+mod guard_pause_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_after_a_pause_reach_the_server() {
+        let one = br#"{"jsonrpc":"2.0","method":"a","params":{}}"#;
+        let two = br#"{"jsonrpc":"2.0","method":"b","params":{}}"#;
+        let three = br#"{"jsonrpc":"2.0","method":"c","params":{}}"#;
+        let (mut client, server_stdin) = tokio::io::duplex(1024);
+        let (server_stdout, _client_out) = tokio::io::duplex(1024);
+        let stdio = guard(server_stdin, server_stdout);
+        client.write_all(&frame(one)).await.expect("write");
+        let mut reader = BufReader::new(stdio.input);
+        let first = read_frame(&mut reader).await.expect("frame").expect("some");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut rest = frame(two);
+        rest.extend(frame(three));
+        client.write_all(&rest).await.expect("write");
+        let second = read_frame(&mut reader).await.expect("frame").expect("some");
+        let third = read_frame(&mut reader).await.expect("frame").expect("some");
+        assert_eq!(
+            (first.as_slice(), second.as_slice(), third.as_slice()),
+            (&one[..], &two[..], &three[..])
+        );
+    }
+}

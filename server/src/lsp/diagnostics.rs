@@ -1,0 +1,216 @@
+//! Built-in checks as LSP diagnostics: computed off the keystroke path, pushed after a pause in
+//! typing or pulled by clients that ask, and turned into quick fixes.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use ropey::Rope;
+use tower_lsp_server::ls_types as lsp;
+
+use super::convert;
+use crate::checks::{self, FileContext, Finding, Fix, Severity};
+use crate::chunks::ByteRange;
+use crate::document::store::DocumentStore;
+use crate::document::{position, PositionEncoding, SyntaxSnapshot};
+
+/// How long typing must pause before diagnostics are recomputed and pushed.
+pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Findings per document, cached per version, and the debounce state of pushes.
+#[derive(Debug, Default)]
+pub struct DiagnosticsState {
+    /// Bumped on every edit; a pending push only runs if the generation is unchanged.
+    generations: DashMap<String, u64>,
+    cache: DashMap<String, (i32, Arc<Vec<Finding>>)>,
+}
+
+impl DiagnosticsState {
+    /// Records an edit and returns the generation a push scheduled now must still see.
+    pub fn bump(&self, key: &str) -> u64 {
+        let mut entry = self.generations.entry(key.to_owned()).or_insert(0);
+        *entry += 1;
+        *entry
+    }
+
+    /// True when no edit came after the one that scheduled `generation`.
+    pub fn is_current(&self, key: &str, generation: u64) -> bool {
+        self.generations.get(key).is_some_and(|g| *g == generation)
+    }
+
+    /// Forgets a closed document.
+    pub fn forget(&self, key: &str) {
+        self.generations.remove(key);
+        self.cache.remove(key);
+    }
+
+    /// The findings of a document at its latest parsed version.
+    pub async fn findings(
+        &self,
+        documents: &DocumentStore,
+        key: &str,
+        file: FileContext,
+        config: &checks::ChecksConfig,
+    ) -> Option<(SyntaxSnapshot, Arc<Vec<Finding>>)> {
+        let snapshot = documents.syntax(key).await?;
+        if let Some(cached) = self.cache.get(key) {
+            if cached.0 == snapshot.version {
+                return Some((snapshot, Arc::clone(&cached.1)));
+            }
+        }
+        let findings = match &snapshot.tree {
+            Ok(tree) => {
+                let (tree, rope, config) = (tree.clone(), snapshot.rope.clone(), config.clone());
+                tokio::task::spawn_blocking(move || {
+                    checks::run_checks(&rope.to_string(), &tree, &file, &config)
+                })
+                .await
+                .unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        };
+        let findings = Arc::new(findings);
+        self.cache
+            .insert(key.to_owned(), (snapshot.version, Arc::clone(&findings)));
+        Some((snapshot, findings))
+    }
+}
+
+/// The context the checks get for a document: its path relative to the workspace root.
+pub fn file_context(uri: &lsp::Uri, roots: &[std::path::PathBuf]) -> FileContext {
+    let Some(path) = uri.to_file_path() else {
+        return FileContext::default();
+    };
+    let relative = roots
+        .iter()
+        .find_map(|root| path.strip_prefix(root).ok())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| path.into_owned());
+    FileContext::for_path(relative)
+}
+
+/// A finding as an LSP diagnostic.
+pub fn to_diagnostic(
+    rope: &Rope,
+    finding: &Finding,
+    encoding: PositionEncoding,
+) -> lsp::Diagnostic {
+    let info = finding.check.info();
+    let range = ByteRange {
+        start: finding.start_byte,
+        end: finding.end_byte,
+    };
+    lsp::Diagnostic {
+        range: convert::range_to_lsp(rope, range, encoding),
+        severity: Some(match finding.severity {
+            Severity::Error => lsp::DiagnosticSeverity::ERROR,
+            Severity::Warning => lsp::DiagnosticSeverity::WARNING,
+            Severity::Info => lsp::DiagnosticSeverity::INFORMATION,
+            Severity::Hint => lsp::DiagnosticSeverity::HINT,
+        }),
+        code: Some(lsp::NumberOrString::String(info.name.to_owned())),
+        source: Some("aiex".to_owned()),
+        message: finding.message.clone(),
+        ..lsp::Diagnostic::default()
+    }
+}
+
+/// Quick fixes (and a "disable on this line" action) for the findings that touch `range`.
+pub fn code_actions(
+    uri: &lsp::Uri,
+    rope: &Rope,
+    findings: &[Finding],
+    range: ByteRange,
+    encoding: PositionEncoding,
+) -> Vec<lsp::CodeActionOrCommand> {
+    let mut actions = Vec::new();
+    for finding in findings
+        .iter()
+        .filter(|f| f.start_byte <= range.end && range.start <= f.end_byte)
+    {
+        let diagnostic = to_diagnostic(rope, finding, encoding);
+        for (index, fix) in finding.fixes.iter().enumerate() {
+            actions.push(quick_fix(uri, rope, fix, &diagnostic, index == 0, encoding));
+        }
+        actions.push(disable_on_line(uri, rope, finding, &diagnostic, encoding));
+    }
+    actions
+}
+
+fn quick_fix(
+    uri: &lsp::Uri,
+    rope: &Rope,
+    fix: &Fix,
+    diagnostic: &lsp::Diagnostic,
+    preferred: bool,
+    encoding: PositionEncoding,
+) -> lsp::CodeActionOrCommand {
+    let edits = fix
+        .edits
+        .iter()
+        .map(|edit| lsp::TextEdit {
+            range: convert::range_to_lsp(
+                rope,
+                ByteRange {
+                    start: edit.start_byte,
+                    end: edit.end_byte,
+                },
+                encoding,
+            ),
+            new_text: edit.replacement.clone(),
+        })
+        .collect();
+    action(uri, fix.title.clone(), edits, diagnostic, preferred)
+}
+
+/// Inserts `# aiex:disable-next-line ID` above the finding's line, at its indentation.
+fn disable_on_line(
+    uri: &lsp::Uri,
+    rope: &Rope,
+    finding: &Finding,
+    diagnostic: &lsp::Diagnostic,
+    encoding: PositionEncoding,
+) -> lsp::CodeActionOrCommand {
+    let line = rope.byte_to_line(finding.start_byte.min(rope.len_bytes()));
+    let line_start = rope.line_to_byte(line);
+    let indent: String = rope
+        .line(line)
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let name = finding.check.info().name;
+    let at = convert::position_to_lsp(position::position_of(rope, line_start, encoding));
+    let edit = lsp::TextEdit {
+        range: lsp::Range::new(at, at),
+        new_text: format!("{indent}# aiex:disable-next-line {name}\n"),
+    };
+    action(
+        uri,
+        format!("Disable {name} on this line"),
+        vec![edit],
+        diagnostic,
+        false,
+    )
+}
+
+fn action(
+    uri: &lsp::Uri,
+    title: String,
+    edits: Vec<lsp::TextEdit>,
+    diagnostic: &lsp::Diagnostic,
+    preferred: bool,
+) -> lsp::CodeActionOrCommand {
+    let changes = std::collections::HashMap::from([(uri.clone(), edits)]);
+    lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+        title,
+        kind: Some(lsp::CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![diagnostic.clone()]),
+        edit: Some(lsp::WorkspaceEdit {
+            changes: Some(changes),
+            ..lsp::WorkspaceEdit::default()
+        }),
+        is_preferred: preferred.then_some(true),
+        ..lsp::CodeAction::default()
+    })
+}
