@@ -343,11 +343,15 @@ check("the built-in checks flag a leftover IO.inspect, and its quick fix removes
   if not client.server_capabilities.codeActionProvider then
     return "skip: the server offers no quick fixes yet"
   end
-  local lsp_diag = found.user_data and found.user_data.lsp or {
+  -- Back to the LSP shape the server sent (0.7 keeps only code/data in user_data.lsp).
+  -- Columns: the fixture line is ASCII, so bytes and UTF-16 units agree.
+  local lsp_diag = vim.tbl_extend("force", (found.user_data or {}).lsp or {}, {
     range = { start = { line = found.lnum, character = found.col },
               ["end"] = { line = found.end_lnum, character = found.end_col } },
-    message = found.message, severity = found.severity, code = found.code, source = found.source,
-  }
+    message = found.message,
+    severity = found.severity,
+    source = found.source,
+  })
   local actions = request(client, dbuf, "textDocument/codeAction", {
     textDocument = { uri = vim.uri_from_bufnr(dbuf) },
     range = lsp_diag.range,
