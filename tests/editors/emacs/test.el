@@ -115,5 +115,27 @@
       (unless (string-match-p (regexp-quote "def greet(name) do") (buffer-string))
         (error "The edit touched other functions"))))))
 
+(aiex-test-check "Flymake shows the IO.inspect diagnostic and its quick fix removes it"
+  (find-file (expand-file-name "lib/debugging.ex" aiex-test-project))
+  (elixir-mode)
+  (eglot-ensure)
+  (let (diags)
+    (with-timeout (3 nil)
+      (while (not (setq diags (flymake-diagnostics)))
+        (accept-process-output nil 0.05)))
+    (if (null diags)
+        '(skip "the server publishes no diagnostics yet")
+      (let ((diag (cl-find-if (lambda (d) (string-match-p "IO.inspect" (flymake-diagnostic-text d))) diags)))
+        (unless diag (error "No IO.inspect diagnostic: %S" (mapcar #'flymake-diagnostic-text diags)))
+        (let* ((actions (eglot-code-actions (flymake-diagnostic-beg diag) (flymake-diagnostic-end diag) "quickfix"))
+               (fix (cl-find-if (lambda (a) (plist-get a :edit)) actions)))
+          (unless fix (error "No quick fix with an edit: %S" actions))
+          (let ((eglot-confirm-server-initiated-edits nil))
+            (eglot--apply-workspace-edit (plist-get fix :edit)))
+          (when (string-match-p (regexp-quote "IO.inspect") (buffer-string))
+            (error "IO.inspect is still there:\n%s" (buffer-string)))
+          (unless (string-match-p (regexp-quote "String.upcase()") (buffer-string))
+            (error "The fix removed more than the call:\n%s" (buffer-string))))))))
+
 (aiex-test-finish)
 ;;; test.el ends here
