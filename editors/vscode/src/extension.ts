@@ -83,8 +83,11 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   if (!found.ok) {
     output.error(found.message);
     showStatus(formatStatus(undefined, undefined, found.message));
-    const choice = await vscode.window.showErrorMessage(found.message, "Open Settings");
-    if (choice) await vscode.commands.executeCommand("workbench.action.openSettings", "aiex.serverPath");
+    // Not awaited: the promise settles only when the user dismisses the
+    // message, and activation must not wait for that.
+    void vscode.window.showErrorMessage(found.message, "Open Settings").then((choice) => {
+      if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", "aiex.serverPath");
+    });
     return;
   }
 

@@ -66,11 +66,17 @@ function stubVscode(settings: Record<string, unknown>, rec: Recorded) {
 
 async function activateWith(settings: Record<string, unknown>): Promise<Recorded> {
   const rec: Recorded = { errors: [], commands: [], statusText: "" };
+  await activateStub(stubVscode(settings, rec));
+  return rec;
+}
+
+/** Loads the extension afresh with `stub` as its `vscode` module, activates and deactivates it. */
+async function activateStub(stub: ReturnType<typeof stubVscode>): Promise<void> {
   // vscode-languageclient subclasses a few vscode classes when it loads:
   // any other top-level name is an empty class.
-  const stub: Record<string | symbol, unknown> = stubVscode(settings, rec);
-  const vscode = new Proxy(stub, {
-    get: (target, name) => (name in target ? target[name] : class {}),
+  const target: Record<string | symbol, unknown> = stub;
+  const vscode = new Proxy(target, {
+    get: (t, name) => (name in t ? t[name] : class {}),
   });
   const mod = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
   const original = mod._load;
@@ -88,7 +94,6 @@ async function activateWith(settings: Record<string, unknown>): Promise<Recorded
   } finally {
     mod._load = original;
   }
-  return rec;
 }
 
 describe("activate", () => {
@@ -97,6 +102,22 @@ describe("activate", () => {
     assert.equal(rec.errors.length, 1);
     assert.match(rec.errors[0], /aiex\.serverPath is set to "\/nonexistent\/aiex"/);
     assert.match(rec.statusText, /^\$\(warning\) Aiex/);
+  });
+
+  it("does not wait for the user to dismiss the error before activating", async () => {
+    const rec: Recorded = { errors: [], commands: [], statusText: "" };
+    const never = new Promise<undefined>(() => {});
+    const stub = stubVscode({ serverPath: "/nonexistent/aiex" }, rec);
+    stub.window.showErrorMessage = (message: string) => {
+      rec.errors.push(message);
+      return never;
+    };
+    const settled = await Promise.race([
+      activateStub(stub).then(() => "activated"),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting"), 1000)),
+    ]);
+    assert.equal(settled, "activated");
+    assert.equal(rec.errors.length, 1);
   });
 
   it("reports a binary missing from PATH", async () => {
