@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod document;
 pub mod features;
+pub mod index;
 pub mod llm;
 pub mod logging;
 pub mod lsp;

@@ -6,12 +6,12 @@
 
 mod extract;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use extract::extract;
 
 /// A half-open range of bytes in a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]
 pub struct ByteRange {
     /// First byte.
     pub start: usize,
@@ -45,7 +45,7 @@ impl ByteRange {
 }
 
 /// Everything extracted from one file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileChunks {
     /// Top-level modules, in source order (nested modules live inside them).
     pub modules: Vec<ModuleChunk>,
@@ -80,7 +80,7 @@ impl FileChunks {
 }
 
 /// What kind of module definition a [`ModuleChunk`] comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModuleKind {
     /// `defmodule`.
@@ -92,7 +92,7 @@ pub enum ModuleKind {
 }
 
 /// A module with its documentation, directives and definitions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModuleChunk {
     /// Fully qualified name (a nested module's name includes its parent's).
     pub name: String,
@@ -139,7 +139,7 @@ impl ModuleChunk {
 }
 
 /// Documentation attached with `@moduledoc` or `@doc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind", content = "text")]
 pub enum Doc {
     /// The documentation text (heredoc indentation removed).
@@ -149,7 +149,7 @@ pub enum Doc {
 }
 
 /// The kind of a module directive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DirectiveKind {
     /// `alias`.
@@ -163,7 +163,7 @@ pub enum DirectiveKind {
 }
 
 /// An `alias`, `import`, `use` or `require` of one module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directive {
     /// Which directive.
     pub kind: DirectiveKind,
@@ -179,7 +179,7 @@ pub struct Directive {
 }
 
 /// A module attribute other than the documentation and typing ones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribute {
     /// The attribute name, without `@`.
     pub name: String,
@@ -190,7 +190,7 @@ pub struct Attribute {
 }
 
 /// The macro a function chunk was defined with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FunctionKind {
     /// `def`.
@@ -263,7 +263,7 @@ impl FunctionKind {
 }
 
 /// One clause of a function: its head and body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clause {
     /// The head as written, whitespace collapsed: `name(args) when guard`.
     pub signature: String,
@@ -274,7 +274,7 @@ pub struct Clause {
 }
 
 /// A function or macro: all clauses of one name and arity, with their docs and specs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionChunk {
     /// The function name.
     pub name: String,
@@ -326,7 +326,7 @@ impl FunctionChunk {
 }
 
 /// What kind of typespec a [`TypeChunk`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TypeKind {
     /// `@type`.
@@ -342,7 +342,7 @@ pub enum TypeKind {
 }
 
 /// A type or callback declaration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeChunk {
     /// The type's name.
     pub name: String,

@@ -1,0 +1,154 @@
+//! Building the index from disk: walk, read, hash, then parse only what the cache lacks,
+//! spread over every core.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{content_hash, IndexCache, IndexedFile, WorkspaceIndex};
+use crate::chunks::{self, FileChunks};
+use crate::walk::{self, WalkError, WalkOptions, WalkedFile};
+
+/// What to index.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// The workspace roots.
+    pub roots: Vec<PathBuf>,
+    /// Files larger than this are skipped.
+    pub max_file_size: u64,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+}
+
+impl IndexOptions {
+    /// Defaults for `roots`.
+    pub fn new(roots: Vec<PathBuf>) -> Self {
+        Self { roots, max_file_size: WalkOptions::default().max_file_size, threads: 0 }
+    }
+}
+
+/// Where a build is, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Files done.
+    pub done: usize,
+    /// Files in all.
+    pub total: usize,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuildReport {
+    /// Files indexed.
+    pub files: usize,
+    /// Of those, how many came from the on-disk cache.
+    pub from_cache: usize,
+    /// Files skipped (unreadable, binary, not UTF-8).
+    pub skipped: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Rebuilds `index` from the files under the roots; `progress` is called from worker threads.
+pub fn build(
+    index: &WorkspaceIndex,
+    options: &IndexOptions,
+    cache: Option<&IndexCache>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<BuildReport, WalkError> {
+    let started = Instant::now();
+    let walk_options = WalkOptions { max_file_size: options.max_file_size, threads: options.threads, ..WalkOptions::default() };
+    let files = walk::elixir_files(&options.roots, &walk_options)?;
+    let total = files.len();
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    }
+    .min(total.max(1));
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let from_cache = AtomicUsize::new(0);
+    let skipped = Mutex::new(0usize);
+    let built = Mutex::new(Vec::with_capacity(total));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut local = Vec::new();
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(walked) = files.get(at) else { break };
+                    match index_one(walked, options.max_file_size, cache) {
+                        Some((file, cached)) => {
+                            if cached {
+                                from_cache.fetch_add(1, Ordering::Relaxed);
+                            }
+                            local.push(file);
+                        }
+                        None => {
+                            if let Ok(mut count) = skipped.lock() {
+                                *count += 1;
+                            }
+                        }
+                    }
+                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if finished % 64 == 0 || finished == total {
+                        progress(Progress { done: finished, total });
+                    }
+                }
+                if let Ok(mut all) = built.lock() {
+                    all.extend(local);
+                }
+            });
+        }
+    });
+    // Replace file by file rather than clearing first, so readers never see an empty index.
+    let built = built.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let count = built.len();
+    let current: std::collections::HashSet<PathBuf> = built.iter().map(|f| f.path.clone()).collect();
+    for file in built {
+        index.insert(file);
+    }
+    for stale in index.files().into_iter().filter(|f| !current.contains(&f.path)) {
+        index.remove_file(&stale.path);
+    }
+    Ok(BuildReport {
+        files: count,
+        from_cache: from_cache.into_inner(),
+        skipped: skipped.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Reads and chunks one file, from the cache when its hash is known. `None` when unreadable.
+fn index_one(walked: &WalkedFile, max_size: u64, cache: Option<&IndexCache>) -> Option<(IndexedFile, bool)> {
+    let text = match walk::read_source(&walked.path, max_size) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            tracing::debug!(path = %walked.path.display(), "not indexed: binary, not UTF-8 or too large");
+            return None;
+        }
+        Err(error) => {
+            tracing::warn!("not indexed: {error}");
+            return None;
+        }
+    };
+    let hash = content_hash(&text);
+    let cached = cache.and_then(|c| c.get(&hash));
+    let was_cached = cached.is_some();
+    let file_chunks = match cached {
+        Some(found) => found,
+        None => Arc::new(match crate::syntax::parse_str(&text) {
+            Ok(tree) => chunks::extract(&tree, &text),
+            Err(_) => FileChunks::default(),
+        }),
+    };
+    let file = IndexedFile {
+        path: walked.path.clone(),
+        relative: walked.relative.clone(),
+        hash,
+        text: Arc::from(text),
+        chunks: file_chunks,
+    };
+    Some((file, was_cached))
+}

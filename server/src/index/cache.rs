@@ -1,0 +1,103 @@
+//! The index's on-disk cache: chunks by content hash, one file per workspace.
+//!
+//! A cache that cannot be read, is corrupt, or was written by another format version is
+//! discarded with a warning and rebuilt; it is never trusted blindly.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ContentHash, WorkspaceIndex};
+use crate::chunks::FileChunks;
+
+/// Bumped whenever the cached data's shape or meaning changes.
+const FORMAT_VERSION: u32 = 1;
+
+/// The directory for Aiex's caches: `$AIEX_CACHE_DIR`, or the platform's cache directory.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("AIEX_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    dirs::cache_dir().map(|dir| dir.join("aiex"))
+}
+
+/// Chunks by content hash, loaded from and saved to one file.
+#[derive(Debug, Default)]
+pub struct IndexCache {
+    path: PathBuf,
+    entries: HashMap<ContentHash, Arc<FileChunks>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile {
+    format: u32,
+    entries: Vec<(ContentHash, FileChunks)>,
+}
+
+impl IndexCache {
+    /// The cache file for a workspace with these roots, under `cache_dir`.
+    pub fn path_for(cache_dir: &Path, roots: &[PathBuf]) -> PathBuf {
+        let key: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+        cache_dir.join("index").join(format!("{}.json", super::content_hash(&key.join("\n"))))
+    }
+
+    /// Loads the cache at `path`; a missing file gives an empty cache, a bad one an empty
+    /// cache and a warning to show.
+    pub fn load(path: &Path) -> (Self, Option<String>) {
+        let empty = Self { path: path.to_owned(), entries: HashMap::new() };
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return (empty, None),
+            Err(error) => return (empty, Some(format!("index cache {} unreadable ({error}); rebuilding", path.display()))),
+        };
+        match serde_json::from_slice::<CacheFile>(&bytes) {
+            Ok(file) if file.format == FORMAT_VERSION => {
+                let entries = file.entries.into_iter().map(|(hash, chunks)| (hash, Arc::new(chunks))).collect();
+                (Self { path: path.to_owned(), entries }, None)
+            }
+            Ok(file) => (
+                empty,
+                Some(format!(
+                    "index cache {} has format {} (this Aiex writes {FORMAT_VERSION}); discarded and rebuilt",
+                    path.display(),
+                    file.format
+                )),
+            ),
+            Err(error) => {
+                (empty, Some(format!("index cache {} is corrupt ({error}); discarded and rebuilt", path.display())))
+            }
+        }
+    }
+
+    /// The cached chunks of a content hash.
+    pub fn get(&self, hash: &str) -> Option<Arc<FileChunks>> {
+        self.entries.get(hash).cloned()
+    }
+
+    /// Number of cached files.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Writes the chunks of every file in `index` to the cache file, atomically.
+    pub fn save(&self, index: &WorkspaceIndex) -> std::io::Result<u64> {
+        let entries: Vec<(ContentHash, FileChunks)> =
+            index.files().iter().map(|f| (f.hash.clone(), f.chunks.as_ref().clone())).collect();
+        let bytes = serde_json::to_vec(&CacheFile { format: FORMAT_VERSION, entries })
+            .map_err(std::io::Error::other)?;
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let temporary = self.path.with_extension("json.tmp");
+        std::fs::write(&temporary, &bytes)?;
+        std::fs::rename(&temporary, &self.path)?;
+        Ok(bytes.len() as u64)
+    }
+}

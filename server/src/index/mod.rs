@@ -1,0 +1,267 @@
+//! The workspace index: the chunks of every Elixir file under the workspace roots, built in
+//! parallel, persisted between runs, and kept current as files change.
+//!
+//! Architecture invariant: the index only reads files the walker lists (inside the roots,
+//! ignore rules honoured, no symlinks followed) and never knows about LSP. Open documents
+//! override it at the protocol layer, not here.
+
+mod build;
+mod cache;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use sha2::{Digest, Sha256};
+
+pub use build::{BuildReport, IndexOptions, Progress};
+pub use cache::{default_cache_dir, IndexCache};
+
+use crate::chunks::{self, FileChunks, FunctionChunk, ModuleChunk};
+
+/// A hex digest of a file's content: the key of its cached chunks.
+pub type ContentHash = String;
+
+/// The hash of `text` as the index keys it.
+pub fn content_hash(text: &str) -> ContentHash {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// One indexed file.
+#[derive(Debug, Clone)]
+pub struct IndexedFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Path relative to its workspace root.
+    pub relative: PathBuf,
+    /// Hash of the content the chunks come from.
+    pub hash: ContentHash,
+    /// The content, for the context engine and for turning byte ranges into positions.
+    pub text: Arc<str>,
+    /// Its chunks.
+    pub chunks: Arc<FileChunks>,
+}
+
+/// The index of a workspace.
+#[derive(Debug, Default)]
+pub struct WorkspaceIndex {
+    files: DashMap<PathBuf, Arc<IndexedFile>>,
+    /// Module name to the file defining it.
+    modules: DashMap<String, PathBuf>,
+}
+
+/// What the index holds, in numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexCounts {
+    /// Files indexed.
+    pub files: usize,
+    /// Modules, nested ones included.
+    pub modules: usize,
+    /// Functions and macros (grouped by name and arity).
+    pub functions: usize,
+    /// Bytes of source.
+    pub bytes: usize,
+}
+
+impl WorkspaceIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces a file from its current text.
+    pub fn update_file(&self, path: &Path, relative: &Path, text: &str) -> Arc<IndexedFile> {
+        let hash = content_hash(text);
+        if let Some(existing) = self.files.get(path) {
+            if existing.hash == hash {
+                return Arc::clone(&existing);
+            }
+        }
+        let file_chunks = match crate::syntax::parse_str(text) {
+            Ok(tree) => chunks::extract(&tree, text),
+            Err(_) => FileChunks::default(),
+        };
+        self.insert(IndexedFile {
+            path: path.to_owned(),
+            relative: relative.to_owned(),
+            hash,
+            text: Arc::from(text),
+            chunks: Arc::new(file_chunks),
+        })
+    }
+
+    /// Adds a file whose chunks are already known.
+    pub fn insert(&self, file: IndexedFile) -> Arc<IndexedFile> {
+        let file = Arc::new(file);
+        if let Some(old) = self.files.insert(file.path.clone(), Arc::clone(&file)) {
+            self.forget_modules(&old);
+        }
+        for module in file.chunks.all_modules() {
+            self.modules.insert(module.name.clone(), file.path.clone());
+        }
+        file
+    }
+
+    /// Removes a file (deleted or renamed away); true if it was indexed.
+    pub fn remove_file(&self, path: &Path) -> bool {
+        match self.files.remove(path) {
+            Some((_, old)) => {
+                self.forget_modules(&old);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn forget_modules(&self, old: &IndexedFile) {
+        for module in old.chunks.all_modules() {
+            self.modules.remove_if(&module.name, |_, path| path == &old.path);
+        }
+    }
+
+    /// The indexed file at `path`.
+    pub fn file(&self, path: &Path) -> Option<Arc<IndexedFile>> {
+        self.files.get(path).map(|f| Arc::clone(&f))
+    }
+
+    /// Every indexed file.
+    pub fn files(&self) -> Vec<Arc<IndexedFile>> {
+        self.files.iter().map(|f| Arc::clone(f.value())).collect()
+    }
+
+    /// The file defining module `name`.
+    pub fn module_file(&self, name: &str) -> Option<Arc<IndexedFile>> {
+        let path = self.modules.get(name)?.clone();
+        self.file(&path)
+    }
+
+    /// The function `module.name/arity` with the file it lives in.
+    pub fn function(&self, module: &str, name: &str, arity: usize) -> Option<(Arc<IndexedFile>, FunctionChunk)> {
+        let file = self.module_file(module)?;
+        let found = file
+            .chunks
+            .all_modules()
+            .into_iter()
+            .find(|m| m.name == module)
+            .and_then(|m: &ModuleChunk| m.function(name, arity).cloned())?;
+        Some((file, found))
+    }
+
+    /// Counts of what is indexed.
+    pub fn counts(&self) -> IndexCounts {
+        let mut counts = IndexCounts::default();
+        for file in self.files.iter() {
+            counts.files += 1;
+            counts.bytes += file.text.len();
+            let modules = file.chunks.all_modules();
+            counts.modules += modules.len();
+            counts.functions += file.chunks.functions.len()
+                + modules.iter().map(|m| m.functions.len()).sum::<usize>();
+        }
+        counts
+    }
+
+    /// Rebuilds the index from the files under `options.roots`, reusing `cache` for files
+    /// whose content it knows. `progress` is called from worker threads.
+    pub fn rebuild(
+        &self,
+        options: &IndexOptions,
+        cache: Option<&IndexCache>,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<BuildReport, crate::walk::WalkError> {
+        build::build(self, options, cache, progress)
+    }
+
+    /// Removes every file.
+    pub fn clear(&self) {
+        self.files.clear();
+        self.modules.clear();
+    }
+}
+
+/// A symbol found by a workspace-wide search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolMatch {
+    /// `MyApp.Accounts` or `register/1`.
+    pub name: String,
+    /// The module a function belongs to.
+    pub container: Option<String>,
+    /// True for modules, false for functions.
+    pub is_module: bool,
+    /// The file.
+    pub file: PathBuf,
+    /// The name's byte range in the file.
+    pub range: crate::chunks::ByteRange,
+    /// How well it matched (lower is better).
+    pub score: usize,
+}
+
+impl WorkspaceIndex {
+    /// Modules and functions whose qualified name matches `query` as a case-insensitive
+    /// subsequence, best first, at most `limit`.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<SymbolMatch> {
+        let query = query.to_lowercase();
+        let mut matches = Vec::new();
+        for file in self.files.iter() {
+            for module in file.chunks.all_modules() {
+                if let Some(score) = fuzzy_score(&query, &module.name) {
+                    matches.push(SymbolMatch {
+                        name: module.name.clone(),
+                        container: None,
+                        is_module: true,
+                        file: file.path.clone(),
+                        range: module.name_range,
+                        score,
+                    });
+                }
+                for function in &module.functions {
+                    let qualified = format!("{}.{}", module.name, function.label());
+                    if let Some(score) = fuzzy_score(&query, &qualified) {
+                        let name_range = function.clauses.first().map_or(function.range, |c| c.name_range);
+                        matches.push(SymbolMatch {
+                            name: function.label(),
+                            container: Some(module.name.clone()),
+                            is_module: false,
+                            file: file.path.clone(),
+                            range: name_range,
+                            score,
+                        });
+                    }
+                }
+            }
+        }
+        matches.sort_by(|a, b| a.score.cmp(&b.score).then_with(|| a.name.cmp(&b.name)));
+        matches.truncate(limit);
+        matches
+    }
+}
+
+/// Scores `candidate` against a lowercase query: `None` if the query is not a subsequence;
+/// otherwise smaller is better (a match at a word start and a short candidate win).
+fn fuzzy_score(query: &str, candidate: &str) -> Option<usize> {
+    if query.is_empty() {
+        return Some(candidate.len());
+    }
+    let lower = candidate.to_lowercase();
+    if let Some(at) = lower.rfind(query) {
+        // A contiguous match in the last segment scores best.
+        let in_last_segment = lower[at..].find('.').is_none();
+        return Some(if in_last_segment { 0 } else { 100 } + lower.len() - query.len());
+    }
+    let mut gaps = 0;
+    let mut chars = lower.chars();
+    for wanted in query.chars() {
+        loop {
+            let next = chars.next()?;
+            if next == wanted {
+                break;
+            }
+            gaps += 1;
+        }
+    }
+    Some(1_000 + gaps)
+}
+
+#[cfg(test)]
+mod tests;
