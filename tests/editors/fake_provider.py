@@ -31,11 +31,20 @@ REFACTOR = (
 EXPLANATION = "`greet/1` returns a greeting for a trimmed, capitalized name. It has no side effects."
 
 
-def answer_for(prompt: str) -> str:
-    text = prompt.lower()
+FIM_MARKERS = ("<|HOLE|>", "<fim_", "<|fim", "fim▁", "<PRE>", "[SUFFIX]")
+
+
+def answer_for(body: dict) -> str:
+    """Completion for a fill-in-the-middle request (native `suffix`, a FIM
+    template, or the hole-filler chat prompt); otherwise the task named by the
+    instructions (system prompt), which the file's own text cannot sway."""
+    everything = prompt_of(body, system_only=False)
+    if "suffix" in body or any(m in everything for m in FIM_MARKERS):
+        return COMPLETION
+    text = (prompt_of(body, system_only=True) or everything).lower()
     if "exunit" in text or "generate tests" in text or "test file" in text:
         return TESTS
-    if "@doc" in text and ("add" in text or "write" in text) and "@spec" in text:
+    if "@doc" in text and "@spec" in text:
         return DOCS
     if "refactor" in text:
         return REFACTOR
@@ -44,9 +53,12 @@ def answer_for(prompt: str) -> str:
     return COMPLETION
 
 
-def prompt_of(body: dict) -> str:
-    parts = [body.get("prompt", ""), body.get("suffix", ""), body.get("system", "")]
+def prompt_of(body: dict, system_only: bool) -> str:
+    """The request's text: the system instructions only, or everything."""
+    parts = [body.get("system", "")] if system_only else [body.get("prompt", ""), body.get("suffix", ""), body.get("system", "")]
     for m in body.get("messages", []) or []:
+        if system_only and m.get("role") != "system":
+            continue
         content = m.get("content", "")
         if isinstance(content, list):
             content = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
@@ -83,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, "application/json", ['{"error": "bad json"}'])
             return
-        text = answer_for(prompt_of(body))
+        text = answer_for(body)
         if Handler.log_file:
             with open(Handler.log_file, "a") as f:
                 f.write(json.dumps({"path": self.path, "body": body, "answer": text}) + "\n")

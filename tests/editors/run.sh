@@ -120,6 +120,7 @@ start_fake_provider() {
 }
 
 if wanted neovim || wanted emacs; then
+  step "fake provider: routing and wire formats" python3 "$here/fake_provider_test.py"
   server_ready || echo "# no server binary at $AIEX_BIN: the client checks will fail on it"
   start_fake_provider
 fi
