@@ -119,16 +119,7 @@ proptest! {
         let mut document = Document::new(&initial, 0, Language::Elixir);
         document.parse_now();
         for (index, edit) in edits.iter().enumerate() {
-            let start = edit_boundary(&model, (edit.start * model.len() as f64) as usize);
-            let end = edit_boundary(&model, start + (edit.length * model.len() as f64) as usize).max(start);
-            let range = PositionRange {
-                start: reference_position(&model, start, encoding),
-                end: reference_position(&model, end, encoding),
-            };
-            let change = TextChange { range: Some(range), text: edit.text.clone() };
-            let report = document.apply_changes(index as i32 + 1, &[change], encoding).expect("version grows");
-            prop_assert_eq!(report.clamped, 0);
-            model.replace_range(start..end, &edit.text);
+            apply(&mut document, &mut model, edit, index as i32 + 1, encoding)?;
             prop_assert_eq!(document.rope().to_string(), model.clone());
             if edit.parse_after {
                 document.parse_now();
@@ -142,33 +133,61 @@ proptest! {
     #[test]
     fn edits_made_during_a_parse_are_replayed_on_its_tree(
         initial in text_strategy(40),
+        before in prop::collection::vec(edit_strategy(), 1..5),
         during in prop::collection::vec(edit_strategy(), 1..10),
     ) {
         let encoding = PositionEncoding::Utf16;
         let mut model = initial.clone();
         let mut document = Document::new(&initial, 0, Language::Elixir);
         document.parse_now();
+        // As in the server, a parse only starts once edits made the tree stale. (Reparsing an
+        // unchanged text from its own tree can change how tree-sitter recovers from errors,
+        // and the server never does it.)
+        let mut version = 0;
+        for edit in &before {
+            version += 1;
+            apply(&mut document, &mut model, edit, version, encoding)?;
+        }
         // Take a snapshot, edit while "the parse runs", then install its result.
         let snapshot = document.parse_snapshot();
         let result = parse_snapshot(&snapshot, Language::Elixir);
-        for (index, edit) in during.iter().enumerate() {
-            let start = edit_boundary(&model, (edit.start * model.len() as f64) as usize);
-            let end = edit_boundary(&model, start + (edit.length * model.len() as f64) as usize).max(start);
-            let range = PositionRange {
-                start: reference_position(&model, start, encoding),
-                end: reference_position(&model, end, encoding),
-            };
-            document
-                .apply_changes(index as i32 + 1, &[TextChange { range: Some(range), text: edit.text.clone() }], encoding)
-                .expect("version grows");
-            model.replace_range(start..end, &edit.text);
+        for edit in &during {
+            version += 1;
+            apply(&mut document, &mut model, edit, version, encoding)?;
         }
+        prop_assert_eq!(document.rope().to_string(), model.clone());
         document.install_tree(&snapshot, &result);
         prop_assert!(document.fresh_syntax().is_none(), "the installed tree is for an older version");
         let incremental = document.parse_now().tree.expect("tree");
         let fresh = crate::syntax::parse_str(&model).expect("fresh parse");
         prop_assert_eq!(node_spans(&incremental), node_spans(&fresh));
     }
+}
+
+/// Applies `edit` to the document and the model alike.
+fn apply(
+    document: &mut Document,
+    model: &mut String,
+    edit: &Edit,
+    version: i32,
+    encoding: PositionEncoding,
+) -> Result<(), TestCaseError> {
+    let start = edit_boundary(model, (edit.start * model.len() as f64) as usize);
+    let end = edit_boundary(model, start + (edit.length * model.len() as f64) as usize).max(start);
+    let range = PositionRange {
+        start: reference_position(model, start, encoding),
+        end: reference_position(model, end, encoding),
+    };
+    let change = TextChange {
+        range: Some(range),
+        text: edit.text.clone(),
+    };
+    let report = document
+        .apply_changes(version, &[change], encoding)
+        .expect("version grows");
+    prop_assert_eq!(report.clamped, 0);
+    model.replace_range(start..end, &edit.text);
+    Ok(())
 }
 
 #[test]

@@ -24,7 +24,11 @@ pub struct IndexOptions {
 impl IndexOptions {
     /// Defaults for `roots`.
     pub fn new(roots: Vec<PathBuf>) -> Self {
-        Self { roots, max_file_size: WalkOptions::default().max_file_size, threads: 0 }
+        Self {
+            roots,
+            max_file_size: WalkOptions::default().max_file_size,
+            threads: 0,
+        }
     }
 }
 
@@ -58,7 +62,11 @@ pub fn build(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<BuildReport, WalkError> {
     let started = Instant::now();
-    let walk_options = WalkOptions { max_file_size: options.max_file_size, threads: options.threads, ..WalkOptions::default() };
+    let walk_options = WalkOptions {
+        max_file_size: options.max_file_size,
+        threads: options.threads,
+        ..WalkOptions::default()
+    };
     let files = walk::elixir_files(&options.roots, &walk_options)?;
     let total = files.len();
     let threads = match options.threads {
@@ -93,7 +101,10 @@ pub fn build(
                     }
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if finished % 64 == 0 || finished == total {
-                        progress(Progress { done: finished, total });
+                        progress(Progress {
+                            done: finished,
+                            total,
+                        });
                     }
                 }
                 if let Ok(mut all) = built.lock() {
@@ -103,25 +114,38 @@ pub fn build(
         }
     });
     // Replace file by file rather than clearing first, so readers never see an empty index.
-    let built = built.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let built = built
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let count = built.len();
-    let current: std::collections::HashSet<PathBuf> = built.iter().map(|f| f.path.clone()).collect();
+    let current: std::collections::HashSet<PathBuf> =
+        built.iter().map(|f| f.path.clone()).collect();
     for file in built {
         index.insert(file);
     }
-    for stale in index.files().into_iter().filter(|f| !current.contains(&f.path)) {
+    for stale in index
+        .files()
+        .into_iter()
+        .filter(|f| !current.contains(&f.path))
+    {
         index.remove_file(&stale.path);
     }
     Ok(BuildReport {
         files: count,
         from_cache: from_cache.into_inner(),
-        skipped: skipped.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()),
+        skipped: skipped
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
         elapsed: started.elapsed(),
     })
 }
 
 /// Reads and chunks one file, from the cache when its hash is known. `None` when unreadable.
-fn index_one(walked: &WalkedFile, max_size: u64, cache: Option<&IndexCache>) -> Option<(IndexedFile, bool)> {
+fn index_one(
+    walked: &WalkedFile,
+    max_size: u64,
+    cache: Option<&IndexCache>,
+) -> Option<(IndexedFile, bool)> {
     let text = match walk::read_source(&walked.path, max_size) {
         Ok(Some(text)) => text,
         Ok(None) => {

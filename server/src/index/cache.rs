@@ -40,17 +40,30 @@ impl IndexCache {
     /// The cache file for a workspace with these roots, under `cache_dir`.
     pub fn path_for(cache_dir: &Path, roots: &[PathBuf]) -> PathBuf {
         let key: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-        cache_dir.join("index").join(format!("{}.json", super::content_hash(&key.join("\n"))))
+        cache_dir
+            .join("index")
+            .join(format!("{}.json", super::content_hash(&key.join("\n"))))
     }
 
     /// Loads the cache at `path`; a missing file gives an empty cache, a bad one an empty
     /// cache and a warning to show.
     pub fn load(path: &Path) -> (Self, Option<String>) {
-        let empty = Self { path: path.to_owned(), entries: HashMap::new() };
+        let empty = Self {
+            path: path.to_owned(),
+            entries: HashMap::new(),
+        };
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return (empty, None),
-            Err(error) => return (empty, Some(format!("index cache {} unreadable ({error}); rebuilding", path.display()))),
+            Err(error) => {
+                return (
+                    empty,
+                    Some(format!(
+                        "index cache {} unreadable ({error}); rebuilding",
+                        path.display()
+                    )),
+                )
+            }
         };
         match serde_json::from_slice::<CacheFile>(&bytes) {
             Ok(file) if file.format == FORMAT_VERSION => {
@@ -88,10 +101,16 @@ impl IndexCache {
 
     /// Writes the chunks of every file in `index` to the cache file, atomically.
     pub fn save(&self, index: &WorkspaceIndex) -> std::io::Result<u64> {
-        let entries: Vec<(ContentHash, FileChunks)> =
-            index.files().iter().map(|f| (f.hash.clone(), f.chunks.as_ref().clone())).collect();
-        let bytes = serde_json::to_vec(&CacheFile { format: FORMAT_VERSION, entries })
-            .map_err(std::io::Error::other)?;
+        let entries: Vec<(ContentHash, FileChunks)> = index
+            .files()
+            .iter()
+            .map(|f| (f.hash.clone(), f.chunks.as_ref().clone()))
+            .collect();
+        let bytes = serde_json::to_vec(&CacheFile {
+            format: FORMAT_VERSION,
+            entries,
+        })
+        .map_err(std::io::Error::other)?;
         if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent)?;
         }

@@ -116,7 +116,8 @@ impl WorkspaceIndex {
 
     fn forget_modules(&self, old: &IndexedFile) {
         for module in old.chunks.all_modules() {
-            self.modules.remove_if(&module.name, |_, path| path == &old.path);
+            self.modules
+                .remove_if(&module.name, |_, path| path == &old.path);
         }
     }
 
@@ -137,7 +138,12 @@ impl WorkspaceIndex {
     }
 
     /// The function `module.name/arity` with the file it lives in.
-    pub fn function(&self, module: &str, name: &str, arity: usize) -> Option<(Arc<IndexedFile>, FunctionChunk)> {
+    pub fn function(
+        &self,
+        module: &str,
+        name: &str,
+        arity: usize,
+    ) -> Option<(Arc<IndexedFile>, FunctionChunk)> {
         let file = self.module_file(module)?;
         let found = file
             .chunks
@@ -218,7 +224,10 @@ impl WorkspaceIndex {
                 for function in &module.functions {
                     let qualified = format!("{}.{}", module.name, function.label());
                     if let Some(score) = fuzzy_score(&query, &qualified) {
-                        let name_range = function.clauses.first().map_or(function.range, |c| c.name_range);
+                        let name_range = function
+                            .clauses
+                            .first()
+                            .map_or(function.range, |c| c.name_range);
                         matches.push(SymbolMatch {
                             name: function.label(),
                             container: Some(module.name.clone()),

@@ -13,9 +13,21 @@ fn write(root: &Path, relative: &str, text: &str) {
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    write(root, "lib/a.ex", "defmodule App.A do\n  @doc \"Adds.\"\n  def add(a, b), do: a + b\nend\n");
-    write(root, "lib/b.ex", "defmodule App.B do\n  def twice(x), do: App.A.add(x, x)\nend\n");
-    write(root, "_build/dev/lib/skip.ex", "defmodule Skipped do\nend\n");
+    write(
+        root,
+        "lib/a.ex",
+        "defmodule App.A do\n  @doc \"Adds.\"\n  def add(a, b), do: a + b\nend\n",
+    );
+    write(
+        root,
+        "lib/b.ex",
+        "defmodule App.B do\n  def twice(x), do: App.A.add(x, x)\nend\n",
+    );
+    write(
+        root,
+        "_build/dev/lib/skip.ex",
+        "defmodule Skipped do\nend\n",
+    );
     write(root, "deps/dep/lib/dep.ex", "defmodule Dep do\nend\n");
     write(root, "lib/ignored.ex", "defmodule Ignored do\nend\n");
     write(root, ".aiexignore", "lib/ignored.ex\n");
@@ -38,7 +50,10 @@ fn indexes_workspace_files_and_honours_ignores() {
     assert_eq!(report.skipped, 1, "the binary file");
     assert!(index.module_file("App.A").is_some());
     assert!(index.module_file("Skipped").is_none() && index.module_file("Dep").is_none());
-    assert!(index.module_file("Ignored").is_none(), ".aiexignore is honoured");
+    assert!(
+        index.module_file("Ignored").is_none(),
+        ".aiexignore is honoured"
+    );
     let (file, add) = index.function("App.A", "add", 2).expect("add/2");
     assert_eq!(file.relative, Path::new("lib/a.ex"));
     assert_eq!(add.doc_summary(), Some("Adds."));
@@ -55,11 +70,19 @@ fn a_warm_build_reuses_the_cache_and_reparses_only_changed_files() {
     assert_eq!(cold.from_cache, 0);
     IndexCache::load(&cache_path).0.save(&index).expect("save");
 
-    write(dir.path(), "lib/b.ex", "defmodule App.B do\n  def thrice(x), do: x * 3\nend\n");
+    write(
+        dir.path(),
+        "lib/b.ex",
+        "defmodule App.B do\n  def thrice(x), do: x * 3\nend\n",
+    );
     let (cache, warning) = IndexCache::load(&cache_path);
     assert_eq!(warning, None);
     let (index, warm) = build_index(dir.path(), Some(&cache));
-    assert_eq!((warm.files, warm.from_cache), (2, 1), "only the changed file is parsed");
+    assert_eq!(
+        (warm.files, warm.from_cache),
+        (2, 1),
+        "only the changed file is parsed"
+    );
     assert!(index.function("App.B", "thrice", 1).is_some());
     assert!(index.function("App.B", "twice", 1).is_none());
 }
@@ -68,7 +91,11 @@ fn a_warm_build_reuses_the_cache_and_reparses_only_changed_files() {
 fn corrupt_or_old_caches_are_discarded_with_a_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("index.json");
-    std::fs::write(&path, b"{\"format\": 1, \"entries\": [[\"abc\", {\"modules\": 7}]]}").expect("write");
+    std::fs::write(
+        &path,
+        b"{\"format\": 1, \"entries\": [[\"abc\", {\"modules\": 7}]]}",
+    )
+    .expect("write");
     let (cache, warning) = IndexCache::load(&path);
     assert!(cache.is_empty());
     assert!(warning.expect("warning").contains("corrupt"));
@@ -94,9 +121,18 @@ fn updates_and_removals_keep_the_module_map_right() {
 fn search_ranks_exact_last_segment_matches_first() {
     let dir = workspace();
     let (index, _) = build_index(dir.path(), None);
-    let names: Vec<String> = index.search("add", 10).into_iter().map(|m| m.name).collect();
+    let names: Vec<String> = index
+        .search("add", 10)
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
     assert_eq!(names.first().map(String::as_str), Some("add/2"));
-    let modules: Vec<String> = index.search("apb", 10).into_iter().filter(|m| m.is_module).map(|m| m.name).collect();
+    let modules: Vec<String> = index
+        .search("apb", 10)
+        .into_iter()
+        .filter(|m| m.is_module)
+        .map(|m| m.name)
+        .collect();
     assert_eq!(modules, ["App.B"]);
     assert!(index.search("zzz", 10).is_empty());
 }

@@ -1,18 +1,35 @@
-//! The LLM layer: one interface over every model provider.
+//! The LLM layer: one interface over every model provider, with streaming, retries, rate limits,
+//! circuit breakers, failover, deadlines, cancellation, a response cache and cost accounting.
+//!
+//! Entry points: [`Providers`] (built from the configuration), [`ProviderChain`] (a feature's
+//! ordered providers), [`LlmRequest`] in, [`LlmStream`] / [`LlmResponse`] out. See
+//! `ARCHITECTURE-llm.md` beside this file.
 
-use serde::{Deserialize, Serialize};
+pub mod adapters;
+pub mod breaker;
+pub mod cache;
+pub mod chain;
+pub mod config;
+pub mod cost;
+pub mod error;
+pub mod fim;
+pub mod framing;
+pub mod limiter;
+pub mod provider;
+pub mod providers;
+pub mod retry;
+pub mod status;
+pub mod stream;
+pub mod tokens;
+pub mod transport;
+pub mod types;
 
-/// One configured provider, as written under `providers.<name>` in the configuration.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProviderConfig {
-    /// Which API the provider speaks: `openai`, `openai-compatible`, `anthropic`, `gemini`,
-    /// `mistral` or `ollama`.
-    pub kind: String,
-    /// Where the API lives; the provider's public endpoint when absent.
-    pub base_url: Option<String>,
-    /// The model name sent to the provider.
-    pub model: String,
-    /// The environment variable that holds the API key.
-    pub api_key_env: Option<String>,
-}
+pub use chain::ProviderChain;
+pub use config::{PriceConfig, ProviderConfig};
+pub use cost::UsageSummary;
+pub use error::{LlmError, TimeoutPhase};
+pub use provider::Provider;
+pub use providers::{DoctorReport, LlmOptions, Providers};
+pub use status::{LlmStatus, ProviderDescription, ProviderStatus};
+pub use stream::LlmStream;
+pub use types::{FinishReason, LlmRequest, LlmResponse, Message, Prompt, Role, StreamEvent, Usage};

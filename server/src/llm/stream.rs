@@ -1,0 +1,59 @@
+//! The stream a caller reads: text deltas as they arrive, then the complete result.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+
+use super::error::LlmError;
+use super::types::{LlmResponse, StreamEvent};
+
+/// A response being generated. Dropping it closes the HTTP connection at once.
+pub struct LlmStream {
+    inner: Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>,
+}
+
+impl LlmStream {
+    /// Wraps any stream of events.
+    pub fn new(inner: impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static) -> Self {
+        Self {
+            inner: Box::pin(inner),
+        }
+    }
+
+    /// A stream replaying a complete answer (from the cache): one delta, then the result.
+    pub fn from_response(response: LlmResponse) -> Self {
+        let events = vec![
+            Ok(StreamEvent::Delta(response.text.clone())),
+            Ok(StreamEvent::Done(response)),
+        ];
+        Self::new(futures::stream::iter(events))
+    }
+
+    /// Reads the stream to its end: the non-streaming form of a request.
+    pub async fn collect_response(mut self) -> Result<LlmResponse, LlmError> {
+        while let Some(event) = self.next().await {
+            if let StreamEvent::Done(response) = event? {
+                return Ok(response);
+            }
+        }
+        Err(LlmError::Malformed {
+            provider: String::new(),
+            message: "the stream ended without a result".to_owned(),
+        })
+    }
+}
+
+impl Stream for LlmStream {
+    type Item = Result<StreamEvent, LlmError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for LlmStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LlmStream")
+    }
+}
