@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { NOT_FOUND_MESSAGE, resolveServerPath } from "../src/serverPath";
+
+const base = { envPath: "/usr/local/bin:/opt/aiex/bin", platform: "linux" as const, home: "/home/u" };
+
+describe("resolveServerPath", () => {
+  it("uses aiex.serverPath when it points at an executable", () => {
+    const r = resolveServerPath({ ...base, configured: "/x/aiex", isExecutable: (f) => f === "/x/aiex" });
+    assert.deepEqual(r, { ok: true, path: "/x/aiex" });
+  });
+
+  it("expands ~ in aiex.serverPath", () => {
+    const r = resolveServerPath({ ...base, configured: "~/bin/aiex", isExecutable: (f) => f === "/home/u/bin/aiex" });
+    assert.deepEqual(r, { ok: true, path: "/home/u/bin/aiex" });
+  });
+
+  it("does not fall back to PATH when aiex.serverPath is wrong, and says how to fix it", () => {
+    const r = resolveServerPath({ ...base, configured: "/nope/aiex", isExecutable: (f) => f === "/opt/aiex/bin/aiex" });
+    assert.equal(r.ok, false);
+    assert.match((r as { message: string }).message, /aiex\.serverPath is set to "\/nope\/aiex"/);
+  });
+
+  it("takes the first aiex on PATH", () => {
+    const r = resolveServerPath({ ...base, configured: " ", isExecutable: (f) => f.endsWith("/aiex") });
+    assert.deepEqual(r, { ok: true, path: "/usr/local/bin/aiex" });
+  });
+
+  it("finds aiex.exe on Windows PATH", () => {
+    const r = resolveServerPath({
+      configured: "",
+      envPath: "C:\\tools;C:\\aiex",
+      platform: "win32",
+      home: "C:\\Users\\u",
+      isExecutable: (f) => f === "C:\\aiex\\aiex.exe",
+    });
+    assert.deepEqual(r, { ok: true, path: "C:\\aiex\\aiex.exe" });
+  });
+
+  it("reports a missing binary with the fix", () => {
+    const r = resolveServerPath({ ...base, configured: "", envPath: undefined, isExecutable: () => true });
+    assert.deepEqual(r, { ok: false, message: NOT_FOUND_MESSAGE });
+    assert.match(NOT_FOUND_MESSAGE, /set aiex\.serverPath or put aiex on PATH/);
+  });
+});

