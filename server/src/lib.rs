@@ -3,6 +3,7 @@
 //! The crate is a library (the core and the protocol layer) with a thin `aiex` binary on top.
 //! See ARCHITECTURE.md at the repository root for the map of modules and their invariants.
 
+pub mod ai;
 pub mod checks;
 pub mod chunks;
 pub mod cli;

@@ -54,6 +54,7 @@ impl LspClient {
             std::process::id(),
             CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
+        command.env("AIEX_DATA_DIR", cache.join("data"));
         command.env("AIEX_CACHE_DIR", cache);
         if let Some(dir) = workspace {
             command.current_dir(dir);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::config::{user_config_path, Config, ConfigLayers, FeatureConfig};
+use crate::config::{user_config_path, Config, ConfigLayers};
 
 /// Arguments of `aiex doctor`.
 #[derive(Debug, clap::Args)]
@@ -49,13 +49,8 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     }
     println!("\nfeatures:");
     let config = &loaded.config;
-    let features = [
-        ("completion", &config.features.completion),
-        ("explain", &config.features.explain),
-        ("actions", &config.features.actions),
-    ];
-    for (name, feature) in features {
-        println!("  {name}: {}", describe_feature(config, feature));
+    for (name, enabled, providers) in config.features.list() {
+        println!("  {name}: {}", describe_feature(config, enabled, providers));
     }
     println!("  symbols, hover docs, folding: built in, no model needed");
     println!("\neffective configuration (secrets masked):");
@@ -70,12 +65,12 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
 }
 
 /// One line saying which providers a feature will try, and what each lacks.
-fn describe_feature(config: &Config, feature: &FeatureConfig) -> String {
-    if !feature.enabled {
+fn describe_feature(config: &Config, enabled: bool, listed: &[String]) -> String {
+    if !enabled {
         return "off".to_owned();
     }
     let providers = config.effective_providers();
-    let names = config.feature_providers(feature);
+    let names = config.feature_providers(listed);
     let described: Vec<String> = names
         .iter()
         .map(|name| match providers.get(name) {

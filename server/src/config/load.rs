@@ -338,13 +338,8 @@ fn semantic_issues(config: &Config) -> Vec<ConfigIssue> {
             .unwrap_or(("checks", problem.as_str()));
         issue(key.to_owned(), format!("{message}; it has no effect"));
     }
-    let features = [
-        ("completion", &config.features.completion),
-        ("explain", &config.features.explain),
-        ("actions", &config.features.actions),
-    ];
-    for (feature, settings) in features {
-        for name in &settings.providers {
+    for (feature, _, providers) in config.features.list() {
+        for name in providers {
             if !config.providers.contains_key(name) {
                 issue(
                     format!("features.{feature}.providers"),
@@ -508,7 +503,7 @@ mod tests {
             Some("http://127.0.0.1:11434")
         );
         assert_eq!(
-            config.feature_providers(&config.features.completion),
+            config.feature_providers(&config.features.completion.providers),
             ["ollama"]
         );
     }

@@ -45,11 +45,57 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct FeaturesConfig {
     /// Inline completions and completion items.
-    pub completion: FeatureConfig,
+    pub completion: CompletionConfig,
     /// Hover explanations and the explain action.
     pub explain: FeatureConfig,
     /// Code actions: refactor, tests, docs, fixes.
     pub actions: FeatureConfig,
+}
+
+impl FeaturesConfig {
+    /// Each AI feature's name, whether it is on, and its provider list.
+    pub fn list(&self) -> [(&'static str, bool, &[String]); 3] {
+        [
+            (
+                "completion",
+                self.completion.enabled,
+                &self.completion.providers,
+            ),
+            ("explain", self.explain.enabled, &self.explain.providers),
+            ("actions", self.actions.enabled, &self.actions.providers),
+        ]
+    }
+}
+
+/// Completion settings: the common ones and the latency knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompletionConfig {
+    /// Whether completions are offered.
+    pub enabled: bool,
+    /// Providers to try, in order.
+    pub providers: Vec<String>,
+    /// Shortest wait after a keystroke before a model is asked (milliseconds).
+    pub debounce_min_ms: u64,
+    /// Longest such wait (milliseconds); the wait adapts to the typing rhythm in between.
+    pub debounce_max_ms: u64,
+    /// How long a completion may take before it is given up (milliseconds).
+    pub timeout_ms: u64,
+    /// Whether whole blocks may be suggested (otherwise one line at most).
+    pub multiline: bool,
+}
+
+impl Default for CompletionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            providers: Vec::new(),
+            debounce_min_ms: 30,
+            debounce_max_ms: 300,
+            timeout_ms: 5_000,
+            multiline: true,
+        }
+    }
 }
 
 /// Settings shared by every AI feature.
@@ -87,9 +133,9 @@ impl Config {
     }
 
     /// The providers a feature tries, in order: its list, or every provider in effect.
-    pub fn feature_providers(&self, feature: &FeatureConfig) -> Vec<String> {
-        if !feature.providers.is_empty() {
-            return feature.providers.clone();
+    pub fn feature_providers(&self, listed: &[String]) -> Vec<String> {
+        if !listed.is_empty() {
+            return listed.to_vec();
         }
         self.effective_providers().into_keys().collect()
     }

@@ -181,8 +181,12 @@ pub struct UsageLedger {
     state: Mutex<LedgerState>,
 }
 
-/// Where the ledger lives by default: `<data dir>/aiex/usage.json`.
+/// Where the ledger lives by default: `$AIEX_DATA_DIR/usage.json`, or
+/// `<data dir>/aiex/usage.json`.
 pub fn default_ledger_path() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("AIEX_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("usage.json"));
+    }
     dirs::data_dir().map(|dir| dir.join("aiex").join("usage.json"))
 }
 

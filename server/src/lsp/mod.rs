@@ -5,6 +5,7 @@
 //! notification handlers that change documents do all their work before their first await,
 //! which keeps edits in the order the client sent them.
 
+mod ai;
 mod convert;
 mod diagnostics;
 mod server;
@@ -32,6 +33,10 @@ pub async fn serve_stdio() -> bool {
         move |client| server::Backend::new(client, state)
     })
     .custom_method("aiex/documentText", server::Backend::document_text)
+    .custom_method(
+        "textDocument/inlineCompletion",
+        server::Backend::inline_completion,
+    )
     .finish();
     let stdio = transport::guard(tokio::io::stdin(), tokio::io::stdout());
     Server::new(stdio.input, stdio.output, socket)

@@ -11,6 +11,7 @@ use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer};
 use tracing::{debug, info, warn};
 
+use super::ai::{AiState, Notice};
 use super::convert;
 use super::diagnostics::{self, DiagnosticsState};
 use super::workspace;
@@ -34,6 +35,7 @@ pub struct ServerState {
     shutdown_requested: AtomicBool,
     diagnostics: DiagnosticsState,
     index: Arc<WorkspaceIndex>,
+    ai: AiState,
     /// The client pulls diagnostics (`textDocument/diagnostic`), so none are pushed.
     pull_diagnostics: AtomicBool,
     /// The client shows `$/progress` for server-created tokens.
@@ -83,11 +85,13 @@ impl ServerState {
     /// Re-merges the configuration layers and returns the problems not shown before.
     fn reload_config(&self) -> Vec<String> {
         let loaded = self.config_layers.lock().resolve();
+        let provider_problems = self.ai.configure(&loaded.config);
         let mut reported = self.reported_issues.lock();
         let fresh: Vec<String> = loaded
             .issues
             .iter()
             .map(ToString::to_string)
+            .chain(provider_problems)
             .filter(|issue| reported.insert(issue.clone()))
             .collect();
         *self.config.write() = Arc::new(loaded);
@@ -279,6 +283,7 @@ impl LanguageServer for Backend {
         let encoding = convert::negotiate_encoding(&params.capabilities);
         *self.state.encoding.write() = encoding;
         let roots = workspace_roots(&params);
+        let completion_enabled;
         let pull = params
             .capabilities
             .text_document
@@ -309,6 +314,7 @@ impl LanguageServer for Backend {
             if let Some(options) = params.initialization_options {
                 layers.set_editor(options);
             }
+            completion_enabled = layers.resolve().config.features.completion.enabled;
             *self.state.config_layers.lock() = layers;
         }
         *self.state.workspace_roots.write() = roots;
@@ -328,6 +334,18 @@ impl LanguageServer for Backend {
                 text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(sync)),
                 document_symbol_provider: Some(lsp::OneOf::Left(true)),
                 hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+                completion_provider: completion_enabled.then(|| lsp::CompletionOptions {
+                    trigger_characters: Some(vec![".".to_owned(), "(".to_owned(), " ".to_owned()]),
+                    ..lsp::CompletionOptions::default()
+                }),
+                inline_completion_provider: completion_enabled.then_some(lsp::OneOf::Left(true)),
+                execute_command_provider: Some(lsp::ExecuteCommandOptions {
+                    commands: super::ai::COMMANDS
+                        .iter()
+                        .map(|c| (*c).to_owned())
+                        .collect(),
+                    ..lsp::ExecuteCommandOptions::default()
+                }),
                 workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
                 workspace: Some(lsp::WorkspaceServerCapabilities {
                     workspace_folders: None,
@@ -427,6 +445,7 @@ impl LanguageServer for Backend {
                 return;
             }
         }
+        self.state.ai.record_edit(&key);
         self.schedule_diagnostics(params.text_document.uri);
     }
 
@@ -440,6 +459,7 @@ impl LanguageServer for Backend {
             return;
         }
         self.state.diagnostics.forget(&key);
+        self.state.ai.forget(&key);
         if !self.state.pull_diagnostics.load(Ordering::Relaxed) {
             self.client
                 .publish_diagnostics(params.text_document.uri, Vec::new(), None)
@@ -698,5 +718,156 @@ impl LanguageServer for Backend {
             });
         }
         Ok(Some(lsp::WorkspaceSymbolResponse::Flat(symbols)))
+    }
+
+    async fn completion(
+        &self,
+        params: lsp::CompletionParams,
+    ) -> Result<Option<lsp::CompletionResponse>> {
+        let at = params.text_document_position;
+        let Some(suggestion) = self.suggest(&at.text_document.uri, at.position).await? else {
+            return Ok(Some(lsp::CompletionResponse::List(lsp::CompletionList {
+                is_incomplete: true,
+                items: Vec::new(),
+            })));
+        };
+        let encoding = self.state.encoding();
+        let typed = suggestion
+            .rope
+            .byte_slice(suggestion.word_start..suggestion.cursor)
+            .to_string();
+        let replaced = crate::chunks::ByteRange {
+            start: suggestion.word_start,
+            end: suggestion.cursor,
+        };
+        let new_text = format!("{typed}{}", suggestion.text);
+        let first_line = suggestion.text.lines().next().unwrap_or("").trim();
+        let label: String = format!("{typed}{first_line}").chars().take(60).collect();
+        let item = lsp::CompletionItem {
+            label,
+            label_details: Some(lsp::CompletionItemLabelDetails {
+                detail: None,
+                description: Some("✨ aiex".to_owned()),
+            }),
+            kind: Some(lsp::CompletionItemKind::TEXT),
+            detail: Some("AI suggestion (aiex)".to_owned()),
+            documentation: Some(lsp::Documentation::MarkupContent(lsp::MarkupContent {
+                kind: lsp::MarkupKind::Markdown,
+                value: format!("```elixir\n{new_text}\n```"),
+            })),
+            sort_text: Some("0".to_owned()),
+            // The typed word is a prefix of the filter text, so clients keep the item.
+            filter_text: Some(new_text.clone()),
+            preselect: Some(true),
+            insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
+            text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit {
+                range: convert::range_to_lsp(&suggestion.rope, replaced, encoding),
+                new_text,
+            })),
+            ..lsp::CompletionItem::default()
+        };
+        Ok(Some(lsp::CompletionResponse::List(lsp::CompletionList {
+            is_incomplete: true,
+            items: vec![item],
+        })))
+    }
+
+    async fn execute_command(
+        &self,
+        params: lsp::ExecuteCommandParams,
+    ) -> Result<Option<lsp::LSPAny>> {
+        let providers = self.state.ai.providers();
+        match params.command.as_str() {
+            "aiex.status" => {
+                let mut value = match providers {
+                    Some(providers) => serde_json::to_value(providers.status())
+                        .map_err(|e| Error::invalid_params(e.to_string()))?,
+                    None => serde_json::json!({ "providers": [] }),
+                };
+                value["index"] = serde_json::json!({ "files": self.state.index().counts().files });
+                Ok(Some(value))
+            }
+            "aiex.usage" => {
+                let usage = providers.map(|p| p.usage());
+                let value = serde_json::to_value(&usage)
+                    .map_err(|e| Error::invalid_params(e.to_string()))?;
+                Ok(Some(value))
+            }
+            other => Err(Error::invalid_params(format!(
+                "unknown command `{other}`; Aiex offers {}",
+                super::ai::COMMANDS.join(", ")
+            ))),
+        }
+    }
+}
+
+impl Backend {
+    /// `textDocument/inlineCompletion` (LSP 3.18): the suggestion as ghost text.
+    pub async fn inline_completion(
+        &self,
+        params: lsp::InlineCompletionParams,
+    ) -> Result<Option<lsp::InlineCompletionResponse>> {
+        let at = params.text_document_position;
+        let Some(suggestion) = self.suggest(&at.text_document.uri, at.position).await? else {
+            return Ok(Some(lsp::InlineCompletionResponse::List(
+                lsp::InlineCompletionList { items: Vec::new() },
+            )));
+        };
+        let cursor = crate::chunks::ByteRange {
+            start: suggestion.cursor,
+            end: suggestion.cursor,
+        };
+        let item = lsp::InlineCompletionItem {
+            insert_text: suggestion.text,
+            filter_text: None,
+            range: Some(convert::range_to_lsp(
+                &suggestion.rope,
+                cursor,
+                self.state.encoding(),
+            )),
+            command: None,
+            insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
+        };
+        Ok(Some(lsp::InlineCompletionResponse::List(
+            lsp::InlineCompletionList { items: vec![item] },
+        )))
+    }
+
+    /// The AI suggestion at a position, shared by completion items and inline completions.
+    async fn suggest(
+        &self,
+        uri: &lsp::Uri,
+        position: lsp::Position,
+    ) -> Result<Option<super::ai::Suggestion>> {
+        let key = convert::document_key(uri);
+        if self.state.documents.get(&key).is_none() {
+            return Err(unknown_document(uri));
+        }
+        let config = self.state.config();
+        let settings = &config.config.features.completion;
+        if !settings.enabled {
+            return Ok(None);
+        }
+        let encoding = self.state.encoding();
+        let cursor_at = |rope: &ropey::Rope| {
+            position::offset_of(rope, convert::position_from_lsp(position), encoding).byte
+        };
+        let (suggestion, notice) = self
+            .state
+            .ai
+            .complete(
+                &self.state.documents,
+                &key,
+                cursor_at,
+                settings,
+                &config.config,
+            )
+            .await;
+        if let Notice::Unavailable(message) = notice {
+            self.client
+                .show_message(lsp::MessageType::WARNING, message)
+                .await;
+        }
+        Ok(suggestion)
     }
 }

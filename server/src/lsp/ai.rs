@@ -1,0 +1,340 @@
+//! AI completions over standard LSP: `textDocument/completion` items for every client and
+//! `textDocument/inlineCompletion` for those with ghost text, with the latency machinery:
+//! adaptive debounce, supersession (a newer request for a document answers the older one at
+//! once and drops its provider call), reuse of suggestions the user types into, and early
+//! stop of the stream once the suggestion is decided.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+use crate::ai::completion::{self, Mode, Site};
+use crate::ai::rhythm::TypingRhythm;
+use crate::ai::suggestions::SuggestionCache;
+use crate::config::{CompletionConfig, Config};
+use crate::document::store::DocumentStore;
+use crate::llm::{LlmOptions, LlmRequest, Providers, StreamEvent};
+
+/// The commands `workspace/executeCommand` accepts.
+pub const COMMANDS: &[&str] = &["aiex.status", "aiex.usage"];
+
+/// How much text before the cursor goes into a prompt.
+const PREFIX_BYTES: usize = 6_000;
+/// How much text after the cursor goes into a prompt.
+const SUFFIX_BYTES: usize = 2_000;
+/// The wait before the first keystrokes of a document give a rhythm.
+const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(75);
+
+/// A suggestion for a cursor, in bytes of the text it was computed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    /// The text to insert at the cursor.
+    pub text: String,
+    /// The cursor.
+    pub cursor: usize,
+    /// The start of the word being typed before the cursor (for completion items' ranges).
+    pub word_start: usize,
+    /// The version of the document it was computed for.
+    pub version: i32,
+    /// The rope it was computed on, for position conversion.
+    pub rope: ropey::Rope,
+}
+
+/// The per-document completion state.
+#[derive(Debug, Default)]
+struct DocumentCompletions {
+    generation: AtomicU64,
+    superseded: Notify,
+    rhythm: Mutex<TypingRhythm>,
+    suggestions: Mutex<Option<SuggestionCache>>,
+}
+
+/// Everything AI features share: the providers and the per-document completion state.
+#[derive(Debug, Default)]
+pub struct AiState {
+    providers: RwLock<Option<Arc<Providers>>>,
+    documents: DashMap<String, Arc<DocumentCompletions>>,
+    said_unavailable: AtomicBool,
+}
+
+/// What the client should be told once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Nothing.
+    None,
+    /// No provider could answer; AI features wait for one.
+    Unavailable(String),
+}
+
+impl AiState {
+    /// (Re)builds the providers from the configuration; returns the problems found.
+    pub fn configure(&self, config: &Config) -> Vec<String> {
+        let wanted = config.effective_providers();
+        let existing = self.providers.read().clone();
+        let (providers, problems) = match existing {
+            Some(current) => current.reconfigure(wanted.iter()),
+            None => Providers::from_config(wanted.iter(), LlmOptions::default()),
+        };
+        *self.providers.write() = Some(Arc::new(providers));
+        problems
+    }
+
+    /// The providers, once configured.
+    pub fn providers(&self) -> Option<Arc<Providers>> {
+        self.providers.read().clone()
+    }
+
+    fn document(&self, key: &str) -> Arc<DocumentCompletions> {
+        Arc::clone(&self.documents.entry(key.to_owned()).or_default())
+    }
+
+    /// Notes a keystroke in a document (for the typing rhythm). Runs on every keystroke.
+    pub fn record_edit(&self, key: &str) {
+        self.document(key).rhythm.lock().record(Instant::now());
+    }
+
+    /// Forgets a closed document, answering its pending completion.
+    pub fn forget(&self, key: &str) {
+        if let Some((_, state)) = self.documents.remove(key) {
+            state.generation.fetch_add(1, Ordering::SeqCst);
+            state.superseded.notify_waiters();
+        }
+    }
+
+    /// The suggestion at `cursor` of document `key`, or `None` (superseded, nothing useful,
+    /// provider unavailable). Dropping the returned future drops the provider call.
+    pub async fn complete(
+        &self,
+        documents: &DocumentStore,
+        key: &str,
+        cursor_at: impl FnOnce(&ropey::Rope) -> usize,
+        settings: &CompletionConfig,
+        config: &Config,
+    ) -> (Option<Suggestion>, Notice) {
+        let state = self.document(key);
+        // Supersede the previous request for this document: it answers empty at once.
+        let generation = state.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        state.superseded.notify_waiters();
+        let superseded = async {
+            loop {
+                let notified = state.superseded.notified();
+                if state.generation.load(Ordering::SeqCst) != generation {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = superseded => (None, Notice::None),
+            result = self.complete_now(documents, key, cursor_at, settings, config, &state) => result,
+        }
+    }
+
+    async fn complete_now(
+        &self,
+        documents: &DocumentStore,
+        key: &str,
+        cursor_at: impl FnOnce(&ropey::Rope) -> usize,
+        settings: &CompletionConfig,
+        config: &Config,
+        state: &DocumentCompletions,
+    ) -> (Option<Suggestion>, Notice) {
+        let Some(handle) = documents.get(key) else {
+            return (None, Notice::None);
+        };
+        let (rope, version) = handle.with_document(|d| (d.rope().clone(), d.version()));
+        let cursor = cursor_at(&rope);
+        let text = rope.to_string();
+        let site = Site {
+            text: &text,
+            cursor,
+        };
+        let word_start = word_start(&text, cursor);
+
+        // A suggestion the user is typing into, or asked for again: no provider call.
+        let reused = {
+            let mut cache = state.suggestions.lock();
+            let cache =
+                cache.get_or_insert_with(|| SuggestionCache::new(100, Duration::from_secs(300)));
+            cache.lookup(&text[..cursor], &text[cursor..])
+        };
+        if let Some(text_left) = reused {
+            debug!(uri = key, "completion served from earlier suggestion");
+            return (
+                Some(Suggestion {
+                    text: text_left,
+                    cursor,
+                    word_start,
+                    version,
+                    rope,
+                }),
+                Notice::None,
+            );
+        }
+
+        let wait = state.rhythm.lock().debounce(
+            Duration::from_millis(settings.debounce_min_ms),
+            Duration::from_millis(settings.debounce_max_ms.max(settings.debounce_min_ms)),
+            DEFAULT_DEBOUNCE,
+        );
+        tokio::time::sleep(wait).await;
+
+        let Some(syntax) = documents.syntax(key).await else {
+            return (None, Notice::None);
+        };
+        if syntax.version != version {
+            // The user typed on: a newer request is coming.
+            return (None, Notice::None);
+        }
+        let Ok(tree) = &syntax.tree else {
+            return (None, Notice::None);
+        };
+        let mut mode = completion::decide_mode(tree, &site);
+        if !settings.multiline {
+            mode = Mode::Line;
+        }
+        let Some(providers) = self.providers() else {
+            return (None, Notice::None);
+        };
+        let names = config.feature_providers(&settings.providers);
+        let (chain, _unknown) = providers.chain(&names);
+        if chain.is_empty() {
+            return (None, Notice::None);
+        }
+        let request = LlmRequest::fim(prompt_prefix(&text, cursor), prompt_suffix(&text, cursor))
+            .with_max_tokens(match mode {
+                Mode::Line => 64,
+                Mode::Block => 256,
+            })
+            .with_temperature(0.2)
+            .with_stop(completion::stop_sequences(mode))
+            .with_timeout(Duration::from_millis(settings.timeout_ms));
+        let raw = match chain.stream(&request).await {
+            Ok(mut stream) => {
+                let mut raw = String::new();
+                while let Some(event) = stream.next().await {
+                    match event {
+                        Ok(StreamEvent::Delta(delta)) => {
+                            raw.push_str(&delta);
+                            // Stop reading (and drop the connection) once the suggestion is decided.
+                            if completion::is_decided(&raw, &site, mode) {
+                                break;
+                            }
+                        }
+                        Ok(StreamEvent::Done(_)) => break,
+                        Err(error) => {
+                            warn!(uri = key, "completion stream failed: {error}");
+                            break;
+                        }
+                    }
+                }
+                raw
+            }
+            Err(error) => {
+                warn!(uri = key, "completion failed: {error}");
+                return (None, self.unavailable_once(&names, &error.to_string()));
+            }
+        };
+        self.said_unavailable.store(false, Ordering::Relaxed);
+        let Some(cleaned) = completion::clean(&raw, &site, mode) else {
+            return (None, Notice::None);
+        };
+        let Some(fitted) = completion::fit_to_syntax(&syntax.rope, tree, cursor, &cleaned, mode)
+        else {
+            debug!(uri = key, "completion dropped: it does not parse in place");
+            return (None, Notice::None);
+        };
+        if let Some(cache) = state.suggestions.lock().as_mut() {
+            cache.insert(&text[..cursor], &text[cursor..], &fitted);
+        }
+        (
+            Some(Suggestion {
+                text: fitted,
+                cursor,
+                word_start,
+                version,
+                rope,
+            }),
+            Notice::None,
+        )
+    }
+
+    /// The "no provider" notice, the first time only (until a provider answers again).
+    fn unavailable_once(&self, names: &[String], error: &str) -> Notice {
+        if self.said_unavailable.swap(true, Ordering::Relaxed) {
+            return Notice::None;
+        }
+        Notice::Unavailable(format!(
+            "Aiex: AI completions need a model provider, and none answered (tried {}: {error}). \
+             Symbols, hover docs and checks keep working offline; `aiex doctor` shows the setup.",
+            names.join(", ")
+        ))
+    }
+}
+
+/// The start of the identifier being typed before `cursor`.
+fn word_start(text: &str, cursor: usize) -> usize {
+    let before = &text[..cursor];
+    before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '?' || *c == '!')
+        .last()
+        .map_or(cursor, |(at, _)| at)
+}
+
+/// The prompt's text before the cursor: at most `PREFIX_BYTES`, starting at a line start.
+fn prompt_prefix(text: &str, cursor: usize) -> String {
+    let mut start = cursor.saturating_sub(PREFIX_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    if start > 0 {
+        start = text[start..cursor]
+            .find('\n')
+            .map_or(start, |at| start + at + 1);
+    }
+    text[start..cursor].to_owned()
+}
+
+/// The prompt's text after the cursor: at most `SUFFIX_BYTES`, ending at a line end.
+fn prompt_suffix(text: &str, cursor: usize) -> String {
+    let mut end = (cursor + SUFFIX_BYTES).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < text.len() {
+        end = text[cursor..end]
+            .rfind('\n')
+            .map_or(end, |at| cursor + at + 1);
+    }
+    text[cursor..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_windows_cut_at_line_boundaries() {
+        let text = format!("{}\nlast line before ", "x".repeat(7_000));
+        let prefix = prompt_prefix(&text, text.len());
+        assert_eq!(prefix, "last line before ");
+        let text = format!("after\n{}", "y".repeat(3_000));
+        assert_eq!(prompt_suffix(&text, 0), "after\n");
+    }
+
+    #[test]
+    fn the_word_being_typed_is_found_across_unicode() {
+        assert_eq!(word_start("x = grö", "x = grö".len()), 4);
+        assert_eq!(word_start("x = ", 4), 4);
+        assert_eq!(word_start("valid?", 6), 0);
+    }
+}

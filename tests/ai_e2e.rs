@@ -1,0 +1,366 @@
+//! AI features end to end: the real `aiex` binary over stdio, talking to a fake provider (a
+//! real HTTP server on 127.0.0.1) that answers like Ollama.
+
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use lsp_client::LspClient;
+use serde_json::{json, Value};
+use support::fake_provider::{FakeProvider, Reply};
+use support::recordings::Recording;
+
+/// A test's fake provider and the runtime it runs on.
+struct Fake {
+    runtime: tokio::runtime::Runtime,
+    server: FakeProvider,
+}
+
+impl Fake {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = runtime.block_on(FakeProvider::start());
+        Self { runtime, server }
+    }
+
+    fn wait_for_requests(&self, count: usize) -> bool {
+        self.runtime.block_on(
+            self.server
+                .wait_for_requests(count, Duration::from_secs(10)),
+        )
+    }
+
+    fn wait_for_client_close(&self, count: usize) -> bool {
+        self.runtime.block_on(
+            self.server
+                .wait_for_client_close(count, Duration::from_secs(10)),
+        )
+    }
+}
+
+/// An Ollama `/api/generate` stream producing `pieces`.
+fn ollama_stream(pieces: &[&str]) -> Recording {
+    let mut body = String::new();
+    for piece in pieces {
+        body.push_str(
+            &json!({ "model": "qwen2.5-coder:1.5b", "response": piece, "done": false }).to_string(),
+        );
+        body.push('\n');
+    }
+    body.push_str(&json!({ "model": "qwen2.5-coder:1.5b", "response": "", "done": true, "done_reason": "stop", "prompt_eval_count": 40, "eval_count": 6 }).to_string());
+    body.push('\n');
+    Recording::new(200, "application/x-ndjson", body.into_bytes())
+}
+
+fn settings(providers: Value, completion_providers: &[&str]) -> Value {
+    json!({
+        "providers": providers,
+        "features": { "completion": { "providers": completion_providers, "debounce_min_ms": 10, "debounce_max_ms": 40, "timeout_ms": 4000 } }
+    })
+}
+
+fn ollama(url: &str) -> Value {
+    json!({ "kind": "ollama", "base_url": url, "model": "qwen2.5-coder:1.5b" })
+}
+
+fn started(settings: Value) -> LspClient {
+    let mut client = LspClient::spawn(None);
+    client.initialize(json!({}), settings, None);
+    client
+}
+
+const DOC: &str = "file:///tmp/ai/lib/pricing.ex";
+/// A document with multi-byte text before the cursor line, and the cursor line itself.
+const TEXT: &str = "defmodule Pricing do\n  @doc \"Prix en €, avec remise 😀.\"\n  def total(items) do\n    sum = Enum.sum(items)\n    \n  end\nend\n";
+const CURSOR_LINE: u32 = 4;
+
+fn completion_at(client: &mut LspClient, line: u32, character: u32) -> Value {
+    client.request("textDocument/completion", json!({ "textDocument": { "uri": DOC }, "position": { "line": line, "character": character } }))
+}
+
+#[test]
+fn completion_items_and_inline_completions_insert_the_models_block_exactly() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&[
+            "sum * 2\n",
+            "  end\n",
+            "end\n",
+        ]))],
+    );
+    let mut client = started(settings(
+        json!({ "local": ollama(&fake.server.url()) }),
+        &["local"],
+    ));
+    client.open(DOC, TEXT);
+
+    let response = completion_at(&mut client, CURSOR_LINE, 4);
+    let item = &response["result"]["items"][0];
+    assert_eq!(item["textEdit"]["newText"], "sum * 2", "{response}");
+    assert_eq!(
+        item["textEdit"]["range"]["start"],
+        json!({ "line": 4, "character": 4 })
+    );
+    assert_eq!(item["labelDetails"]["description"], "✨ aiex");
+    assert_eq!(response["result"]["isIncomplete"], true);
+
+    // The provider got a fill-in-the-middle request with the text around the cursor.
+    let sent = fake.server.requests()[0].json();
+    assert!(
+        sent["prompt"]
+            .as_str()
+            .expect("prompt")
+            .ends_with("sum = Enum.sum(items)\n    "),
+        "{sent}"
+    );
+    assert!(
+        sent["suffix"]
+            .as_str()
+            .expect("suffix")
+            .starts_with("\n  end\nend"),
+        "{sent}"
+    );
+
+    // Inline completion at the same place: served from the suggestion just made.
+    let inline = client.request(
+        "textDocument/inlineCompletion",
+        json!({ "textDocument": { "uri": DOC }, "position": { "line": CURSOR_LINE, "character": 4 }, "context": { "triggerKind": 1 } }),
+    );
+    assert_eq!(
+        inline["result"]["items"][0]["insertText"], "sum * 2",
+        "{inline}"
+    );
+    assert_eq!(fake.server.request_count(), 1, "no second provider call");
+
+    // The user types the start of the suggestion: the rest is served without a provider call.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": DOC, "version": 2 }, "contentChanges": [{ "range": { "start": { "line": 4, "character": 4 }, "end": { "line": 4, "character": 4 } }, "text": "sum *" }] }),
+    );
+    let rest = completion_at(&mut client, CURSOR_LINE, 9);
+    assert_eq!(
+        rest["result"]["items"][0]["textEdit"]["newText"], " 2",
+        "{rest}"
+    );
+    assert_eq!(fake.server.request_count(), 1);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn positions_after_multibyte_text_are_exact_in_utf16() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&["ros.new(\"€\")"]))],
+    );
+    let mut client = started(settings(
+        json!({ "local": ollama(&fake.server.url()) }),
+        &["local"],
+    ));
+    let text = "defmodule P do\n  def f do\n    x = \"😀 é\" <> Pa\n  end\nend\n";
+    client.open(DOC, text);
+    // After `Pa` on line 2: `    x = "😀 é" <> Pa` is 20 UTF-16 units (the emoji counts 2).
+    let response = completion_at(&mut client, 2, 20);
+    let item = &response["result"]["items"][0];
+    assert_eq!(
+        item["textEdit"]["range"],
+        json!({ "start": { "line": 2, "character": 18 }, "end": { "line": 2, "character": 20 } }),
+        "{response}"
+    );
+    assert_eq!(item["textEdit"]["newText"], "Paros.new(\"€\")");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_newer_request_supersedes_the_older_and_drops_its_provider_call() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Silence, Reply::Recorded(ollama_stream(&["sum * 3"]))],
+    );
+    let mut client = started(settings(
+        json!({ "local": ollama(&fake.server.url()) }),
+        &["local"],
+    ));
+    client.open(DOC, TEXT);
+    let first = client.send_request("textDocument/completion", json!({ "textDocument": { "uri": DOC }, "position": { "line": CURSOR_LINE, "character": 4 } }));
+    assert!(
+        fake.wait_for_requests(1),
+        "the first request reached the provider"
+    );
+    let started_at = Instant::now();
+    let second = client.send_request("textDocument/inlineCompletion", json!({ "textDocument": { "uri": DOC }, "position": { "line": CURSOR_LINE, "character": 4 }, "context": { "triggerKind": 2 } }));
+    let superseded = client.response(first);
+    assert_eq!(
+        superseded["result"]["items"],
+        json!([]),
+        "the older request is answered empty"
+    );
+    assert!(
+        started_at.elapsed() < Duration::from_millis(500),
+        "at once: {:?}",
+        started_at.elapsed()
+    );
+    assert!(
+        fake.wait_for_client_close(1),
+        "its provider connection was dropped"
+    );
+    let answered = client.response(second);
+    assert_eq!(
+        answered["result"]["items"][0]["insertText"], "sum * 3",
+        "{answered}"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn cancel_request_answers_at_once_and_drops_the_provider_call() {
+    let fake = Fake::start();
+    fake.server.on("/api/generate", vec![Reply::Silence]);
+    let mut client = started(settings(
+        json!({ "local": ollama(&fake.server.url()) }),
+        &["local"],
+    ));
+    client.open(DOC, TEXT);
+    let id = client.send_request("textDocument/completion", json!({ "textDocument": { "uri": DOC }, "position": { "line": CURSOR_LINE, "character": 4 } }));
+    assert!(fake.wait_for_requests(1));
+    let started_at = Instant::now();
+    client.notify("$/cancelRequest", json!({ "id": id }));
+    let response = client.response(id);
+    let elapsed = started_at.elapsed();
+    assert_eq!(response["error"]["code"], -32800, "{response}");
+    assert!(
+        elapsed < Duration::from_millis(100),
+        "answered in {elapsed:?}"
+    );
+    assert!(
+        fake.wait_for_client_close(1),
+        "the provider connection was dropped"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_slow_provider_never_delays_edits_or_other_requests() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Drip {
+            recording: ollama_stream(&["sum", " *", " 2"]),
+            piece: 8,
+            every: Duration::from_millis(100),
+        }],
+    );
+    let mut client = started(settings(
+        json!({ "local": ollama(&fake.server.url()) }),
+        &["local"],
+    ));
+    client.open(DOC, TEXT);
+    let pending = client.send_request("textDocument/completion", json!({ "textDocument": { "uri": DOC }, "position": { "line": CURSOR_LINE, "character": 4 } }));
+    assert!(fake.wait_for_requests(1));
+    let started_at = Instant::now();
+    for version in 2..50 {
+        client.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": DOC, "version": version }, "contentChanges": [{ "range": { "start": { "line": 6, "character": 3 }, "end": { "line": 6, "character": 3 } }, "text": "#" }] }),
+        );
+    }
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": DOC } }),
+    );
+    let (version, text) = client.server_text(DOC);
+    let elapsed = started_at.elapsed();
+    assert_eq!(symbols["result"][0]["name"], "Pricing");
+    assert_eq!(version, 49);
+    assert!(text.ends_with(&"#".repeat(48)) || text.contains(&"#".repeat(48)));
+    assert!(
+        elapsed < Duration::from_millis(500),
+        "edits and requests took {elapsed:?} behind a slow provider"
+    );
+    let _ = client.response(pending);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn an_overloaded_provider_fails_over_to_the_next() {
+    let fake = Fake::start();
+    let backup = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::status(529, r#"{"error":"overloaded"}"#, &[])],
+    );
+    backup.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&["sum + 1"]))],
+    );
+    let mut providers = ollama(&fake.server.url());
+    providers["max_attempts"] = json!(1);
+    let mut client = started(settings(
+        json!({ "first": providers, "second": ollama(&backup.server.url()) }),
+        &["first", "second"],
+    ));
+    client.open(DOC, TEXT);
+    let response = completion_at(&mut client, CURSOR_LINE, 4);
+    assert_eq!(
+        response["result"]["items"][0]["textEdit"]["newText"], "sum + 1",
+        "{response}"
+    );
+    assert_eq!(fake.server.request_count(), 1);
+    assert_eq!(backup.server.request_count(), 1);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn suggestions_that_do_not_parse_are_dropped() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&["case sum do do\n"]))],
+    );
+    let mut client = started(settings(
+        json!({ "local": ollama(&fake.server.url()) }),
+        &["local"],
+    ));
+    client.open(DOC, TEXT);
+    let response = completion_at(&mut client, CURSOR_LINE, 4);
+    assert_eq!(response["result"]["items"], json!([]), "{response}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn an_unreachable_provider_is_said_once_and_offline_features_keep_working() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let refused = runtime.block_on(support::fake_provider::refused_url());
+    let mut client = started(settings(json!({ "local": ollama(&refused) }), &["local"]));
+    client.open(DOC, TEXT);
+    let first = completion_at(&mut client, CURSOR_LINE, 4);
+    assert_eq!(first["result"]["items"], json!([]));
+    let notice = client.notification("window/showMessage");
+    let message = notice["params"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("need a model provider") && message.contains("local"),
+        "{message}"
+    );
+    let _ = completion_at(&mut client, CURSOR_LINE, 4);
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": DOC } }),
+    );
+    assert_eq!(symbols["result"][0]["name"], "Pricing");
+    assert!(
+        !client
+            .notifications
+            .iter()
+            .any(|m| m["method"] == "window/showMessage"),
+        "said once only"
+    );
+    assert!(client.shutdown().success());
+}
