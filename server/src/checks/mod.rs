@@ -479,8 +479,8 @@ pub(crate) struct Ctx<'a> {
     severity: [Severity; CHECK_COUNT],
     pub findings: Vec<Finding>,
     /// Enclosing function clauses, innermost last.
-    pub functions: Vec<security::FunctionScope<'a>>,
-    /// End bytes of the module attributes being walked (`@name value`), innermost last.
+    pub functions: Vec<FunctionScope<'a>>,
+    /// Ids of the module attribute nodes being walked (`@name value`), innermost last.
     pub attributes: Vec<usize>,
     /// The `|>` node that is the left side of the pipe just entered (inner links of a chain are
     /// checked with the chain, at its outermost pipe).
@@ -529,6 +529,16 @@ impl<'a> Ctx<'a> {
             fixes,
         });
     }
+}
+
+/// What the walk keeps about an enclosing function clause.
+pub(crate) struct FunctionScope<'a> {
+    /// The id of the `def` node.
+    pub node_id: usize,
+    /// Variables holding request data (path traversal).
+    pub tainted: Vec<&'a str>,
+    /// Complexity counters.
+    pub metrics: complexity::Metrics<'a>,
 }
 
 /// A `# aiex:disable-...` comment.
@@ -636,8 +646,7 @@ fn walk<'a>(ctx: &mut Ctx<'a>, root: Node<'a>) {
     let mut cursor = root.walk();
     loop {
         let node = cursor.node();
-        enter(ctx, node);
-        if cursor.goto_first_child() {
+        if enter(ctx, node) && cursor.goto_first_child() {
             continue;
         }
         loop {
@@ -652,7 +661,8 @@ fn walk<'a>(ctx: &mut Ctx<'a>, root: Node<'a>) {
     }
 }
 
-fn enter<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
+/// Dispatches a node to the checks; returns whether its children need a visit.
+fn enter<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) -> bool {
     let k = ctx.k;
     let kind = node.kind_id();
     if kind == k.call {
@@ -662,29 +672,38 @@ fn enter<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         if op == "|>" {
             readability::pipe(ctx, node);
         }
+        complexity::operator(ctx, node, op);
         security::binary_operator(ctx, node, op);
     } else if kind == k.unary_operator {
         if let Some((name, value)) = syntax::attribute(ctx, node) {
-            ctx.attributes.push(node.end_byte());
+            ctx.attributes.push(node.id());
             security::attribute(ctx, node, name, value);
         }
+    } else if kind == k.anonymous_function {
+        complexity::construct(ctx, node, "fn");
     } else if kind == k.pair {
         security::pair(ctx, node);
     } else if kind == k.string || kind == k.charlist {
         security::string_literal(ctx, node);
+        // Only interpolations can hold code.
+        return syntax::is_interpolated(node, k);
     } else if kind == k.comment {
         comment(ctx, node);
     }
+    true
 }
 
 fn leave<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
-    let k = ctx.k;
-    let kind = node.kind_id();
-    if kind == k.call {
-        if ctx.functions.last().is_some_and(|f| f.node == node) {
-            ctx.functions.pop();
+    let id = node.id();
+    if let Some(scope) = ctx.functions.last_mut() {
+        complexity::leave(&mut scope.metrics, id);
+        if scope.node_id == id {
+            if let Some(scope) = ctx.functions.pop() {
+                complexity::finish(ctx, scope.metrics);
+            }
         }
-    } else if kind == k.unary_operator && ctx.attributes.last() == Some(&node.end_byte()) {
+    }
+    if ctx.attributes.last() == Some(&id) {
         ctx.attributes.pop();
     }
 }
@@ -701,10 +720,21 @@ fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         (None, "def" | "defp" | "defmacro" | "defmacrop") => {
             if let Some(def) = syntax::def_info(node, ctx.src, ctx.k) {
                 ctx.def_head = Some(def.head.id());
-                complexity::function(ctx, &def);
-                ctx.functions
-                    .push(security::FunctionScope::of(ctx, node, &def));
+                let metrics = complexity::start(ctx, &def);
+                let tainted = if ctx.on(CheckId::PathTraversal) {
+                    security::request_parameters(ctx, &def)
+                } else {
+                    Vec::new()
+                };
+                ctx.functions.push(FunctionScope {
+                    node_id: node.id(),
+                    tainted,
+                    metrics,
+                });
             }
+        }
+        (None, keyword) if complexity::NESTING.contains(&keyword) => {
+            complexity::construct(ctx, node, keyword);
         }
         _ => {}
     }

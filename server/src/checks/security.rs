@@ -11,18 +11,10 @@ use super::syntax::{self, CallName};
 use super::{CheckId, Ctx};
 use crate::secrets;
 
-/// Request data visible in the enclosing function clause.
-pub(crate) struct FunctionScope<'a> {
-    /// The `def` node.
-    pub node: Node<'a>,
-    /// Variables holding request data.
-    pub tainted: Vec<&'a str>,
-}
-
-impl<'a> FunctionScope<'a> {
-    /// The scope of a function clause: its parameters are request data when it receives a
-    /// `conn`, a `socket`, `params` or a string-keyed map pattern.
-    pub fn of(ctx: &Ctx<'a>, node: Node<'a>, def: &syntax::DefInfo<'a>) -> FunctionScope<'a> {
+/// The variables holding request data when a function clause starts: its parameters, when it
+/// receives a `conn`, a `socket`, `params` or a string-keyed map pattern.
+pub(crate) fn request_parameters<'a>(ctx: &Ctx<'a>, def: &syntax::DefInfo<'a>) -> Vec<&'a str> {
+    {
         let mut names = Vec::new();
         for param in &def.params {
             collect_identifiers(ctx, *param, &mut names);
@@ -31,13 +23,12 @@ impl<'a> FunctionScope<'a> {
             .iter()
             .any(|n| matches!(*n, "conn" | "socket" | "params"))
             || def.params.iter().any(|p| ctx.text(*p).contains("%{\""));
-        let tainted = if request {
+        if request {
             names.retain(|n| !matches!(*n, "conn" | "socket"));
             names
         } else {
             Vec::new()
-        };
-        FunctionScope { node, tainted }
+        }
     }
 }
 
