@@ -13,7 +13,7 @@ pub mod report;
 mod security;
 mod syntax;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -592,41 +592,255 @@ fn parse_suppression(
 
 /// Runs every enabled check over one parsed file and returns the findings, sorted by position.
 ///
-/// Hot path: runs after each edit (debounced) on the document's current tree. One walk over the
-/// tree; no I/O, no allocation per node beyond the findings.
+/// Pure and stateless; an editor re-checking a document after each edit should keep a
+/// [`DocumentChecks`] instead, which gives the same findings and re-walks only what changed.
 pub fn run_checks(
     source: &str,
     tree: &Tree,
     file: &FileContext,
     config: &ChecksConfig,
 ) -> Vec<Finding> {
-    let mut enabled = [false; CHECK_COUNT];
-    let mut severity = [Severity::Info; CHECK_COUNT];
-    for info in registry() {
-        enabled[info.id as usize] = config.is_enabled(info.id);
-        severity[info.id as usize] = config.severity_of(info.id);
+    check_forms(source, tree, file, config, None)
+}
+
+/// The checks of one document, kept across edits.
+///
+/// A document is cut into top-level forms: the direct children of each `defmodule` (function
+/// clauses, attributes, comments...) and the forms outside modules. The findings of a form
+/// depend only on its text (and the path and configuration), so a form whose text is unchanged
+/// is not walked again: its findings are reused, shifted to its new position. Module-level
+/// checks (`@doc`/`@spec`) read only a module's direct children and always run.
+///
+/// Hot path: runs after each edit (debounced) on the document's current tree.
+#[derive(Default)]
+pub struct DocumentChecks {
+    /// The path and configuration the cache was computed with.
+    key: Option<(Option<PathBuf>, ChecksConfig)>,
+    /// Results by a hash of the form's full lines and its kind.
+    cache: HashMap<u64, FormResult>,
+}
+
+/// What walking one top-level form produced, at the position it had then.
+#[derive(Clone)]
+struct FormResult {
+    start_byte: usize,
+    start_row: usize,
+    findings: Vec<Finding>,
+    suppressions: Vec<Suppression>,
+    /// What the module-level pass needs of it.
+    doc_item: readability::DocItem,
+}
+
+impl FormResult {
+    /// The same result for the form now starting at `start_byte` on `start_row`.
+    fn moved(&self, start_byte: usize, start_row: usize) -> FormResult {
+        let shift = |b: usize| (b + start_byte).saturating_sub(self.start_byte);
+        let findings = self
+            .findings
+            .iter()
+            .map(|f| Finding {
+                start_byte: shift(f.start_byte),
+                end_byte: shift(f.end_byte),
+                fixes: f
+                    .fixes
+                    .iter()
+                    .map(|fix| Fix {
+                        title: fix.title.clone(),
+                        edits: fix
+                            .edits
+                            .iter()
+                            .map(|e| ByteEdit {
+                                start_byte: shift(e.start_byte),
+                                end_byte: shift(e.end_byte),
+                                replacement: e.replacement.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                ..f.clone()
+            })
+            .collect();
+        let suppressions = self
+            .suppressions
+            .iter()
+            .map(|s| Suppression {
+                line: s
+                    .line
+                    .map(|l| (l + start_row).saturating_sub(self.start_row)),
+                checks: s.checks.clone(),
+            })
+            .collect();
+        FormResult {
+            start_byte,
+            start_row,
+            findings,
+            suppressions,
+            doc_item: self.doc_item.moved(shift),
+        }
     }
-    let mut ctx = Ctx {
-        src: source,
-        k: Kinds::get(),
-        path: PathFacts::of(file.path.as_deref()),
-        config,
-        enabled,
-        severity,
-        findings: Vec::new(),
-        functions: Vec::new(),
-        attributes: Vec::new(),
-        inner_pipe: None,
-        def_head: None,
-        suppressions: Vec::new(),
-    };
-    walk(&mut ctx, tree.root_node());
-    let mut findings = std::mem::take(&mut ctx.findings);
-    if !ctx.suppressions.is_empty() {
+}
+
+impl DocumentChecks {
+    /// Checks the document's current tree; same result as [`run_checks`].
+    pub fn run(
+        &mut self,
+        source: &str,
+        tree: &Tree,
+        file: &FileContext,
+        config: &ChecksConfig,
+    ) -> Vec<Finding> {
+        let key_matches = self
+            .key
+            .as_ref()
+            .is_some_and(|(path, c)| *path == file.path && c == config);
+        if !key_matches {
+            self.cache.clear();
+            self.key = Some((file.path.clone(), config.clone()));
+        }
+        check_forms(source, tree, file, config, Some(&mut self.cache))
+    }
+}
+
+/// Checks a document form by form, reusing and refilling `cache` when given.
+fn check_forms(
+    source: &str,
+    tree: &Tree,
+    file: &FileContext,
+    config: &ChecksConfig,
+    mut cache: Option<&mut HashMap<u64, FormResult>>,
+) -> Vec<Finding> {
+    let mut ctx = Ctx::new(source, file, config);
+    let mut modules = Vec::new();
+    let forms = top_level_forms(tree.root_node(), source, ctx.k, &mut modules);
+    let mut next_cache = HashMap::with_capacity(if cache.is_some() { forms.len() } else { 0 });
+    let mut findings = Vec::new();
+    let mut suppressions = Vec::new();
+    let mut doc_items = Vec::with_capacity(forms.len());
+    for form in forms {
+        let (start_byte, start_row) = (form.start_byte(), form.start_position().row);
+        let hash = cache.as_ref().map(|_| form_hash(source, form));
+        let cached = match (&mut cache, hash) {
+            (Some(cache), Some(hash)) => cache
+                .remove(&hash)
+                .or_else(|| next_cache.get(&hash).cloned()),
+            _ => None,
+        };
+        let result = match cached {
+            Some(old) if old.start_byte == start_byte && old.start_row == start_row => old,
+            Some(old) => old.moved(start_byte, start_row),
+            None => {
+                walk(&mut ctx, form);
+                ctx.functions.clear();
+                ctx.attributes.clear();
+                FormResult {
+                    start_byte,
+                    start_row,
+                    findings: std::mem::take(&mut ctx.findings),
+                    suppressions: std::mem::take(&mut ctx.suppressions),
+                    doc_item: readability::doc_item(&ctx, form),
+                }
+            }
+        };
+        match hash {
+            Some(hash) => {
+                findings.extend(result.findings.iter().cloned());
+                suppressions.extend(result.suppressions.iter().cloned());
+                doc_items.push(result.doc_item.clone());
+                next_cache.insert(hash, result);
+            }
+            None => {
+                findings.extend(result.findings);
+                suppressions.extend(result.suppressions);
+                doc_items.push(result.doc_item);
+            }
+        }
+    }
+    if let Some(cache) = cache {
+        *cache = next_cache;
+    }
+    for module in &modules {
+        readability::module_docs(&mut ctx, module.iter().map(|&i| &doc_items[i]));
+    }
+    findings.append(&mut ctx.findings);
+    suppressions.append(&mut ctx.suppressions);
+    finish(source, findings, &suppressions)
+}
+
+/// The forms checked one by one: children of `defmodule ... do` blocks (recursively) and
+/// everything outside modules, in source order. Each module is returned as the indices of its
+/// direct children among the forms.
+fn top_level_forms<'t>(
+    root: Node<'t>,
+    src: &str,
+    k: &Kinds,
+    modules: &mut Vec<Vec<usize>>,
+) -> Vec<Node<'t>> {
+    let mut forms = Vec::new();
+    collect_forms(root, src, k, &mut forms, modules, None);
+    forms
+}
+
+fn collect_forms<'t>(
+    parent: Node<'t>,
+    src: &str,
+    k: &Kinds,
+    forms: &mut Vec<Node<'t>>,
+    modules: &mut Vec<Vec<usize>>,
+    module: Option<usize>,
+) {
+    let mut cursor = parent.walk();
+    if !cursor.goto_first_child() {
+        return;
+    }
+    loop {
+        let node = cursor.node();
+        if node.is_named() {
+            let block = (node.kind_id() == k.call)
+                .then(|| syntax::call_name(node, src, k))
+                .flatten()
+                .filter(|n| n.module.is_none() && n.fun == "defmodule")
+                .and_then(|_| syntax::do_block(node, k));
+            match block {
+                Some(block) => {
+                    modules.push(Vec::new());
+                    let index = modules.len() - 1;
+                    // Module nesting is shallow: recursion depth is the nesting of modules.
+                    collect_forms(block, src, k, forms, modules, Some(index));
+                }
+                None => {
+                    if let Some(m) = module {
+                        modules[m].push(forms.len());
+                    }
+                    forms.push(node);
+                }
+            }
+        }
+        if !cursor.goto_next_sibling() {
+            break;
+        }
+    }
+}
+
+/// A hash of a form's full lines (what checks may read around it) and its kind.
+fn form_hash(src: &str, form: Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let start = src[..form.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+    let end = src[form.end_byte()..]
+        .find('\n')
+        .map_or(src.len(), |i| form.end_byte() + i);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    form.kind_id().hash(&mut hasher);
+    src[start..end].hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Applies suppressions, sorts and removes duplicates.
+fn finish(source: &str, mut findings: Vec<Finding>, suppressions: &[Suppression]) -> Vec<Finding> {
+    if !suppressions.is_empty() {
         let lines = syntax::LineIndex::new(source);
         findings.retain(|f| {
             let line = lines.line_of(f.start_byte);
-            !ctx.suppressions.iter().any(|s| {
+            !suppressions.iter().any(|s| {
                 s.line.is_none_or(|l| l == line)
                     && (s.checks.is_empty() || s.checks.contains(&f.check))
             })
@@ -639,6 +853,31 @@ pub fn run_checks(
         a.check == b.check && a.start_byte == b.start_byte && a.end_byte == b.end_byte
     });
     findings
+}
+
+impl<'a> Ctx<'a> {
+    fn new(source: &'a str, file: &FileContext, config: &'a ChecksConfig) -> Ctx<'a> {
+        let mut enabled = [false; CHECK_COUNT];
+        let mut severity = [Severity::Info; CHECK_COUNT];
+        for info in registry() {
+            enabled[info.id as usize] = config.is_enabled(info.id);
+            severity[info.id as usize] = config.severity_of(info.id);
+        }
+        Ctx {
+            src: source,
+            k: Kinds::get(),
+            path: PathFacts::of(file.path.as_deref()),
+            config,
+            enabled,
+            severity,
+            findings: Vec::new(),
+            functions: Vec::new(),
+            attributes: Vec::new(),
+            inner_pipe: None,
+            def_head: None,
+            suppressions: Vec::new(),
+        }
+    }
 }
 
 /// The one walk: visits every node once, keeping the enclosing scopes current.
@@ -716,7 +955,7 @@ fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         return;
     }
     match (name.module, name.fun) {
-        (None, "defmodule") => readability::module_docs(ctx, node),
+        (None, "defmodule") => readability::nested_module_docs(ctx, node),
         (None, "def" | "defp" | "defmacro" | "defmacrop") => {
             if let Some(def) = syntax::def_info(node, ctx.src, ctx.k) {
                 ctx.def_head = Some(def.head.id());
@@ -948,6 +1187,68 @@ end
         let src = "def f(x) do\n  IO.inspect(x\n  if do end end\n  dbg(y)\n";
         let out = render(src);
         assert!(out.contains("debug/dbg"), "{out}");
+    }
+
+    const SHOP_ACCOUNTS: &str = include_str!("../../../fixtures/checks/shop/lib/shop/accounts.ex");
+
+    /// Findings with their fixes, for comparing runs.
+    fn full(src: &str) -> Vec<Finding> {
+        run_checks(
+            src,
+            &parse(src),
+            &FileContext::for_path("lib/a.ex"),
+            &ChecksConfig::default(),
+        )
+    }
+
+    #[test]
+    fn document_checks_reuse_unchanged_forms_and_match_a_full_run() {
+        let mut doc = DocumentChecks::default();
+        let file = FileContext::for_path("lib/a.ex");
+        let config = ChecksConfig::default();
+        let mut src = SHOP_ACCOUNTS.to_owned();
+        assert_eq!(doc.run(&src, &parse(&src), &file, &config), full(&src));
+        // Insert lines at the top: every later finding moves, fixes included.
+        src.insert_str(0, "# header\n# aiex:disable-next-line\n");
+        assert_eq!(doc.run(&src, &parse(&src), &file, &config), full(&src));
+        // Edit one function only.
+        src = src.replace("String.to_atom(name)", "String.to_atom(name <> \"x\")");
+        assert_eq!(doc.run(&src, &parse(&src), &file, &config), full(&src));
+        // Re-indent a form: fixes that delete whole lines must follow.
+        src = src.replace("  defp log(message) do", "    defp log(message) do");
+        assert_eq!(doc.run(&src, &parse(&src), &file, &config), full(&src));
+        // A configuration change clears the cache.
+        let strict = ChecksConfig {
+            spec_required: true,
+            ..ChecksConfig::default()
+        };
+        let expected = run_checks(&src, &parse(&src), &file, &strict);
+        assert!(expected.iter().any(|f| f.check == CheckId::MissingSpec));
+        assert_eq!(doc.run(&src, &parse(&src), &file, &strict), expected);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn document_checks_after_random_edits_match_a_full_run(
+            edits in proptest::collection::vec((0.0f64..1.0, 0usize..12, 0usize..4), 1..6)
+        ) {
+            const SNIPPETS: [&str; 4] = ["IO.inspect(x)\n", "# aiex:disable-next-line debug\n", "\"", "end\n"];
+            let mut doc = DocumentChecks::default();
+            let file = FileContext::for_path("lib/a.ex");
+            let config = ChecksConfig::default();
+            let mut src = SHOP_ACCOUNTS.to_owned();
+            doc.run(&src, &parse(&src), &file, &config);
+            for (at, delete, snippet) in edits {
+                let mut at = (at * src.len() as f64) as usize;
+                while !src.is_char_boundary(at) { at -= 1; }
+                let mut end = (at + delete).min(src.len());
+                while !src.is_char_boundary(end) { end -= 1; }
+                src.replace_range(at..end, SNIPPETS[snippet]);
+                let tree = parse(&src);
+                proptest::prop_assert_eq!(doc.run(&src, &tree, &file, &config), full(&src));
+            }
+        }
     }
 
     #[test]
