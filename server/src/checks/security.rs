@@ -99,12 +99,9 @@ fn dynamic(ctx: &Ctx, node: Node) -> bool {
 /// Interpolated or concatenated with something dynamic.
 fn built_dynamically(ctx: &Ctx, node: Node) -> bool {
     let k = ctx.k;
-    if syntax::is_interpolated(node, k) {
-        return true;
-    }
-    node.kind_id() == k.binary_operator
-        && syntax::operator(node, ctx.src) == "<>"
-        && dynamic(ctx, node)
+    let built = syntax::is_interpolated(node, k)
+        || (node.kind_id() == k.binary_operator && syntax::operator(node, ctx.src) == "<>");
+    built && dynamic(ctx, node)
 }
 
 /// Whether literal parts of an expression contain an HTML tag.
@@ -483,6 +480,7 @@ mod tests {
   String.to_atom("literal")
   String.to_existing_atom(x)
   String.to_atom(@prefix)
+  String.to_atom("#{@prefix}_suffix")
   :erlang.binary_to_atom("ok", :utf8)
 end
 "##;
@@ -510,6 +508,8 @@ end
   System.shell("ls -la")
   Port.open({:spawn_executable, "/bin/ls"}, args: [file])
   Port.open({:spawn, "cat"}, [])
+  System.cmd(System.find_executable("git"), ["status"])
+  System.cmd(@tool, [file])
 end
 "##;
         expect![[r#"
@@ -535,6 +535,7 @@ end
   Ecto.Adapters.SQL.query!(Repo, "SELECT 1", [])
   Repo.query(@sql, [id])
   Query.query("#{id}")
+  Repo.query("SELECT * FROM #{@table} WHERE id = $1", [id])
   from(u in User, where: fragment("lower(?)", ^name))
 end
 "##;

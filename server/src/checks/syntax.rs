@@ -263,7 +263,13 @@ pub(crate) fn is_interpolated(node: Node, k: &Kinds) -> bool {
 pub(crate) fn is_literal(node: Node, src: &str, k: &Kinds) -> bool {
     let kind = node.kind_id();
     if kind == k.string || kind == k.charlist || kind == k.quoted_atom {
-        return !is_interpolated(node, k);
+        // Interpolating only literals and module attributes still gives a constant.
+        return (0..node.child_count()).all(|i| {
+            node.child(i).is_none_or(|c| {
+                c.kind_id() != k.interpolation
+                    || named_children(c, k).iter().all(|e| is_literal(*e, src, k))
+            })
+        });
     }
     if kind == k.sigil {
         let uppercase = named_children(node, k)
@@ -311,7 +317,14 @@ pub(crate) fn is_literal(node: Node, src: &str, k: &Kinds) -> bool {
                 .is_some_and(|r| is_literal(r, src, k));
     }
     if kind == k.call {
-        return call_name(node, src, k).is_some_and(|n| n.module.is_none() && n.fun == "quote");
+        // `quote` builds an AST literally; `System.find_executable("git")` finds a fixed program.
+        return call_name(node, src, k).is_some_and(|n| match (n.module, n.fun) {
+            (None, "quote") => true,
+            (Some("System"), "find_executable") => {
+                args(node, k).iter().all(|a| is_literal(*a, src, k))
+            }
+            _ => false,
+        });
     }
     if node.kind() == "map_content" {
         return named_children(node, k)
@@ -473,6 +486,8 @@ mod tests {
         for (src, expected) in [
             ("\"a\"", true),
             ("\"a#{b}\"", false),
+            ("\"a#{@b}\"", true),
+            ("\"a#{@b}#{c}\"", false),
             ("'ls'", true),
             ("~c\"ls\"", true),
             ("~s(a#{b})", false),
