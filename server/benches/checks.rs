@@ -106,11 +106,14 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let config = ChecksConfig::default();
 
-    // `cargo bench --bench checks -- edit` runs the one-file part only.
-    if !std::env::args().any(|a| a == "edit") {
+    // `cargo bench --bench checks -- edit` (or `-- workspace`) runs one part only.
+    let only = |part: &str| std::env::args().any(|a| a == part);
+    if !only("edit") {
         workspace(threads, &config);
     }
-    one_file(&config);
+    if !only("workspace") {
+        one_file(&config);
+    }
 }
 
 fn workspace(threads: usize, config: &ChecksConfig) {

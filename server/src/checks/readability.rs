@@ -404,6 +404,12 @@ fn is_enum<'a>(ctx: &Ctx<'a>, node: Node<'a>, fun: &str) -> bool {
 /// it reported.
 fn chain_rewrite<'a>(ctx: &mut Ctx<'a>, prev: Node<'a>, prev_piped: bool, cur: Node<'a>) -> bool {
     let k = ctx.k;
+    // Names first: arguments are only read for the two pairs of interest.
+    let pair_of_interest = (is_enum(ctx, cur, "join") && is_enum(ctx, prev, "map"))
+        || (is_enum(ctx, cur, "count") && is_enum(ctx, prev, "filter"));
+    if !pair_of_interest {
+        return false;
+    }
     let (cur_args, prev_args) = (syntax::args(cur, k), syntax::args(prev, k));
     let expected_prev_args = if prev_piped { 1 } else { 2 };
     if prev_args.len() != expected_prev_args {
