@@ -1252,6 +1252,23 @@ end
     }
 
     #[test]
+    fn pathological_nesting_does_not_exhaust_a_small_stack() {
+        let concat = format!("x = {}y\n", "\"a\" <> ".repeat(5_000));
+        let pipes = format!("z = w{}\n", " |> f()".repeat(5_000));
+        let lists = format!("l = {}1{}\n", "[".repeat(2_000), "]".repeat(2_000));
+        let src =
+            format!("defmodule Deep do\n def f(y, w) do\n{concat}{pipes}{lists}\n:ok end\nend\n");
+        let handle = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || full(&src).len())
+            .expect("thread starts");
+        assert!(
+            handle.join().is_ok(),
+            "checking deep code overflowed the stack"
+        );
+    }
+
+    #[test]
     fn findings_are_sorted_and_fix_edits_apply() {
         let src = "x |> IO.inspect()\n";
         assert_eq!(apply_fix(src, CheckId::IoInspect), "x\n");

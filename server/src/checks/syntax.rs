@@ -261,6 +261,18 @@ pub(crate) fn is_interpolated(node: Node, k: &Kinds) -> bool {
 /// Whether a node is a value known at compile time: literals, collections of literals, module
 /// attributes, `quote` blocks, and `<>`/`++` of literals.
 pub(crate) fn is_literal(node: Node, src: &str, k: &Kinds) -> bool {
+    literal_within(node, src, k, 0)
+}
+
+/// Deeper than this, a value is not considered literal (bounds the recursion on adversarial
+/// input such as a `<>` chain of thousands of strings).
+const MAX_LITERAL_DEPTH: u32 = 64;
+
+fn literal_within(node: Node, src: &str, k: &Kinds, depth: u32) -> bool {
+    if depth > MAX_LITERAL_DEPTH {
+        return false;
+    }
+    let is_literal = |n: Node, src: &str, k: &Kinds| literal_within(n, src, k, depth + 1);
     let kind = node.kind_id();
     if kind == k.string || kind == k.charlist || kind == k.quoted_atom {
         // Interpolating only literals and module attributes still gives a constant.
@@ -507,6 +519,7 @@ mod tests {
             ("<<x::binary>>", false),
             ("%{a: 1}", true),
             ("%{a: x}", false),
+            (&format!("{}\"end\"", "\"a\" <> ".repeat(100)), false),
         ] {
             let tree = parse(src);
             let node = tree.root_node().named_child(0).unwrap();
