@@ -161,7 +161,11 @@ fn workspace(threads: usize, config: &ChecksConfig) {
         .filter_map(|m| m.into_inner().ok().flatten())
         .collect();
     let indexed: Vec<(&String, &Tree)> = files.iter().zip(&trees).collect();
-    let rounds = if std::env::args().any(|a| a == "profile-checks") { 6 } else { 1 };
+    let rounds = if std::env::args().any(|a| a == "profile-checks") {
+        6
+    } else {
+        1
+    };
     let start = Instant::now();
     for _ in 0..rounds {
         let again = parallel(&indexed, threads, |_, i, (src, tree)| {

@@ -411,6 +411,44 @@ impl Fix {
     }
 }
 
+/// A fix that silences a finding with a `# aiex:disable-next-line ID` comment above its line
+/// (added to an existing one when there is one), for the editor's code action menu.
+pub fn disable_fix(source: &str, finding: &Finding) -> Fix {
+    let id = finding.check.as_str();
+    let at = finding.start_byte.min(source.len());
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent: String = source[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let title = format!("Disable {id} for this line");
+    if line_start > 0 {
+        let previous_start = source[..line_start - 1].rfind('\n').map_or(0, |i| i + 1);
+        let previous = &source[previous_start..line_start - 1];
+        let trimmed = previous.trim_end();
+        if let Some(ids) = trimmed
+            .trim_start()
+            .strip_prefix("# aiex:disable-next-line")
+        {
+            if ids.trim().is_empty() || ids.split([',', ' ']).any(|i| i.trim() == id) {
+                // Already silences every check, or this one: nothing to add.
+                return Fix {
+                    title,
+                    edits: vec![],
+                };
+            }
+            let end = previous_start + trimmed.len();
+            return Fix::replace(title, end, end, format!(", {id}"));
+        }
+    }
+    Fix::replace(
+        title,
+        line_start,
+        line_start,
+        format!("{indent}# aiex:disable-next-line {id}\n"),
+    )
+}
+
 /// A finding of one check on one range of the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -1249,6 +1287,27 @@ end
                 proptest::prop_assert_eq!(doc.run(&src, &tree, &file, &config), full(&src));
             }
         }
+    }
+
+    #[test]
+    fn disable_fix_adds_or_extends_a_comment_and_silences_the_finding() {
+        let src = "def f(x) do\n  IO.inspect(x)\nend\n";
+        let finding = full(src).into_iter().next().expect("a finding");
+        let fixed = disable_fix(src, &finding).apply(src);
+        assert_eq!(
+            fixed,
+            "def f(x) do\n  # aiex:disable-next-line debug/io-inspect\n  IO.inspect(x)\nend\n"
+        );
+        assert!(full(&fixed).is_empty());
+        let src =
+            "def f(x) do\n  # aiex:disable-next-line debug/io-inspect\n  dbg(IO.inspect(x))\nend\n";
+        let dbg = full(src)
+            .into_iter()
+            .find(|f| f.check == CheckId::Dbg)
+            .expect("dbg");
+        let fixed = disable_fix(src, &dbg).apply(src);
+        assert_eq!(fixed, "def f(x) do\n  # aiex:disable-next-line debug/io-inspect, debug/dbg\n  dbg(IO.inspect(x))\nend\n");
+        assert!(full(&fixed).is_empty());
     }
 
     #[test]
