@@ -1333,3 +1333,15 @@ end
         assert_eq!(apply_fix(src, CheckId::IoInspect), "x\n");
     }
 }
+
+#[cfg(test)]
+mod thread_safety {
+    /// The language server keeps a `DocumentChecks` per document across tasks and threads.
+    #[test]
+    fn document_checks_and_findings_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::DocumentChecks>();
+        assert_send_sync::<super::Finding>();
+        assert_send_sync::<super::ChecksConfig>();
+    }
+}
