@@ -215,14 +215,18 @@ fn one_file(config: &ChecksConfig) {
     let mut count = 0;
     // Type inside a string literal in the middle of the file, then delete it again.
     let middle = src.len() / 2;
+    // Inside a string by default; AIEX_BENCH_EDIT_AFTER=text types after another text.
+    let anchor = std::env::var("AIEX_BENCH_EDIT_AFTER").unwrap_or_else(|_| "label: \"".to_owned());
     let at = src[middle..]
-        .find("label: \"")
-        .map_or(middle, |i| middle + i + "label: \"".len());
+        .find(&anchor)
+        .map_or(middle, |i| middle + i + anchor.len());
     let mut walk_times = Vec::new();
     let mut full_times = Vec::new();
+    let profile_incremental = std::env::args().any(|a| a == "profile-incremental");
+    let rounds = if profile_incremental { 4000 } else { 400 };
     let mut document = DocumentChecks::default();
     document.run(&src, &tree, &file, config);
-    for round in 0..400 {
+    for round in 0..rounds {
         let start_position = point_of(&src, at);
         let edit = if round % 2 == 0 {
             src.insert(at, 'x');
@@ -252,6 +256,9 @@ fn one_file(config: &ChecksConfig) {
         let t = Instant::now();
         count = document.run(&src, &tree, &file, config).len();
         check_times.push(t.elapsed());
+        if profile_incremental {
+            continue;
+        }
         let t = Instant::now();
         let full_count = run_checks(&src, &tree, &file, config).len();
         full_times.push(t.elapsed());
@@ -259,6 +266,9 @@ fn one_file(config: &ChecksConfig) {
         let t = Instant::now();
         std::hint::black_box(bare_walk(&tree));
         walk_times.push(t.elapsed());
+    }
+    if profile_incremental {
+        return;
     }
     walk_times.sort();
     full_times.sort();

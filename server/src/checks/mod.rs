@@ -638,7 +638,7 @@ pub fn run_checks(
     file: &FileContext,
     config: &ChecksConfig,
 ) -> Vec<Finding> {
-    check_forms(source, tree, file, config, None)
+    check_forms(source, tree, file, config, &mut HashMap::new())
 }
 
 /// The checks of one document, kept across edits.
@@ -658,11 +658,9 @@ pub struct DocumentChecks {
     cache: HashMap<u64, FormResult>,
 }
 
-/// What walking one top-level form produced, at the position it had then.
-#[derive(Clone)]
+/// What walking one top-level form produced, relative to the form: byte offsets from the start
+/// of its first line, lines from its first line. Identical forms share one result.
 struct FormResult {
-    start_byte: usize,
-    start_row: usize,
     findings: Vec<Finding>,
     suppressions: Vec<Suppression>,
     /// What the module-level pass needs of it.
@@ -670,50 +668,55 @@ struct FormResult {
 }
 
 impl FormResult {
-    /// The same result for the form now starting at `start_byte` on `start_row`.
-    fn moved(&self, start_byte: usize, start_row: usize) -> FormResult {
-        let shift = |b: usize| (b + start_byte).saturating_sub(self.start_byte);
-        let findings = self
-            .findings
-            .iter()
-            .map(|f| Finding {
-                start_byte: shift(f.start_byte),
-                end_byte: shift(f.end_byte),
-                fixes: f
-                    .fixes
-                    .iter()
-                    .map(|fix| Fix {
-                        title: fix.title.clone(),
-                        edits: fix
-                            .edits
-                            .iter()
-                            .map(|e| ByteEdit {
-                                start_byte: shift(e.start_byte),
-                                end_byte: shift(e.end_byte),
-                                replacement: e.replacement.clone(),
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-                ..f.clone()
-            })
-            .collect();
-        let suppressions = self
-            .suppressions
-            .iter()
-            .map(|s| Suppression {
-                line: s
-                    .line
-                    .map(|l| (l + start_row).saturating_sub(self.start_row)),
-                checks: s.checks.clone(),
-            })
-            .collect();
+    /// Walks a form and keeps its results relative to `base` (its line start) and `row`.
+    fn compute<'a>(ctx: &mut Ctx<'a>, form: Node<'a>, base: usize, row: usize) -> FormResult {
+        walk(ctx, form);
+        ctx.functions.clear();
+        ctx.attributes.clear();
+        let mut findings = std::mem::take(&mut ctx.findings);
+        for f in &mut findings {
+            shift_finding(f, |b| b.saturating_sub(base));
+        }
+        let mut suppressions = std::mem::take(&mut ctx.suppressions);
+        for s in &mut suppressions {
+            s.line = s.line.map(|l| l.saturating_sub(row));
+        }
+        let doc_item = readability::doc_item(ctx, form).moved(|b| b.saturating_sub(base));
         FormResult {
-            start_byte,
-            start_row,
             findings,
             suppressions,
-            doc_item: self.doc_item.moved(shift),
+            doc_item,
+        }
+    }
+
+    /// Appends the results of this form placed at `base` and `row`.
+    fn place(
+        &self,
+        base: usize,
+        row: usize,
+        findings: &mut Vec<Finding>,
+        suppressions: &mut Vec<Suppression>,
+    ) {
+        findings.extend(self.findings.iter().map(|f| {
+            let mut f = f.clone();
+            shift_finding(&mut f, |b| b + base);
+            f
+        }));
+        suppressions.extend(self.suppressions.iter().map(|s| Suppression {
+            line: s.line.map(|l| l + row),
+            checks: s.checks.clone(),
+        }));
+    }
+}
+
+/// Moves every offset of a finding, fixes included.
+fn shift_finding(f: &mut Finding, shift: impl Fn(usize) -> usize) {
+    f.start_byte = shift(f.start_byte);
+    f.end_byte = shift(f.end_byte);
+    for fix in &mut f.fixes {
+        for e in &mut fix.edits {
+            e.start_byte = shift(e.start_byte);
+            e.end_byte = shift(e.end_byte);
         }
     }
 }
@@ -735,70 +738,45 @@ impl DocumentChecks {
             self.cache.clear();
             self.key = Some((file.path.clone(), config.clone()));
         }
-        check_forms(source, tree, file, config, Some(&mut self.cache))
+        check_forms(source, tree, file, config, &mut self.cache)
     }
 }
 
-/// Checks a document form by form, reusing and refilling `cache` when given.
+/// Checks a document form by form, reusing the results of unchanged forms from `cache` and
+/// leaving there the results of the current forms.
 fn check_forms(
     source: &str,
     tree: &Tree,
     file: &FileContext,
     config: &ChecksConfig,
-    mut cache: Option<&mut HashMap<u64, FormResult>>,
+    cache: &mut HashMap<u64, FormResult>,
 ) -> Vec<Finding> {
     let mut ctx = Ctx::new(source, file, config);
     let mut modules = Vec::new();
     let forms = top_level_forms(tree.root_node(), source, ctx.k, &mut modules);
-    let mut next_cache = HashMap::with_capacity(if cache.is_some() { forms.len() } else { 0 });
+    let mut next: HashMap<u64, FormResult> = HashMap::with_capacity(forms.len());
     let mut findings = Vec::new();
     let mut suppressions = Vec::new();
-    let mut doc_items = Vec::with_capacity(forms.len());
+    let mut placed = Vec::with_capacity(forms.len());
     for form in forms {
-        let (start_byte, start_row) = (form.start_byte(), form.start_position().row);
-        let hash = cache.as_ref().map(|_| form_hash(source, form));
-        let cached = match (&mut cache, hash) {
-            (Some(cache), Some(hash)) => cache
+        let (base, hash) = form_hash(source, form);
+        let row = form.start_position().row;
+        let result = next.entry(hash).or_insert_with(|| {
+            cache
                 .remove(&hash)
-                .or_else(|| next_cache.get(&hash).cloned()),
-            _ => None,
-        };
-        let result = match cached {
-            Some(old) if old.start_byte == start_byte && old.start_row == start_row => old,
-            Some(old) => old.moved(start_byte, start_row),
-            None => {
-                walk(&mut ctx, form);
-                ctx.functions.clear();
-                ctx.attributes.clear();
-                FormResult {
-                    start_byte,
-                    start_row,
-                    findings: std::mem::take(&mut ctx.findings),
-                    suppressions: std::mem::take(&mut ctx.suppressions),
-                    doc_item: readability::doc_item(&ctx, form),
-                }
-            }
-        };
-        match hash {
-            Some(hash) => {
-                findings.extend(result.findings.iter().cloned());
-                suppressions.extend(result.suppressions.iter().cloned());
-                doc_items.push(result.doc_item.clone());
-                next_cache.insert(hash, result);
-            }
-            None => {
-                findings.extend(result.findings);
-                suppressions.extend(result.suppressions);
-                doc_items.push(result.doc_item);
-            }
-        }
-    }
-    if let Some(cache) = cache {
-        *cache = next_cache;
+                .unwrap_or_else(|| FormResult::compute(&mut ctx, form, base, row))
+        });
+        result.place(base, row, &mut findings, &mut suppressions);
+        placed.push((hash, base));
     }
     for module in &modules {
-        readability::module_docs(&mut ctx, module.iter().map(|&i| &doc_items[i]));
+        let items = module.iter().filter_map(|&i| {
+            let (hash, base) = placed[i];
+            next.get(&hash).map(|r| (&r.doc_item, base))
+        });
+        readability::module_docs(&mut ctx, items);
     }
+    *cache = next;
     findings.append(&mut ctx.findings);
     suppressions.append(&mut ctx.suppressions);
     finish(source, findings, &suppressions)
@@ -859,17 +837,24 @@ fn collect_forms<'t>(
     }
 }
 
-/// A hash of a form's full lines (what checks may read around it) and its kind.
-fn form_hash(src: &str, form: Node) -> u64 {
+/// The start of a form's first line, and a hash of its full lines (what checks may read around
+/// it) and its kind.
+fn form_hash(src: &str, form: Node) -> (usize, u64) {
     use std::hash::{Hash, Hasher};
     let start = src[..form.start_byte()].rfind('\n').map_or(0, |i| i + 1);
     let end = src[form.end_byte()..]
         .find('\n')
         .map_or(src.len(), |i| form.end_byte() + i);
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    form.kind_id().hash(&mut hasher);
+    // Where the form sits in its lines: two forms on one line share their full lines.
+    (
+        form.kind_id(),
+        form.start_byte() - start,
+        form.end_byte() - start,
+    )
+        .hash(&mut hasher);
     src[start..end].hash(&mut hasher);
-    hasher.finish()
+    (start, hasher.finish())
 }
 
 /// Applies suppressions, sorts and removes duplicates.
@@ -1229,14 +1214,47 @@ end
 
     const SHOP_ACCOUNTS: &str = include_str!("../../../fixtures/checks/shop/lib/shop/accounts.ex");
 
-    /// Findings with their fixes, for comparing runs.
+    /// The reference: one plain walk over the whole tree, no forms, no cache.
+    fn reference(
+        src: &str,
+        tree: &Tree,
+        file: &FileContext,
+        config: &ChecksConfig,
+    ) -> Vec<Finding> {
+        let mut ctx = Ctx::new(src, file, config);
+        walk(&mut ctx, tree.root_node());
+        let findings = std::mem::take(&mut ctx.findings);
+        finish(src, findings, &ctx.suppressions)
+    }
+
+    /// Reference findings with their fixes, for comparing runs.
     fn full(src: &str) -> Vec<Finding> {
-        run_checks(
-            src,
-            &parse(src),
-            &FileContext::for_path("lib/a.ex"),
-            &ChecksConfig::default(),
-        )
+        let file = FileContext::for_path("lib/a.ex");
+        reference(src, &parse(src), &file, &ChecksConfig::default())
+    }
+
+    #[test]
+    fn form_by_form_checks_match_one_plain_walk() {
+        let sources = [
+            SHOP_ACCOUNTS,
+            include_str!(
+                "../../../fixtures/checks/shop/lib/shop_web/controllers/file_controller.ex"
+            ),
+            include_str!("../../../fixtures/checks/shop/lib/shop/reports.ex"),
+            include_str!("../../../fixtures/checks/shop/config/prod.exs"),
+            "IO.inspect(:a); IO.inspect(:b)\n# aiex:disable-next-line\ndbg(1)\ndbg(2)\n",
+        ];
+        for src in sources {
+            let tree = parse(src);
+            let file = FileContext::for_path("lib/a.ex");
+            let config = ChecksConfig {
+                spec_required: true,
+                ..ChecksConfig::default()
+            };
+            let expected = reference(src, &tree, &file, &config);
+            assert!(!expected.is_empty());
+            assert_eq!(run_checks(src, &tree, &file, &config), expected);
+        }
     }
 
     #[test]
@@ -1252,6 +1270,19 @@ end
         // Edit one function only.
         src = src.replace("String.to_atom(name)", "String.to_atom(name <> \"x\")");
         assert_eq!(doc.run(&src, &parse(&src), &file, &config), full(&src));
+        // Two forms on one line.
+        src.push_str("IO.inspect(:a); IO.inspect(:b)\n");
+        let findings = doc.run(&src, &parse(&src), &file, &config);
+        assert_eq!(findings, full(&src));
+        let last_line = src.len() - "IO.inspect(:a); IO.inspect(:b)\n".len();
+        let on_last_line = findings
+            .iter()
+            .filter(|f| f.start_byte >= last_line)
+            .count();
+        assert_eq!(
+            on_last_line, 2,
+            "each form on the line keeps its own findings"
+        );
         // Re-indent a form: fixes that delete whole lines must follow.
         src = src.replace("  defp log(message) do", "    defp log(message) do");
         assert_eq!(doc.run(&src, &parse(&src), &file, &config), full(&src));
@@ -1260,7 +1291,7 @@ end
             spec_required: true,
             ..ChecksConfig::default()
         };
-        let expected = run_checks(&src, &parse(&src), &file, &strict);
+        let expected = reference(&src, &parse(&src), &file, &strict);
         assert!(expected.iter().any(|f| f.check == CheckId::MissingSpec));
         assert_eq!(doc.run(&src, &parse(&src), &file, &strict), expected);
     }

@@ -102,25 +102,31 @@ pub(crate) fn nested_module_docs<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         .into_iter()
         .map(|item| doc_item(ctx, item))
         .collect();
-    module_docs(ctx, items.iter());
+    module_docs(ctx, items.iter().map(|i| (i, 0)));
 }
 
-/// Checks `@doc` and `@spec` of the public functions of one module, from its items in order.
-pub(crate) fn module_docs<'i>(ctx: &mut Ctx, items: impl Iterator<Item = &'i DocItem> + Clone) {
+/// Checks `@doc` and `@spec` of the public functions of one module, from its items in order,
+/// each with the offset to add to its positions.
+pub(crate) fn module_docs<'i>(
+    ctx: &mut Ctx,
+    items: impl Iterator<Item = (&'i DocItem, usize)> + Clone,
+) {
     if !ctx.on(CheckId::MissingDoc) && !ctx.on(CheckId::MissingSpec) {
         return;
     }
-    let has_moduledoc = items.clone().any(|i| matches!(i, DocItem::Moduledoc(true)));
+    let has_moduledoc = items
+        .clone()
+        .any(|(i, _)| matches!(i, DocItem::Moduledoc(true)));
     let specs: Vec<(&str, usize)> = items
         .clone()
-        .filter_map(|i| match i {
+        .filter_map(|(i, _)| match i {
             DocItem::Spec(name, arity) => Some((name.as_str(), *arity)),
             _ => None,
         })
         .collect();
     let (mut doc, mut implementation) = (false, false);
     let mut seen: Vec<(&str, usize)> = Vec::new();
-    for item in items {
+    for (item, base) in items {
         let (name, arity, defaults, public, head) = match item {
             DocItem::Doc => {
                 doc = true;
@@ -136,7 +142,13 @@ pub(crate) fn module_docs<'i>(ctx: &mut Ctx, items: impl Iterator<Item = &'i Doc
                 defaults,
                 public,
                 head,
-            } => (name.as_str(), *arity, *defaults, *public, *head),
+            } => (
+                name.as_str(),
+                *arity,
+                *defaults,
+                *public,
+                (head.0 + base, head.1 + base),
+            ),
             _ => continue,
         };
         let first_clause = !seen.contains(&(name, arity));
