@@ -156,15 +156,19 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
             None | Some("Plug.Conn" | "Conn" | "Phoenix.Controller" | "Controller"),
             "send_resp" | "html",
         ) => CheckId::XssSendResp,
-        (Some("File"), _) | (None | Some("Plug.Conn" | "Conn"), "send_file") => {
+        (Some("File"), f) if FILE_PATH_FUNS.contains(&f) || FILE_TWO_PATH_FUNS.contains(&f) => {
             CheckId::PathTraversal
         }
+        (None | Some("Plug.Conn" | "Conn"), "send_file") => CheckId::PathTraversal,
         (None | Some("Phoenix.Controller" | "Controller"), "send_download") => {
             CheckId::PathTraversal
         }
         _ => return,
     };
-    if !ctx.on(id) && id != CheckId::UnsafeBinaryToTerm {
+    // binary_to_term reports under one of two IDs, chosen once its options are read.
+    let either_binary_to_term =
+        id == CheckId::UnsafeBinaryToTerm && ctx.on(CheckId::BinaryToTermSafe);
+    if !ctx.on(id) && !either_binary_to_term {
         return;
     }
     let (args, _) = syntax::effective_args(node, ctx.src, k);
@@ -221,11 +225,9 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
         }
         CheckId::PathTraversal => {
             let paths: Vec<Node> = match (module, fun) {
-                (
-                    Some("File"),
-                    "cp" | "cp!" | "cp_r" | "cp_r!" | "rename" | "rename!" | "ln" | "ln!" | "ln_s"
-                    | "ln_s!",
-                ) => args.iter().take(2).copied().collect(),
+                (Some("File"), f) if FILE_TWO_PATH_FUNS.contains(&f) => {
+                    args.iter().take(2).copied().collect()
+                }
                 (Some("File"), f) if FILE_PATH_FUNS.contains(&f) => first.into_iter().collect(),
                 (_, "send_file") => args.get(2).copied().into_iter().collect(),
                 (_, "send_download") => args
@@ -245,6 +247,11 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
         _ => {}
     }
 }
+
+/// `File` functions whose first two arguments are paths.
+const FILE_TWO_PATH_FUNS: &[&str] = &[
+    "cp", "cp!", "cp_r", "cp_r!", "rename", "rename!", "ln", "ln!", "ln_s", "ln_s!",
+];
 
 /// `File` functions whose first argument is a path.
 const FILE_PATH_FUNS: &[&str] = &[
@@ -639,6 +646,11 @@ def raw(x), do: x
     path = "uploads/fixed.txt"
     File.read(path)
     send_download(conn, {:binary, name}, filename: "x.txt")
+    File.exists?(name)
+  end
+
+  def copy(conn, %{"from" => from}) do
+    File.cp!("backups/latest", "restore/" <> from)
   end
 
   def config_path(path), do: File.read!(path)
@@ -649,6 +661,7 @@ end
             8:19 warning security/path-traversal: File.read with a path from request data: path traversal; use Path.basename/1 or an allow-list `File.read(path)`
             9:5 warning security/path-traversal: File.rm! with a path from request data: path traversal; use Path.basename/1 or an allow-list `File.rm!(conn.params["tmp"])`
             10:5 warning security/path-traversal: send_download with a path from request data: path traversal; use Path.basename/1 or an allow-list `send_download(conn, {:file, path})`
+            22:5 warning security/path-traversal: File.cp! with a path from request data: path traversal; use Path.basename/1 or an allow-list `File.cp!("backups/latest", "restore/" <>`
         "#]]
         .assert_eq(&security(src));
     }
