@@ -186,6 +186,15 @@ fn collect_forms<'t>(
                 .and_then(|_| syntax::do_block(node, k));
             match block {
                 Some(block) => {
+                    // Besides its name and block, a broken module can hold an ERROR node
+                    // with code in it: those children are forms too (not module items, like
+                    // the module itself in the enclosing module).
+                    let mut children = node.walk();
+                    for child in node.named_children(&mut children) {
+                        if child != block {
+                            forms.push(child);
+                        }
+                    }
                     modules.push(Vec::new());
                     let index = modules.len() - 1;
                     // Module nesting is shallow: recursion depth is the nesting of modules.

@@ -717,7 +717,11 @@ end
             include_str!("../../../fixtures/checks/shop/config/prod.exs"),
             "IO.inspect(:a); IO.inspect(:b)\n# aiex:disable-next-line\ndbg(1)\ndbg(2)\n",
         ];
-        for src in sources {
+        // A broken module whose first forms end up in an ERROR node beside the do block.
+        let broken = SHOP_ACCOUNTS
+            .replace("role giv", "# aiex:disable-next-line debug\n")
+            .replace("def get_user(id)", "def get_useIO.inspect(x)\n)");
+        for src in sources.into_iter().chain([broken.as_str()]) {
             let tree = parse(src);
             let file = FileContext::for_path("lib/a.ex");
             let config = ChecksConfig {
