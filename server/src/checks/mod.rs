@@ -774,16 +774,33 @@ end
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
         #[test]
         fn document_checks_after_random_edits_match_a_full_run(
-            edits in proptest::collection::vec((0.0f64..1.0, 0usize..12, 0usize..4), 1..6)
+            base in 0usize..3,
+            edits in proptest::collection::vec((0.0f64..1.0, 0usize..12, 0usize..10), 1..6)
         ) {
-            const SNIPPETS: [&str; 4] = ["IO.inspect(x)\n", "# aiex:disable-next-line debug\n", "\"", "end\n"];
+            const SNIPPETS: [&str; 10] = [
+                "IO.inspect(x)\n",
+                "# aiex:disable-next-line debug\n",
+                "\"",
+                "end\n",
+                "defmodule B do\n",
+                "@doc \"x\"\n",
+                "def g(a), do: a\n",
+                "|> Enum.join()\n",
+                "unless a do 1 else 2 end\n",
+                "@spec g(term) :: term\n",
+            ];
             let mut doc = DocumentChecks::default();
             let file = FileContext::for_path("lib/a.ex");
             let config = ChecksConfig::default();
-            let mut src = SHOP_ACCOUNTS.to_owned();
+            let bases = [
+                SHOP_ACCOUNTS,
+                include_str!("../../../fixtures/checks/shop/lib/shop_web/controllers/file_controller.ex"),
+                include_str!("../../../fixtures/checks/shop/config/prod.exs"),
+            ];
+            let mut src = bases[base].to_owned();
             doc.run(&src, &parse(&src), &file, &config);
             for (at, delete, snippet) in edits {
                 let mut at = (at * src.len() as f64) as usize;
