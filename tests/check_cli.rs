@@ -204,3 +204,16 @@ fn configuration_file_and_flags() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn rules_see_paths_relative_to_the_mix_project() {
+    // Run from inside lib/: the file is shown as shop/accounts.ex, but the checks still know
+    // it lives in lib/ (IO.puts is reported there, not in scripts).
+    let out = aiex_check(&fixtures().join("shop/lib"), &["."]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("shop/accounts.ex:39:7: warning debug/io-puts"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 15, "{text}");
+}

@@ -1,5 +1,9 @@
 //! Complexity of function clauses: nesting depth, cyclomatic complexity, arity and length,
 //! each against a configurable threshold (`checks.thresholds`).
+//!
+//! Counted during the main walk (no second walk of function bodies): [`start`] when a clause is
+//! entered, [`construct`] and [`operator`] as its body is walked, [`leave`] and [`finish`] on
+//! the way out.
 
 use tree_sitter::Node;
 
@@ -7,95 +11,119 @@ use super::syntax::{self, DefInfo};
 use super::{CheckId, Ctx};
 
 /// Control structures that nest (besides `fn`).
-const NESTING: &[&str] = &[
+pub(crate) const NESTING: &[&str] = &[
     "if", "unless", "case", "cond", "with", "for", "receive", "try",
 ];
 
-/// Checks one function clause. Walks its body once more (the main walk does not keep
-/// per-function counters), which keeps this family self-contained.
-pub(crate) fn function<'a>(ctx: &mut Ctx<'a>, def: &DefInfo<'a>) {
-    let limits = ctx.config.thresholds.clone();
-    let label = format!("{}/{}", def.name, def.params.len());
-    if def.params.len() > limits.arity as usize {
+/// The counters of the function clause being walked.
+pub(crate) struct Metrics<'a> {
+    name: &'a str,
+    arity: usize,
+    head: Node<'a>,
+    /// Nodes before this byte are the head, not the body.
+    body_start: usize,
+    complexity: u32,
+    /// Ids of the nesting constructs currently open, innermost last.
+    open: Vec<usize>,
+    too_deep: Option<(Node<'a>, u32)>,
+}
+
+/// Starts measuring a function clause; reports arity and length at once.
+pub(crate) fn start<'a>(ctx: &mut Ctx<'a>, def: &DefInfo<'a>) -> Metrics<'a> {
+    let limits = &ctx.config.thresholds;
+    let (max_arity, max_lines) = (limits.arity, limits.function_lines);
+    let arity = def.params.len();
+    if arity > max_arity as usize {
         let msg = format!(
-            "{label} has {} parameters (max {})",
-            def.params.len(),
-            limits.arity
+            "{}/{arity} has {arity} parameters (max {max_arity})",
+            def.name
         );
         ctx.emit(CheckId::Arity, def.head, msg, vec![]);
     }
     let lines = def.node.end_position().row - def.node.start_position().row + 1;
-    if lines > limits.function_lines as usize {
+    if lines > max_lines as usize {
         let msg = format!(
-            "{label} is {lines} lines long (max {})",
-            limits.function_lines
+            "{}/{arity} is {lines} lines long (max {max_lines})",
+            def.name
         );
         ctx.emit(CheckId::FunctionLength, def.head, msg, vec![]);
     }
-    if !ctx.on(CheckId::Nesting) && !ctx.on(CheckId::Cyclomatic) {
+    Metrics {
+        name: def.name,
+        arity,
+        head: def.head,
+        body_start: def.body.map_or(usize::MAX, |b| b.start_byte()),
+        complexity: 1,
+        open: Vec::new(),
+        too_deep: None,
+    }
+}
+
+/// A control structure (`if`, `case`, ..., or `fn` for an anonymous function) is entered.
+pub(crate) fn construct<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, keyword: &str) {
+    let k = ctx.k;
+    let max_depth = ctx.config.thresholds.nesting;
+    let added = if keyword == "fn" {
+        clauses(node, k).saturating_sub(1)
+    } else {
+        decisions(ctx, node, keyword)
+    };
+    let Some(metrics) = ctx.functions.last_mut().map(|f| &mut f.metrics) else {
+        return;
+    };
+    if node.start_byte() < metrics.body_start {
         return;
     }
-    let Some(body) = def.body else { return };
-    let (complexity, too_deep) = measure(ctx, body, limits.nesting);
-    if complexity > limits.cyclomatic {
-        let msg = format!(
-            "{label} has cyclomatic complexity {complexity} (max {})",
-            limits.cyclomatic
-        );
-        ctx.emit(CheckId::Cyclomatic, def.head, msg, vec![]);
+    metrics.complexity += added;
+    metrics.open.push(node.id());
+    let depth = u32::try_from(metrics.open.len()).unwrap_or(u32::MAX);
+    if depth > max_depth && metrics.too_deep.is_none() {
+        let keyword_node = node.child(0).unwrap_or(node);
+        metrics.too_deep = Some((keyword_node, depth));
     }
-    if let Some((node, depth)) = too_deep {
-        let msg = format!("Nesting depth {depth} in {label} (max {})", limits.nesting);
+}
+
+/// A binary operator is entered: `&&`, `||`, `and`, `or` add a path.
+pub(crate) fn operator(ctx: &mut Ctx, node: Node, op: &str) {
+    if !matches!(op, "&&" | "||" | "and" | "or") {
+        return;
+    }
+    if let Some(metrics) = ctx.functions.last_mut().map(|f| &mut f.metrics) {
+        if node.start_byte() >= metrics.body_start {
+            metrics.complexity += 1;
+        }
+    }
+}
+
+/// A node is left: closes a nesting construct.
+pub(crate) fn leave(metrics: &mut Metrics, node_id: usize) {
+    if metrics.open.last() == Some(&node_id) {
+        metrics.open.pop();
+    }
+}
+
+/// The clause is left: reports complexity and nesting.
+pub(crate) fn finish(ctx: &mut Ctx, metrics: Metrics) {
+    let limits = &ctx.config.thresholds;
+    let (max_complexity, max_depth) = (limits.cyclomatic, limits.nesting);
+    let label = format!("{}/{}", metrics.name, metrics.arity);
+    if metrics.complexity > max_complexity {
+        let msg = format!(
+            "{label} has cyclomatic complexity {} (max {max_complexity})",
+            metrics.complexity
+        );
+        ctx.emit(CheckId::Cyclomatic, metrics.head, msg, vec![]);
+    }
+    if let Some((node, depth)) = metrics.too_deep {
+        let msg = format!("Nesting depth {depth} in {label} (max {max_depth})");
         ctx.emit(CheckId::Nesting, node, msg, vec![]);
     }
 }
 
-/// The cyclomatic complexity of a body, and the first construct nested deeper than `max_depth`
-/// (its keyword node and depth).
-fn measure<'a>(ctx: &Ctx<'a>, body: Node<'a>, max_depth: u32) -> (u32, Option<(Node<'a>, u32)>) {
-    let k = ctx.k;
-    let mut complexity = 1u32;
-    let mut too_deep = None;
-    let mut stack = vec![(body, 0u32)];
-    while let Some((node, depth)) = stack.pop() {
-        let kind = node.kind_id();
-        let mut inner = depth;
-        let mut keyword = None;
-        if kind == k.call {
-            if let Some(name) = syntax::call_name(node, ctx.src, k)
-                .filter(|n| n.module.is_none() && NESTING.contains(&n.fun))
-            {
-                inner = depth + 1;
-                keyword = node.child_by_field_id(k.f_target);
-                complexity += decisions(ctx, node, name.fun);
-            }
-        } else if kind == k.anonymous_function {
-            inner = depth + 1;
-            keyword = node.child(0);
-            complexity += clauses(node, k).saturating_sub(1);
-        } else if kind == k.binary_operator
-            && matches!(syntax::operator(node, ctx.src), "&&" | "||" | "and" | "or")
-        {
-            complexity += 1;
-        }
-        if inner > max_depth && too_deep.is_none() {
-            too_deep = keyword.map(|kw| (kw, inner));
-        }
-        let mut cursor = node.walk();
-        // Reverse so that the stack pops in source order and the first too-deep node is the
-        // first in the text.
-        let children: Vec<Node> = node.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev().map(|c| (c, inner)));
-    }
-    (complexity, too_deep)
-}
-
 /// Stab clauses (`pattern -> body`) directly inside a node.
 fn clauses(node: Node, k: &syntax::Kinds) -> u32 {
-    let mut cursor = node.walk();
-    let count = node
-        .named_children(&mut cursor)
-        .filter(|c| c.kind_id() == k.stab_clause)
+    let count = (0..node.child_count())
+        .filter(|&i| node.child(i).is_some_and(|c| c.kind_id() == k.stab_clause))
         .count();
     u32::try_from(count).unwrap_or(u32::MAX)
 }
@@ -108,8 +136,10 @@ fn decisions(ctx: &Ctx, node: Node, keyword: &str) -> u32 {
         return u32::from(matches!(keyword, "if" | "unless" | "for" | "with"));
     };
     let mut sub_clauses = 0;
-    let mut cursor = block.walk();
-    for child in block.named_children(&mut cursor) {
+    for i in 0..block.child_count() {
+        let Some(child) = block.child(i) else {
+            continue;
+        };
         let kind = child.kind_id();
         if kind == k.else_block || kind == k.rescue_block || kind == k.catch_block {
             sub_clauses += clauses(child, k);

@@ -7,75 +7,167 @@ use tree_sitter::Node;
 use super::syntax::{self, CallName};
 use super::{ByteEdit, CheckId, Ctx, Fix};
 
-/// Checks `@doc` and `@spec` of the public functions directly inside a `defmodule`.
-pub(crate) fn module_docs<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
+/// What the `@doc`/`@spec` checks need to know of one form directly inside a module. Computed
+/// once per form and cached with it, so that the module-level pass reads no tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DocItem {
+    /// `@moduledoc ...`; `false` for `@moduledoc false`.
+    Moduledoc(bool),
+    /// `@doc ...` (including `@doc false`).
+    Doc,
+    /// `@impl ...`.
+    Impl,
+    /// `@spec name(args) :: ...`.
+    Spec(String, usize),
+    /// A function clause.
+    Def {
+        name: String,
+        arity: usize,
+        defaults: usize,
+        public: bool,
+        head: (usize, usize),
+    },
+    /// Anything else.
+    Other,
+}
+
+impl DocItem {
+    /// The same item for a form moved by `shift` bytes.
+    pub fn moved(&self, shift: impl Fn(usize) -> usize) -> DocItem {
+        match self {
+            DocItem::Def {
+                name,
+                arity,
+                defaults,
+                public,
+                head,
+            } => DocItem::Def {
+                name: name.clone(),
+                arity: *arity,
+                defaults: *defaults,
+                public: *public,
+                head: (shift(head.0), shift(head.1)),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+/// Reads a form for the module-level pass.
+pub(crate) fn doc_item<'a>(ctx: &Ctx<'a>, item: Node<'a>) -> DocItem {
+    let k = ctx.k;
+    if item.kind_id() == k.unary_operator {
+        return match syntax::attribute(ctx, item) {
+            Some(("moduledoc", value)) => {
+                DocItem::Moduledoc(value.is_some_and(|v| ctx.text(v) != "false"))
+            }
+            Some(("doc", _)) => DocItem::Doc,
+            Some(("impl", _)) => DocItem::Impl,
+            Some(("spec", Some(value))) => match spec_name(ctx, value) {
+                Some((name, arity)) => DocItem::Spec(name.to_owned(), arity),
+                None => DocItem::Other,
+            },
+            _ => DocItem::Other,
+        };
+    }
+    if item.kind_id() != k.call {
+        return DocItem::Other;
+    }
+    let is_def = matches!(
+        syntax::call_name(item, ctx.src, k).map(|n| n.fun),
+        Some("def" | "defp" | "defmacro" | "defmacrop")
+    );
+    match syntax::def_info(item, ctx.src, k).filter(|_| is_def) {
+        Some(def) => DocItem::Def {
+            name: def.name.to_owned(),
+            arity: def.params.len(),
+            defaults: def.defaults,
+            public: def.is_public(),
+            head: (def.head.start_byte(), def.head.end_byte()),
+        },
+        None => DocItem::Other,
+    }
+}
+
+/// Checks `@doc` and `@spec` of the public functions of a module found inside a form (the
+/// modules of a document are checked from cached [`DocItem`]s instead).
+pub(crate) fn nested_module_docs<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     if !ctx.on(CheckId::MissingDoc) && !ctx.on(CheckId::MissingSpec) {
         return;
     }
-    let k = ctx.k;
-    let Some(block) = syntax::do_block(node, k) else {
+    let Some(block) = syntax::do_block(node, ctx.k) else {
         return;
     };
-    let items = syntax::named_children(block, k);
-    let mut has_moduledoc = false;
-    let mut specs: Vec<(&str, usize)> = Vec::new();
-    for item in &items {
-        match syntax::attribute(ctx, *item) {
-            Some(("moduledoc", value)) => {
-                has_moduledoc = value.is_some_and(|v| ctx.text(v) != "false")
-            }
-            Some(("spec", Some(value))) => specs.extend(spec_name(ctx, value)),
-            _ => {}
-        }
+    let items: Vec<DocItem> = syntax::named_children(block, ctx.k)
+        .into_iter()
+        .map(|item| doc_item(ctx, item))
+        .collect();
+    module_docs(ctx, items.iter().map(|i| (i, 0)));
+}
+
+/// Checks `@doc` and `@spec` of the public functions of one module, from its items in order,
+/// each with the offset to add to its positions.
+pub(crate) fn module_docs<'i>(
+    ctx: &mut Ctx,
+    items: impl Iterator<Item = (&'i DocItem, usize)> + Clone,
+) {
+    if !ctx.on(CheckId::MissingDoc) && !ctx.on(CheckId::MissingSpec) {
+        return;
     }
+    let has_moduledoc = items
+        .clone()
+        .any(|(i, _)| matches!(i, DocItem::Moduledoc(true)));
+    let specs: Vec<(&str, usize)> = items
+        .clone()
+        .filter_map(|(i, _)| match i {
+            DocItem::Spec(name, arity) => Some((name.as_str(), *arity)),
+            _ => None,
+        })
+        .collect();
     let (mut doc, mut implementation) = (false, false);
     let mut seen: Vec<(&str, usize)> = Vec::new();
-    for item in items {
-        if item.kind_id() == k.unary_operator {
-            match syntax::attribute(ctx, item) {
-                Some(("doc", _)) => doc = true,
-                Some(("impl", _)) => implementation = true,
-                _ => {}
+    for (item, base) in items {
+        let (name, arity, defaults, public, head) = match item {
+            DocItem::Doc => {
+                doc = true;
+                continue;
             }
-            continue;
-        }
-        if item.kind_id() != k.call {
-            continue;
-        }
-        let Some(def) = syntax::def_info(item, ctx.src, k).filter(|_| {
-            matches!(
-                syntax::call_name(item, ctx.src, k).map(|n| n.fun),
-                Some("def" | "defp" | "defmacro" | "defmacrop")
-            )
-        }) else {
-            continue;
+            DocItem::Impl => {
+                implementation = true;
+                continue;
+            }
+            DocItem::Def {
+                name,
+                arity,
+                defaults,
+                public,
+                head,
+            } => (
+                name.as_str(),
+                *arity,
+                *defaults,
+                *public,
+                (head.0 + base, head.1 + base),
+            ),
+            _ => continue,
         };
-        let arity = def.params.len();
-        let first_clause = !seen.contains(&(def.name, arity));
+        let first_clause = !seen.contains(&(name, arity));
         if first_clause {
-            seen.push((def.name, arity));
+            seen.push((name, arity));
         }
-        if first_clause && def.is_public() && !implementation {
-            let label = format!("{}/{arity}", def.name);
+        if first_clause && public && !implementation {
+            let label = format!("{name}/{arity}");
             if has_moduledoc && !doc {
-                ctx.emit(
-                    CheckId::MissingDoc,
-                    def.head,
-                    format!("Public function {label} has no @doc"),
-                    vec![],
-                );
+                let msg = format!("Public function {label} has no @doc");
+                ctx.emit_range(CheckId::MissingDoc, head.0, head.1, msg, vec![]);
             }
-            let required = arity - def.defaults;
+            let required = arity - defaults;
             if !specs
                 .iter()
-                .any(|(n, a)| *n == def.name && (required..=arity).contains(a))
+                .any(|(n, a)| *n == name && (required..=arity).contains(a))
             {
-                ctx.emit(
-                    CheckId::MissingSpec,
-                    def.head,
-                    format!("Public function {label} has no @spec"),
-                    vec![],
-                );
+                let msg = format!("Public function {label} has no @spec");
+                ctx.emit_range(CheckId::MissingSpec, head.0, head.1, msg, vec![]);
             }
         }
         doc = false;
@@ -324,6 +416,12 @@ fn is_enum<'a>(ctx: &Ctx<'a>, node: Node<'a>, fun: &str) -> bool {
 /// it reported.
 fn chain_rewrite<'a>(ctx: &mut Ctx<'a>, prev: Node<'a>, prev_piped: bool, cur: Node<'a>) -> bool {
     let k = ctx.k;
+    // Names first: arguments are only read for the two pairs of interest.
+    let pair_of_interest = (is_enum(ctx, cur, "join") && is_enum(ctx, prev, "map"))
+        || (is_enum(ctx, cur, "count") && is_enum(ctx, prev, "filter"));
+    if !pair_of_interest {
+        return false;
+    }
     let (cur_args, prev_args) = (syntax::args(cur, k), syntax::args(prev, k));
     let expected_prev_args = if prev_piped { 1 } else { 2 };
     if prev_args.len() != expected_prev_args {

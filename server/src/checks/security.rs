@@ -11,18 +11,10 @@ use super::syntax::{self, CallName};
 use super::{CheckId, Ctx};
 use crate::secrets;
 
-/// Request data visible in the enclosing function clause.
-pub(crate) struct FunctionScope<'a> {
-    /// The `def` node.
-    pub node: Node<'a>,
-    /// Variables holding request data.
-    pub tainted: Vec<&'a str>,
-}
-
-impl<'a> FunctionScope<'a> {
-    /// The scope of a function clause: its parameters are request data when it receives a
-    /// `conn`, a `socket`, `params` or a string-keyed map pattern.
-    pub fn of(ctx: &Ctx<'a>, node: Node<'a>, def: &syntax::DefInfo<'a>) -> FunctionScope<'a> {
+/// The variables holding request data when a function clause starts: its parameters, when it
+/// receives a `conn`, a `socket`, `params` or a string-keyed map pattern.
+pub(crate) fn request_parameters<'a>(ctx: &Ctx<'a>, def: &syntax::DefInfo<'a>) -> Vec<&'a str> {
+    {
         let mut names = Vec::new();
         for param in &def.params {
             collect_identifiers(ctx, *param, &mut names);
@@ -31,13 +23,12 @@ impl<'a> FunctionScope<'a> {
             .iter()
             .any(|n| matches!(*n, "conn" | "socket" | "params"))
             || def.params.iter().any(|p| ctx.text(*p).contains("%{\""));
-        let tainted = if request {
+        if request {
             names.retain(|n| !matches!(*n, "conn" | "socket"));
             names
         } else {
             Vec::new()
-        };
-        FunctionScope { node, tainted }
+        }
     }
 }
 
@@ -108,12 +99,9 @@ fn dynamic(ctx: &Ctx, node: Node) -> bool {
 /// Interpolated or concatenated with something dynamic.
 fn built_dynamically(ctx: &Ctx, node: Node) -> bool {
     let k = ctx.k;
-    if syntax::is_interpolated(node, k) {
-        return true;
-    }
-    node.kind_id() == k.binary_operator
-        && syntax::operator(node, ctx.src) == "<>"
-        && dynamic(ctx, node)
+    let built = syntax::is_interpolated(node, k)
+        || (node.kind_id() == k.binary_operator && syntax::operator(node, ctx.src) == "<>");
+    built && dynamic(ctx, node)
 }
 
 /// Whether literal parts of an expression contain an HTML tag.
@@ -168,15 +156,19 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
             None | Some("Plug.Conn" | "Conn" | "Phoenix.Controller" | "Controller"),
             "send_resp" | "html",
         ) => CheckId::XssSendResp,
-        (Some("File"), _) | (None | Some("Plug.Conn" | "Conn"), "send_file") => {
+        (Some("File"), f) if FILE_PATH_FUNS.contains(&f) || FILE_TWO_PATH_FUNS.contains(&f) => {
             CheckId::PathTraversal
         }
+        (None | Some("Plug.Conn" | "Conn"), "send_file") => CheckId::PathTraversal,
         (None | Some("Phoenix.Controller" | "Controller"), "send_download") => {
             CheckId::PathTraversal
         }
         _ => return,
     };
-    if !ctx.on(id) && id != CheckId::UnsafeBinaryToTerm {
+    // binary_to_term reports under one of two IDs, chosen once its options are read.
+    let either_binary_to_term =
+        id == CheckId::UnsafeBinaryToTerm && ctx.on(CheckId::BinaryToTermSafe);
+    if !ctx.on(id) && !either_binary_to_term {
         return;
     }
     let (args, _) = syntax::effective_args(node, ctx.src, k);
@@ -233,11 +225,9 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
         }
         CheckId::PathTraversal => {
             let paths: Vec<Node> = match (module, fun) {
-                (
-                    Some("File"),
-                    "cp" | "cp!" | "cp_r" | "cp_r!" | "rename" | "rename!" | "ln" | "ln!" | "ln_s"
-                    | "ln_s!",
-                ) => args.iter().take(2).copied().collect(),
+                (Some("File"), f) if FILE_TWO_PATH_FUNS.contains(&f) => {
+                    args.iter().take(2).copied().collect()
+                }
                 (Some("File"), f) if FILE_PATH_FUNS.contains(&f) => first.into_iter().collect(),
                 (_, "send_file") => args.get(2).copied().into_iter().collect(),
                 (_, "send_download") => args
@@ -257,6 +247,11 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
         _ => {}
     }
 }
+
+/// `File` functions whose first two arguments are paths.
+const FILE_TWO_PATH_FUNS: &[&str] = &[
+    "cp", "cp!", "cp_r", "cp_r!", "rename", "rename!", "ln", "ln!", "ln_s", "ln_s!",
+];
 
 /// `File` functions whose first argument is a path.
 const FILE_PATH_FUNS: &[&str] = &[
@@ -492,6 +487,7 @@ mod tests {
   String.to_atom("literal")
   String.to_existing_atom(x)
   String.to_atom(@prefix)
+  String.to_atom("#{@prefix}_suffix")
   :erlang.binary_to_atom("ok", :utf8)
 end
 "##;
@@ -519,6 +515,8 @@ end
   System.shell("ls -la")
   Port.open({:spawn_executable, "/bin/ls"}, args: [file])
   Port.open({:spawn, "cat"}, [])
+  System.cmd(System.find_executable("git"), ["status"])
+  System.cmd(@tool, [file])
 end
 "##;
         expect![[r#"
@@ -544,6 +542,7 @@ end
   Ecto.Adapters.SQL.query!(Repo, "SELECT 1", [])
   Repo.query(@sql, [id])
   Query.query("#{id}")
+  Repo.query("SELECT * FROM #{@table} WHERE id = $1", [id])
   from(u in User, where: fragment("lower(?)", ^name))
 end
 "##;
@@ -647,6 +646,11 @@ def raw(x), do: x
     path = "uploads/fixed.txt"
     File.read(path)
     send_download(conn, {:binary, name}, filename: "x.txt")
+    File.exists?(name)
+  end
+
+  def copy(conn, %{"from" => from}) do
+    File.cp!("backups/latest", "restore/" <> from)
   end
 
   def config_path(path), do: File.read!(path)
@@ -657,6 +661,7 @@ end
             8:19 warning security/path-traversal: File.read with a path from request data: path traversal; use Path.basename/1 or an allow-list `File.read(path)`
             9:5 warning security/path-traversal: File.rm! with a path from request data: path traversal; use Path.basename/1 or an allow-list `File.rm!(conn.params["tmp"])`
             10:5 warning security/path-traversal: send_download with a path from request data: path traversal; use Path.basename/1 or an allow-list `send_download(conn, {:file, path})`
+            22:5 warning security/path-traversal: File.cp! with a path from request data: path traversal; use Path.basename/1 or an allow-list `File.cp!("backups/latest", "restore/" <>`
         "#]]
         .assert_eq(&security(src));
     }

@@ -140,7 +140,9 @@ pub(crate) struct CallName<'a> {
 
 /// The name of a `call` node, or `None` for anonymous calls (`f.(x)`) and other shapes.
 pub(crate) fn call_name<'a>(node: Node<'a>, src: &'a str, k: &Kinds) -> Option<CallName<'a>> {
-    let target = node.child_by_field_id(k.f_target)?;
+    // The target is always the first child of a call (positional access is much cheaper than
+    // a field lookup on this hot path).
+    let target = node.child(0)?;
     let kind = target.kind_id();
     if kind == k.identifier {
         return Some(CallName {
@@ -148,11 +150,10 @@ pub(crate) fn call_name<'a>(node: Node<'a>, src: &'a str, k: &Kinds) -> Option<C
             fun: src.get(target.byte_range())?,
         });
     }
-    if kind != k.dot {
+    if kind != k.dot || target.child_count() != 3 {
         return None;
     }
-    let left = target.child_by_field_id(k.f_left)?;
-    let right = target.child_by_field_id(k.f_right)?;
+    let (left, right) = (target.child(0)?, target.child(2)?);
     if right.kind_id() != k.identifier {
         return None;
     }
@@ -162,22 +163,15 @@ pub(crate) fn call_name<'a>(node: Node<'a>, src: &'a str, k: &Kinds) -> Option<C
     })
 }
 
-/// The `arguments` node of a call, if written.
+/// The `arguments` node of a call, if written (always the second child).
 pub(crate) fn arguments_node<'a>(call: Node<'a>, k: &Kinds) -> Option<Node<'a>> {
-    let mut cursor = call.walk();
-    let found = call
-        .children(&mut cursor)
-        .find(|c| c.kind_id() == k.arguments);
-    found
+    call.child(1).filter(|c| c.kind_id() == k.arguments)
 }
 
-/// The `do_block` of a call, if any.
+/// The `do_block` of a call, if any (always the last child).
 pub(crate) fn do_block<'a>(call: Node<'a>, k: &Kinds) -> Option<Node<'a>> {
-    let mut cursor = call.walk();
-    let found = call
-        .children(&mut cursor)
-        .find(|c| c.kind_id() == k.do_block);
-    found
+    let last = call.child_count().checked_sub(1)?;
+    call.child(last).filter(|c| c.kind_id() == k.do_block)
 }
 
 /// The named children of a node, without comments.
@@ -217,10 +211,19 @@ pub(crate) fn effective_args<'a>(call: Node<'a>, src: &str, k: &Kinds) -> (Vec<N
 
 /// The operator text of a binary or unary operator node.
 pub(crate) fn operator<'a>(node: Node<'a>, src: &'a str) -> &'a str {
+    // The operator is the first anonymous child: the second of a binary operator, the first of
+    // a unary one, unless a comment sits in between.
     let k = Kinds::get();
-    node.child_by_field_id(k.f_operator)
-        .and_then(|op| src.get(op.byte_range()))
-        .unwrap_or("")
+    let guess = if node.kind_id() == k.binary_operator {
+        node.child(1)
+    } else {
+        node.child(0)
+    };
+    let op = match guess {
+        Some(op) if !op.is_named() => Some(op),
+        _ => node.child_by_field_id(k.f_operator),
+    };
+    op.and_then(|op| src.get(op.byte_range())).unwrap_or("")
 }
 
 /// A module attribute definition `@name value`: its name and value (`None` for `@name` alone).
@@ -249,19 +252,36 @@ pub(crate) fn is_interpolated(node: Node, k: &Kinds) -> bool {
     if kind != k.string && kind != k.charlist && kind != k.sigil && kind != k.quoted_atom {
         return false;
     }
-    let mut cursor = node.walk();
-    let found = node
-        .children(&mut cursor)
-        .any(|c| c.kind_id() == k.interpolation);
-    found
+    (0..node.child_count()).any(|i| {
+        node.child(i)
+            .is_some_and(|c| c.kind_id() == k.interpolation)
+    })
 }
 
 /// Whether a node is a value known at compile time: literals, collections of literals, module
 /// attributes, `quote` blocks, and `<>`/`++` of literals.
 pub(crate) fn is_literal(node: Node, src: &str, k: &Kinds) -> bool {
+    literal_within(node, src, k, 0)
+}
+
+/// Deeper than this, a value is not considered literal (bounds the recursion on adversarial
+/// input such as a `<>` chain of thousands of strings).
+const MAX_LITERAL_DEPTH: u32 = 64;
+
+fn literal_within(node: Node, src: &str, k: &Kinds, depth: u32) -> bool {
+    if depth > MAX_LITERAL_DEPTH {
+        return false;
+    }
+    let is_literal = |n: Node, src: &str, k: &Kinds| literal_within(n, src, k, depth + 1);
     let kind = node.kind_id();
     if kind == k.string || kind == k.charlist || kind == k.quoted_atom {
-        return !is_interpolated(node, k);
+        // Interpolating only literals and module attributes still gives a constant.
+        return (0..node.child_count()).all(|i| {
+            node.child(i).is_none_or(|c| {
+                c.kind_id() != k.interpolation
+                    || named_children(c, k).iter().all(|e| is_literal(*e, src, k))
+            })
+        });
     }
     if kind == k.sigil {
         let uppercase = named_children(node, k)
@@ -309,7 +329,14 @@ pub(crate) fn is_literal(node: Node, src: &str, k: &Kinds) -> bool {
                 .is_some_and(|r| is_literal(r, src, k));
     }
     if kind == k.call {
-        return call_name(node, src, k).is_some_and(|n| n.module.is_none() && n.fun == "quote");
+        // `quote` builds an AST literally; `System.find_executable("git")` finds a fixed program.
+        return call_name(node, src, k).is_some_and(|n| match (n.module, n.fun) {
+            (None, "quote") => true,
+            (Some("System"), "find_executable") => {
+                args(node, k).iter().all(|a| is_literal(*a, src, k))
+            }
+            _ => false,
+        });
     }
     if node.kind() == "map_content" {
         return named_children(node, k)
@@ -471,6 +498,8 @@ mod tests {
         for (src, expected) in [
             ("\"a\"", true),
             ("\"a#{b}\"", false),
+            ("\"a#{@b}\"", true),
+            ("\"a#{@b}#{c}\"", false),
             ("'ls'", true),
             ("~c\"ls\"", true),
             ("~s(a#{b})", false),
@@ -490,6 +519,7 @@ mod tests {
             ("<<x::binary>>", false),
             ("%{a: 1}", true),
             ("%{a: x}", false),
+            (&format!("{}\"end\"", "\"a\" <> ".repeat(100)), false),
         ] {
             let tree = parse(src);
             let node = tree.root_node().named_child(0).unwrap();

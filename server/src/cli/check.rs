@@ -184,6 +184,7 @@ fn check_files(
     jobs: Option<usize>,
 ) -> Vec<anyhow::Result<Option<Checked>>> {
     let cwd = std::env::current_dir().ok();
+    let contexts = context_paths(files, cwd.as_deref());
     let threads = jobs
         .filter(|&j| j > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -202,7 +203,15 @@ fn check_files(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(file) = files.get(i) else { break };
                     let result = if language_ok {
-                        check_one(&mut parser, &file.path, cwd.as_deref(), config, options)
+                        let context = contexts.get(i).cloned().flatten();
+                        check_one(
+                            &mut parser,
+                            &file.path,
+                            context,
+                            cwd.as_deref(),
+                            config,
+                            options,
+                        )
                     } else {
                         Err(anyhow::anyhow!("the Elixir grammar failed to load"))
                     };
@@ -224,6 +233,7 @@ fn check_files(
 fn check_one(
     parser: &mut tree_sitter::Parser,
     path: &Path,
+    context: Option<PathBuf>,
     cwd: Option<&Path>,
     config: &ChecksConfig,
     options: &WalkOptions,
@@ -237,7 +247,7 @@ fn check_one(
         .with_context(|| format!("cannot parse {}", path.display()))?;
     let display = display_path(path, cwd);
     let file = FileContext {
-        path: Some(display.clone()),
+        path: Some(context.unwrap_or_else(|| display.clone())),
     };
     let findings = checks::run_checks(&source, &tree, &file, config);
     Ok(Some(Checked {
@@ -245,6 +255,34 @@ fn check_one(
         source,
         findings,
     }))
+}
+
+/// Each file's path relative to its Mix project (the nearest directory above it holding a
+/// `mix.exs`), which the checks' `lib/`, `config/` and `test/` rules read. Files outside any
+/// Mix project get `None` (their displayed path is used).
+fn context_paths(files: &[walk::WalkedFile], cwd: Option<&Path>) -> Vec<Option<PathBuf>> {
+    let mut is_project: std::collections::HashMap<PathBuf, bool> = std::collections::HashMap::new();
+    files
+        .iter()
+        .map(|file| {
+            let absolute = match cwd {
+                Some(cwd) => cwd.join(&file.path),
+                None => file.path.clone(),
+            };
+            let project = absolute.ancestors().skip(1).find(|dir| {
+                *is_project
+                    .entry(dir.to_path_buf())
+                    .or_insert_with(|| dir.join("mix.exs").is_file())
+            })?;
+            let relative = absolute.strip_prefix(project).ok()?;
+            Some(
+                relative
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 /// The path relative to the current directory when it is under it, without a leading `./`.

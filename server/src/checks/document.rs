@@ -1,0 +1,235 @@
+//! Checking a document form by form, and [`DocumentChecks`], which keeps the results of
+//! unchanged forms across edits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tree_sitter::{Node, Tree};
+
+use super::syntax::{self, Kinds};
+use super::{finish, readability, walk, ChecksConfig, Ctx, FileContext, Finding, Suppression};
+
+/// The checks of one document, kept across edits.
+///
+/// A document is cut into top-level forms: the direct children of each `defmodule` (function
+/// clauses, attributes, comments...) and the forms outside modules. The findings of a form
+/// depend only on its text (and the path and configuration), so a form whose text is unchanged
+/// is not walked again: its findings are reused, shifted to its new position. Module-level
+/// checks (`@doc`/`@spec`) read only a module's direct children and always run.
+///
+/// Hot path: runs after each edit (debounced) on the document's current tree.
+#[derive(Default)]
+pub struct DocumentChecks {
+    /// The path and configuration the cache was computed with.
+    key: Option<(Option<PathBuf>, ChecksConfig)>,
+    /// Results by a hash of the form's full lines and its kind.
+    cache: HashMap<u64, FormResult>,
+}
+
+/// What walking one top-level form produced, relative to the form: byte offsets from the start
+/// of its first line, lines from its first line. Identical forms share one result.
+pub(super) struct FormResult {
+    findings: Vec<Finding>,
+    suppressions: Vec<Suppression>,
+    /// What the module-level pass needs of it.
+    doc_item: readability::DocItem,
+}
+
+impl FormResult {
+    /// Walks a form and keeps its results relative to `base` (its line start) and `row`.
+    fn compute<'a>(ctx: &mut Ctx<'a>, form: Node<'a>, base: usize, row: usize) -> FormResult {
+        walk(ctx, form);
+        ctx.functions.clear();
+        ctx.attributes.clear();
+        let mut findings = std::mem::take(&mut ctx.findings);
+        for f in &mut findings {
+            shift_finding(f, |b| b.saturating_sub(base));
+        }
+        let mut suppressions = std::mem::take(&mut ctx.suppressions);
+        for s in &mut suppressions {
+            s.line = s.line.map(|l| l.saturating_sub(row));
+        }
+        let doc_item = readability::doc_item(ctx, form).moved(|b| b.saturating_sub(base));
+        FormResult {
+            findings,
+            suppressions,
+            doc_item,
+        }
+    }
+
+    /// Appends the results of this form placed at `base` and `row`.
+    fn place(
+        &self,
+        base: usize,
+        row: usize,
+        findings: &mut Vec<Finding>,
+        suppressions: &mut Vec<Suppression>,
+    ) {
+        findings.extend(self.findings.iter().map(|f| {
+            let mut f = f.clone();
+            shift_finding(&mut f, |b| b + base);
+            f
+        }));
+        suppressions.extend(self.suppressions.iter().map(|s| Suppression {
+            line: s.line.map(|l| l + row),
+            checks: s.checks.clone(),
+        }));
+    }
+}
+
+/// Moves every offset of a finding, fixes included.
+fn shift_finding(f: &mut Finding, shift: impl Fn(usize) -> usize) {
+    f.start_byte = shift(f.start_byte);
+    f.end_byte = shift(f.end_byte);
+    for fix in &mut f.fixes {
+        for e in &mut fix.edits {
+            e.start_byte = shift(e.start_byte);
+            e.end_byte = shift(e.end_byte);
+        }
+    }
+}
+
+impl DocumentChecks {
+    /// Checks the document's current tree; same result as [`run_checks`].
+    pub fn run(
+        &mut self,
+        source: &str,
+        tree: &Tree,
+        file: &FileContext,
+        config: &ChecksConfig,
+    ) -> Vec<Finding> {
+        let key_matches = self
+            .key
+            .as_ref()
+            .is_some_and(|(path, c)| *path == file.path && c == config);
+        if !key_matches {
+            self.cache.clear();
+            self.key = Some((file.path.clone(), config.clone()));
+        }
+        check_forms(source, tree, file, config, &mut self.cache)
+    }
+}
+
+/// Checks a document form by form, reusing the results of unchanged forms from `cache` and
+/// leaving there the results of the current forms.
+pub(super) fn check_forms(
+    source: &str,
+    tree: &Tree,
+    file: &FileContext,
+    config: &ChecksConfig,
+    cache: &mut HashMap<u64, FormResult>,
+) -> Vec<Finding> {
+    let mut ctx = Ctx::new(source, file, config);
+    let mut modules = Vec::new();
+    let forms = top_level_forms(tree.root_node(), source, ctx.k, &mut modules);
+    let mut next: HashMap<u64, FormResult> = HashMap::with_capacity(forms.len());
+    let mut findings = Vec::new();
+    let mut suppressions = Vec::new();
+    let mut placed = Vec::with_capacity(forms.len());
+    for form in forms {
+        let (base, hash) = form_hash(source, form);
+        let row = form.start_position().row;
+        let result = next.entry(hash).or_insert_with(|| {
+            cache
+                .remove(&hash)
+                .unwrap_or_else(|| FormResult::compute(&mut ctx, form, base, row))
+        });
+        result.place(base, row, &mut findings, &mut suppressions);
+        placed.push((hash, base));
+    }
+    for module in &modules {
+        let items = module.iter().filter_map(|&i| {
+            let (hash, base) = placed[i];
+            next.get(&hash).map(|r| (&r.doc_item, base))
+        });
+        readability::module_docs(&mut ctx, items);
+    }
+    *cache = next;
+    findings.append(&mut ctx.findings);
+    suppressions.append(&mut ctx.suppressions);
+    finish(source, findings, &suppressions)
+}
+
+/// The forms checked one by one: children of `defmodule ... do` blocks (recursively) and
+/// everything outside modules, in source order. Each module is returned as the indices of its
+/// direct children among the forms.
+fn top_level_forms<'t>(
+    root: Node<'t>,
+    src: &str,
+    k: &Kinds,
+    modules: &mut Vec<Vec<usize>>,
+) -> Vec<Node<'t>> {
+    let mut forms = Vec::new();
+    collect_forms(root, src, k, &mut forms, modules, None);
+    forms
+}
+
+fn collect_forms<'t>(
+    parent: Node<'t>,
+    src: &str,
+    k: &Kinds,
+    forms: &mut Vec<Node<'t>>,
+    modules: &mut Vec<Vec<usize>>,
+    module: Option<usize>,
+) {
+    let mut cursor = parent.walk();
+    if !cursor.goto_first_child() {
+        return;
+    }
+    loop {
+        let node = cursor.node();
+        if node.is_named() {
+            let block = (node.kind_id() == k.call)
+                .then(|| syntax::call_name(node, src, k))
+                .flatten()
+                .filter(|n| n.module.is_none() && n.fun == "defmodule")
+                .and_then(|_| syntax::do_block(node, k));
+            match block {
+                Some(block) => {
+                    // Besides its name and block, a broken module can hold an ERROR node
+                    // with code in it: those children are forms too (not module items, like
+                    // the module itself in the enclosing module).
+                    let mut children = node.walk();
+                    for child in node.named_children(&mut children) {
+                        if child != block {
+                            forms.push(child);
+                        }
+                    }
+                    modules.push(Vec::new());
+                    let index = modules.len() - 1;
+                    // Module nesting is shallow: recursion depth is the nesting of modules.
+                    collect_forms(block, src, k, forms, modules, Some(index));
+                }
+                None => {
+                    if let Some(m) = module {
+                        modules[m].push(forms.len());
+                    }
+                    forms.push(node);
+                }
+            }
+        }
+        if !cursor.goto_next_sibling() {
+            break;
+        }
+    }
+}
+
+/// The start of a form's first line, and a hash of its full lines (what checks may read around
+/// it) and its kind.
+fn form_hash(src: &str, form: Node) -> (usize, u64) {
+    use std::hash::{Hash, Hasher};
+    let start = src[..form.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+    let end = src[form.end_byte()..]
+        .find('\n')
+        .map_or(src.len(), |i| form.end_byte() + i);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    // Where the form sits in its lines: two forms on one line share their full lines.
+    (
+        form.kind_id(),
+        form.start_byte() - start,
+        form.end_byte() - start,
+    )
+        .hash(&mut hasher);
+    src[start..end].hash(&mut hasher);
+    (start, hasher.finish())
+}
