@@ -444,7 +444,7 @@ fn findings_are_pushed_after_edits_with_quick_fixes_that_apply() {
     assert!(!fixed.contains("IO.inspect"), "{fixed}");
     assert!(actions
         .iter()
-        .any(|a| a["title"] == "Disable debug/io-inspect on this line"));
+        .any(|a| a["title"] == "Disable debug/io-inspect for this line"));
     client.notify(
         "textDocument/didChange",
         json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": fixed }] }),

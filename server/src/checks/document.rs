@@ -89,6 +89,14 @@ fn shift_finding(f: &mut Finding, shift: impl Fn(usize) -> usize) {
     }
 }
 
+impl std::fmt::Debug for DocumentChecks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentChecks")
+            .field("cached_forms", &self.cache.len())
+            .finish()
+    }
+}
+
 impl DocumentChecks {
     /// Checks the document's current tree; same result as [`run_checks`].
     pub fn run(

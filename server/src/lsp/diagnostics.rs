@@ -10,10 +10,10 @@ use ropey::Rope;
 use tower_lsp_server::ls_types as lsp;
 
 use super::convert;
-use crate::checks::{self, FileContext, Finding, Fix, Severity};
+use crate::checks::{self, DocumentChecks, FileContext, Finding, Fix, Severity};
 use crate::chunks::ByteRange;
 use crate::document::store::DocumentStore;
-use crate::document::{position, PositionEncoding, SyntaxSnapshot};
+use crate::document::{PositionEncoding, SyntaxSnapshot};
 
 /// How long typing must pause before diagnostics are recomputed and pushed.
 pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
@@ -24,6 +24,8 @@ pub struct DiagnosticsState {
     /// Bumped on every edit; a pending push only runs if the generation is unchanged.
     generations: DashMap<String, u64>,
     cache: DashMap<String, (i32, Arc<Vec<Finding>>)>,
+    /// Per document, the checker that re-walks only the top-level forms that changed.
+    checkers: DashMap<String, Arc<parking_lot::Mutex<DocumentChecks>>>,
 }
 
 impl DiagnosticsState {
@@ -43,6 +45,7 @@ impl DiagnosticsState {
     pub fn forget(&self, key: &str) {
         self.generations.remove(key);
         self.cache.remove(key);
+        self.checkers.remove(key);
     }
 
     /// The findings of a document at its latest parsed version.
@@ -62,8 +65,9 @@ impl DiagnosticsState {
         let findings = match &snapshot.tree {
             Ok(tree) => {
                 let (tree, rope, config) = (tree.clone(), snapshot.rope.clone(), config.clone());
+                let checker = Arc::clone(&self.checkers.entry(key.to_owned()).or_default());
                 tokio::task::spawn_blocking(move || {
-                    checks::run_checks(&rope.to_string(), &tree, &file, &config)
+                    checker.lock().run(&rope.to_string(), &tree, &file, &config)
                 })
                 .await
                 .unwrap_or_default()
@@ -124,16 +128,22 @@ pub fn code_actions(
     range: ByteRange,
     encoding: PositionEncoding,
 ) -> Vec<lsp::CodeActionOrCommand> {
-    let mut actions = Vec::new();
-    for finding in findings
+    let touching: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.start_byte <= range.end && range.start <= f.end_byte)
-    {
+        .collect();
+    if touching.is_empty() {
+        return Vec::new();
+    }
+    let source = rope.to_string();
+    let mut actions = Vec::new();
+    for finding in touching {
         let diagnostic = to_diagnostic(rope, finding, encoding);
         for (index, fix) in finding.fixes.iter().enumerate() {
             actions.push(quick_fix(uri, rope, fix, &diagnostic, index == 0, encoding));
         }
-        actions.push(disable_on_line(uri, rope, finding, &diagnostic, encoding));
+        let disable = checks::disable_fix(&source, finding);
+        actions.push(quick_fix(uri, rope, &disable, &diagnostic, false, encoding));
     }
     actions
 }
@@ -162,36 +172,6 @@ fn quick_fix(
         })
         .collect();
     action(uri, fix.title.clone(), edits, diagnostic, preferred)
-}
-
-/// Inserts `# aiex:disable-next-line ID` above the finding's line, at its indentation.
-fn disable_on_line(
-    uri: &lsp::Uri,
-    rope: &Rope,
-    finding: &Finding,
-    diagnostic: &lsp::Diagnostic,
-    encoding: PositionEncoding,
-) -> lsp::CodeActionOrCommand {
-    let line = rope.byte_to_line(finding.start_byte.min(rope.len_bytes()));
-    let line_start = rope.line_to_byte(line);
-    let indent: String = rope
-        .line(line)
-        .chars()
-        .take_while(|c| *c == ' ' || *c == '\t')
-        .collect();
-    let name = finding.check.info().name;
-    let at = convert::position_to_lsp(position::position_of(rope, line_start, encoding));
-    let edit = lsp::TextEdit {
-        range: lsp::Range::new(at, at),
-        new_text: format!("{indent}# aiex:disable-next-line {name}\n"),
-    };
-    action(
-        uri,
-        format!("Disable {name} on this line"),
-        vec![edit],
-        diagnostic,
-        false,
-    )
 }
 
 fn action(
