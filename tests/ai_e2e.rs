@@ -364,3 +364,182 @@ fn an_unreachable_provider_is_said_once_and_offline_features_keep_working() {
     );
     assert!(client.shutdown().success());
 }
+
+/// An Ollama `/api/chat` stream answering `content`.
+fn ollama_chat(content: &str) -> Recording {
+    let mut body = String::new();
+    for piece in content.split_inclusive('\n') {
+        body.push_str(&json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": piece }, "done": false }).to_string());
+        body.push('\n');
+    }
+    body.push_str(&json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": "" }, "done": true, "done_reason": "stop", "prompt_eval_count": 90, "eval_count": 30 }).to_string());
+    body.push('\n');
+    Recording::new(200, "application/x-ndjson", body.into_bytes())
+}
+
+const ACTION_DOC: &str = "file:///tmp/ai/lib/cart.ex";
+const ACTION_TEXT: &str = "defmodule Cart do\n  @moduledoc \"Carts.\"\n\n  def total(items) do\n    Enum.sum(items)\n  end\n\n  def empty?, do: true\nend\n";
+
+fn action_client(fake: &Fake) -> LspClient {
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({
+            "workspace": { "workspaceEdit": { "documentChanges": true, "changeAnnotationSupport": { "groupsOnLabel": false } } },
+            "window": { "showDocument": { "support": true } }
+        }),
+        json!({ "providers": { "local": ollama(&fake.server.url()) }, "features": { "actions": { "providers": ["local"] }, "explain": { "providers": ["local"] } } }),
+        None,
+    );
+    client.open(ACTION_DOC, ACTION_TEXT);
+    client
+}
+
+/// The action with `command` offered at `line`, `character`.
+fn action(client: &mut LspClient, command: &str, line: u32, character: u32) -> Value {
+    let position = json!({ "line": line, "character": character });
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": ACTION_DOC }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
+    );
+    actions["result"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["command"]["command"] == command)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {command} in {actions}"))
+}
+
+/// Applies the text edits of a versioned workspace edit to `text`.
+fn apply_workspace_edit(text: &str, edit: &Value) -> String {
+    let mut result = text.to_owned();
+    let mut edits: Vec<Value> = edit["documentChanges"][0]["edits"]
+        .as_array()
+        .expect("edits")
+        .clone();
+    edits.sort_by_key(|e| {
+        std::cmp::Reverse((
+            e["range"]["start"]["line"].as_u64(),
+            e["range"]["start"]["character"].as_u64(),
+        ))
+    });
+    for e in edits {
+        let offset = |p: &Value| {
+            let line = p["line"].as_u64().expect("line") as usize;
+            let start: usize = result.split_inclusive('\n').take(line).map(str::len).sum();
+            start + p["character"].as_u64().expect("character") as usize
+        };
+        let (from, to) = (offset(&e["range"]["start"]), offset(&e["range"]["end"]));
+        result.replace_range(from..to, e["newText"].as_str().expect("newText"));
+    }
+    result
+}
+
+#[test]
+fn add_docs_inserts_doc_and_spec_above_the_function_only() {
+    let fake = Fake::start();
+    fake.server.on("/api/chat", vec![Reply::Recorded(ollama_chat("```elixir\n@doc \"Sums the prices of `items`.\"\n@spec total([number()]) :: number()\n```\n"))]);
+    let mut client = action_client(&fake);
+    let offered = action(&mut client, "aiex.addDocs", 4, 6);
+    assert_eq!(offered["title"], "Aiex: Add @doc and @spec Cart.total/1");
+    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    let response = client.response(id);
+    assert_eq!(response["result"]["applied"], true, "{response}");
+    let edit = &apply["params"]["edit"];
+    assert_eq!(
+        edit["documentChanges"][0]["textDocument"]["version"], 1,
+        "the edit names the version it was made for"
+    );
+    let edited = apply_workspace_edit(ACTION_TEXT, edit);
+    assert_eq!(
+        edited,
+        "defmodule Cart do\n  @moduledoc \"Carts.\"\n\n  @doc \"Sums the prices of `items`.\"\n  @spec total([number()]) :: number()\n  def total(items) do\n    Enum.sum(items)\n  end\n\n  def empty?, do: true\nend\n"
+    );
+    let sent = fake.server.requests()[0].json();
+    assert!(
+        sent["messages"].to_string().contains("def total(items)"),
+        "the prompt shows the function: {sent}"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn refactor_replaces_the_function_with_confirmation_and_refuses_what_does_not_fit() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![
+            Reply::Recorded(ollama_chat(
+                "Here you go:\n```elixir\ndef total(items), do: Enum.reduce(items, 0, &+/2)\n```\n",
+            )),
+            Reply::Recorded(ollama_chat(
+                "```elixir\ndef sum_all(items), do: Enum.sum(items)\n```\n",
+            )),
+        ],
+    );
+    let mut client = action_client(&fake);
+    let offered = action(&mut client, "aiex.refactor", 4, 6);
+    let mut command = offered["command"].clone();
+    command["arguments"][0]["instruction"] = json!("use reduce");
+    let id = client.send_request("workspace/executeCommand", command.clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    let edit = &apply["params"]["edit"];
+    assert_eq!(edit["changeAnnotations"]["aiex"]["needsConfirmation"], true);
+    let edited = apply_workspace_edit(ACTION_TEXT, edit);
+    assert_eq!(edited, "defmodule Cart do\n  @moduledoc \"Carts.\"\n\n  def total(items), do: Enum.reduce(items, 0, &+/2)\n\n  def empty?, do: true\nend\n");
+    assert!(fake.server.requests()[0]
+        .json()
+        .to_string()
+        .contains("use reduce"));
+
+    // An answer that renames the function is refused, and nothing is sent to apply.
+    let refused = client.request("workspace/executeCommand", command);
+    let message = refused["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{refused}"));
+    assert!(message.contains("does not define total/1"), "{message}");
+    assert!(!client
+        .notifications
+        .iter()
+        .any(|m| m["method"] == "workspace/applyEdit"));
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn explain_shows_a_markdown_document_and_returns_the_text() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat(
+            "Sums the list.\n\n- **Input**: numbers\n- **Edge case**: `[]` gives `0`\n",
+        ))],
+    );
+    let mut client = action_client(&fake);
+    let offered = action(&mut client, "aiex.explain", 4, 6);
+    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
+    let shown = client.answer_server_request("window/showDocument", json!({ "success": true }));
+    let response = client.response(id);
+    let markdown = response["result"]["markdown"].as_str().expect("markdown");
+    assert!(
+        markdown.starts_with("# Cart.total/1\n\nSums the list."),
+        "{markdown}"
+    );
+    let uri = shown["params"]["uri"].as_str().expect("uri");
+    assert_eq!(Some(uri), response["result"]["uri"].as_str());
+    let path = uri.strip_prefix("file://").expect("a file");
+    assert_eq!(std::fs::read_to_string(path).expect("written"), markdown);
+    // Outside a function, no AI action is offered.
+    let position = json!({ "line": 1, "character": 3 });
+    let none = client.request("textDocument/codeAction", json!({ "textDocument": { "uri": ACTION_DOC }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }));
+    assert!(
+        !none["result"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|a| a["command"]["command"] == "aiex.explain"),
+        "{none}"
+    );
+    assert!(client.shutdown().success());
+}

@@ -5,6 +5,7 @@
 //! Architecture invariant: nothing here knows LSP or talks to the network; the `lsp` layer
 //! calls the provider layer with the requests built here and feeds the answers back.
 
+pub mod actions;
 pub mod completion;
 pub mod rhythm;
 pub mod suggestions;

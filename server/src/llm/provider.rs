@@ -229,7 +229,12 @@ impl Provider {
         })?;
 
         let key = self.cache_key(request, &model, &fim);
-        if let Some(mut hit) = self.shared.cache.get(&key) {
+        let cached = if request.use_cache {
+            self.shared.cache.get(&key)
+        } else {
+            None
+        };
+        if let Some(mut hit) = cached {
             hit.cached = true;
             hit.cost_usd = 0.0;
             hit.latency = started.elapsed();

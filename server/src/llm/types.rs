@@ -76,6 +76,9 @@ pub struct LlmRequest {
     pub stop: Vec<String>,
     /// When the caller stops caring; every wait (rate limit, backoff, network) stays inside it.
     pub deadline: Option<Instant>,
+    /// Whether a cached answer to the same request may be served (a user who asks for a
+    /// refactor again wants a new one).
+    pub use_cache: bool,
 }
 
 impl LlmRequest {
@@ -104,12 +107,19 @@ impl LlmRequest {
             temperature: None,
             stop: Vec::new(),
             deadline: None,
+            use_cache: true,
         }
     }
 
     /// Sets the deadline `timeout` from now.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.deadline = Some(Instant::now() + timeout);
+        self
+    }
+
+    /// Asks the model even if the same request was answered before.
+    pub fn without_cache(mut self) -> Self {
+        self.use_cache = false;
         self
     }
 

@@ -5,6 +5,7 @@
 //! notification handlers that change documents do all their work before their first await,
 //! which keeps edits in the order the client sent them.
 
+mod actions;
 mod ai;
 mod convert;
 mod diagnostics;

@@ -25,7 +25,7 @@ use crate::index::WorkspaceIndex;
 /// State shared by all handlers.
 #[derive(Debug, Default)]
 pub struct ServerState {
-    documents: DocumentStore,
+    pub(super) documents: DocumentStore,
     encoding: RwLock<PositionEncoding>,
     workspace_roots: RwLock<Vec<PathBuf>>,
     config_layers: Mutex<ConfigLayers>,
@@ -42,6 +42,7 @@ pub struct ServerState {
     work_done_progress: AtomicBool,
     /// The client accepts a dynamically registered file watcher.
     dynamic_file_watching: AtomicBool,
+    edit_support: RwLock<super::actions::EditSupport>,
 }
 
 impl ServerState {
@@ -60,7 +61,18 @@ impl ServerState {
         self.workspace_roots.read().clone()
     }
 
-    fn encoding(&self) -> PositionEncoding {
+    /// What the client can do with edits and documents.
+    pub fn edit_support(&self) -> super::actions::EditSupport {
+        *self.edit_support.read()
+    }
+
+    /// The AI state (providers, completions).
+    pub fn ai(&self) -> &AiState {
+        &self.ai
+    }
+
+    /// The position encoding negotiated with the client.
+    pub fn encoding(&self) -> PositionEncoding {
         *self.encoding.read()
     }
 
@@ -305,6 +317,8 @@ impl LanguageServer for Backend {
         self.state
             .dynamic_file_watching
             .store(watching, Ordering::Relaxed);
+        *self.state.edit_support.write() =
+            super::actions::EditSupport::from_capabilities(&params.capabilities);
         info!(?encoding, ?roots, "initialize");
         {
             let mut layers = ConfigLayers::from_files(
@@ -342,7 +356,13 @@ impl LanguageServer for Backend {
                 execute_command_provider: Some(lsp::ExecuteCommandOptions {
                     commands: super::ai::COMMANDS
                         .iter()
-                        .map(|c| (*c).to_owned())
+                        .copied()
+                        .chain(
+                            super::actions::AI_COMMANDS
+                                .iter()
+                                .map(|(command, _, _)| *command),
+                        )
+                        .map(str::to_owned)
                         .collect(),
                     ..lsp::ExecuteCommandOptions::default()
                 }),
@@ -359,7 +379,11 @@ impl LanguageServer for Backend {
                 folding_range_provider: Some(lsp::FoldingRangeProviderCapability::Simple(true)),
                 code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
                     lsp::CodeActionOptions {
-                        code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+                        code_action_kinds: Some(vec![
+                            lsp::CodeActionKind::QUICKFIX,
+                            lsp::CodeActionKind::REFACTOR_REWRITE,
+                            lsp::CodeActionKind::SOURCE,
+                        ]),
                         ..lsp::CodeActionOptions::default()
                     },
                 )),
@@ -596,13 +620,22 @@ impl LanguageServer for Backend {
             start: start.byte,
             end: end.byte.max(start.byte),
         };
-        Ok(Some(diagnostics::code_actions(
-            uri,
-            &snapshot.rope,
-            &findings,
-            range,
-            encoding,
-        )))
+        let mut actions =
+            diagnostics::code_actions(uri, &snapshot.rope, &findings, range, encoding);
+        let config = self.state.config();
+        let features = &config.config.features;
+        if features.actions.enabled || features.explain.enabled {
+            if let Some((_, chunks)) = self
+                .state
+                .documents
+                .chunks(&convert::document_key(uri))
+                .await
+            {
+                let target = crate::ai::actions::target_at(&chunks, start.byte);
+                actions.extend(super::actions::offered(uri, params.range.start, target));
+            }
+        }
+        Ok(Some(actions))
     }
 
     async fn diagnostic(
@@ -792,6 +825,15 @@ impl LanguageServer for Backend {
                 let value = serde_json::to_value(&usage)
                     .map_err(|e| Error::invalid_params(e.to_string()))?;
                 Ok(Some(value))
+            }
+            command
+                if super::actions::AI_COMMANDS
+                    .iter()
+                    .any(|(c, _, _)| *c == command) =>
+            {
+                super::actions::run(&self.client, &self.state, command, params.arguments)
+                    .await
+                    .map(Some)
             }
             other => Err(Error::invalid_params(format!(
                 "unknown command `{other}`; Aiex offers {}",

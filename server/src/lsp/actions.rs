@@ -1,0 +1,387 @@
+//! AI code actions: Explain, Add `@doc`/`@spec`, Refactor, offered on the function under the
+//! cursor and run through `workspace/executeCommand`, so the model is only asked when the user
+//! picks one. Edits go back through `workspace/applyEdit`, versioned, and never touch text
+//! outside the target function.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types as lsp;
+use tower_lsp_server::Client;
+
+use super::convert;
+use super::server::ServerState;
+use crate::ai::actions::{self, Target};
+use crate::chunks::ByteRange;
+use crate::document::{position, PositionEncoding, SyntaxSnapshot};
+use crate::llm::LlmRequest;
+
+/// The AI commands, each also offered as a code action.
+pub const AI_COMMANDS: &[(&str, &str, &str)] = &[
+    ("aiex.explain", "Explain", "source.aiex.explain"),
+    ("aiex.addDocs", "Add @doc and @spec", "source.aiex.addDocs"),
+    ("aiex.refactor", "Refactor", "refactor.rewrite.aiex"),
+];
+
+/// How long an action may wait for a model.
+const ACTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The argument of every AI command: where the cursor is, and an optional instruction.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionArguments {
+    /// The document.
+    pub uri: lsp::Uri,
+    /// The cursor.
+    pub position: lsp::Position,
+    /// What the user wants (refactor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
+}
+
+/// What the client can do with edits and documents.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EditSupport {
+    /// Versioned `documentChanges`.
+    pub document_changes: bool,
+    /// Change annotations (`needsConfirmation`).
+    pub annotations: bool,
+    /// `window/showDocument`.
+    pub show_document: bool,
+}
+
+impl EditSupport {
+    /// Reads the client's capabilities.
+    pub fn from_capabilities(capabilities: &lsp::ClientCapabilities) -> Self {
+        let edit = capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.workspace_edit.as_ref());
+        Self {
+            document_changes: edit.and_then(|e| e.document_changes).unwrap_or(false),
+            annotations: edit
+                .and_then(|e| e.change_annotation_support.as_ref())
+                .is_some(),
+            show_document: capabilities
+                .window
+                .as_ref()
+                .and_then(|w| w.show_document.as_ref())
+                .is_some_and(|s| s.support),
+        }
+    }
+}
+
+/// The AI code actions for the function at `offset`, when there is one.
+pub fn offered(
+    uri: &lsp::Uri,
+    position: lsp::Position,
+    target: Option<Target<'_>>,
+) -> Vec<lsp::CodeActionOrCommand> {
+    let Some(target) = target else {
+        return Vec::new();
+    };
+    let label = target.label();
+    let arguments = serde_json::to_value(ActionArguments {
+        uri: uri.clone(),
+        position,
+        instruction: None,
+    })
+    .ok();
+    AI_COMMANDS
+        .iter()
+        .map(|(command, title, kind)| {
+            lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+                title: format!("Aiex: {title} {label}"),
+                kind: Some(lsp::CodeActionKind::from(kind.to_string())),
+                command: Some(lsp::Command {
+                    title: format!("Aiex: {title}"),
+                    command: (*command).to_owned(),
+                    arguments: arguments.clone().map(|a| vec![a]),
+                }),
+                ..lsp::CodeAction::default()
+            })
+        })
+        .collect()
+}
+
+/// Runs an AI command.
+pub async fn run(
+    client: &Client,
+    state: &ServerState,
+    command: &str,
+    arguments: Vec<serde_json::Value>,
+) -> Result<serde_json::Value> {
+    let argument = arguments
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::invalid_params(format!("{command} needs {{uri, position}}")))?;
+    let args: ActionArguments = serde_json::from_value(argument)
+        .map_err(|e| Error::invalid_params(format!("{command}: bad arguments: {e}")))?;
+    let key = convert::document_key(&args.uri);
+    let (snapshot, chunks) =
+        state.documents.chunks(&key).await.ok_or_else(|| {
+            Error::invalid_params(format!("unknown document {}", args.uri.as_str()))
+        })?;
+    let encoding = state.encoding();
+    let offset = position::offset_of(
+        &snapshot.rope,
+        convert::position_from_lsp(args.position),
+        encoding,
+    )
+    .byte;
+    let source = snapshot.rope.to_string();
+    let target = actions::target_at(&chunks, offset).ok_or_else(|| {
+        Error::invalid_params("put the cursor inside a function (def, defp, defmacro...)")
+    })?;
+    let config = state.config();
+    let features = &config.config.features;
+    let (enabled, listed) = match command {
+        "aiex.explain" => (features.explain.enabled, &features.explain.providers),
+        _ => (features.actions.enabled, &features.actions.providers),
+    };
+    if !enabled {
+        return Err(Error::invalid_params(format!(
+            "{command} is turned off in the configuration"
+        )));
+    }
+    let request = match command {
+        "aiex.explain" => actions::explain_request(&target, &source, ""),
+        "aiex.addDocs" => actions::docs_request(&target, &source, ""),
+        _ => actions::refactor_request(&target, &source, args.instruction.as_deref(), ""),
+    };
+    let answer = ask(state, config.config.feature_providers(listed), request).await?;
+    match command {
+        "aiex.explain" => explain(client, state, &target, answer).await,
+        "aiex.addDocs" => {
+            add_docs(
+                client, state, &args.uri, &snapshot, &source, &target, &answer,
+            )
+            .await
+        }
+        _ => {
+            refactor(
+                client, state, &args.uri, &snapshot, &source, &target, &answer,
+            )
+            .await
+        }
+    }
+}
+
+/// Asks the providers of a feature, in order.
+async fn ask(state: &ServerState, names: Vec<String>, request: LlmRequest) -> Result<String> {
+    let providers = state
+        .ai()
+        .providers()
+        .ok_or_else(|| Error::internal_error())?;
+    let (chain, _) = providers.chain(&names);
+    if chain.is_empty() {
+        return Err(Error::invalid_params(
+            "no model provider is configured for this action; see `aiex doctor`",
+        ));
+    }
+    let response = chain
+        .complete(&request.with_timeout(ACTION_TIMEOUT))
+        .await
+        .map_err(|e| Error::invalid_params(format!("the model did not answer: {e}")))?;
+    Ok(response.text)
+}
+
+async fn explain(
+    client: &Client,
+    state: &ServerState,
+    target: &Target<'_>,
+    answer: String,
+) -> Result<serde_json::Value> {
+    let markdown = format!("# {}\n\n{}\n", target.label(), answer.trim());
+    let mut shown_uri = None;
+    if let Some(dir) = crate::index::default_cache_dir() {
+        let file_name: String = target
+            .label()
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join("explain").join(format!("{file_name}.md"));
+        let written = path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .transpose()
+            .and_then(|_| std::fs::write(&path, &markdown));
+        if written.is_ok() {
+            shown_uri = lsp::Uri::from_file_path(&path);
+        }
+    }
+    if let (Some(uri), true) = (&shown_uri, state.edit_support().show_document) {
+        let params = lsp::ShowDocumentParams {
+            uri: uri.clone(),
+            external: Some(false),
+            take_focus: Some(true),
+            selection: None,
+        };
+        if let Err(error) = client.show_document(params).await {
+            tracing::warn!("the client could not show the explanation: {error}");
+        }
+    }
+    Ok(serde_json::json!({ "markdown": markdown, "uri": shown_uri.map(|u| u.as_str().to_owned()) }))
+}
+
+async fn add_docs(
+    client: &Client,
+    state: &ServerState,
+    uri: &lsp::Uri,
+    snapshot: &SyntaxSnapshot,
+    source: &str,
+    target: &Target<'_>,
+    answer: &str,
+) -> Result<serde_json::Value> {
+    let clauses = target.clauses_range();
+    let line_start = source[..clauses.start].rfind('\n').map_or(0, |i| i + 1);
+    let indent: String = source[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let insertion = actions::docs_insertion(answer, target, &indent).ok_or_else(|| {
+        Error::invalid_params(
+            "the model's answer had no @doc or @spec to add (or the function has both)",
+        )
+    })?;
+    let function = &source[line_start..clauses.end];
+    if !actions::parses_as_module_body(&format!("{insertion}{function}")) {
+        return Err(Error::invalid_params(
+            "the model's @doc/@spec does not parse; nothing was changed",
+        ));
+    }
+    let at = ByteRange {
+        start: line_start,
+        end: line_start,
+    };
+    apply(client, state, uri, snapshot, at, insertion.clone(), None).await?;
+    Ok(serde_json::json!({ "applied": true, "text": insertion }))
+}
+
+async fn refactor(
+    client: &Client,
+    state: &ServerState,
+    uri: &lsp::Uri,
+    snapshot: &SyntaxSnapshot,
+    source: &str,
+    target: &Target<'_>,
+    answer: &str,
+) -> Result<serde_json::Value> {
+    let range = target.function.range;
+    let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let indent: String = source[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let code = actions::code_of(answer);
+    let replacement = actions::reindent(&code, &indent);
+    if !actions::parses_as_module_body(&replacement) {
+        return Err(Error::invalid_params(
+            "the refactored function does not parse; nothing was changed",
+        ));
+    }
+    let wrapped = format!("defmodule AiexCheck do\n{replacement}\nend\n");
+    let defines_same = crate::syntax::parse_str(&wrapped).is_ok_and(|tree| {
+        let chunks = crate::chunks::extract(&tree, &wrapped);
+        chunks.modules.first().is_some_and(|m| {
+            m.function(&target.function.name, target.function.arity)
+                .is_some()
+        })
+    });
+    if !defines_same {
+        return Err(Error::invalid_params(format!(
+            "the refactored code does not define {}; nothing was changed",
+            target.function.label()
+        )));
+    }
+    // Replace whole lines, from the first attribute's line to the end of the last clause.
+    let replaced = ByteRange {
+        start: line_start,
+        end: range.end,
+    };
+    let annotation = lsp::ChangeAnnotation {
+        label: format!("Aiex: refactor {}", target.label()),
+        needs_confirmation: Some(true),
+        description: Some("Rewritten by a model: review before applying.".to_owned()),
+    };
+    apply(
+        client,
+        state,
+        uri,
+        snapshot,
+        replaced,
+        replacement.clone(),
+        Some(annotation),
+    )
+    .await?;
+    Ok(serde_json::json!({ "applied": true, "text": replacement }))
+}
+
+/// Sends one edit of the document as it was when the action started; a client that has
+/// moved on to a newer version rejects it instead of corrupting the text.
+async fn apply(
+    client: &Client,
+    state: &ServerState,
+    uri: &lsp::Uri,
+    snapshot: &SyntaxSnapshot,
+    range: ByteRange,
+    new_text: String,
+    annotation: Option<lsp::ChangeAnnotation>,
+) -> Result<()> {
+    let encoding: PositionEncoding = state.encoding();
+    let text_edit = lsp::TextEdit {
+        range: convert::range_to_lsp(&snapshot.rope, range, encoding),
+        new_text,
+    };
+    let support = state.edit_support();
+    let edit = if support.document_changes {
+        let annotated = annotation.filter(|_| support.annotations);
+        let (edit, annotations) = match annotated {
+            Some(annotation) => {
+                let id = "aiex".to_owned();
+                let edit = lsp::OneOf::Right(lsp::AnnotatedTextEdit {
+                    text_edit,
+                    annotation_id: id.clone(),
+                });
+                (edit, Some(HashMap::from([(id, annotation)])))
+            }
+            None => (lsp::OneOf::Left(text_edit), None),
+        };
+        lsp::WorkspaceEdit {
+            document_changes: Some(lsp::DocumentChanges::Edits(vec![lsp::TextDocumentEdit {
+                text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                    uri: uri.clone(),
+                    version: Some(snapshot.version),
+                },
+                edits: vec![edit],
+            }])),
+            change_annotations: annotations,
+            ..lsp::WorkspaceEdit::default()
+        }
+    } else {
+        lsp::WorkspaceEdit {
+            changes: Some(HashMap::from([(uri.clone(), vec![text_edit])])),
+            ..lsp::WorkspaceEdit::default()
+        }
+    };
+    let response = client
+        .apply_edit(edit)
+        .await
+        .map_err(|e| Error::invalid_params(format!("the client did not apply the edit: {e}")))?;
+    if !response.applied {
+        let reason = response
+            .failure_reason
+            .unwrap_or_else(|| "no reason given".to_owned());
+        return Err(Error::invalid_params(format!(
+            "the client refused the edit: {reason}"
+        )));
+    }
+    Ok(())
+}
