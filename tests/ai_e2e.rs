@@ -543,3 +543,60 @@ fn explain_shows_a_markdown_document_and_returns_the_text() {
     );
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn hover_adds_an_explanation_and_never_waits_past_its_timeout() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Drip {
+            recording: ollama_chat("Adds up the prices.\n"),
+            piece: 40,
+            every: Duration::from_millis(150),
+        }],
+    );
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({}),
+        json!({ "providers": { "local": ollama(&fake.server.url()) }, "features": { "explain": { "providers": ["local"], "hover_timeout_ms": 150 } } }),
+        None,
+    );
+    client.open(ACTION_DOC, ACTION_TEXT);
+    let hover_total = |client: &mut LspClient| {
+        client.request("textDocument/hover", json!({ "textDocument": { "uri": ACTION_DOC }, "position": { "line": 3, "character": 7 } }))
+    };
+    let started_at = Instant::now();
+    let first = hover_total(&mut client);
+    let elapsed = started_at.elapsed();
+    let markdown = first["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(
+        markdown.contains("Cart.total/1"),
+        "the offline part is shown at once: {markdown}"
+    );
+    assert!(markdown.contains("AI explanation on its way"), "{markdown}");
+    assert!(
+        elapsed < Duration::from_millis(1_000),
+        "hover took {elapsed:?}"
+    );
+    // The model finishes in the background; the next hover has it, with no second request.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let again = hover_total(&mut client);
+        let markdown = again["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if markdown.contains("Adds up the prices.") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the explanation never arrived: {markdown}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(fake.server.request_count(), 1);
+    assert!(client.shutdown().success());
+}

@@ -638,3 +638,46 @@ fn the_workspace_is_indexed_with_progress_and_kept_current() {
     assert_eq!(stray_symbols["result"], json!([]));
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn with_no_provider_the_server_says_once_that_ai_is_off_and_stays_useful() {
+    let (mut client, _) = started(None);
+    let notice = client.notification("window/showMessage");
+    let text = notice["params"]["message"].as_str().expect("message");
+    assert!(
+        text.contains("no local Ollama answers at http://127.0.0.1:11434"),
+        "{text}"
+    );
+    assert_eq!(notice["params"]["type"], 3, "information, not an error");
+    let (uri, text) = sample_file("lib/sample_app/repo.ex");
+    client.open(&uri, &text);
+    let started_at = Instant::now();
+    let completion = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 5, "character": 2 } }),
+    );
+    assert_eq!(completion["result"]["items"], json!([]));
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 5, "character": 7 } }),
+    );
+    assert!(
+        hover["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Inserts a record."),
+        "{hover}"
+    );
+    assert!(
+        started_at.elapsed() < Duration::from_millis(500),
+        "no waiting on a missing model"
+    );
+    assert!(
+        !client
+            .notifications
+            .iter()
+            .any(|m| m["method"] == "window/showMessage"),
+        "said once"
+    );
+    assert!(client.shutdown().success());
+}

@@ -47,7 +47,7 @@ pub struct FeaturesConfig {
     /// Inline completions and completion items.
     pub completion: CompletionConfig,
     /// Hover explanations and the explain action.
-    pub explain: FeatureConfig,
+    pub explain: ExplainConfig,
     /// Code actions: refactor, tests, docs, fixes.
     pub actions: FeatureConfig,
 }
@@ -64,6 +64,32 @@ impl FeaturesConfig {
             ("explain", self.explain.enabled, &self.explain.providers),
             ("actions", self.actions.enabled, &self.actions.providers),
         ]
+    }
+}
+
+/// Explanation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExplainConfig {
+    /// Whether explanations are offered.
+    pub enabled: bool,
+    /// Providers to try, in order.
+    pub providers: Vec<String>,
+    /// Whether hovering a function also asks a model to explain it.
+    pub hover: bool,
+    /// How long a hover waits for the explanation before showing what is known offline
+    /// (milliseconds); the explanation is kept for the next hover.
+    pub hover_timeout_ms: u64,
+}
+
+impl Default for ExplainConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            providers: Vec::new(),
+            hover: true,
+            hover_timeout_ms: 1_500,
+        }
     }
 }
 

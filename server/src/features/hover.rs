@@ -28,12 +28,14 @@ pub enum HoverTarget {
 }
 
 /// A hover's content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HoverDoc {
     /// Markdown to show.
     pub markdown: String,
     /// The source range the hover is about.
     pub range: ByteRange,
+    /// The function hovered, when it resolved to one: its module's name and its chunk.
+    pub function: Option<(String, FunctionChunk)>,
 }
 
 /// Everything hover needs: the file under the cursor and the other files known.
@@ -52,6 +54,7 @@ pub struct HoverContext<'a> {
 pub fn hover(context: &HoverContext<'_>, offset: usize) -> Option<HoverDoc> {
     let (target, range) = target_at(context.tree, context.source, offset)?;
     let current = context.chunks.module_at(offset);
+    let mut resolved = None;
     let markdown = match &target {
         HoverTarget::Module { name } => {
             let full = expand_module(name, current);
@@ -64,10 +67,15 @@ pub fn hover(context: &HoverContext<'_>, offset: usize) -> Option<HoverDoc> {
         } => {
             let (owner, function) =
                 resolve_function(context, current, module.as_deref(), name, *arity)?;
+            resolved = Some((owner.name.clone(), function.clone()));
             render_function(owner, function)
         }
     };
-    Some(HoverDoc { markdown, range })
+    Some(HoverDoc {
+        markdown,
+        range,
+        function: resolved,
+    })
 }
 
 /// Reads what the identifier or alias at `offset` refers to.

@@ -170,10 +170,9 @@ pub async fn run(
 
 /// Asks the providers of a feature, in order.
 async fn ask(state: &ServerState, names: Vec<String>, request: LlmRequest) -> Result<String> {
-    let providers = state
-        .ai()
-        .providers()
-        .ok_or_else(|| Error::internal_error())?;
+    let providers = state.ai().providers().ok_or_else(|| {
+        Error::invalid_params("the model providers are not set up yet; try again in a moment")
+    })?;
     let (chain, _) = providers.chain(&names);
     if chain.is_empty() {
         return Err(Error::invalid_params(

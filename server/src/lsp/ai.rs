@@ -55,12 +55,51 @@ struct DocumentCompletions {
     suggestions: Mutex<Option<SuggestionCache>>,
 }
 
-/// Everything AI features share: the providers and the per-document completion state.
+/// Everything AI features share: the providers, the per-document completion state, and the
+/// explanations shown on hover.
 #[derive(Debug, Default)]
 pub struct AiState {
     providers: RwLock<Option<Arc<Providers>>>,
     documents: DashMap<String, Arc<DocumentCompletions>>,
     said_unavailable: AtomicBool,
+    /// Set when no provider can be reached (the implicit local Ollama is not running): AI
+    /// features then answer at once instead of waiting on a connection that cannot succeed.
+    offline: AtomicBool,
+    explanations: Arc<Explanations>,
+}
+
+/// Explanations by a hash of what they explain, and the ones being written.
+#[derive(Debug, Default)]
+struct Explanations {
+    done: Mutex<Option<lru::LruCache<String, String>>>,
+    pending: DashMap<String, Arc<Notify>>,
+}
+
+impl Explanations {
+    fn get(&self, key: &str) -> Option<String> {
+        self.done
+            .lock()
+            .as_mut()
+            .and_then(|cache| cache.get(key).cloned())
+    }
+
+    fn put(&self, key: String, text: String) {
+        let mut done = self.done.lock();
+        let capacity = std::num::NonZeroUsize::new(256).unwrap_or(std::num::NonZeroUsize::MIN);
+        done.get_or_insert_with(|| lru::LruCache::new(capacity))
+            .put(key, text);
+    }
+}
+
+/// A hover explanation: ready, or still being written (ready for the next hover).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoverExplanation {
+    /// The explanation.
+    Ready(String),
+    /// The model has not answered yet; it keeps going in the background.
+    Pending,
+    /// No model could explain it.
+    Unavailable,
 }
 
 /// What the client should be told once.
@@ -82,7 +121,49 @@ impl AiState {
             None => Providers::from_config(wanted.iter(), LlmOptions::default()),
         };
         *self.providers.write() = Some(Arc::new(providers));
+        self.offline.store(false, Ordering::Relaxed);
+        self.said_unavailable.store(false, Ordering::Relaxed);
         problems
+    }
+
+    /// Checks that the implicit local provider listens, when nothing is configured; returns
+    /// the notice to show once if it does not. A connection to localhost is refused at once,
+    /// so this costs nothing when Ollama is absent.
+    pub async fn probe_implicit_provider(&self, config: &Config) -> Option<String> {
+        if !config.providers.is_empty() {
+            return None;
+        }
+        let providers = config.effective_providers();
+        let base_url = providers.values().next().and_then(|p| p.base_url.clone())?;
+        let authority = base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or(&base_url)
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let reachable = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(authority),
+        )
+        .await
+        .is_ok_and(|connected| connected.is_ok());
+        if reachable {
+            return None;
+        }
+        self.offline.store(true, Ordering::Relaxed);
+        self.said_unavailable.store(true, Ordering::Relaxed);
+        Some(format!(
+            "Aiex: no model provider is configured and no local Ollama answers at {base_url}, so AI \
+             features are off. Symbols, hover docs and checks work offline. Configure `providers` \
+             (see `aiex doctor`) to turn AI features on."
+        ))
+    }
+
+    /// True when AI features should not try a provider now.
+    pub fn is_offline(&self) -> bool {
+        self.offline.load(Ordering::Relaxed)
     }
 
     /// The providers, once configured.
@@ -200,6 +281,9 @@ impl AiState {
         if !settings.multiline {
             mode = Mode::Line;
         }
+        if self.is_offline() {
+            return (None, Notice::None);
+        }
         let Some(providers) = self.providers() else {
             return (None, Notice::None);
         };
@@ -264,6 +348,62 @@ impl AiState {
             }),
             Notice::None,
         )
+    }
+
+    /// The explanation of `subject` (a function's source and module), asked of the providers
+    /// `names` with `request` unless known; waits at most `wait`, then lets the model finish in
+    /// the background so the next hover has it.
+    pub async fn explanation(
+        &self,
+        subject: &str,
+        names: &[String],
+        request: LlmRequest,
+        wait: Duration,
+    ) -> HoverExplanation {
+        let key = crate::index::content_hash(subject);
+        if let Some(text) = self.explanations.get(&key) {
+            return HoverExplanation::Ready(text);
+        }
+        if self.is_offline() {
+            return HoverExplanation::Unavailable;
+        }
+        let Some(providers) = self.providers() else {
+            return HoverExplanation::Unavailable;
+        };
+        let (chain, _) = providers.chain(names);
+        if chain.is_empty() {
+            return HoverExplanation::Unavailable;
+        }
+        let notify = match self.explanations.pending.entry(key.clone()) {
+            dashmap::mapref::entry::Entry::Occupied(entry) => Arc::clone(entry.get()),
+            dashmap::mapref::entry::Entry::Vacant(entry) => {
+                let notify = Arc::new(Notify::new());
+                entry.insert(Arc::clone(&notify));
+                let explanations = Arc::clone(&self.explanations);
+                let (task_key, task_notify) = (key.clone(), Arc::clone(&notify));
+                tokio::spawn(async move {
+                    match chain.complete(&request).await {
+                        Ok(response) => {
+                            explanations.put(task_key.clone(), response.text.trim().to_owned())
+                        }
+                        Err(error) => warn!("hover explanation failed: {error}"),
+                    }
+                    explanations.pending.remove(&task_key);
+                    task_notify.notify_waiters();
+                });
+                notify
+            }
+        };
+        let finished = notify.notified();
+        if let Some(text) = self.explanations.get(&key) {
+            return HoverExplanation::Ready(text);
+        }
+        if tokio::time::timeout(wait, finished).await.is_err() {
+            return HoverExplanation::Pending;
+        }
+        self.explanations
+            .get(&key)
+            .map_or(HoverExplanation::Unavailable, HoverExplanation::Ready)
     }
 
     /// The "no provider" notice, the first time only (until a provider answers again).

@@ -165,6 +165,59 @@ impl Backend {
         resolved.byte
     }
 
+    /// The AI explanation section of a hover on a function, when explanations on hover are
+    /// on: the model's text, or a note that it is on its way.
+    async fn hover_explanation(
+        &self,
+        doc: &hover::HoverDoc,
+        chunks: &FileChunks,
+        source: &str,
+    ) -> Option<String> {
+        let (module_name, function) = doc.function.as_ref()?;
+        let config = self.state.config();
+        let settings = &config.config.features.explain;
+        if !settings.enabled || !settings.hover {
+            return None;
+        }
+        // The function's own text: from this document, or from the index.
+        let indexed = self.state.index().module_file(module_name);
+        let (module_source, module_chunks): (&str, &FileChunks) =
+            match chunks.all_modules().iter().any(|m| &m.name == module_name) {
+                true => (source, chunks),
+                false => {
+                    let file = indexed.as_ref()?;
+                    (&file.text, &file.chunks)
+                }
+            };
+        let module = module_chunks
+            .all_modules()
+            .into_iter()
+            .find(|m| &m.name == module_name)?;
+        let target = crate::ai::actions::Target {
+            module: Some(module),
+            function,
+        };
+        let code = module_source.get(function.range.start..function.range.end)?;
+        let request = crate::ai::actions::explain_request(&target, module_source, "");
+        let names = config.config.feature_providers(&settings.providers);
+        let wait = std::time::Duration::from_millis(settings.hover_timeout_ms);
+        let subject = format!("{module_name}\n{code}");
+        match self
+            .state
+            .ai
+            .explanation(&subject, &names, request, wait)
+            .await
+        {
+            super::ai::HoverExplanation::Ready(text) => {
+                Some(format!("**Explanation** (AI)\n\n{text}"))
+            }
+            super::ai::HoverExplanation::Pending => {
+                Some("*AI explanation on its way: hover again in a moment.*".to_owned())
+            }
+            super::ai::HoverExplanation::Unavailable => None,
+        }
+    }
+
     /// Recomputes and pushes a document's diagnostics once typing pauses (push mode only).
     fn schedule_diagnostics(&self, uri: lsp::Uri) {
         if self.state.pull_diagnostics.load(Ordering::Relaxed) {
@@ -408,6 +461,13 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: lsp::InitializedParams) {
         let issues = self.state.reload_config();
         self.report_config_issues(issues).await;
+        let config = self.state.config();
+        if let Some(notice) = self.state.ai.probe_implicit_provider(&config.config).await {
+            info!("{notice}");
+            self.client
+                .show_message(lsp::MessageType::INFO, notice)
+                .await;
+        }
         if self.state.dynamic_file_watching.load(Ordering::Relaxed) {
             workspace::watch_files(&self.client).await;
         }
@@ -499,6 +559,12 @@ impl LanguageServer for Backend {
         let issues = self.state.reload_config();
         info!("configuration changed");
         self.report_config_issues(issues).await;
+        let config = self.state.config();
+        if let Some(notice) = self.state.ai.probe_implicit_provider(&config.config).await {
+            self.client
+                .show_message(lsp::MessageType::INFO, notice)
+                .await;
+        }
         // The checks' settings may have changed: recompute every open document's findings.
         for key in self.state.documents.keys() {
             self.state.diagnostics.forget(&key);
@@ -567,10 +633,15 @@ impl LanguageServer for Backend {
                 .collect(),
             None => Vec::new(),
         };
+        let explanation = match &symbol {
+            Some(doc) => self.hover_explanation(doc, &chunks, &source).await,
+            None => None,
+        };
         let range = symbol
             .as_ref()
             .map(|doc| convert::range_to_lsp(&snapshot.rope, doc.range, self.state.encoding()));
         sections.extend(symbol.map(|doc| doc.markdown));
+        sections.extend(explanation);
         if sections.is_empty() {
             return Ok(None);
         }
