@@ -25,6 +25,11 @@ pub enum Reply {
     },
     /// Sends the headers and the first `bytes` of the body, then closes the connection.
     CutAfter { recording: Recording, bytes: usize },
+    /// Waits `delay` (a model thinking), then sends the recording at once.
+    Delayed {
+        recording: Recording,
+        delay: Duration,
+    },
     /// Reads the request and never answers (until the client goes away).
     Silence,
     /// Sends an endless SSE stream of OpenAI chunks, `piece` bytes of text each.
@@ -217,6 +222,11 @@ async fn serve_connection(mut socket: TcpStream, state: Arc<State>) {
             } => {
                 let pieces: Vec<&[u8]> = recording.body.chunks(piece.max(1)).collect();
                 send_chunked(&mut socket, &state, &recording, pieces, every).await
+            }
+            Reply::Delayed { recording, delay } => {
+                tokio::time::sleep(delay).await;
+                let pieces = vec![recording.body.as_slice()];
+                send_chunked(&mut socket, &state, &recording, pieces, Duration::ZERO).await
             }
             Reply::CutAfter { recording, bytes } => {
                 let cut = &recording.body[..bytes.min(recording.body.len())];

@@ -265,9 +265,9 @@ impl AiState {
             Duration::from_millis(settings.debounce_max_ms.max(settings.debounce_min_ms)),
             DEFAULT_DEBOUNCE,
         );
-        tokio::time::sleep(wait).await;
-
-        let Some(syntax) = documents.syntax(key).await else {
+        // Parse while waiting: when the wait ends, the tree is ready.
+        let (_, syntax) = tokio::join!(tokio::time::sleep(wait), documents.syntax(key));
+        let Some(syntax) = syntax else {
             return (None, Notice::None);
         };
         if syntax.version != version {

@@ -1,0 +1,157 @@
+//! Completion latency over stdio against the real binary and a fake provider on 127.0.0.1:
+//! - a typing burst of 30 keystrokes 40 ms apart, each followed by a completion request, with
+//!   a model that takes 300 ms: how many requests reach the provider, and how long after the
+//!   last key the final suggestion arrives (targets: at most 3, within 450 ms);
+//! - server time of a completion request on a 7,000-line file: request in to provider request
+//!   out, with the debounce set to zero (target: median under 2 ms).
+//!
+//! Run with `cargo bench --bench typing_burst`.
+
+#[path = "../../tests/support/elixir_gen.rs"]
+mod elixir_gen;
+#[path = "../../tests/support/lsp_client.rs"]
+mod lsp_client;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use lsp_client::LspClient;
+use serde_json::{json, Value};
+use support::fake_provider::{FakeProvider, Reply};
+use support::recordings::Recording;
+
+const URI: &str = "file:///tmp/bench/lib/burst.ex";
+
+fn ollama_answer(text: &str) -> Recording {
+    let body = format!(
+        "{}\n{}\n",
+        json!({ "model": "m", "response": text, "done": false }),
+        json!({ "model": "m", "response": "", "done": true, "done_reason": "stop", "prompt_eval_count": 10, "eval_count": 3 })
+    );
+    Recording::new(200, "application/x-ndjson", body.into_bytes())
+}
+
+fn client_for(url: &str, debounce_min: u64, debounce_max: u64) -> LspClient {
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({}),
+        json!({
+            "providers": { "local": { "kind": "ollama", "base_url": url, "model": "qwen2.5-coder:1.5b" } },
+            "features": { "completion": { "providers": ["local"], "debounce_min_ms": debounce_min, "debounce_max_ms": debounce_max } }
+        }),
+        None,
+    );
+    client
+}
+
+/// A blank line between two functions of a module in the middle of the file: the user
+/// types a new pipeline there.
+fn typing_line(text: &str) -> u32 {
+    let module = text
+        .lines()
+        .position(|l| l.contains("defmodule Bench.Module50 "))
+        .unwrap_or(0);
+    text.lines()
+        .enumerate()
+        .skip(module + 1)
+        .find(|(_, l)| l.trim().is_empty())
+        .map_or(10, |(at, _)| at as u32)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let text = elixir_gen::file_of_lines(7_000);
+    let line = typing_line(&text);
+
+    // Typing burst.
+    let mut finals = Vec::new();
+    let mut provider_requests = Vec::new();
+    for _ in 0..5 {
+        let fake = runtime.block_on(FakeProvider::start());
+        fake.on(
+            "/api/generate",
+            vec![Reply::Delayed {
+                recording: ollama_answer(" |> Map.put(:done, true)"),
+                delay: Duration::from_millis(300),
+            }],
+        );
+        let mut client = client_for(&fake.url(), 30, 300);
+        client.open(URI, &text);
+        let mut last_id = 0;
+        let mut column = 0u32;
+        let mut last_key = Instant::now();
+        for (version, key) in "    params |> validate_0(opts)"
+            .chars()
+            .take(30)
+            .enumerate()
+        {
+            let key_string = key.to_string();
+            client.notify(
+                "textDocument/didChange",
+                json!({ "textDocument": { "uri": URI, "version": version + 2 }, "contentChanges": [{ "range": { "start": { "line": line, "character": column }, "end": { "line": line, "character": column } }, "text": key_string }] }),
+            );
+            column += 1;
+            last_id = client.send_request("textDocument/completion", json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": column } }));
+            last_key = Instant::now();
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        let response: Value = client.response(last_id);
+        finals.push(last_key.elapsed());
+        assert!(
+            !response["result"]["items"]
+                .as_array()
+                .is_some_and(|i| i.is_empty()),
+            "a final suggestion: {response}"
+        );
+        provider_requests.push(fake.request_count());
+        client.shutdown();
+    }
+    finals.sort_unstable();
+    provider_requests.sort_unstable();
+    println!(
+        "typing burst (30 keys 40 ms apart, model 300 ms): provider requests per burst {:?} (target <= 3); final suggestion {:.0} ms after the last key, median (target < 450 ms; includes the 40 ms the bench sleeps after the key)",
+        provider_requests,
+        finals[finals.len() / 2].as_secs_f64() * 1000.0
+    );
+
+    // Server time: request in to provider request out.
+    let fake = runtime.block_on(FakeProvider::start());
+    fake.on("/api/generate", vec![Reply::Recorded(ollama_answer("x"))]);
+    let mut client = client_for(&fake.url(), 0, 0);
+    client.open(URI, &text);
+    // Warm up: the first request parses the file.
+    let id = client.send_request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": 4 } }),
+    );
+    client.response(id);
+    let mut times = Vec::new();
+    for round in 0..60u32 {
+        // A new character each round, so no earlier suggestion applies.
+        client.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": round as i64 + 2 }, "contentChanges": [{ "range": { "start": { "line": line, "character": 4 }, "end": { "line": line, "character": 4 } }, "text": "q" }] }),
+        );
+        let seen = fake.request_count();
+        let started = Instant::now();
+        let id = client.send_request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": 5 } }),
+        );
+        assert!(runtime.block_on(fake.wait_for_requests(seen + 1, Duration::from_secs(10))));
+        times.push(started.elapsed());
+        client.response(id);
+    }
+    times.sort_unstable();
+    println!(
+        "server time of a completion on a 7,000-line file (request in to provider request out, incremental reparse included): median {:.2} ms, p90 {:.2} ms (target median < 2 ms)",
+        times[times.len() / 2].as_secs_f64() * 1000.0,
+        times[times.len() * 9 / 10].as_secs_f64() * 1000.0
+    );
+    client.shutdown();
+}
