@@ -600,3 +600,71 @@ fn hover_adds_an_explanation_and_never_waits_past_its_timeout() {
     assert_eq!(fake.server.request_count(), 1);
     assert!(client.shutdown().success());
 }
+
+/// A project whose `.aiex.toml` points at `url`, with `lib/cart.ex`.
+fn project_using(url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("mix.exs"),
+        "defmodule Cart.MixProject do\nend\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join(".aiex.toml"),
+        format!("[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n"),
+    )
+    .expect("write");
+    std::fs::create_dir_all(dir.path().join("lib")).expect("mkdir");
+    std::fs::write(dir.path().join("lib/cart.ex"), ACTION_TEXT).expect("write");
+    dir
+}
+
+fn aiex_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("no-user-config"))
+        .env("AIEX_DATA_DIR", dir.join("data"))
+        .output()
+        .expect("run aiex")
+}
+
+#[test]
+fn the_command_line_completes_and_explains_with_the_same_pipeline() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&[
+            "|> Enum.map(& &1.price)\n    |> more",
+        ]))],
+    );
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat("Sums the list.\n"))],
+    );
+    let dir = project_using(&fake.server.url());
+    // Line 5 is `    Enum.sum(items)`: complete after `items`, in the argument list: one line.
+    let output = aiex_cli(dir.path(), &["complete", "lib/cart.ex:5:19"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        " |> Enum.map(& &1.price)\n".replacen(' ', "", 1)
+    );
+    let output = aiex_cli(dir.path(), &["explain", "lib/cart.ex:4"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "# Cart.total/1\n\nSums the list.\n"
+    );
+    let outside = aiex_cli(dir.path(), &["explain", "lib/cart.ex:2"]);
+    assert_eq!(outside.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&outside.stderr).contains("no function at lib/cart.ex:2"));
+}

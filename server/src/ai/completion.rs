@@ -95,6 +95,59 @@ fn opens_with_bracket(node: Node<'_>) -> bool {
         .is_some_and(|first| matches!(first.kind(), "(" | "[" | "{" | "%" | "<<"))
 }
 
+/// How much text before the cursor goes into a prompt.
+const PREFIX_BYTES: usize = 6_000;
+/// How much text after the cursor goes into a prompt.
+const SUFFIX_BYTES: usize = 2_000;
+
+/// The fill-in-the-middle request for a cursor: the text around it (cut at line boundaries),
+/// a token budget and stop sequences fitting the mode.
+pub fn fim_request(
+    site: &Site<'_>,
+    mode: Mode,
+    timeout: std::time::Duration,
+) -> crate::llm::LlmRequest {
+    crate::llm::LlmRequest::fim(
+        prompt_prefix(site.text, site.cursor),
+        prompt_suffix(site.text, site.cursor),
+    )
+    .with_max_tokens(match mode {
+        Mode::Line => 64,
+        Mode::Block => 256,
+    })
+    .with_temperature(0.2)
+    .with_stop(stop_sequences(mode))
+    .with_timeout(timeout)
+}
+
+/// The prompt's text before the cursor: at most `PREFIX_BYTES`, starting at a line start.
+fn prompt_prefix(text: &str, cursor: usize) -> String {
+    let mut start = cursor.saturating_sub(PREFIX_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    if start > 0 {
+        start = text[start..cursor]
+            .find('\n')
+            .map_or(start, |at| start + at + 1);
+    }
+    text[start..cursor].to_owned()
+}
+
+/// The prompt's text after the cursor: at most `SUFFIX_BYTES`, ending at a line end.
+fn prompt_suffix(text: &str, cursor: usize) -> String {
+    let mut end = (cursor + SUFFIX_BYTES).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < text.len() {
+        end = text[cursor..end]
+            .rfind('\n')
+            .map_or(end, |at| cursor + at + 1);
+    }
+    text[cursor..end].to_owned()
+}
+
 /// Stop sequences for a mode: a line ends at a line break; a block at a blank line run.
 pub fn stop_sequences(mode: Mode) -> Vec<String> {
     match mode {
@@ -180,7 +233,44 @@ fn remove_suffix_overlap(completion: &str, site: &Site<'_>) -> String {
             overlap = end;
         }
     }
-    completion[..completion.len() - overlap].to_owned()
+    let overlapping = &suffix[..overlap];
+    if !overlapping
+        .chars()
+        .all(|c| matches!(c, ')' | ']' | '}' | ' '))
+    {
+        return completion[..completion.len() - overlap].to_owned();
+    }
+    // Only brackets overlap: they are the suffix's as far as the completion closes more than
+    // it opens; the rest close the completion's own calls (`map(& &1.x)` before a `)`).
+    let mut excess = excess_closers(completion);
+    let mut end = completion.len();
+    for (at, c) in completion.char_indices().rev() {
+        if excess <= 0 || end - at > overlap {
+            break;
+        }
+        if c != ' ' {
+            excess -= 1;
+        }
+        end = at;
+    }
+    completion[..end].to_owned()
+}
+
+/// Closing brackets minus opening ones, outside string literals.
+fn excess_closers(text: &str) -> i64 {
+    let mut balance = 0i64;
+    let mut in_string = false;
+    let mut previous = '\0';
+    for c in text.chars() {
+        match c {
+            '"' if previous != '\\' => in_string = !in_string,
+            '(' | '[' | '{' if !in_string => balance -= 1,
+            ')' | ']' | '}' if !in_string => balance += 1,
+            _ => {}
+        }
+        previous = c;
+    }
+    balance
 }
 
 /// Cuts a block where the model starts looping: the same non-blank line three times in a row.
@@ -335,6 +425,15 @@ mod tests {
     }
 
     #[test]
+    fn prompt_windows_cut_at_line_boundaries() {
+        let text = format!("{}\nlast line before ", "x".repeat(7_000));
+        let prefix = prompt_prefix(&text, text.len());
+        assert_eq!(prefix, "last line before ");
+        let text = format!("after\n{}", "y".repeat(3_000));
+        assert_eq!(prompt_suffix(&text, 0), "after\n");
+    }
+
+    #[test]
     fn argument_lists_get_a_line_and_empty_bodies_a_block() {
         assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃)\nend\n"), Mode::Line);
         assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃\nend\n"), Mode::Line);
@@ -352,6 +451,17 @@ mod tests {
             Some("&(&1 * 2)".to_owned())
         );
         assert_eq!(cleaned(fixture, ")"), None, "only what is already there");
+        let call = "def f(x) do\n  Enum.sum(x┃)\nend\n";
+        assert_eq!(
+            cleaned(call, " |> Enum.map(& &1.price)"),
+            Some(" |> Enum.map(& &1.price)".to_owned()),
+            "its own bracket"
+        );
+        assert_eq!(
+            cleaned(call, ", 0))"),
+            Some(", 0".to_owned()),
+            "one bracket is the suffix's, one too many"
+        );
     }
 
     #[test]

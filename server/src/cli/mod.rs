@@ -1,5 +1,6 @@
 //! The command line: `aiex` (the language server) and its subcommands over the same core.
 
+mod ai;
 pub mod check;
 mod doctor;
 mod index;
@@ -46,6 +47,10 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Build the workspace index (as the server does) and summarise it.
     Index(index::IndexArgs),
+    /// Ask the configured model for a completion at FILE:LINE:COL and print it.
+    Complete(ai::CompleteArgs),
+    /// Ask the configured model to explain the function at FILE:LINE.
+    Explain(ai::ExplainArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -64,6 +69,8 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => report(doctor::run(args)),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Index(args)) => report(index::run(args)),
+        Some(Command::Complete(args)) => report(ai::complete(args)),
+        Some(Command::Explain(args)) => report(ai::explain(args)),
     }
 }
 

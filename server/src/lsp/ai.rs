@@ -24,10 +24,6 @@ use crate::llm::{LlmOptions, LlmRequest, Providers, StreamEvent};
 /// The commands `workspace/executeCommand` accepts.
 pub const COMMANDS: &[&str] = &["aiex.status", "aiex.usage"];
 
-/// How much text before the cursor goes into a prompt.
-const PREFIX_BYTES: usize = 6_000;
-/// How much text after the cursor goes into a prompt.
-const SUFFIX_BYTES: usize = 2_000;
 /// The wait before the first keystrokes of a document give a rhythm.
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(75);
 
@@ -292,14 +288,8 @@ impl AiState {
         if chain.is_empty() {
             return (None, Notice::None);
         }
-        let request = LlmRequest::fim(prompt_prefix(&text, cursor), prompt_suffix(&text, cursor))
-            .with_max_tokens(match mode {
-                Mode::Line => 64,
-                Mode::Block => 256,
-            })
-            .with_temperature(0.2)
-            .with_stop(completion::stop_sequences(mode))
-            .with_timeout(Duration::from_millis(settings.timeout_ms));
+        let request =
+            completion::fim_request(&site, mode, Duration::from_millis(settings.timeout_ms));
         let raw = match chain.stream(&request).await {
             Ok(mut stream) => {
                 let mut raw = String::new();
@@ -430,46 +420,9 @@ fn word_start(text: &str, cursor: usize) -> usize {
         .map_or(cursor, |(at, _)| at)
 }
 
-/// The prompt's text before the cursor: at most `PREFIX_BYTES`, starting at a line start.
-fn prompt_prefix(text: &str, cursor: usize) -> String {
-    let mut start = cursor.saturating_sub(PREFIX_BYTES);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    if start > 0 {
-        start = text[start..cursor]
-            .find('\n')
-            .map_or(start, |at| start + at + 1);
-    }
-    text[start..cursor].to_owned()
-}
-
-/// The prompt's text after the cursor: at most `SUFFIX_BYTES`, ending at a line end.
-fn prompt_suffix(text: &str, cursor: usize) -> String {
-    let mut end = (cursor + SUFFIX_BYTES).min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    if end < text.len() {
-        end = text[cursor..end]
-            .rfind('\n')
-            .map_or(end, |at| cursor + at + 1);
-    }
-    text[cursor..end].to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prompt_windows_cut_at_line_boundaries() {
-        let text = format!("{}\nlast line before ", "x".repeat(7_000));
-        let prefix = prompt_prefix(&text, text.len());
-        assert_eq!(prefix, "last line before ");
-        let text = format!("after\n{}", "y".repeat(3_000));
-        assert_eq!(prompt_suffix(&text, 0), "after\n");
-    }
 
     #[test]
     fn the_word_being_typed_is_found_across_unicode() {
