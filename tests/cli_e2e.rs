@@ -10,6 +10,14 @@ fn aiex(args: &[&str]) -> Output {
             "XDG_CONFIG_HOME",
             std::env::temp_dir().join("aiex-test-no-config"),
         )
+        .env(
+            "AIEX_DATA_DIR",
+            std::env::temp_dir().join("aiex-test-cli-data"),
+        )
+        .env(
+            "AIEX_CACHE_DIR",
+            std::env::temp_dir().join("aiex-test-cli-cache"),
+        )
         .output()
         .expect("run aiex")
 }

@@ -367,6 +367,19 @@ pub fn is_secret_path(path: &Path) -> bool {
     in_config && lower.contains("secret")
 }
 
+/// Hides the credentials of a URL: `https://user:pass@host/x` becomes `https://****@host/x`,
+/// for status reports and `aiex doctor`. Other text is returned unchanged.
+pub fn mask_url_credentials(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://****{}", &rest[at..]),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

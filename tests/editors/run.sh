@@ -28,6 +28,10 @@ passed=0
 failed=0
 skipped=0
 log_dir="$(mktemp -d)"
+# The servers the editors start keep their usage ledger and caches here, never in the
+# user's own directories.
+export AIEX_DATA_DIR="${AIEX_DATA_DIR:-$log_dir/data}"
+export AIEX_CACHE_DIR="${AIEX_CACHE_DIR:-$log_dir/cache}"
 
 wanted() { [[ " $only " == *" $1 "* ]]; }
 pass() { passed=$((passed + 1)); echo "ok - $1"; }

@@ -13,6 +13,9 @@ pub struct DoctorArgs {
     /// The workspace root (the current directory when absent).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Do not contact the providers (no live check of models and keys).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Runs `aiex doctor`.
@@ -52,7 +55,33 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     for (name, enabled, providers) in config.features.list() {
         println!("  {name}: {}", describe_feature(config, enabled, providers));
     }
-    println!("  symbols, hover docs, folding: built in, no model needed");
+    println!("  symbols, hover docs, folding, checks: built in, no model needed");
+    let providers_config = config.effective_providers();
+    let (providers, problems) = crate::llm::Providers::from_config(
+        providers_config.iter(),
+        crate::llm::LlmOptions::default(),
+    );
+    println!("\nproviders:");
+    for problem in problems {
+        println!("  problem: {problem}");
+    }
+    if args.offline {
+        println!("  (not contacted: --offline)");
+    } else {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        for report in runtime.block_on(providers.doctor()) {
+            for line in report.to_text().lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    println!("\nusage:");
+    for line in providers.usage().to_text().lines() {
+        println!("  {line}");
+    }
     println!("\neffective configuration (secrets masked):");
     let mut effective = serde_json::to_value(config).context("cannot render the configuration")?;
     mask_secrets(&mut effective);
@@ -109,25 +138,13 @@ fn mask_secrets(value: &mut Value) {
                     .any(|word| key.contains(word) && !key.ends_with("_env"));
                 match item {
                     Value::String(text) if secret_key => *text = "********".to_owned(),
-                    Value::String(text) => *text = mask_url_credentials(text),
+                    Value::String(text) => *text = crate::secrets::mask_url_credentials(text),
                     other => mask_secrets(other),
                 }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(mask_secrets),
         _ => {}
-    }
-}
-
-/// `https://user:pass@host/x` → `https://****@host/x`.
-fn mask_url_credentials(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://****{}", &rest[at..]),
-        None => text.to_owned(),
     }
 }
 

@@ -411,7 +411,7 @@ impl Provider {
             name: self.name.clone(),
             kind: self.kind.name().to_owned(),
             model: self.config.model.clone(),
-            base_url: self.base_url.clone(),
+            base_url: crate::secrets::mask_url_credentials(&self.base_url),
             breaker,
             consecutive_failures,
             requests: self.counters.requests.load(Ordering::Relaxed),
@@ -442,7 +442,7 @@ impl Provider {
         ProviderDescription {
             name: self.name.clone(),
             kind: self.kind.name().to_owned(),
-            base_url: self.base_url.clone(),
+            base_url: crate::secrets::mask_url_credentials(&self.base_url),
             model: self.config.model.clone(),
             api_key_env: self.config.api_key_env.clone(),
             api_key_present: self.api_key.is_some(),
