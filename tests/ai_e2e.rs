@@ -668,3 +668,128 @@ fn the_command_line_completes_and_explains_with_the_same_pipeline() {
     assert_eq!(outside.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&outside.stderr).contains("no function at lib/cart.ex:2"));
 }
+
+#[test]
+fn generate_tests_creates_the_mirrored_test_file_or_extends_the_existing_one() {
+    let fake = Fake::start();
+    let describe = "```elixir\ndescribe \"total/1\" do\n  test \"sums the prices\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```\n";
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(describe))]);
+    let dir = project_using(&fake.server.url());
+    let root = dir.path().canonicalize().expect("canonical");
+    std::fs::create_dir_all(root.join("test")).expect("mkdir");
+    std::fs::write(
+        root.join("test/other_test.exs"),
+        "defmodule OtherTest do\n  use ExUnit.Case, async: true\n  doctest Other\nend\n",
+    )
+    .expect("write");
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({ "workspace": { "workspaceEdit": { "documentChanges": true, "resourceOperations": ["create"] } } }),
+        Value::Null,
+        Some(&root),
+    );
+    let uri = lsp_client::file_uri(&root.join("lib/cart.ex"));
+    client.open(&uri, ACTION_TEXT);
+    let position = json!({ "line": 4, "character": 6 });
+    let actions = client.request("textDocument/codeAction", json!({ "textDocument": { "uri": uri }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }));
+    let offered = actions["result"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["command"]["command"] == "aiex.generateTests")
+        .cloned()
+        .expect("offered");
+    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert!(client.response(id)["result"]["applied"] == true);
+    let changes = &apply["params"]["edit"]["documentChanges"];
+    let test_uri = lsp_client::file_uri(&root.join("test/cart_test.exs"));
+    assert_eq!(changes[0]["kind"], "create");
+    assert_eq!(changes[0]["uri"], test_uri.as_str());
+    let content = changes[1]["edits"][0]["newText"].as_str().expect("content");
+    assert!(
+        content.starts_with(
+            "defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe \"total/1\" do"
+        ),
+        "{content}"
+    );
+    let prompt = fake.server.requests()[0].json().to_string();
+    assert!(
+        prompt.contains("doctest Other"),
+        "another test file shows the project's style"
+    );
+
+    // With the test file on disk, the describe block is added to it.
+    std::fs::write(
+        root.join("test/cart_test.exs"),
+        "defmodule CartTest do\n  use ExUnit.Case\nend\n",
+    )
+    .expect("write");
+    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert!(client.response(id)["result"]["applied"] == true);
+    let edit = &apply["params"]["edit"]["documentChanges"][0];
+    assert_eq!(edit["textDocument"]["uri"], test_uri.as_str());
+    let updated = edit["edits"][0]["newText"].as_str().expect("text");
+    assert!(
+        updated
+            .starts_with("defmodule CartTest do\n  use ExUnit.Case\n\n  describe \"total/1\" do\n"),
+        "{updated}"
+    );
+    assert!(aiex_parses(updated));
+    assert!(client.shutdown().success());
+}
+
+fn aiex_parses(text: &str) -> bool {
+    aiex::syntax::parse_str(text).is_ok_and(|tree| !tree.root_node().has_error())
+}
+
+#[test]
+fn fix_with_ai_is_offered_on_a_diagnostic_and_rewrites_only_its_function() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat(
+            "```elixir\ndef total(items) do\n  Enum.sum(items)\nend\n```\n",
+        ))],
+    );
+    let mut client = action_client(&fake);
+    let text = "defmodule Cart do\n  def total(items) do\n    items |> IO.inspect() |> Enum.sum()\n  end\nend\n";
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": ACTION_DOC, "version": 2 }, "contentChanges": [{ "text": text }] }),
+    );
+    let published = client.wait_for(|m| {
+        m["method"] == "textDocument/publishDiagnostics" && m["params"]["version"] == 2
+    });
+    let diagnostic = published["params"]["diagnostics"][0].clone();
+    assert_eq!(diagnostic["code"], "debug/io-inspect");
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": ACTION_DOC }, "range": diagnostic["range"], "context": { "diagnostics": [diagnostic] } }),
+    );
+    let fix = actions["result"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["command"]["command"] == "aiex.fix")
+        .cloned()
+        .expect("fix offered");
+    assert_eq!(fix["kind"], "quickfix");
+    assert_eq!(fix["title"], "Aiex: Fix with AI in Cart.total/1");
+    let id = client.send_request("workspace/executeCommand", fix["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    let edited = apply_workspace_edit(text, &apply["params"]["edit"]);
+    assert_eq!(
+        edited,
+        "defmodule Cart do\n  def total(items) do\n    Enum.sum(items)\n  end\nend\n"
+    );
+    let prompt = fake.server.requests()[0].json().to_string();
+    assert!(
+        prompt.contains("Leftover IO.inspect") && prompt.contains("debug/io-inspect"),
+        "{prompt}"
+    );
+    assert!(client.shutdown().success());
+}

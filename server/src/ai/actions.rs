@@ -129,6 +129,107 @@ pub fn refactor_request(
         .without_cache()
 }
 
+/// The request for ExUnit tests of a function. `existing` is the test file when it exists
+/// (the answer then adds `describe` blocks to it); `example` is another test file of the
+/// project, to copy its style.
+pub fn tests_request(
+    target: &Target<'_>,
+    source: &str,
+    existing: Option<&str>,
+    example: Option<&str>,
+    context: &str,
+) -> LlmRequest {
+    let label = target.function.label();
+    let task = match existing {
+        Some(_) => format!(
+            "Generate tests for {label} with ExUnit: one `describe \"{label}\"` block covering the \
+             normal cases and the edge cases, to add to the existing test module shown. Answer \
+             with only that describe block in one ```elixir block."
+        ),
+        None => format!(
+            "Generate tests for {label} with ExUnit: a complete test module named after the \
+             module with a `Test` suffix, `use ExUnit.Case, async: true`, and one \
+             `describe \"{label}\"` block covering the normal cases and the edge cases. Answer \
+             with only the module in one ```elixir block."
+        ),
+    };
+    let code = &source[target.function.range.start..target.function.range.end];
+    let mut user = format!(
+        "{}\n\nFunction:\n```elixir\n{code}\n```",
+        module_and_context(target, context)
+    );
+    if let Some(existing) = existing {
+        user.push_str(&format!(
+            "\n\nExisting test module:\n```elixir\n{existing}\n```"
+        ));
+    } else if let Some(example) = example {
+        user.push_str(&format!(
+            "\n\nAnother test file of this project, for its style:\n```elixir\n{example}\n```"
+        ));
+    }
+    LlmRequest::chat(Some(&system(&task)), user)
+        .with_max_tokens(1500)
+        .with_temperature(0.2)
+        .without_cache()
+}
+
+/// The test file of a source file: `lib/a/b.ex` → `test/a/b_test.exs`; other paths keep
+/// their directories under `test/`.
+pub fn test_path_for(relative: &std::path::Path) -> std::path::PathBuf {
+    let without_lib = relative.strip_prefix("lib").unwrap_or(relative);
+    let stem = without_lib
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = without_lib
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new(""));
+    std::path::Path::new("test")
+        .join(parent)
+        .join(format!("{stem}_test.exs"))
+}
+
+/// The new content of a test file: the answer's module for a new file, or the existing
+/// file with the answer's `describe` blocks added before its last `end`. `None` when the
+/// result would not parse.
+pub fn tests_file(answer: &str, existing: Option<&str>, module_name: &str) -> Option<String> {
+    let code = code_of(answer);
+    let result = match existing {
+        None if code.trim_start().starts_with("defmodule") => format!("{}\n", code.trim_end()),
+        None => format!(
+            "defmodule {module_name}Test do\n  use ExUnit.Case, async: true\n\n{}\nend\n",
+            reindent(&code, "  ")
+        ),
+        Some(existing) => {
+            let blocks = if code.trim_start().starts_with("defmodule") {
+                module_body(&code)?
+            } else {
+                code
+            };
+            let end = existing.trim_end().strip_suffix("end")?;
+            format!(
+                "{}\n{}\nend\n",
+                end.trim_end(),
+                format_args!("\n{}", reindent(&blocks, "  "))
+            )
+        }
+    };
+    let parses = crate::syntax::parse_str(&result).is_ok_and(|tree| !tree.root_node().has_error());
+    parses.then_some(result)
+}
+
+/// The lines between a module's first line and its last `end`.
+fn module_body(code: &str) -> Option<String> {
+    let trimmed = code.trim();
+    let (_, rest) = trimmed.split_once('\n')?;
+    let body = rest.trim_end().strip_suffix("end")?;
+    let lines: Vec<&str> = body
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("use ExUnit.Case"))
+        .collect();
+    Some(lines.join("\n").trim_matches('\n').to_owned())
+}
+
 /// The module header and any extra context, for the user message.
 fn module_and_context(target: &Target<'_>, context: &str) -> String {
     let header = module_header(target);
@@ -293,6 +394,37 @@ mod tests {
         assert_eq!(
             with_target("\"Hi", |t| docs_insertion("Sure! Here it is.", &t, "  ")),
             None
+        );
+    }
+
+    #[test]
+    fn tests_go_to_the_mirrored_path_and_extend_an_existing_module() {
+        assert_eq!(
+            test_path_for(std::path::Path::new("lib/shop/cart.ex")),
+            std::path::Path::new("test/shop/cart_test.exs")
+        );
+        assert_eq!(
+            test_path_for(std::path::Path::new("scripts/x.exs")),
+            std::path::Path::new("test/scripts/x_test.exs")
+        );
+        let existing = "defmodule CartTest do\n  use ExUnit.Case\n\n  test \"old\" do\n    assert true\n  end\nend\n";
+        let answer = "```elixir\ndescribe \"total/1\" do\n  test \"sums\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```";
+        let file = tests_file(answer, Some(existing), "Cart").expect("parses");
+        assert!(
+            file.starts_with("defmodule CartTest do\n  use ExUnit.Case\n\n  test \"old\""),
+            "{file}"
+        );
+        assert!(file.ends_with("  describe \"total/1\" do\n    test \"sums\" do\n      assert Cart.total([1, 2]) == 3\n    end\n  end\nend\n"), "{file}");
+        let fresh = tests_file(answer, None, "Cart").expect("parses");
+        assert!(
+            fresh
+                .starts_with("defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe"),
+            "{fresh}"
+        );
+        assert_eq!(
+            tests_file("```elixir\ndescribe \"x\" do\n```", None, "Cart"),
+            None,
+            "does not parse"
         );
     }
 

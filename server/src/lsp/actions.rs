@@ -4,6 +4,7 @@
 //! outside the target function.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -22,7 +23,63 @@ pub const AI_COMMANDS: &[(&str, &str, &str)] = &[
     ("aiex.explain", "Explain", "source.aiex.explain"),
     ("aiex.addDocs", "Add @doc and @spec", "source.aiex.addDocs"),
     ("aiex.refactor", "Refactor", "refactor.rewrite.aiex"),
+    (
+        "aiex.generateTests",
+        "Generate tests for",
+        "source.aiex.generateTests",
+    ),
 ];
+
+/// The "fix with AI" command, offered as a quick fix on a diagnostic inside a function.
+pub const FIX_COMMAND: &str = "aiex.fix";
+
+/// True for every command this module runs.
+pub fn runs(command: &str) -> bool {
+    command == FIX_COMMAND || AI_COMMANDS.iter().any(|(c, _, _)| *c == command)
+}
+
+/// "Fix with AI" quick fixes for the diagnostics at the cursor, when it is inside a function.
+pub fn fixes_for(
+    uri: &lsp::Uri,
+    diagnostics: &[lsp::Diagnostic],
+    target: Option<Target<'_>>,
+) -> Vec<lsp::CodeActionOrCommand> {
+    let Some(target) = target else {
+        return Vec::new();
+    };
+    diagnostics
+        .iter()
+        .filter_map(|diagnostic| {
+            let code = match &diagnostic.code {
+                Some(lsp::NumberOrString::String(code)) => format!(" ({code})"),
+                Some(lsp::NumberOrString::Number(code)) => format!(" ({code})"),
+                None => String::new(),
+            };
+            let instruction = format!(
+                "fix this problem reported at line {}: {}{code}",
+                diagnostic.range.start.line + 1,
+                diagnostic.message
+            );
+            let arguments = ActionArguments {
+                uri: uri.clone(),
+                position: diagnostic.range.start,
+                instruction: Some(instruction),
+            };
+            let arguments = serde_json::to_value(arguments).ok()?;
+            Some(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+                title: format!("Aiex: Fix with AI in {}", target.label()),
+                kind: Some(lsp::CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![diagnostic.clone()]),
+                command: Some(lsp::Command {
+                    title: "Aiex: Fix with AI".to_owned(),
+                    command: FIX_COMMAND.to_owned(),
+                    arguments: Some(vec![arguments]),
+                }),
+                ..lsp::CodeAction::default()
+            }))
+        })
+        .collect()
+}
 
 /// How long an action may wait for a model.
 const ACTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
@@ -49,6 +106,8 @@ pub struct EditSupport {
     pub annotations: bool,
     /// `window/showDocument`.
     pub show_document: bool,
+    /// Creating files through a workspace edit.
+    pub create_files: bool,
 }
 
 impl EditSupport {
@@ -63,6 +122,9 @@ impl EditSupport {
             annotations: edit
                 .and_then(|e| e.change_annotation_support.as_ref())
                 .is_some(),
+            create_files: edit
+                .and_then(|e| e.resource_operations.as_ref())
+                .is_some_and(|ops| ops.contains(&lsp::ResourceOperationKind::Create)),
             show_document: capabilities
                 .window
                 .as_ref()
@@ -145,12 +207,27 @@ pub async fn run(
             "{command} is turned off in the configuration"
         )));
     }
-    let request = match command {
-        "aiex.explain" => actions::explain_request(&target, &source, ""),
-        "aiex.addDocs" => actions::docs_request(&target, &source, ""),
+    let tests = match command {
+        "aiex.generateTests" => Some(TestFile::find(state, &args.uri)?),
+        _ => None,
+    };
+    let request = match (command, &tests) {
+        ("aiex.explain", _) => actions::explain_request(&target, &source, ""),
+        ("aiex.addDocs", _) => actions::docs_request(&target, &source, ""),
+        ("aiex.generateTests", Some(tests)) => actions::tests_request(
+            &target,
+            &source,
+            tests.existing.as_deref(),
+            tests.example.as_deref(),
+            "",
+        ),
         _ => actions::refactor_request(&target, &source, args.instruction.as_deref(), ""),
     };
     let answer = ask(state, config.config.feature_providers(listed), request).await?;
+    if let Some(tests) = tests {
+        let module = target.module.map_or("Script", |m| m.name.as_str());
+        return generate_tests(client, state, tests, module, &answer).await;
+    }
     match command {
         "aiex.explain" => explain(client, state, &target, answer).await,
         "aiex.addDocs" => {
@@ -321,6 +398,208 @@ async fn refactor(
     )
     .await?;
     Ok(serde_json::json!({ "applied": true, "text": replacement }))
+}
+
+/// The test file of a document: where it is, what it holds, and an example of the project's
+/// test style when it does not exist yet.
+struct TestFile {
+    path: PathBuf,
+    uri: lsp::Uri,
+    /// The file's text (from the editor when it is open), when it exists.
+    existing: Option<String>,
+    /// The open document's version, when the editor has it open.
+    version: Option<i32>,
+    example: Option<String>,
+}
+
+impl TestFile {
+    fn find(state: &ServerState, uri: &lsp::Uri) -> Result<Self> {
+        let no_root = || {
+            Error::invalid_params("the file is not inside a Mix project or workspace folder, so there is no test/ to write to")
+        };
+        let path = uri.to_file_path().ok_or_else(no_root)?.into_owned();
+        let roots = state.workspace_roots();
+        let root = roots
+            .iter()
+            .find(|root| path.starts_with(root))
+            .cloned()
+            .or_else(|| {
+                path.ancestors()
+                    .skip(1)
+                    .find(|dir| dir.join("mix.exs").exists())
+                    .map(Path::to_path_buf)
+            })
+            .ok_or_else(no_root)?;
+        let relative = path.strip_prefix(&root).map_err(|_| no_root())?;
+        let test_path = root.join(actions::test_path_for(relative));
+        let test_uri = lsp::Uri::from_file_path(&test_path).ok_or_else(no_root)?;
+        let open = state.documents.get(&convert::document_key(&test_uri));
+        let (existing, version) = match open {
+            Some(handle) => {
+                handle.with_document(|d| (Some(d.rope().to_string()), Some(d.version())))
+            }
+            None => (std::fs::read_to_string(&test_path).ok(), None),
+        };
+        let example = match existing {
+            Some(_) => None,
+            None => sibling_test(&root.join("test")),
+        };
+        Ok(Self {
+            path: test_path,
+            uri: test_uri,
+            existing,
+            version,
+            example,
+        })
+    }
+}
+
+/// Some test file of the project (its first 4 KB), to show the model the house style.
+fn sibling_test(dir: &Path) -> Option<String> {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            let file_type = entry.file_type().ok()?;
+            if file_type.is_dir() {
+                pending.push(path);
+            } else if file_type.is_file() && path.to_string_lossy().ends_with("_test.exs") {
+                let text = std::fs::read_to_string(&path).ok()?;
+                let mut end = text.len().min(4096);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                return Some(text[..end].to_owned());
+            }
+        }
+    }
+    None
+}
+
+async fn generate_tests(
+    client: &Client,
+    state: &ServerState,
+    tests: TestFile,
+    module: &str,
+    answer: &str,
+) -> Result<serde_json::Value> {
+    let content =
+        actions::tests_file(answer, tests.existing.as_deref(), module).ok_or_else(|| {
+            Error::invalid_params("the generated tests do not parse; nothing was changed")
+        })?;
+    let support = state.edit_support();
+    let edit = match &tests.existing {
+        Some(existing) => {
+            let rope = ropey::Rope::from_str(existing);
+            let whole = ByteRange {
+                start: 0,
+                end: existing.len(),
+            };
+            let text_edit = lsp::TextEdit {
+                range: convert::range_to_lsp(&rope, whole, state.encoding()),
+                new_text: content.clone(),
+            };
+            versioned_edit(&tests.uri, tests.version, text_edit, support)
+        }
+        None if support.create_files => lsp::WorkspaceEdit {
+            document_changes: Some(lsp::DocumentChanges::Operations(vec![
+                lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Create(lsp::CreateFile {
+                    uri: tests.uri.clone(),
+                    options: Some(lsp::CreateFileOptions {
+                        overwrite: Some(false),
+                        ignore_if_exists: Some(true),
+                    }),
+                    annotation_id: None,
+                })),
+                lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
+                    text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                        uri: tests.uri.clone(),
+                        version: None,
+                    },
+                    edits: vec![lsp::OneOf::Left(lsp::TextEdit {
+                        range: lsp::Range::default(),
+                        new_text: content.clone(),
+                    })],
+                }),
+            ])),
+            ..lsp::WorkspaceEdit::default()
+        },
+        None => {
+            // The client cannot create files: write it (never over an existing one) and show it.
+            if let Some(parent) = tests.path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Error::invalid_params(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tests.path)
+                .map_err(|e| {
+                    Error::invalid_params(format!("cannot create {}: {e}", tests.path.display()))
+                })?;
+            std::io::Write::write_all(&mut file, content.as_bytes()).map_err(|e| {
+                Error::invalid_params(format!("cannot write {}: {e}", tests.path.display()))
+            })?;
+            if support.show_document {
+                let params = lsp::ShowDocumentParams {
+                    uri: tests.uri.clone(),
+                    external: Some(false),
+                    take_focus: Some(true),
+                    selection: None,
+                };
+                let _ = client.show_document(params).await;
+            }
+            return Ok(
+                serde_json::json!({ "applied": true, "uri": tests.uri.as_str(), "text": content }),
+            );
+        }
+    };
+    send_edit(client, edit).await?;
+    Ok(serde_json::json!({ "applied": true, "uri": tests.uri.as_str(), "text": content }))
+}
+
+/// An edit of one document, versioned when the client supports it.
+fn versioned_edit(
+    uri: &lsp::Uri,
+    version: Option<i32>,
+    text_edit: lsp::TextEdit,
+    support: EditSupport,
+) -> lsp::WorkspaceEdit {
+    if support.document_changes {
+        lsp::WorkspaceEdit {
+            document_changes: Some(lsp::DocumentChanges::Edits(vec![lsp::TextDocumentEdit {
+                text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                    uri: uri.clone(),
+                    version,
+                },
+                edits: vec![lsp::OneOf::Left(text_edit)],
+            }])),
+            ..lsp::WorkspaceEdit::default()
+        }
+    } else {
+        lsp::WorkspaceEdit {
+            changes: Some(HashMap::from([(uri.clone(), vec![text_edit])])),
+            ..lsp::WorkspaceEdit::default()
+        }
+    }
+}
+
+/// Sends an edit and fails unless the client applied it.
+async fn send_edit(client: &Client, edit: lsp::WorkspaceEdit) -> Result<()> {
+    let response = client
+        .apply_edit(edit)
+        .await
+        .map_err(|e| Error::invalid_params(format!("the client did not apply the edit: {e}")))?;
+    if !response.applied {
+        let reason = response
+            .failure_reason
+            .unwrap_or_else(|| "no reason given".to_owned());
+        return Err(Error::invalid_params(format!(
+            "the client refused the edit: {reason}"
+        )));
+    }
+    Ok(())
 }
 
 /// Sends one edit of the document as it was when the action started; a client that has

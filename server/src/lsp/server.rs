@@ -415,6 +415,7 @@ impl LanguageServer for Backend {
                                 .iter()
                                 .map(|(command, _, _)| *command),
                         )
+                        .chain(std::iter::once(super::actions::FIX_COMMAND))
                         .map(str::to_owned)
                         .collect(),
                     ..lsp::ExecuteCommandOptions::default()
@@ -703,6 +704,13 @@ impl LanguageServer for Backend {
                 .await
             {
                 let target = crate::ai::actions::target_at(&chunks, start.byte);
+                if features.actions.enabled {
+                    actions.extend(super::actions::fixes_for(
+                        uri,
+                        &params.context.diagnostics,
+                        target,
+                    ));
+                }
                 actions.extend(super::actions::offered(uri, params.range.start, target));
             }
         }
@@ -897,11 +905,7 @@ impl LanguageServer for Backend {
                     .map_err(|e| Error::invalid_params(e.to_string()))?;
                 Ok(Some(value))
             }
-            command
-                if super::actions::AI_COMMANDS
-                    .iter()
-                    .any(|(c, _, _)| *c == command) =>
-            {
+            command if super::actions::runs(command) => {
                 super::actions::run(&self.client, &self.state, command, params.arguments)
                     .await
                     .map(Some)
