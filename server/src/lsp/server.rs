@@ -906,9 +906,17 @@ impl LanguageServer for Backend {
                 Ok(Some(value))
             }
             command if super::actions::runs(command) => {
-                super::actions::run(&self.client, &self.state, command, params.arguments)
-                    .await
-                    .map(Some)
+                // Actions wait on a model for seconds: report progress when the client gave a token.
+                let progress = match params.work_done_progress_params.work_done_token.clone() {
+                    Some(token) => Some(self.client.progress(token, format!("Aiex: {command}")).begin().await),
+                    None => None,
+                };
+                let result = super::actions::run(&self.client, &self.state, command, params.arguments).await;
+                if let Some(progress) = progress {
+                    let message = if result.is_ok() { "done" } else { "failed" };
+                    progress.finish_with_message(message).await;
+                }
+                result.map(Some)
             }
             other => Err(Error::invalid_params(format!(
                 "unknown command `{other}`; Aiex offers {}",
