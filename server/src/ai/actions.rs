@@ -54,6 +54,12 @@ fn system(task: &str) -> String {
     format!("{SYSTEM}\n\nTask: {task}")
 }
 
+/// The user message with every secret replaced by a placeholder: nothing secret leaves the
+/// machine, whatever the file holds.
+fn redacted(user: &str) -> String {
+    crate::secrets::redact(user).text
+}
+
 /// The module header a prompt shows: its name, moduledoc summary and directives.
 fn module_header(target: &Target<'_>) -> String {
     let Some(module) = target.module else {
@@ -82,7 +88,7 @@ pub fn explain_request(target: &Target<'_>, source: &str, context: &str) -> LlmR
         module_and_context(target, context),
         target.label()
     );
-    LlmRequest::chat(Some(&system(task)), user)
+    LlmRequest::chat(Some(&system(task)), redacted(&user))
         .with_max_tokens(600)
         .with_temperature(0.2)
 }
@@ -97,7 +103,7 @@ pub fn docs_request(target: &Target<'_>, source: &str, context: &str) -> LlmRequ
         "{}\n\nFunction:\n```elixir\n{code}\n```",
         module_and_context(target, context)
     );
-    LlmRequest::chat(Some(&system(task)), user)
+    LlmRequest::chat(Some(&system(task)), redacted(&user))
         .with_max_tokens(400)
         .with_temperature(0.2)
 }
@@ -123,7 +129,7 @@ pub fn refactor_request(
         module_and_context(target, context)
     );
     // Asking again means wanting another version: never served from the cache.
-    LlmRequest::chat(Some(&system(&task)), user)
+    LlmRequest::chat(Some(&system(&task)), redacted(&user))
         .with_max_tokens(1200)
         .with_temperature(0.2)
         .without_cache()
@@ -167,7 +173,7 @@ pub fn tests_request(
             "\n\nAnother test file of this project, for its style:\n```elixir\n{example}\n```"
         ));
     }
-    LlmRequest::chat(Some(&system(&task)), user)
+    LlmRequest::chat(Some(&system(&task)), redacted(&user))
         .with_max_tokens(1500)
         .with_temperature(0.2)
         .without_cache()
@@ -426,6 +432,18 @@ mod tests {
             None,
             "does not parse"
         );
+    }
+
+    #[test]
+    fn secrets_in_the_code_never_reach_the_prompt() {
+        let source = "defmodule Keys do\n  def client do\n    Aws.new(\"AKIAIOSFODNN7EXAMPLE\", \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\")\n  end\nend\n";
+        let tree = parse_str(source).expect("parse");
+        let chunks = extract(&tree, source);
+        let target = target_at(&chunks, source.find("Aws").expect("needle")).expect("target");
+        let request = explain_request(&target, source, "");
+        let prompt = request.prompt_text();
+        assert!(!prompt.contains("AKIAIOSFODNN7EXAMPLE"), "{prompt}");
+        assert!(prompt.contains("<redacted:"), "{prompt}");
     }
 
     #[test]

@@ -108,8 +108,9 @@ pub fn fim_request(
     timeout: std::time::Duration,
 ) -> crate::llm::LlmRequest {
     crate::llm::LlmRequest::fim(
-        prompt_prefix(site.text, site.cursor),
-        prompt_suffix(site.text, site.cursor),
+        // Secrets in the code around the cursor never leave the machine.
+        crate::secrets::redact(&prompt_prefix(site.text, site.cursor)).text,
+        crate::secrets::redact(&prompt_suffix(site.text, site.cursor)).text,
     )
     .with_max_tokens(match mode {
         Mode::Line => 64,

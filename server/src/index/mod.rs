@@ -210,6 +210,26 @@ pub fn resolve_in_roots(path: &Path, roots: &[PathBuf]) -> Option<(PathBuf, Path
     })
 }
 
+/// Whether the text of `path` may go into a prompt: not a secret file (`.env*`, keys,
+/// `config/*secret*`) and not excluded by the `.aiexignore` of the root holding it.
+pub fn may_send_to_model(path: &Path, roots: &[PathBuf]) -> bool {
+    if crate::secrets::is_secret_path(path) {
+        return false;
+    }
+    let Some(root) = roots.iter().find(|root| path.starts_with(root)) else {
+        return true;
+    };
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
+    if builder.add(root.join(crate::walk::AIEX_IGNORE)).is_some() {
+        // No (readable) .aiexignore: nothing is excluded by it.
+        return true;
+    }
+    match builder.build() {
+        Ok(rules) => !rules.matched_path_or_any_parents(path, false).is_ignore(),
+        Err(_) => true,
+    }
+}
+
 /// A symbol found by a workspace-wide search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolMatch {

@@ -166,3 +166,24 @@ fn paths_outside_the_roots_or_escaping_through_links_are_refused() {
     std::fs::remove_file(root.join("lib/b.ex")).expect("remove");
     assert!(resolve_in_roots(&root.join("lib/b.ex"), &roots).is_some());
 }
+
+#[test]
+fn secret_files_and_aiexignored_paths_never_go_to_a_model() {
+    let dir = workspace();
+    let root = dir.path().to_owned();
+    let roots = vec![root.clone()];
+    assert!(may_send_to_model(&root.join("lib/a.ex"), &roots));
+    assert!(
+        !may_send_to_model(&root.join("lib/ignored.ex"), &roots),
+        ".aiexignore"
+    );
+    assert!(!may_send_to_model(&root.join(".env"), &roots));
+    assert!(!may_send_to_model(
+        &root.join("config/prod.secret.exs"),
+        &roots
+    ));
+    assert!(
+        may_send_to_model(Path::new("/elsewhere/lib/x.ex"), &roots),
+        "outside the roots only the secret globs apply"
+    );
+}

@@ -180,6 +180,11 @@ pub async fn run(
         .ok_or_else(|| Error::invalid_params(format!("{command} needs {{uri, position}}")))?;
     let args: ActionArguments = serde_json::from_value(argument)
         .map_err(|e| Error::invalid_params(format!("{command}: bad arguments: {e}")))?;
+    if !state.may_send(&args.uri) {
+        return Err(Error::invalid_params(
+            "this file is a secret file or excluded by .aiexignore: Aiex never sends it to a model",
+        ));
+    }
     let key = convert::document_key(&args.uri);
     let (snapshot, chunks) =
         state.documents.chunks(&key).await.ok_or_else(|| {

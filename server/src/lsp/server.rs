@@ -56,6 +56,16 @@ impl ServerState {
         Arc::clone(&self.index)
     }
 
+    /// Whether the text of a document may go into a prompt (not a secret file, not
+    /// excluded by `.aiexignore`).
+    pub fn may_send(&self, uri: &lsp::Uri) -> bool {
+        match uri.to_file_path() {
+            Some(path) => crate::index::may_send_to_model(&path, &self.workspace_roots()),
+            // An unsaved buffer has no path to match against the rules.
+            None => true,
+        }
+    }
+
     /// The workspace roots from `initialize`.
     pub fn workspace_roots(&self) -> Vec<PathBuf> {
         self.workspace_roots.read().clone()
@@ -169,12 +179,29 @@ impl Backend {
     /// on: the model's text, or a note that it is on its way.
     async fn hover_explanation(
         &self,
+        doc_uri: Option<&lsp::Uri>,
         doc: &hover::HoverDoc,
         chunks: &FileChunks,
         source: &str,
     ) -> Option<String> {
         let (module_name, function) = doc.function.as_ref()?;
         let config = self.state.config();
+        let indexed_path = self
+            .state
+            .index()
+            .module_file(module_name)
+            .map(|f| f.path.clone());
+        let in_this_file = chunks.all_modules().iter().any(|m| &m.name == module_name);
+        let sendable = match (&indexed_path, in_this_file) {
+            (_, true) => doc_uri.is_none_or(|uri| self.state.may_send(uri)),
+            (Some(path), false) => {
+                crate::index::may_send_to_model(path, &self.state.workspace_roots())
+            }
+            (None, false) => false,
+        };
+        if !sendable {
+            return None;
+        }
         let settings = &config.config.features.explain;
         if !settings.enabled || !settings.hover {
             return None;
@@ -635,7 +662,10 @@ impl LanguageServer for Backend {
             None => Vec::new(),
         };
         let explanation = match &symbol {
-            Some(doc) => self.hover_explanation(doc, &chunks, &source).await,
+            Some(doc) => {
+                self.hover_explanation(Some(uri), doc, &chunks, &source)
+                    .await
+            }
             None => None,
         };
         let range = symbol
@@ -908,10 +938,16 @@ impl LanguageServer for Backend {
             command if super::actions::runs(command) => {
                 // Actions wait on a model for seconds: report progress when the client gave a token.
                 let progress = match params.work_done_progress_params.work_done_token.clone() {
-                    Some(token) => Some(self.client.progress(token, format!("Aiex: {command}")).begin().await),
+                    Some(token) => Some(
+                        self.client
+                            .progress(token, format!("Aiex: {command}"))
+                            .begin()
+                            .await,
+                    ),
                     None => None,
                 };
-                let result = super::actions::run(&self.client, &self.state, command, params.arguments).await;
+                let result =
+                    super::actions::run(&self.client, &self.state, command, params.arguments).await;
                 if let Some(progress) = progress {
                     let message = if result.is_ok() { "done" } else { "failed" };
                     progress.finish_with_message(message).await;
@@ -970,7 +1006,7 @@ impl Backend {
         }
         let config = self.state.config();
         let settings = &config.config.features.completion;
-        if !settings.enabled {
+        if !settings.enabled || !self.state.may_send(uri) {
             return Ok(None);
         }
         let encoding = self.state.encoding();
