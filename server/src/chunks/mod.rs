@@ -4,10 +4,12 @@
 //! Chunks are what the offline features show and what the context engine and the AI features
 //! reason about. They hold byte ranges into the text they came from, never LSP positions.
 
+mod calls;
 mod extract;
 
 use serde::{Deserialize, Serialize};
 
+pub use calls::calls_in;
 pub use extract::extract;
 
 /// A half-open range of bytes in a document.
@@ -297,6 +299,24 @@ pub struct FunctionChunk {
     /// Other attributes written right before the first clause (`@decorate`, `@deprecated`...).
     pub attributes: Vec<Attribute>,
     /// From the first leading attribute to the end of the last clause.
+    pub range: ByteRange,
+    /// The calls the clause bodies make, in source order (one per call site).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<Call>,
+}
+
+/// A call made from a function body: `helper(x)`, `Repo.insert(user)`, `x |> f(y)`, `&f/2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// The module as written before the dot (`Repo`, `MyApp.Repo`, `__MODULE__`); `None` for a
+    /// local or imported call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// The function name.
+    pub name: String,
+    /// The number of arguments, the piped-in one included.
+    pub arity: usize,
+    /// The function name at the call site.
     pub range: ByteRange,
 }
 
