@@ -138,6 +138,26 @@ impl ModuleChunk {
             .find(|d| d.alias_as.as_deref() == Some(short))
             .map(|d| d.module.as_str())
     }
+
+    /// Expands a module name as written inside this module through its aliases and
+    /// `__MODULE__` (`Repo.Query` → `MyApp.Repo.Query`); other names are returned unchanged.
+    pub fn expand_alias(&self, written: &str) -> String {
+        let (head, rest) = match written.split_once('.') {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (written, None),
+        };
+        let base = if head == "__MODULE__" {
+            self.name.as_str()
+        } else if let Some(full) = self.resolve_alias(head) {
+            full
+        } else {
+            return written.to_owned();
+        };
+        match rest {
+            Some(rest) => format!("{base}.{rest}"),
+            None => base.to_owned(),
+        }
+    }
 }
 
 /// Documentation attached with `@moduledoc` or `@doc`.
