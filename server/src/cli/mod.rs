@@ -1,6 +1,7 @@
 //! The command line: `aiex` (the language server) and its subcommands over the same core.
 
 pub mod check;
+mod context;
 mod doctor;
 mod index;
 mod symbols;
@@ -46,6 +47,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Build the workspace index (as the server does) and summarise it.
     Index(index::IndexArgs),
+    /// Print the context a request at FILE:LINE:COL would send, piece by piece.
+    Context(context::ContextArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -64,6 +67,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(args)) => report(doctor::run(args)),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Index(args)) => report(index::run(args)),
+        Some(Command::Context(args)) => report(context::run(args)),
     }
 }
 
