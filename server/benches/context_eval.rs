@@ -6,6 +6,10 @@
 //! printed at budgets of 512, 1,024 and 2,048 tokens, next to a current-file-only baseline (what
 //! the prefix and suffix alone show).
 //!
+//! The same sites are measured a second time "while typing": the callee's name and the rest
+//! of its line are cut from the file, so the context cannot see the call it must anticipate
+//! (`{:ok, charge} <- Payments.` with the cursor at the end).
+//!
 //! Speed: a generated 7,000-line module is added to the indexed workspace and the median time
 //! of a completion assembly is measured over many cursor positions.
 //!
@@ -47,13 +51,30 @@ fn main() {
         cross
     );
 
+    for typing in [false, true] {
+        println!(
+            "{}",
+            if typing {
+                "while typing (callee name and rest of line cut):"
+            } else {
+                "call written:"
+            }
+        );
+        evaluate(&index, &sites, typing);
+    }
+
+    timing(&index, &root);
+}
+
+fn evaluate(index: &WorkspaceIndex, sites: &[Site], typing: bool) {
+    let cross = sites.iter().filter(|s| s.cross_file).count();
     for budget in BUDGETS {
         let mut hits = 0;
         let mut cross_hits = 0;
         let mut baseline = 0;
         let mut misses = Vec::new();
-        for site in &sites {
-            let context = assemble_at(&index, site, budget);
+        for site in sites {
+            let context = assemble_at(index, site, budget, typing);
             let all = collapse(&everything(&context));
             let found = site.needles.iter().all(|n| all.contains(n.as_str()));
             let window = collapse(&format!("{}{}", context.prefix, context.suffix));
@@ -68,7 +89,7 @@ fn main() {
             }
         }
         println!(
-            "budget {budget:>5}: recall {:5.1} % ({hits}/{}), into other files {:5.1} % ({cross_hits}/{cross}); current file only {:5.1} %",
+            "  budget {budget:>5}: recall {:5.1} % ({hits}/{}), into other files {:5.1} % ({cross_hits}/{cross}); current file only {:5.1} %",
             percent(hits, sites.len()),
             sites.len(),
             percent(cross_hits, cross),
@@ -80,8 +101,6 @@ fn main() {
             }
         }
     }
-
-    timing(&index, &root);
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
@@ -91,13 +110,26 @@ fn percent(part: usize, whole: usize) -> f64 {
     100.0 * part as f64 / whole as f64
 }
 
-fn assemble_at(index: &WorkspaceIndex, site: &Site, budget: usize) -> AssembledContext {
-    let tree = aiex::syntax::parse_str(&site.text).expect("parse");
-    let chunks = chunks::extract(&tree, &site.text);
+fn assemble_at(
+    index: &WorkspaceIndex,
+    site: &Site,
+    budget: usize,
+    typing: bool,
+) -> AssembledContext {
+    let text = if typing {
+        let line_end = site.text[site.cursor..]
+            .find('\n')
+            .map_or(site.text.len(), |at| site.cursor + at);
+        format!("{}{}", &site.text[..site.cursor], &site.text[line_end..])
+    } else {
+        site.text.to_string()
+    };
+    let tree = aiex::syntax::parse_str(&text).expect("parse");
+    let chunks = chunks::extract(&tree, &text);
     let request = ContextRequest {
         task: Task::Completion,
         path: &site.relative,
-        text: &site.text,
+        text: &text,
         tree: &tree,
         chunks: &chunks,
         cursor: site.cursor,

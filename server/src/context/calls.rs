@@ -88,3 +88,101 @@ pub(crate) fn calls_near(tree: &Tree, text: &str, cursor: usize) -> Vec<Call> {
         }
     }
 }
+
+/// A remote call being typed: `Payments.` or `Payments.ch` right before the cursor gives the
+/// module as written and the partial function name.
+pub(crate) fn remote_being_typed(text: &str, cursor: usize) -> Option<(&str, &str)> {
+    let line = &text[text[..cursor].rfind('\n').map_or(0, |at| at + 1)..cursor];
+    let partial_start = line
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))
+        .map_or(0, |at| at + 1);
+    let partial = &line[partial_start..];
+    let before_dot = line[..partial_start].strip_suffix('.')?;
+    let module_start = before_dot
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        .map_or(0, |at| at + 1);
+    let module = &before_dot[module_start..];
+    let starts_upper = module
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase());
+    (starts_upper || module == "__MODULE__").then_some((module, partial))
+}
+
+/// The identifier being typed right before the cursor (possibly empty).
+pub(crate) fn partial_identifier(text: &str, cursor: usize) -> &str {
+    let before = &text[..cursor];
+    let start = before
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))
+        .map_or(0, |at| at + 1);
+    &before[start..]
+}
+
+/// Whether an `import` directive brings `name/arity` in, from its `only:` and `except:` lists
+/// (`only: [valid_email?: 1]`, `only: :functions`, `except: [helper: 2]`).
+pub(crate) fn import_allows(directive_text: &str, name: &str, arity: usize) -> bool {
+    let listed = |key: &str| -> Option<bool> {
+        let rest = &directive_text[directive_text.find(key)? + key.len()..];
+        let rest = rest.trim_start();
+        if rest.starts_with(":functions") {
+            return Some(true);
+        }
+        if rest.starts_with(":macros") {
+            return Some(false);
+        }
+        let list = &rest[rest.find('[')? + 1..rest.find(']')?];
+        Some(list.split(',').any(|pair| {
+            let mut parts = pair.split(':').map(str::trim);
+            parts.next() == Some(name) && parts.next().and_then(|a| a.parse().ok()) == Some(arity)
+        }))
+    };
+    if let Some(included) = listed("only:") {
+        return included;
+    }
+    !listed("except:").unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_only_and_except_lists_filter_functions() {
+        let only = "import Shop.Validation, only: [valid_email?: 1, require_fields: 2]";
+        assert!(import_allows(only, "valid_email?", 1));
+        assert!(import_allows(only, "require_fields", 2));
+        assert!(!import_allows(only, "require_fields", 1));
+        assert!(!import_allows(only, "positive_quantity", 1));
+        assert!(import_allows("import Shop.Formatting", "format_price", 2));
+        assert!(!import_allows(
+            "import F, except: [format_date: 1]",
+            "format_date",
+            1
+        ));
+        assert!(import_allows(
+            "import F, except: [format_date: 1]",
+            "format_price",
+            2
+        ));
+        assert!(import_allows(
+            "import F, only: :functions",
+            "format_price",
+            2
+        ));
+        assert_eq!(partial_identifier("  x = valid_em", 14), "valid_em");
+        assert_eq!(partial_identifier("  x = ", 6), "");
+    }
+
+    #[test]
+    fn remote_calls_being_typed_are_recognised() {
+        fn at_end(text: &str) -> Option<(&str, &str)> {
+            remote_being_typed(text, text.len())
+        }
+        assert_eq!(at_end("  x <- Payments."), Some(("Payments", "")));
+        assert_eq!(at_end("  Shop.Repo.ins"), Some(("Shop.Repo", "ins")));
+        assert_eq!(at_end("__MODULE__.fe"), Some(("__MODULE__", "fe")));
+        assert_eq!(at_end("  user.name"), None);
+        assert_eq!(at_end("  insert("), None);
+        assert_eq!(at_end(""), None);
+    }
+}

@@ -239,6 +239,26 @@ fn candidates(
     let module = request.chunks.module_at(cursor);
     let enclosing = enclosing_function(request.chunks, module, cursor);
 
+    // For a remote call being typed (`Payments.` before the cursor), the module's public API.
+    if request.task == Task::Completion {
+        if let Some((written, partial)) = calls::remote_being_typed(request.text, cursor) {
+            let full = module.map_or_else(|| written.to_owned(), |m| m.expand_alias(written));
+            if let Some(file) = sources.module_file(&full) {
+                if let Some(target) = file.module(&full) {
+                    let forms = render::module_api_forms(target, partial);
+                    if !forms.is_empty() {
+                        out.push(Candidate::new(
+                            &file.relative,
+                            format!("module being called: {full}"),
+                            budget::Slot::Callee,
+                            forms,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
     // The enclosing function whole (for completion, only when the window cuts it).
     if let Some(function) = enclosing {
         let needed =
@@ -312,6 +332,15 @@ fn candidates(
         ));
     }
 
+    // For a local call being typed, what is callable by name: the imported functions and the
+    // module's own functions that the window does not show.
+    let typing_remote = calls::remote_being_typed(request.text, cursor).is_some();
+    if request.task == Task::Completion && !typing_remote {
+        if let Some(module) = module {
+            local_callables(request, sources, module, cursor, visible, &mut out);
+        }
+    }
+
     // Recently edited chunks.
     for edit in request.recent_edits.iter().take(4) {
         let Some(file) = sources.file(&edit.path) else {
@@ -358,6 +387,55 @@ fn candidates(
         ));
     }
     out
+}
+
+/// Candidates for a local call being typed at `cursor`: the current module's functions outside
+/// the window, then each imported workspace module's functions, filtered by the partial name.
+fn local_callables(
+    request: &ContextRequest<'_>,
+    sources: &Sources<'_>,
+    module: &ModuleChunk,
+    cursor: usize,
+    visible: &dyn Fn(usize, usize) -> bool,
+    out: &mut Vec<Candidate>,
+) {
+    let partial = calls::partial_identifier(request.text, cursor);
+    let own: Vec<&FunctionChunk> = module
+        .functions
+        .iter()
+        .filter(|f| f.name.starts_with(partial) && !f.range.contains(cursor))
+        .filter(|f| !visible(f.range.start, f.range.end))
+        .collect();
+    out.push(Candidate::new(
+        request.path,
+        format!("functions of {}", module.name),
+        budget::Slot::Callee,
+        render::function_list_forms(&format!("# {} (this module)\n", module.name), &own),
+    ));
+    for directive in module
+        .directives
+        .iter()
+        .filter(|d| d.kind == crate::chunks::DirectiveKind::Import)
+    {
+        let Some(file) = sources.module_file(&directive.module) else {
+            continue;
+        };
+        let Some(imported) = file.module(&directive.module) else {
+            continue;
+        };
+        let functions: Vec<&FunctionChunk> = imported
+            .functions
+            .iter()
+            .filter(|f| !f.kind.is_private() && f.name.starts_with(partial))
+            .filter(|f| calls::import_allows(&directive.text, &f.name, f.arity))
+            .collect();
+        out.push(Candidate::new(
+            &file.relative,
+            format!("imported: {}", imported.name),
+            budget::Slot::Callee,
+            render::function_list_forms(&format!("# {} (imported)\n", imported.name), &functions),
+        ));
+    }
 }
 
 /// The function whose range holds `cursor`, in `module` or at the top level.

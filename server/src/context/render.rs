@@ -133,3 +133,47 @@ pub(crate) fn module_header_forms(module: &ModuleChunk) -> Vec<String> {
     forms.dedup();
     forms
 }
+
+/// A module's public functions (those whose name starts with `partial`) for a remote call being
+/// typed.
+pub(crate) fn module_api_forms(module: &ModuleChunk, partial: &str) -> Vec<String> {
+    let functions: Vec<&FunctionChunk> = module
+        .functions
+        .iter()
+        .filter(|f| !f.kind.is_private() && f.name.starts_with(partial))
+        .filter(|f| !matches!(f.doc, Some(Doc::Hidden)))
+        .collect();
+    function_list_forms(
+        &format!("# {} (public functions)\n", module.name),
+        &functions,
+    )
+}
+
+/// A list of functions: doc first lines, specs and heads; then specs and heads; then one head
+/// each. Nothing when the list is empty.
+pub(crate) fn function_list_forms(title: &str, functions: &[&FunctionChunk]) -> Vec<String> {
+    if functions.is_empty() {
+        return Vec::new();
+    }
+    let mut with_docs = title.to_owned();
+    let mut with_specs = title.to_owned();
+    let mut heads_only = title.to_owned();
+    for function in functions {
+        if let Some(line) = function.doc_summary().and_then(|s| s.lines().next()) {
+            with_docs.push_str(&format!("# {line}\n"));
+        }
+        let heads = heads(function);
+        with_docs.push_str(&heads);
+        with_specs.push_str(&heads);
+        for clause in function.clauses.iter().take(1) {
+            heads_only.push_str(&format!(
+                "{} {}\n",
+                function.kind.keyword(),
+                clause.signature
+            ));
+        }
+    }
+    let mut forms = vec![with_docs, with_specs, heads_only];
+    forms.dedup();
+    forms
+}
