@@ -438,6 +438,14 @@ fn local_callables(
     }
 }
 
+/// Builds the retrieval index of `index` now if it is missing or out of date. Requests never
+/// wait for a rebuild once one exists (they use the previous one while a background thread
+/// builds the next), but the first request builds it: call this after indexing a workspace,
+/// off the request path (about 0.25 s for 300,000 lines).
+pub fn warm_retrieval(index: &WorkspaceIndex) {
+    retrieval::warm(index.files());
+}
+
 /// The function whose range holds `cursor`, in `module` or at the top level.
 fn enclosing_function<'c>(
     chunks: &'c FileChunks,

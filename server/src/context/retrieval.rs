@@ -2,10 +2,14 @@
 //! specs, docs and bodies, split into identifier words).
 //!
 //! The inverted index is built once per state of the workspace index (a fingerprint of its
-//! files' paths and content hashes) and shared by the requests that follow.
+//! files' paths and content hashes) and shared by the requests that follow. When the workspace
+//! changes, requests keep using the previous inverted index while a background thread builds
+//! the new one (a hit is shown only if its file is unchanged in the index), so a save never
+//! puts a rebuild on a completion's path; [`warm`] builds it up front.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -16,6 +20,8 @@ use crate::index::IndexedFile;
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
+/// The most postings one query scores (a bound on its cost in a large workspace).
+const MAX_POSTINGS: usize = 20_000;
 
 /// Words too common in Elixir to say anything about relevance.
 const STOP_WORDS: &[&str] = &[
@@ -50,26 +56,50 @@ struct Bm25 {
 }
 
 static CACHE: Mutex<Option<Arc<Bm25>>> = Mutex::new(None);
+static REBUILDING: AtomicBool = AtomicBool::new(false);
+
+/// Builds the inverted index of the workspace now if it is missing or out of date. Slow on a
+/// large workspace (about 0.25 s for 300,000 lines): call it off the request path.
+pub(crate) fn warm(files: Vec<Arc<IndexedFile>>) {
+    let fingerprint = fingerprint(&files);
+    let fresh = CACHE
+        .lock()
+        .as_ref()
+        .is_some_and(|c| c.fingerprint == fingerprint);
+    if !fresh {
+        let built = Arc::new(build(&files, fingerprint));
+        *CACHE.lock() = Some(built);
+    }
+}
 
 /// The `limit` function chunks of the workspace most relevant to `query`, best first.
 pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Vec<Hit<'a>> {
-    let files = sources.indexed_files();
+    let files = sources.all_indexed_files();
     if files.is_empty() {
         return Vec::new();
     }
-    let bm25 = index_for(&files);
+    let bm25 = index_for(files);
     let mut query_words: Vec<String> = Vec::new();
     words(query, &mut |word| {
         if !query_words.iter().any(|w| w == word) {
             query_words.push(word.to_owned());
         }
     });
+    // Rarest words first, and no more than MAX_POSTINGS postings scored in all: common words
+    // say little and would make a request's cost grow with the workspace.
+    let mut lists: Vec<&Vec<(u32, u16)>> = query_words
+        .iter()
+        .filter_map(|word| bm25.postings.get(word))
+        .collect();
+    lists.sort_by_key(|postings| postings.len());
     let total = bm25.documents.len() as f32;
     let mut scores: HashMap<u32, f32> = HashMap::new();
-    for word in &query_words {
-        let Some(postings) = bm25.postings.get(word) else {
-            continue;
-        };
+    let mut scanned = 0;
+    for postings in lists {
+        scanned += postings.len();
+        if scanned > MAX_POSTINGS {
+            break;
+        }
         let df = postings.len() as f32;
         let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
         for &(document, frequency) in postings {
@@ -89,8 +119,13 @@ pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Ve
             if !sources.shows_indexed(&document.file.relative) {
                 return None;
             }
-            let function = document
-                .file
+            // The inverted index may be older than the workspace index: show a hit only from
+            // the file's current version.
+            let current = sources.indexed_file(&document.file.path)?;
+            if current.hash != document.file.hash {
+                return None;
+            }
+            let function = current
                 .chunks
                 .all_modules()
                 .into_iter()
@@ -99,7 +134,7 @@ pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Ve
                 .get(document.function)?
                 .clone();
             Some(Hit {
-                file: sources.indexed(&document.file),
+                file: sources.indexed(&current),
                 module: document.module.clone(),
                 function,
             })
@@ -108,26 +143,50 @@ pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Ve
         .collect()
 }
 
-/// The inverted index of these files: the cached one if they have not changed.
-fn index_for(files: &[Arc<IndexedFile>]) -> Arc<Bm25> {
-    let mut sorted: Vec<(&std::path::Path, &str)> = files
-        .iter()
-        .map(|f| (f.path.as_path(), f.hash.as_str()))
-        .collect();
-    sorted.sort_unstable();
-    let mut hasher = DefaultHasher::new();
-    sorted.hash(&mut hasher);
-    let fingerprint = hasher.finish();
-    if let Some(cached) = CACHE
-        .lock()
-        .as_ref()
-        .filter(|c| c.fingerprint == fingerprint)
-    {
-        return Arc::clone(cached);
+/// The inverted index for these files: the cached one, even if out of date (a background
+/// rebuild is then started); built here only when there is none.
+fn index_for(files: Vec<Arc<IndexedFile>>) -> Arc<Bm25> {
+    let fingerprint = fingerprint(&files);
+    let cached = CACHE.lock().clone();
+    match cached {
+        Some(cached) if cached.fingerprint == fingerprint => cached,
+        Some(stale) => {
+            rebuild_in_background(files, fingerprint);
+            stale
+        }
+        None => {
+            let built = Arc::new(build(&files, fingerprint));
+            *CACHE.lock() = Some(Arc::clone(&built));
+            built
+        }
     }
-    let built = Arc::new(build(files, fingerprint));
-    *CACHE.lock() = Some(Arc::clone(&built));
-    built
+}
+
+fn rebuild_in_background(files: Vec<Arc<IndexedFile>>, fingerprint: u64) {
+    if REBUILDING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("aiex-bm25".to_owned())
+        .spawn(move || {
+            let built = Arc::new(build(&files, fingerprint));
+            *CACHE.lock() = Some(built);
+            REBUILDING.store(false, Ordering::SeqCst);
+        });
+    if let Err(error) = spawned {
+        tracing::warn!("cannot start the retrieval index rebuild: {error}");
+        REBUILDING.store(false, Ordering::SeqCst);
+    }
+}
+
+/// An order-independent sum over the files' paths and content hashes: no sorting per request.
+fn fingerprint(files: &[Arc<IndexedFile>]) -> u64 {
+    files.iter().fold(files.len() as u64, |sum, file| {
+        let mut hasher = DefaultHasher::new();
+        file.path.as_os_str().hash(&mut hasher);
+        file.hash.hash(&mut hasher);
+        sum.wrapping_add(hasher.finish())
+    })
 }
 
 fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
@@ -136,6 +195,9 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
     let mut total_length = 0.0;
     let mut counts: HashMap<String, u16> = HashMap::new();
     for file in files {
+        if !super::sources::is_allowed(&file.relative) {
+            continue;
+        }
         for module in file.chunks.all_modules() {
             for (position, function) in module.functions.iter().enumerate() {
                 counts.clear();

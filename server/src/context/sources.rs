@@ -149,13 +149,14 @@ impl<'a> Sources<'a> {
             .map(|f| Self::from_index(&f))
     }
 
-    /// Every indexed file retrieval may search: allowed and not shadowed by an open document.
-    pub fn indexed_files(&self) -> Vec<Arc<IndexedFile>> {
-        self.index
-            .files()
-            .into_iter()
-            .filter(|f| is_allowed(&f.relative))
-            .collect()
+    /// Every indexed file, secret ones included: retrieval must filter them with [`is_allowed`].
+    pub fn all_indexed_files(&self) -> Vec<Arc<IndexedFile>> {
+        self.index.files()
+    }
+
+    /// The index's current version of the file at an absolute path.
+    pub fn indexed_file(&self, path: &Path) -> Option<Arc<IndexedFile>> {
+        self.index.file(path)
     }
 
     /// True when retrieval may show this indexed file's copy (no open document shadows it).
