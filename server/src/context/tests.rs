@@ -332,3 +332,226 @@ fn snippets_as_comments_label_each_piece_with_its_path() {
     "#]]
     .assert_eq(&context.snippets_as_comments());
 }
+
+/// A file whose window, at a small budget, would start inside a heredoc or another function.
+const CUTS: &str = r#"defmodule Cuts do
+  def first(x) do
+    y = x + 1
+    z = y * 2
+    z - 3
+  end
+
+  @doc """
+  A long doc.
+
+  With paragraphs that a line-based cut could start in.
+  """
+  def second(a) do
+    a
+    |> first()
+    |> first()
+  end
+
+  def third(b) do
+    b
+  end
+end
+"#;
+
+#[test]
+fn the_window_starts_and_ends_at_syntactic_boundaries() {
+    let index = WorkspaceIndex::new();
+    let windows: Vec<String> = [30, 60, 90, 120, 200]
+        .into_iter()
+        .map(|budget| {
+            let context = assemble_at(
+                &index,
+                "lib/cuts.ex",
+                CUTS,
+                ("|> first()\n    |> first()", 3),
+                Task::Completion,
+                budget,
+                &[],
+            );
+            format!(
+                "budget {budget}:\n{}<CURSOR>{}",
+                context.prefix, context.suffix
+            )
+        })
+        .collect();
+    expect![[r#"
+        budget 30:
+            a
+            |> <CURSOR>first()
+
+        ----
+        budget 60:
+          def second(a) do
+            a
+            |> <CURSOR>first()
+            |> first()
+          end
+
+        ----
+        budget 90:
+          def second(a) do
+            a
+            |> <CURSOR>first()
+            |> first()
+          end
+
+
+        ----
+        budget 120:
+
+          @doc """
+          A long doc.
+
+          With paragraphs that a line-based cut could start in.
+          """
+          def second(a) do
+            a
+            |> <CURSOR>first()
+            |> first()
+          end
+
+
+        ----
+        budget 200:
+          def first(x) do
+            y = x + 1
+            z = y * 2
+            z - 3
+          end
+
+          @doc """
+          A long doc.
+
+          With paragraphs that a line-based cut could start in.
+          """
+          def second(a) do
+            a
+            |> <CURSOR>first()
+            |> first()
+          end
+
+          def third(b) do
+            b
+          end
+        end
+    "#]]
+    .assert_eq(&windows.join("\n----\n"));
+}
+
+#[test]
+fn recently_edited_chunks_are_offered_after_callees() {
+    let index = fixture_index();
+    let text = fixture_text("lib/shop/orders.ex");
+    let tax = fixture_text("lib/shop/tax.ex");
+    let tree = parse_str(&text).expect("parse");
+    let chunks = crate::chunks::extract(&tree, &text);
+    let edits = [RecentEdit {
+        path: PathBuf::from("lib/shop/tax.ex"),
+        offset: tax.find("def rate(country)").expect("rate/1"),
+    }];
+    let request = ContextRequest {
+        task: Task::Completion,
+        path: Path::new("lib/shop/orders.ex"),
+        text: &text,
+        tree: &tree,
+        chunks: &chunks,
+        cursor: text.find("Payments.refund").expect("refund"),
+        budget_tokens: 2_048,
+        recent_edits: &edits,
+    };
+    let context = assemble(&request, &index, &[]);
+    let piece = context
+        .pieces
+        .iter()
+        .find(|p| p.reason == "recently edited: Shop.Tax.rate/1")
+        .expect("the edited function is in the context");
+    assert_eq!(piece.path, Path::new("lib/shop/tax.ex"));
+    assert!(piece.text.contains("@spec rate(String.t()) :: float()"));
+    let secret_edit = [RecentEdit {
+        path: PathBuf::from("config/prod.secret.exs"),
+        offset: 10,
+    }];
+    let request = ContextRequest {
+        recent_edits: &secret_edit,
+        ..request
+    };
+    let context = assemble(&request, &index, &[]);
+    assert!(context
+        .pieces
+        .iter()
+        .all(|p| !p.reason.starts_with("recently edited")));
+}
+
+#[test]
+fn retrieval_finds_related_chunks_the_calls_do_not_reach() {
+    let index = fixture_index();
+    crate::context::warm_retrieval(&index);
+    // Nothing here calls the inventory, but the words are about stock.
+    let text = "defmodule Shop.Warehouse do\n  def audit(product) do\n    if product.stock < 3, do: :restock, else: :low_stock_ok\n  end\nend\n";
+    let context = assemble_at(
+        &index,
+        "lib/shop/warehouse.ex",
+        text,
+        ("if product", 0),
+        Task::Explain,
+        2_048,
+        &[],
+    );
+    let related: Vec<&str> = context
+        .pieces
+        .iter()
+        .filter(|p| p.reason.starts_with("related: "))
+        .map(|p| p.reason.as_str())
+        .collect();
+    assert!(
+        related.contains(&"related: Shop.Inventory.restock/2"),
+        "{related:#?}"
+    );
+    assert!(
+        related.contains(&"related: Shop.Inventory.low_stock/1"),
+        "{related:#?}"
+    );
+}
+
+#[test]
+fn tasks_other_than_completion_always_show_the_enclosing_function_whole() {
+    let index = fixture_index();
+    let text = fixture_text("lib/shop/tax.ex");
+    for task in [Task::Explain, Task::Refactor, Task::Tests, Task::Docs] {
+        let context = assemble_at(
+            &index,
+            "lib/shop/tax.ex",
+            &text,
+            ("Map.get(@rates", 0),
+            task,
+            1_024,
+            &[],
+        );
+        let enclosing = context.pieces.last().expect("pieces").text.clone();
+        assert!(
+            enclosing.contains("def rate(country), do: Map.get(@rates, country, 0.0)"),
+            "{}: {enclosing}",
+            task.name()
+        );
+        assert!(enclosing.contains("@spec rate(String.t()) :: float()"));
+    }
+    // Completion leaves it to the prefix and suffix when they show it all.
+    let context = assemble_at(
+        &index,
+        "lib/shop/tax.ex",
+        &text,
+        ("Map.get(@rates", 0),
+        Task::Completion,
+        1_024,
+        &[],
+    );
+    assert!(context
+        .pieces
+        .iter()
+        .all(|p| !p.reason.starts_with("enclosing function")));
+}
