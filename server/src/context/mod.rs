@@ -203,11 +203,12 @@ pub fn assemble(
         request.budget_tokens * prefix_share / 100,
         request.budget_tokens * suffix_share / 100,
     );
-    let prefix = crate::secrets::redact(&request.text[window.start..cursor]);
-    let suffix = crate::secrets::redact(&request.text[cursor..window.end]);
-    let prefix_tokens = count_tokens(&prefix.text);
-    let suffix_tokens = count_tokens(&suffix.text);
-    let mut redactions = prefix.spans.len() + suffix.spans.len();
+    let (prefix, suffix, mut redactions) = window::redact_around(
+        &request.text[window.start..window.end],
+        cursor - window.start,
+    );
+    let prefix_tokens = count_tokens(&prefix);
+    let suffix_tokens = count_tokens(&suffix);
     let remaining = request
         .budget_tokens
         .saturating_sub(prefix_tokens + suffix_tokens);
@@ -219,8 +220,8 @@ pub fn assemble(
     let pieces: Vec<ContextPiece> = packed.into_iter().map(|p| p.piece).collect();
     let tokens = prefix_tokens + suffix_tokens + pieces.iter().map(|p| p.tokens).sum::<usize>();
     AssembledContext {
-        prefix: prefix.text,
-        suffix: suffix.text,
+        prefix,
+        suffix,
         pieces,
         redactions,
         tokens,

@@ -555,3 +555,55 @@ fn tasks_other_than_completion_always_show_the_enclosing_function_whole() {
         .iter()
         .all(|p| !p.reason.starts_with("enclosing function")));
 }
+
+#[test]
+fn every_position_stays_within_budget_counts_truly_and_leaks_no_key() {
+    let index = fixture_index();
+    for relative in [
+        "lib/shop/orders.ex",
+        "lib/shop/payments/gateway.ex",
+        "lib/shop/accounts.ex",
+    ] {
+        let text = fixture_text(relative);
+        let tree = parse_str(&text).expect("parse");
+        let chunks = crate::chunks::extract(&tree, &text);
+        for budget in [64, 512, 2_048] {
+            for cursor in (0..text.len()).step_by(53) {
+                let request = ContextRequest {
+                    task: if cursor % 2 == 0 {
+                        Task::Completion
+                    } else {
+                        Task::Explain
+                    },
+                    path: Path::new(relative),
+                    text: &text,
+                    tree: &tree,
+                    chunks: &chunks,
+                    cursor,
+                    budget_tokens: budget,
+                    recent_edits: &[],
+                };
+                let context = assemble(&request, &index, &[]);
+                let window = count_tokens(&context.prefix) + count_tokens(&context.suffix);
+                let pieces: usize = context.pieces.iter().map(|p| p.tokens).sum();
+                assert_eq!(context.tokens, window + pieces);
+                assert!(
+                    context.tokens <= budget.max(window),
+                    "{relative}@{cursor}: {} tokens for a budget of {budget}",
+                    context.tokens
+                );
+                for piece in &context.pieces {
+                    assert_eq!(piece.tokens, count_tokens(&piece.text), "{}", piece.reason);
+                }
+                let all = format!(
+                    "{}{}{}",
+                    context.prefix,
+                    context.suffix,
+                    context.snippets_as_comments()
+                );
+                assert!(!all.contains("AKIAIOSFODNN7EXAMPLE"), "{relative}@{cursor}");
+                assert!(context.pieces.iter().all(|p| !p.path.starts_with("config")));
+            }
+        }
+    }
+}

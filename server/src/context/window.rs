@@ -147,6 +147,40 @@ fn string_around(tree: &Tree, byte: usize) -> Option<ByteRange> {
     }
 }
 
+/// The window's text redacted as a whole and split at the cursor: a secret the cursor sits in is
+/// never shown in halves (each of which could escape detection); its placeholder goes in the
+/// prefix. Returns the prefix, the suffix and the number of secrets replaced.
+pub(crate) fn redact_around(window: &str, cursor: usize) -> (String, String, usize) {
+    let spans = crate::secrets::find_secrets(window);
+    let mut prefix = String::with_capacity(cursor);
+    let mut suffix = String::with_capacity(window.len() - cursor);
+    let mut at = 0;
+    for span in &spans {
+        let placeholder = format!("<redacted:{}>", span.kind.id());
+        if span.end <= cursor {
+            prefix.push_str(&window[at..span.start]);
+            prefix.push_str(&placeholder);
+        } else if span.start >= cursor {
+            if at < cursor {
+                prefix.push_str(&window[at..cursor]);
+                at = cursor;
+            }
+            suffix.push_str(&window[at..span.start]);
+            suffix.push_str(&placeholder);
+        } else {
+            prefix.push_str(&window[at..span.start]);
+            prefix.push_str(&placeholder);
+        }
+        at = span.end;
+    }
+    if at < cursor {
+        prefix.push_str(&window[at..cursor]);
+        at = cursor;
+    }
+    suffix.push_str(&window[at..]);
+    (prefix, suffix, spans.len())
+}
+
 /// Up to `radius` lines each side of `cursor`.
 pub(crate) fn lines_around(text: &str, cursor: usize, radius: usize) -> &str {
     let mut start = cursor;
@@ -170,4 +204,25 @@ pub(crate) fn lines_around(text: &str, cursor: usize, radius: usize) -> &str {
         }
     }
     &text[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_split_by_the_cursor_is_redacted_whole() {
+        let text = "@a \"AKIAIOSFODNN7EXAMPLE\"\n@b \"AKIAIOSFODNN7EXAMPLF\"\nx\n";
+        let inside = text.find("ODNN7EXAMPLE").expect("key");
+        let (prefix, suffix, count) = redact_around(text, inside);
+        assert_eq!(count, 2);
+        assert_eq!(prefix, "@a \"<redacted:aws-access-key>");
+        assert_eq!(suffix, "\"\n@b \"<redacted:aws-access-key>\"\nx\n");
+        let between = text.find("@b").expect("second");
+        let (prefix, suffix, _) = redact_around(text, between);
+        assert_eq!(prefix, "@a \"<redacted:aws-access-key>\"\n");
+        assert_eq!(suffix, "@b \"<redacted:aws-access-key>\"\nx\n");
+        let (prefix, suffix, count) = redact_around("plain", 2);
+        assert_eq!((prefix.as_str(), suffix.as_str(), count), ("pl", "ain", 0));
+    }
 }
