@@ -88,6 +88,17 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
         budget_tokens: args.budget,
         recent_edits: &[],
     };
+    if !crate::context::is_allowed(&relative) {
+        eprintln!(
+            "aiex: {} is a secret file (.env*, *.pem, *.key, config/*secret*...): nothing of it goes into a prompt",
+            relative.display()
+        );
+    }
+    // Prepare what the server keeps between requests, so the time printed is a request's.
+    let prepared = Instant::now();
+    crate::context::warm_retrieval(&index);
+    crate::context::count_tokens("defmodule");
+    let prepared = prepared.elapsed();
     let started = Instant::now();
     let context = assemble(&request, &index, &[]);
     let elapsed = started.elapsed();
@@ -97,13 +108,14 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{}:{line}:{column} — task {}, budget {} tokens, used {}, {} redactions, assembled in {:.2} ms",
+        "{}:{line}:{column} — task {}, budget {} tokens, used {}, {} redactions, assembled in {:.2} ms (retrieval index and tokenizer ready in {:.0} ms)",
         relative.display(),
         task.name(),
         args.budget,
         context.tokens,
         context.redactions,
-        elapsed.as_secs_f64() * 1000.0
+        elapsed.as_secs_f64() * 1000.0,
+        prepared.as_secs_f64() * 1000.0
     );
     for piece in &context.pieces {
         println!(
@@ -202,6 +214,21 @@ fn build_index(root: &Path, no_cache: bool) -> anyhow::Result<WorkspaceIndex> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_workspace_is_the_nearest_mix_project() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/context_app")
+            .canonicalize()
+            .expect("fixture");
+        let file = fixture.join("lib/shop/payments/gateway.ex");
+        assert_eq!(workspace_root(&file), fixture);
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("app/lib")).expect("mkdir");
+        std::fs::write(dir.path().join("app/mix.exs"), "").expect("write");
+        let file = dir.path().join("app/lib/a.ex");
+        assert_eq!(workspace_root(&file), dir.path().join("app"));
+    }
 
     #[test]
     fn positions_parse_and_convert_to_bytes() {

@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::chunks::{FileChunks, FunctionChunk, ModuleChunk};
 use crate::index::WorkspaceIndex;
 
+pub use sources::is_allowed;
 pub use tokens::count_tokens;
 
 use budget::Candidate;
