@@ -51,6 +51,8 @@ pub(super) fn clause_calls(definition: Node<'_>, head: Node<'_>, source: &str) -
             collect(child, source, &mut calls);
         }
     }
+    // A bare pipe step is seen with its pipe, before the pipe's left side.
+    calls.sort_by_key(|call| call.range.start);
     calls
 }
 
@@ -58,19 +60,32 @@ pub(super) fn clause_calls(definition: Node<'_>, head: Node<'_>, source: &str) -
 pub fn calls_in(node: Node<'_>, source: &str) -> Vec<Call> {
     let mut calls = Vec::new();
     collect(node, source, &mut calls);
+    calls.sort_by_key(|call| call.range.start);
     calls
 }
 
+/// A pre-order walk with one tree cursor (no allocation per node): calls come out in source
+/// order.
 fn collect(root: Node<'_>, source: &str, calls: &mut Vec<Call>) {
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        if visit(node, source, calls) == Descend::Yes {
-            let mut cursor = node.walk();
-            let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-            stack.extend(children.into_iter().rev());
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        let descend = node.is_named() && visit(node, source, calls) == Descend::Yes;
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == root.id() {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
         }
     }
-    calls.sort_by_key(|call| call.range.start);
 }
 
 #[derive(PartialEq, Eq)]
