@@ -240,6 +240,8 @@ fn candidates(
     let mut out = Vec::new();
     let module = request.chunks.module_at(cursor);
     let enclosing = enclosing_function(request.chunks, module, cursor);
+    // (module, function, arity) of every function already offered.
+    let mut seen: Vec<(String, String, usize)> = Vec::new();
 
     // For a remote call being typed (`Payments.` before the cursor), the module's public API.
     if request.task == Task::Completion {
@@ -247,7 +249,9 @@ fn candidates(
             let full = module.map_or_else(|| written.to_owned(), |m| m.expand_alias(written));
             if let Some(file) = sources.module_file(&full) {
                 if let Some(target) = file.module(&full) {
-                    let forms = render::module_api_forms(target, partial);
+                    let api = render::module_api(target, partial);
+                    seen.extend(api.iter().map(|f| (full.clone(), f.name.clone(), f.arity)));
+                    let forms = render::module_api_forms(target, &api);
                     if !forms.is_empty() {
                         out.push(Candidate::new(
                             &file.relative,
@@ -295,7 +299,6 @@ fn candidates(
     }
 
     // Definitions of the functions called, the call nearest the cursor first.
-    let mut seen: Vec<(String, String, usize)> = Vec::new();
     if let Some(function) = enclosing {
         seen.push((
             module.map(|m| m.name.clone()).unwrap_or_default(),
@@ -402,6 +405,14 @@ fn local_callables(
     out: &mut Vec<Candidate>,
 ) {
     let partial = calls::partial_identifier(request.text, cursor);
+    // Once a name is begun the lists are short: keep their specs.
+    let forms = |title: String, functions: &[&FunctionChunk]| {
+        let mut forms = render::function_list_forms(&title, functions);
+        if !partial.is_empty() {
+            forms.truncate(2);
+        }
+        forms
+    };
     let own: Vec<&FunctionChunk> = module
         .functions
         .iter()
@@ -412,7 +423,7 @@ fn local_callables(
         request.path,
         format!("functions of {}", module.name),
         budget::Slot::Callee,
-        render::function_list_forms(&format!("# {} (this module)\n", module.name), &own),
+        forms(format!("# {} (this module)\n", module.name), &own),
     ));
     for directive in module
         .directives
@@ -435,7 +446,7 @@ fn local_callables(
             &file.relative,
             format!("imported: {}", imported.name),
             budget::Slot::Callee,
-            render::function_list_forms(&format!("# {} (imported)\n", imported.name), &functions),
+            forms(format!("# {} (imported)\n", imported.name), &functions),
         ));
     }
 }

@@ -134,19 +134,26 @@ pub(crate) fn module_header_forms(module: &ModuleChunk) -> Vec<String> {
     forms
 }
 
-/// A module's public functions (those whose name starts with `partial`) for a remote call being
-/// typed.
-pub(crate) fn module_api_forms(module: &ModuleChunk, partial: &str) -> Vec<String> {
-    let functions: Vec<&FunctionChunk> = module
+/// A module's public, documented-or-undocumented (not `@doc false`) functions whose name
+/// starts with `partial`: what a remote call being typed may reach.
+pub(crate) fn module_api<'m>(module: &'m ModuleChunk, partial: &str) -> Vec<&'m FunctionChunk> {
+    module
         .functions
         .iter()
         .filter(|f| !f.kind.is_private() && f.name.starts_with(partial))
         .filter(|f| !matches!(f.doc, Some(Doc::Hidden)))
-        .collect();
-    function_list_forms(
+        .collect()
+}
+
+/// The forms of [`module_api`]: with doc first lines, then specs and heads only (never less:
+/// the specs are what the user is about to need).
+pub(crate) fn module_api_forms(module: &ModuleChunk, functions: &[&FunctionChunk]) -> Vec<String> {
+    let mut forms = function_list_forms(
         &format!("# {} (public functions)\n", module.name),
-        &functions,
-    )
+        functions,
+    );
+    forms.truncate(2);
+    forms
 }
 
 /// A list of functions: doc first lines, specs and heads; then specs and heads; then one head

@@ -99,6 +99,9 @@ fn completion_in_checkout_brings_callee_signatures_and_specs_from_other_files() 
     check(
         &context,
         expect![[r#"
+            == called: Shop.Orders.release_all/1 — lib/shop/orders.ex (14 tokens)
+            # Shop.Orders.release_all/1
+            defp release_all(cart)
             == called: Shop.Orders.Order.from_cart/3 — lib/shop/orders/order.ex (50 tokens)
             # Shop.Orders.Order.from_cart/3
             @doc "Builds an order from a cart's lines and total."
@@ -107,14 +110,11 @@ fn completion_in_checkout_brings_callee_signatures_and_specs_from_other_files() 
             == called: Shop.Orders.reserve_all/1 — lib/shop/orders.ex (14 tokens)
             # Shop.Orders.reserve_all/1
             defp reserve_all(cart)
-            == called: Shop.Payments.charge/2 — lib/shop/payments.ex (58 tokens)
-            # Shop.Payments.charge/2
-            @doc "Charges `cents` to the card behind `token`."
+            == module being called: Shop.Payments — lib/shop/payments.ex (69 tokens)
+            # Shop.Payments (public functions)
             @spec charge(String.t(), integer()) :: {:ok, String.t()} | {:error, term()}
             def charge(token, cents) when cents > 0
-            == module being called: Shop.Payments — lib/shop/payments.ex (27 tokens)
-            # Shop.Payments (public functions)
-            def charge(token, cents) when cents > 0
+            @spec refund(pos_integer(), integer()) :: {:ok, String.t()} | {:error, term()}
             def refund(order_id, cents)
             == module header Shop.Orders — lib/shop/orders.ex (37 tokens)
             defmodule Shop.Orders do
@@ -140,7 +140,7 @@ fn a_larger_budget_upgrades_callees_to_their_bodies() {
         &index,
         "lib/shop/orders.ex",
         &text,
-        ("Payments.charge(card_token", 9),
+        ("{:ok, _charge} <- Payments", 0),
         Task::Completion,
         512,
         &[],
@@ -149,7 +149,7 @@ fn a_larger_budget_upgrades_callees_to_their_bodies() {
         &index,
         "lib/shop/orders.ex",
         &text,
-        ("Payments.charge(card_token", 9),
+        ("{:ok, _charge} <- Payments", 0),
         Task::Completion,
         4_096,
         &[],
@@ -606,4 +606,34 @@ fn every_position_stays_within_budget_counts_truly_and_leaks_no_key() {
             }
         }
     }
+}
+
+#[test]
+fn a_local_call_being_typed_gets_the_matching_imported_and_own_functions() {
+    let index = fixture_index();
+    let text = fixture_text("lib/shop/accounts.ex").replace(
+        "with :ok <- require_fields(attrs, @required),",
+        "with :ok <- requ",
+    );
+    let context = assemble_at(
+        &index,
+        "lib/shop/accounts.ex",
+        &text,
+        ("with :ok <- requ", 16),
+        Task::Completion,
+        512,
+        &[],
+    );
+    let imported = context
+        .pieces
+        .iter()
+        .find(|p| p.reason == "imported: Shop.Validation")
+        .expect("the imported module's matching functions");
+    expect![[r#"
+        # Shop.Validation (imported)
+        @spec require_fields(map(), [atom()]) :: :ok | {:error, {:missing, [atom()]}}
+        def require_fields(attrs, required)
+    "#]]
+    .assert_eq(&imported.text);
+    assert_eq!(imported.path, Path::new("lib/shop/validation.ex"));
 }
