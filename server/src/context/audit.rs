@@ -4,7 +4,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -164,13 +164,6 @@ fn rfc3339(time: SystemTime) -> String {
     )
 }
 
-/// True when `path` is an audit log this module writes (for tools that list them).
-pub fn is_audit_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("audit.jsonl"))
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -260,7 +253,6 @@ mod tests {
                 .expect("meta")
                 .len();
             assert!(size <= 600, "{name} is {size} bytes");
-            assert!(is_audit_file(Path::new(name)));
         }
     }
 }

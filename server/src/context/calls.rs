@@ -93,14 +93,10 @@ pub(crate) fn calls_near(tree: &Tree, text: &str, cursor: usize) -> Vec<Call> {
 /// module as written and the partial function name.
 pub(crate) fn remote_being_typed(text: &str, cursor: usize) -> Option<(&str, &str)> {
     let line = &text[text[..cursor].rfind('\n').map_or(0, |at| at + 1)..cursor];
-    let partial_start = line
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))
-        .map_or(0, |at| at + 1);
+    let partial_start = run_start(line, is_identifier_char);
     let partial = &line[partial_start..];
     let before_dot = line[..partial_start].strip_suffix('.')?;
-    let module_start = before_dot
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-        .map_or(0, |at| at + 1);
+    let module_start = run_start(before_dot, |c| c.is_alphanumeric() || c == '_' || c == '.');
     let module = &before_dot[module_start..];
     let starts_upper = module
         .chars()
@@ -112,10 +108,19 @@ pub(crate) fn remote_being_typed(text: &str, cursor: usize) -> Option<(&str, &st
 /// The identifier being typed right before the cursor (possibly empty).
 pub(crate) fn partial_identifier(text: &str, cursor: usize) -> &str {
     let before = &text[..cursor];
-    let start = before
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))
-        .map_or(0, |at| at + 1);
-    &before[start..]
+    &before[run_start(before, is_identifier_char)..]
+}
+
+fn is_identifier_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '?' || c == '!'
+}
+
+/// Where the run of characters matching `within` that ends `text` starts.
+fn run_start(text: &str, within: impl Fn(char) -> bool) -> usize {
+    text.char_indices()
+        .rev()
+        .find(|&(_, c)| !within(c))
+        .map_or(0, |(at, c)| at + c.len_utf8())
 }
 
 /// Whether an `import` directive brings `name/arity` in, from its `only:` and `except:` lists
@@ -184,5 +189,9 @@ mod tests {
         assert_eq!(at_end("  user.name"), None);
         assert_eq!(at_end("  insert("), None);
         assert_eq!(at_end(""), None);
+        assert_eq!(at_end("x = «Payments.ch"), Some(("Payments", "ch")));
+        assert_eq!(at_end("“Repo.→ins"), None);
+        assert_eq!(partial_identifier("a → requ", "a → requ".len()), "requ");
+        assert_eq!(partial_identifier("→", "→".len()), "");
     }
 }

@@ -4,7 +4,7 @@
 use crate::chunks::{ByteRange, Doc, FunctionChunk, ModuleChunk};
 
 /// The source in `range`, or nothing when the range does not fit the text.
-pub(crate) fn source_of(text: &str, range: ByteRange) -> String {
+fn source_of(text: &str, range: ByteRange) -> String {
     text.get(range.start..range.end).unwrap_or("").to_owned()
 }
 
@@ -134,8 +134,8 @@ pub(crate) fn module_header_forms(module: &ModuleChunk) -> Vec<String> {
     forms
 }
 
-/// A module's public, documented-or-undocumented (not `@doc false`) functions whose name
-/// starts with `partial`: what a remote call being typed may reach.
+/// A module's public functions not hidden with `@doc false` whose name starts with `partial`:
+/// what a remote call being typed may reach.
 pub(crate) fn module_api<'m>(module: &'m ModuleChunk, partial: &str) -> Vec<&'m FunctionChunk> {
     module
         .functions

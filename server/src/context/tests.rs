@@ -637,3 +637,28 @@ fn a_local_call_being_typed_gets_the_matching_imported_and_own_functions() {
     .assert_eq(&imported.text);
     assert_eq!(imported.path, Path::new("lib/shop/validation.ex"));
 }
+
+#[test]
+fn any_byte_offset_in_unicode_text_is_safe() {
+    let index = fixture_index();
+    let text = "defmodule Shop.Étiquette do\n  alias Shop.Repo\n  @doc \"Crée « une » étiquette → 🏷.\"\n  def crée(nom) do\n    «x» = Repo.get(Nom, 1)\n    \"→ #{nom} ←\" |> Repo.ins\n  end\nend\n";
+    for offset in 0..=text.len() + 2 {
+        for task in [Task::Completion, Task::Docs] {
+            let tree = parse_str(text).expect("parse");
+            let chunks = crate::chunks::extract(&tree, text);
+            let request = ContextRequest {
+                task,
+                path: Path::new("lib/shop/étiquette.ex"),
+                text,
+                tree: &tree,
+                chunks: &chunks,
+                cursor: offset,
+                budget_tokens: 256,
+                recent_edits: &[],
+            };
+            let context = assemble(&request, &index, &[]);
+            assert!(text.contains(context.prefix.as_str()), "{offset}");
+            assert!(text.contains(context.suffix.as_str()), "{offset}");
+        }
+    }
+}
