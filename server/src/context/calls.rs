@@ -4,7 +4,7 @@
 use tree_sitter::Tree;
 
 use super::sources::{SourceFile, Sources};
-use crate::chunks::{Call, DirectiveKind, FunctionChunk, FunctionKind, ModuleChunk};
+use crate::chunks::{Call, DirectiveKind, FileChunks, FunctionChunk, FunctionKind, ModuleChunk};
 
 /// A resolved callee.
 pub(crate) struct Callee<'a> {
@@ -16,17 +16,40 @@ pub(crate) struct Callee<'a> {
     pub function: FunctionChunk,
 }
 
-/// The function `call` (made inside `current`) reaches, if the workspace defines it.
+/// The modules lexically around `offset`, innermost first: a nested module sees the aliases
+/// and imports of the modules around it.
+pub(crate) fn scopes_at(chunks: &FileChunks, offset: usize) -> Vec<&ModuleChunk> {
+    let mut scopes = Vec::new();
+    let mut level = &chunks.modules;
+    while let Some(module) = level.iter().find(|m| m.range.contains(offset)) {
+        scopes.push(module);
+        level = &module.modules;
+    }
+    scopes.reverse();
+    scopes
+}
+
+/// A module name as written, expanded through the aliases of the innermost scope that knows
+/// it (and `__MODULE__`).
+pub(crate) fn expand(scopes: &[&ModuleChunk], written: &str) -> String {
+    scopes
+        .iter()
+        .map(|scope| scope.expand_alias(written))
+        .find(|expanded| expanded != written)
+        .unwrap_or_else(|| written.to_owned())
+}
+
+/// The function `call` (made inside `scopes`, innermost first) reaches, if the workspace
+/// defines it.
 pub(crate) fn resolve<'a>(
     sources: &Sources<'a>,
-    current: Option<&ModuleChunk>,
+    scopes: &[&ModuleChunk],
     call: &Call,
 ) -> Option<Callee<'a>> {
     if let Some(written) = &call.module {
-        let full = current.map_or_else(|| written.clone(), |m| m.expand_alias(written));
-        return lookup(sources, &full, call, true);
+        return lookup(sources, &expand(scopes, written), call, true);
     }
-    let current = current?;
+    let current = scopes.first()?;
     if let Some(function) = current.function(&call.name, call.arity) {
         if let Some(file) = sources.module_file(&current.name) {
             return Some(Callee {
@@ -36,9 +59,9 @@ pub(crate) fn resolve<'a>(
             });
         }
     }
-    current
-        .directives
+    scopes
         .iter()
+        .flat_map(|scope| scope.directives.iter())
         .filter(|d| d.kind == DirectiveKind::Import)
         .find_map(|d| lookup(sources, &d.module, call, false))
 }

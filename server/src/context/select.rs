@@ -16,7 +16,8 @@ pub(super) fn candidates(
     visible: &dyn Fn(usize, usize) -> bool,
 ) -> Vec<Candidate> {
     let mut out = Vec::new();
-    let module = request.chunks.module_at(cursor);
+    let scopes = calls::scopes_at(request.chunks, cursor);
+    let module = scopes.first().copied();
     let enclosing = enclosing_function(request.chunks, module, cursor);
     // (module, function, arity) of every function already offered.
     let mut seen: Vec<(String, String, usize)> = Vec::new();
@@ -24,7 +25,7 @@ pub(super) fn candidates(
     // For a remote call being typed (`Payments.` before the cursor), the module's public API.
     if request.task == Task::Completion {
         if let Some((written, partial)) = calls::remote_being_typed(request.text, cursor) {
-            let full = module.map_or_else(|| written.to_owned(), |m| m.expand_alias(written));
+            let full = calls::expand(&scopes, written);
             if let Some(file) = sources.module_file(&full) {
                 if let Some(target) = file.module(&full) {
                     let api = render::module_api(target, partial);
@@ -90,7 +91,7 @@ pub(super) fn candidates(
     };
     calls.sort_by_key(|call| call.range.start.abs_diff(cursor));
     for call in &calls {
-        let Some(callee) = calls::resolve(sources, module, call) else {
+        let Some(callee) = calls::resolve(sources, &scopes, call) else {
             continue;
         };
         let key = (
@@ -119,8 +120,8 @@ pub(super) fn candidates(
     // module's own functions that the window does not show.
     let typing_remote = calls::remote_being_typed(request.text, cursor).is_some();
     if request.task == Task::Completion && !typing_remote {
-        if let Some(module) = module {
-            local_callables(request, sources, module, cursor, visible, &mut out);
+        if !scopes.is_empty() {
+            local_callables(request, sources, &scopes, cursor, visible, &mut out);
         }
     }
 
@@ -177,11 +178,14 @@ pub(super) fn candidates(
 fn local_callables(
     request: &ContextRequest<'_>,
     sources: &Sources<'_>,
-    module: &ModuleChunk,
+    scopes: &[&ModuleChunk],
     cursor: usize,
     visible: &dyn Fn(usize, usize) -> bool,
     out: &mut Vec<Candidate>,
 ) {
+    let Some(module) = scopes.first() else {
+        return;
+    };
     let partial = calls::partial_identifier(request.text, cursor);
     // Once a name is begun the lists are short: keep their specs.
     let forms = |title: String, functions: &[&FunctionChunk]| {
@@ -203,9 +207,9 @@ fn local_callables(
         budget::Slot::Callee,
         forms(format!("# {} (this module)\n", module.name), &own),
     ));
-    for directive in module
-        .directives
+    for directive in scopes
         .iter()
+        .flat_map(|scope| scope.directives.iter())
         .filter(|d| d.kind == crate::chunks::DirectiveKind::Import)
     {
         let Some(file) = sources.module_file(&directive.module) else {

@@ -662,3 +662,27 @@ fn any_byte_offset_in_unicode_text_is_safe() {
         }
     }
 }
+
+#[test]
+fn nested_modules_see_the_aliases_and_imports_of_the_modules_around_them() {
+    let index = fixture_index();
+    let text = "defmodule Shop.Admin do\n  alias Shop.Payments\n  import Shop.Formatting\n\n  defmodule Refunds do\n    def run(order) do\n      Payments.refund(order.id, order.total_cents)\n      format_price(order.total_cents)\n    end\n  end\nend\n";
+    let context = assemble_at(
+        &index,
+        "lib/shop/admin.ex",
+        text,
+        ("format_price(order", 0),
+        Task::Explain,
+        2_048,
+        &[],
+    );
+    let reasons: Vec<&str> = context.pieces.iter().map(|p| p.reason.as_str()).collect();
+    assert!(
+        reasons.contains(&"called: Shop.Payments.refund/2"),
+        "{reasons:#?}"
+    );
+    assert!(
+        reasons.contains(&"called: Shop.Formatting.format_price/2"),
+        "{reasons:#?}"
+    );
+}
