@@ -120,9 +120,7 @@ pub(super) fn candidates(
     // module's own functions that the window does not show.
     let typing_remote = calls::remote_being_typed(request.text, cursor).is_some();
     if request.task == Task::Completion && !typing_remote {
-        if !scopes.is_empty() {
-            local_callables(request, sources, &scopes, cursor, visible, &mut out);
-        }
+        local_callables(request, sources, &scopes, cursor, visible, &mut out);
     }
 
     // Recently edited chunks.
