@@ -8,6 +8,7 @@ pub mod checks;
 pub mod chunks;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod document;
 pub mod features;
 pub mod index;

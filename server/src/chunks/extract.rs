@@ -306,6 +306,7 @@ impl<'s> Scope<'s> {
         let first_attribute = pending.attributes.first().map(|a| a.range.start);
         let start = [pending.start, first_attribute].into_iter().flatten().min();
         let clause_range = ByteRange::of(call);
+        let calls = super::calls::clause_calls(call, head.signature, self.source);
         let clause = Clause {
             signature: text_without_comments(head.signature, self.source),
             range: clause_range,
@@ -320,6 +321,7 @@ impl<'s> Scope<'s> {
             function.range.end = function.range.end.max(clause_range.end);
             function.defaults = function.defaults.max(head.defaults);
             function.clauses.push(clause);
+            function.calls.extend(calls);
             if function.doc.is_none() {
                 function.doc = pending.doc;
             }
@@ -339,6 +341,7 @@ impl<'s> Scope<'s> {
                 start: start.unwrap_or(clause_range.start),
                 end: clause_range.end,
             },
+            calls,
         });
     }
 

@@ -4,10 +4,12 @@
 //! Chunks are what the offline features show and what the context engine and the AI features
 //! reason about. They hold byte ranges into the text they came from, never LSP positions.
 
+mod calls;
 mod extract;
 
 use serde::{Deserialize, Serialize};
 
+pub use calls::calls_in;
 pub use extract::extract;
 
 /// A half-open range of bytes in a document.
@@ -135,6 +137,26 @@ impl ModuleChunk {
             .filter(|d| d.kind == DirectiveKind::Alias)
             .find(|d| d.alias_as.as_deref() == Some(short))
             .map(|d| d.module.as_str())
+    }
+
+    /// Expands a module name as written inside this module through its aliases and
+    /// `__MODULE__` (`Repo.Query` → `MyApp.Repo.Query`); other names are returned unchanged.
+    pub fn expand_alias(&self, written: &str) -> String {
+        let (head, rest) = match written.split_once('.') {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (written, None),
+        };
+        let base = if head == "__MODULE__" {
+            self.name.as_str()
+        } else if let Some(full) = self.resolve_alias(head) {
+            full
+        } else {
+            return written.to_owned();
+        };
+        match rest {
+            Some(rest) => format!("{base}.{rest}"),
+            None => base.to_owned(),
+        }
     }
 }
 
@@ -297,6 +319,24 @@ pub struct FunctionChunk {
     /// Other attributes written right before the first clause (`@decorate`, `@deprecated`...).
     pub attributes: Vec<Attribute>,
     /// From the first leading attribute to the end of the last clause.
+    pub range: ByteRange,
+    /// The calls the clause bodies make, in source order (one per call site).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<Call>,
+}
+
+/// A call made from a function body: `helper(x)`, `Repo.insert(user)`, `x |> f(y)`, `&f/2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// The module as written before the dot (`Repo`, `MyApp.Repo`, `__MODULE__`); `None` for a
+    /// local or imported call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// The function name.
+    pub name: String,
+    /// The number of arguments, the piped-in one included.
+    pub arity: usize,
+    /// The function name at the call site.
     pub range: ByteRange,
 }
 

@@ -2,6 +2,7 @@
 
 mod ai;
 pub mod check;
+mod context;
 mod doctor;
 mod index;
 mod symbols;
@@ -51,6 +52,8 @@ pub enum Command {
     Complete(ai::CompleteArgs),
     /// Ask the configured model to explain the function at FILE:LINE.
     Explain(ai::ExplainArgs),
+    /// Print the context a request at FILE:LINE:COL would send, piece by piece.
+    Context(context::ContextArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Some(Command::Index(args)) => report(index::run(args)),
         Some(Command::Complete(args)) => report(ai::complete(args)),
         Some(Command::Explain(args)) => report(ai::explain(args)),
+        Some(Command::Context(args)) => report(context::run(args)),
     }
 }
 

@@ -220,24 +220,7 @@ fn module_path_until(alias: Node<'_>, source: &str) -> String {
 
 /// Expands a written module name through the current module's aliases and `__MODULE__`.
 fn expand_module(written: &str, current: Option<&ModuleChunk>) -> String {
-    let Some(current) = current else {
-        return written.to_owned();
-    };
-    let (head, rest) = match written.split_once('.') {
-        Some((head, rest)) => (head, Some(rest)),
-        None => (written, None),
-    };
-    let base = if head == "__MODULE__" {
-        current.name.clone()
-    } else if let Some(full) = current.resolve_alias(head) {
-        full.to_owned()
-    } else {
-        return written.to_owned();
-    };
-    match rest {
-        Some(rest) => format!("{base}.{rest}"),
-        None => base,
-    }
+    current.map_or_else(|| written.to_owned(), |module| module.expand_alias(written))
 }
 
 fn all_files<'a>(context: &'a HoverContext<'_>) -> impl Iterator<Item = &'a FileChunks> {

@@ -13,7 +13,7 @@ use super::{ContentHash, WorkspaceIndex};
 use crate::chunks::FileChunks;
 
 /// Bumped whenever the cached data's shape or meaning changes.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// The directory for Aiex's caches: `$AIEX_CACHE_DIR`, or the platform's cache directory.
 pub fn default_cache_dir() -> Option<PathBuf> {

@@ -1,0 +1,171 @@
+//! Where the context engine reads files from: the current document, the other open documents
+//! (which override the index) and the workspace index — never a secret file, never a path
+//! outside the workspace.
+
+use std::ops::Deref;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::{ContextRequest, OpenDocument};
+use crate::chunks::{FileChunks, ModuleChunk};
+use crate::index::{IndexedFile, WorkspaceIndex};
+
+/// True when a workspace-relative path may be read into a prompt: relative, no `..`, and not a
+/// secret file (`.env*`, `*.pem`, `*.key`, `config/*secret*`...).
+pub fn is_allowed(relative: &Path) -> bool {
+    let inside = relative
+        .components()
+        .all(|part| matches!(part, Component::Normal(_) | Component::CurDir));
+    inside && !crate::secrets::is_secret_path(relative)
+}
+
+/// Data either borrowed from the request or shared with the index.
+pub(crate) enum Held<'a, T: ?Sized> {
+    Borrowed(&'a T),
+    Shared(Arc<T>),
+}
+
+impl<T: ?Sized> Deref for Held<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match self {
+            Self::Borrowed(value) => value,
+            Self::Shared(value) => value,
+        }
+    }
+}
+
+/// A file the context may draw on.
+pub(crate) struct SourceFile<'a> {
+    /// Workspace-relative path.
+    pub relative: PathBuf,
+    pub text: Held<'a, str>,
+    pub chunks: Held<'a, FileChunks>,
+}
+
+impl SourceFile<'_> {
+    /// The module `name` of this file.
+    pub fn module(&self, name: &str) -> Option<&ModuleChunk> {
+        self.chunks
+            .all_modules()
+            .into_iter()
+            .find(|module| module.name == name)
+    }
+}
+
+/// The files the context may read, in order of authority.
+pub(crate) struct Sources<'a> {
+    path: &'a Path,
+    text: &'a str,
+    chunks: &'a FileChunks,
+    open: &'a [OpenDocument],
+    index: &'a WorkspaceIndex,
+}
+
+impl<'a> Sources<'a> {
+    /// The sources of a request.
+    pub fn new(
+        request: &ContextRequest<'a>,
+        index: &'a WorkspaceIndex,
+        open: &'a [OpenDocument],
+    ) -> Self {
+        Self {
+            path: request.path,
+            text: request.text,
+            chunks: request.chunks,
+            open,
+            index,
+        }
+    }
+
+    fn current(&self) -> SourceFile<'a> {
+        SourceFile {
+            relative: self.path.to_path_buf(),
+            text: Held::Borrowed(self.text),
+            chunks: Held::Borrowed(self.chunks),
+        }
+    }
+
+    fn from_open(document: &'a OpenDocument) -> SourceFile<'a> {
+        SourceFile {
+            relative: document.path.clone(),
+            text: Held::Shared(Arc::clone(&document.text)),
+            chunks: Held::Shared(Arc::clone(&document.chunks)),
+        }
+    }
+
+    fn from_index(file: &IndexedFile) -> SourceFile<'a> {
+        SourceFile {
+            relative: file.relative.clone(),
+            text: Held::Shared(Arc::clone(&file.text)),
+            chunks: Held::Shared(Arc::clone(&file.chunks)),
+        }
+    }
+
+    /// True when an indexed file is shadowed by the current or an open document.
+    fn overridden(&self, relative: &Path) -> bool {
+        relative == self.path || self.open.iter().any(|d| d.path == relative)
+    }
+
+    fn open_documents(&self) -> impl Iterator<Item = &'a OpenDocument> {
+        let current = self.path;
+        self.open
+            .iter()
+            .filter(move |d| d.path != current && is_allowed(&d.path))
+    }
+
+    /// The file defining module `name`.
+    pub fn module_file(&self, name: &str) -> Option<SourceFile<'a>> {
+        let defines = |chunks: &FileChunks| chunks.all_modules().iter().any(|m| m.name == name);
+        if defines(self.chunks) {
+            return Some(self.current());
+        }
+        if let Some(document) = self.open_documents().find(|d| defines(&d.chunks)) {
+            return Some(Self::from_open(document));
+        }
+        let file = self.index.module_file(name)?;
+        if self.overridden(&file.relative) || !is_allowed(&file.relative) {
+            return None;
+        }
+        Some(Self::from_index(&file))
+    }
+
+    /// The file at a workspace-relative path.
+    pub fn file(&self, relative: &Path) -> Option<SourceFile<'a>> {
+        if !is_allowed(relative) {
+            return None;
+        }
+        if relative == self.path {
+            return Some(self.current());
+        }
+        if let Some(document) = self.open_documents().find(|d| d.path == relative) {
+            return Some(Self::from_open(document));
+        }
+        self.index
+            .files()
+            .into_iter()
+            .find(|f| f.relative == relative)
+            .map(|f| Self::from_index(&f))
+    }
+
+    /// Every indexed file, secret ones included: retrieval must filter them with [`is_allowed`].
+    pub fn all_indexed_files(&self) -> Vec<Arc<IndexedFile>> {
+        self.index.files()
+    }
+
+    /// The index's current version of the file at an absolute path.
+    pub fn indexed_file(&self, path: &Path) -> Option<Arc<IndexedFile>> {
+        self.index.file(path)
+    }
+
+    /// True when retrieval may show this indexed file's copy (no open document shadows it).
+    pub fn shows_indexed(&self, relative: &Path) -> bool {
+        !self.overridden(relative)
+    }
+
+    /// The indexed file as a source.
+    pub fn indexed(&self, file: &IndexedFile) -> SourceFile<'a> {
+        Self::from_index(file)
+    }
+}
