@@ -793,3 +793,81 @@ fn fix_with_ai_is_offered_on_a_diagnostic_and_rewrites_only_its_function() {
     );
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn the_prompt_carries_the_callees_definitions_from_other_files_and_is_audited() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&["{:ok, user}"]))],
+    );
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sample_app");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    for relative in [
+        "mix.exs",
+        "lib/sample_app/accounts.ex",
+        "lib/sample_app/repo.ex",
+        "lib/sample_app/mailer.ex",
+        "lib/sample_app/guards.ex",
+    ] {
+        let target = root.join(relative);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(sample.join(relative), target).expect("copy");
+    }
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({}),
+        settings(json!({ "local": ollama(&fake.server.url()) }), &["local"]),
+        Some(&root),
+    );
+    // Wait for the index: workspace symbols find the repo once it is built.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.request("workspace/symbol", json!({ "query": "SampleApp.Repo" }))["result"]
+        .as_array()
+        .is_none_or(|r| r.is_empty())
+    {
+        assert!(Instant::now() < deadline, "the workspace was never indexed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let accounts = root.join("lib/sample_app/accounts.ex");
+    let text = std::fs::read_to_string(&accounts).expect("read");
+    let uri = lsp_client::file_uri(&accounts);
+    client.open(&uri, &text);
+    // A new line after `Repo.insert(user)` inside register/1.
+    let line = text
+        .lines()
+        .position(|l| l.contains("Repo.insert(user)"))
+        .expect("line") as u32;
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "range": { "start": { "line": line + 1, "character": 0 }, "end": { "line": line + 1, "character": 0 } }, "text": "    \n" }] }),
+    );
+    let response = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": line + 1, "character": 4 } }),
+    );
+    assert!(
+        response["result"]["items"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty()),
+        "{response}"
+    );
+    let prompt = fake.server.requests()[0].json()["prompt"]
+        .as_str()
+        .expect("prompt")
+        .to_owned();
+    assert!(
+        prompt.contains("def insert(record)") || prompt.contains("insert(record)"),
+        "the callee from repo.ex: {prompt}"
+    );
+    assert!(
+        prompt.contains("@spec insert(struct()) :: {:ok, struct()}"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("lib/sample_app/repo.ex"),
+        "labelled with its path: {prompt}"
+    );
+    assert!(client.shutdown().success());
+}

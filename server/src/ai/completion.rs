@@ -107,18 +107,40 @@ pub fn fim_request(
     mode: Mode,
     timeout: std::time::Duration,
 ) -> crate::llm::LlmRequest {
-    crate::llm::LlmRequest::fim(
+    fim_request_from(
         // Secrets in the code around the cursor never leave the machine.
         crate::secrets::redact(&prompt_prefix(site.text, site.cursor)).text,
         crate::secrets::redact(&prompt_suffix(site.text, site.cursor)).text,
+        mode,
+        timeout,
     )
-    .with_max_tokens(match mode {
-        Mode::Line => 64,
-        Mode::Block => 256,
-    })
-    .with_temperature(0.2)
-    .with_stop(stop_sequences(mode))
-    .with_timeout(timeout)
+}
+
+/// The fill-in-the-middle request for an assembled context: the workspace pieces it chose
+/// (as comments, labelled with their paths) before the prefix, then the suffix.
+pub fn fim_request_with_context(
+    context: &crate::context::AssembledContext,
+    mode: Mode,
+    timeout: std::time::Duration,
+) -> crate::llm::LlmRequest {
+    let prefix = format!("{}{}", context.snippets_as_comments(), context.prefix);
+    fim_request_from(prefix, context.suffix.clone(), mode, timeout)
+}
+
+fn fim_request_from(
+    prefix: String,
+    suffix: String,
+    mode: Mode,
+    timeout: std::time::Duration,
+) -> crate::llm::LlmRequest {
+    crate::llm::LlmRequest::fim(prefix, suffix)
+        .with_max_tokens(match mode {
+            Mode::Line => 64,
+            Mode::Block => 256,
+        })
+        .with_temperature(0.2)
+        .with_stop(stop_sequences(mode))
+        .with_timeout(timeout)
 }
 
 /// The prompt's text before the cursor: at most `PREFIX_BYTES`, starting at a line start.

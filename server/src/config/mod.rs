@@ -109,6 +109,9 @@ pub struct CompletionConfig {
     pub timeout_ms: u64,
     /// Whether whole blocks may be suggested (otherwise one line at most).
     pub multiline: bool,
+    /// The prompt's budget in tokens: the text around the cursor and what the context engine
+    /// adds from the workspace.
+    pub context_tokens: usize,
 }
 
 impl Default for CompletionConfig {
@@ -120,6 +123,7 @@ impl Default for CompletionConfig {
             debounce_max_ms: 300,
             timeout_ms: 5_000,
             multiline: true,
+            context_tokens: 1_536,
         }
     }
 }

@@ -23,7 +23,18 @@ pub struct DocumentHandle {
     /// Serialises parses of this document (held across the parse, never by edits).
     parse_permit: tokio::sync::Mutex<()>,
     /// The chunks of the last parsed version.
-    chunks: Mutex<Option<(i32, Arc<FileChunks>)>>,
+    chunks: Mutex<Option<CachedChunks>>,
+}
+
+/// The chunks of one version of a document, with the text their byte ranges refer to.
+#[derive(Debug, Clone)]
+pub struct CachedChunks {
+    /// The document version.
+    pub version: i32,
+    /// The chunks.
+    pub chunks: Arc<FileChunks>,
+    /// The text of that version.
+    pub text: Arc<str>,
 }
 
 impl DocumentHandle {
@@ -121,23 +132,34 @@ impl DocumentStore {
     pub async fn chunks(&self, key: &str) -> Option<(SyntaxSnapshot, Arc<FileChunks>)> {
         let handle = self.get(key)?;
         let snapshot = syntax_of(&handle).await;
-        if let Some((version, chunks)) = handle.chunks.lock().as_ref() {
-            if *version == snapshot.version {
-                return Some((snapshot, Arc::clone(chunks)));
+        if let Some(cached) = handle.chunks.lock().as_ref() {
+            if cached.version == snapshot.version {
+                return Some((snapshot, Arc::clone(&cached.chunks)));
             }
         }
+        let text: Arc<str> = Arc::from(snapshot.rope.to_string());
         let file_chunks = match &snapshot.tree {
             Ok(tree) => {
-                let (tree, rope) = (tree.clone(), snapshot.rope.clone());
+                let (tree, source) = (tree.clone(), Arc::clone(&text));
                 let extracted =
-                    tokio::task::spawn_blocking(move || chunks::extract(&tree, &rope.to_string()))
-                        .await;
+                    tokio::task::spawn_blocking(move || chunks::extract(&tree, &source)).await;
                 Arc::new(extracted.unwrap_or_default())
             }
             Err(_) => Arc::new(FileChunks::default()),
         };
-        *handle.chunks.lock() = Some((snapshot.version, Arc::clone(&file_chunks)));
+        *handle.chunks.lock() = Some(CachedChunks {
+            version: snapshot.version,
+            chunks: Arc::clone(&file_chunks),
+            text,
+        });
         Some((snapshot, file_chunks))
+    }
+
+    /// The chunks last computed for a document, whatever its version now: no parse, no wait.
+    pub fn cached_chunks(&self, key: &str) -> Option<CachedChunks> {
+        let handle = self.get(key)?;
+        let cached = handle.chunks.lock().clone();
+        cached
     }
 }
 

@@ -216,9 +216,12 @@ pub async fn run(
         "aiex.generateTests" => Some(TestFile::find(state, &args.uri)?),
         _ => None,
     };
+    let context = workspace_context(
+        state, &args.uri, command, &snapshot, &source, &chunks, offset,
+    );
     let request = match (command, &tests) {
-        ("aiex.explain", _) => actions::explain_request(&target, &source, ""),
-        ("aiex.addDocs", _) => actions::docs_request(&target, &source, ""),
+        ("aiex.explain", _) => actions::explain_request(&target, &source, &context),
+        ("aiex.addDocs", _) => actions::docs_request(&target, &source, &context),
         ("aiex.generateTests", Some(tests)) => actions::tests_request(
             &target,
             &source,
@@ -226,7 +229,7 @@ pub async fn run(
             tests.example.as_deref(),
             "",
         ),
-        _ => actions::refactor_request(&target, &source, args.instruction.as_deref(), ""),
+        _ => actions::refactor_request(&target, &source, args.instruction.as_deref(), &context),
     };
     let answer = ask(state, config.config.feature_providers(listed), request).await?;
     if let Some(tests) = tests {
@@ -248,6 +251,55 @@ pub async fn run(
             .await
         }
     }
+}
+
+/// What the context engine finds for an action on the function at `offset`, rendered for a
+/// chat prompt: the callees' definitions and specs from the whole workspace, with their paths.
+fn workspace_context(
+    state: &ServerState,
+    uri: &lsp::Uri,
+    command: &str,
+    snapshot: &SyntaxSnapshot,
+    source: &str,
+    chunks: &crate::chunks::FileChunks,
+    offset: usize,
+) -> String {
+    let Ok(tree) = &snapshot.tree else {
+        return String::new();
+    };
+    let roots = state.workspace_roots();
+    let Some(path) = uri.to_file_path().and_then(|p| {
+        roots
+            .iter()
+            .find_map(|r| p.strip_prefix(r).ok().map(Path::to_path_buf))
+    }) else {
+        return String::new();
+    };
+    let task = match command {
+        "aiex.explain" => crate::context::Task::Explain,
+        "aiex.addDocs" => crate::context::Task::Docs,
+        "aiex.generateTests" => crate::context::Task::Tests,
+        _ => crate::context::Task::Refactor,
+    };
+    let request = crate::context::ContextRequest {
+        task,
+        path: &path,
+        text: source,
+        tree,
+        chunks,
+        cursor: offset,
+        budget_tokens: 2_048,
+        recent_edits: &[],
+    };
+    let index = state.index();
+    let assembled = crate::context::assemble(&request, &index, &[]);
+    if assembled.pieces.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Related code from the workspace:\n```elixir\n{}```",
+        assembled.snippets_as_comments()
+    )
 }
 
 /// Asks the providers of a feature, in order.

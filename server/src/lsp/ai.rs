@@ -27,6 +27,46 @@ pub const COMMANDS: &[&str] = &["aiex.status", "aiex.usage"];
 /// The wait before the first keystrokes of a document give a rhythm.
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(75);
 
+/// What a completion may draw on besides the document: the index, the other open
+/// documents, the document's workspace-relative path, and where to record requests.
+pub struct Workspace<'a> {
+    /// The workspace index.
+    pub index: &'a crate::index::WorkspaceIndex,
+    /// The document's path relative to its workspace root (`None` outside any root: no
+    /// workspace context is assembled).
+    pub path: Option<std::path::PathBuf>,
+    /// The audit log of provider requests.
+    pub audit: Option<&'a crate::context::audit::AuditLog>,
+}
+
+impl Workspace<'_> {
+    /// The other open documents, as last parsed (never waiting for a parse).
+    fn open_documents(
+        &self,
+        documents: &DocumentStore,
+        except: &str,
+    ) -> Vec<crate::context::OpenDocument> {
+        documents
+            .keys()
+            .into_iter()
+            .filter(|key| key != except)
+            .filter_map(|key| {
+                let cached = documents.cached_chunks(&key)?;
+                let path = key
+                    .parse::<tower_lsp_server::ls_types::Uri>()
+                    .ok()?
+                    .to_file_path()?
+                    .into_owned();
+                Some(crate::context::OpenDocument {
+                    path,
+                    text: cached.text,
+                    chunks: cached.chunks,
+                })
+            })
+            .collect()
+    }
+}
+
 /// A suggestion for a cursor, in bytes of the text it was computed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suggestion {
@@ -189,6 +229,7 @@ impl AiState {
     pub async fn complete(
         &self,
         documents: &DocumentStore,
+        workspace: &Workspace<'_>,
         key: &str,
         cursor_at: impl FnOnce(&ropey::Rope) -> usize,
         settings: &CompletionConfig,
@@ -210,13 +251,15 @@ impl AiState {
         tokio::select! {
             biased;
             () = superseded => (None, Notice::None),
-            result = self.complete_now(documents, key, cursor_at, settings, config, &state) => result,
+            result = self.complete_now(documents, workspace, key, cursor_at, settings, config, &state) => result,
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn complete_now(
         &self,
         documents: &DocumentStore,
+        workspace: &Workspace<'_>,
         key: &str,
         cursor_at: impl FnOnce(&ropey::Rope) -> usize,
         settings: &CompletionConfig,
@@ -288,8 +331,36 @@ impl AiState {
         if chain.is_empty() {
             return (None, Notice::None);
         }
-        let request =
-            completion::fim_request(&site, mode, Duration::from_millis(settings.timeout_ms));
+        let timeout = Duration::from_millis(settings.timeout_ms);
+        let request = match &workspace.path {
+            Some(path) => {
+                // The context engine: the enclosing function, the module header, the callees'
+                // definitions and specs from the whole workspace, within the token budget.
+                let chunks = crate::chunks::extract_around(tree, &text, cursor);
+                let open = workspace.open_documents(documents, key);
+                let context_request = crate::context::ContextRequest {
+                    task: crate::context::Task::Completion,
+                    path,
+                    text: &text,
+                    tree,
+                    chunks: &chunks,
+                    cursor,
+                    budget_tokens: settings.context_tokens,
+                    recent_edits: &[],
+                };
+                let context = crate::context::assemble(&context_request, workspace.index, &open);
+                self.audit(
+                    workspace,
+                    "completion",
+                    &names,
+                    &context.files(path),
+                    context.tokens,
+                    context.redactions,
+                );
+                completion::fim_request_with_context(&context, mode, timeout)
+            }
+            None => completion::fim_request(&site, mode, timeout),
+        };
         let raw = match chain.stream(&request).await {
             Ok(mut stream) => {
                 let mut raw = String::new();
@@ -320,8 +391,16 @@ impl AiState {
         let Some(cleaned) = completion::clean(&raw, &site, mode) else {
             return (None, Notice::None);
         };
-        let Some(fitted) = completion::fit_to_syntax(&syntax.rope, tree, cursor, &cleaned, mode)
-        else {
+        // An incremental reparse of the document with the suggestion in place: on the blocking
+        // pool, never on the message loop.
+        let (parsed_rope, tree_copy) = (syntax.rope.clone(), tree.clone());
+        let fitted = tokio::task::spawn_blocking(move || {
+            completion::fit_to_syntax(&parsed_rope, &tree_copy, cursor, &cleaned, mode)
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(fitted) = fitted else {
             debug!(uri = key, "completion dropped: it does not parse in place");
             return (None, Notice::None);
         };
@@ -394,6 +473,42 @@ impl AiState {
         self.explanations
             .get(&key)
             .map_or(HoverExplanation::Unavailable, HoverExplanation::Ready)
+    }
+
+    /// Records a provider request in the audit log (prompt hashed, never kept unless asked).
+    fn audit(
+        &self,
+        workspace: &Workspace<'_>,
+        feature: &str,
+        providers: &[String],
+        files: &[std::path::PathBuf],
+        tokens: usize,
+        redactions: usize,
+    ) {
+        let Some(log) = workspace.audit.cloned() else {
+            return;
+        };
+        let (feature, provider, files) = (
+            feature.to_owned(),
+            providers.first().cloned().unwrap_or_default(),
+            files.to_vec(),
+        );
+        // A file append: off the message loop.
+        tokio::task::spawn_blocking(move || {
+            let request = crate::context::audit::AuditRequest {
+                feature: &feature,
+                provider: &provider,
+                model: "",
+                files: &files,
+                prompt_tokens: tokens,
+                completion_tokens: None,
+                redactions,
+                prompt: "",
+            };
+            if let Err(error) = log.record(&request) {
+                warn!("could not write the audit log: {error}");
+            }
+        });
     }
 
     /// The "no provider" notice, the first time only (until a provider answers again).

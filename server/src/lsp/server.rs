@@ -43,6 +43,8 @@ pub struct ServerState {
     /// The client accepts a dynamically registered file watcher.
     dynamic_file_watching: AtomicBool,
     edit_support: RwLock<super::actions::EditSupport>,
+    /// Where provider requests are recorded.
+    pub(super) audit: RwLock<Option<crate::context::audit::AuditLog>>,
 }
 
 impl ServerState {
@@ -397,6 +399,8 @@ impl LanguageServer for Backend {
         self.state
             .dynamic_file_watching
             .store(watching, Ordering::Relaxed);
+        *self.state.audit.write() = crate::context::audit::AuditLog::default_path()
+            .map(crate::context::audit::AuditLog::new);
         *self.state.edit_support.write() =
             super::actions::EditSupport::from_capabilities(&params.capabilities);
         info!(?encoding, ?roots, "initialize");
@@ -1013,11 +1017,26 @@ impl Backend {
         let cursor_at = |rope: &ropey::Rope| {
             position::offset_of(rope, convert::position_from_lsp(position), encoding).byte
         };
+        let index = self.state.index();
+        let roots = self.state.workspace_roots();
+        let relative = uri.to_file_path().and_then(|path| {
+            let path = path.into_owned();
+            roots
+                .iter()
+                .find_map(|root| path.strip_prefix(root).ok().map(|p| p.to_path_buf()))
+        });
+        let audit = self.state.audit.read().clone();
+        let workspace = super::ai::Workspace {
+            index: &index,
+            path: relative,
+            audit: audit.as_ref(),
+        };
         let (suggestion, notice) = self
             .state
             .ai
             .complete(
                 &self.state.documents,
+                &workspace,
                 &key,
                 cursor_at,
                 settings,

@@ -37,6 +37,10 @@ pub async fn index_workspace(client: Client, state: Arc<ServerState>, report_pro
         let report = index.rebuild(&options, Some(&cache), &|p| {
             let _ = progress_tx.send(p);
         });
+        if report.is_ok() {
+            // The context engine's relevance index, built now rather than on the first request.
+            crate::context::warm_retrieval(&index);
+        }
         if report.is_ok() && cache_path.is_some() {
             if let Err(error) = cache.save(&index) {
                 warn!("could not save the index cache: {error}");
