@@ -21,8 +21,6 @@ use serde_json::{json, Value};
 use support::fake_provider::{FakeProvider, Reply};
 use support::recordings::Recording;
 
-const URI: &str = "file:///tmp/bench/lib/burst.ex";
-
 fn ollama_answer(text: &str) -> Recording {
     let body = format!(
         "{}\n{}\n",
@@ -32,7 +30,14 @@ fn ollama_answer(text: &str) -> Recording {
     Recording::new(200, "application/x-ndjson", body.into_bytes())
 }
 
-fn client_for(url: &str, debounce_min: u64, debounce_max: u64) -> LspClient {
+/// A client on a workspace holding the generated file (indexed before it returns), and the
+/// file's URI.
+fn client_for(
+    url: &str,
+    debounce_min: u64,
+    debounce_max: u64,
+    root: &std::path::Path,
+) -> (LspClient, String) {
     let mut client = LspClient::spawn(None);
     client.initialize(
         json!({}),
@@ -40,9 +45,17 @@ fn client_for(url: &str, debounce_min: u64, debounce_max: u64) -> LspClient {
             "providers": { "local": { "kind": "ollama", "base_url": url, "model": "qwen2.5-coder:1.5b" } },
             "features": { "completion": { "providers": ["local"], "debounce_min_ms": debounce_min, "debounce_max_ms": debounce_max } }
         }),
-        None,
+        Some(root),
     );
-    client
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.request("workspace/symbol", json!({ "query": "Bench.Module50" }))["result"]
+        .as_array()
+        .is_none_or(|r| r.is_empty())
+    {
+        assert!(Instant::now() < deadline, "the workspace was never indexed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (client, lsp_client::file_uri(&root.join("lib/burst.ex")))
 }
 
 /// A blank line between two functions of a module in the middle of the file: the user
@@ -67,6 +80,13 @@ fn main() {
         .expect("runtime");
     let text = elixir_gen::file_of_lines(7_000);
     let line = typing_line(&text);
+    // The workspace: the file being edited, and 100 more modules it can call into.
+    let workspace = tempfile::tempdir().expect("tempdir");
+    let root = workspace.path().canonicalize().expect("canonical");
+    std::fs::create_dir_all(root.join("lib")).expect("mkdir");
+    std::fs::write(root.join("lib/burst.ex"), &text).expect("write");
+    let others: String = (200..300).map(elixir_gen::module).collect();
+    std::fs::write(root.join("lib/others.ex"), others).expect("write");
 
     // Typing burst.
     let mut finals = Vec::new();
@@ -80,8 +100,8 @@ fn main() {
                 delay: Duration::from_millis(300),
             }],
         );
-        let mut client = client_for(&fake.url(), 30, 300);
-        client.open(URI, &text);
+        let (mut client, uri) = client_for(&fake.url(), 30, 300, &root);
+        client.open(&uri, &text);
         let mut last_id = 0;
         let mut column = 0u32;
         let mut last_key = Instant::now();
@@ -93,10 +113,10 @@ fn main() {
             let key_string = key.to_string();
             client.notify(
                 "textDocument/didChange",
-                json!({ "textDocument": { "uri": URI, "version": version + 2 }, "contentChanges": [{ "range": { "start": { "line": line, "character": column }, "end": { "line": line, "character": column } }, "text": key_string }] }),
+                json!({ "textDocument": { "uri": uri, "version": version + 2 }, "contentChanges": [{ "range": { "start": { "line": line, "character": column }, "end": { "line": line, "character": column } }, "text": key_string }] }),
             );
             column += 1;
-            last_id = client.send_request("textDocument/completion", json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": column } }));
+            last_id = client.send_request("textDocument/completion", json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": column } }));
             last_key = Instant::now();
             std::thread::sleep(Duration::from_millis(40));
         }
@@ -122,12 +142,12 @@ fn main() {
     // Server time: request in to provider request out.
     let fake = runtime.block_on(FakeProvider::start());
     fake.on("/api/generate", vec![Reply::Recorded(ollama_answer("x"))]);
-    let mut client = client_for(&fake.url(), 0, 0);
-    client.open(URI, &text);
+    let (mut client, uri) = client_for(&fake.url(), 0, 0, &root);
+    client.open(&uri, &text);
     // Warm up: the first request parses the file.
     let id = client.send_request(
         "textDocument/completion",
-        json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": 4 } }),
+        json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": 4 } }),
     );
     client.response(id);
     let mut times = Vec::new();
@@ -135,13 +155,13 @@ fn main() {
         // A new character each round, so no earlier suggestion applies.
         client.notify(
             "textDocument/didChange",
-            json!({ "textDocument": { "uri": URI, "version": round as i64 + 2 }, "contentChanges": [{ "range": { "start": { "line": line, "character": 4 }, "end": { "line": line, "character": 4 } }, "text": "q" }] }),
+            json!({ "textDocument": { "uri": uri, "version": round as i64 + 2 }, "contentChanges": [{ "range": { "start": { "line": line, "character": 4 }, "end": { "line": line, "character": 4 } }, "text": "q" }] }),
         );
         let seen = fake.request_count();
         let started = Instant::now();
         let id = client.send_request(
             "textDocument/completion",
-            json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": 5 } }),
+            json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": 5 } }),
         );
         assert!(runtime.block_on(fake.wait_for_requests(seen + 1, Duration::from_secs(10))));
         times.push(started.elapsed());
