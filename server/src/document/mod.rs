@@ -69,6 +69,8 @@ pub enum ChangeRejected {
 pub struct ChangeReport {
     /// Changes whose range lay (partly) outside the document and was clamped.
     pub clamped: usize,
+    /// Where the last change ended, in bytes of the new text (for "recently edited" context).
+    pub last_edit: Option<usize>,
 }
 
 /// An open document.
@@ -162,16 +164,18 @@ impl Document {
         }
         let mut report = ChangeReport::default();
         for change in changes {
-            if self.apply_change(change, encoding) {
+            let (clamped, at) = self.apply_change(change, encoding);
+            if clamped {
                 report.clamped += 1;
             }
+            report.last_edit = Some(at);
         }
         self.version = version;
         Ok(report)
     }
 
-    /// Applies one change; returns whether its range had to be clamped.
-    fn apply_change(&mut self, change: &TextChange, encoding: PositionEncoding) -> bool {
+    /// Applies one change; returns whether its range had to be clamped, and where it ends.
+    fn apply_change(&mut self, change: &TextChange, encoding: PositionEncoding) -> (bool, usize) {
         let Some(range) = change.range else {
             self.rope = Rope::from_str(&change.text);
             // A full replacement invalidates the tree: the next parse starts afresh, and a
@@ -181,7 +185,7 @@ impl Document {
                 generation,
                 ..SyntaxState::default()
             };
-            return false;
+            return (false, 0);
         };
         let start = position::offset_of(&self.rope, range.start, encoding);
         let end = position::offset_of(&self.rope, range.end, encoding);
@@ -202,7 +206,7 @@ impl Document {
                 self.syntax.edits_since_snapshot.push(edit);
             }
         }
-        start.clamped || end.clamped
+        (start.clamped || end.clamped, start_byte + change.text.len())
     }
 
     /// The tree if it reflects the current version.

@@ -37,6 +37,8 @@ pub struct Workspace<'a> {
     pub path: Option<std::path::PathBuf>,
     /// The audit log of provider requests.
     pub audit: Option<&'a crate::context::audit::AuditLog>,
+    /// The workspace roots, to make open documents' paths relative as the index has them.
+    pub roots: &'a [std::path::PathBuf],
 }
 
 impl Workspace<'_> {
@@ -52,11 +54,16 @@ impl Workspace<'_> {
             .filter(|key| key != except)
             .filter_map(|key| {
                 let cached = documents.cached_chunks(&key)?;
-                let path = key
+                let absolute = key
                     .parse::<tower_lsp_server::ls_types::Uri>()
                     .ok()?
                     .to_file_path()?
                     .into_owned();
+                let path = self
+                    .roots
+                    .iter()
+                    .find_map(|root| absolute.strip_prefix(root).ok())?
+                    .to_path_buf();
                 Some(crate::context::OpenDocument {
                     path,
                     text: cached.text,
@@ -102,6 +109,7 @@ pub struct AiState {
     /// features then answer at once instead of waiting on a connection that cannot succeed.
     offline: AtomicBool,
     explanations: Arc<Explanations>,
+    recent_edits: Mutex<std::collections::VecDeque<crate::context::RecentEdit>>,
 }
 
 /// Explanations by a hash of what they explain, and the ones being written.
@@ -211,9 +219,22 @@ impl AiState {
         Arc::clone(&self.documents.entry(key.to_owned()).or_default())
     }
 
-    /// Notes a keystroke in a document (for the typing rhythm). Runs on every keystroke.
-    pub fn record_edit(&self, key: &str) {
+    /// Notes a keystroke in a document, for the typing rhythm and the "recently edited"
+    /// context; `at` is the workspace-relative path and byte offset of the edit, when known.
+    /// Runs on every keystroke.
+    pub fn record_edit(&self, key: &str, at: Option<crate::context::RecentEdit>) {
         self.document(key).rhythm.lock().record(Instant::now());
+        let Some(edit) = at else { return };
+        let mut recent = self.recent_edits.lock();
+        // One entry per file: the latest place edited there.
+        recent.retain(|e| e.path != edit.path);
+        recent.push_front(edit);
+        recent.truncate(8);
+    }
+
+    /// The places edited lately, most recent first.
+    fn recent_edits(&self) -> Vec<crate::context::RecentEdit> {
+        self.recent_edits.lock().iter().cloned().collect()
     }
 
     /// Forgets a closed document, answering its pending completion.
@@ -338,6 +359,7 @@ impl AiState {
                 // definitions and specs from the whole workspace, within the token budget.
                 let chunks = crate::chunks::extract_around(tree, &text, cursor);
                 let open = workspace.open_documents(documents, key);
+                let recent = self.recent_edits();
                 let context_request = crate::context::ContextRequest {
                     task: crate::context::Task::Completion,
                     path,
@@ -346,7 +368,7 @@ impl AiState {
                     chunks: &chunks,
                     cursor,
                     budget_tokens: settings.context_tokens,
-                    recent_edits: &[],
+                    recent_edits: &recent,
                 };
                 let context = crate::context::assemble(&context_request, workspace.index, &open);
                 self.audit(

@@ -548,20 +548,31 @@ impl LanguageServer for Backend {
             &changes,
             self.state.encoding(),
         ) {
-            Ok(report) if report.clamped > 0 => {
-                warn!(
-                    uri = key,
-                    clamped = report.clamped,
-                    "change ranges past the end of the document were clamped"
-                );
+            Ok(report) => {
+                if report.clamped > 0 {
+                    warn!(
+                        uri = key,
+                        clamped = report.clamped,
+                        "change ranges past the end of the document were clamped"
+                    );
+                }
+                let uri = &params.text_document.uri;
+                let relative = uri.to_file_path().and_then(|path| {
+                    let roots = self.state.workspace_roots.read();
+                    roots
+                        .iter()
+                        .find_map(|root| path.strip_prefix(root).ok().map(|p| p.to_path_buf()))
+                });
+                let at = relative
+                    .zip(report.last_edit)
+                    .map(|(path, offset)| crate::context::RecentEdit { path, offset });
+                self.state.ai.record_edit(&key, at);
             }
-            Ok(_) => {}
             Err(error) => {
                 warn!(uri = key, "didChange ignored: {error}");
                 return;
             }
         }
-        self.state.ai.record_edit(&key);
         self.schedule_diagnostics(params.text_document.uri);
     }
 
@@ -1030,6 +1041,7 @@ impl Backend {
             index: &index,
             path: relative,
             audit: audit.as_ref(),
+            roots: &roots,
         };
         let (suggestion, notice) = self
             .state
