@@ -869,5 +869,31 @@ fn the_prompt_carries_the_callees_definitions_from_other_files_and_is_audited() 
         prompt.contains("lib/sample_app/repo.ex"),
         "labelled with its path: {prompt}"
     );
+    // The request is in the audit log: files and a hash of the prompt, not the prompt itself.
+    let audit_path = client.cache_dir.join("audit.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !audit_path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no audit log at {}",
+            audit_path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let line = std::fs::read_to_string(&audit_path).expect("audit");
+    let entry: Value = serde_json::from_str(line.lines().next().expect("a line")).expect("json");
+    assert_eq!(entry["feature"], "completion");
+    assert_eq!(entry["provider"], "local");
+    assert!(
+        entry["files"]
+            .to_string()
+            .contains("lib/sample_app/repo.ex"),
+        "{entry}"
+    );
+    assert_eq!(entry["prompt_sha256"].as_str().map(str::len), Some(64));
+    assert!(
+        entry.get("prompt").is_none(),
+        "prompts are not recorded unless asked"
+    );
     assert!(client.shutdown().success());
 }

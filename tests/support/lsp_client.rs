@@ -26,6 +26,8 @@ pub struct LspClient {
     /// Notifications and server requests seen while waiting for responses.
     pub notifications: Vec<Value>,
     next_id: i64,
+    /// The server's cache directory (index cache, audit log), private to this client.
+    pub cache_dir: std::path::PathBuf,
 }
 
 impl LspClient {
@@ -55,7 +57,7 @@ impl LspClient {
             CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         command.env("AIEX_DATA_DIR", cache.join("data"));
-        command.env("AIEX_CACHE_DIR", cache);
+        command.env("AIEX_CACHE_DIR", &cache);
         if let Some(dir) = workspace {
             command.current_dir(dir);
         }
@@ -77,6 +79,7 @@ impl LspClient {
             messages,
             notifications: Vec::new(),
             next_id: 1,
+            cache_dir: cache,
         }
     }
 

@@ -38,6 +38,27 @@ pub struct Config {
     pub features: FeaturesConfig,
     /// The built-in checks.
     pub checks: ChecksConfig,
+    /// The local record of what was sent to which provider.
+    pub audit: AuditConfig,
+}
+
+/// Settings of the audit log (`audit.jsonl` in the cache directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Whether provider requests are recorded at all.
+    pub enabled: bool,
+    /// Whether the prompts themselves are recorded, not only their hashes.
+    pub record_prompts: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            record_prompts: false,
+        }
+    }
 }
 
 /// Per-feature settings.

@@ -231,7 +231,29 @@ pub async fn run(
         ),
         _ => actions::refactor_request(&target, &source, args.instruction.as_deref(), &context),
     };
-    let answer = ask(state, config.config.feature_providers(listed), request).await?;
+    let names = config.config.feature_providers(listed);
+    let relative = args.uri.to_file_path().and_then(|p| {
+        state
+            .workspace_roots()
+            .iter()
+            .find_map(|root| p.strip_prefix(root).ok().map(Path::to_path_buf))
+    });
+    super::ai::record_audit(
+        state.audit.read().clone(),
+        super::ai::AuditEntry {
+            feature: if command == "aiex.explain" {
+                "explain"
+            } else {
+                "actions"
+            },
+            provider: names.first().cloned().unwrap_or_default(),
+            files: relative.into_iter().collect(),
+            tokens: crate::context::count_tokens(&request.prompt_text()),
+            redactions: 0,
+            prompt: request.prompt_text(),
+        },
+    );
+    let answer = ask(state, names, request).await?;
     if let Some(tests) = tests {
         let module = target.module.map_or("Script", |m| m.name.as_str());
         return generate_tests(client, state, tests, module, &answer).await;

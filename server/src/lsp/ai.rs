@@ -371,15 +371,19 @@ impl AiState {
                     recent_edits: &recent,
                 };
                 let context = crate::context::assemble(&context_request, workspace.index, &open);
-                self.audit(
-                    workspace,
-                    "completion",
-                    &names,
-                    &context.files(path),
-                    context.tokens,
-                    context.redactions,
+                let request = completion::fim_request_with_context(&context, mode, timeout);
+                record_audit(
+                    workspace.audit.cloned(),
+                    AuditEntry {
+                        feature: "completion",
+                        provider: names.first().cloned().unwrap_or_default(),
+                        files: context.files(path),
+                        tokens: context.tokens,
+                        redactions: context.redactions,
+                        prompt: request.prompt_text(),
+                    },
                 );
-                completion::fim_request_with_context(&context, mode, timeout)
+                request
             }
             None => completion::fim_request(&site, mode, timeout),
         };
@@ -497,42 +501,6 @@ impl AiState {
             .map_or(HoverExplanation::Unavailable, HoverExplanation::Ready)
     }
 
-    /// Records a provider request in the audit log (prompt hashed, never kept unless asked).
-    fn audit(
-        &self,
-        workspace: &Workspace<'_>,
-        feature: &str,
-        providers: &[String],
-        files: &[std::path::PathBuf],
-        tokens: usize,
-        redactions: usize,
-    ) {
-        let Some(log) = workspace.audit.cloned() else {
-            return;
-        };
-        let (feature, provider, files) = (
-            feature.to_owned(),
-            providers.first().cloned().unwrap_or_default(),
-            files.to_vec(),
-        );
-        // A file append: off the message loop.
-        tokio::task::spawn_blocking(move || {
-            let request = crate::context::audit::AuditRequest {
-                feature: &feature,
-                provider: &provider,
-                model: "",
-                files: &files,
-                prompt_tokens: tokens,
-                completion_tokens: None,
-                redactions,
-                prompt: "",
-            };
-            if let Err(error) = log.record(&request) {
-                warn!("could not write the audit log: {error}");
-            }
-        });
-    }
-
     /// The "no provider" notice, the first time only (until a provider answers again).
     fn unavailable_once(&self, names: &[String], error: &str) -> Notice {
         if self.said_unavailable.swap(true, Ordering::Relaxed) {
@@ -555,6 +523,44 @@ fn word_start(text: &str, cursor: usize) -> usize {
         .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '?' || *c == '!')
         .last()
         .map_or(cursor, |(at, _)| at)
+}
+
+/// One provider request, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry {
+    /// `completion`, `explain`, `actions`.
+    pub feature: &'static str,
+    /// The first provider of the chain.
+    pub provider: String,
+    /// Workspace-relative paths the prompt draws on.
+    pub files: Vec<std::path::PathBuf>,
+    /// Tokens sent (estimated).
+    pub tokens: usize,
+    /// Secrets replaced in the prompt.
+    pub redactions: usize,
+    /// The prompt as sent: hashed, and written only when `audit.record_prompts` is on.
+    pub prompt: String,
+}
+
+/// Appends a request to the audit log, on the blocking pool (a file append never runs on the
+/// message loop).
+pub fn record_audit(log: Option<crate::context::audit::AuditLog>, entry: AuditEntry) {
+    let Some(log) = log else { return };
+    tokio::task::spawn_blocking(move || {
+        let request = crate::context::audit::AuditRequest {
+            feature: entry.feature,
+            provider: &entry.provider,
+            model: "",
+            files: &entry.files,
+            prompt_tokens: entry.tokens,
+            completion_tokens: None,
+            redactions: entry.redactions,
+            prompt: &entry.prompt,
+        };
+        if let Err(error) = log.record(&request) {
+            warn!("could not write the audit log: {error}");
+        }
+    });
 }
 
 #[cfg(test)]

@@ -118,6 +118,14 @@ impl ServerState {
             .chain(provider_problems)
             .filter(|issue| reported.insert(issue.clone()))
             .collect();
+        let audit = &loaded.config.audit;
+        *self.audit.write() = crate::context::audit::AuditLog::default_path()
+            .filter(|_| audit.enabled)
+            .map(crate::context::audit::AuditLog::new)
+            .map(|log| crate::context::audit::AuditLog {
+                record_prompts: audit.record_prompts,
+                ..log
+            });
         *self.config.write() = Arc::new(loaded);
         fresh
     }
@@ -399,8 +407,7 @@ impl LanguageServer for Backend {
         self.state
             .dynamic_file_watching
             .store(watching, Ordering::Relaxed);
-        *self.state.audit.write() = crate::context::audit::AuditLog::default_path()
-            .map(crate::context::audit::AuditLog::new);
+
         *self.state.edit_support.write() =
             super::actions::EditSupport::from_capabilities(&params.capabilities);
         info!(?encoding, ?roots, "initialize");
