@@ -78,6 +78,11 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
             }
         }
     }
+    println!("\nlast prompt sent (from the audit log):");
+    match last_audited_prompt() {
+        Some(line) => println!("  {line}"),
+        None => println!("  none recorded yet"),
+    }
     println!("\nusage:");
     for line in providers.usage().to_text().lines() {
         println!("  {line}");
@@ -125,6 +130,28 @@ fn describe_feature(config: &Config, enabled: bool, listed: &[String]) -> String
         })
         .collect();
     format!("tries {}", described.join(", then "))
+}
+
+/// The last line of the audit log, summarised: feature, provider, tokens, files, redactions.
+fn last_audited_prompt() -> Option<String> {
+    let path = crate::context::audit::AuditLog::default_path()?;
+    let text = std::fs::read_to_string(path).ok()?;
+    let entry: Value = serde_json::from_str(text.lines().last()?).ok()?;
+    let files: Vec<&str> = entry["files"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    Some(format!(
+        "{} at {} to {}: {} tokens from {} file(s) ({}), {} secret(s) redacted; `aiex context FILE:LINE:COL` shows each piece",
+        entry["feature"].as_str().unwrap_or("?"),
+        entry["time"].as_str().unwrap_or("?"),
+        entry["provider"].as_str().unwrap_or("?"),
+        entry["prompt_tokens"],
+        files.len(),
+        files.join(", "),
+        entry["redactions"],
+    ))
 }
 
 /// Masks what could be a secret in the configuration: credentials in URLs and any value under

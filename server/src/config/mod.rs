@@ -133,6 +133,9 @@ pub struct CompletionConfig {
     /// The prompt's budget in tokens: the text around the cursor and what the context engine
     /// adds from the workspace.
     pub context_tokens: usize,
+    /// The model's own `tokenizer.json` (relative to the workspace root), so budgets are
+    /// counted in its tokens; cl100k counts otherwise.
+    pub tokenizer: Option<String>,
 }
 
 impl Default for CompletionConfig {
@@ -145,6 +148,7 @@ impl Default for CompletionConfig {
             timeout_ms: 5_000,
             multiline: true,
             context_tokens: 1_536,
+            tokenizer: None,
         }
     }
 }

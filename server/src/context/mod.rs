@@ -26,7 +26,7 @@ use crate::chunks::FileChunks;
 use crate::index::WorkspaceIndex;
 
 pub use sources::is_allowed;
-pub use tokens::count_tokens;
+pub use tokens::{count_tokens, use_tokenizer};
 
 use sources::Sources;
 

@@ -109,7 +109,27 @@ impl ServerState {
     /// Re-merges the configuration layers and returns the problems not shown before.
     fn reload_config(&self) -> Vec<String> {
         let loaded = self.config_layers.lock().resolve();
-        let provider_problems = self.ai.configure(&loaded.config);
+        let mut provider_problems = self.ai.configure(&loaded.config);
+        let tokenizer = loaded
+            .config
+            .features
+            .completion
+            .tokenizer
+            .as_ref()
+            .map(|path| {
+                let root = self
+                    .workspace_roots
+                    .read()
+                    .first()
+                    .cloned()
+                    .unwrap_or_default();
+                root.join(path)
+            });
+        if let Err(problem) = crate::context::use_tokenizer(tokenizer.as_deref()) {
+            provider_problems.push(format!(
+                "features.completion.tokenizer: {problem}; counting with cl100k"
+            ));
+        }
         let mut reported = self.reported_issues.lock();
         let fresh: Vec<String> = loaded
             .issues
