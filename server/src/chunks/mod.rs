@@ -351,6 +351,19 @@ impl FunctionChunk {
         arity <= self.arity && arity + self.defaults >= self.arity
     }
 
+    /// The heads of the first `max` clauses (`def name(args) when guard`), one per line, and
+    /// a comment saying how many more there are.
+    pub fn clause_heads(&self, max: usize) -> String {
+        let mut out = String::new();
+        for clause in self.clauses.iter().take(max) {
+            out.push_str(&format!("{} {}\n", self.kind.keyword(), clause.signature));
+        }
+        if self.clauses.len() > max {
+            out.push_str(&format!("# … {} more clauses\n", self.clauses.len() - max));
+        }
+        out
+    }
+
     /// Size of the chunk in bytes.
     pub fn byte_len(&self) -> usize {
         self.range.len()

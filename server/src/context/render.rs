@@ -49,19 +49,7 @@ fn heads(function: &FunctionChunk) -> String {
     for spec in &function.specs {
         out.push_str(&format!("@spec {spec}\n"));
     }
-    for clause in function.clauses.iter().take(3) {
-        out.push_str(&format!(
-            "{} {}\n",
-            function.kind.keyword(),
-            clause.signature
-        ));
-    }
-    if function.clauses.len() > 3 {
-        out.push_str(&format!(
-            "# … {} more clauses\n",
-            function.clauses.len() - 3
-        ));
-    }
+    out.push_str(&function.clause_heads(3));
     out
 }
 

@@ -265,19 +265,7 @@ fn resolve_function<'a>(
 /// Markdown for a function: its heads, specs and documentation.
 pub fn render_function(owner: &ModuleChunk, function: &FunctionChunk) -> String {
     let mut out = format!("**{}.{}**\n\n```elixir\n", owner.name, function.label());
-    for clause in function.clauses.iter().take(3) {
-        out.push_str(&format!(
-            "{} {}\n",
-            function.kind.keyword(),
-            clause.signature
-        ));
-    }
-    if function.clauses.len() > 3 {
-        out.push_str(&format!(
-            "# … {} more clauses\n",
-            function.clauses.len() - 3
-        ));
-    }
+    out.push_str(&function.clause_heads(3));
     for spec in &function.specs {
         out.push_str(&format!("@spec {spec}\n"));
     }

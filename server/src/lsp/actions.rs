@@ -698,47 +698,26 @@ async fn apply(
         new_text,
     };
     let support = state.edit_support();
-    let edit = if support.document_changes {
-        let annotated = annotation.filter(|_| support.annotations);
-        let (edit, annotations) = match annotated {
-            Some(annotation) => {
-                let id = "aiex".to_owned();
-                let edit = lsp::OneOf::Right(lsp::AnnotatedTextEdit {
-                    text_edit,
-                    annotation_id: id.clone(),
-                });
-                (edit, Some(HashMap::from([(id, annotation)])))
+    let edit = match annotation.filter(|_| support.document_changes && support.annotations) {
+        Some(annotation) => {
+            let id = "aiex".to_owned();
+            let edit = lsp::AnnotatedTextEdit {
+                text_edit,
+                annotation_id: id.clone(),
+            };
+            lsp::WorkspaceEdit {
+                document_changes: Some(lsp::DocumentChanges::Edits(vec![lsp::TextDocumentEdit {
+                    text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                        uri: uri.clone(),
+                        version: Some(snapshot.version),
+                    },
+                    edits: vec![lsp::OneOf::Right(edit)],
+                }])),
+                change_annotations: Some(HashMap::from([(id, annotation)])),
+                ..lsp::WorkspaceEdit::default()
             }
-            None => (lsp::OneOf::Left(text_edit), None),
-        };
-        lsp::WorkspaceEdit {
-            document_changes: Some(lsp::DocumentChanges::Edits(vec![lsp::TextDocumentEdit {
-                text_document: lsp::OptionalVersionedTextDocumentIdentifier {
-                    uri: uri.clone(),
-                    version: Some(snapshot.version),
-                },
-                edits: vec![edit],
-            }])),
-            change_annotations: annotations,
-            ..lsp::WorkspaceEdit::default()
         }
-    } else {
-        lsp::WorkspaceEdit {
-            changes: Some(HashMap::from([(uri.clone(), vec![text_edit])])),
-            ..lsp::WorkspaceEdit::default()
-        }
+        None => versioned_edit(uri, Some(snapshot.version), text_edit, support),
     };
-    let response = client
-        .apply_edit(edit)
-        .await
-        .map_err(|e| Error::invalid_params(format!("the client did not apply the edit: {e}")))?;
-    if !response.applied {
-        let reason = response
-            .failure_reason
-            .unwrap_or_else(|| "no reason given".to_owned());
-        return Err(Error::invalid_params(format!(
-            "the client refused the edit: {reason}"
-        )));
-    }
-    Ok(())
+    send_edit(client, edit).await
 }
