@@ -59,6 +59,10 @@ impl Workspace<'_> {
                     .ok()?
                     .to_file_path()?
                     .into_owned();
+                // A .aiexignored document never reaches a prompt, even while it is open.
+                if !crate::index::may_send_to_model(&absolute, self.roots) {
+                    return None;
+                }
                 let path = self
                     .roots
                     .iter()
