@@ -13,6 +13,15 @@ use super::{
 use crate::syntax::node_text;
 
 /// Extracts the chunks of `source`, whose tree is `tree`.
+///
+/// ```
+/// let source = "defmodule Cart do\n  @doc \"Totals.\"\n  def total(items, tax \\\\ 0), do: Enum.sum(items) + tax\nend\n";
+/// let tree = aiex::syntax::parse_str(source).expect("parse");
+/// let chunks = aiex::chunks::extract(&tree, source);
+/// let total = &chunks.modules[0].functions[0];
+/// assert_eq!((total.label().as_str(), total.defaults), ("total/2", 1));
+/// assert_eq!(total.doc_summary(), Some("Totals."));
+/// ```
 pub fn extract(tree: &Tree, source: &str) -> FileChunks {
     let mut scope = Scope::new(source, None);
     scope.visit_statements(tree.root_node());

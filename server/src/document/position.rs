@@ -57,6 +57,16 @@ fn line_content_len(rope: &Rope, line: usize) -> usize {
 }
 
 /// Resolves `position` to a byte offset in `rope`, clamping it into the document.
+///
+/// ```
+/// use aiex::document::position::{offset_of, Position, PositionEncoding};
+///
+/// let rope = ropey::Rope::from_str("a😀b\n");
+/// // The emoji is two UTF-16 code units and four UTF-8 bytes.
+/// assert_eq!(offset_of(&rope, Position::new(0, 3), PositionEncoding::Utf16).byte, 5);
+/// assert_eq!(offset_of(&rope, Position::new(0, 5), PositionEncoding::Utf8).byte, 5);
+/// assert!(offset_of(&rope, Position::new(9, 0), PositionEncoding::Utf16).clamped);
+/// ```
 pub fn offset_of(rope: &Rope, position: Position, encoding: PositionEncoding) -> ResolvedOffset {
     let line = position.line as usize;
     if line >= rope.len_lines() {
