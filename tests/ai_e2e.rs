@@ -625,6 +625,7 @@ fn aiex_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .current_dir(dir)
         .env("XDG_CONFIG_HOME", dir.join("no-user-config"))
         .env("AIEX_DATA_DIR", dir.join("data"))
+        .env("AIEX_CACHE_DIR", dir.join("cache"))
         .output()
         .expect("run aiex")
 }

@@ -1,12 +1,13 @@
 //! `aiex complete FILE:LINE:COL` and `aiex explain FILE:LINE`: the AI pipeline from a
 //! terminal, for scripts and for trying a model without an editor.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use futures::StreamExt;
 
+use super::context::{build_index, byte_offset, parse_position, workspace_root};
 use crate::ai::{actions, completion};
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::llm::{LlmOptions, ProviderChain, Providers, StreamEvent};
@@ -27,15 +28,10 @@ pub struct ExplainArgs {
 
 /// Runs `aiex complete`: prints the suggestion for the cursor.
 pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
-    let (path, line, column) = parse_location(&args.location, true)?;
+    let (path, line, column) = parse_position(&args.location)?;
     let text = read(&path)?;
-    let cursor = offset(&text, line, column.unwrap_or(1)).with_context(|| {
-        format!(
-            "{}:{line}:{} is outside the file",
-            path.display(),
-            column.unwrap_or(1)
-        )
-    })?;
+    let cursor = byte_offset(&text, line, column)
+        .with_context(|| format!("{}:{line}:{column} is outside the file", path.display()))?;
     let tree = crate::syntax::parse_str(&text)
         .with_context(|| format!("cannot parse {}", path.display()))?;
     let loaded = load_config(&path);
@@ -45,11 +41,31 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         cursor,
     };
     let mode = completion::decide_mode(&tree, &site);
-    let request = completion::fim_request(
-        &site,
-        mode,
-        Duration::from_millis(settings.timeout_ms.max(30_000)),
-    );
+    let timeout = Duration::from_millis(settings.timeout_ms.max(30_000));
+    // The same context as in the editor: the workspace index (through its disk cache) and the
+    // context engine.
+    let absolute = path
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", path.display()))?;
+    let root = workspace_root(&absolute);
+    let index = build_index(&root, false)?;
+    let relative = absolute
+        .strip_prefix(&root)
+        .unwrap_or(&absolute)
+        .to_path_buf();
+    let chunks = crate::chunks::extract(&tree, &text);
+    let context_request = crate::context::ContextRequest {
+        task: crate::context::Task::Completion,
+        path: &relative,
+        text: &text,
+        tree: &tree,
+        chunks: &chunks,
+        cursor,
+        budget_tokens: settings.context_tokens,
+        recent_edits: &[],
+    };
+    let context = crate::context::assemble(&context_request, &index, &[]);
+    let request = completion::fim_request_with_context(&context, mode, timeout);
     let chain = chain(&loaded, &settings.providers)?;
     let raw = runtime()?.block_on(async {
         let mut stream = chain.stream(&request).await?;
@@ -78,10 +94,11 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
 
 /// Runs `aiex explain`: prints the explanation of the function at a line.
 pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
-    let (path, line, _) = parse_location(&args.location, false)?;
+    let (path, line, _) = parse_position(&format!("{}:1", args.location))
+        .map_err(|_| anyhow::anyhow!("`{}` is not FILE:LINE (line from 1)", args.location))?;
     let text = read(&path)?;
-    let line_start =
-        offset(&text, line, 1).with_context(|| format!("{} has no line {line}", path.display()))?;
+    let line_start = byte_offset(&text, line, 1)
+        .with_context(|| format!("{} has no line {line}", path.display()))?;
     let indent = text[line_start..]
         .chars()
         .take_while(|c| c.is_whitespace() && *c != '\n')
@@ -101,66 +118,16 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `FILE:LINE[:COL]` into its parts.
-fn parse_location(
-    location: &str,
-    with_column: bool,
-) -> anyhow::Result<(PathBuf, usize, Option<usize>)> {
-    let usage = if with_column {
-        "FILE:LINE:COL"
-    } else {
-        "FILE:LINE"
-    };
-    let mut parts = location.rsplitn(if with_column { 3 } else { 2 }, ':');
-    let (column, line) = if with_column {
-        (
-            parts.next().and_then(|c| c.parse().ok()),
-            parts.next().and_then(|l| l.parse::<usize>().ok()),
-        )
-    } else {
-        (None, parts.next().and_then(|l| l.parse::<usize>().ok()))
-    };
-    let file = parts.next().filter(|f| !f.is_empty());
-    match (file, line) {
-        (Some(file), Some(line))
-            if line > 0 && (!with_column || column.is_some_and(|c: usize| c > 0)) =>
-        {
-            Ok((PathBuf::from(file), line, column))
-        }
-        _ => bail!("`{location}` is not a location: expected {usage} (1-based)"),
-    }
-}
-
 fn read(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", path.display()))
 }
 
-/// The byte offset of a 1-based line and character column, if inside the text.
-fn offset(text: &str, line: usize, column: usize) -> Option<usize> {
-    let line_start = if line == 1 {
-        0
-    } else {
-        text.match_indices('\n')
-            .nth(line - 2)
-            .map(|(at, _)| at + 1)?
-    };
-    let line_text = text[line_start..].split('\n').next().unwrap_or("");
-    let within: usize = line_text.chars().take(column - 1).map(char::len_utf8).sum();
-    (column - 1 <= line_text.chars().count()).then_some(line_start + within)
-}
-
-/// The configuration for a file: the user's, then the `.aiex.toml` of its project (the
-/// nearest directory above it with a `mix.exs`, or the current directory).
+/// The configuration for a file: the user's, then the `.aiex.toml` of its project.
 fn load_config(file: &Path) -> LoadedConfig {
     let absolute = file.canonicalize().unwrap_or_else(|_| file.to_owned());
-    let root = absolute
-        .ancestors()
-        .skip(1)
-        .find(|dir| dir.join("mix.exs").exists())
-        .map(Path::to_path_buf);
-    let root = root.or_else(|| std::env::current_dir().ok());
-    let loaded = ConfigLayers::from_files(user_config_path().as_deref(), root.as_deref()).resolve();
+    let root = workspace_root(&absolute);
+    let loaded = ConfigLayers::from_files(user_config_path().as_deref(), Some(&root)).resolve();
     for issue in &loaded.issues {
         eprintln!("aiex: {issue}");
     }
@@ -190,23 +157,4 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_and_offsets_are_one_based() {
-        assert_eq!(
-            parse_location("lib/a.ex:3:5", true).expect("ok"),
-            (PathBuf::from("lib/a.ex"), 3, Some(5))
-        );
-        assert_eq!(parse_location("C:x.ex:3", false).expect("ok").1, 3);
-        assert!(parse_location("lib/a.ex:0:1", true).is_err());
-        assert!(parse_location("lib/a.ex", false).is_err());
-        assert_eq!(offset("ab\ncé d\n", 2, 3), Some(6));
-        assert_eq!(offset("ab\n", 2, 1), Some(3));
-        assert_eq!(offset("ab\n", 1, 9), None);
-    }
 }

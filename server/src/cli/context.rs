@@ -143,7 +143,7 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
 }
 
 /// Splits `FILE:LINE:COL` (the file name may itself hold colons).
-fn parse_position(position: &str) -> anyhow::Result<(PathBuf, usize, usize)> {
+pub(super) fn parse_position(position: &str) -> anyhow::Result<(PathBuf, usize, usize)> {
     let mut parts = position.rsplitn(3, ':');
     let column = parts.next().and_then(|c| c.parse::<usize>().ok());
     let line = parts.next().and_then(|l| l.parse::<usize>().ok());
@@ -157,7 +157,7 @@ fn parse_position(position: &str) -> anyhow::Result<(PathBuf, usize, usize)> {
 
 /// The byte offset of a 1-based line and character column; a column past the line's end
 /// lands at its end.
-fn byte_offset(text: &str, line: usize, column: usize) -> Option<usize> {
+pub(super) fn byte_offset(text: &str, line: usize, column: usize) -> Option<usize> {
     let mut start = 0;
     for _ in 1..line {
         start += text[start..].find('\n')? + 1;
@@ -171,7 +171,7 @@ fn byte_offset(text: &str, line: usize, column: usize) -> Option<usize> {
 }
 
 /// The nearest directory above `file` holding `mix.exs` or `.git`, else the file's directory.
-fn workspace_root(file: &Path) -> PathBuf {
+pub(super) fn workspace_root(file: &Path) -> PathBuf {
     let directory = file.parent().unwrap_or(file);
     let mut mix_root = None;
     for ancestor in directory.ancestors() {
@@ -186,7 +186,7 @@ fn workspace_root(file: &Path) -> PathBuf {
 }
 
 /// The index of `root`, through the disk cache as `aiex index` builds it.
-fn build_index(root: &Path, no_cache: bool) -> anyhow::Result<WorkspaceIndex> {
+pub(super) fn build_index(root: &Path, no_cache: bool) -> anyhow::Result<WorkspaceIndex> {
     let roots = vec![root.to_path_buf()];
     let cache_path = (!no_cache)
         .then(|| default_cache_dir().map(|dir| IndexCache::path_for(&dir, &roots)))
