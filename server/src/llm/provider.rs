@@ -321,12 +321,13 @@ impl Provider {
         }
     }
 
-    async fn attempt(
+    /// Sends a call; a non-2xx answer becomes the provider's error, read from its body.
+    async fn send(
         &self,
         call: &adapters::HttpCall,
         body: Option<&Bytes>,
         deadline: Instant,
-    ) -> Result<(BodyReader, VecDeque<String>), LlmError> {
+    ) -> Result<reqwest::Response, LlmError> {
         let response = transport::send(
             &self.shared.client,
             &self.name,
@@ -336,16 +337,26 @@ impl Provider {
             deadline,
         )
         .await?;
-        if !response.status().is_success() {
-            return Err(transport::read_error(
-                self.kind,
-                &self.name,
-                response,
-                self.timeouts.idle,
-                deadline,
-            )
-            .await);
+        if response.status().is_success() {
+            return Ok(response);
         }
+        Err(transport::read_error(
+            self.kind,
+            &self.name,
+            response,
+            self.timeouts.idle,
+            deadline,
+        )
+        .await)
+    }
+
+    async fn attempt(
+        &self,
+        call: &adapters::HttpCall,
+        body: Option<&Bytes>,
+        deadline: Instant,
+    ) -> Result<(BodyReader, VecDeque<String>), LlmError> {
+        let response = self.send(call, body, deadline).await?;
         let mut reader = BodyReader::new(
             self.kind,
             &self.name,
@@ -463,25 +474,7 @@ impl Provider {
         };
         let call = adapters::models_call(self.kind, &endpoint);
         let result = async {
-            let response = transport::send(
-                &self.shared.client,
-                &self.name,
-                &call,
-                None,
-                self.timeouts.first_byte,
-                deadline,
-            )
-            .await?;
-            if !response.status().is_success() {
-                return Err(transport::read_error(
-                    self.kind,
-                    &self.name,
-                    response,
-                    self.timeouts.idle,
-                    deadline,
-                )
-                .await);
-            }
+            let response = self.send(&call, None, deadline).await?;
             let body = tokio::time::timeout_at(deadline, response.bytes())
                 .await
                 .map_err(|_| LlmError::Timeout {

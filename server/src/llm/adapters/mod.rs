@@ -403,6 +403,39 @@ fn url(base: &str, path: &str) -> String {
     )
 }
 
+/// The OpenAI-style `messages` of a request (Ollama's `/api/chat` takes the same shape): the
+/// hole-filler prompt for a fill-in-the-middle request sent to a chat model, or the chat itself.
+fn chat_messages(request: &LlmRequest) -> Vec<Value> {
+    use super::types::{Prompt, Role};
+    let mut messages = Vec::new();
+    match (&request.prompt, hole_prompt(request)) {
+        (_, Some((system, user))) => {
+            messages.push(serde_json::json!({ "role": "system", "content": system }));
+            messages.push(serde_json::json!({ "role": "user", "content": user }));
+        }
+        (
+            Prompt::Chat {
+                system,
+                messages: turns,
+            },
+            None,
+        ) => {
+            if let Some(system) = system {
+                messages.push(serde_json::json!({ "role": "system", "content": system }));
+            }
+            for turn in turns {
+                let role = match turn.role {
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                messages.push(serde_json::json!({ "role": role, "content": turn.content }));
+            }
+        }
+        (Prompt::Fim { .. }, None) => {}
+    }
+    messages
+}
+
 /// Builds the user message of a chat "fill the hole" request for a FIM prompt on a chat model.
 fn hole_prompt(request: &LlmRequest) -> Option<(String, String)> {
     match &request.prompt {

@@ -4,13 +4,13 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    hole_prompt, parse_frame, str_at, u64_at, url, Endpoint, ErrorDetails, FrameDecoder, HttpCall,
-    Outcome,
+    chat_messages, parse_frame, str_at, u64_at, url, Endpoint, ErrorDetails, FrameDecoder,
+    HttpCall, Outcome,
 };
 use crate::llm::error::LlmError;
 use crate::llm::fim::{self, FimPlan};
 use crate::llm::framing::Frame;
-use crate::llm::types::{FinishReason, LlmRequest, Prompt, Role};
+use crate::llm::types::{FinishReason, LlmRequest, Prompt};
 
 /// Builds a streaming `/api/chat` or `/api/generate` call.
 pub fn build_call(endpoint: &Endpoint<'_>, request: &LlmRequest) -> HttpCall {
@@ -47,32 +47,7 @@ pub fn build_call(endpoint: &Endpoint<'_>, request: &LlmRequest) -> HttpCall {
             "api/generate"
         }
         _ => {
-            let mut messages = Vec::new();
-            match (&request.prompt, hole_prompt(request)) {
-                (_, Some((system, user))) => {
-                    messages.push(json!({ "role": "system", "content": system }));
-                    messages.push(json!({ "role": "user", "content": user }));
-                }
-                (
-                    Prompt::Chat {
-                        system,
-                        messages: turns,
-                    },
-                    None,
-                ) => {
-                    if let Some(system) = system {
-                        messages.push(json!({ "role": "system", "content": system }));
-                    }
-                    for turn in turns {
-                        let role = match turn.role {
-                            Role::User => "user",
-                            Role::Assistant => "assistant",
-                        };
-                        messages.push(json!({ "role": role, "content": turn.content }));
-                    }
-                }
-                (Prompt::Fim { .. }, None) => {}
-            }
+            let messages = chat_messages(request);
             body.insert("messages".into(), Value::Array(messages));
             "api/chat"
         }
