@@ -396,11 +396,7 @@ async fn add_docs(
     answer: &str,
 ) -> Result<serde_json::Value> {
     let clauses = target.clauses_range();
-    let line_start = source[..clauses.start].rfind('\n').map_or(0, |i| i + 1);
-    let indent: String = source[line_start..]
-        .chars()
-        .take_while(|c| *c == ' ' || *c == '\t')
-        .collect();
+    let (line_start, indent) = line_start_and_indent(source, clauses.start);
     let insertion = actions::docs_insertion(answer, target, &indent).ok_or_else(|| {
         Error::invalid_params(
             "the model's answer had no @doc or @spec to add (or the function has both)",
@@ -430,11 +426,7 @@ async fn refactor(
     answer: &str,
 ) -> Result<serde_json::Value> {
     let range = target.function.range;
-    let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
-    let indent: String = source[line_start..]
-        .chars()
-        .take_while(|c| *c == ' ' || *c == '\t')
-        .collect();
+    let (line_start, indent) = line_start_and_indent(source, range.start);
     let code = actions::code_of(answer);
     let replacement = actions::reindent(&code, &indent);
     if !actions::parses_as_module_body(&replacement) {
@@ -662,6 +654,16 @@ fn versioned_edit(
             ..lsp::WorkspaceEdit::default()
         }
     }
+}
+
+/// The start of the line holding `byte`, and that line's indentation.
+fn line_start_and_indent(source: &str, byte: usize) -> (usize, String) {
+    let line_start = source[..byte].rfind('\n').map_or(0, |i| i + 1);
+    let indent = source[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    (line_start, indent)
 }
 
 /// Sends an edit and fails unless the client applied it.
