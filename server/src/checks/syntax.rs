@@ -35,6 +35,9 @@ pub(crate) struct Kinds {
     pub map: u16,
     pub tuple: u16,
     pub quoted_content: u16,
+    pub integer: u16,
+    pub float: u16,
+    pub body: u16,
     pub literal_leaves: [u16; 6],
     pub f_target: u16,
     pub f_left: u16,
@@ -81,6 +84,9 @@ impl Kinds {
                 map: kind("map"),
                 tuple: kind("tuple"),
                 quoted_content: kind("quoted_content"),
+                integer: kind("integer"),
+                float: kind("float"),
+                body: kind("body"),
                 literal_leaves: [
                     kind("integer"),
                     kind("float"),
@@ -525,5 +531,14 @@ mod tests {
             let node = tree.root_node().named_child(0).unwrap();
             assert_eq!(is_literal(node, src, k), expected, "{src}");
         }
+    }
+}
+#[cfg(test)]
+mod dump_tree_for_debugging {
+    #[test]
+    fn dump_tree() {
+        let src = std::env::var("DUMP_SRC").unwrap_or_default();
+        let tree = crate::checks::test_support::parse(&src);
+        println!("{}", tree.root_node().to_sexp());
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
+use super::{out, outln};
 use crate::context::{assemble, ContextRequest, Task};
 use crate::index::{default_cache_dir, IndexCache, IndexOptions, WorkspaceIndex};
 
@@ -104,10 +105,10 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
 
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&context)?);
+        outln!("{}", serde_json::to_string_pretty(&context)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{}:{line}:{column} — task {}, budget {} tokens, used {}, {} redactions, assembled in {:.2} ms (retrieval index and tokenizer ready in {:.0} ms)",
         relative.display(),
         task.name(),
@@ -116,29 +117,29 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
         context.redactions,
         elapsed.as_secs_f64() * 1000.0,
         prepared.as_secs_f64() * 1000.0
-    );
+    )?;
     for piece in &context.pieces {
-        println!(
+        outln!(
             "\n── {} — {} ({} tokens)",
             piece.reason,
             piece.path.display(),
             piece.tokens
-        );
-        print!("{}", piece.text);
+        )?;
+        out!("{}", piece.text)?;
         if !piece.text.ends_with('\n') {
-            println!();
+            outln!()?;
         }
     }
-    println!(
+    outln!(
         "\n── prefix ({} tokens)\n{}⟨cursor⟩",
         crate::context::count_tokens(&context.prefix),
         context.prefix
-    );
-    println!(
+    )?;
+    outln!(
         "── suffix ({} tokens)\n{}",
         crate::context::count_tokens(&context.suffix),
         context.suffix
-    );
+    )?;
     Ok(())
 }
 
