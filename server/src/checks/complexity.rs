@@ -210,7 +210,7 @@ end
 "#;
         expect![[r#"
             1:5 info complexity/cyclomatic: f/1 has cyclomatic complexity 10 (max 9) `f(a)`
-            10:3 info refactor/cond-statements: cond with a single condition: use if `cond`
+            10:3 info refactor/cond-statements: cond with a single condition: use if [fix: Rewrite as if/else] `cond`
         "#]]
         .assert_eq(&render(src));
         let relaxed = ChecksConfig {

@@ -198,6 +198,64 @@ end
     }
 
     #[test]
+    fn mix_env_in_module_bodies_and_attributes_runs_at_compile_time_and_is_not_reported() {
+        let src = r#"defmodule App.Repo do
+  if Mix.env() == :test do
+    def sandbox?, do: true
+  end
+  @env Mix.env()
+  def env, do: @env
+end
+"#;
+        assert_eq!(render_only(src, "lib/app/repo.ex", CheckId::MixEnv), "");
+        assert_eq!(render_only("def f, do: Mix.env()\n", "priv/repo/seeds.exs", CheckId::MixEnv), "");
+    }
+
+    #[test]
+    fn browser_pipelines_without_csrf_or_secure_headers_are_reported() {
+        let src = r#"defmodule AppWeb.Router do
+  use AppWeb, :router
+
+  pipeline :browser do
+    plug :accepts, ["html"]
+    plug :fetch_session
+    plug :fetch_live_flash
+  end
+
+  pipeline :good do
+    plug :accepts, ["html"]
+    plug :fetch_session
+    plug :protect_from_forgery
+    plug :put_secure_browser_headers
+  end
+
+  pipeline :api do
+    plug :accepts, ["json"]
+  end
+end
+"#;
+        expect![[r#"
+            4:3 warning config/csrf-protection: Pipeline :browser serves HTML without plug :protect_from_forgery (CSRF) `pipeline :browser `
+            4:3 warning config/secure-headers: Pipeline :browser serves HTML without plug :put_secure_browser_headers `pipeline :browser `
+        "#]]
+        .assert_eq(&render_with(src, Some("lib/app_web/router.ex"), &Default::default()));
+    }
+
+    #[test]
+    fn production_endpoint_without_force_ssl_is_reported() {
+        let without = "import Config\nconfig :app, AppWeb.Endpoint,\n  url: [host: \"example.com\", port: 443],\n  cache_static_manifest: \"priv/static/cache_manifest.json\"\nconfig :logger, level: :info\n";
+        expect![[r#"
+            2:1 info config/force-ssl: The production endpoint does not set force_ssl: plain HTTP is served `config`
+        "#]]
+        .assert_eq(&render_only(without, "config/prod.exs", CheckId::ForceSsl));
+        let elsewhere = format!("{without}config :app, AppWeb.Endpoint, force_ssl: [rewrite_on: [:x_forwarded_proto]]\n");
+        assert_eq!(render_only(&elsewhere, "config/prod.exs", CheckId::ForceSsl), "");
+        assert_eq!(render_only(without, "config/dev.exs", CheckId::ForceSsl), "");
+        let hsts_off = "config :app, AppWeb.Endpoint, force_ssl: [hsts: false]\n";
+        assert!(render_only(hsts_off, "config/prod.exs", CheckId::ForceSsl).contains("HSTS turned off"));
+    }
+
+    #[test]
     fn mix_env_outside_mix_exs() {
         let src =
             "def dev?, do: Mix.env() == :dev\ndef t, do: Mix.target\ndef e, do: config_env()\n";

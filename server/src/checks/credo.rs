@@ -429,7 +429,7 @@ fn cond_statements<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     }
     let fixes = match clauses.as_slice() {
         [first, last] => {
-            let body = |c: &Node<'a>| c.child_by_field_id(k.f_right).map(|b| ctx.text(b));
+            let body = |c: &Node<'a>| c.child_by_field_id(k.f_right).map(|b| ctx.text(b).trim_end());
             match (condition_of(first), body(first), body(last)) {
                 (Some(c), Some(b1), Some(b2)) if !b1.contains('\n') && !b2.contains('\n') => {
                     let ind = indentation(ctx.src, node.start_byte());
@@ -535,7 +535,7 @@ fn with_to_case(
         .map(|l| if l.trim().is_empty() { String::new() } else { format!("  {l}") })
         .collect::<Vec<_>>()
         .join("\n");
-    let arms_text = &ctx.src[line_start(arms_start)..arms_end];
+    let arms_text = ctx.src[line_start(arms_start)..arms_end].trim_end();
     let text = format!(
         "case {} do\n{ind}  {} ->\n{body_text}\n\n{arms_text}\n{ind}end",
         ctx.text(expr),
@@ -656,4 +656,269 @@ pub(crate) fn large_number<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         grouped.clone(),
     );
     ctx.emit(CheckId::LargeNumbers, node, msg, vec![fix]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::CheckId;
+    use expect_test::expect;
+
+    fn only(src: &str, id: CheckId) -> String {
+        render_only(src, "lib/app.ex", id)
+    }
+
+    #[test]
+    fn unused_results_of_pure_functions_are_reported() {
+        let src = r#"def f(list, s) do
+  Enum.map(list, &(&1 * 2))
+  String.trim(s)
+  list |> Enum.filter(& &1) |> Enum.sort()
+  Map.put(%{}, :a, 1)
+  Enum.each(list, &IO.puts/1)
+  x = String.upcase(s)
+  list |> Enum.map(&f/1) |> Enum.join()
+  if s do
+    Keyword.put([], :a, 1)
+    :ok
+  end
+  Enum.count(list)
+end
+"#;
+        expect![[r#"
+            2:3 warning warning/unused-operation: The result of Enum.map is not used: bind it or return it `Enum.map(list, &(&1 * 2))`
+            3:3 warning warning/unused-operation: The result of String.trim is not used: bind it or return it `String.trim(s)`
+            4:32 warning warning/unused-operation: The result of Enum.sort is not used: bind it or return it `Enum.sort()`
+            5:3 warning warning/unused-operation: The result of Map.put is not used: bind it or return it `Map.put(%{}, :a, 1)`
+            8:29 warning warning/unused-operation: The result of Enum.join is not used: bind it or return it `Enum.join()`
+            10:5 warning warning/unused-operation: The result of Keyword.put is not used: bind it or return it `Keyword.put([], :a, 1)`
+        "#]]
+        .assert_eq(&only(src, CheckId::UnusedOperation));
+        // Module bodies run at compile time, and last expressions are results.
+        let fine = "defmodule A do\n  Enum.map([1], & &1)\n  def g(x), do: String.trim(x)\n  def h(x) do\n    y = 1\n    Enum.map(x, & &1 + y)\n  end\nend\n";
+        assert_eq!(only(fine, CheckId::UnusedOperation), "");
+    }
+
+    #[test]
+    fn operations_on_the_same_values_are_reported() {
+        let src = "def f(a, b) do\n  a == a\n  a.x - a.x\n  a and a\n  b || b\n  a == b\n  1 - 1\n  a <> a\nend\n";
+        expect![[r#"
+            2:3 warning warning/operation-on-same-values: Operation `==` on the same values always gives the same result `a == a`
+            3:3 warning warning/operation-on-same-values: Operation `-` on the same values always gives the same result `a.x - a.x`
+        "#]]
+        .assert_eq(&only(src, CheckId::OperationOnSameValues));
+        expect![[r#"
+            4:3 warning warning/bool-operation-on-same-values: `and` on the same values is just the value `a and a`
+            5:3 warning warning/bool-operation-on-same-values: `||` on the same values is just the value `b || b`
+        "#]]
+        .assert_eq(&only(src, CheckId::BoolOperationOnSameValues));
+    }
+
+    #[test]
+    fn raise_inside_rescue_is_reported() {
+        let src = r#"def f do
+  try do
+    g()
+  rescue
+    e in ArgumentError ->
+      if e.message == "x", do: raise("again"), else: :ok
+  end
+end
+def g do
+  h()
+rescue
+  _ -> raise "wrapped"
+end
+def h, do: raise("plain")
+def k do
+  try do
+    g()
+  rescue
+    e -> reraise e, __STACKTRACE__
+  end
+end
+"#;
+        expect![[r#"
+            6:32 warning warning/raise-inside-rescue: raise inside rescue loses the original stack trace: use reraise/2 with __STACKTRACE__ `raise("again")`
+            12:8 warning warning/raise-inside-rescue: raise inside rescue loses the original stack trace: use reraise/2 with __STACKTRACE__ `raise "wrapped"`
+        "#]]
+        .assert_eq(&only(src, CheckId::RaiseInsideRescue));
+    }
+
+    #[test]
+    fn expensive_empty_checks_are_reported_and_fixed() {
+        let src = "def f(l) do\n  length(l) == 0\n  0 < Enum.count(l)\n  l |> length() != 0\n  length(l) == 1\n  Enum.count(l, & &1) == 0\n  l == []\nend\n";
+        expect![[r#"
+            2:3 warning warning/expensive-empty-enum-check: length walks the whole collection to check emptiness: use `l == []` [fix: Rewrite as l == []] `length(l) == 0`
+            3:3 warning warning/expensive-empty-enum-check: Enum.count walks the whole collection to check emptiness: use `not Enum.empty?(l)` [fix: Rewrite as not Enum.empty?(l)] `0 < Enum.count(l)`
+            4:3 warning warning/expensive-empty-enum-check: length walks the whole collection to check emptiness: use `l != []` [fix: Rewrite as l != []] `l |> length() != 0`
+        "#]]
+        .assert_eq(&only(src, CheckId::ExpensiveEmptyEnumCheck));
+        assert_eq!(
+            apply_fix("if length(xs) == 0, do: 1\n", CheckId::ExpensiveEmptyEnumCheck),
+            "if xs == [], do: 1\n"
+        );
+    }
+
+    #[test]
+    fn conditions_are_reported_and_fixed() {
+        let src = r#"if {:ok, x} = f(), do: x
+if x = f(), do: x
+if !ok?, do: 1, else: 2
+if not ok? do
+  :no
+else
+  :yes
+end
+if !ok?, do: 1
+unless !ok?, do: 1
+unless ok?, do: 1
+"#;
+        expect![[r#"
+            1:4 info refactor/match-in-condition: Pattern match in a condition: a failed match raises; use case or with `{:ok, x} = f()`
+            3:4 info refactor/negated-conditions-with-else: Negated condition with else: drop the negation and swap the branches [fix: Remove the negation and swap the branches] `!ok?`
+            4:4 info refactor/negated-conditions-with-else: Negated condition with else: drop the negation and swap the branches [fix: Remove the negation and swap the branches] `not ok?`
+            10:8 info refactor/negated-conditions-in-unless: Negated condition in unless: write if without the negation [fix: Rewrite as if without the negation] `!ok?`
+        "#]]
+        .assert_eq(&render_with(
+            src,
+            Some("lib/a.ex"),
+            &super::super::ChecksConfig {
+                disabled: vec!["readability".into(), "complexity".into()],
+                ..Default::default()
+            },
+        ));
+        assert_eq!(
+            apply_fix("if !ok?, do: 1, else: 2\n", CheckId::NegatedConditionsWithElse),
+            "if ok?, do: 2, else: 1\n"
+        );
+        assert_eq!(
+            apply_fix("if not ok? do\n  :no\nelse\n  :yes\nend\n", CheckId::NegatedConditionsWithElse),
+            "if ok? do\n  :yes\nelse\n  :no\nend\n"
+        );
+        assert_eq!(
+            apply_fix("unless !ok?, do: 1\n", CheckId::NegatedConditionsInUnless),
+            "if ok?, do: 1\n"
+        );
+    }
+
+    #[test]
+    fn single_condition_conds_are_reported_and_fixed() {
+        let src = "cond do\n  a > 1 -> :big\n  true -> :small\nend\ncond do\n  a -> 1\nend\ncond do\n  a -> 1\n  b -> 2\n  true -> 3\nend\n";
+        expect![[r#"
+            1:1 info refactor/cond-statements: cond with a single condition: use if [fix: Rewrite as if/else] `cond`
+            5:1 info refactor/cond-statements: cond with a single condition: use if `cond`
+        "#]]
+        .assert_eq(&only(src, CheckId::CondStatements));
+        assert_eq!(
+            apply_fix("  cond do\n    a > 1 -> :big\n    true -> :small\n  end\n", CheckId::CondStatements),
+            "  if a > 1 do\n    :big\n  else\n    :small\n  end\n"
+        );
+    }
+
+    #[test]
+    fn filter_twice_and_reject_twice_are_reported() {
+        let src = "def f(l) do\n  l |> Enum.filter(&a/1) |> Enum.filter(&b/1)\n  Enum.reject(Enum.reject(l, &a/1), &b/1)\n  l |> Enum.filter(&a/1) |> Enum.reject(&b/1)\nend\n";
+        let out = only(src, CheckId::FilterFilter) + &only(src, CheckId::RejectReject);
+        expect![[r#"
+            2:29 info refactor/filter-filter: Enum.filter twice in a row: combine the conditions in one Enum.filter `Enum.filter(&b/1)`
+            3:3 info refactor/reject-reject: Enum.reject twice in a row: combine the conditions in one Enum.reject `Enum.reject(Enum.reject(l, &a/1), &b/1)`
+        "#]]
+        .assert_eq(&out);
+    }
+
+    #[test]
+    fn with_shapes_are_reported_and_fixed() {
+        let src = r#"def f do
+  with {:ok, x} <- g() do
+    x
+  else
+    {:error, e} -> e
+  end
+end
+def h do
+  with {:ok, x} <- g() do
+    {:ok, x}
+  end
+end
+def k do
+  with {:ok, x} <- g(),
+       {:ok, y} <- i(x) do
+    {:ok, y}
+  end
+end
+def fine do
+  with {:ok, x} <- g(), {:ok, y} <- i(x) do
+    x + y
+  else
+    _ -> :error
+  end
+end
+"#;
+        expect![[r#"
+            2:3 info refactor/with-single-clause: with with a single clause and else: use case [fix: Rewrite as case] `with`
+            9:8 info refactor/redundant-with-clause-result: The last with clause's pattern is the result: return its expression instead [fix: Replace the with by its expression] `{:ok, x} <- g()`
+            15:8 info refactor/redundant-with-clause-result: The last with clause's pattern is the result: return its expression instead `{:ok, y} <- i(x)`
+        "#]]
+        .assert_eq(&(only(src, CheckId::WithSingleClause) + &only(src, CheckId::RedundantWithClauseResult)));
+        assert_eq!(
+            apply_fix(
+                "def f do\n  with {:ok, x} <- g() do\n    x\n  else\n    {:error, e} -> e\n  end\nend\n",
+                CheckId::WithSingleClause
+            ),
+            "def f do\n  case g() do\n    {:ok, x} ->\n      x\n\n    {:error, e} -> e\n  end\nend\n"
+        );
+        assert_eq!(
+            apply_fix("def h do\n  with {:ok, x} <- g() do\n    {:ok, x}\n  end\nend\n", CheckId::RedundantWithClauseResult),
+            "def h do\n  g()\nend\n"
+        );
+    }
+
+    #[test]
+    fn definitions_are_reported_and_fixed() {
+        let src = r#"def is_valid?(x), do: x
+defp is_admin(u), do: u.admin
+defmacro is_even(n), do: n
+def valid?(x), do: x
+def run() do
+  :ok
+end
+def run, do: :ok
+def go(), do: :ok
+"#;
+        expect![[r#"
+            1:5 info readability/predicate-function-names: Predicate function is_valid? should be named valid? (is_ is for guards) `is_valid?`
+            2:6 info readability/predicate-function-names: Predicate function is_admin should be named admin? (is_ is for guards) `is_admin`
+            5:8 info readability/parentheses-on-zero-arity-defs: Zero-arity def run is written without parentheses [fix: Remove the parentheses] `()`
+            9:7 info readability/parentheses-on-zero-arity-defs: Zero-arity def go is written without parentheses [fix: Remove the parentheses] `()`
+        "#]]
+        .assert_eq(&(only(src, CheckId::PredicateFunctionNames) + &only(src, CheckId::ParenthesesOnZeroArityDefs)));
+        assert_eq!(
+            apply_fix("def run() do\n  :ok\nend\n", CheckId::ParenthesesOnZeroArityDefs),
+            "def run do\n  :ok\nend\n"
+        );
+    }
+
+    #[test]
+    fn explicit_try_as_the_whole_body_is_reported_and_fixed() {
+        let src = "def f do\n  try do\n    g()\n  rescue\n    _ -> :error\n  end\nend\n";
+        assert_eq!(
+            apply_fix(src, CheckId::PreferImplicitTry),
+            "def f do\n  g()\nrescue\n  _ -> :error\nend\n"
+        );
+        let fine = "def f do\n  x = 1\n  try do\n    g(x)\n  rescue\n    _ -> :error\n  end\nend\n";
+        assert_eq!(only(fine, CheckId::PreferImplicitTry), "");
+    }
+
+    #[test]
+    fn large_numbers_are_reported_and_fixed() {
+        let src = "def f, do: [86400, 10_000, 9999, 0xFFFFFF, 123456.5, 1.0e10, 1234567]\n";
+        expect![[r#"
+            1:13 info readability/large-numbers: Large number 86400: write 86_400 [fix: Write 86_400] `86400`
+            1:44 info readability/large-numbers: Large number 123456: write 123_456 [fix: Write 123_456] `123456.5`
+            1:62 info readability/large-numbers: Large number 1234567: write 1_234_567 [fix: Write 1_234_567] `1234567`
+        "#]]
+        .assert_eq(&only(src, CheckId::LargeNumbers));
+        assert_eq!(apply_fix("x = 1234567.25\n", CheckId::LargeNumbers), "x = 1_234_567.25\n");
+    }
 }

@@ -140,6 +140,29 @@ end
     }
 
     #[test]
+    fn dbg_attributes_local_dbg_3_and_inspect_to_a_device_are_not_reported() {
+        let src = r#"defmodule App do
+  @dbg true
+  def dbg(a, b, c), do: {a, b, c}
+  def f(x) do
+    dbg(x, :label, [])
+    IO.inspect(:stderr, x, [])
+    IO.inspect(:stderr, x)
+    if @dbg, do: :ok
+  end
+end
+"#;
+        assert_eq!(render_only(src, "lib/app.ex", CheckId::Dbg), "");
+        assert_eq!(render_only(src, "lib/app.ex", CheckId::IoInspect), "");
+        assert!(render_only("def f(x), do: x |> dbg()\n", "lib/a.ex", CheckId::Dbg).contains("debug/dbg"));
+    }
+
+    #[test]
+    fn io_puts_is_off_by_default() {
+        assert_eq!(render("def f, do: IO.puts(\"intentional output\")\n"), "");
+    }
+
+    #[test]
     fn io_puts_only_in_lib_outside_mix_tasks() {
         let src = "def run(_), do: IO.puts(\"done\")\n";
         assert_eq!(

@@ -908,6 +908,60 @@ end
         );
     }
 
+    /// Runs `f` on a thread with a small stack, within a time bound.
+    fn bounded(name: &str, limit: std::time::Duration, f: impl FnOnce() + Send + 'static) {
+        let started = std::time::Instant::now();
+        let handle = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(f)
+            .expect("thread starts");
+        assert!(handle.join().is_ok(), "checking {name} overflowed the stack");
+        let elapsed = started.elapsed();
+        assert!(elapsed < limit, "checking {name} took {elapsed:?}");
+    }
+
+    #[test]
+    fn twenty_thousand_nested_modules_are_checked_without_overflow_in_bounded_time() {
+        let depth = 20_000;
+        let mut src = String::with_capacity(depth * 40);
+        for i in 0..depth {
+            src.push_str(&format!("defmodule M{i} do\n"));
+        }
+        src.push_str("def f(x), do: IO.inspect(x)\n");
+        src.push_str(&"end\n".repeat(depth));
+        // The tree is parsed outside the bounded thread: tree-sitter's parser is not the checks'.
+        let tree = parse(&src);
+        bounded("20,000 nested modules", std::time::Duration::from_secs(20), move || {
+            let file = FileContext::for_path("lib/a.ex");
+            let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
+            assert!(findings.iter().any(|f| f.check == CheckId::IoInspect));
+            let mut doc = DocumentChecks::default();
+            assert_eq!(doc.run(&src, &tree, &file, &ChecksConfig::default()), findings);
+            drop(tree);
+        });
+    }
+
+    #[test]
+    fn half_a_megabyte_of_small_modules_is_checked_in_bounded_time() {
+        let mut src = String::new();
+        for i in 0..3_319 {
+            src.push_str(&format!(
+                "defmodule App.Small{i} do\n  @moduledoc false\n  def f{i}(x), do: x + {i}\n  def g(y), do: String.to_atom(y)\nend\n\n"
+            ));
+            while src.len() < (i + 1) * 158 {
+                src.push_str("# padding\n");
+            }
+        }
+        assert!(src.len() >= 500_000, "{}", src.len());
+        let tree = parse(&src);
+        bounded("3,319 small modules", std::time::Duration::from_secs(20), move || {
+            let file = FileContext::for_path("lib/a.ex");
+            let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
+            assert!(findings.len() < 10_000);
+            drop(tree);
+        });
+    }
+
     #[test]
     fn findings_are_sorted_and_fix_edits_apply() {
         let src = "x |> IO.inspect()\n";

@@ -1392,6 +1392,24 @@ config :app, :token, ""
     }
 
     #[test]
+    fn a_pem_header_in_a_test_and_seed_values_are_not_secrets() {
+        let test = r#"test "rejects keys" do
+  assert_raise ArgumentError, fn -> parse("-----BEGIN RSA PRIVATE KEY-----") end
+  assert String.starts_with?(pem, "-----BEGIN RSA PRIVATE KEY-----\n")
+end
+"#;
+        assert_eq!(render_only(test, "test/app/keys_test.exs", CheckId::HardcodedSecret), "");
+        assert_eq!(render_only(test, "lib/app/keys.ex", CheckId::HardcodedSecret), "");
+        let seeds = "Repo.insert!(%User{email: \"admin@example.com\", password: \"admin1234\"})\n";
+        assert_eq!(render_only(seeds, "priv/repo/seeds.exs", CheckId::HardcodedSecret), "");
+        let key = format!(
+            "@key \"-----BEGIN RSA PRIVATE KEY-----\\n{}\\n-----END RSA PRIVATE KEY-----\"\n",
+            "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB".repeat(2)
+        );
+        assert!(render_only(&key, "lib/app/keys.ex", CheckId::HardcodedSecret).contains("private key"), "{key}");
+    }
+
+    #[test]
     fn hardcoded_secrets_in_code() {
         let src = r##"defmodule App.Client do
   @api_key "a8f5f167f44f4964e6c998dee827110c"
