@@ -962,6 +962,78 @@ end
         });
     }
 
+    /// The project's `docs/checks` directory (found above the crate, wherever it moves).
+    fn docs_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|d| d.join("docs/checks"))
+            .find(|d| d.is_dir())
+            .expect("docs/checks exists above the crate")
+    }
+
+    /// The two Elixir blocks of a page's Example section: reported, then not reported.
+    fn examples(page: &str) -> (String, String) {
+        let example = page.split("## Example").nth(1).expect("an Example section");
+        let blocks: Vec<&str> = example
+            .split("```elixir\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap_or(""))
+            .collect();
+        assert_eq!(blocks.len(), 2, "{page}");
+        (blocks[0].to_owned(), blocks[1].to_owned())
+    }
+
+    #[test]
+    fn every_check_has_a_page_whose_examples_are_true() {
+        // Examples that are sketches (elided bodies), or mix two languages (HEEx).
+        const SKETCHES: &[&str] = &[
+            "complexity/cyclomatic",
+            "complexity/function-length",
+            "complexity/nesting",
+            "readability/todo",
+            "security/xss-raw",
+            "debug/iex-pry",
+        ];
+        let dir = docs_dir();
+        let mut failures = Vec::new();
+        for info in registry() {
+            let path = dir.join(format!("{}.md", info.name));
+            let page = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for heading in ["## What and why", "## How to fix", "## Example"] {
+                assert!(page.contains(heading), "{} lacks {heading}", info.name);
+            }
+            assert!(page.contains(info.title), "{} has another title", info.name);
+            assert_eq!(doc_path(info.id), format!("docs/checks/{}.md", info.name));
+            if SKETCHES.contains(&info.name) {
+                continue;
+            }
+            let (reported, fine) = examples(&page);
+            let file = match info.name {
+                "config/force-ssl" | "security/hardcoded-secret" => "config/prod.exs",
+                _ => "lib/app/example.ex",
+            };
+            let found = render_only(&reported, file, info.id);
+            if found.is_empty() {
+                failures.push(format!("{}: the reported example is not reported:\n{reported}", info.name));
+            }
+            let found = render_only(&fine, file, info.id);
+            if !found.is_empty() {
+                failures.push(format!("{}: the fixed example is reported:\n{found}", info.name));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn doc_urls_point_at_the_shipped_pages() {
+        let url = doc_url(CheckId::UnsafeAtom).expect("the docs are found from the source tree");
+        assert!(url.ends_with("docs/checks/security/unsafe-atom.md"), "{url}");
+        if let Some(path) = url.strip_prefix("file://") {
+            assert!(Path::new(path).is_file(), "{path}");
+        }
+    }
+
     #[test]
     fn findings_are_sorted_and_fix_edits_apply() {
         let src = "x |> IO.inspect()\n";
