@@ -729,13 +729,16 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
             let built = built_dynamically(ctx, body)
                 && (fun == "html" || has_html_literal(ctx, body))
                 && !html_safe(ctx, body, 0);
-            let taint = taint_of(ctx, body);
-            let msg = format!(
-                "{fun} with HTML built from dynamic data (XSS): escape it or render a template"
-            );
             if built {
+                let msg = format!(
+                    "{fun} with HTML built from dynamic data (XSS): escape it or render a template"
+                );
                 ctx.emit(id, node, msg, vec![]);
             } else if body.kind_id() != k.string {
+                let taint = taint_of(ctx, body);
+                let msg = format!(
+                    "{fun} with a body taken from request data (XSS): escape it or send it as text/plain"
+                );
                 sink(ctx, id, node, taint, msg);
             }
         }
