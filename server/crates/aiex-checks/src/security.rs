@@ -380,25 +380,7 @@ fn html_safe(ctx: &Ctx, node: Node, depth: u32) -> bool {
             .is_some_and(|f| f.flow.html_safe.contains(&name));
     }
     if kind == k.call {
-        let Some(name) = syntax::call_name(node, ctx.src, k) else {
-            return false;
-        };
-        return match (name.module, name.fun) {
-            (_, "html_escape" | "escape_html" | "content_tag" | "link" | "img_tag") => true,
-            (_, "safe_to_string") => true,
-            (Some("Enum"), "map_join" | "join" | "map" | "intersperse") => {
-                // The parts decide: `Enum.map_join(items, fn i -> html_escape(i) end)`.
-                syntax::args(node, k).iter().skip(1).all(|a| {
-                    a.kind_id() == k.string
-                        || safe(*a)
-                        || (a.kind_id() == k.anonymous_function && fn_bodies_safe(ctx, *a, depth))
-                })
-            }
-            (None, "to_string") | (Some("IO"), "iodata_to_binary") => {
-                syntax::args(node, k).iter().all(|a| safe(*a))
-            }
-            _ => false,
-        };
+        return html_safe_call(ctx, node, None, depth);
     }
     if kind == k.binary_operator {
         let op = syntax::operator(node, ctx.src);
@@ -407,10 +389,7 @@ fn html_safe(ctx: &Ctx, node: Node, depth: u32) -> bool {
         return match op {
             "<>" | "++" => left.is_some_and(safe) && right.is_some_and(safe),
             "|>" => right.is_some_and(|r| {
-                r.kind_id() == k.call
-                    && syntax::call_name(r, ctx.src, k).is_some_and(|n| {
-                        matches!(n.fun, "html_escape" | "safe_to_string" | "escape_html")
-                    })
+                r.kind_id() == k.call && html_safe_call(ctx, r, left, depth)
             }),
             _ => false,
         };
@@ -421,6 +400,36 @@ fn html_safe(ctx: &Ctx, node: Node, depth: u32) -> bool {
         return children.iter().all(|c| c.kind_id() == k.quoted_content || safe(*c));
     }
     false
+}
+
+/// Whether a call returns safe HTML; `piped` is the left side of a pipe into it.
+fn html_safe_call(ctx: &Ctx, call: Node, piped: Option<Node>, depth: u32) -> bool {
+    let k = ctx.k;
+    let Some(name) = syntax::call_name(call, ctx.src, k) else {
+        return false;
+    };
+    let safe = |n: Node| html_safe(ctx, n, depth + 1);
+    let args = syntax::args(call, k);
+    match (name.module, name.fun) {
+        (_, "html_escape" | "escape_html" | "content_tag" | "link" | "img_tag") => true,
+        (_, "safe_to_string") => true,
+        (Some("Enum"), "map_join" | "join" | "map" | "intersperse") => {
+            // The parts decide, not the collection: `Enum.map_join(items, fn i -> html_escape(i) end)`.
+            let parts = if piped.is_some() { &args[..] } else { args.get(1..).unwrap_or(&[]) };
+            parts.iter().all(|a| {
+                a.kind_id() == k.string
+                    || safe(*a)
+                    || (a.kind_id() == k.anonymous_function && fn_bodies_safe(ctx, *a, depth))
+            })
+        }
+        // Text operations on escaped text keep it escaped when what they add is escaped too.
+        (Some("String"), "replace" | "trim" | "split" | "slice" | "downcase" | "upcase")
+        | (None, "to_string")
+        | (Some("IO"), "iodata_to_binary") => {
+            piped.is_none_or(safe) && args.iter().all(|a| safe(*a))
+        }
+        _ => false,
+    }
 }
 
 fn fn_bodies_safe(ctx: &Ctx, f: Node, depth: u32) -> bool {
@@ -1278,11 +1287,27 @@ end
     raw(parts)
     raw(bio)
   end
+
+  def mark(text, term) do
+    escaped = text |> html_escape() |> safe_to_string()
+    term = term |> html_escape() |> safe_to_string()
+    raw(String.replace(escaped, term, "<mark>#{term}</mark>"))
+  end
+
+  def paragraphs(text) do
+    text
+    |> String.split("\n\n")
+    |> Enum.map_join("", fn p -> "<p>" <> safe_to_string(html_escape(p)) <> "</p>" end)
+    |> raw()
+  end
+
+  def breaks(text), do: raw(String.replace(text, "\n", "<br>"))
 end
 "##;
         expect![[r#"
             [
                 "8:5 raw(bio)",
+                "24:25 raw(String.replace(text, \"\\n\", \"<br>\"))",
             ]
         "#]]
         .assert_debug_eq(&lines(src, "lib/app_web/helpers.ex", CheckId::XssRaw));
