@@ -10,6 +10,7 @@ mod ai;
 mod boundary;
 mod convert;
 mod diagnostics;
+mod errors;
 mod server;
 mod transport;
 mod workspace;

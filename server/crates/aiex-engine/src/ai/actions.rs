@@ -1,0 +1,455 @@
+//! Code actions with a model: what to ask for a function (explain, add `@doc`/`@spec`,
+//! refactor, tests) and how to turn the answer into an edit that touches nothing but its
+//! target and still parses.
+
+use crate::chunks::{ByteRange, Doc, FileChunks, FunctionChunk, ModuleChunk};
+use crate::llm::LlmRequest;
+
+/// The function under a cursor, with its module.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The module defining it (`None` for a script's top-level function).
+    pub module: Option<&'a ModuleChunk>,
+    /// The function.
+    pub function: &'a FunctionChunk,
+}
+
+impl Target<'_> {
+    /// `Module.name/arity`.
+    pub fn label(&self) -> String {
+        match self.module {
+            Some(module) => format!("{}.{}", module.name, self.function.label()),
+            None => self.function.label(),
+        }
+    }
+
+    /// The bytes of every clause, from the first to the last (leading attributes excluded).
+    pub fn clauses_range(&self) -> ByteRange {
+        let start = self
+            .function
+            .clauses
+            .first()
+            .map_or(self.function.range.start, |c| c.range.start);
+        ByteRange {
+            start,
+            end: self.function.range.end,
+        }
+    }
+}
+
+/// The function whose definition contains `offset`, innermost module first.
+pub fn target_at(chunks: &FileChunks, offset: usize) -> Option<Target<'_>> {
+    let module = chunks.module_at(offset);
+    let functions = module.map_or(&chunks.functions, |m| &m.functions);
+    let function = functions.iter().find(|f| f.range.contains(offset))?;
+    Some(Target { module, function })
+}
+
+const SYSTEM: &str = "You are an expert Elixir developer helping inside an editor. Answer with \
+                      idiomatic, compiling Elixir that follows the surrounding code's style.";
+
+/// The system prompt for a task: who the model is and what it must do. The code goes in the
+/// user message, so that nothing in a file can rewrite the task.
+fn system(task: &str) -> String {
+    format!("{SYSTEM}\n\nTask: {task}")
+}
+
+/// The module header a prompt shows: its name, moduledoc summary and directives.
+fn module_header(target: &Target<'_>) -> String {
+    let Some(module) = target.module else {
+        return String::new();
+    };
+    let mut out = format!("defmodule {} do\n", module.name);
+    if let Some(Doc::Text(text)) = &module.moduledoc {
+        let summary = text.split("\n\n").next().unwrap_or("").trim();
+        out.push_str(&format!("  @moduledoc \"{}\"\n", summary.replace('"', "'")));
+    }
+    for directive in &module.directives {
+        out.push_str(&format!("  {}\n", directive.text));
+    }
+    out
+}
+
+/// The request for an explanation of a function, as Markdown.
+pub fn explain_request(target: &Target<'_>, source: &str, context: &str) -> LlmRequest {
+    let task = "Explain what the function does for a developer reading it: its purpose, its \
+                inputs and outputs, side effects (processes, messages, I/O, database), and edge \
+                cases or failure modes. Be concise: a short paragraph, then bullet points. \
+                Markdown, no preamble.";
+    let code = &source[target.function.range.start..target.function.range.end];
+    let user = format!(
+        "{}\n\nFunction `{}`:\n```elixir\n{code}\n```",
+        module_and_context(target, context),
+        target.label()
+    );
+    LlmRequest::chat(Some(&system(task)), user)
+        .with_max_tokens(600)
+        .with_temperature(0.2)
+}
+
+/// The request for `@doc` and `@spec` of a function.
+pub fn docs_request(target: &Target<'_>, source: &str, context: &str) -> LlmRequest {
+    let task = "Write the @doc and the @spec for the function, matching the module's style. \
+                Answer with only the attribute lines (`@doc` then `@spec`), no function body, \
+                no explanation.";
+    let code = &source[target.clauses_range().start..target.clauses_range().end];
+    let user = format!(
+        "{}\n\nFunction:\n```elixir\n{code}\n```",
+        module_and_context(target, context)
+    );
+    LlmRequest::chat(Some(&system(task)), user)
+        .with_max_tokens(400)
+        .with_temperature(0.2)
+}
+
+/// The request for a refactored version of a function.
+pub fn refactor_request(
+    target: &Target<'_>,
+    source: &str,
+    instruction: Option<&str>,
+    context: &str,
+) -> LlmRequest {
+    let goal = instruction.filter(|i| !i.trim().is_empty()).map_or_else(
+        || "for clarity and idiomatic Elixir, keeping its behaviour".to_owned(),
+        |i| format!("as asked: {i}"),
+    );
+    let task = format!(
+        "Refactor the function {goal}. Keep its name, arity and attributes. Answer with only \
+         the complete new definition (attributes and every clause) in one ```elixir block."
+    );
+    let code = &source[target.function.range.start..target.function.range.end];
+    let user = format!(
+        "{}\n\nFunction:\n```elixir\n{code}\n```",
+        module_and_context(target, context)
+    );
+    // Asking again means wanting another version: never served from the cache.
+    LlmRequest::chat(Some(&system(&task)), user)
+        .with_max_tokens(1200)
+        .with_temperature(0.2)
+        .without_cache()
+}
+
+/// The request for ExUnit tests of a function. `existing` is the test file when it exists
+/// (the answer then adds `describe` blocks to it); `example` is another test file of the
+/// project, to copy its style.
+pub fn tests_request(
+    target: &Target<'_>,
+    source: &str,
+    existing: Option<&str>,
+    example: Option<&str>,
+    context: &str,
+) -> LlmRequest {
+    let label = target.function.label();
+    let task = match existing {
+        Some(_) => format!(
+            "Generate tests for {label} with ExUnit: one `describe \"{label}\"` block covering the \
+             normal cases and the edge cases, to add to the existing test module shown. Answer \
+             with only that describe block in one ```elixir block."
+        ),
+        None => format!(
+            "Generate tests for {label} with ExUnit: a complete test module named after the \
+             module with a `Test` suffix, `use ExUnit.Case, async: true`, and one \
+             `describe \"{label}\"` block covering the normal cases and the edge cases. Answer \
+             with only the module in one ```elixir block."
+        ),
+    };
+    let code = &source[target.function.range.start..target.function.range.end];
+    let mut user = format!(
+        "{}\n\nFunction:\n```elixir\n{code}\n```",
+        module_and_context(target, context)
+    );
+    if let Some(existing) = existing {
+        user.push_str(&format!(
+            "\n\nExisting test module:\n```elixir\n{existing}\n```"
+        ));
+    } else if let Some(example) = example {
+        user.push_str(&format!(
+            "\n\nAnother test file of this project, for its style:\n```elixir\n{example}\n```"
+        ));
+    }
+    LlmRequest::chat(Some(&system(&task)), user)
+        .with_max_tokens(1500)
+        .with_temperature(0.2)
+        .without_cache()
+}
+
+/// The test file of a source file: `lib/a/b.ex` → `test/a/b_test.exs`; other paths keep
+/// their directories under `test/`.
+pub fn test_path_for(relative: &std::path::Path) -> std::path::PathBuf {
+    let without_lib = relative.strip_prefix("lib").unwrap_or(relative);
+    let stem = without_lib
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = without_lib
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new(""));
+    std::path::Path::new("test")
+        .join(parent)
+        .join(format!("{stem}_test.exs"))
+}
+
+/// The new content of a test file: the answer's module for a new file, or the existing
+/// file with the answer's `describe` blocks added before its last `end`. `None` when the
+/// result would not parse.
+pub fn tests_file(answer: &str, existing: Option<&str>, module_name: &str) -> Option<String> {
+    let code = code_of(answer);
+    let result = match existing {
+        None if code.trim_start().starts_with("defmodule") => format!("{}\n", code.trim_end()),
+        None => format!(
+            "defmodule {module_name}Test do\n  use ExUnit.Case, async: true\n\n{}\nend\n",
+            reindent(&code, "  ")
+        ),
+        Some(existing) => {
+            let blocks = if code.trim_start().starts_with("defmodule") {
+                module_body(&code)?
+            } else {
+                code
+            };
+            let end = existing.trim_end().strip_suffix("end")?;
+            format!(
+                "{}\n{}\nend\n",
+                end.trim_end(),
+                format_args!("\n{}", reindent(&blocks, "  "))
+            )
+        }
+    };
+    let parses = crate::syntax::parse_str(&result).is_ok_and(|tree| !tree.root_node().has_error());
+    parses.then_some(result)
+}
+
+/// The lines between a module's first line and its last `end`.
+fn module_body(code: &str) -> Option<String> {
+    let trimmed = code.trim();
+    let (_, rest) = trimmed.split_once('\n')?;
+    let body = rest.trim_end().strip_suffix("end")?;
+    let lines: Vec<&str> = body
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("use ExUnit.Case"))
+        .collect();
+    Some(lines.join("\n").trim_matches('\n').to_owned())
+}
+
+/// The module header and any extra context, for the user message.
+fn module_and_context(target: &Target<'_>, context: &str) -> String {
+    let header = module_header(target);
+    let mut out = String::new();
+    if !context.trim().is_empty() {
+        out.push_str(context.trim_end());
+        out.push_str("\n\n");
+    }
+    if !header.is_empty() {
+        out.push_str(&format!("Module:\n```elixir\n{header}```"));
+    }
+    out
+}
+
+/// The code inside the first fenced block of an answer, or the whole answer.
+pub fn code_of(answer: &str) -> String {
+    let Some(start) = answer.find("```") else {
+        return answer.trim().to_owned();
+    };
+    let after = &answer[start + 3..];
+    let body = after.split_once('\n').map_or("", |(_, rest)| rest);
+    let end = body.find("```").unwrap_or(body.len());
+    body[..end].trim_end().to_owned()
+}
+
+/// Indents every non-empty line of `code` (written at column 0 or any indentation) to
+/// `indent`, keeping relative indentation.
+pub fn reindent(code: &str, indent: &str) -> String {
+    let common = code
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    code.lines()
+        .map(|line| {
+            if line.trim().is_empty() {
+                String::new()
+            } else {
+                format!("{indent}{}", &line[common.min(line.len())..])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The attribute lines to insert above a function from a model's answer: `@doc` (a comment
+/// for private functions, whose docs Elixir discards with a warning) and `@spec`, leaving out
+/// what the function already has. `None` when the answer has neither.
+pub fn docs_insertion(answer: &str, target: &Target<'_>, indent: &str) -> Option<String> {
+    let code = code_of(answer);
+    let mut doc: Vec<String> = Vec::new();
+    let mut specs: Vec<String> = Vec::new();
+    let mut in_doc_heredoc = false;
+    for line in code.lines() {
+        let trimmed = line.trim();
+        if in_doc_heredoc {
+            doc.push(line.to_owned());
+            if trimmed == "\"\"\"" {
+                in_doc_heredoc = false;
+            }
+            continue;
+        }
+        if trimmed.starts_with("@doc") {
+            doc.push(line.to_owned());
+            in_doc_heredoc = trimmed.ends_with("\"\"\"") && trimmed != "@doc \"\"\"\"\"\"";
+        } else if trimmed.starts_with("@spec") {
+            specs.push(line.to_owned());
+        } else if trimmed.starts_with("def") {
+            break;
+        } else if let Some(last) = specs.last_mut() {
+            // A spec continued on the next line.
+            if !trimmed.is_empty() && !trimmed.starts_with('@') {
+                last.push('\n');
+                last.push_str(line);
+            }
+        }
+    }
+    let private = target.function.kind.is_private();
+    let mut lines = Vec::new();
+    if target.function.doc.is_none() && !doc.is_empty() {
+        if private {
+            lines.extend(doc_as_comment(&doc.join("\n")));
+        } else {
+            lines.push(doc.join("\n"));
+        }
+    }
+    if target.function.specs.is_empty() {
+        lines.extend(specs);
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    Some(format!("{}\n", reindent(&lines.join("\n"), indent)))
+}
+
+/// `@doc "text"` or a heredoc turned into `# text` comment lines.
+fn doc_as_comment(doc: &str) -> Vec<String> {
+    let body = doc.trim().trim_start_matches("@doc").trim();
+    let text = body
+        .trim_start_matches("\"\"\"")
+        .trim_end_matches("\"\"\"")
+        .trim_matches('"');
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("# {l}"))
+        .collect()
+}
+
+/// True when `code` parses as the body of a module with no syntax error.
+pub fn parses_as_module_body(code: &str) -> bool {
+    let wrapped = format!("defmodule AiexCheck do\n{code}\nend\n");
+    crate::syntax::parse_str(&wrapped).is_ok_and(|tree| !tree.root_node().has_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunks::extract;
+    use crate::syntax::parse_str;
+
+    const SOURCE: &str = "defmodule Greeter do\n  @doc \"Greets.\"\n  def greet(name), do: \"Hi \" <> format(name)\n\n  defp format(name) do\n    String.trim(name)\n  end\nend\n";
+
+    fn with_target<R>(needle: &str, f: impl FnOnce(Target<'_>) -> R) -> R {
+        let tree = parse_str(SOURCE).expect("parse");
+        let chunks = extract(&tree, SOURCE);
+        let target = target_at(&chunks, SOURCE.find(needle).expect("needle")).expect("target");
+        f(target)
+    }
+
+    #[test]
+    fn the_target_is_the_function_around_the_cursor() {
+        with_target("String.trim", |t| assert_eq!(t.label(), "Greeter.format/1"));
+        with_target("\"Hi", |t| assert_eq!(t.label(), "Greeter.greet/1"));
+    }
+
+    #[test]
+    fn docs_for_a_private_function_become_a_comment_and_a_spec() {
+        let answer =
+            "```elixir\n@doc \"Trims a name.\"\n@spec format(String.t()) :: String.t()\n```";
+        let inserted =
+            with_target("String.trim", |t| docs_insertion(answer, &t, "  ")).expect("insertion");
+        assert_eq!(
+            inserted,
+            "  # Trims a name.\n  @spec format(String.t()) :: String.t()\n"
+        );
+        assert!(parses_as_module_body(&format!(
+            "{inserted}  defp format(name), do: name"
+        )));
+    }
+
+    #[test]
+    fn docs_already_present_are_not_written_twice() {
+        let answer = "@doc \"\"\"\nGreets someone.\n\"\"\"\n@spec greet(String.t()) :: String.t()\ndef greet(name), do: name";
+        let inserted =
+            with_target("\"Hi", |t| docs_insertion(answer, &t, "  ")).expect("insertion");
+        assert_eq!(
+            inserted, "  @spec greet(String.t()) :: String.t()\n",
+            "the @doc exists already"
+        );
+        assert_eq!(
+            with_target("\"Hi", |t| docs_insertion("Sure! Here it is.", &t, "  ")),
+            None
+        );
+    }
+
+    #[test]
+    fn tests_go_to_the_mirrored_path_and_extend_an_existing_module() {
+        assert_eq!(
+            test_path_for(std::path::Path::new("lib/shop/cart.ex")),
+            std::path::Path::new("test/shop/cart_test.exs")
+        );
+        assert_eq!(
+            test_path_for(std::path::Path::new("scripts/x.exs")),
+            std::path::Path::new("test/scripts/x_test.exs")
+        );
+        let existing = "defmodule CartTest do\n  use ExUnit.Case\n\n  test \"old\" do\n    assert true\n  end\nend\n";
+        let answer = "```elixir\ndescribe \"total/1\" do\n  test \"sums\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```";
+        let file = tests_file(answer, Some(existing), "Cart").expect("parses");
+        assert!(
+            file.starts_with("defmodule CartTest do\n  use ExUnit.Case\n\n  test \"old\""),
+            "{file}"
+        );
+        assert!(file.ends_with("  describe \"total/1\" do\n    test \"sums\" do\n      assert Cart.total([1, 2]) == 3\n    end\n  end\nend\n"), "{file}");
+        let fresh = tests_file(answer, None, "Cart").expect("parses");
+        assert!(
+            fresh
+                .starts_with("defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe"),
+            "{fresh}"
+        );
+        assert_eq!(
+            tests_file("```elixir\ndescribe \"x\" do\n```", None, "Cart"),
+            None,
+            "does not parse"
+        );
+    }
+
+    #[test]
+    fn secrets_in_the_code_never_leave_once_the_request_passes_the_gate() {
+        let source = "defmodule Keys do\n  def client do\n    Aws.new(\"AKIAIOSFODNN7EXAMPLE\", \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\")\n  end\nend\n";
+        let tree = parse_str(source).expect("parse");
+        let chunks = extract(&tree, source);
+        let target = target_at(&chunks, source.find("Aws").expect("needle")).expect("target");
+        let mut request = explain_request(&target, source, "");
+        assert!(crate::engine::PrivacyGate::default().redact(&mut request) >= 1);
+        let prompt = request.prompt_text();
+        assert!(!prompt.contains("AKIAIOSFODNN7EXAMPLE"), "{prompt}");
+        assert!(prompt.contains("<redacted:"), "{prompt}");
+    }
+
+    #[test]
+    fn code_comes_out_of_fences_and_is_reindented() {
+        assert_eq!(
+            code_of("Here:\n```elixir\ndef a, do: 1\n```\nDone."),
+            "def a, do: 1"
+        );
+        assert_eq!(
+            reindent("def a do\n  1\nend", "    "),
+            "    def a do\n      1\n    end"
+        );
+    }
+}

@@ -1,0 +1,525 @@
+//! Fill-in-the-middle completion at a cursor: single line or block, decided from the syntax
+//! tree; the model's answer cleaned, trimmed to what fits, and checked to parse in place.
+
+use ropey::Rope;
+use tree_sitter::{InputEdit, Node, Tree};
+
+use crate::syntax;
+
+/// How much the model may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The rest of the current line (inside an argument list, or text follows the cursor).
+    Line,
+    /// A block: the body of an empty function, the lines after `do` or `->`.
+    Block,
+}
+
+/// The text around the cursor, as the completion sees it.
+#[derive(Debug, Clone)]
+pub struct Site<'a> {
+    /// The whole document.
+    pub text: &'a str,
+    /// Byte offset of the cursor.
+    pub cursor: usize,
+}
+
+impl<'a> Site<'a> {
+    /// The current line before the cursor.
+    pub fn line_prefix(&self) -> &'a str {
+        let start = self.text[..self.cursor].rfind('\n').map_or(0, |i| i + 1);
+        &self.text[start..self.cursor]
+    }
+
+    /// The current line after the cursor (without its line break).
+    pub fn line_suffix(&self) -> &'a str {
+        let rest = &self.text[self.cursor..];
+        let end = rest.find('\n').unwrap_or(rest.len());
+        rest[..end].trim_end_matches('\r')
+    }
+
+    /// The indentation of the current line.
+    pub fn indentation(&self) -> &'a str {
+        let prefix = self.line_prefix();
+        &prefix[..prefix.len() - prefix.trim_start().len()]
+    }
+}
+
+/// Decides how much to complete at the cursor.
+///
+/// Inside brackets or with code after the cursor on its line: one line. On an empty line, or
+/// right after `do`/`->`/`fn`: a block.
+pub fn decide_mode(tree: &Tree, site: &Site<'_>) -> Mode {
+    if !site.line_suffix().trim().is_empty() {
+        return Mode::Line;
+    }
+    if inside_brackets(tree, site.cursor) {
+        return Mode::Line;
+    }
+    let before = site.line_prefix().trim_end();
+    if before.is_empty()
+        || before.ends_with(" do")
+        || before == "do"
+        || before.ends_with("->")
+        || before.ends_with("fn")
+    {
+        Mode::Block
+    } else {
+        Mode::Line
+    }
+}
+
+fn inside_brackets(tree: &Tree, cursor: usize) -> bool {
+    let Some(mut node) = tree.root_node().descendant_for_byte_range(cursor, cursor) else {
+        return false;
+    };
+    loop {
+        let bracketed = matches!(
+            node.kind(),
+            "arguments" | "list" | "tuple" | "map" | "bitstring"
+        ) && node.start_byte() < cursor
+            && cursor < node.end_byte();
+        // `def f(x) do` has `arguments` without brackets around the cursor after `do`.
+        if bracketed && opens_with_bracket(node) {
+            return true;
+        }
+        match node.parent() {
+            Some(parent) => node = parent,
+            None => return false,
+        }
+    }
+}
+
+fn opens_with_bracket(node: Node<'_>) -> bool {
+    node.child(0)
+        .is_some_and(|first| matches!(first.kind(), "(" | "[" | "{" | "%" | "<<"))
+}
+
+/// How much text before the cursor goes into a prompt.
+const PREFIX_BYTES: usize = 6_000;
+/// How much text after the cursor goes into a prompt.
+const SUFFIX_BYTES: usize = 2_000;
+
+/// The fill-in-the-middle request for a cursor: the text around it (cut at line boundaries),
+/// a token budget and stop sequences fitting the mode. Not redacted here: the engine's gateway
+/// redacts every request as a whole before it leaves.
+pub fn fim_request(
+    site: &Site<'_>,
+    mode: Mode,
+    timeout: std::time::Duration,
+) -> crate::llm::LlmRequest {
+    fim_request_from(
+        prompt_prefix(site.text, site.cursor),
+        prompt_suffix(site.text, site.cursor),
+        mode,
+        timeout,
+    )
+}
+
+/// The fill-in-the-middle request for an assembled context: the workspace pieces it chose
+/// (as comments, labelled with their paths) before the prefix, then the suffix.
+pub fn fim_request_with_context(
+    context: &crate::context::AssembledContext,
+    mode: Mode,
+    timeout: std::time::Duration,
+) -> crate::llm::LlmRequest {
+    let prefix = format!("{}{}", context.snippets_as_comments(), context.prefix);
+    fim_request_from(prefix, context.suffix.clone(), mode, timeout)
+}
+
+fn fim_request_from(
+    prefix: String,
+    suffix: String,
+    mode: Mode,
+    timeout: std::time::Duration,
+) -> crate::llm::LlmRequest {
+    crate::llm::LlmRequest::fim(prefix, suffix)
+        .with_max_tokens(match mode {
+            Mode::Line => 64,
+            Mode::Block => 256,
+        })
+        .with_temperature(0.2)
+        .with_stop(stop_sequences(mode))
+        .with_timeout(timeout)
+}
+
+/// The prompt's text before the cursor: at most `PREFIX_BYTES`, starting at a line start.
+fn prompt_prefix(text: &str, cursor: usize) -> String {
+    let mut start = cursor.saturating_sub(PREFIX_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    if start > 0 {
+        start = text[start..cursor]
+            .find('\n')
+            .map_or(start, |at| start + at + 1);
+    }
+    text[start..cursor].to_owned()
+}
+
+/// The prompt's text after the cursor: at most `SUFFIX_BYTES`, ending at a line end.
+fn prompt_suffix(text: &str, cursor: usize) -> String {
+    let mut end = (cursor + SUFFIX_BYTES).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < text.len() {
+        end = text[cursor..end]
+            .rfind('\n')
+            .map_or(end, |at| cursor + at + 1);
+    }
+    text[cursor..end].to_owned()
+}
+
+/// Stop sequences for a mode: a line ends at a line break; a block at a blank line run.
+pub fn stop_sequences(mode: Mode) -> Vec<String> {
+    match mode {
+        Mode::Line => vec!["\n".to_owned()],
+        Mode::Block => vec!["\n\n\n".to_owned()],
+    }
+}
+
+/// True once enough text has streamed in to decide the completion, so reading can stop.
+pub fn is_decided(partial: &str, site: &Site<'_>, mode: Mode) -> bool {
+    match mode {
+        Mode::Line => partial.trim_start_matches('\n').contains('\n'),
+        Mode::Block => block_end(partial, site.indentation()).is_some(),
+    }
+}
+
+/// Where the enclosing block ends inside `completion`: the first line that is indented less
+/// than the cursor's line (the `end` of an outer block, or the next definition).
+fn block_end(completion: &str, base_indent: &str) -> Option<usize> {
+    let mut offset = 0;
+    for (index, line) in completion.split_inclusive('\n').enumerate() {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let indent = content.len() - content.trim_start().len();
+        // The first line continues the cursor's line: its indentation is what the user typed.
+        if index > 0 && !content.trim().is_empty() && indent < base_indent.len() {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Cleans a model's answer for the cursor: removes fences and echoes of the typed line, keeps
+/// one line or the rest of the block, removes what duplicates the suffix, drops degenerate
+/// repetition. `None` when nothing useful is left.
+pub fn clean(raw: &str, site: &Site<'_>, mode: Mode) -> Option<String> {
+    let mut text = crate::llm::fim::clean_chat_fill(raw);
+    // Chat models sometimes repeat the line the user is typing.
+    let typed = site.line_prefix().trim_start();
+    if !typed.is_empty() {
+        if let Some(rest) = text.trim_start().strip_prefix(typed) {
+            text = rest.to_owned();
+        }
+    }
+    match mode {
+        Mode::Line => {
+            let first = text.trim_start_matches('\n');
+            let end = first.find('\n').unwrap_or(first.len());
+            text = first[..end].trim_end().to_owned();
+        }
+        Mode::Block => {
+            if let Some(end) = block_end(&text, site.indentation()) {
+                text.truncate(end);
+            }
+            text = drop_repetition(&text);
+            text = text.trim_end().to_owned();
+        }
+    }
+    text = remove_suffix_overlap(&text, site);
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(text)
+}
+
+/// Removes the end of `completion` that the text after the cursor already has (a closing
+/// bracket the editor auto-inserted, the rest of a line).
+fn remove_suffix_overlap(completion: &str, site: &Site<'_>) -> String {
+    let suffix = site.line_suffix();
+    if suffix.trim().is_empty() {
+        return completion.to_owned();
+    }
+    if completion.trim_end() == suffix.trim_end() {
+        return String::new();
+    }
+    let mut overlap = 0;
+    for (end, _) in suffix
+        .char_indices()
+        .skip(1)
+        .chain(std::iter::once((suffix.len(), ' ')))
+    {
+        if completion.ends_with(&suffix[..end]) {
+            overlap = end;
+        }
+    }
+    let overlapping = &suffix[..overlap];
+    if !overlapping
+        .chars()
+        .all(|c| matches!(c, ')' | ']' | '}' | ' '))
+    {
+        return completion[..completion.len() - overlap].to_owned();
+    }
+    // Only brackets overlap: they are the suffix's as far as the completion closes more than
+    // it opens; the rest close the completion's own calls (`map(& &1.x)` before a `)`).
+    let mut excess = excess_closers(completion);
+    let mut end = completion.len();
+    for (at, c) in completion.char_indices().rev() {
+        if excess <= 0 || end - at > overlap {
+            break;
+        }
+        if c != ' ' {
+            excess -= 1;
+        }
+        end = at;
+    }
+    completion[..end].to_owned()
+}
+
+/// Closing brackets minus opening ones, outside string literals.
+fn excess_closers(text: &str) -> i64 {
+    let mut balance = 0i64;
+    let mut in_string = false;
+    let mut previous = '\0';
+    for c in text.chars() {
+        match c {
+            '"' if previous != '\\' => in_string = !in_string,
+            '(' | '[' | '{' if !in_string => balance -= 1,
+            ')' | ']' | '}' if !in_string => balance += 1,
+            _ => {}
+        }
+        previous = c;
+    }
+    balance
+}
+
+/// Cuts a block where the model starts looping: the same non-blank line three times in a row.
+fn drop_repetition(text: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let n = kept.len();
+        if n >= 2
+            && !line.trim().is_empty()
+            && kept[n - 1].trim() == line.trim()
+            && kept[n - 2].trim() == line.trim()
+        {
+            kept.truncate(n - 2);
+            break;
+        }
+        kept.push(line);
+    }
+    kept.concat()
+}
+
+/// Checks that `completion` inserted at the cursor parses: no more syntax errors than the
+/// text had, and none inside the inserted text. Repairs it by trimming if not: whole lines from the end for a block, trailing tokens for a
+/// line. `None` when nothing that parses is left.
+///
+/// Reparses incrementally from the document's tree, so this costs milliseconds.
+pub fn fit_to_syntax(
+    rope: &Rope,
+    tree: &Tree,
+    cursor: usize,
+    completion: &str,
+    mode: Mode,
+) -> Option<String> {
+    let errors_before = error_count(tree.root_node());
+    let mut candidate = completion.to_owned();
+    for _ in 0..12 {
+        if candidate.trim().is_empty() {
+            return None;
+        }
+        let fits = !ends_dangling(&candidate)
+            && parses_in_place(rope, tree, cursor, &candidate)
+                .is_some_and(|(errors, inside)| errors <= errors_before && inside == 0);
+        if fits {
+            return Some(candidate);
+        }
+        candidate = shorten(&candidate, mode)?;
+    }
+    None
+}
+
+/// The error count of the document with `completion` inserted at `cursor`, and how many of
+/// those errors touch the inserted text.
+fn parses_in_place(
+    rope: &Rope,
+    tree: &Tree,
+    cursor: usize,
+    completion: &str,
+) -> Option<(usize, usize)> {
+    let mut edited_rope = rope.clone();
+    let char_index = edited_rope.try_byte_to_char(cursor).ok()?;
+    edited_rope.insert(char_index, completion);
+    let mut edited_tree = tree.clone();
+    let edit: InputEdit = syntax::input_edit(rope, &edited_rope, cursor, cursor, completion.len());
+    edited_tree.edit(&edit);
+    let reparsed = syntax::parse(&edited_rope, Some(&edited_tree)).ok()?;
+    let inserted = cursor..cursor + completion.len();
+    let errors = error_nodes(reparsed.root_node());
+    let inside = errors
+        .iter()
+        .filter(|e| e.start <= inserted.end && inserted.start < e.end.max(e.start + 1))
+        .count();
+    Some((errors.len(), inside))
+}
+
+/// True when the text stops where an expression must go on (an operator, an open bracket, a
+/// comma): tree-sitter often blames the next line for it, outside the inserted text.
+fn ends_dangling(candidate: &str) -> bool {
+    let trimmed = candidate.trim_end();
+    trimmed.ends_with([
+        '+', '-', '*', '/', '=', '<', '>', '|', '&', ',', '(', '[', '{', '.', '\\',
+    ]) || trimmed.ends_with(" do:")
+        || trimmed.ends_with(" when")
+}
+
+fn shorten(candidate: &str, mode: Mode) -> Option<String> {
+    let trimmed = candidate.trim_end();
+    let cut = match mode {
+        Mode::Block => trimmed.rfind('\n')?,
+        Mode::Line => trimmed
+            .rfind([' ', ',', '(', '[', '{', '|'])
+            .filter(|&at| at > 0)?,
+    };
+    Some(trimmed[..cut].to_owned())
+}
+
+/// ERROR and MISSING nodes in a tree.
+fn error_count(root: Node<'_>) -> usize {
+    error_nodes(root).len()
+}
+
+/// The byte ranges of the ERROR and MISSING nodes in a tree.
+fn error_nodes(root: Node<'_>) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    if !root.has_error() {
+        return found;
+    }
+    let mut cursor = root.walk();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node.is_error() || node.is_missing() {
+            found.push(node.byte_range());
+            continue;
+        }
+        if node.has_error() {
+            stack.extend(node.children(&mut cursor));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse_str;
+
+    /// Splits a fixture at `┃`, the cursor.
+    fn site(fixture: &str) -> (String, usize) {
+        let cursor = fixture.find('┃').expect("cursor marker");
+        (fixture.replacen('┃', "", 1), cursor)
+    }
+
+    fn mode_at(fixture: &str) -> Mode {
+        let (text, cursor) = site(fixture);
+        decide_mode(
+            &parse_str(&text).expect("parse"),
+            &Site {
+                text: &text,
+                cursor,
+            },
+        )
+    }
+
+    fn cleaned(fixture: &str, raw: &str) -> Option<String> {
+        let (text, cursor) = site(fixture);
+        let tree = parse_str(&text).expect("parse");
+        let site = Site {
+            text: &text,
+            cursor,
+        };
+        let mode = decide_mode(&tree, &site);
+        let cleaned = clean(raw, &site, mode)?;
+        fit_to_syntax(&Rope::from_str(&text), &tree, cursor, &cleaned, mode)
+    }
+
+    #[test]
+    fn prompt_windows_cut_at_line_boundaries() {
+        let text = format!("{}\nlast line before ", "x".repeat(7_000));
+        let prefix = prompt_prefix(&text, text.len());
+        assert_eq!(prefix, "last line before ");
+        let text = format!("after\n{}", "y".repeat(3_000));
+        assert_eq!(prompt_suffix(&text, 0), "after\n");
+    }
+
+    #[test]
+    fn argument_lists_get_a_line_and_empty_bodies_a_block() {
+        assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃)\nend\n"), Mode::Line);
+        assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃\nend\n"), Mode::Line);
+        assert_eq!(mode_at("def f(x) do\n  ┃\nend\n"), Mode::Block);
+        assert_eq!(mode_at("def f(x) do┃\nend\n"), Mode::Block);
+        assert_eq!(mode_at("def f(x) do\n  y = x + ┃\nend\n"), Mode::Line);
+        assert_eq!(mode_at("case x do\n  :ok ->┃\nend\n"), Mode::Block);
+    }
+
+    #[test]
+    fn a_line_completion_stops_at_the_line_end_and_drops_what_the_suffix_has() {
+        let fixture = "def f(x) do\n  Enum.map(x, ┃)\nend\n";
+        assert_eq!(
+            cleaned(fixture, "&(&1 * 2))\n  |> Enum.sum()"),
+            Some("&(&1 * 2)".to_owned())
+        );
+        assert_eq!(cleaned(fixture, ")"), None, "only what is already there");
+        let call = "def f(x) do\n  Enum.sum(x┃)\nend\n";
+        assert_eq!(
+            cleaned(call, " |> Enum.map(& &1.price)"),
+            Some(" |> Enum.map(& &1.price)".to_owned()),
+            "its own bracket"
+        );
+        assert_eq!(
+            cleaned(call, ", 0))"),
+            Some(", 0".to_owned()),
+            "one bracket is the suffix's, one too many"
+        );
+    }
+
+    #[test]
+    fn a_block_completion_stops_at_the_end_of_the_enclosing_block() {
+        let fixture = "defmodule M do\n  def f(x) do\n    ┃\n  end\nend\n";
+        let raw = "y = x * 2\n    y + 1\n  end\n\n  def g, do: 1\n";
+        assert_eq!(
+            cleaned(fixture, raw),
+            Some("y = x * 2\n    y + 1".to_owned())
+        );
+    }
+
+    #[test]
+    fn echoes_fences_and_loops_are_removed() {
+        let fixture = "def f(x) do\n  total = ┃\nend\n";
+        assert_eq!(
+            cleaned(fixture, "```elixir\ntotal = x + 1\n```"),
+            Some("x + 1".to_owned())
+        );
+        let block = "defmodule M do\n  def f(x) do\n    ┃\n  end\nend\n";
+        let looping = "x = 1\n    IO.puts(x)\n    IO.puts(x)\n    IO.puts(x)\n    IO.puts(x)\n";
+        assert_eq!(cleaned(block, looping), Some("x = 1".to_owned()));
+    }
+
+    #[test]
+    fn completions_that_break_the_syntax_are_repaired_or_dropped() {
+        let block = "defmodule M do\n  def f(x) do\n    ┃\n  end\nend\n";
+        // The last line opens a block it never closes: trimmed away.
+        assert_eq!(
+            cleaned(block, "y = x + 1\n    case y do"),
+            Some("y = x + 1".to_owned())
+        );
+        // Nothing that parses is left.
+        assert_eq!(cleaned(block, "case do do do"), None);
+        let line = "def f(x) do\n  y = ┃\nend\n";
+        assert_eq!(cleaned(line, "x + (1 *"), Some("x".to_owned()));
+    }
+}

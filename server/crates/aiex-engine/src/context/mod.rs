@@ -1,0 +1,240 @@
+//! The context engine: given a document, a cursor and a task, chooses what the model sees —
+//! the code around the cursor, the enclosing function, the module header, the definitions of
+//! the functions called (resolved across the workspace), recently edited and relevant chunks —
+//! and packs it under a token budget, with every secret redacted.
+//!
+//! Architecture invariant: no LSP types and no I/O. Files come from the [`WorkspaceIndex`] and
+//! the open documents the caller passes; secret files and paths outside the workspace are never
+//! read into the context.
+
+mod budget;
+mod calls;
+mod render;
+mod retrieval;
+mod select;
+mod sources;
+mod tokens;
+mod window;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::chunks::FileChunks;
+use crate::index::WorkspaceIndex;
+
+pub use sources::is_allowed;
+pub use tokens::{count_tokens, count_with, load_tokenizer, use_tokenizer};
+
+use sources::Sources;
+
+/// What the context is for: it decides how the budget is shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Fill in code at the cursor: prefix and suffix matter most.
+    Completion,
+    /// Explain the function under the cursor.
+    Explain,
+    /// Rewrite the function under the cursor.
+    Refactor,
+    /// Write tests for the function under the cursor.
+    Tests,
+    /// Write `@doc` and `@spec` for the function under the cursor.
+    Docs,
+}
+
+impl Task {
+    /// The task's name as the command line and the audit log write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Completion => "completion",
+            Self::Explain => "explain",
+            Self::Refactor => "refactor",
+            Self::Tests => "tests",
+            Self::Docs => "docs",
+        }
+    }
+
+    /// The task for a name (`completion`, `explain`, `refactor`, `tests`, `docs`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "completion" => Self::Completion,
+            "explain" => Self::Explain,
+            "refactor" => Self::Refactor,
+            "tests" => Self::Tests,
+            "docs" => Self::Docs,
+            _ => return None,
+        })
+    }
+
+    /// Shares of the budget (in percent) for the prefix and the suffix.
+    fn window_shares(self) -> (usize, usize) {
+        match self {
+            Self::Completion => (35, 15),
+            _ => (10, 5),
+        }
+    }
+}
+
+/// A request for context.
+pub struct ContextRequest<'a> {
+    /// The task.
+    pub task: Task,
+    /// Workspace-relative path of the document.
+    pub path: &'a Path,
+    /// The document as the editor holds it.
+    pub text: &'a str,
+    /// Its syntax tree (of `text`).
+    pub tree: &'a tree_sitter::Tree,
+    /// Its chunks (of `text`).
+    pub chunks: &'a FileChunks,
+    /// The cursor, a byte offset into `text`.
+    pub cursor: usize,
+    /// The most tokens the whole context may take.
+    pub budget_tokens: usize,
+    /// Places the user edited recently, most recent first (may be empty).
+    pub recent_edits: &'a [RecentEdit],
+}
+
+/// Another open document: it overrides the index's copy of the same path.
+#[derive(Debug, Clone)]
+pub struct OpenDocument {
+    /// Workspace-relative path.
+    pub path: PathBuf,
+    /// The text the editor holds.
+    pub text: Arc<str>,
+    /// Its chunks.
+    pub chunks: Arc<FileChunks>,
+}
+
+/// A place the user edited recently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentEdit {
+    /// Workspace-relative path of the edited file.
+    pub path: PathBuf,
+    /// A byte offset inside the edit.
+    pub offset: usize,
+}
+
+/// One piece of context with why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContextPiece {
+    /// Workspace-relative path of the file it comes from.
+    pub path: PathBuf,
+    /// Why it is there (`enclosing function`, `called: MyApp.Repo.insert/1`, ...).
+    pub reason: String,
+    /// The text, redacted.
+    pub text: String,
+    /// Its token count.
+    pub tokens: usize,
+}
+
+/// The context assembled for one request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AssembledContext {
+    /// The text before the cursor, from a syntactic boundary, redacted.
+    pub prefix: String,
+    /// The text after the cursor, to a syntactic boundary, redacted.
+    pub suffix: String,
+    /// The pieces, in the order to show the model (most relevant last, nearest the code).
+    pub pieces: Vec<ContextPiece>,
+    /// How many secrets were replaced by placeholders.
+    pub redactions: usize,
+    /// Tokens of the prefix, suffix and pieces together.
+    pub tokens: usize,
+}
+
+impl AssembledContext {
+    /// The pieces rendered as Elixir comments for a fill-in-the-middle prompt, each labelled with
+    /// its file path.
+    pub fn snippets_as_comments(&self) -> String {
+        let mut out = String::new();
+        for piece in &self.pieces {
+            out.push_str(&format!("# {} ({})\n", piece.path.display(), piece.reason));
+            for line in piece.text.lines() {
+                if line.is_empty() {
+                    out.push_str("#\n");
+                } else {
+                    out.push_str("# ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Every file the context draws on (the document's own path first), without repeats.
+    pub fn files(&self, document: &Path) -> Vec<PathBuf> {
+        let mut files = vec![document.to_path_buf()];
+        for piece in &self.pieces {
+            if !files.contains(&piece.path) {
+                files.push(piece.path.clone());
+            }
+        }
+        files
+    }
+}
+
+/// Assembles the context for `request`. Runs on every completion request: a hot path, covered
+/// by `benches/context_eval.rs`.
+///
+/// A document that is itself a secret file, by name or by content (or lies outside the
+/// workspace) gets an empty context: nothing of it may reach a prompt.
+pub fn assemble(
+    request: &ContextRequest<'_>,
+    index: &WorkspaceIndex,
+    open: &[OpenDocument],
+) -> AssembledContext {
+    if !sources::is_allowed(request.path) || crate::secrets::is_secret_text(request.text) {
+        return AssembledContext::default();
+    }
+    let cursor = window::clamp_to_char_boundary(request.text, request.cursor);
+    let sources = Sources::new(request, index, open);
+    let (prefix_share, suffix_share) = request.task.window_shares();
+    let window = window::cut(
+        request.text,
+        request.tree,
+        request.chunks,
+        cursor,
+        request.budget_tokens * prefix_share / 100,
+        request.budget_tokens * suffix_share / 100,
+    );
+    let (prefix, suffix, mut redactions) = window::redact_around(
+        &request.text[window.start..window.end],
+        cursor - window.start,
+    );
+    let prefix_tokens = count_tokens(&prefix);
+    let suffix_tokens = count_tokens(&suffix);
+    let remaining = request
+        .budget_tokens
+        .saturating_sub(prefix_tokens + suffix_tokens);
+
+    let visible = |start: usize, end: usize| window.start <= start && end <= window.end;
+    let candidates = select::candidates(request, &sources, cursor, &visible);
+    let packed = budget::pack(candidates, remaining);
+    redactions += packed.iter().map(|p| p.redactions).sum::<usize>();
+    let pieces: Vec<ContextPiece> = packed.into_iter().map(|p| p.piece).collect();
+    let tokens = prefix_tokens + suffix_tokens + pieces.iter().map(|p| p.tokens).sum::<usize>();
+    AssembledContext {
+        prefix,
+        suffix,
+        pieces,
+        redactions,
+        tokens,
+    }
+}
+
+/// Builds the retrieval index of `index` now if it is missing or out of date. Requests never
+/// wait for a rebuild once one exists (they use the previous one while a background thread
+/// builds the next), but the first request builds it: call this after indexing a workspace,
+/// off the request path (about 0.25 s for 300,000 lines).
+pub fn warm_retrieval(index: &WorkspaceIndex) {
+    retrieval::warm(index.files());
+}
+
+#[cfg(test)]
+mod tests;

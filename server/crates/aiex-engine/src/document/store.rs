@@ -1,0 +1,189 @@
+//! The set of open documents, shared between the protocol handlers and background work.
+//!
+//! Architecture invariant: the per-document text lock is only ever held for a splice or a
+//! snapshot (microseconds), never across an await or a parse, so an edit never waits for a
+//! feature. Parses run on the blocking pool, one at a time per document.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+
+use super::{
+    parse_snapshot, ChangeRejected, ChangeReport, Document, DocumentKey, Language,
+    PositionEncoding, SyntaxSnapshot, TextChange,
+};
+use crate::chunks::{self, FileChunks};
+use crate::syntax::SyntaxUnavailable;
+
+/// One open document and what is derived from it.
+#[derive(Debug)]
+pub struct DocumentHandle {
+    document: Mutex<Document>,
+    /// Serialises parses of this document (held across the parse, never by edits).
+    parse_permit: tokio::sync::Mutex<()>,
+    /// The chunks of the last parsed version.
+    chunks: Mutex<Option<CachedChunks>>,
+}
+
+/// The chunks of one version of a document, with the text their byte ranges refer to.
+#[derive(Debug, Clone)]
+pub struct CachedChunks {
+    /// The document version.
+    pub version: i32,
+    /// The chunks.
+    pub chunks: Arc<FileChunks>,
+    /// The text of that version.
+    pub text: Arc<str>,
+}
+
+impl DocumentHandle {
+    fn new(document: Document) -> Self {
+        Self {
+            document: Mutex::new(document),
+            parse_permit: tokio::sync::Mutex::new(()),
+            chunks: Mutex::new(None),
+        }
+    }
+
+    /// Runs `f` on the document under its lock. `f` must be quick: it delays edits.
+    pub fn with_document<R>(&self, f: impl FnOnce(&Document) -> R) -> R {
+        f(&self.document.lock())
+    }
+}
+
+/// Why a store operation did nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No open document has this key.
+    #[error("no open document {0}")]
+    UnknownDocument(DocumentKey),
+    /// The change was refused.
+    #[error(transparent)]
+    Rejected(#[from] ChangeRejected),
+}
+
+/// All open documents, by key (their path, or an unsaved buffer's name).
+#[derive(Debug, Default)]
+pub struct DocumentStore {
+    documents: DashMap<DocumentKey, Arc<DocumentHandle>>,
+}
+
+impl DocumentStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens (or reopens, replacing) a document.
+    pub fn open(&self, key: &DocumentKey, text: &str, version: i32, language: Language) {
+        let handle = Arc::new(DocumentHandle::new(Document::new(text, version, language)));
+        self.documents.insert(key.clone(), handle);
+    }
+
+    /// Closes a document and frees everything derived from it; false if it was not open.
+    pub fn close(&self, key: &DocumentKey) -> bool {
+        self.documents.remove(key).is_some()
+    }
+
+    /// The handle of an open document.
+    pub fn get(&self, key: &DocumentKey) -> Option<Arc<DocumentHandle>> {
+        self.documents
+            .get(key)
+            .map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// The keys of all open documents.
+    pub fn keys(&self) -> Vec<DocumentKey> {
+        self.documents
+            .iter()
+            .map(|entry| entry.key().clone())
+            .collect()
+    }
+
+    /// Applies changes to an open document. Runs on every keystroke.
+    pub fn change(
+        &self,
+        key: &DocumentKey,
+        version: i32,
+        changes: &[TextChange],
+        encoding: PositionEncoding,
+    ) -> Result<ChangeReport, StoreError> {
+        let handle = self
+            .get(key)
+            .ok_or_else(|| StoreError::UnknownDocument(key.clone()))?;
+        let report = handle
+            .document
+            .lock()
+            .apply_changes(version, changes, encoding)?;
+        Ok(report)
+    }
+
+    /// The document's text and tree, parsing first if the tree is stale.
+    ///
+    /// The result may be a few edits behind if the user typed during the parse; text and tree
+    /// in it always agree with each other.
+    pub async fn syntax(&self, key: &DocumentKey) -> Option<SyntaxSnapshot> {
+        let handle = self.get(key)?;
+        Some(syntax_of(&handle).await)
+    }
+
+    /// The chunks of a document, computed from a fresh tree and cached per version.
+    pub async fn chunks(&self, key: &DocumentKey) -> Option<(SyntaxSnapshot, Arc<FileChunks>)> {
+        let handle = self.get(key)?;
+        let snapshot = syntax_of(&handle).await;
+        if let Some(cached) = handle.chunks.lock().as_ref() {
+            if cached.version == snapshot.version {
+                return Some((snapshot, Arc::clone(&cached.chunks)));
+            }
+        }
+        let text: Arc<str> = Arc::from(snapshot.rope.to_string());
+        let file_chunks = match &snapshot.tree {
+            Ok(tree) => {
+                let (tree, source) = (tree.clone(), Arc::clone(&text));
+                let extracted =
+                    tokio::task::spawn_blocking(move || chunks::extract(&tree, &source)).await;
+                Arc::new(extracted.unwrap_or_default())
+            }
+            Err(_) => Arc::new(FileChunks::default()),
+        };
+        *handle.chunks.lock() = Some(CachedChunks {
+            version: snapshot.version,
+            chunks: Arc::clone(&file_chunks),
+            text,
+        });
+        Some((snapshot, file_chunks))
+    }
+
+    /// The chunks last computed for a document, whatever its version now: no parse, no wait.
+    pub fn cached_chunks(&self, key: &DocumentKey) -> Option<CachedChunks> {
+        let handle = self.get(key)?;
+        let cached = handle.chunks.lock().clone();
+        cached
+    }
+}
+
+async fn syntax_of(handle: &DocumentHandle) -> SyntaxSnapshot {
+    let _permit = handle.parse_permit.lock().await;
+    let (snapshot, language) = {
+        let mut document = handle.document.lock();
+        if let Some(fresh) = document.fresh_syntax() {
+            return fresh;
+        }
+        (document.parse_snapshot(), document.language())
+    };
+    let result = if language == Language::Elixir {
+        let parsed = snapshot.clone();
+        tokio::task::spawn_blocking(move || parse_snapshot(&parsed, language))
+            .await
+            .unwrap_or(Err(SyntaxUnavailable::ParserFailed))
+    } else {
+        Err(SyntaxUnavailable::NotElixir)
+    };
+    handle.document.lock().install_tree(&snapshot, &result);
+    SyntaxSnapshot {
+        rope: snapshot.rope,
+        version: snapshot.version,
+        tree: result,
+    }
+}
