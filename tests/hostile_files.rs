@@ -5,10 +5,10 @@
 //! answers other documents. Files over the tree limit (1 MiB) get no syntax features: they
 //! must still be answered, at once and within the budget.
 
-#[path = "support/lsp_client.rs"]
-mod lsp_client;
 #[path = "support/elixir_gen.rs"]
 mod elixir_gen;
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
 
 use std::time::{Duration, Instant};
 
@@ -165,7 +165,10 @@ fn three_thousand_small_modules_in_half_a_megabyte_stay_within_budget_with_pulle
 #[test]
 fn a_one_megabyte_generated_file_stays_within_budget() {
     let text = generated(1_000_000 - 8_000);
-    assert!(text.len() <= aiex::syntax::MAX_PARSE_BYTES, "within the tree limit");
+    assert!(
+        text.len() <= aiex::syntax::MAX_PARSE_BYTES,
+        "within the tree limit"
+    );
     stays_within_budget("generated_1mb", &text, true);
 }
 
