@@ -236,7 +236,7 @@ pub fn assemble(
 /// builds the next), but the first request builds it: call this after indexing a workspace,
 /// off the request path (about 0.25 s for 300,000 lines).
 pub fn warm_retrieval(index: &WorkspaceIndex) {
-    retrieval::warm(index.files());
+    index.warm_relevance();
 }
 
 #[cfg(test)]
