@@ -224,7 +224,10 @@ fn configuration_file_and_flags() {
     .expect("write");
     let partly = aiex_check(dir.path(), &[]);
     assert!(String::from_utf8_lossy(&partly.stderr).contains("checks.severity"));
-    assert_eq!(stdout(&partly), "lib/a.ex:4:5: warning debug/dbg Leftover dbg()\n");
+    assert_eq!(
+        stdout(&partly),
+        "lib/a.ex:4:5: warning debug/dbg Leftover dbg()\n"
+    );
     assert_eq!(code(&partly), 1);
 }
 
@@ -260,7 +263,11 @@ fn commands_piped_into_head_do_not_panic() {
     )
     .expect("write");
     let check = piped_into_a_closed_reader(dir.path(), &["check"]);
-    assert_eq!(check.code(), Some(1), "findings still fail the run: {check:?}");
+    assert_eq!(
+        check.code(),
+        Some(1),
+        "findings still fail the run: {check:?}"
+    );
     let list = piped_into_a_closed_reader(dir.path(), &["check", "--list"]);
     assert_eq!(list.code(), Some(0), "{list:?}");
     let symbols = piped_into_a_closed_reader(dir.path(), &["symbols", "lib/big.ex"]);
@@ -272,7 +279,10 @@ fn templates_are_checked_only_while_xss_raw_is_on() {
     let shop = fixtures().join("shop");
     let out = aiex_check(&shop, &["lib/shop_web/templates"]);
     assert!(stdout(&out).contains("show.html.heex:2:20: warning security/xss-raw"));
-    let off = aiex_check(&shop, &["--disable", "security/xss-raw", "lib/shop_web/templates"]);
+    let off = aiex_check(
+        &shop,
+        &["--disable", "security/xss-raw", "lib/shop_web/templates"],
+    );
     assert_eq!(stdout(&off), "");
 }
 
@@ -280,7 +290,10 @@ fn templates_are_checked_only_while_xss_raw_is_on() {
 fn rules_see_paths_relative_to_the_mix_project() {
     // Run from inside lib/: the file is shown as shop/accounts.ex, but the checks still know
     // it lives in lib/ (IO.puts, off by default, is reported there, not in scripts).
-    let out = aiex_check(&fixtures().join("shop/lib"), &["--enable", "debug/io-puts", "."]);
+    let out = aiex_check(
+        &fixtures().join("shop/lib"),
+        &["--enable", "debug/io-puts", "."],
+    );
     let text = stdout(&out);
     assert!(
         text.contains("shop/accounts.ex:39:7: info debug/io-puts"),

@@ -155,9 +155,7 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
             ctx.emit(CheckId::MixEnv, node, msg, vec![]);
         }
         (None, "config") if ctx.path.is_prod_config => endpoint_config(ctx, node),
-        (None, "pipeline")
-            if ctx.on(CheckId::CsrfProtection) || ctx.on(CheckId::SecureHeaders) =>
-        {
+        (None, "pipeline") if ctx.on(CheckId::CsrfProtection) || ctx.on(CheckId::SecureHeaders) => {
             pipeline(ctx, node)
         }
         _ => {}
@@ -208,7 +206,14 @@ end
 end
 "#;
         assert_eq!(render_only(src, "lib/app/repo.ex", CheckId::MixEnv), "");
-        assert_eq!(render_only("def f, do: Mix.env()\n", "priv/repo/seeds.exs", CheckId::MixEnv), "");
+        assert_eq!(
+            render_only(
+                "def f, do: Mix.env()\n",
+                "priv/repo/seeds.exs",
+                CheckId::MixEnv
+            ),
+            ""
+        );
     }
 
     #[test]
@@ -249,10 +254,18 @@ end
         "#]]
         .assert_eq(&render_only(without, "config/prod.exs", CheckId::ForceSsl));
         let elsewhere = format!("{without}config :app, AppWeb.Endpoint, force_ssl: [rewrite_on: [:x_forwarded_proto]]\n");
-        assert_eq!(render_only(&elsewhere, "config/prod.exs", CheckId::ForceSsl), "");
-        assert_eq!(render_only(without, "config/dev.exs", CheckId::ForceSsl), "");
+        assert_eq!(
+            render_only(&elsewhere, "config/prod.exs", CheckId::ForceSsl),
+            ""
+        );
+        assert_eq!(
+            render_only(without, "config/dev.exs", CheckId::ForceSsl),
+            ""
+        );
         let hsts_off = "config :app, AppWeb.Endpoint, force_ssl: [hsts: false]\n";
-        assert!(render_only(hsts_off, "config/prod.exs", CheckId::ForceSsl).contains("HSTS turned off"));
+        assert!(
+            render_only(hsts_off, "config/prod.exs", CheckId::ForceSsl).contains("HSTS turned off")
+        );
     }
 
     #[test]

@@ -61,17 +61,16 @@ pub(crate) fn operator<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, op: &str) {
                 expensive_empty_check(ctx, node, op, left, right);
             }
             if ctx.on(CheckId::OperationOnSameValues) && same_values(ctx, left, right) {
-                let msg = format!(
-                    "Operation `{op}` on the same values always gives the same result"
-                );
+                let msg =
+                    format!("Operation `{op}` on the same values always gives the same result");
                 ctx.emit(CheckId::OperationOnSameValues, node, msg, vec![]);
             }
         }
-        "and" | "or" | "&&" | "||" => {
-            if ctx.on(CheckId::BoolOperationOnSameValues) && same_values(ctx, left, right) {
-                let msg = format!("`{op}` on the same values is just the value");
-                ctx.emit(CheckId::BoolOperationOnSameValues, node, msg, vec![]);
-            }
+        "and" | "or" | "&&" | "||"
+            if ctx.on(CheckId::BoolOperationOnSameValues) && same_values(ctx, left, right) =>
+        {
+            let msg = format!("`{op}` on the same values is just the value");
+            ctx.emit(CheckId::BoolOperationOnSameValues, node, msg, vec![]);
         }
         _ => {}
     }
@@ -84,9 +83,8 @@ fn same_values(ctx: &Ctx, left: Node, right: Node) -> bool {
     if left.kind_id() == k.integer || left.kind_id() == k.float {
         return false;
     }
-    let squash = |n: Node| -> String {
-        ctx.text(n).chars().filter(|c| !c.is_whitespace()).collect()
-    };
+    let squash =
+        |n: Node| -> String { ctx.text(n).chars().filter(|c| !c.is_whitespace()).collect() };
     left.kind_id() == right.kind_id() && squash(left) == squash(right)
 }
 
@@ -288,8 +286,7 @@ fn match_in_condition<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     let Some(cond) = condition(ctx, node) else {
         return;
     };
-    let is_match =
-        cond.kind_id() == k.binary_operator && syntax::operator(cond, ctx.src) == "=";
+    let is_match = cond.kind_id() == k.binary_operator && syntax::operator(cond, ctx.src) == "=";
     let plain = cond
         .child_by_field_id(k.f_left)
         .is_some_and(|l| l.kind_id() == k.identifier);
@@ -335,7 +332,10 @@ pub(crate) fn branches(ctx: &Ctx, node: Node) -> Option<((usize, usize), (usize,
             .and_then(|p| p.child_by_field_id(k.f_value))
     };
     let (d, e) = (value("do")?, value("else")?);
-    Some(((d.start_byte(), d.end_byte()), (e.start_byte(), e.end_byte())))
+    Some((
+        (d.start_byte(), d.end_byte()),
+        (e.start_byte(), e.end_byte()),
+    ))
 }
 
 fn span(nodes: &[Node]) -> Option<(usize, usize)> {
@@ -429,7 +429,10 @@ fn cond_statements<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     }
     let fixes = match clauses.as_slice() {
         [first, last] => {
-            let body = |c: &Node<'a>| c.child_by_field_id(k.f_right).map(|b| ctx.text(b).trim_end());
+            let body = |c: &Node<'a>| {
+                c.child_by_field_id(k.f_right)
+                    .map(|b| ctx.text(b).trim_end())
+            };
             match (condition_of(first), body(first), body(last)) {
                 (Some(c), Some(b1), Some(b2)) if !b1.contains('\n') && !b2.contains('\n') => {
                     let ind = indentation(ctx.src, node.start_byte());
@@ -458,7 +461,8 @@ fn cond_statements<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
 fn with_shapes<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     let k = ctx.k;
     let args = syntax::args(node, k);
-    let is_arrow = |n: &Node| n.kind_id() == k.binary_operator && syntax::operator(*n, ctx.src) == "<-";
+    let is_arrow =
+        |n: &Node| n.kind_id() == k.binary_operator && syntax::operator(*n, ctx.src) == "<-";
     let clauses: Vec<Node> = args.iter().copied().filter(is_arrow).collect();
     let others = args
         .iter()
@@ -468,7 +472,10 @@ fn with_shapes<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         return;
     };
     let children = syntax::named_children(block, k);
-    let else_block = children.iter().find(|c| c.kind_id() == k.else_block).copied();
+    let else_block = children
+        .iter()
+        .find(|c| c.kind_id() == k.else_block)
+        .copied();
     let body: Vec<Node> = children
         .iter()
         .copied()
@@ -496,7 +503,8 @@ fn with_shapes<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     ) else {
         return;
     };
-    let squash = |n: Node| -> String { ctx.text(n).chars().filter(|c| !c.is_whitespace()).collect() };
+    let squash =
+        |n: Node| -> String { ctx.text(n).chars().filter(|c| !c.is_whitespace()).collect() };
     if squash(pattern) != squash(*result) {
         return;
     }
@@ -532,7 +540,13 @@ fn with_to_case(
     let line_start = |at: usize| ctx.src[..at].rfind('\n').map_or(0, |i| i + 1);
     let body_text: String = ctx.src[line_start(body_start)..body_end]
         .lines()
-        .map(|l| if l.trim().is_empty() { String::new() } else { format!("  {l}") })
+        .map(|l| {
+            if l.trim().is_empty() {
+                String::new()
+            } else {
+                format!("  {l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let arms_text = ctx.src[line_start(arms_start)..arms_end].trim_end();
@@ -560,7 +574,10 @@ fn def_shapes<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         && def.name.starts_with("is_")
         && def.name.len() > 3
     {
-        let suggestion = format!("{}?", def.name.trim_start_matches("is_").trim_end_matches('?'));
+        let suggestion = format!(
+            "{}?",
+            def.name.trim_start_matches("is_").trim_end_matches('?')
+        );
         let msg = format!(
             "Predicate function {} should be named {suggestion} (is_ is for guards)",
             def.name
@@ -579,7 +596,10 @@ fn def_shapes<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
             .then(|| syntax::arguments_node(def.head, k))
             .flatten()
         {
-            let msg = format!("Zero-arity {} {} is written without parentheses", def.keyword, def.name);
+            let msg = format!(
+                "Zero-arity {} {} is written without parentheses",
+                def.keyword, def.name
+            );
             let fix = Fix::replace(
                 "Remove the parentheses",
                 parens.start_byte(),
@@ -604,7 +624,8 @@ fn prefer_implicit_try<'a>(ctx: &mut Ctx<'a>, def: Node<'a>) {
         return;
     };
     let is_try = only.kind_id() == k.call
-        && syntax::call_name(*only, ctx.src, k).is_some_and(|n| n.module.is_none() && n.fun == "try");
+        && syntax::call_name(*only, ctx.src, k)
+            .is_some_and(|n| n.module.is_none() && n.fun == "try");
     let Some(try_block) = is_try.then(|| syntax::do_block(*only, k)).flatten() else {
         return;
     };
@@ -755,7 +776,10 @@ end
         "#]]
         .assert_eq(&only(src, CheckId::ExpensiveEmptyEnumCheck));
         assert_eq!(
-            apply_fix("if length(xs) == 0, do: 1\n", CheckId::ExpensiveEmptyEnumCheck),
+            apply_fix(
+                "if length(xs) == 0, do: 1\n",
+                CheckId::ExpensiveEmptyEnumCheck
+            ),
             "if xs == [], do: 1\n"
         );
     }
@@ -789,11 +813,17 @@ unless ok?, do: 1
             },
         ));
         assert_eq!(
-            apply_fix("if !ok?, do: 1, else: 2\n", CheckId::NegatedConditionsWithElse),
+            apply_fix(
+                "if !ok?, do: 1, else: 2\n",
+                CheckId::NegatedConditionsWithElse
+            ),
             "if ok?, do: 2, else: 1\n"
         );
         assert_eq!(
-            apply_fix("if not ok? do\n  :no\nelse\n  :yes\nend\n", CheckId::NegatedConditionsWithElse),
+            apply_fix(
+                "if not ok? do\n  :no\nelse\n  :yes\nend\n",
+                CheckId::NegatedConditionsWithElse
+            ),
             "if ok? do\n  :yes\nelse\n  :no\nend\n"
         );
         assert_eq!(
@@ -811,7 +841,10 @@ unless ok?, do: 1
         "#]]
         .assert_eq(&only(src, CheckId::CondStatements));
         assert_eq!(
-            apply_fix("  cond do\n    a > 1 -> :big\n    true -> :small\n  end\n", CheckId::CondStatements),
+            apply_fix(
+                "  cond do\n    a > 1 -> :big\n    true -> :small\n  end\n",
+                CheckId::CondStatements
+            ),
             "  if a > 1 do\n    :big\n  else\n    :small\n  end\n"
         );
     }
@@ -869,7 +902,10 @@ end
             "def f do\n  case g() do\n    {:ok, x} ->\n      x\n\n    {:error, e} -> e\n  end\nend\n"
         );
         assert_eq!(
-            apply_fix("def h do\n  with {:ok, x} <- g() do\n    {:ok, x}\n  end\nend\n", CheckId::RedundantWithClauseResult),
+            apply_fix(
+                "def h do\n  with {:ok, x} <- g() do\n    {:ok, x}\n  end\nend\n",
+                CheckId::RedundantWithClauseResult
+            ),
             "def h do\n  g()\nend\n"
         );
     }
@@ -894,7 +930,10 @@ def go(), do: :ok
         "#]]
         .assert_eq(&(only(src, CheckId::PredicateFunctionNames) + &only(src, CheckId::ParenthesesOnZeroArityDefs)));
         assert_eq!(
-            apply_fix("def run() do\n  :ok\nend\n", CheckId::ParenthesesOnZeroArityDefs),
+            apply_fix(
+                "def run() do\n  :ok\nend\n",
+                CheckId::ParenthesesOnZeroArityDefs
+            ),
             "def run do\n  :ok\nend\n"
         );
     }
@@ -919,6 +958,9 @@ def go(), do: :ok
             1:62 info readability/large-numbers: Large number 1234567: write 1_234_567 [fix: Write 1_234_567] `1234567`
         "#]]
         .assert_eq(&only(src, CheckId::LargeNumbers));
-        assert_eq!(apply_fix("x = 1234567.25\n", CheckId::LargeNumbers), "x = 1_234_567.25\n");
+        assert_eq!(
+            apply_fix("x = 1234567.25\n", CheckId::LargeNumbers),
+            "x = 1_234_567.25\n"
+        );
     }
 }

@@ -36,19 +36,25 @@ fn to_device(ctx: &Ctx, node: Node) -> bool {
     let args = syntax::args(node, ctx.k);
     args.len() == 3 && args[0].kind_id() == ctx.k.atom
         || args.first().is_some_and(|a| {
-            matches!(ctx.text(*a), ":stderr" | ":standard_error" | "device" | "io_device")
+            matches!(
+                ctx.text(*a),
+                ":stderr" | ":standard_error" | "device" | "io_device"
+            )
         }) && args.len() >= 2
 }
 
 /// Whether a `dbg` call is `Kernel.dbg/0,1,2`: not `@dbg value` (an attribute named `dbg`) nor
 /// a local `dbg/3`.
 fn is_kernel_dbg(ctx: &Ctx, node: Node) -> bool {
-    if syntax::args(node, ctx.k).len() + usize::from(syntax::pipe_parent(node, ctx.src, ctx.k).is_some()) > 2 {
+    if syntax::args(node, ctx.k).len()
+        + usize::from(syntax::pipe_parent(node, ctx.src, ctx.k).is_some())
+        > 2
+    {
         return false;
     }
-    !node.parent().is_some_and(|p| {
-        p.kind_id() == ctx.k.unary_operator && syntax::operator(p, ctx.src) == "@"
-    })
+    !node
+        .parent()
+        .is_some_and(|p| p.kind_id() == ctx.k.unary_operator && syntax::operator(p, ctx.src) == "@")
 }
 
 /// The value a debugging call returns is its (first data) argument: removing the call means
@@ -154,7 +160,10 @@ end
 "#;
         assert_eq!(render_only(src, "lib/app.ex", CheckId::Dbg), "");
         assert_eq!(render_only(src, "lib/app.ex", CheckId::IoInspect), "");
-        assert!(render_only("def f(x), do: x |> dbg()\n", "lib/a.ex", CheckId::Dbg).contains("debug/dbg"));
+        assert!(
+            render_only("def f(x), do: x |> dbg()\n", "lib/a.ex", CheckId::Dbg)
+                .contains("debug/dbg")
+        );
     }
 
     #[test]

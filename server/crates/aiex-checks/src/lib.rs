@@ -30,8 +30,8 @@ use tree_sitter::{Node, Tree};
 pub use config::{ChecksConfig, Thresholds};
 pub use document::DocumentChecks;
 pub use registry::{registry, CheckId, CheckInfo, Severity, CHECK_COUNT};
-pub use templates::{check_template, is_template};
 use syntax::Kinds;
+pub use templates::{check_template, is_template};
 
 /// What the checks may know about the file besides its text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -916,7 +916,10 @@ end
             .stack_size(512 * 1024)
             .spawn(f)
             .expect("thread starts");
-        assert!(handle.join().is_ok(), "checking {name} overflowed the stack");
+        assert!(
+            handle.join().is_ok(),
+            "checking {name} overflowed the stack"
+        );
         let elapsed = started.elapsed();
         assert!(elapsed < limit, "checking {name} took {elapsed:?}");
     }
@@ -932,14 +935,21 @@ end
         src.push_str(&"end\n".repeat(depth));
         // The tree is parsed outside the bounded thread: tree-sitter's parser is not the checks'.
         let tree = parse(&src);
-        bounded("20,000 nested modules", std::time::Duration::from_secs(20), move || {
-            let file = FileContext::for_path("lib/a.ex");
-            let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
-            assert!(findings.iter().any(|f| f.check == CheckId::IoInspect));
-            let mut doc = DocumentChecks::default();
-            assert_eq!(doc.run(&src, &tree, &file, &ChecksConfig::default()), findings);
-            drop(tree);
-        });
+        bounded(
+            "20,000 nested modules",
+            std::time::Duration::from_secs(20),
+            move || {
+                let file = FileContext::for_path("lib/a.ex");
+                let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
+                assert!(findings.iter().any(|f| f.check == CheckId::IoInspect));
+                let mut doc = DocumentChecks::default();
+                assert_eq!(
+                    doc.run(&src, &tree, &file, &ChecksConfig::default()),
+                    findings
+                );
+                drop(tree);
+            },
+        );
     }
 
     #[test]
@@ -955,12 +965,16 @@ end
         }
         assert!(src.len() >= 500_000, "{}", src.len());
         let tree = parse(&src);
-        bounded("3,319 small modules", std::time::Duration::from_secs(20), move || {
-            let file = FileContext::for_path("lib/a.ex");
-            let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
-            assert!(findings.len() < 10_000);
-            drop(tree);
-        });
+        bounded(
+            "3,319 small modules",
+            std::time::Duration::from_secs(20),
+            move || {
+                let file = FileContext::for_path("lib/a.ex");
+                let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
+                assert!(findings.len() < 10_000);
+                drop(tree);
+            },
+        );
     }
 
     /// The project's `docs/checks` directory (found above the crate, wherever it moves).
@@ -1016,11 +1030,17 @@ end
             };
             let found = render_only(&reported, file, info.id);
             if found.is_empty() {
-                failures.push(format!("{}: the reported example is not reported:\n{reported}", info.name));
+                failures.push(format!(
+                    "{}: the reported example is not reported:\n{reported}",
+                    info.name
+                ));
             }
             let found = render_only(&fine, file, info.id);
             if !found.is_empty() {
-                failures.push(format!("{}: the fixed example is reported:\n{found}", info.name));
+                failures.push(format!(
+                    "{}: the fixed example is reported:\n{found}",
+                    info.name
+                ));
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -1029,7 +1049,10 @@ end
     #[test]
     fn doc_urls_point_at_the_shipped_pages() {
         let url = doc_url(CheckId::UnsafeAtom).expect("the docs are found from the source tree");
-        assert!(url.ends_with("docs/checks/security/unsafe-atom.md"), "{url}");
+        assert!(
+            url.ends_with("docs/checks/security/unsafe-atom.md"),
+            "{url}"
+        );
         if let Some(path) = url.strip_prefix("file://") {
             assert!(Path::new(path).is_file(), "{path}");
         }

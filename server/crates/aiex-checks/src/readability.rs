@@ -681,7 +681,10 @@ end
 "#;
         let config = ChecksConfig {
             disabled: vec!["debug".into(), "warning".into()],
-            enabled: vec!["readability/single-pipe".into(), "readability/pipe-chain-start".into()],
+            enabled: vec![
+                "readability/single-pipe".into(),
+                "readability/pipe-chain-start".into(),
+            ],
             ..ChecksConfig::default()
         };
         expect![[r#"

@@ -30,8 +30,23 @@ const MAX_TAINT_DEPTH: u32 = 48;
 /// Modules whose functions return a value derived from their arguments (taint passes through).
 /// Calls to other modules (a `Repo`, an API client...) return new data.
 const PASS_THROUGH: &[&str] = &[
-    "String", "Path", "Enum", "Map", "Keyword", "List", "Kernel", "Access", "URI", "Base",
-    "Jason", "Poison", "IO", "Stream", "Tuple", "Plug.Conn", "Conn",
+    "String",
+    "Path",
+    "Enum",
+    "Map",
+    "Keyword",
+    "List",
+    "Kernel",
+    "Access",
+    "URI",
+    "Base",
+    "Jason",
+    "Poison",
+    "IO",
+    "Stream",
+    "Tuple",
+    "Plug.Conn",
+    "Conn",
 ];
 
 /// What the walk knows of the data in one function clause.
@@ -228,7 +243,10 @@ fn taint_within(ctx: &Ctx, node: Node, depth: u32) -> u32 {
     };
     if kind == k.identifier {
         let name = ctx.text(node);
-        return ctx.functions.last().map_or(0, |f| f.flow.taint_of_var(name));
+        return ctx
+            .functions
+            .last()
+            .map_or(0, |f| f.flow.taint_of_var(name));
     }
     if kind == k.call {
         return call_taint(ctx, node, None, depth);
@@ -348,13 +366,20 @@ fn arm_bodies_taint(ctx: &Ctx, block: Node, depth: u32) -> u32 {
 fn is_sanitizer(name: &CallName) -> bool {
     matches!(
         (name.module, name.fun),
-        (Some("Path"), "basename" | "safe_relative" | "safe_relative_to")
-            | (Some("String"), "to_existing_atom" | "to_integer" | "to_float")
-            | (Some("List"), "to_existing_atom")
+        (
+            Some("Path"),
+            "basename" | "safe_relative" | "safe_relative_to"
+        ) | (
+            Some("String"),
+            "to_existing_atom" | "to_integer" | "to_float"
+        ) | (Some("List"), "to_existing_atom")
             | (Some("Integer" | "Float"), _)
             | (Some("Ecto.UUID"), _)
             | (_, "html_escape" | "safe_to_string" | "escape_html")
-            | (None | Some("Kernel"), "length" | "byte_size" | "is_binary" | "is_atom")
+            | (
+                None | Some("Kernel"),
+                "length" | "byte_size" | "is_binary" | "is_atom"
+            )
             | (Some("Enum"), "count" | "member?" | "empty?")
             | (Some("Map" | "Keyword"), "has_key?")
     )
@@ -388,16 +413,18 @@ fn html_safe(ctx: &Ctx, node: Node, depth: u32) -> bool {
         let right = node.child_by_field_id(k.f_right);
         return match op {
             "<>" | "++" => left.is_some_and(safe) && right.is_some_and(safe),
-            "|>" => right.is_some_and(|r| {
-                r.kind_id() == k.call && html_safe_call(ctx, r, left, depth)
-            }),
+            "|>" => {
+                right.is_some_and(|r| r.kind_id() == k.call && html_safe_call(ctx, r, left, depth))
+            }
             _ => false,
         };
     }
     if kind == k.string || kind == k.list || kind == k.interpolation {
         let mut cursor = node.walk();
         let children: Vec<Node> = node.named_children(&mut cursor).collect();
-        return children.iter().all(|c| c.kind_id() == k.quoted_content || safe(*c));
+        return children
+            .iter()
+            .all(|c| c.kind_id() == k.quoted_content || safe(*c));
     }
     false
 }
@@ -415,7 +442,11 @@ fn html_safe_call(ctx: &Ctx, call: Node, piped: Option<Node>, depth: u32) -> boo
         (_, "safe_to_string") => true,
         (Some("Enum"), "map_join" | "join" | "map" | "intersperse") => {
             // The parts decide, not the collection: `Enum.map_join(items, fn i -> html_escape(i) end)`.
-            let parts = if piped.is_some() { &args[..] } else { args.get(1..).unwrap_or(&[]) };
+            let parts = if piped.is_some() {
+                &args[..]
+            } else {
+                args.get(1..).unwrap_or(&[])
+            };
             parts.iter().all(|a| {
                 a.kind_id() == k.string
                     || safe(*a)
@@ -478,11 +509,51 @@ fn sink<'a>(ctx: &mut Ctx<'a>, id: CheckId, node: Node<'a>, taint: u32, message:
 
 /// Special forms and Kernel macros that are never local functions worth following.
 const NOT_LOCAL: &[&str] = &[
-    "if", "unless", "case", "cond", "with", "for", "fn", "try", "receive", "quote", "unquote",
-    "def", "defp", "defmacro", "defmacrop", "defmodule", "import", "alias", "require", "use",
-    "raise", "reraise", "throw", "send", "spawn", "is_nil", "is_binary", "to_string", "inspect",
-    "elem", "put_in", "get_in", "update_in", "render", "assign", "redirect", "put_flash", "json",
-    "text", "html", "send_resp", "send_file", "send_download", "raw", "dbg",
+    "if",
+    "unless",
+    "case",
+    "cond",
+    "with",
+    "for",
+    "fn",
+    "try",
+    "receive",
+    "quote",
+    "unquote",
+    "def",
+    "defp",
+    "defmacro",
+    "defmacrop",
+    "defmodule",
+    "import",
+    "alias",
+    "require",
+    "use",
+    "raise",
+    "reraise",
+    "throw",
+    "send",
+    "spawn",
+    "is_nil",
+    "is_binary",
+    "to_string",
+    "inspect",
+    "elem",
+    "put_in",
+    "get_in",
+    "update_in",
+    "render",
+    "assign",
+    "redirect",
+    "put_flash",
+    "json",
+    "text",
+    "html",
+    "send_resp",
+    "send_file",
+    "send_download",
+    "raw",
+    "dbg",
 ];
 
 /// Records a call to a local function that passes taint on.
@@ -491,7 +562,10 @@ fn local_call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, fun: &'a str) {
         return;
     }
     let (args, _) = syntax::effective_args(node, ctx.src, ctx.k);
-    if args.iter().any(|a| a.kind_id() == ctx.k.keywords && ctx.text(*a).starts_with("do:")) {
+    if args
+        .iter()
+        .any(|a| a.kind_id() == ctx.k.keywords && ctx.text(*a).starts_with("do:"))
+    {
         return;
     }
     let taints: Vec<u32> = args.iter().map(|a| taint_of(ctx, *a)).collect();
@@ -523,7 +597,10 @@ pub(crate) fn finish_function(ctx: &mut Ctx, flow: Flow) {
 
 /// The module-level pass: which parameters of the module's functions receive request data from
 /// a caller in the module (to a fixed point), then the pending sinks those parameters reach.
-pub(crate) fn module_flows<'f>(ctx: &mut Ctx, flows: impl Iterator<Item = (&'f FunctionFlow, usize)>) {
+pub(crate) fn module_flows<'f>(
+    ctx: &mut Ctx,
+    flows: impl Iterator<Item = (&'f FunctionFlow, usize)>,
+) {
     let flows: Vec<(&FunctionFlow, usize)> = flows.collect();
     if flows.is_empty() {
         return;
@@ -710,11 +787,7 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
                 sink(ctx, id, node, taint, msg);
             }
         }
-        CheckId::UnsafeBinaryToTerm => {
-            if attack_surface(ctx) {
-                binary_to_term(ctx, node, &args)
-            }
-        }
+        CheckId::UnsafeBinaryToTerm if attack_surface(ctx) => binary_to_term(ctx, node, &args),
         CheckId::CodeEval => {
             let index = usize::from(fun == "eval_quoted_with_env");
             if let Some(code) = args.get(index) {
@@ -723,11 +796,9 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
                 sink(ctx, id, node, taint, msg);
             }
         }
-        CheckId::XssRaw => {
-            if args.len() == 1 && first.is_some_and(|a| !html_safe(ctx, a, 0)) {
-                let msg = "raw/1 on unescaped dynamic data disables HTML escaping (XSS)";
-                ctx.emit(id, node, msg, vec![]);
-            }
+        CheckId::XssRaw if args.len() == 1 && first.is_some_and(|a| !html_safe(ctx, a, 0)) => {
+            let msg = "raw/1 on unescaped dynamic data disables HTML escaping (XSS)";
+            ctx.emit(id, node, msg, vec![]);
         }
         CheckId::XssSendResp => {
             let body = match (fun, args.len()) {
@@ -1052,7 +1123,9 @@ mod tests {
             .lines()
             .map(|l| {
                 let (pos, rest) = l.split_once(' ').unwrap_or((l, ""));
-                let flagged = rest.rsplit_once(" `").map_or("", |(_, f)| f.trim_end_matches('`'));
+                let flagged = rest
+                    .rsplit_once(" `")
+                    .map_or("", |(_, f)| f.trim_end_matches('`'));
                 format!("{pos} {flagged}")
             })
             .collect()
@@ -1092,7 +1165,11 @@ end
                 "17:34 String.to_atom(kind)",
             ]
         "#]]
-        .assert_debug_eq(&lines(src, "lib/app_web/controllers/page_controller.ex", CheckId::UnsafeAtom));
+        .assert_debug_eq(&lines(
+            src,
+            "lib/app_web/controllers/page_controller.ex",
+            CheckId::UnsafeAtom,
+        ));
     }
 
     #[test]
@@ -1102,7 +1179,10 @@ end
   def handle_in("topic", payload, socket), do: {:reply, String.to_atom(payload["t"]), socket}
 end
 "##;
-        assert_eq!(lines(src, "lib/app_web/live/room_live.ex", CheckId::UnsafeAtom).len(), 2);
+        assert_eq!(
+            lines(src, "lib/app_web/live/room_live.ex", CheckId::UnsafeAtom).len(),
+            2
+        );
     }
 
     #[test]
@@ -1143,8 +1223,18 @@ end
   def run(conn, params), do: String.to_atom(params["name"])
 end
 "#;
-        assert_eq!(render_only(generator, "lib/mix/tasks/app.gen.ex", CheckId::UnsafeAtom), "");
-        assert_eq!(render_only(generator.replace("Mix.Tasks.App.Gen", "Gen").as_str(), "priv/scripts/gen.exs", CheckId::UnsafeAtom), "");
+        assert_eq!(
+            render_only(generator, "lib/mix/tasks/app.gen.ex", CheckId::UnsafeAtom),
+            ""
+        );
+        assert_eq!(
+            render_only(
+                generator.replace("Mix.Tasks.App.Gen", "Gen").as_str(),
+                "priv/scripts/gen.exs",
+                CheckId::UnsafeAtom
+            ),
+            ""
+        );
     }
 
     #[test]
@@ -1186,7 +1276,11 @@ end
                 "21:27 System.shell(\"tar czf #{name}.tgz #{name",
             ]
         "#]]
-        .assert_debug_eq(&lines(src, "lib/app_web/controllers/tool_controller.ex", CheckId::CommandInjection));
+        .assert_debug_eq(&lines(
+            src,
+            "lib/app_web/controllers/tool_controller.ex",
+            CheckId::CommandInjection,
+        ));
     }
 
     #[test]
@@ -1220,7 +1314,11 @@ end
                 "7:5 Repo.query(params[\"sql\"])",
             ]
         "#]]
-        .assert_debug_eq(&lines(src, "lib/app_web/controllers/search_controller.ex", CheckId::SqlInjection));
+        .assert_debug_eq(&lines(
+            src,
+            "lib/app_web/controllers/search_controller.ex",
+            CheckId::SqlInjection,
+        ));
     }
 
     #[test]
@@ -1270,10 +1368,17 @@ end
                 "6:5 EEx.eval_string(params[\"template\"], assi",
             ]
         "#]]
-        .assert_debug_eq(&lines(src, "lib/app_web/controllers/eval_controller.ex", CheckId::CodeEval));
+        .assert_debug_eq(&lines(
+            src,
+            "lib/app_web/controllers/eval_controller.ex",
+            CheckId::CodeEval,
+        ));
         // A generator evaluating the developer's own file.
         let generator = "defmodule Mix.Tasks.Gen do\n  def run(conn, params), do: Code.eval_file(params[\"f\"])\nend\n";
-        assert_eq!(render_only(generator, "lib/mix/tasks/gen.ex", CheckId::CodeEval), "");
+        assert_eq!(
+            render_only(generator, "lib/mix/tasks/gen.ex", CheckId::CodeEval),
+            ""
+        );
     }
 
     #[test]
@@ -1326,7 +1431,11 @@ end
                 "2:31 send_resp(conn, 200, params[\"body\"])",
             ]
         "#]]
-        .assert_debug_eq(&lines(src, "lib/app_web/controllers/echo_controller.ex", CheckId::XssSendResp));
+        .assert_debug_eq(&lines(
+            src,
+            "lib/app_web/controllers/echo_controller.ex",
+            CheckId::XssSendResp,
+        ));
     }
 
     #[test]
@@ -1426,15 +1535,27 @@ config :app, :token, ""
   assert String.starts_with?(pem, "-----BEGIN RSA PRIVATE KEY-----\n")
 end
 "#;
-        assert_eq!(render_only(test, "test/app/keys_test.exs", CheckId::HardcodedSecret), "");
-        assert_eq!(render_only(test, "lib/app/keys.ex", CheckId::HardcodedSecret), "");
+        assert_eq!(
+            render_only(test, "test/app/keys_test.exs", CheckId::HardcodedSecret),
+            ""
+        );
+        assert_eq!(
+            render_only(test, "lib/app/keys.ex", CheckId::HardcodedSecret),
+            ""
+        );
         let seeds = "Repo.insert!(%User{email: \"admin@example.com\", password: \"admin1234\"})\n";
-        assert_eq!(render_only(seeds, "priv/repo/seeds.exs", CheckId::HardcodedSecret), "");
+        assert_eq!(
+            render_only(seeds, "priv/repo/seeds.exs", CheckId::HardcodedSecret),
+            ""
+        );
         let key = format!(
             "@key \"-----BEGIN RSA PRIVATE KEY-----\\n{}\\n-----END RSA PRIVATE KEY-----\"\n",
             "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB".repeat(2)
         );
-        assert!(render_only(&key, "lib/app/keys.ex", CheckId::HardcodedSecret).contains("private key"), "{key}");
+        assert!(
+            render_only(&key, "lib/app/keys.ex", CheckId::HardcodedSecret).contains("private key"),
+            "{key}"
+        );
     }
 
     #[test]

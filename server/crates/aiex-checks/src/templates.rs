@@ -90,9 +90,7 @@ fn unsafe_raw_calls(text: &str) -> Vec<(usize, usize)> {
         } else {
             // `raw @note %>`: the argument runs to the end of the tag or expression.
             let rest = &text[at + 4..];
-            let len = rest
-                .find(|c| matches!(c, '%' | '}' | '\n'))
-                .unwrap_or(rest.len());
+            let len = rest.find(['%', '}', '\n']).unwrap_or(rest.len());
             let argument = rest[..len].trim_end();
             (argument, at + 4 + argument.len())
         };
@@ -169,9 +167,14 @@ fn safe_argument(argument: &str) -> bool {
             .chars()
             .all(|c| c != '"');
     literal
-        || ["html_escape(", "Phoenix.HTML.html_escape(", "safe_to_string(", "Phoenix.HTML.safe_to_string("]
-            .iter()
-            .any(|p| argument.starts_with(p))
+        || [
+            "html_escape(",
+            "Phoenix.HTML.html_escape(",
+            "safe_to_string(",
+            "Phoenix.HTML.safe_to_string(",
+        ]
+        .iter()
+        .any(|p| argument.starts_with(p))
 }
 
 #[cfg(test)]
@@ -181,10 +184,14 @@ mod tests {
     use super::*;
 
     fn template(src: &str) -> Vec<String> {
-        check_template(src, &FileContext::for_path("lib/app_web/templates/page/show.html.heex"), &ChecksConfig::default())
-            .iter()
-            .map(|f| src[f.start_byte..f.end_byte].to_owned())
-            .collect()
+        check_template(
+            src,
+            &FileContext::for_path("lib/app_web/templates/page/show.html.heex"),
+            &ChecksConfig::default(),
+        )
+        .iter()
+        .map(|f| src[f.start_byte..f.end_byte].to_owned())
+        .collect()
     }
 
     #[test]
@@ -196,7 +203,12 @@ mod tests {
 "#;
         assert_eq!(
             template(src),
-            ["raw(@bio)", "raw @note", "Phoenix.HTML.raw(@post.body)", "raw(@title)"]
+            [
+                "raw(@bio)",
+                "raw @note",
+                "Phoenix.HTML.raw(@post.body)",
+                "raw(@title)"
+            ]
         );
     }
 
