@@ -6,6 +6,7 @@ mod context;
 mod doctor;
 mod index;
 mod symbols;
+mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -7,7 +7,6 @@
 //! the open documents the caller passes; secret files and paths outside the workspace are never
 //! read into the context.
 
-pub mod audit;
 mod budget;
 mod calls;
 mod render;
@@ -26,7 +25,7 @@ use crate::chunks::FileChunks;
 use crate::index::WorkspaceIndex;
 
 pub use sources::is_allowed;
-pub use tokens::{count_tokens, use_tokenizer};
+pub use tokens::{count_tokens, count_with, load_tokenizer, use_tokenizer};
 
 use sources::Sources;
 
