@@ -1492,6 +1492,10 @@ def raw(x), do: x
   end
 
   def config_path(path), do: File.read!(path)
+
+  # An API of the module, not an action: its callers decide the path.
+  def send_export(conn, path), do: send_download(conn, {:file, path})
+  def export(conn, _params), do: send_export(conn, "priv/exports/latest.csv")
 end
 "##;
         expect![[r#"
