@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use super::{out, outln, workspace};
+use super::workspace;
+use super::{out, outln};
 use crate::context::{AssembledContext, Task};
 use crate::engine::{AiError, Cursor, IndexCacheUse};
 

@@ -182,14 +182,14 @@ impl AssembledContext {
 /// Assembles the context for `request`. Runs on every completion request: a hot path, covered
 /// by `benches/context_eval.rs`.
 ///
-/// A document that is itself a secret file (or lies outside the workspace) gets an empty
-/// context: nothing of it may reach a prompt.
+/// A document that is itself a secret file, by name or by content (or lies outside the
+/// workspace) gets an empty context: nothing of it may reach a prompt.
 pub fn assemble(
     request: &ContextRequest<'_>,
     index: &WorkspaceIndex,
     open: &[OpenDocument],
 ) -> AssembledContext {
-    if !sources::is_allowed(request.path) {
+    if !sources::is_allowed(request.path) || crate::secrets::is_secret_text(request.text) {
         return AssembledContext::default();
     }
     let cursor = window::clamp_to_char_boundary(request.text, request.cursor);
