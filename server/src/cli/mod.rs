@@ -6,6 +6,7 @@ mod context;
 mod doctor;
 mod index;
 mod symbols;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ pub enum Command {
     Explain(ai::ExplainArgs),
     /// Print the context a request at FILE:LINE:COL would send, piece by piece.
     Context(context::ContextArgs),
+    /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
+    /// paths outside the workspace; `--revoke` forgets the decision.
+    Trust(trust::TrustArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -75,6 +79,7 @@ pub fn main() -> ExitCode {
         Some(Command::Complete(args)) => report(ai::complete(args)),
         Some(Command::Explain(args)) => report(ai::explain(args)),
         Some(Command::Context(args)) => report(context::run(args)),
+        Some(Command::Trust(args)) => report(trust::run(args)),
     }
 }
 
