@@ -8,7 +8,7 @@
 mod build;
 mod cache;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -210,22 +210,57 @@ pub fn resolve_in_roots(path: &Path, roots: &[PathBuf]) -> Option<(PathBuf, Path
     })
 }
 
+/// `path` with `//` and `.` segments dropped and `..` resolved lexically (never above the
+/// root); `None` when it is relative or holds a NUL byte. Symlinks are not followed.
+pub fn normalize_path(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() || path.as_os_str().as_encoded_bytes().contains(&0) {
+        return None;
+    }
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir | Component::Normal(_) => {
+                normal.push(component)
+            }
+            Component::CurDir => {}
+            // `pop` stops at the root: `/..` is `/`.
+            Component::ParentDir => {
+                normal.pop();
+            }
+        }
+    }
+    Some(normal)
+}
+
 /// Whether the text of `path` may go into a prompt: not a secret file (`.env*`, keys,
-/// `config/*secret*`) and not excluded by the `.aiexignore` of the root holding it.
+/// `config/*secret*`) and not excluded by the `.aiexignore` of the root holding it. A path
+/// that is not absolute, or holds a NUL byte, may not.
 pub fn may_send_to_model(path: &Path, roots: &[PathBuf]) -> bool {
-    if crate::secrets::is_secret_path(path) {
+    let Some(path) = normalize_path(path) else {
+        return false;
+    };
+    if crate::secrets::is_secret_path(&path) {
         return false;
     }
-    let Some(root) = roots.iter().find(|root| path.starts_with(root)) else {
+    let under_root = roots.iter().find_map(|root| {
+        let root = normalize_path(root)?;
+        let relative = path.strip_prefix(&root).ok()?.to_path_buf();
+        Some((root, relative))
+    });
+    let Some((root, relative)) = under_root else {
         return true;
     };
-    let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(&root);
     if builder.add(root.join(crate::walk::AIEX_IGNORE)).is_some() {
         // No (readable) .aiexignore: nothing is excluded by it.
         return true;
     }
+    // Matched by its root-relative path: the matcher strips the root by bytes and panics on
+    // what is left when the spelling differs (`/root//lib/x.ex`), so it never sees the root.
     match builder.build() {
-        Ok(rules) => !rules.matched_path_or_any_parents(path, false).is_ignore(),
+        Ok(rules) => !rules
+            .matched_path_or_any_parents(&relative, false)
+            .is_ignore(),
         Err(_) => true,
     }
 }

@@ -28,10 +28,7 @@ pub fn encoding_kind(encoding: PositionEncoding) -> lsp::PositionEncodingKind {
     }
 }
 
-/// The store key of a document.
-pub fn document_key(uri: &lsp::Uri) -> String {
-    uri.as_str().to_owned()
-}
+pub use super::paths::{document_key, file_path};
 
 /// The language of a document from its language id and URI.
 pub fn language_of(language_id: &str, uri: &lsp::Uri) -> Language {

@@ -83,14 +83,14 @@ impl DiagnosticsState {
 
 /// The context the checks get for a document: its path relative to the workspace root.
 pub fn file_context(uri: &lsp::Uri, roots: &[std::path::PathBuf]) -> FileContext {
-    let Some(path) = uri.to_file_path() else {
+    let Some(path) = convert::file_path(uri) else {
         return FileContext::default();
     };
     let relative = roots
         .iter()
         .find_map(|root| path.strip_prefix(root).ok())
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| path.into_owned());
+        .unwrap_or(path);
     FileContext::for_path(relative)
 }
 

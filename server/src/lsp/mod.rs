@@ -9,6 +9,7 @@ mod actions;
 mod ai;
 mod convert;
 mod diagnostics;
+mod paths;
 mod server;
 mod transport;
 mod workspace;

@@ -61,7 +61,7 @@ impl ServerState {
     /// Whether the text of a document may go into a prompt (not a secret file, not
     /// excluded by `.aiexignore`).
     pub fn may_send(&self, uri: &lsp::Uri) -> bool {
-        match uri.to_file_path() {
+        match convert::file_path(uri) {
             Some(path) => crate::index::may_send_to_model(&path, &self.workspace_roots()),
             // An unsaved buffer has no path to match against the rules.
             None => true,
@@ -320,7 +320,7 @@ impl Backend {
             if let Some(path) = key
                 .parse::<lsp::Uri>()
                 .ok()
-                .and_then(|uri| uri.to_file_path().map(|p| p.into_owned()))
+                .and_then(|uri| convert::file_path(&uri))
             {
                 open_paths.insert(path.canonicalize().unwrap_or(path));
             }
@@ -389,12 +389,12 @@ fn workspace_roots(params: &lsp::InitializeParams) -> Vec<PathBuf> {
         .workspace_folders
         .iter()
         .flatten()
-        .filter_map(|folder| folder.uri.to_file_path().map(|p| p.into_owned()))
+        .filter_map(|folder| convert::file_path(&folder.uri))
         .collect();
     #[allow(deprecated)]
     if roots.is_empty() {
-        if let Some(path) = params.root_uri.as_ref().and_then(|uri| uri.to_file_path()) {
-            roots.push(path.into_owned());
+        if let Some(path) = params.root_uri.as_ref().and_then(convert::file_path) {
+            roots.push(path);
         }
     }
     roots
@@ -584,7 +584,7 @@ impl LanguageServer for Backend {
                     );
                 }
                 let uri = &params.text_document.uri;
-                let relative = uri.to_file_path().and_then(|path| {
+                let relative = convert::file_path(uri).and_then(|path| {
                     let roots = self.state.workspace_roots.read();
                     roots
                         .iter()
@@ -1057,8 +1057,7 @@ impl Backend {
         };
         let index = self.state.index();
         let roots = self.state.workspace_roots();
-        let relative = uri.to_file_path().and_then(|path| {
-            let path = path.into_owned();
+        let relative = convert::file_path(uri).and_then(|path| {
             roots
                 .iter()
                 .find_map(|root| path.strip_prefix(root).ok().map(|p| p.to_path_buf()))

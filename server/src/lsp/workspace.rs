@@ -173,6 +173,6 @@ pub fn forget(state: &ServerState, uri: &lsp::Uri) {
 
 /// The canonical path and root-relative path of a URI, if the index may read it.
 fn resolve(state: &ServerState, uri: &lsp::Uri) -> Option<(PathBuf, PathBuf)> {
-    let path = uri.to_file_path()?;
+    let path = super::convert::file_path(uri)?;
     resolve_in_roots(&path, &state.workspace_roots())
 }
