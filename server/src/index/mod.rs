@@ -286,9 +286,25 @@ impl WorkspaceIndex {
     /// Modules and functions whose qualified name matches `query` as a case-insensitive
     /// subsequence, best first, at most `limit`.
     pub fn search(&self, query: &str, limit: usize) -> Vec<SymbolMatch> {
+        self.search_within(query, limit, &|| false).0
+    }
+
+    /// [`Self::search`] that stops when `should_stop` says so (asked once per file), returning
+    /// the best of what it found and `true` for a cut result.
+    pub fn search_within(
+        &self,
+        query: &str,
+        limit: usize,
+        should_stop: &dyn Fn() -> bool,
+    ) -> (Vec<SymbolMatch>, bool) {
         let query = query.to_lowercase();
         let mut matches = Vec::new();
+        let mut cut = false;
         for file in self.files.iter() {
+            if should_stop() {
+                cut = true;
+                break;
+            }
             for module in file.chunks.all_modules() {
                 if let Some(score) = fuzzy_score(&query, &module.name) {
                     matches.push(SymbolMatch {
@@ -321,7 +337,7 @@ impl WorkspaceIndex {
         }
         matches.sort_by(|a, b| a.score.cmp(&b.score).then_with(|| a.name.cmp(&b.name)));
         matches.truncate(limit);
-        matches
+        (matches, cut)
     }
 }
 
@@ -332,6 +348,11 @@ fn fuzzy_score(query: &str, candidate: &str) -> Option<usize> {
         return Some(candidate.len());
     }
     let lower = candidate.to_lowercase();
+    // A subsequence is never longer than what holds it: a 1 MB query is rejected here at
+    // once instead of being scanned for in every symbol.
+    if query.len() > lower.len() {
+        return None;
+    }
     if let Some(at) = lower.rfind(query) {
         // A contiguous match in the last segment scores best.
         let in_last_segment = lower[at..].find('.').is_none();

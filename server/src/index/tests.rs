@@ -219,3 +219,24 @@ fn resolve_in_roots_refuses_parent_segments_and_odd_spellings_leading_outside() 
     assert!(resolve_in_roots(Path::new("/"), &roots).is_none());
     assert!(resolve_in_roots(Path::new(""), &roots).is_none());
 }
+
+#[test]
+fn a_huge_workspace_symbol_query_is_answered_at_once_and_a_stop_cuts_the_search() {
+    let dir = workspace();
+    let index = WorkspaceIndex::new();
+    index
+        .rebuild(
+            &IndexOptions::new(vec![dir.path().to_owned()]),
+            None,
+            &|_| {},
+        )
+        .expect("build");
+    let huge = "a".repeat(1 << 20);
+    let started = std::time::Instant::now();
+    assert_eq!(index.search(&huge, 256), vec![]);
+    assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    let (found, cut) = index.search_within("", 256, &|| true);
+    assert!(cut);
+    assert!(found.is_empty());
+    assert!(!index.search("", 256).is_empty());
+}

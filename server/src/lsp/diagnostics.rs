@@ -23,7 +23,8 @@ pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
 pub struct DiagnosticsState {
     /// Bumped on every edit; a pending push only runs if the generation is unchanged.
     generations: DashMap<String, u64>,
-    cache: DashMap<String, (i32, Arc<Vec<Finding>>)>,
+    /// Shared with the blocking work, which caches its result even if nobody waits any more.
+    cache: Arc<DashMap<String, (i32, Arc<Vec<Finding>>)>>,
     /// Per document, the checker that re-walks only the top-level forms that changed.
     checkers: DashMap<String, Arc<parking_lot::Mutex<DocumentChecks>>>,
 }
@@ -49,6 +50,9 @@ impl DiagnosticsState {
     }
 
     /// The findings of a document at its latest parsed version.
+    ///
+    /// The checks run on the blocking pool and cache their result themselves, so a request
+    /// that stops waiting at its budget (or is cancelled) leaves it for the next one.
     pub async fn findings(
         &self,
         documents: &DocumentStore,
@@ -66,17 +70,31 @@ impl DiagnosticsState {
             Ok(tree) => {
                 let (tree, rope, config) = (tree.clone(), snapshot.rope.clone(), config.clone());
                 let checker = Arc::clone(&self.checkers.entry(key.to_owned()).or_default());
+                let (cache, owned_key, version) =
+                    (Arc::clone(&self.cache), key.to_owned(), snapshot.version);
                 tokio::task::spawn_blocking(move || {
-                    checker.lock().run(&rope.to_string(), &tree, &file, &config)
+                    let findings =
+                        Arc::new(checker.lock().run(&rope.to_string(), &tree, &file, &config));
+                    let newer = cache.get(&owned_key).is_some_and(|c| c.0 > version);
+                    if !newer {
+                        cache.insert(owned_key, (version, Arc::clone(&findings)));
+                    }
+                    findings
                 })
                 .await
                 .unwrap_or_default()
             }
-            Err(_) => Vec::new(),
+            Err(_) => {
+                let none = Arc::new(Vec::new());
+                self.cache
+                    .insert(key.to_owned(), (snapshot.version, Arc::clone(&none)));
+                none
+            }
         };
-        let findings = Arc::new(findings);
-        self.cache
-            .insert(key.to_owned(), (snapshot.version, Arc::clone(&findings)));
+        // Closed while the checks ran: keep nothing of it.
+        if documents.get(key).is_none() {
+            self.forget(key);
+        }
         Some((snapshot, findings))
     }
 }

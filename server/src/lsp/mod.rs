@@ -7,6 +7,7 @@
 
 mod actions;
 mod ai;
+mod budget;
 mod convert;
 mod diagnostics;
 mod paths;
