@@ -183,8 +183,10 @@ impl ConfigLayers {
             .editor_change
             .clone()
             .map(|value| (ConfigSource::Editor, value));
+        // Restricted before it is validated: whatever a workspace may not set is named in
+        // the one trust report, even a key Aiex does not know (`providers.x.headers`).
         let workspace = self.workspace.clone().map(|(source, value)| {
-            let value = drop_invalid_keys(strip_nulls(value), &source, &mut issues);
+            let value = strip_nulls(value);
             let root = self.workspace_root.clone().unwrap_or_default();
             let (kept, ignored) = restrict_workspace(value, &root, &self.trust);
             if !ignored.is_empty() {

@@ -99,6 +99,20 @@ impl DocumentStore {
         self.documents.remove(key).is_some()
     }
 
+    /// Gives memory freed by closed documents back to the system: the map's spare capacity,
+    /// and the allocator's free pages (glibc keeps them in per-thread arenas otherwise: 5,000
+    /// opened-then-closed documents left 674 MB resident). Takes milliseconds: call it once
+    /// closes pause, on the blocking pool.
+    pub fn release_memory(&self) {
+        self.documents.shrink_to_fit();
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: `malloc_trim` only returns free pages to the kernel; it takes no pointers
+        // and is thread-safe in glibc.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
     /// The handle of an open document.
     pub fn get(&self, key: &str) -> Option<Arc<DocumentHandle>> {
         self.documents

@@ -44,6 +44,8 @@ pub struct ServerState {
     /// The client accepts a dynamically registered file watcher.
     dynamic_file_watching: AtomicBool,
     edit_support: RwLock<super::actions::EditSupport>,
+    /// Bumped on every `didClose`; memory is released once closes pause.
+    closes: std::sync::atomic::AtomicU64,
     /// Serialises index updates from saves and file events, in arrival order.
     pub(super) index_updates: Arc<tokio::sync::Mutex<()>>,
     /// Where provider requests are recorded.
@@ -205,6 +207,19 @@ impl Backend {
             .await;
     }
 
+    /// Releases the memory of closed documents once closes pause for half a second (a
+    /// project switch closes hundreds at once; trimming after each would be wasted work).
+    fn release_memory_after_closes(&self) {
+        let generation = self.state.closes.fetch_add(1, Ordering::Relaxed) + 1;
+        let state = Arc::clone(&self.state);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if state.closes.load(Ordering::Relaxed) == generation {
+                let _ = tokio::task::spawn_blocking(move || state.documents.release_memory()).await;
+            }
+        });
+    }
+
     /// Says that a result was cut at its time budget: in the log, and in the client's.
     async fn report_cut(&self, what: &str, uri: &lsp::Uri) {
         let message = format!(
@@ -357,23 +372,35 @@ impl Backend {
     async fn workspace_chunks(&self, except: &str) -> Vec<Arc<FileChunks>> {
         let mut all = Vec::new();
         let mut open_paths = HashSet::new();
-        for key in self.state.documents.keys() {
-            // What is already known of open documents, without waiting for them: a huge
-            // document being parsed must not hold up a hover elsewhere. One not chunked yet
-            // is represented by its indexed copy.
-            let Some(cached) = self.state.documents.cached_chunks(&key) else {
-                continue;
-            };
-            if let Some(path) = key
-                .parse::<lsp::Uri>()
+        // Other open documents are waited for only briefly: a huge one being parsed must not
+        // hold up a hover elsewhere. Its chunks go on being computed and cached in the
+        // background; meanwhile its indexed copy stands in.
+        let patience = tokio::time::Instant::now() + OTHER_DOCUMENTS_PATIENCE;
+        let path_of = |key: &str| {
+            key.parse::<lsp::Uri>()
                 .ok()
                 .and_then(|uri| convert::file_path(&uri))
-            {
-                open_paths.insert(path.canonicalize().unwrap_or(path));
+                .map(|path| path.canonicalize().unwrap_or(path))
+        };
+        for key in self.state.documents.keys() {
+            if key == except {
+                // The document itself is the caller's: its indexed copy is stale.
+                open_paths.extend(path_of(&key));
+                continue;
             }
-            if key != except {
-                all.push(cached.chunks);
-            }
+            let chunks = match self.state.documents.cached_chunks(&key) {
+                Some(cached) => Some(cached.chunks),
+                None => tokio::time::timeout_at(patience, self.state.documents.chunks(&key))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|(_, chunks)| chunks),
+            };
+            let Some(chunks) = chunks else {
+                continue;
+            };
+            open_paths.extend(path_of(&key));
+            all.push(chunks);
         }
         let indexed = self.state.index().files();
         all.extend(
@@ -419,6 +446,9 @@ impl Backend {
         }))
     }
 }
+
+/// How long a hover waits for the chunks of other open documents not computed yet.
+const OTHER_DOCUMENTS_PATIENCE: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// A request whose work outlived its budget; the work goes on and a later request gets it.
 fn still_computing(what: &str, uri: &lsp::Uri) -> Error {
@@ -670,6 +700,7 @@ impl LanguageServer for Backend {
         }
         self.state.diagnostics.forget(&key);
         self.state.ai.forget(&key);
+        self.release_memory_after_closes();
         if !self.state.pull_diagnostics.load(Ordering::Relaxed) {
             self.client
                 .publish_diagnostics(params.text_document.uri, Vec::new(), None)
