@@ -18,13 +18,16 @@ use crate::document::{PositionEncoding, SyntaxSnapshot};
 /// How long typing must pause before diagnostics are recomputed and pushed.
 pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
 
+/// The findings of each document with the version they are for.
+type FindingsCache = DashMap<String, (i32, Arc<Vec<Finding>>)>;
+
 /// Findings per document, cached per version, and the debounce state of pushes.
 #[derive(Debug, Default)]
 pub struct DiagnosticsState {
     /// Bumped on every edit; a pending push only runs if the generation is unchanged.
     generations: DashMap<String, u64>,
     /// Shared with the blocking work, which caches its result even if nobody waits any more.
-    cache: Arc<DashMap<String, (i32, Arc<Vec<Finding>>)>>,
+    cache: Arc<FindingsCache>,
     /// Per document, the checker that re-walks only the top-level forms that changed.
     checkers: DashMap<String, Arc<parking_lot::Mutex<DocumentChecks>>>,
 }
