@@ -44,12 +44,30 @@ pub struct ServerState {
     /// The client accepts a dynamically registered file watcher.
     dynamic_file_watching: AtomicBool,
     edit_support: RwLock<super::actions::EditSupport>,
+    /// Turns for background checks (one per core).
+    background: BackgroundTurns,
     /// Bumped on every `didClose`; memory is released once closes pause.
     closes: std::sync::atomic::AtomicU64,
     /// Serialises index updates from saves and file events, in arrival order.
     pub(super) index_updates: Arc<tokio::sync::Mutex<()>>,
     /// Where provider requests are recorded.
     pub(super) audit: RwLock<Option<crate::context::audit::AuditLog>>,
+}
+
+/// Turns for background work: as many as there are cores.
+#[derive(Debug)]
+struct BackgroundTurns(Arc<tokio::sync::Semaphore>);
+
+impl BackgroundTurns {
+    fn count() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+impl Default for BackgroundTurns {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(Self::count())))
+    }
 }
 
 impl ServerState {
@@ -214,9 +232,17 @@ impl Backend {
         let state = Arc::clone(&self.state);
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            if state.closes.load(Ordering::Relaxed) == generation {
-                let _ = tokio::task::spawn_blocking(move || state.documents.release_memory()).await;
+            if state.closes.load(Ordering::Relaxed) != generation {
+                return;
             }
+            // After the background work queued before the closes: what it freed is released
+            // too (work for closed documents skips at its turn).
+            let turns = BackgroundTurns::count() as u32;
+            let background = Arc::clone(&state.background.0);
+            let Ok(_all) = background.acquire_many(turns).await else {
+                return;
+            };
+            let _ = tokio::task::spawn_blocking(move || state.documents.release_memory()).await;
         });
     }
 
@@ -341,6 +367,12 @@ impl Backend {
         let (client, state) = (self.client.clone(), Arc::clone(&self.state));
         tokio::spawn(async move {
             tokio::time::sleep(diagnostics::PUSH_DEBOUNCE).await;
+            // Background checks take turns, one per core: opening a whole project at once
+            // must not parse thousands of documents in parallel, and a document closed (or
+            // edited again) while waiting its turn costs nothing.
+            let Ok(_turn) = state.background.0.acquire().await else {
+                return;
+            };
             if !state.diagnostics.is_current(&key, generation) {
                 return;
             }
