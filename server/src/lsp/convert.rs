@@ -4,7 +4,9 @@ use ropey::Rope;
 use tower_lsp_server::ls_types as lsp;
 
 use crate::chunks::ByteRange;
-use crate::document::{position, Language, Position, PositionEncoding, PositionRange, TextChange};
+use crate::document::{
+    position, DocumentKey, Language, Position, PositionEncoding, PositionRange, TextChange,
+};
 use crate::features::folding::{Fold, FoldKind};
 use crate::features::symbols::{Symbol, SymbolKind};
 
@@ -28,7 +30,25 @@ pub fn encoding_kind(encoding: PositionEncoding) -> lsp::PositionEncodingKind {
     }
 }
 
-pub use super::paths::{document_key, file_path};
+pub use super::paths::file_path;
+
+/// The engine's key of a document: its file's path, normalised (`//`, `/./`, `/../` and
+/// percent-encoding resolved here, once; only `file` URIs on the local host name files), or
+/// the URI itself for a buffer with no file.
+pub fn document_key(uri: &lsp::Uri) -> DocumentKey {
+    match file_path(uri) {
+        Some(path) => DocumentKey::file(&path),
+        None => DocumentKey::unsaved(uri.as_str()),
+    }
+}
+
+/// The URI of a document, for messages to the client.
+pub fn uri_of(key: &DocumentKey) -> Option<lsp::Uri> {
+    match key {
+        DocumentKey::File(path) => lsp::Uri::from_file_path(path),
+        DocumentKey::Unsaved(name) => name.parse().ok(),
+    }
+}
 
 /// The language of a document from its language id and URI.
 pub fn language_of(language_id: &str, uri: &lsp::Uri) -> Language {

@@ -13,40 +13,40 @@ use super::convert;
 use crate::checks::{self, DocumentChecks, FileContext, Finding, Fix, Severity};
 use crate::chunks::ByteRange;
 use crate::document::store::DocumentStore;
-use crate::document::{PositionEncoding, SyntaxSnapshot};
+use crate::document::{DocumentKey, PositionEncoding, SyntaxSnapshot};
 
 /// How long typing must pause before diagnostics are recomputed and pushed.
 pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// The findings of each document with the version they are for.
-type FindingsCache = DashMap<String, (i32, Arc<Vec<Finding>>)>;
+type FindingsCache = DashMap<DocumentKey, (i32, Arc<Vec<Finding>>)>;
 
 /// Findings per document, cached per version, and the debounce state of pushes.
 #[derive(Debug, Default)]
 pub struct DiagnosticsState {
     /// Bumped on every edit; a pending push only runs if the generation is unchanged.
-    generations: DashMap<String, u64>,
+    generations: DashMap<DocumentKey, u64>,
     /// Shared with the blocking work, which caches its result even if nobody waits any more.
     cache: Arc<FindingsCache>,
     /// Per document, the checker that re-walks only the top-level forms that changed.
-    checkers: DashMap<String, Arc<parking_lot::Mutex<DocumentChecks>>>,
+    checkers: DashMap<DocumentKey, Arc<parking_lot::Mutex<DocumentChecks>>>,
 }
 
 impl DiagnosticsState {
     /// Records an edit and returns the generation a push scheduled now must still see.
-    pub fn bump(&self, key: &str) -> u64 {
-        let mut entry = self.generations.entry(key.to_owned()).or_insert(0);
+    pub fn bump(&self, key: &DocumentKey) -> u64 {
+        let mut entry = self.generations.entry(key.clone()).or_insert(0);
         *entry += 1;
         *entry
     }
 
     /// True when no edit came after the one that scheduled `generation`.
-    pub fn is_current(&self, key: &str, generation: u64) -> bool {
+    pub fn is_current(&self, key: &DocumentKey, generation: u64) -> bool {
         self.generations.get(key).is_some_and(|g| *g == generation)
     }
 
     /// Forgets a closed document.
-    pub fn forget(&self, key: &str) {
+    pub fn forget(&self, key: &DocumentKey) {
         self.generations.remove(key);
         self.cache.remove(key);
         self.checkers.remove(key);
@@ -59,7 +59,7 @@ impl DiagnosticsState {
     pub async fn findings(
         &self,
         documents: &DocumentStore,
-        key: &str,
+        key: &DocumentKey,
         file: FileContext,
         config: &checks::ChecksConfig,
     ) -> Option<(SyntaxSnapshot, Arc<Vec<Finding>>)> {
@@ -72,9 +72,9 @@ impl DiagnosticsState {
         let findings = match &snapshot.tree {
             Ok(tree) => {
                 let (tree, rope, config) = (tree.clone(), snapshot.rope.clone(), config.clone());
-                let checker = Arc::clone(&self.checkers.entry(key.to_owned()).or_default());
+                let checker = Arc::clone(&self.checkers.entry(key.clone()).or_default());
                 let (cache, owned_key, version) =
-                    (Arc::clone(&self.cache), key.to_owned(), snapshot.version);
+                    (Arc::clone(&self.cache), key.clone(), snapshot.version);
                 tokio::task::spawn_blocking(move || {
                     let findings =
                         Arc::new(checker.lock().run(&rope.to_string(), &tree, &file, &config));
@@ -90,7 +90,7 @@ impl DiagnosticsState {
             Err(_) => {
                 let none = Arc::new(Vec::new());
                 self.cache
-                    .insert(key.to_owned(), (snapshot.version, Arc::clone(&none)));
+                    .insert(key.clone(), (snapshot.version, Arc::clone(&none)));
                 none
             }
         };
@@ -135,6 +135,9 @@ pub fn to_diagnostic(
             Severity::Hint => lsp::DiagnosticSeverity::HINT,
         }),
         code: Some(lsp::NumberOrString::String(info.name.to_owned())),
+        code_description: checks::doc_url(finding.check)
+            .and_then(|url| url.parse().ok())
+            .map(|href| lsp::CodeDescription { href }),
         source: Some("aiex".to_owned()),
         message: finding.message.clone(),
         ..lsp::Diagnostic::default()

@@ -2,8 +2,8 @@
 //!
 //! Clients and hostile inputs spell one file many ways: `file:///r//lib/a.ex`,
 //! `file:///r/./lib/a.ex`, `file:///r/x/../lib/a.ex`, `file:///r/lib/%61.ex`. Everything past
-//! this module sees one spelling: an absolute path with no empty, `.` or `..` segments, and the
-//! URI rebuilt from it. Only `file` URIs on the local host name files; anything else (an
+//! this module sees one spelling: an absolute path with no empty, `.` or `..` segments (the
+//! engine's `DocumentKey` is built from it). Only `file` URIs on the local host name files; anything else (an
 //! `untitled:` buffer, `http://host/etc/passwd`) has no path at all.
 //!
 //! Case is kept as written: on a case-insensitive file system two spellings of one file stay
@@ -30,15 +30,6 @@ pub fn file_path(uri: &lsp::Uri) -> Option<PathBuf> {
     crate::index::normalize_path(&decoded)
 }
 
-/// The key a document is stored under: for a local file, the URI rebuilt from its normalised
-/// path, so every spelling of one file is one document; any other URI as written.
-pub fn document_key(uri: &lsp::Uri) -> String {
-    match file_path(uri).and_then(lsp::Uri::from_file_path) {
-        Some(normal) => normal.as_str().to_owned(),
-        None => uri.as_str().to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,7 +39,7 @@ mod tests {
     }
 
     #[test]
-    fn every_spelling_of_a_file_is_one_path_and_one_key() {
+    fn every_spelling_of_a_file_is_one_path() {
         let spellings = [
             "file:///r/lib/a.ex",
             "file:///r//lib/a.ex",
@@ -65,8 +56,8 @@ mod tests {
                 "{spelling}"
             );
             assert_eq!(
-                document_key(&uri(spelling)),
-                "file:///r/lib/a.ex",
+                super::super::convert::document_key(&uri(spelling)),
+                crate::document::DocumentKey::file(std::path::Path::new("/r/lib/a.ex")),
                 "{spelling}"
             );
         }
@@ -90,17 +81,12 @@ mod tests {
         ] {
             assert_eq!(file_path(&uri(text)), None, "{text}");
         }
-        assert_eq!(
-            document_key(&uri("untitled:Untitled-1")),
-            "untitled:Untitled-1"
-        );
     }
 
     #[test]
-    fn spaces_and_unicode_survive_the_round_trip() {
-        let key = document_key(&uri("file:///r/my%20app/caf%C3%A9.ex"));
+    fn spaces_and_unicode_are_decoded() {
         assert_eq!(
-            file_path(&uri(&key)),
+            file_path(&uri("file:///r/my%20app/caf%C3%A9.ex")),
             Some(PathBuf::from("/r/my app/café.ex"))
         );
     }

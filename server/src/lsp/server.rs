@@ -11,7 +11,6 @@ use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer};
 use tracing::{debug, info, warn};
 
-use super::ai::{AiState, Notice};
 use super::budget::{self, FEATURE_BUDGET};
 use super::convert;
 use super::diagnostics::{self, DiagnosticsState};
@@ -19,24 +18,22 @@ use super::workspace;
 use crate::chunks::FileChunks;
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::document::store::DocumentStore;
-use crate::document::{position, PositionEncoding, SyntaxSnapshot};
+use crate::document::{position, DocumentKey, PositionEncoding, SyntaxSnapshot};
+use crate::engine::{CompletionOptions, Cursor, Engine, HoverExplanation};
 use crate::features::{folding, hover, symbols};
 use crate::index::WorkspaceIndex;
 
-/// State shared by all handlers.
+/// State shared by all handlers: the engine, and what only the protocol knows (the client's
+/// capabilities, the configuration layers it sent, the diagnostics it was given).
 #[derive(Debug, Default)]
 pub struct ServerState {
-    pub(super) documents: DocumentStore,
+    engine: Arc<Engine>,
     encoding: RwLock<PositionEncoding>,
-    workspace_roots: RwLock<Vec<PathBuf>>,
     config_layers: Mutex<ConfigLayers>,
-    config: RwLock<Arc<LoadedConfig>>,
     /// Configuration problems already shown to the user, so each is shown once.
     reported_issues: Mutex<HashSet<String>>,
     shutdown_requested: AtomicBool,
     diagnostics: DiagnosticsState,
-    index: Arc<WorkspaceIndex>,
-    ai: AiState,
     /// The client pulls diagnostics (`textDocument/diagnostic`), so none are pushed.
     pull_diagnostics: AtomicBool,
     /// The client shows `$/progress` for server-created tokens.
@@ -50,8 +47,6 @@ pub struct ServerState {
     closes: std::sync::atomic::AtomicU64,
     /// Serialises index updates from saves and file events, in arrival order.
     pub(super) index_updates: Arc<tokio::sync::Mutex<()>>,
-    /// Where provider requests are recorded.
-    pub(super) audit: RwLock<Option<crate::context::audit::AuditLog>>,
 }
 
 /// Turns for background work: as many as there are cores.
@@ -76,34 +71,29 @@ impl ServerState {
         self.shutdown_requested.load(Ordering::SeqCst)
     }
 
-    /// The workspace index.
-    pub fn index(&self) -> Arc<WorkspaceIndex> {
-        Arc::clone(&self.index)
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
-    /// Whether the text of a document may go into a prompt (not a secret file, not
-    /// excluded by `.aiexignore`).
-    pub fn may_send(&self, uri: &lsp::Uri) -> bool {
-        match convert::file_path(uri) {
-            Some(path) => crate::index::may_send_to_model(&path, &self.workspace_roots()),
-            // An unsaved buffer has no path to match against the rules.
-            None => true,
-        }
+    /// The open documents.
+    pub fn documents(&self) -> &DocumentStore {
+        self.engine.documents()
+    }
+
+    /// The workspace index.
+    pub fn index(&self) -> Arc<WorkspaceIndex> {
+        self.engine.index()
     }
 
     /// The workspace roots from `initialize`.
     pub fn workspace_roots(&self) -> Vec<PathBuf> {
-        self.workspace_roots.read().clone()
+        self.engine.roots()
     }
 
     /// What the client can do with edits and documents.
     pub fn edit_support(&self) -> super::actions::EditSupport {
         *self.edit_support.read()
-    }
-
-    /// The AI state (providers, completions).
-    pub fn ai(&self) -> &AiState {
-        &self.ai
     }
 
     /// The position encoding negotiated with the client.
@@ -113,7 +103,7 @@ impl ServerState {
 
     /// The configuration in effect.
     pub fn config(&self) -> Arc<LoadedConfig> {
-        Arc::clone(&self.config.read())
+        self.engine.config()
     }
 
     /// The findings of the built-in checks for a document, at its latest version.
@@ -122,10 +112,10 @@ impl ServerState {
         uri: &lsp::Uri,
     ) -> Option<(SyntaxSnapshot, Arc<Vec<crate::checks::Finding>>)> {
         let key = convert::document_key(uri);
-        let file = diagnostics::file_context(uri, &self.workspace_roots.read());
+        let file = diagnostics::file_context(uri, &self.workspace_roots());
         let config = self.config();
         self.diagnostics
-            .findings(&self.documents, &key, file, &config.config.checks)
+            .findings(self.documents(), &key, file, &config.config.checks)
             .await
     }
 
@@ -154,48 +144,18 @@ impl ServerState {
         }
     }
 
-    /// Re-merges the configuration layers and returns the problems not shown before.
+    /// Re-merges the configuration layers, hands them to the engine, and returns the problems
+    /// not shown before.
     fn reload_config(&self) -> Vec<String> {
         let loaded = self.config_layers.lock().resolve();
-        let mut provider_problems = self.ai.configure(&loaded.config);
-        let tokenizer = loaded
-            .config
-            .features
-            .completion
-            .tokenizer
-            .as_ref()
-            .map(|path| {
-                let root = self
-                    .workspace_roots
-                    .read()
-                    .first()
-                    .cloned()
-                    .unwrap_or_default();
-                root.join(path)
-            });
-        if let Err(problem) = crate::context::use_tokenizer(tokenizer.as_deref()) {
-            provider_problems.push(format!(
-                "features.completion.tokenizer: {problem}; counting with cl100k"
-            ));
-        }
+        let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
+        let provider_problems = self.engine.configure(loaded);
         let mut reported = self.reported_issues.lock();
-        let fresh: Vec<String> = loaded
-            .issues
-            .iter()
-            .map(ToString::to_string)
+        issues
+            .into_iter()
             .chain(provider_problems)
             .filter(|issue| reported.insert(issue.clone()))
-            .collect();
-        let audit = &loaded.config.audit;
-        *self.audit.write() = crate::context::audit::AuditLog::default_path()
-            .filter(|_| audit.enabled)
-            .map(crate::context::audit::AuditLog::new)
-            .map(|log| crate::context::audit::AuditLog {
-                record_prompts: audit.record_prompts,
-                ..log
-            });
-        *self.config.write() = Arc::new(loaded);
-        fresh
+            .collect()
     }
 }
 
@@ -242,7 +202,7 @@ impl Backend {
             let Ok(_all) = background.acquire_many(turns).await else {
                 return;
             };
-            let _ = tokio::task::spawn_blocking(move || state.documents.release_memory()).await;
+            let _ = tokio::task::spawn_blocking(move || state.documents().release_memory()).await;
         });
     }
 
@@ -263,7 +223,7 @@ impl Backend {
     async fn syntax(&self, uri: &lsp::Uri) -> Result<SyntaxSnapshot> {
         let key = convert::document_key(uri);
         self.state
-            .documents
+            .documents()
             .syntax(&key)
             .await
             .ok_or_else(|| unknown_document(uri))
@@ -291,69 +251,21 @@ impl Backend {
     /// on: the model's text, or a note that it is on its way.
     async fn hover_explanation(
         &self,
-        doc_uri: Option<&lsp::Uri>,
+        key: &DocumentKey,
         doc: &hover::HoverDoc,
         chunks: &FileChunks,
         source: &str,
     ) -> Option<String> {
-        let (module_name, function) = doc.function.as_ref()?;
-        let config = self.state.config();
-        let indexed_path = self
-            .state
-            .index()
-            .module_file(module_name)
-            .map(|f| f.path.clone());
-        let in_this_file = chunks.all_modules().iter().any(|m| &m.name == module_name);
-        let sendable = match (&indexed_path, in_this_file) {
-            (_, true) => doc_uri.is_none_or(|uri| self.state.may_send(uri)),
-            (Some(path), false) => {
-                crate::index::may_send_to_model(path, &self.state.workspace_roots())
-            }
-            (None, false) => false,
-        };
-        if !sendable {
-            return None;
-        }
-        let settings = &config.config.features.explain;
-        if !settings.enabled || !settings.hover {
-            return None;
-        }
-        // The function's own text: from this document, or from the index.
-        let indexed = self.state.index().module_file(module_name);
-        let (module_source, module_chunks): (&str, &FileChunks) =
-            match chunks.all_modules().iter().any(|m| &m.name == module_name) {
-                true => (source, chunks),
-                false => {
-                    let file = indexed.as_ref()?;
-                    (&file.text, &file.chunks)
-                }
-            };
-        let module = module_chunks
-            .all_modules()
-            .into_iter()
-            .find(|m| &m.name == module_name)?;
-        let target = crate::ai::actions::Target {
-            module: Some(module),
-            function,
-        };
-        let code = module_source.get(function.range.start..function.range.end)?;
-        let request = crate::ai::actions::explain_request(&target, module_source, "");
-        let names = config.config.feature_providers(&settings.providers);
-        let wait = std::time::Duration::from_millis(settings.hover_timeout_ms);
-        let subject = format!("{module_name}\n{code}");
         match self
             .state
-            .ai
-            .explanation(&subject, &names, request, wait)
-            .await
+            .engine
+            .hover_explanation(key, doc, chunks, source)
+            .await?
         {
-            super::ai::HoverExplanation::Ready(text) => {
-                Some(format!("**Explanation** (AI)\n\n{text}"))
-            }
-            super::ai::HoverExplanation::Pending => {
+            HoverExplanation::Ready(text) => Some(format!("**Explanation** (AI)\n\n{text}")),
+            HoverExplanation::Pending => {
                 Some("*AI explanation on its way: hover again in a moment.*".to_owned())
             }
-            super::ai::HoverExplanation::Unavailable => None,
         }
     }
 
@@ -383,7 +295,7 @@ impl Backend {
                 return;
             }
             debug!(
-                uri = key,
+                document = %key,
                 findings = findings.len(),
                 version = snapshot.version,
                 "publishing diagnostics"
@@ -401,28 +313,26 @@ impl Backend {
 
     /// The chunks of every known file except the document `except`: open documents as the
     /// editor holds them, and the index for the files that are not open.
-    async fn workspace_chunks(&self, except: &str) -> Vec<Arc<FileChunks>> {
+    async fn workspace_chunks(&self, except: &DocumentKey) -> Vec<Arc<FileChunks>> {
         let mut all = Vec::new();
         let mut open_paths = HashSet::new();
         // Other open documents are waited for only briefly: a huge one being parsed must not
         // hold up a hover elsewhere. Its chunks go on being computed and cached in the
         // background; meanwhile its indexed copy stands in.
         let patience = tokio::time::Instant::now() + OTHER_DOCUMENTS_PATIENCE;
-        let path_of = |key: &str| {
-            key.parse::<lsp::Uri>()
-                .ok()
-                .and_then(|uri| convert::file_path(&uri))
-                .map(|path| path.canonicalize().unwrap_or(path))
+        let path_of = |key: &DocumentKey| {
+            key.path()
+                .map(|path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
         };
-        for key in self.state.documents.keys() {
-            if key == except {
+        for key in self.state.documents().keys() {
+            if &key == except {
                 // The document itself is the caller's: its indexed copy is stale.
                 open_paths.extend(path_of(&key));
                 continue;
             }
-            let chunks = match self.state.documents.cached_chunks(&key) {
+            let chunks = match self.state.documents().cached_chunks(&key) {
                 Some(cached) => Some(cached.chunks),
-                None => tokio::time::timeout_at(patience, self.state.documents.chunks(&key))
+                None => tokio::time::timeout_at(patience, self.state.documents().chunks(&key))
                     .await
                     .ok()
                     .flatten()
@@ -469,7 +379,7 @@ impl Backend {
         let uri = &params.text_document.uri;
         let handle = self
             .state
-            .documents
+            .documents()
             .get(&convert::document_key(uri))
             .ok_or_else(|| unknown_document(uri))?;
         Ok(handle.with_document(|document| DocumentText {
@@ -560,7 +470,7 @@ impl LanguageServer for Backend {
             completion_enabled = layers.resolve().config.features.completion.enabled;
             *self.state.config_layers.lock() = layers;
         }
-        *self.state.workspace_roots.write() = roots;
+        self.state.engine.set_roots(roots);
         let sync = lsp::TextDocumentSyncOptions {
             open_close: Some(true),
             change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
@@ -638,8 +548,7 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: lsp::InitializedParams) {
         let issues = self.state.reload_config();
         self.report_config_issues(issues).await;
-        let config = self.state.config();
-        if let Some(notice) = self.state.ai.probe_implicit_provider(&config.config).await {
+        if let Some(notice) = self.state.engine.probe_implicit_provider().await {
             info!("{notice}");
             self.client
                 .show_message(lsp::MessageType::INFO, notice)
@@ -669,7 +578,7 @@ impl LanguageServer for Backend {
             bytes = document.text.len(),
             "didOpen"
         );
-        self.state.documents.open(
+        self.state.engine.open(
             &convert::document_key(&document.uri),
             &document.text,
             document.version,
@@ -687,7 +596,7 @@ impl LanguageServer for Backend {
             .into_iter()
             .map(convert::change_from_lsp)
             .collect();
-        match self.state.documents.change(
+        match self.state.engine.change(
             &key,
             params.text_document.version,
             &changes,
@@ -696,25 +605,14 @@ impl LanguageServer for Backend {
             Ok(report) => {
                 if report.clamped > 0 {
                     warn!(
-                        uri = key,
+                        document = %key,
                         clamped = report.clamped,
                         "change ranges past the end of the document were clamped"
                     );
                 }
-                let uri = &params.text_document.uri;
-                let relative = convert::file_path(uri).and_then(|path| {
-                    let roots = self.state.workspace_roots.read();
-                    roots
-                        .iter()
-                        .find_map(|root| path.strip_prefix(root).ok().map(|p| p.to_path_buf()))
-                });
-                let at = relative
-                    .zip(report.last_edit)
-                    .map(|(path, offset)| crate::context::RecentEdit { path, offset });
-                self.state.ai.record_edit(&key, at);
             }
             Err(error) => {
-                warn!(uri = key, "didChange ignored: {error}");
+                warn!(document = %key, "didChange ignored: {error}");
                 return;
             }
         }
@@ -723,15 +621,14 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
         let key = convert::document_key(&params.text_document.uri);
-        if !self.state.documents.close(&key) {
+        if !self.state.engine.close(&key) {
             warn!(
-                uri = key,
+                document = %key,
                 "didClose for a document that is not open; ignored"
             );
             return;
         }
         self.state.diagnostics.forget(&key);
-        self.state.ai.forget(&key);
         self.release_memory_after_closes();
         if !self.state.pull_diagnostics.load(Ordering::Relaxed) {
             self.client
@@ -748,16 +645,15 @@ impl LanguageServer for Backend {
         let issues = self.state.reload_config();
         info!("configuration changed");
         self.report_config_issues(issues).await;
-        let config = self.state.config();
-        if let Some(notice) = self.state.ai.probe_implicit_provider(&config.config).await {
+        if let Some(notice) = self.state.engine.probe_implicit_provider().await {
             self.client
                 .show_message(lsp::MessageType::INFO, notice)
                 .await;
         }
         // The checks' settings may have changed: recompute every open document's findings.
-        for key in self.state.documents.keys() {
+        for key in self.state.documents().keys() {
             self.state.diagnostics.forget(&key);
-            if let Ok(uri) = key.parse::<lsp::Uri>() {
+            if let Some(uri) = convert::uri_of(&key) {
                 self.schedule_diagnostics(uri);
             }
         }
@@ -772,7 +668,7 @@ impl LanguageServer for Backend {
         // The chunks are computed on the blocking pool and cached even if this request gives
         // up waiting, so asking again later gets them at once.
         let (snapshot, chunks) =
-            match tokio::time::timeout(FEATURE_BUDGET, self.state.documents.chunks(&key)).await {
+            match tokio::time::timeout(FEATURE_BUDGET, self.state.documents().chunks(&key)).await {
                 Ok(found) => found.ok_or_else(|| unknown_document(uri))?,
                 Err(_) => return Err(still_computing("the outline", uri)),
             };
@@ -800,7 +696,7 @@ impl LanguageServer for Backend {
         let uri = &params.text_document_position_params.text_document.uri;
         let key = convert::document_key(uri);
         let (snapshot, chunks) =
-            match tokio::time::timeout(FEATURE_BUDGET, self.state.documents.chunks(&key)).await {
+            match tokio::time::timeout(FEATURE_BUDGET, self.state.documents().chunks(&key)).await {
                 Ok(found) => found.ok_or_else(|| unknown_document(uri))?,
                 Err(_) => return Err(still_computing("the hover", uri)),
             };
@@ -834,10 +730,7 @@ impl LanguageServer for Backend {
             Err(_) => Vec::new(),
         };
         let explanation = match &symbol {
-            Some(doc) => {
-                self.hover_explanation(Some(uri), doc, &chunks, &source)
-                    .await
-            }
+            Some(doc) => self.hover_explanation(&key, doc, &chunks, &source).await,
             None => None,
         };
         let range = symbol
@@ -906,7 +799,7 @@ impl LanguageServer for Backend {
         if features.actions.enabled || features.explain.enabled {
             let chunks = tokio::time::timeout(
                 FEATURE_BUDGET,
-                self.state.documents.chunks(&convert::document_key(uri)),
+                self.state.documents().chunks(&convert::document_key(uri)),
             )
             .await;
             // Late chunks only cost the AI actions this time, not the quick fixes.
@@ -951,7 +844,7 @@ impl LanguageServer for Backend {
         let uri = params.text_document.uri;
         let text = match params.text {
             Some(text) => text,
-            None => match self.state.documents.get(&convert::document_key(&uri)) {
+            None => match self.state.documents().get(&convert::document_key(&uri)) {
                 Some(handle) => handle.with_document(|d| d.rope().to_string()),
                 None => return,
             },
@@ -1062,7 +955,12 @@ impl LanguageServer for Backend {
         params: lsp::CompletionParams,
     ) -> Result<Option<lsp::CompletionResponse>> {
         let at = params.text_document_position;
-        let Some(suggestion) = self.suggest(&at.text_document.uri, at.position).await? else {
+        // Completion lists are asked for as the user types, whatever the trigger kind says
+        // (VS Code reports quick suggestions as invoked): always debounced.
+        let Some(suggestion) = self
+            .suggest(&at.text_document.uri, at.position, false)
+            .await?
+        else {
             return Ok(Some(lsp::CompletionResponse::List(lsp::CompletionList {
                 is_incomplete: true,
                 items: Vec::new(),
@@ -1113,7 +1011,7 @@ impl LanguageServer for Backend {
         &self,
         params: lsp::ExecuteCommandParams,
     ) -> Result<Option<lsp::LSPAny>> {
-        let providers = self.state.ai.providers();
+        let providers = self.state.engine.providers();
         match params.command.as_str() {
             "aiex.status" => {
                 let mut value = match providers {
@@ -1164,7 +1062,11 @@ impl Backend {
         params: lsp::InlineCompletionParams,
     ) -> Result<Option<lsp::InlineCompletionResponse>> {
         let at = params.text_document_position;
-        let Some(suggestion) = self.suggest(&at.text_document.uri, at.position).await? else {
+        let explicit = params.context.trigger_kind == lsp::InlineCompletionTriggerKind::INVOKED;
+        let Some(suggestion) = self
+            .suggest(&at.text_document.uri, at.position, explicit)
+            .await?
+        else {
             return Ok(Some(lsp::InlineCompletionResponse::List(
                 lsp::InlineCompletionList { items: Vec::new() },
             )));
@@ -1190,55 +1092,30 @@ impl Backend {
     }
 
     /// The AI suggestion at a position, shared by completion items and inline completions.
+    /// `explicit`: the user asked for it (no debounce).
     async fn suggest(
         &self,
         uri: &lsp::Uri,
         position: lsp::Position,
-    ) -> Result<Option<super::ai::Suggestion>> {
+        explicit: bool,
+    ) -> Result<Option<crate::engine::Suggestion>> {
         let key = convert::document_key(uri);
-        if self.state.documents.get(&key).is_none() {
-            return Err(unknown_document(uri));
-        }
-        let config = self.state.config();
-        let settings = &config.config.features.completion;
-        if !settings.enabled || !self.state.may_send(uri) {
-            return Ok(None);
-        }
-        let encoding = self.state.encoding();
-        let cursor_at = |rope: &ropey::Rope| {
-            position::offset_of(rope, convert::position_from_lsp(position), encoding).byte
+        let cursor = Cursor::Position(convert::position_from_lsp(position), self.state.encoding());
+        let options = CompletionOptions {
+            explicit,
+            timeout: None,
         };
-        let index = self.state.index();
-        let roots = self.state.workspace_roots();
-        let relative = convert::file_path(uri).and_then(|path| {
-            roots
-                .iter()
-                .find_map(|root| path.strip_prefix(root).ok().map(|p| p.to_path_buf()))
-        });
-        let audit = self.state.audit.read().clone();
-        let workspace = super::ai::Workspace {
-            index: &index,
-            path: relative,
-            audit: audit.as_ref(),
-            roots: &roots,
-        };
-        let (suggestion, notice) = self
+        let outcome = self
             .state
-            .ai
-            .complete(
-                &self.state.documents,
-                &workspace,
-                &key,
-                cursor_at,
-                settings,
-                &config.config,
-            )
-            .await;
-        if let Notice::Unavailable(message) = notice {
+            .engine
+            .complete(&key, cursor, options)
+            .await
+            .map_err(super::errors::to_lsp)?;
+        if let Some(message) = outcome.notice {
             self.client
                 .show_message(lsp::MessageType::WARNING, message)
                 .await;
         }
-        Ok(suggestion)
+        Ok(outcome.suggestion)
     }
 }

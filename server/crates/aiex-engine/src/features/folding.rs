@@ -23,10 +23,20 @@ pub struct Fold {
     pub kind: FoldKind,
 }
 
-/// The folding ranges of a document, and whether `should_stop` cut the walk short (the folds
-/// found by then are returned; it is asked every few thousand nodes). Linear in the tree: a node's parent kind travels with it on
-/// the stack, since `Node::parent` walks down from the root (quadratic on deep nesting: 70 s
-/// for 20,000 nested calls).
+/// The most folds returned for one document: editors show a few hundred at most, and the
+/// answer must stay small on a generated file of thousands of modules.
+pub const MAX_FOLDS: usize = 5_000;
+
+/// The folding ranges of a document (at most [`MAX_FOLDS`], the first in the file).
+pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
+    folding_ranges_within(tree, rope, &|| false).0
+}
+
+/// [`folding_ranges`], stopping when `should_stop` says so (asked every few thousand nodes):
+/// the folds found by then, and `true` for a cut result.
+///
+/// Linear in the tree: an explicit stack (no recursion, whatever the nesting) that carries
+/// each node's parent kind, as asking tree-sitter for a parent walks down from the root.
 pub fn folding_ranges_within(
     tree: &Tree,
     rope: &Rope,
@@ -45,18 +55,26 @@ pub fn folding_ranges_within(
             cut = true;
             break;
         }
-        let start = line_of(node.start_byte());
-        let end = line_of(node.end_byte().saturating_sub(1));
+        // Lines are looked up only for the nodes that fold: a rope lookup per node would be
+        // most of the time spent here.
+        let lines = || {
+            (
+                line_of(node.start_byte()),
+                line_of(node.end_byte().saturating_sub(1)),
+            )
+        };
         match node.kind() {
-            "comment" => comments.push(start),
+            "comment" => comments.push(line_of(node.start_byte())),
             // Keep the `end` line visible.
             "do_block" | "anonymous_function" => {
+                let (start, end) = lines();
                 push(&mut folds, start, end.saturating_sub(1), FoldKind::Region)
             }
             "list" | "map" | "tuple" | "keywords" | "arguments" | "string" | "sigil"
             | "charlist"
                 if !is_nested_literal(parent_kind) =>
             {
+                let (start, end) = lines();
                 push(
                     &mut folds,
                     start,
@@ -87,12 +105,8 @@ pub fn folding_ranges_within(
     // One fold per start line (the outermost), in order, as clients expect.
     folds.sort_by_key(|f| (f.start_line, std::cmp::Reverse(f.end_line)));
     folds.dedup_by_key(|f| f.start_line);
+    folds.truncate(MAX_FOLDS);
     (folds, cut)
-}
-
-/// The folding ranges of a document.
-pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
-    folding_ranges_within(tree, rope, &|| false).0
 }
 
 fn push(folds: &mut Vec<Fold>, start_line: usize, end_line: usize, kind: FoldKind) {

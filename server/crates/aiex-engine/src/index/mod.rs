@@ -8,7 +8,7 @@
 mod build;
 mod cache;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -216,30 +216,18 @@ pub fn normalize_path(path: &Path) -> Option<PathBuf> {
     if !path.is_absolute() || path.as_os_str().as_encoded_bytes().contains(&0) {
         return None;
     }
-    let mut normal = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::Prefix(_) | Component::RootDir | Component::Normal(_) => {
-                normal.push(component)
-            }
-            Component::CurDir => {}
-            // `pop` stops at the root: `/..` is `/`.
-            Component::ParentDir => {
-                normal.pop();
-            }
-        }
-    }
-    Some(normal)
+    Some(crate::document::key::normalize(path))
 }
 
 /// Whether the text of `path` may go into a prompt: not a secret file (`.env*`, keys,
-/// `config/*secret*`) and not excluded by the `.aiexignore` of the root holding it. A path
-/// that is not absolute, or holds a NUL byte, may not.
+/// `config/*secret*`, a symlink to one, or `NAME=value`/PEM content on disk) and not excluded
+/// by the `.aiexignore` of the root holding it. A path that is not absolute, or holds a NUL
+/// byte, may not.
 pub fn may_send_to_model(path: &Path, roots: &[PathBuf]) -> bool {
     let Some(path) = normalize_path(path) else {
         return false;
     };
-    if crate::secrets::is_secret_path(&path) {
+    if crate::secrets::is_secret_file(&path) {
         return false;
     }
     let under_root = roots.iter().find_map(|root| {
