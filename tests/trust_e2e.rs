@@ -572,8 +572,12 @@ fn slow_requests_on_a_20000_level_nested_file_never_hold_up_another_document() {
     let started = Instant::now();
     let folds = client.response(folding);
     assert!(folds.get("result").is_some(), "{folds}");
+    // Answered at once, empty or refused as too long, never after a 34 s scan.
     let found = client.response(symbols);
-    assert_eq!(found["result"], json!([]), "{found}");
+    assert!(
+        found["result"] == json!([]) || found.get("error").is_some(),
+        "{found}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
