@@ -31,7 +31,9 @@ fn planted() -> Vec<String> {
 }
 
 /// A copy of the corpus in a temporary directory, with `lib/secrets_app/settings.ex` a symlink
-/// to the project's `.env` and an `.aiex.toml` pointing at `url` with prompts recorded.
+/// to the project's `.env`, and a user configuration (`user-config/`, the `XDG_CONFIG_HOME` of
+/// the server and the commands) pointing at `url` with prompts recorded: provider endpoints and
+/// the audit are the user's to set, not a workspace file's.
 fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().canonicalize().expect("canonical");
@@ -48,8 +50,9 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     }
     std::os::unix::fs::symlink("../../.env", root.join("lib/secrets_app/settings.ex"))
         .expect("symlink");
+    std::fs::create_dir_all(root.join("user-config/aiex")).expect("mkdir");
     std::fs::write(
-        root.join(".aiex.toml"),
+        root.join("user-config/aiex/config.toml"),
         format!(
             "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n\n[audit]\nrecord_prompts = true\n"
         ),
@@ -158,7 +161,14 @@ fn audit_of(dir: &Path) -> String {
 fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path() {
     let fake = Fake::start();
     let (_dir, root) = project(&fake.server.url());
-    let mut client = LspClient::spawn(Some(&root));
+    let options = lsp_client::SpawnOptions {
+        env: vec![(
+            "XDG_CONFIG_HOME".to_owned(),
+            root.join("user-config").display().to_string(),
+        )],
+        ..lsp_client::SpawnOptions::default()
+    };
+    let mut client = LspClient::spawn_with(Some(&root), &options);
     client.initialize(
         json!({
             "workspace": { "workspaceEdit": { "documentChanges": true } },
@@ -318,7 +328,7 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
             .args(args)
             .current_dir(&root)
-            .env("XDG_CONFIG_HOME", root.join("no-user-config"))
+            .env("XDG_CONFIG_HOME", root.join("user-config"))
             .env("AIEX_DATA_DIR", root.join("cli-data"))
             .env("AIEX_CACHE_DIR", &cli_cache)
             .output()

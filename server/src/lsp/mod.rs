@@ -8,9 +8,11 @@
 mod actions;
 mod ai;
 mod boundary;
+mod budget;
 mod convert;
 mod diagnostics;
 mod errors;
+mod paths;
 mod server;
 mod transport;
 mod workspace;

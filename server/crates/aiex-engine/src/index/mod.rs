@@ -249,23 +249,45 @@ pub fn resolve_in_roots(path: &Path, roots: &[PathBuf]) -> Option<(PathBuf, Path
     })
 }
 
+/// `path` with `//` and `.` segments dropped and `..` resolved lexically (never above the
+/// root); `None` when it is relative or holds a NUL byte. Symlinks are not followed.
+pub fn normalize_path(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() || path.as_os_str().as_encoded_bytes().contains(&0) {
+        return None;
+    }
+    Some(crate::document::key::normalize(path))
+}
+
 /// Whether the text of `path` may go into a prompt: not a secret file (`.env*`, keys,
 /// `config/*secret*`, a symlink to one, or `NAME=value`/PEM content on disk) and not excluded
-/// by the `.aiexignore` of the root holding it.
+/// by the `.aiexignore` of the root holding it. A path that is not absolute, or holds a NUL
+/// byte, may not.
 pub fn may_send_to_model(path: &Path, roots: &[PathBuf]) -> bool {
-    if crate::secrets::is_secret_file(path) {
+    let Some(path) = normalize_path(path) else {
+        return false;
+    };
+    if crate::secrets::is_secret_file(&path) {
         return false;
     }
-    let Some(root) = roots.iter().find(|root| path.starts_with(root)) else {
+    let under_root = roots.iter().find_map(|root| {
+        let root = normalize_path(root)?;
+        let relative = path.strip_prefix(&root).ok()?.to_path_buf();
+        Some((root, relative))
+    });
+    let Some((root, relative)) = under_root else {
         return true;
     };
-    let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(&root);
     if builder.add(root.join(crate::walk::AIEX_IGNORE)).is_some() {
         // No (readable) .aiexignore: nothing is excluded by it.
         return true;
     }
+    // Matched by its root-relative path: the matcher strips the root by bytes and panics on
+    // what is left when the spelling differs (`/root//lib/x.ex`), so it never sees the root.
     match builder.build() {
-        Ok(rules) => !rules.matched_path_or_any_parents(path, false).is_ignore(),
+        Ok(rules) => !rules
+            .matched_path_or_any_parents(&relative, false)
+            .is_ignore(),
         Err(_) => true,
     }
 }
@@ -291,9 +313,25 @@ impl WorkspaceIndex {
     /// Modules and functions whose qualified name matches `query` as a case-insensitive
     /// subsequence, best first, at most `limit`.
     pub fn search(&self, query: &str, limit: usize) -> Vec<SymbolMatch> {
+        self.search_within(query, limit, &|| false).0
+    }
+
+    /// [`Self::search`] that stops when `should_stop` says so (asked once per file), returning
+    /// the best of what it found and `true` for a cut result.
+    pub fn search_within(
+        &self,
+        query: &str,
+        limit: usize,
+        should_stop: &dyn Fn() -> bool,
+    ) -> (Vec<SymbolMatch>, bool) {
         let query = query.to_lowercase();
         let mut matches = Vec::new();
+        let mut cut = false;
         for file in self.files.iter() {
+            if should_stop() {
+                cut = true;
+                break;
+            }
             for module in file.chunks.all_modules() {
                 if let Some(score) = fuzzy_score(&query, &module.name) {
                     matches.push(SymbolMatch {
@@ -326,7 +364,7 @@ impl WorkspaceIndex {
         }
         matches.sort_by(|a, b| a.score.cmp(&b.score).then_with(|| a.name.cmp(&b.name)));
         matches.truncate(limit);
-        matches
+        (matches, cut)
     }
 }
 
@@ -337,6 +375,11 @@ fn fuzzy_score(query: &str, candidate: &str) -> Option<usize> {
         return Some(candidate.len());
     }
     let lower = candidate.to_lowercase();
+    // A subsequence is never longer than what holds it: a 1 MB query is rejected here at
+    // once instead of being scanned for in every symbol.
+    if query.len() > lower.len() {
+        return None;
+    }
     if let Some(at) = lower.rfind(query) {
         // A contiguous match in the last segment scores best.
         let in_last_segment = lower[at..].find('.').is_none();

@@ -187,3 +187,56 @@ fn secret_files_and_aiexignored_paths_never_go_to_a_model() {
         "outside the roots only the secret globs apply"
     );
 }
+
+#[test]
+fn odd_spellings_of_a_path_never_panic_the_ignore_matcher_and_are_matched_like_the_plain_one() {
+    let dir = workspace();
+    let root = dir.path().to_owned();
+    let roots = vec![root.clone()];
+    let spelled = |rest: &str| PathBuf::from(format!("{}{rest}", root.display()));
+    // `/ROOT//lib/x.ex` made `matched_path_or_any_parents` panic ("path is expected to be
+    // under the root").
+    assert!(may_send_to_model(&spelled("//lib/a.ex"), &roots));
+    assert!(!may_send_to_model(&spelled("//lib/ignored.ex"), &roots));
+    assert!(!may_send_to_model(&spelled("/./lib/ignored.ex"), &roots));
+    assert!(!may_send_to_model(&spelled("/lib/x/../ignored.ex"), &roots));
+    assert!(!may_send_to_model(&spelled("/lib/../.env"), &roots));
+    // A root spelled oddly, and paths that are not absolute.
+    let odd_roots = vec![spelled("//")];
+    assert!(!may_send_to_model(&root.join("lib/ignored.ex"), &odd_roots));
+    assert!(!may_send_to_model(Path::new("lib/a.ex"), &roots));
+    assert!(!may_send_to_model(Path::new("/r/a\0.ex"), &roots));
+}
+
+#[test]
+fn resolve_in_roots_refuses_parent_segments_and_odd_spellings_leading_outside() {
+    let dir = workspace();
+    let root = dir.path().to_owned();
+    let roots = vec![root.clone()];
+    let spelled = |rest: &str| PathBuf::from(format!("{}{rest}", root.display()));
+    assert!(resolve_in_roots(&spelled("//lib/a.ex"), &roots).is_some());
+    assert!(resolve_in_roots(&spelled("/lib/../../outside.ex"), &roots).is_none());
+    assert!(resolve_in_roots(Path::new("/"), &roots).is_none());
+    assert!(resolve_in_roots(Path::new(""), &roots).is_none());
+}
+
+#[test]
+fn a_huge_workspace_symbol_query_is_answered_at_once_and_a_stop_cuts_the_search() {
+    let dir = workspace();
+    let index = WorkspaceIndex::new();
+    index
+        .rebuild(
+            &IndexOptions::new(vec![dir.path().to_owned()]),
+            None,
+            &|_| {},
+        )
+        .expect("build");
+    let huge = "a".repeat(1 << 20);
+    let started = std::time::Instant::now();
+    assert_eq!(index.search(&huge, 256), vec![]);
+    assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    let (found, cut) = index.search_within("", 256, &|| true);
+    assert!(cut);
+    assert!(found.is_empty());
+    assert!(!index.search("", 256).is_empty());
+}
