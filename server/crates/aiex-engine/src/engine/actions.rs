@@ -302,6 +302,9 @@ impl Engine {
                 .ok()
                 .map(|text| (text, None)),
         };
+        if let Some((text, _)) = &existing {
+            self.gate().admit_document(Some(&test_path), text)?;
+        }
         let example = match existing {
             Some(_) => None,
             None => self.sibling_test(&root.join("test")),
@@ -336,6 +339,9 @@ impl Engine {
                     && gate.admit(&path).is_ok()
                 {
                     let text = std::fs::read_to_string(&path).ok()?;
+                    if gate.admit_document(Some(&path), &text).is_err() {
+                        continue;
+                    }
                     let mut end = text.len().min(4096);
                     while !text.is_char_boundary(end) {
                         end -= 1;

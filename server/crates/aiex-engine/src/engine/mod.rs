@@ -43,6 +43,9 @@ pub use explain::HoverExplanation;
 pub use privacy::{Admitted, PrivacyGate, Refusal};
 pub use workspace::IndexCacheUse;
 
+/// How much of a document the gate reads to recognise a secret file by its content.
+const SECRET_SNIFF_BYTES: usize = 8 * 1024;
+
 /// Where in a document a request is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cursor {
@@ -120,9 +123,20 @@ impl Engine {
     /// Whether the document may reach a model (its file admitted by the gate; an unsaved
     /// buffer has no file and may).
     pub fn may_send(&self, key: &DocumentKey) -> Result<(), Refusal> {
-        match key.path() {
-            Some(path) => self.gate().admit(path).map(|_| ()),
-            None => Ok(()),
+        let gate = self.gate();
+        match self.documents.get(key) {
+            Some(handle) => {
+                // The head of the text is enough to recognise a dotenv file or a key.
+                let head = handle.with_document(|d| {
+                    let rope = d.rope();
+                    rope.byte_slice(..rope.len_bytes().min(SECRET_SNIFF_BYTES))
+                        .to_string()
+                });
+                gate.admit_document(key.path(), &head)
+            }
+            None => key
+                .path()
+                .map_or(Ok(()), |path| gate.admit(path).map(|_| ())),
         }
     }
 
@@ -339,6 +353,9 @@ impl Engine {
                 let admitted = gate.admit(key.path()?).ok()?;
                 admitted.root.as_ref()?;
                 let cached = self.documents.cached_chunks(&key)?;
+                if crate::secrets::is_secret_text(&cached.text) {
+                    return None;
+                }
                 Some(OpenDocument {
                     path: admitted.relative,
                     text: cached.text,

@@ -258,40 +258,6 @@ pub fn normalize_path(path: &Path) -> Option<PathBuf> {
     Some(crate::document::key::normalize(path))
 }
 
-/// Whether the text of `path` may go into a prompt: not a secret file (`.env*`, keys,
-/// `config/*secret*`, a symlink to one, or `NAME=value`/PEM content on disk) and not excluded
-/// by the `.aiexignore` of the root holding it. A path that is not absolute, or holds a NUL
-/// byte, may not.
-pub fn may_send_to_model(path: &Path, roots: &[PathBuf]) -> bool {
-    let Some(path) = normalize_path(path) else {
-        return false;
-    };
-    if crate::secrets::is_secret_file(&path) {
-        return false;
-    }
-    let under_root = roots.iter().find_map(|root| {
-        let root = normalize_path(root)?;
-        let relative = path.strip_prefix(&root).ok()?.to_path_buf();
-        Some((root, relative))
-    });
-    let Some((root, relative)) = under_root else {
-        return true;
-    };
-    let mut builder = ignore::gitignore::GitignoreBuilder::new(&root);
-    if builder.add(root.join(crate::walk::AIEX_IGNORE)).is_some() {
-        // No (readable) .aiexignore: nothing is excluded by it.
-        return true;
-    }
-    // Matched by its root-relative path: the matcher strips the root by bytes and panics on
-    // what is left when the spelling differs (`/root//lib/x.ex`), so it never sees the root.
-    match builder.build() {
-        Ok(rules) => !rules
-            .matched_path_or_any_parents(&relative, false)
-            .is_ignore(),
-        Err(_) => true,
-    }
-}
-
 /// A symbol found by a workspace-wide search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolMatch {
