@@ -326,11 +326,8 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         "complete",
         &format!("lib/secrets_app/vault.ex:{tokens_line}:3"),
     ]);
-    assert!(
-        complete.status.success(),
-        "{}",
-        String::from_utf8_lossy(&complete.stderr)
-    );
+    // The fake's answer need not fit there: what matters is what was sent.
+    let _ = complete;
     paths.push(("aiex complete", fake.server.request_count() - before));
     let before = fake.server.request_count();
     let put_line = line_of(&vault, "def put do") + 1;
@@ -345,6 +342,14 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
     // Every path asked the provider at least once (else this test would prove nothing)...
     let silent: Vec<_> = paths.iter().filter(|(_, n)| *n == 0).collect();
     assert!(silent.is_empty(), "paths that sent nothing: {silent:?}");
+    // The vault's own text went out (redacted), so the secrets had every chance to leak...
+    assert!(
+        fake.server
+            .requests()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("eu-west-1")),
+        "no request carried the vault's code"
+    );
     // ...and no planted secret is in what it received or in the audit log.
     for request in fake.server.requests() {
         let body = String::from_utf8_lossy(&request.body).into_owned();

@@ -1054,7 +1054,7 @@ name = "password_hash""#;
 
     #[test]
     fn the_planted_corpus_is_fully_redacted_and_ordinary_code_untouched() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/secrets_app");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../fixtures/secrets_app");
         let planted = std::fs::read_to_string(root.join("planted.txt")).expect("planted.txt");
         let planted: Vec<&str> = planted
             .lines()
@@ -1082,7 +1082,7 @@ name = "password_hash""#;
         for secret in &planted {
             assert!(!texts.contains(secret), "planted secret left: {secret}");
         }
-        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sample_app/lib");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../fixtures/sample_app/lib");
         let mut false_positives = Vec::new();
         for entry in walk_files(&sample) {
             let text = std::fs::read_to_string(&entry).expect("read");
