@@ -9,10 +9,10 @@
 //!   cannot hold while a tree exists. Before the fixes these shapes took the server past 3 GB
 //!   (quadratic module names) or ended it (recursion).
 
-#[path = "support/lsp_client.rs"]
-mod lsp_client;
 #[path = "support/elixir_gen.rs"]
 mod elixir_gen;
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
 
 use std::time::{Duration, Instant};
 
@@ -174,7 +174,10 @@ fn three_thousand_small_modules_in_half_a_megabyte_stay_within_budget_with_pulle
 #[test]
 fn a_one_megabyte_generated_file_stays_within_budget() {
     let text = generated(1_000_000 - 8_000);
-    assert!(text.len() <= aiex::syntax::MAX_PARSE_BYTES, "within the tree limit");
+    assert!(
+        text.len() <= aiex::syntax::MAX_PARSE_BYTES,
+        "within the tree limit"
+    );
     stays_within_budget("generated_1mb", &text, true);
 }
 
@@ -211,7 +214,8 @@ fn the_outline_of_many_modules_is_cut_at_its_limit_with_a_note() {
     assert!(top > 100 && top < 3_319, "{top} top-level entries");
     let last = &symbols["result"][top - 1]["name"];
     assert!(
-        last.as_str().is_some_and(|n| n.contains("more symbols not shown")),
+        last.as_str()
+            .is_some_and(|n| n.contains("more symbols not shown")),
         "{last}"
     );
 }

@@ -253,10 +253,9 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
 
     // Every AI code action on `put/0`, and the fix on the hardcoded-secret finding.
     let position = json!({ "line": line_of(&vault, "Application.put_env"), "character": 6 });
-    let diagnostics = client
-        .wait_for(|m| {
-            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(vault_uri)
-        })["params"]["diagnostics"]
+    let diagnostics = client.wait_for(|m| {
+        m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(vault_uri)
+    })["params"]["diagnostics"]
         .clone();
     let actions = client.request(
         "textDocument/codeAction",
@@ -286,7 +285,12 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         .notifications
         .iter()
         .filter(|m| m["method"] == "textDocument/publishDiagnostics")
-        .flat_map(|m| m["params"]["diagnostics"].as_array().cloned().unwrap_or_default())
+        .flat_map(|m| {
+            m["params"]["diagnostics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .chain(diagnostics.as_array().cloned().unwrap_or_default())
         .find(|d| d["code"] == "security/hardcoded-secret");
     if let Some(diagnostic) = all_diagnostics {
