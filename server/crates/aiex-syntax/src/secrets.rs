@@ -476,6 +476,9 @@ pub fn classify_literal(value: &str) -> Option<SecretKind> {
 /// letters and digits mixed, and random (a path or a word run is not).
 fn is_aws_secret_key(value: &str) -> bool {
     value.len() == 40
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
         && value.bytes().any(|b| b.is_ascii_uppercase())
         && value.bytes().any(|b| b.is_ascii_lowercase())
         && value.bytes().any(|b| b.is_ascii_digit())
@@ -927,7 +930,11 @@ aws: "<redacted:aws-access-key>""#;
             classify_literal("u8jzPde0IgxL+d6GncfBAepfJB/d0Kh8oOOL8dKL"),
             Some(SecretKind::AwsSecretKey)
         );
-        // Git commit hashes and paths of the same length are not keys.
+        // Paths, names and sentences of the same length are not keys.
+        assert_eq!(
+            classify_literal("SELECT * FROM orders WHERE customer = $1"),
+            None
+        );
         let plain = r#"path = "lib/my_app_web/controllers/page_html.ex"
 module = "MyAppWeb.Controllers.PageHTMLTemplates.Show""#;
         assert_eq!(show(plain), plain);
