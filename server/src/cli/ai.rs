@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 
 use super::context::{byte_offset, parse_position};
 use super::workspace::{self, FileWorkspace};
+use super::{out, outln};
 use crate::engine::{
     ActionKind, ActionOutcome, ActionRequest, AiError, CompletionOptions, Cursor, IndexCacheUse,
 };
@@ -53,7 +54,7 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         workspace::runtime()?.block_on(engine.complete(&key, Cursor::Byte(cursor), options))?;
     match outcome.suggestion {
         Some(suggestion) => {
-            println!("{}", suggestion.text);
+            outln!("{}", suggestion.text)?;
             Ok(())
         }
         None => bail!(
@@ -102,7 +103,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
         })?;
     match outcome {
         ActionOutcome::Explanation { markdown, .. } => {
-            print!("{markdown}");
+            out!("{markdown}")?;
             Ok(())
         }
         other => bail!("the explanation came back as an edit: {other:?}"),

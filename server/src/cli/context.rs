@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 
 use super::workspace;
+use super::{out, outln};
 use crate::context::{AssembledContext, Task};
 use crate::engine::{AiError, Cursor, IndexCacheUse};
 
@@ -125,10 +126,10 @@ fn print_context(
     prepared_ms: f64,
 ) -> anyhow::Result<()> {
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(context)?);
+        outln!("{}", serde_json::to_string_pretty(context)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{}:{line}:{column} — task {}, budget {} tokens, used {}, {} redactions, assembled in {:.2} ms (retrieval index and tokenizer ready in {:.0} ms)",
         relative.display(),
         task.name(),
@@ -137,29 +138,29 @@ fn print_context(
         context.redactions,
         elapsed_ms,
         prepared_ms
-    );
+    )?;
     for piece in &context.pieces {
-        println!(
+        outln!(
             "\n── {} — {} ({} tokens)",
             piece.reason,
             piece.path.display(),
             piece.tokens
-        );
-        print!("{}", piece.text);
+        )?;
+        out!("{}", piece.text)?;
         if !piece.text.ends_with('\n') {
-            println!();
+            outln!()?;
         }
     }
-    println!(
+    outln!(
         "\n── prefix ({} tokens)\n{}⟨cursor⟩",
         crate::context::count_tokens(&context.prefix),
         context.prefix
-    );
-    println!(
+    )?;
+    outln!(
         "── suffix ({} tokens)\n{}",
         crate::context::count_tokens(&context.suffix),
         context.suffix
-    );
+    )?;
     Ok(())
 }
 

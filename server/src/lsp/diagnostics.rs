@@ -114,6 +114,9 @@ pub fn to_diagnostic(
             Severity::Hint => lsp::DiagnosticSeverity::HINT,
         }),
         code: Some(lsp::NumberOrString::String(info.name.to_owned())),
+        code_description: checks::doc_url(finding.check)
+            .and_then(|url| url.parse().ok())
+            .map(|href| lsp::CodeDescription { href }),
         source: Some("aiex".to_owned()),
         message: finding.message.clone(),
         ..lsp::Diagnostic::default()
