@@ -372,3 +372,43 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         assert!(found.is_empty(), "the {name} audit log holds {found:?}");
     }
 }
+
+#[test]
+#[ignore = "the engine's privacy gate (engine/privacy.rs, the lead's) judges files by name and \
+            symlink target only; it must call secrets::is_secret_file to judge content too"]
+fn a_file_of_env_lines_is_never_sent_whatever_its_name() {
+    let fake = Fake::start();
+    let (_dir, root) = project(&fake.server.url());
+    // Not a symlink, not a secret name: only its content says what it is.
+    let path = root.join("lib/secrets_app/runtime_values.ex");
+    std::fs::write(
+        &path,
+        "APP_SIGNING=EnvOnlyPlantedValue42\nFEATURE_FLAG=EnvFlagPlanted\n",
+    )
+    .expect("write");
+    let mut client = LspClient::spawn(Some(&root));
+    client.initialize(
+        json!({}),
+        json!({ "features": { "completion": { "providers": ["local"], "debounce_min_ms": 10, "debounce_max_ms": 40, "timeout_ms": 4000 } } }),
+        Some(&root),
+    );
+    let uri = file_uri(&path);
+    client.open(&uri, &std::fs::read_to_string(&path).expect("read"));
+    let _ = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 1, "character": 3 } }),
+    );
+    let sent: String = fake
+        .server
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(leaks(&sent).is_empty(), "{:?}", leaks(&sent));
+    assert_eq!(
+        fake.server.request_count(),
+        0,
+        "a secret file reached a provider"
+    );
+    assert!(client.shutdown().success());
+}
