@@ -921,6 +921,14 @@ aws: "<redacted:aws-access-key>""#;
     }
 
     #[test]
+    fn forty_characters_of_prose_or_sql_are_not_an_aws_secret_key() {
+        assert_eq!(
+            classify_literal("SELECT * FROM orders WHERE customer = $1"),
+            None
+        );
+    }
+
+    #[test]
     fn aws_secret_keys_with_slashes_and_pluses_are_redacted() {
         assert_eq!(
             show(r#"@aws "u8jzPde0IgxL/d6GncfBAepfJB/d0Kh8oOOL8dKL""#),

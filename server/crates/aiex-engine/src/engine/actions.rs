@@ -239,6 +239,7 @@ impl Engine {
             // The test file and an example test are the context of a test prompt.
             return (String::new(), Vec::new(), 0);
         }
+        let tokens = self.tokens();
         let request = ContextRequest {
             task: kind.task(),
             path: &path,
@@ -248,6 +249,7 @@ impl Engine {
             cursor: offset,
             budget_tokens: ACTION_CONTEXT_TOKENS,
             recent_edits: &[],
+            tokens: &tokens,
         };
         let open = self.open_documents_for_context(key);
         let assembled = crate::context::assemble(&request, &self.index, &open);

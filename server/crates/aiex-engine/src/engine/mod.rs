@@ -27,7 +27,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::config::{Config, LoadedConfig};
-use crate::context::{OpenDocument, RecentEdit};
+use crate::context::{OpenDocument, RecentEdit, TokenCounter};
 use crate::document::store::{DocumentStore, StoreError};
 use crate::document::{
     position, ChangeReport, DocumentKey, Language, Position, PositionEncoding, TextChange,
@@ -74,6 +74,7 @@ pub struct Engine {
     config: RwLock<Arc<LoadedConfig>>,
     providers: RwLock<Option<Arc<Providers>>>,
     audit: RwLock<Option<AuditLog>>,
+    tokens: RwLock<Arc<TokenCounter>>,
     completions: completion::Completions,
     explanations: Arc<explain::Explanations>,
     /// Set when no provider can be reached (the implicit local Ollama is not running): AI
@@ -148,10 +149,18 @@ impl Engine {
                 let root = self.roots().first().cloned().unwrap_or_default();
                 root.join(path)
             });
-        if let Err(problem) = crate::context::use_tokenizer(tokenizer.as_deref()) {
-            problems.push(format!(
-                "features.completion.tokenizer: {problem}; counting with cl100k"
-            ));
+        if self.tokens().tokenizer_path() != tokenizer.as_deref() {
+            let counter = match tokenizer.as_deref().map(TokenCounter::from_file) {
+                None => TokenCounter::cl100k(),
+                Some(Ok(counter)) => counter,
+                Some(Err(problem)) => {
+                    problems.push(format!(
+                        "features.completion.tokenizer: {problem}; counting with cl100k"
+                    ));
+                    TokenCounter::cl100k()
+                }
+            };
+            *self.tokens.write() = Arc::new(counter);
         }
         *self.config.write() = Arc::new(loaded);
         problems
@@ -186,7 +195,12 @@ impl Engine {
 
     /// Tokens of `text` in the configured tokenizer (cl100k without one).
     pub fn count_tokens(&self, text: &str) -> usize {
-        crate::context::count_tokens(text)
+        self.tokens().count(text)
+    }
+
+    /// The token counter of the configured model.
+    pub fn tokens(&self) -> Arc<TokenCounter> {
+        Arc::clone(&self.tokens.read())
     }
 
     /// The providers, once configured.

@@ -7,6 +7,7 @@
 
 mod build;
 mod cache;
+mod relevance;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +50,19 @@ pub struct WorkspaceIndex {
     files: DashMap<PathBuf, Arc<IndexedFile>>,
     /// Module name to the file defining it.
     modules: DashMap<String, PathBuf>,
+    /// BM25 over the files' functions, following the files.
+    relevance: Arc<relevance::Relevance>,
+}
+
+/// A function the relevance ranking found.
+#[derive(Debug, Clone)]
+pub struct RelevantFunction {
+    /// The file, as the ranking saw it (compare its hash with the index's current one).
+    pub file: Arc<IndexedFile>,
+    /// The module's full name.
+    pub module: String,
+    /// The function's position among the module's functions.
+    pub function: usize,
 }
 
 /// What the index holds, in numbers.
@@ -65,6 +79,31 @@ pub struct IndexCounts {
 }
 
 impl WorkspaceIndex {
+    /// Builds the relevance ranking of the files now if it is missing or out of date (about
+    /// 0.25 s for 300,000 lines): call it after indexing, off the request path.
+    pub fn warm_relevance(&self) {
+        self.relevance.warm(&self.files());
+    }
+
+    /// The functions most relevant to `query`, best first (BM25 over their words). Runs on
+    /// completion requests: the ranking is reused until the files change, then rebuilt in the
+    /// background while the previous one answers.
+    pub fn relevant(&self, query: &str) -> Vec<RelevantFunction> {
+        let files = self.files();
+        if files.is_empty() {
+            return Vec::new();
+        }
+        let bm25 = self.relevance.for_files(files);
+        bm25.rank(query)
+            .into_iter()
+            .map(|document| RelevantFunction {
+                file: Arc::clone(&document.file),
+                module: document.module.clone(),
+                function: document.function,
+            })
+            .collect()
+    }
+
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
