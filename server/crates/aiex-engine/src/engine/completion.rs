@@ -238,7 +238,9 @@ impl Engine {
             )
         };
         // Parse while waiting: when the wait ends, the tree is ready.
+        let started = Instant::now();
         let (_, syntax) = tokio::join!(tokio::time::sleep(wait), self.documents.syntax(key));
+        let parsed = started.elapsed();
         let Some(syntax) = syntax else {
             return CompletionOutcome::nothing("the document was closed");
         };
@@ -306,8 +308,16 @@ impl Engine {
                 (completion::fim_request(&site, mode, timeout), outbound)
             }
         };
+        let assembled = started.elapsed();
         let raw = match self.stream(&chain, request, outbound).await {
             Ok((mut stream, ticket)) => {
+                debug!(
+                    document = %key,
+                    parse_us = parsed.as_micros() as u64,
+                    context_us = (assembled - parsed).as_micros() as u64,
+                    sent_us = (started.elapsed() - assembled).as_micros() as u64,
+                    "completion sent"
+                );
                 let mut raw = String::new();
                 let mut outcome = "ok".to_owned();
                 let mut response = None;

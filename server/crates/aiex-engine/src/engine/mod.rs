@@ -79,6 +79,9 @@ pub struct Engine {
     audit: RwLock<Option<AuditLog>>,
     tokens: RwLock<Arc<TokenCounter>>,
     completions: completion::Completions,
+    /// Whether each open document's text reads as a secret file, by version: judged once per
+    /// version, not per keystroke.
+    secret_text: dashmap::DashMap<DocumentKey, (i32, bool)>,
     explanations: Arc<explain::Explanations>,
     /// Set when no provider can be reached (the implicit local Ollama is not running): AI
     /// features then answer at once instead of waiting on a connection that cannot succeed.
@@ -124,20 +127,35 @@ impl Engine {
     /// buffer has no file and may).
     pub fn may_send(&self, key: &DocumentKey) -> Result<(), Refusal> {
         let gate = self.gate();
-        match self.documents.get(key) {
-            Some(handle) => {
+        if let Some(path) = key.path() {
+            gate.admit(path)?;
+        }
+        let Some(handle) = self.documents.get(key) else {
+            return Ok(());
+        };
+        let version = handle.with_document(|d| d.version());
+        let secret = match self.secret_text.get(key).map(|v| *v) {
+            Some((seen, secret)) if seen == version => secret,
+            _ => {
                 // The head of the text is enough to recognise a dotenv file or a key.
                 let head = handle.with_document(|d| {
                     let rope = d.rope();
-                    rope.byte_slice(..rope.len_bytes().min(SECRET_SNIFF_BYTES))
+                    let end = rope.len_bytes().min(SECRET_SNIFF_BYTES);
+                    rope.byte_slice(..rope.char_to_byte(rope.byte_to_char(end)))
                         .to_string()
                 });
-                gate.admit_document(key.path(), &head)
+                let secret = crate::secrets::is_secret_text(&head);
+                self.secret_text.insert(key.clone(), (version, secret));
+                secret
             }
-            None => key
+        };
+        if secret {
+            let name = key
                 .path()
-                .map_or(Ok(()), |path| gate.admit(path).map(|_| ())),
+                .map_or_else(|| "this document".into(), Path::to_path_buf);
+            return Err(Refusal::SecretFile(name));
         }
+        Ok(())
     }
 
     // ---- configuration ---------------------------------------------------------------------
@@ -325,6 +343,7 @@ impl Engine {
     /// Closes a document: its text, tree and completion state are dropped.
     pub fn close(&self, key: &DocumentKey) -> bool {
         self.completions.forget(key);
+        self.secret_text.remove(key);
         self.documents.close(key)
     }
 
@@ -353,7 +372,16 @@ impl Engine {
                 let admitted = gate.admit(key.path()?).ok()?;
                 admitted.root.as_ref()?;
                 let cached = self.documents.cached_chunks(&key)?;
-                if crate::secrets::is_secret_text(&cached.text) {
+                let secret = match self.secret_text.get(&key).map(|v| *v) {
+                    Some((seen, secret)) if seen == cached.version => secret,
+                    _ => {
+                        let secret = crate::secrets::is_secret_text(&cached.text);
+                        self.secret_text
+                            .insert(key.clone(), (cached.version, secret));
+                        secret
+                    }
+                };
+                if secret {
                     return None;
                 }
                 Some(OpenDocument {
