@@ -7,6 +7,8 @@
 
 mod actions;
 mod ai;
+mod availability;
+mod completion_item;
 mod convert;
 mod diagnostics;
 mod server;
