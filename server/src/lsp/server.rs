@@ -460,7 +460,12 @@ impl LanguageServer for Backend {
                 document_symbol_provider: Some(lsp::OneOf::Left(true)),
                 hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
                 completion_provider: completion_enabled.then(|| lsp::CompletionOptions {
-                    trigger_characters: Some(vec![".".to_owned(), "(".to_owned(), " ".to_owned()]),
+                    trigger_characters: Some(
+                        super::completion_item::TRIGGER_CHARACTERS
+                            .iter()
+                            .map(|c| (*c).to_owned())
+                            .collect(),
+                    ),
                     ..lsp::CompletionOptions::default()
                 }),
                 inline_completion_provider: completion_enabled.then_some(lsp::OneOf::Left(true)),
@@ -474,6 +479,7 @@ impl LanguageServer for Backend {
                                 .map(|(command, _, _)| *command),
                         )
                         .chain(std::iter::once(super::actions::FIX_COMMAND))
+                        .chain(std::iter::once(super::availability::SET_UP_COMMAND))
                         .map(str::to_owned)
                         .collect(),
                     ..lsp::ExecuteCommandOptions::default()
