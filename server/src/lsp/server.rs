@@ -930,24 +930,23 @@ impl LanguageServer for Backend {
             start: suggestion.word_start,
             end: suggestion.cursor,
         };
-        let new_text = format!("{typed}{}", suggestion.text);
-        let first_line = suggestion.text.lines().next().unwrap_or("").trim();
-        let label: String = format!("{typed}{first_line}").chars().take(60).collect();
+        let shape = super::completion_item::item_text(&typed, &suggestion.text);
+        let new_text = shape.new_text;
         let item = lsp::CompletionItem {
-            label,
+            label: shape.label,
             label_details: Some(lsp::CompletionItemLabelDetails {
                 detail: None,
                 description: Some("✨ aiex".to_owned()),
             }),
-            kind: Some(lsp::CompletionItemKind::TEXT),
-            detail: Some("AI suggestion (aiex)".to_owned()),
+            kind: Some(super::completion_item::KIND),
+            detail: Some(shape.detail),
             documentation: Some(lsp::Documentation::MarkupContent(lsp::MarkupContent {
                 kind: lsp::MarkupKind::Markdown,
                 value: format!("```elixir\n{new_text}\n```"),
             })),
             sort_text: Some("0".to_owned()),
             // The typed word is a prefix of the filter text, so clients keep the item.
-            filter_text: Some(new_text.clone()),
+            filter_text: Some(shape.filter_text),
             preselect: Some(true),
             insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
             text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit {
