@@ -1021,18 +1021,48 @@ impl Backend {
                 lsp::InlineCompletionList { items: Vec::new() },
             )));
         };
-        let cursor = crate::chunks::ByteRange {
+        let encoding = self.state.encoding();
+        let mut replaced = crate::chunks::ByteRange {
             start: suggestion.cursor,
             end: suggestion.cursor,
         };
+        let mut insert_text = suggestion.text;
+        // VS Code shows the item only when it extends the suggest widget's selected item.
+        if let Some(selected) = &params.context.selected_completion_info {
+            let offset = |p: lsp::Position| {
+                position::offset_of(&suggestion.rope, convert::position_from_lsp(p), encoding).byte
+            };
+            let document = suggestion.rope.to_string();
+            let selected = super::completion_item::Selected {
+                start: offset(selected.range.start),
+                end: offset(selected.range.end),
+                text: &selected.text,
+            };
+            match super::completion_item::extend_selected(
+                &document,
+                suggestion.cursor,
+                &insert_text,
+                selected,
+            ) {
+                Some(edit) => {
+                    replaced = crate::chunks::ByteRange {
+                        start: edit.start,
+                        end: edit.end,
+                    };
+                    insert_text = edit.text;
+                }
+                None => {
+                    debug!("the suggestion does not extend the selected completion: not offered");
+                    return Ok(Some(lsp::InlineCompletionResponse::List(
+                        lsp::InlineCompletionList { items: Vec::new() },
+                    )));
+                }
+            }
+        }
         let item = lsp::InlineCompletionItem {
-            insert_text: suggestion.text,
+            insert_text,
             filter_text: None,
-            range: Some(convert::range_to_lsp(
-                &suggestion.rope,
-                cursor,
-                self.state.encoding(),
-            )),
+            range: Some(convert::range_to_lsp(&suggestion.rope, replaced, encoding)),
             command: None,
             insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
         };
