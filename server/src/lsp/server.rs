@@ -782,6 +782,14 @@ impl LanguageServer for Backend {
                 .await
             {
                 let target = crate::ai::actions::target_at(&chunks, start.byte);
+                // AI actions only when a model may answer them; otherwise one action that
+                // says how to get one, instead of actions that fail with a network error.
+                if !self.ai_availability().offers_ai_actions() {
+                    if target.is_some() {
+                        actions.push(super::availability::set_up_action());
+                    }
+                    return Ok(Some(actions));
+                }
                 if features.actions.enabled {
                     actions.extend(super::actions::fixes_for(
                         uri,
@@ -974,6 +982,7 @@ impl LanguageServer for Backend {
                     None => serde_json::json!({ "providers": [] }),
                 };
                 value["index"] = serde_json::json!({ "files": self.state.index().counts().files });
+                value["state"] = serde_json::json!(self.ai_availability().as_str());
                 Ok(Some(value))
             }
             "aiex.usage" => {
@@ -981,6 +990,13 @@ impl LanguageServer for Backend {
                 let value = serde_json::to_value(&usage)
                     .map_err(|e| Error::invalid_params(e.to_string()))?;
                 Ok(Some(value))
+            }
+            super::availability::SET_UP_COMMAND => {
+                let message = super::availability::set_up_message(user_config_path().as_deref());
+                self.client
+                    .show_message(lsp::MessageType::INFO, message)
+                    .await;
+                Ok(None)
             }
             command if super::actions::runs(command) => {
                 // Actions wait on a model for seconds: report progress when the client gave a token.
@@ -1069,6 +1085,18 @@ impl Backend {
         Ok(Some(lsp::InlineCompletionResponse::List(
             lsp::InlineCompletionList { items: vec![item] },
         )))
+    }
+
+    /// Whether a model may answer AI requests now: the implicit provider's probe and the
+    /// configured providers' breakers.
+    fn ai_availability(&self) -> super::availability::Availability {
+        let breakers: Vec<_> = self
+            .state
+            .ai
+            .providers()
+            .map(|p| p.status().providers.iter().map(|s| s.breaker).collect())
+            .unwrap_or_default();
+        super::availability::Availability::of(self.state.ai.is_offline(), &breakers)
     }
 
     /// The AI suggestion at a position, shared by completion items and inline completions.
