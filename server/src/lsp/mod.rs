@@ -12,6 +12,7 @@ mod completion_item;
 mod convert;
 mod diagnostics;
 mod server;
+mod single_flight;
 mod transport;
 mod workspace;
 

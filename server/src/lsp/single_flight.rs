@@ -1,0 +1,183 @@
+//! Identical requests share one computation. VS Code asks for `textDocument/completion` and
+//! `textDocument/inlineCompletion` at the same place at the same moment; computed apart, the
+//! second superseded the first (a newer completion request for a document answers the older
+//! one empty), so the suggest widget lacked the AI item while the ghost text had it, and VS
+//! Code hid the ghost text because it did not extend the widget's selected word.
+//!
+//! Only computations still running are shared: a finished one is never served again from here
+//! (the suggestion cache does that, knowing when text changed).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use parking_lot::Mutex;
+
+/// A key naming a computation, and the group it belongs to: starting a computation drops the
+/// others of its group from the table (a new cursor position in a document supersedes the old).
+pub trait Grouped {
+    /// The group (e.g. the document).
+    type Group: PartialEq;
+    /// The group of this key.
+    fn group(&self) -> &Self::Group;
+}
+
+/// A suggestion request: the document, its version and the cursor. The group is the document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SuggestionKey {
+    /// The document's key.
+    pub document: String,
+    /// Its version.
+    pub version: i32,
+    /// The cursor's line and character, as the client sent them.
+    pub position: (u32, u32),
+}
+
+impl Grouped for SuggestionKey {
+    type Group = String;
+    fn group(&self) -> &String {
+        &self.document
+    }
+}
+
+/// Computations in flight, by key.
+pub struct SingleFlight<K, V: Clone> {
+    pending: Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>,
+}
+
+impl<K, V: Clone> Default for SingleFlight<K, V> {
+    fn default() -> Self {
+        Self {
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K, V: Clone> std::fmt::Debug for SingleFlight<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SingleFlight")
+            .field("pending", &self.pending.lock().len())
+            .finish()
+    }
+}
+
+impl<K, V> SingleFlight<K, V>
+where
+    K: Eq + Hash + Grouped,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The result of the computation named `key`: joins the one in flight, or starts
+    /// `start()`. A joined computation keeps running while any of its requesters waits, even
+    /// when the one that started it was cancelled.
+    pub async fn run<F>(&self, key: K, start: impl FnOnce() -> F) -> V
+    where
+        F: Future<Output = V> + Send + 'static,
+    {
+        let shared = {
+            let mut pending = self.pending.lock();
+            // Finished computations and other keys of the same group leave the table, so it
+            // holds at most one entry per group.
+            pending.retain(|k, f| f.peek().is_none() && (k == &key || k.group() != key.group()));
+            pending
+                .entry(key)
+                .or_insert_with(|| start().boxed().shared())
+                .clone()
+        };
+        shared.await
+    }
+
+    /// How many computations are in the table (for tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.pending.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    struct Key(&'static str, u32);
+
+    impl Grouped for Key {
+        type Group = &'static str;
+        fn group(&self) -> &&'static str {
+            &self.0
+        }
+    }
+
+    fn counted(
+        runs: &Arc<AtomicUsize>,
+        value: u32,
+    ) -> impl FnOnce() -> BoxFuture<'static, u32> {
+        let runs = Arc::clone(runs);
+        move || {
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                value
+            }
+            .boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn two_requests_for_the_same_key_share_one_computation() {
+        let flight = SingleFlight::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (a, b) = tokio::join!(
+            flight.run(Key("doc", 1), counted(&runs, 7)),
+            flight.run(Key("doc", 1), counted(&runs, 8)),
+        );
+        assert_eq!((a, b), (7, 7));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_finished_computation_is_not_served_again() {
+        let flight = SingleFlight::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        assert_eq!(flight.run(Key("doc", 1), counted(&runs, 1)).await, 1);
+        assert_eq!(flight.run(Key("doc", 1), counted(&runs, 2)).await, 2);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_joined_computation_survives_the_cancelled_starter() {
+        let flight = Arc::new(SingleFlight::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let starter = {
+            let (flight, runs) = (Arc::clone(&flight), Arc::clone(&runs));
+            tokio::spawn(async move { flight.run(Key("doc", 1), counted(&runs, 5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let joiner = flight.run(Key("doc", 1), counted(&runs, 6));
+        starter.abort();
+        assert_eq!(joiner.await, 5);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_new_key_in_a_group_drops_the_groups_other_keys_but_not_other_groups() {
+        let flight = SingleFlight::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        // Left pending: polled once, then dropped.
+        for key in [Key("a", 1), Key("b", 1)] {
+            let pending = flight.run(key, counted(&runs, 0));
+            let _ = tokio::time::timeout(Duration::from_millis(1), pending).await;
+        }
+        assert_eq!(flight.len(), 2);
+        let _ = tokio::time::timeout(
+            Duration::from_millis(1),
+            flight.run(Key("a", 2), counted(&runs, 0)),
+        )
+        .await;
+        assert_eq!(flight.len(), 2, "a/1 replaced by a/2, b/1 kept");
+    }
+}
