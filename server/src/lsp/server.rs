@@ -45,6 +45,11 @@ pub struct ServerState {
     edit_support: RwLock<super::actions::EditSupport>,
     /// Where provider requests are recorded.
     pub(super) audit: RwLock<Option<crate::context::audit::AuditLog>>,
+    /// Completion and inline completion requests for one place share one suggestion.
+    suggestions_in_flight: super::single_flight::SingleFlight<
+        super::single_flight::SuggestionKey,
+        Result<Option<super::ai::Suggestion>>,
+    >,
 }
 
 impl ServerState {
@@ -1099,8 +1104,32 @@ impl Backend {
         super::availability::Availability::of(self.state.ai.is_offline(), &breakers)
     }
 
-    /// The AI suggestion at a position, shared by completion items and inline completions.
+    /// The AI suggestion at a position, shared by completion items and inline completions:
+    /// requests for the same place and version join one computation.
     async fn suggest(
+        &self,
+        uri: &lsp::Uri,
+        position: lsp::Position,
+    ) -> Result<Option<super::ai::Suggestion>> {
+        let document = convert::document_key(uri);
+        let Some(handle) = self.state.documents.get(&document) else {
+            return Err(unknown_document(uri));
+        };
+        let key = super::single_flight::SuggestionKey {
+            version: handle.with_document(|d| d.version()),
+            document,
+            position: (position.line, position.character),
+        };
+        let backend = Backend::new(self.client.clone(), Arc::clone(&self.state));
+        let uri = uri.clone();
+        self.state
+            .suggestions_in_flight
+            .run(key, move || async move { backend.suggest_now(&uri, position).await })
+            .await
+    }
+
+    /// The AI suggestion at a position, computed now.
+    async fn suggest_now(
         &self,
         uri: &lsp::Uri,
         position: lsp::Position,
