@@ -38,6 +38,10 @@ if (( node_major < 20 )); then
   echo "Node.js 20+ is needed for the VS Code extension (found: $(node --version 2>/dev/null || echo none))" >&2
   exit 1
 fi
+# The target Zed builds extensions for (rustup keeps it under ~/.rustup).
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
 if [[ -z "${AIEX_SKIP_REAL_EDITORS:-}" ]]; then
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   bash "$here/real/install-sid-editors.sh"

@@ -12,17 +12,17 @@ set -euo pipefail
 : "${CS_VERSION:=4.100.3}"
 mkdir -p "$EDITORS_DIR"
 if [[ -f "$EDITORS_DIR/cs/installed-$CS_VERSION" && -d "$EDITORS_DIR/driver/node_modules/puppeteer-core" ]] &&
-   command -v chromium >/dev/null; then
+   command -v chromium >/dev/null && dpkg-query -W fonts-noto-color-emoji >/dev/null 2>&1; then
   echo "code-server $CS_VERSION and puppeteer-core already in $EDITORS_DIR"
   exit 0
 fi
 cd "$EDITORS_DIR"
 t0=$(date +%s)
 
-# Debian: Chromium for the screenshots, ripgrep in place of the one @vscode/ripgrep would
+# Debian: Chromium for the screenshots (and an emoji font: the AI item is marked ✨), ripgrep in place of the one @vscode/ripgrep would
 # download from GitHub, Kerberos headers for the kerberos native module.
 ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update >/dev/null
-apt-get install -y --no-install-recommends chromium ripgrep libkrb5-dev g++ make python3 curl >/dev/null
+apt-get install -y --no-install-recommends chromium fonts-noto-color-emoji ripgrep libkrb5-dev g++ make python3 curl >/dev/null
 
 # 1. code-server: the npm package carries the whole VS Code build (42 MB tarball); its
 # postinstall runs `npm install` in lib/vscode, which would download prebuilt binaries
