@@ -59,7 +59,10 @@ fn real_editors_attach_and_use_the_server() {
     assert!(output.status.success(), "editor checks failed: {summary}");
     // run.sh fails on a missing editor when AIEX_REQUIRE_EDITORS is set; otherwise its skips
     // must still be seen.
-    let skips: Vec<&str> = stdout.lines().filter(|l| l.starts_with("skip - ")).collect();
+    let skips: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("skip - "))
+        .collect();
     if !skips.is_empty() {
         tell(&format!(
             "{summary}; SKIPPED:\n    {}",

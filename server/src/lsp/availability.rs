@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn no_provider_means_offline_and_no_ai_actions() {
-        assert_eq!(Availability::of(true, &[BreakerState::Closed]), Availability::Offline);
+        assert_eq!(
+            Availability::of(true, &[BreakerState::Closed]),
+            Availability::Offline
+        );
         assert_eq!(Availability::of(false, &[]), Availability::Offline);
         assert!(!Availability::Offline.offers_ai_actions());
     }
@@ -127,7 +130,10 @@ mod tests {
             panic!("a code action");
         };
         assert!(action.title.contains("Set up a model"));
-        assert_eq!(action.command.map(|c| c.command).as_deref(), Some(SET_UP_COMMAND));
+        assert_eq!(
+            action.command.map(|c| c.command).as_deref(),
+            Some(SET_UP_COMMAND)
+        );
     }
 
     #[test]

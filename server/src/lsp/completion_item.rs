@@ -98,7 +98,7 @@ pub fn extend_selected(
     let replacement = format!("{before}{suggestion}{after}");
     // Equal texts still count: VS Code does not preview the selected item by default
     // (`editor.suggest.preview`), so the ghost text is what shows the AI item's code.
-    replacement.starts_with(text).then(|| InlineEdit {
+    replacement.starts_with(text).then_some(InlineEdit {
         start,
         end,
         text: replacement,

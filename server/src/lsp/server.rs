@@ -1124,7 +1124,9 @@ impl Backend {
         let uri = uri.clone();
         self.state
             .suggestions_in_flight
-            .run(key, move || async move { backend.suggest_now(&uri, position).await })
+            .run(key, move || async move {
+                backend.suggest_now(&uri, position).await
+            })
             .await
     }
 

@@ -112,10 +112,7 @@ mod tests {
         }
     }
 
-    fn counted(
-        runs: &Arc<AtomicUsize>,
-        value: u32,
-    ) -> impl FnOnce() -> BoxFuture<'static, u32> {
+    fn counted(runs: &Arc<AtomicUsize>, value: u32) -> impl FnOnce() -> BoxFuture<'static, u32> {
         let runs = Arc::clone(runs);
         move || {
             async move {
