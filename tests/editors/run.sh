@@ -238,7 +238,7 @@ if wanted zed; then
   # wasm32-wasip2. Its own target dir keeps it apart from the server's build.
   if need cargo zed "Rust toolchain"; then
     zed_target="${CARGO_TARGET_DIR:-$repo/target}/zed-extension"
-    step "zed: cargo test (host target)" cargo test --quiet --manifest-path "$repo/editors/zed/Cargo.toml" \
+    suite_timeout=600 step "zed: cargo test (host target)" cargo test --quiet --manifest-path "$repo/editors/zed/Cargo.toml" \
       --target-dir "$zed_target"
     if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
       # The first build compiles wit-bindgen and friends: minutes on 2 cores.
