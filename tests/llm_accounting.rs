@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use aiex::llm::{LlmOptions, LlmRequest, PriceConfig, ProviderConfig, Providers};
+use aiex_llm::{LlmOptions, LlmRequest, PriceConfig, ProviderConfig, Providers};
 use support::fake_provider::{refused_url, FakeProvider, Reply};
 use support::recordings::load;
 use support::{config, options, providers, providers_with, stream_through, TEST_KEY};

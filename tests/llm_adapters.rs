@@ -4,7 +4,7 @@
 
 mod support;
 
-use aiex::llm::{FinishReason, LlmError, LlmRequest, ProviderConfig};
+use aiex_llm::{FinishReason, LlmError, LlmRequest, ProviderConfig};
 use support::fake_provider::{FakeProvider, Reply, SeenRequest};
 use support::recordings::load;
 use support::{config, providers, stream_through, Seen};

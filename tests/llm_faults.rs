@@ -5,8 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use aiex::llm::breaker::BreakerState;
-use aiex::llm::{LlmError, LlmRequest, ProviderConfig, Providers, StreamEvent, TimeoutPhase};
+use aiex_llm::breaker::BreakerState;
+use aiex_llm::{LlmError, LlmRequest, ProviderConfig, Providers, StreamEvent, TimeoutPhase};
 use futures::StreamExt;
 use support::fake_provider::{refused_url, FakeProvider, Reply};
 use support::recordings::{load, Recording};
@@ -531,8 +531,8 @@ async fn half_open_probe_after_the_cool_down_closes_the_breaker() {
     assert_eq!(fake.request_count(), 3);
 }
 
-fn no_cache() -> aiex::llm::LlmOptions {
-    aiex::llm::LlmOptions {
+fn no_cache() -> aiex_llm::LlmOptions {
+    aiex_llm::LlmOptions {
         cache_max_bytes: 0,
         ..options()
     }

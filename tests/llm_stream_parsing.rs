@@ -4,8 +4,8 @@
 
 mod support;
 
-use aiex::llm::adapters::{self, Outcome, ProviderKind};
-use aiex::llm::framing::{Frame, Framer};
+use aiex_llm::adapters::{self, Outcome, ProviderKind};
+use aiex_llm::framing::{Frame, Framer};
 use proptest::prelude::*;
 use support::recordings::{load, Recording};
 

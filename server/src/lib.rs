@@ -1,20 +1,12 @@
 //! Aiex: an AI assistant for Elixir, served as a language server.
 //!
-//! The crate is a library (the core and the protocol layer) with a thin `aiex` binary on top.
-//! See ARCHITECTURE.md at the repository root for the map of modules and their invariants.
+//! This crate is the `aiex` binary's library: the protocol layer (`lsp`), the command line
+//! (`cli`) and logging, over the engine in `aiex-engine`. See ARCHITECTURE.md at the
+//! repository root for the map of crates and their invariants.
 
-pub mod ai;
-pub mod checks;
-pub mod chunks;
 pub mod cli;
-pub mod config;
-pub mod context;
-pub mod document;
-pub mod features;
-pub mod index;
-pub mod llm;
 pub mod logging;
 pub mod lsp;
-pub mod secrets;
-pub mod syntax;
-pub mod walk;
+
+pub use aiex_engine::{ai, checks, chunks, config, context, document, features, index, llm};
+pub use aiex_engine::{secrets, syntax, walk};

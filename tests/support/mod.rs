@@ -9,7 +9,7 @@ pub mod recordings;
 
 use std::time::Duration;
 
-use aiex::llm::{
+use aiex_llm::{
     LlmError, LlmOptions, LlmRequest, LlmResponse, ProviderConfig, Providers, StreamEvent,
 };
 use futures::StreamExt;

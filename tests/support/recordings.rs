@@ -41,9 +41,14 @@ impl Recording {
 
 /// The path of a fixture under `fixtures/providers/`.
 pub fn fixture_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/providers")
-        .join(relative)
+    // The tests run from the manifest of whichever crate registers them: find the repository.
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest
+        .ancestors()
+        .find(|dir| dir.join("fixtures/providers").is_dir())
+        .unwrap_or(&manifest)
+        .to_path_buf();
+    root.join("fixtures/providers").join(relative)
 }
 
 /// Every fixture file of a provider directory, sorted.

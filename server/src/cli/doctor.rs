@@ -165,7 +165,7 @@ fn mask_secrets(value: &mut Value) {
                     .any(|word| key.contains(word) && !key.ends_with("_env"));
                 match item {
                     Value::String(text) if secret_key => *text = "********".to_owned(),
-                    Value::String(text) => *text = crate::secrets::mask_url_credentials(text),
+                    Value::String(text) => *text = crate::llm::config::mask_url_credentials(text),
                     other => mask_secrets(other),
                 }
             }
