@@ -5,13 +5,15 @@
 //! Code hid the ghost text because it did not extend the widget's selected word.
 //!
 //! Only computations still running are shared: a finished one is never served again from here
-//! (the suggestion cache does that, knowing when text changed).
+//! (the suggestion cache does that, knowing when text changed). The table holds them weakly: a
+//! computation every requester gave up on (`$/cancelRequest`) is dropped, and with it its
+//! provider connection.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
 use parking_lot::Mutex;
 
 /// A key naming a computation, and the group it belongs to: starting a computation drops the
@@ -43,7 +45,7 @@ impl Grouped for SuggestionKey {
 
 /// Computations in flight, by key.
 pub struct SingleFlight<K, V: Clone> {
-    pending: Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>,
+    pending: Mutex<HashMap<K, WeakShared<BoxFuture<'static, V>>>>,
 }
 
 impl<K, V: Clone> Default for SingleFlight<K, V> {
@@ -76,13 +78,22 @@ where
     {
         let shared = {
             let mut pending = self.pending.lock();
-            // Finished computations and other keys of the same group leave the table, so it
-            // holds at most one entry per group.
-            pending.retain(|k, f| f.peek().is_none() && (k == &key || k.group() != key.group()));
-            pending
-                .entry(key)
-                .or_insert_with(|| start().boxed().shared())
-                .clone()
+            // Finished or abandoned computations and other keys of the same group leave the
+            // table, so it holds at most one entry per group.
+            pending.retain(|k, weak| {
+                (k == &key || k.group() != key.group())
+                    && weak.upgrade().is_some_and(|f| f.peek().is_none())
+            });
+            match pending.get(&key).and_then(WeakShared::upgrade) {
+                Some(running) => running,
+                None => {
+                    let started = start().boxed().shared();
+                    if let Some(weak) = started.downgrade() {
+                        pending.insert(key, weak);
+                    }
+                    started
+                }
+            }
         };
         shared.await
     }
@@ -161,20 +172,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_computation_every_requester_gave_up_on_is_dropped() {
+        struct Dropped(Arc<AtomicUsize>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let flight = SingleFlight::default();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let guard = Dropped(Arc::clone(&dropped));
+        let pending = flight.run(Key("doc", 1), move || {
+            async move {
+                let _guard = guard;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                0
+            }
+            .boxed()
+        });
+        let _ = tokio::time::timeout(Duration::from_millis(5), pending).await;
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            1,
+            "the computation was dropped"
+        );
+    }
+
+    #[tokio::test]
     async fn a_new_key_in_a_group_drops_the_groups_other_keys_but_not_other_groups() {
         let flight = SingleFlight::default();
         let runs = Arc::new(AtomicUsize::new(0));
-        // Left pending: polled once, then dropped.
+        // Left pending, and still awaited (held here).
+        let mut held = Vec::new();
         for key in [Key("a", 1), Key("b", 1)] {
-            let pending = flight.run(key, counted(&runs, 0));
-            let _ = tokio::time::timeout(Duration::from_millis(1), pending).await;
+            let mut pending = Box::pin(flight.run(key, counted(&runs, 0)));
+            let _ = tokio::time::timeout(Duration::from_millis(1), &mut pending).await;
+            held.push(pending);
         }
         assert_eq!(flight.len(), 2);
-        let _ = tokio::time::timeout(
-            Duration::from_millis(1),
-            flight.run(Key("a", 2), counted(&runs, 0)),
-        )
-        .await;
+        let mut newer = Box::pin(flight.run(Key("a", 2), counted(&runs, 0)));
+        let _ = tokio::time::timeout(Duration::from_millis(1), &mut newer).await;
         assert_eq!(flight.len(), 2, "a/1 replaced by a/2, b/1 kept");
     }
 }
