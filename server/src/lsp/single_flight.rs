@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 
-use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
+use futures::future::{BoxFuture, FutureExt, WeakShared};
 use parking_lot::Mutex;
 
 /// A key naming a computation, and the group it belongs to: starting a computation drops the
