@@ -8,5 +8,7 @@ pub mod cli;
 pub mod logging;
 pub mod lsp;
 
-pub use aiex_engine::{ai, checks, chunks, config, context, document, features, index, llm};
+pub use aiex_engine::{
+    ai, checks, chunks, config, context, document, engine, features, index, llm,
+};
 pub use aiex_engine::{secrets, syntax, walk};

@@ -1,8 +1,10 @@
 //! `aiex check`: the built-in checks from the command line, for CI.
 //!
-//! Walks the given paths (same ignore rules as the index), checks the files on all cores, prints
-//! findings as text, JSON or SARIF on stdout, a summary on stderr, and exits 1 when a finding is
-//! at or above `--fail-on`, 0 otherwise, 2 on usage errors.
+//! Walks the given paths (same ignore rules as the index), checks the Elixir files and the
+//! `.heex`/`.eex` templates on all cores, prints findings as text, JSON or SARIF on stdout, a
+//! summary on stderr, and exits 1 when a finding is at or above `--fail-on`, 0 otherwise, 2 on
+//! usage errors. The configuration is read as the server reads it (`~/.config/aiex/config.toml`
+//! and `./.aiex.toml` through the shared loader): a bad key is reported and the rest applies.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +13,9 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context as _};
 
+use super::{out, outln};
 use crate::checks::{self, report, CheckId, ChecksConfig, FileContext, Finding, Severity};
+use crate::config::{user_config_path, ConfigLayers};
 use crate::walk::{self, WalkOptions};
 
 /// Output formats.
@@ -30,11 +34,11 @@ pub enum OutputFormat {
 pub enum FailOn {
     /// Errors only.
     Error,
-    /// Warnings and errors.
+    /// Warnings and errors (the default: every warning is worth failing a build).
     Warning,
     /// Info, warnings and errors.
     Info,
-    /// Any finding.
+    /// Any finding, hints included.
     Hint,
     /// Never fail because of findings.
     Never,
@@ -69,8 +73,8 @@ pub struct CheckArgs {
     /// List the checks and exit.
     #[arg(long)]
     pub list: bool,
-    /// A TOML configuration file whose `[checks]` table applies (default: `.aiex.toml` in the
-    /// current directory, when present).
+    /// A TOML configuration file read instead of `~/.config/aiex/config.toml` and
+    /// `./.aiex.toml` (its `[checks]` table applies; other keys are validated as the server does).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Disable a check or a family (repeatable).
@@ -103,12 +107,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let include_templates = config.is_enabled(CheckId::XssRaw);
     let roots = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         args.paths.clone()
     };
     let options = WalkOptions {
+        include_heex: include_templates,
         max_file_size: args.max_file_size,
         threads: args.jobs.unwrap_or(0),
         ..WalkOptions::default()
@@ -147,7 +153,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
         OutputFormat::Json => report::json(&reports) + "\n",
         OutputFormat::Sarif => report::sarif(&reports) + "\n",
     };
-    print!("{out}");
+    if let Err(err) = out!("{out}") {
+        eprintln!("aiex check: cannot write the findings: {err}");
+        return ExitCode::from(2);
+    }
     let all: Vec<&Finding> = checked.iter().flat_map(|c| &c.findings).collect();
     eprintln!(
         "aiex check: {} finding(s) in {} file(s) checked in {} ms",
@@ -242,14 +251,18 @@ fn check_one(
         tracing::debug!(path = %path.display(), "skipping binary or oversized file");
         return Ok(None);
     };
-    let tree = parser
-        .parse(&source, None)
-        .with_context(|| format!("cannot parse {}", path.display()))?;
     let display = display_path(path, cwd);
     let file = FileContext {
         path: Some(context.unwrap_or_else(|| display.clone())),
     };
-    let findings = checks::run_checks(&source, &tree, &file, config);
+    let findings = if checks::is_template(path) {
+        checks::check_template(&source, &file, config)
+    } else {
+        let tree = parser
+            .parse(&source, None)
+            .with_context(|| format!("cannot parse {}", path.display()))?;
+        checks::run_checks(&source, &tree, &file, config)
+    };
     Ok(Some(Checked {
         display,
         source,
@@ -294,35 +307,35 @@ fn display_path(path: &Path, cwd: Option<&Path>) -> PathBuf {
     relative.strip_prefix(".").unwrap_or(relative).to_path_buf()
 }
 
-/// The `[checks]` table of `--config` (or `./.aiex.toml`), with `--disable`/`--enable` on top.
+/// The configuration as the server reads it (the user's file and `./.aiex.toml`, or `--config`
+/// alone), with `--disable`/`--enable` on top. Problems in the files are reported on stderr and
+/// the rest applies, as in the editor; an unknown ID on the command line is a usage error.
 fn load_config(args: &CheckArgs) -> anyhow::Result<ChecksConfig> {
-    let file = match &args.config {
-        Some(path) => Some(path.clone()),
-        None => Some(PathBuf::from(".aiex.toml")).filter(|p| p.is_file()),
-    };
-    let mut config = match file {
+    let layers = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let table: toml::Table = toml::from_str(&text)
-                .with_context(|| format!("{} is not valid TOML", path.display()))?;
-            match table.get("checks") {
-                Some(value) => value
-                    .clone()
-                    .try_into::<ChecksConfig>()
-                    .with_context(|| format!("{}: invalid [checks] table", path.display()))?,
-                None => ChecksConfig::default(),
+            if !path.is_file() {
+                bail!("--config {}: no such file", path.display());
             }
+            ConfigLayers::from_files(Some(path), None)
         }
-        None => ChecksConfig::default(),
+        None => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            ConfigLayers::from_files(user_config_path().as_deref(), Some(&cwd))
+        }
     };
+    let loaded = layers.resolve();
+    for issue in &loaded.issues {
+        eprintln!("aiex check: {issue}");
+    }
+    let mut config = loaded.config.checks;
+    let from_files = config.problems().len();
     config.disabled.extend(args.disable.iter().cloned());
     config.enabled.extend(args.enable.iter().cloned());
     let problems = config.problems();
-    if !problems.is_empty() {
+    if problems.len() > from_files {
         bail!(
             "{}; run `aiex check --list` to see the checks",
-            problems.join("; ")
+            problems[from_files..].join("; ")
         );
     }
     Ok(config)
@@ -334,21 +347,30 @@ fn explain(id: &str) -> ExitCode {
         return ExitCode::from(2);
     };
     let info = check.info();
-    println!("# {}: {}\n", info.name, info.title);
-    println!(
-        "Default severity: {}. Enabled by default: {}.\n",
+    let text = format!(
+        "# {}: {}\n\nDefault severity: {}. Enabled by default: {}.\n\n{}\n\nSilence one line with `# aiex:disable-next-line {}`, or the whole check with `disabled = [\"{}\"]` in the `[checks]` table of .aiex.toml. More: {}\n",
+        info.name,
+        info.title,
         info.default_severity.as_str(),
-        if info.enabled_by_default { "yes" } else { "no" }
+        if info.enabled_by_default { "yes" } else { "no" },
+        info.explanation,
+        info.name,
+        info.name,
+        checks::doc_path(check),
     );
-    println!("{}\n", info.explanation);
-    println!("Silence one line with `# aiex:disable-next-line {}`, or the whole check with `disabled = [\"{}\"]` in the `[checks]` table of .aiex.toml.", info.name, info.name);
-    ExitCode::SUCCESS
+    match outln!("{text}") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("aiex check: {err}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn list() {
     for info in checks::registry() {
-        println!(
-            "{:<34} {:<8} {}{}",
+        let _ = outln!(
+            "{:<44} {:<8} {}{}",
             info.name,
             info.default_severity.as_str(),
             info.title,

@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use crate::context::{assemble, ContextRequest, Task};
-use crate::index::{default_cache_dir, IndexCache, IndexOptions, WorkspaceIndex};
+use super::workspace;
+use super::{out, outln};
+use crate::context::{AssembledContext, Task};
+use crate::engine::{AiError, Cursor, IndexCacheUse};
 
 /// Arguments of `aiex context`.
 #[derive(Debug, clap::Args)]
@@ -45,27 +47,42 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
         bail!("unknown format `{}`: use text or json", args.format);
     }
     let (file, line, column) = parse_position(&args.position)?;
-    let file = file
-        .canonicalize()
-        .with_context(|| format!("cannot open {}", file.display()))?;
-    let root = match args.root {
-        Some(root) => root
-            .canonicalize()
-            .with_context(|| format!("the workspace {} does not exist", root.display()))?,
-        None => workspace_root(&file),
+    let cache = if args.no_cache {
+        IndexCacheUse::Off
+    } else {
+        IndexCacheUse::ReadWrite
     };
-    let relative = file
-        .strip_prefix(&root)
-        .with_context(|| {
-            format!(
-                "{} is outside the workspace {}: pass --root",
-                file.display(),
-                root.display()
-            )
-        })?
+    let opened = match workspace::open(&file, args.root.as_deref(), cache) {
+        Ok(opened) => opened,
+        Err(error) => match error.downcast_ref::<AiError>() {
+            // A file no prompt may hold: say so, and show the empty context it gets.
+            Some(AiError::Refused(refusal)) => {
+                eprintln!("aiex: {refusal}");
+                return print_context(
+                    &args,
+                    task,
+                    &file,
+                    line,
+                    column,
+                    &Default::default(),
+                    0.0,
+                    0.0,
+                );
+            }
+            _ => return Err(error),
+        },
+    };
+    let relative = opened
+        .file
+        .strip_prefix(&opened.root)
+        .unwrap_or(&opened.file)
         .to_path_buf();
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
+    let engine = &opened.engine;
+    let text = engine
+        .documents()
+        .get(&opened.key)
+        .context("the file is not open")?
+        .with_document(|d| d.rope().to_string());
     let Some(cursor) = byte_offset(&text, line, column) else {
         bail!(
             "{}:{line}:{column} is past the end of the file (it has {} lines)",
@@ -73,72 +90,77 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
             text.lines().count()
         );
     };
-
-    let index = build_index(&root, args.no_cache)?;
-    let tree = crate::syntax::parse_str(&text)
-        .map_err(|_| anyhow::anyhow!("cannot parse {}", file.display()))?;
-    let chunks = crate::chunks::extract(&tree, &text);
-    let request = ContextRequest {
-        task,
-        path: &relative,
-        text: &text,
-        tree: &tree,
-        chunks: &chunks,
-        cursor,
-        budget_tokens: args.budget,
-        recent_edits: &[],
-    };
-    if !crate::context::is_allowed(&relative) {
-        eprintln!(
-            "aiex: {} is a secret file (.env*, *.pem, *.key, config/*secret*...): nothing of it goes into a prompt",
-            relative.display()
-        );
-    }
     // Prepare what the server keeps between requests, so the time printed is a request's.
     let prepared = Instant::now();
-    crate::context::warm_retrieval(&index);
-    crate::context::count_tokens("defmodule");
+    engine.count_tokens("defmodule");
     let prepared = prepared.elapsed();
+    let runtime = super::workspace::runtime()?;
+    // Parse first, as the server has by the time a request comes.
+    runtime.block_on(engine.documents().syntax(&opened.key));
     let started = Instant::now();
-    let context = assemble(&request, &index, &[]);
+    let context =
+        runtime.block_on(engine.context(&opened.key, Cursor::Byte(cursor), task, args.budget))?;
     let elapsed = started.elapsed();
+    print_context(
+        &args,
+        task,
+        &relative,
+        line,
+        column,
+        &context,
+        elapsed.as_secs_f64() * 1000.0,
+        prepared.as_secs_f64() * 1000.0,
+    )
+}
 
+/// Prints a context as JSON or as text, piece by piece.
+#[allow(clippy::too_many_arguments)]
+fn print_context(
+    args: &ContextArgs,
+    task: Task,
+    relative: &Path,
+    line: usize,
+    column: usize,
+    context: &AssembledContext,
+    elapsed_ms: f64,
+    prepared_ms: f64,
+) -> anyhow::Result<()> {
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&context)?);
+        outln!("{}", serde_json::to_string_pretty(context)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{}:{line}:{column} — task {}, budget {} tokens, used {}, {} redactions, assembled in {:.2} ms (retrieval index and tokenizer ready in {:.0} ms)",
         relative.display(),
         task.name(),
         args.budget,
         context.tokens,
         context.redactions,
-        elapsed.as_secs_f64() * 1000.0,
-        prepared.as_secs_f64() * 1000.0
-    );
+        elapsed_ms,
+        prepared_ms
+    )?;
     for piece in &context.pieces {
-        println!(
+        outln!(
             "\n── {} — {} ({} tokens)",
             piece.reason,
             piece.path.display(),
             piece.tokens
-        );
-        print!("{}", piece.text);
+        )?;
+        out!("{}", piece.text)?;
         if !piece.text.ends_with('\n') {
-            println!();
+            outln!()?;
         }
     }
-    println!(
+    outln!(
         "\n── prefix ({} tokens)\n{}⟨cursor⟩",
         crate::context::count_tokens(&context.prefix),
         context.prefix
-    );
-    println!(
+    )?;
+    outln!(
         "── suffix ({} tokens)\n{}",
         crate::context::count_tokens(&context.suffix),
         context.suffix
-    );
+    )?;
     Ok(())
 }
 
@@ -170,65 +192,9 @@ pub(super) fn byte_offset(text: &str, line: usize, column: usize) -> Option<usiz
     Some(start + within)
 }
 
-/// The nearest directory above `file` holding `mix.exs` or `.git`, else the file's directory.
-pub(super) fn workspace_root(file: &Path) -> PathBuf {
-    let directory = file.parent().unwrap_or(file);
-    let mut mix_root = None;
-    for ancestor in directory.ancestors() {
-        if ancestor.join(".git").exists() {
-            return mix_root.unwrap_or_else(|| ancestor.to_path_buf());
-        }
-        if mix_root.is_none() && ancestor.join("mix.exs").is_file() {
-            mix_root = Some(ancestor.to_path_buf());
-        }
-    }
-    mix_root.unwrap_or_else(|| directory.to_path_buf())
-}
-
-/// The index of `root`, through the disk cache as `aiex index` builds it.
-pub(super) fn build_index(root: &Path, no_cache: bool) -> anyhow::Result<WorkspaceIndex> {
-    let roots = vec![root.to_path_buf()];
-    let cache_path = (!no_cache)
-        .then(|| default_cache_dir().map(|dir| IndexCache::path_for(&dir, &roots)))
-        .flatten();
-    let cache = cache_path.as_ref().map(|path| {
-        let (cache, warning) = IndexCache::load(path);
-        if let Some(warning) = warning {
-            eprintln!("aiex: {warning}");
-        }
-        cache
-    });
-    let index = WorkspaceIndex::new();
-    index.rebuild(&IndexOptions::new(roots), cache.as_ref(), &|_| {})?;
-    if let (Some(cache), Some(path)) = (cache, cache_path) {
-        if let Err(error) = cache.save(&index) {
-            eprintln!(
-                "aiex: cannot write the index cache {}: {error}",
-                path.display()
-            );
-        }
-    }
-    Ok(index)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_workspace_is_the_nearest_mix_project() {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/context_app")
-            .canonicalize()
-            .expect("fixture");
-        let file = fixture.join("lib/shop/payments/gateway.ex");
-        assert_eq!(workspace_root(&file), fixture);
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("app/lib")).expect("mkdir");
-        std::fs::write(dir.path().join("app/mix.exs"), "").expect("write");
-        let file = dir.path().join("app/lib/a.ex");
-        assert_eq!(workspace_root(&file), dir.path().join("app"));
-    }
 
     #[test]
     fn positions_parse_and_convert_to_bytes() {

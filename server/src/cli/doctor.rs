@@ -134,7 +134,7 @@ fn describe_feature(config: &Config, enabled: bool, listed: &[String]) -> String
 
 /// The last line of the audit log, summarised: feature, provider, tokens, files, redactions.
 fn last_audited_prompt() -> Option<String> {
-    let path = crate::context::audit::AuditLog::default_path()?;
+    let path = crate::engine::AuditLog::default_path()?;
     let text = std::fs::read_to_string(path).ok()?;
     let entry: Value = serde_json::from_str(text.lines().last()?).ok()?;
     let files: Vec<&str> = entry["files"]

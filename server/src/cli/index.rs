@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::outln;
 use crate::index::{default_cache_dir, IndexCache, IndexOptions, WorkspaceIndex};
 
 /// Arguments of `aiex index`.
@@ -44,8 +45,8 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
     let index = WorkspaceIndex::new();
     let report = index.rebuild(&IndexOptions::new(roots), cache.as_ref(), &|_| {})?;
     let counts = index.counts();
-    println!("workspace: {}", root.display());
-    println!(
+    outln!("workspace: {}", root.display())?;
+    outln!(
         "files: {} ({} from cache, {} skipped)\nmodules: {}\nfunctions: {}\nsource: {:.1} MB\ntime: {} ms",
         report.files,
         report.from_cache,
@@ -54,16 +55,16 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         counts.functions,
         counts.bytes as f64 / (1024.0 * 1024.0),
         report.elapsed.as_millis()
-    );
+    )?;
     if let (Some(cache), Some(path)) = (cache, cache_path) {
         let bytes = cache
             .save(&index)
             .with_context(|| format!("cannot write the index cache {}", path.display()))?;
-        println!(
+        outln!(
             "cache: {} ({:.1} MB)",
             path.display(),
             bytes as f64 / (1024.0 * 1024.0)
-        );
+        )?;
     }
     Ok(())
 }

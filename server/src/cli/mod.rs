@@ -6,6 +6,7 @@ mod context;
 mod doctor;
 mod index;
 mod symbols;
+mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,38 @@ pub enum Command {
     /// Print the context a request at FILE:LINE:COL would send, piece by piece.
     Context(context::ContextArgs),
 }
+
+/// Writes to standard output. When the reader has gone (`aiex check | head`), the rest of the
+/// output is dropped quietly instead of panicking (which `print!` does, exiting with 101): the
+/// command still finishes and returns its own exit code. Other write errors are returned.
+pub(crate) fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static READER_GONE: AtomicBool = AtomicBool::new(false);
+    if READER_GONE.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            READER_GONE.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// `print!` through [`write_stdout`]; evaluates to `std::io::Result<()>`.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(&format!($($arg)*)) };
+}
+
+/// `println!` through [`write_stdout`]; evaluates to `std::io::Result<()>`.
+macro_rules! outln {
+    () => { $crate::cli::write_stdout("\n") };
+    ($($arg:tt)*) => { $crate::cli::write_stdout(&format!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use {out, outln};
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use super::{out, outln};
 use crate::chunks::{self, FileChunks, FunctionChunk, ModuleChunk};
 use crate::document::{position, PositionEncoding};
 
@@ -33,9 +34,9 @@ pub fn run(args: SymbolsArgs) -> anyhow::Result<()> {
         Format::Json => {
             let json = serde_json::to_string_pretty(&chunks)
                 .context("cannot render the chunks as JSON")?;
-            println!("{json}");
+            outln!("{json}")?;
         }
-        Format::Text => print!("{}", outline(&text, &chunks)),
+        Format::Text => out!("{}", outline(&text, &chunks))?,
     }
     Ok(())
 }

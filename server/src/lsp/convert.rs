@@ -4,7 +4,9 @@ use ropey::Rope;
 use tower_lsp_server::ls_types as lsp;
 
 use crate::chunks::ByteRange;
-use crate::document::{position, Language, Position, PositionEncoding, PositionRange, TextChange};
+use crate::document::{
+    position, DocumentKey, Language, Position, PositionEncoding, PositionRange, TextChange,
+};
 use crate::features::folding::{Fold, FoldKind};
 use crate::features::symbols::{Symbol, SymbolKind};
 
@@ -28,9 +30,21 @@ pub fn encoding_kind(encoding: PositionEncoding) -> lsp::PositionEncodingKind {
     }
 }
 
-/// The store key of a document.
-pub fn document_key(uri: &lsp::Uri) -> String {
-    uri.as_str().to_owned()
+/// The engine's key of a document: its file's path, normalised (`//`, `/./`, `/../` and
+/// percent-encoding resolved here, once), or the URI itself for a buffer with no file.
+pub fn document_key(uri: &lsp::Uri) -> DocumentKey {
+    match uri.to_file_path() {
+        Some(path) => DocumentKey::file(&path),
+        None => DocumentKey::unsaved(uri.as_str()),
+    }
+}
+
+/// The URI of a document, for messages to the client.
+pub fn uri_of(key: &DocumentKey) -> Option<lsp::Uri> {
+    match key {
+        DocumentKey::File(path) => lsp::Uri::from_file_path(path),
+        DocumentKey::Unsaved(name) => name.parse().ok(),
+    }
 }
 
 /// The language of a document from its language id and URI.

@@ -13,7 +13,7 @@ use super::convert;
 use crate::checks::{self, DocumentChecks, FileContext, Finding, Fix, Severity};
 use crate::chunks::ByteRange;
 use crate::document::store::DocumentStore;
-use crate::document::{PositionEncoding, SyntaxSnapshot};
+use crate::document::{DocumentKey, PositionEncoding, SyntaxSnapshot};
 
 /// How long typing must pause before diagnostics are recomputed and pushed.
 pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
@@ -22,27 +22,27 @@ pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
 #[derive(Debug, Default)]
 pub struct DiagnosticsState {
     /// Bumped on every edit; a pending push only runs if the generation is unchanged.
-    generations: DashMap<String, u64>,
-    cache: DashMap<String, (i32, Arc<Vec<Finding>>)>,
+    generations: DashMap<DocumentKey, u64>,
+    cache: DashMap<DocumentKey, (i32, Arc<Vec<Finding>>)>,
     /// Per document, the checker that re-walks only the top-level forms that changed.
-    checkers: DashMap<String, Arc<parking_lot::Mutex<DocumentChecks>>>,
+    checkers: DashMap<DocumentKey, Arc<parking_lot::Mutex<DocumentChecks>>>,
 }
 
 impl DiagnosticsState {
     /// Records an edit and returns the generation a push scheduled now must still see.
-    pub fn bump(&self, key: &str) -> u64 {
-        let mut entry = self.generations.entry(key.to_owned()).or_insert(0);
+    pub fn bump(&self, key: &DocumentKey) -> u64 {
+        let mut entry = self.generations.entry(key.clone()).or_insert(0);
         *entry += 1;
         *entry
     }
 
     /// True when no edit came after the one that scheduled `generation`.
-    pub fn is_current(&self, key: &str, generation: u64) -> bool {
+    pub fn is_current(&self, key: &DocumentKey, generation: u64) -> bool {
         self.generations.get(key).is_some_and(|g| *g == generation)
     }
 
     /// Forgets a closed document.
-    pub fn forget(&self, key: &str) {
+    pub fn forget(&self, key: &DocumentKey) {
         self.generations.remove(key);
         self.cache.remove(key);
         self.checkers.remove(key);
@@ -52,7 +52,7 @@ impl DiagnosticsState {
     pub async fn findings(
         &self,
         documents: &DocumentStore,
-        key: &str,
+        key: &DocumentKey,
         file: FileContext,
         config: &checks::ChecksConfig,
     ) -> Option<(SyntaxSnapshot, Arc<Vec<Finding>>)> {
@@ -65,7 +65,7 @@ impl DiagnosticsState {
         let findings = match &snapshot.tree {
             Ok(tree) => {
                 let (tree, rope, config) = (tree.clone(), snapshot.rope.clone(), config.clone());
-                let checker = Arc::clone(&self.checkers.entry(key.to_owned()).or_default());
+                let checker = Arc::clone(&self.checkers.entry(key.clone()).or_default());
                 tokio::task::spawn_blocking(move || {
                     checker.lock().run(&rope.to_string(), &tree, &file, &config)
                 })
@@ -76,7 +76,7 @@ impl DiagnosticsState {
         };
         let findings = Arc::new(findings);
         self.cache
-            .insert(key.to_owned(), (snapshot.version, Arc::clone(&findings)));
+            .insert(key.clone(), (snapshot.version, Arc::clone(&findings)));
         Some((snapshot, findings))
     }
 }
@@ -114,6 +114,9 @@ pub fn to_diagnostic(
             Severity::Hint => lsp::DiagnosticSeverity::HINT,
         }),
         code: Some(lsp::NumberOrString::String(info.name.to_owned())),
+        code_description: checks::doc_url(finding.check)
+            .and_then(|url| url.parse().ok())
+            .map(|href| lsp::CodeDescription { href }),
         source: Some("aiex".to_owned()),
         message: finding.message.clone(),
         ..lsp::Diagnostic::default()

@@ -8,9 +8,11 @@
 mod actions;
 mod ai;
 mod availability;
+mod boundary;
 mod completion_item;
 mod convert;
 mod diagnostics;
+mod errors;
 mod server;
 mod single_flight;
 mod transport;
@@ -45,7 +47,7 @@ pub async fn serve_stdio() -> bool {
     let stdio = transport::guard(tokio::io::stdin(), tokio::io::stdout());
     Server::new(stdio.input, stdio.output, socket)
         .concurrency_level(MAX_CONCURRENT_HANDLERS)
-        .serve(service)
+        .serve(boundary::PanicBoundary::new(service))
         .await;
     // tower-lsp-server has dropped its output: the writer drains what is left and ends.
     let flushed = tokio::time::timeout(std::time::Duration::from_secs(2), stdio.writer).await;

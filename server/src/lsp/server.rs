@@ -11,31 +11,28 @@ use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer};
 use tracing::{debug, info, warn};
 
-use super::ai::{AiState, Notice};
 use super::convert;
 use super::diagnostics::{self, DiagnosticsState};
 use super::workspace;
 use crate::chunks::FileChunks;
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::document::store::DocumentStore;
-use crate::document::{position, PositionEncoding, SyntaxSnapshot};
+use crate::document::{position, DocumentKey, PositionEncoding, SyntaxSnapshot};
+use crate::engine::{CompletionOptions, Cursor, Engine, HoverExplanation};
 use crate::features::{folding, hover, symbols};
 use crate::index::WorkspaceIndex;
 
-/// State shared by all handlers.
+/// State shared by all handlers: the engine, and what only the protocol knows (the client's
+/// capabilities, the configuration layers it sent, the diagnostics it was given).
 #[derive(Debug, Default)]
 pub struct ServerState {
-    pub(super) documents: DocumentStore,
+    engine: Arc<Engine>,
     encoding: RwLock<PositionEncoding>,
-    workspace_roots: RwLock<Vec<PathBuf>>,
     config_layers: Mutex<ConfigLayers>,
-    config: RwLock<Arc<LoadedConfig>>,
     /// Configuration problems already shown to the user, so each is shown once.
     reported_issues: Mutex<HashSet<String>>,
     shutdown_requested: AtomicBool,
     diagnostics: DiagnosticsState,
-    index: Arc<WorkspaceIndex>,
-    ai: AiState,
     /// The client pulls diagnostics (`textDocument/diagnostic`), so none are pushed.
     pull_diagnostics: AtomicBool,
     /// The client shows `$/progress` for server-created tokens.
@@ -43,12 +40,10 @@ pub struct ServerState {
     /// The client accepts a dynamically registered file watcher.
     dynamic_file_watching: AtomicBool,
     edit_support: RwLock<super::actions::EditSupport>,
-    /// Where provider requests are recorded.
-    pub(super) audit: RwLock<Option<crate::context::audit::AuditLog>>,
     /// Completion and inline completion requests for one place share one suggestion.
     suggestions_in_flight: super::single_flight::SingleFlight<
         super::single_flight::SuggestionKey,
-        Result<Option<super::ai::Suggestion>>,
+        Result<Option<crate::engine::Suggestion>>,
     >,
 }
 
@@ -58,34 +53,29 @@ impl ServerState {
         self.shutdown_requested.load(Ordering::SeqCst)
     }
 
-    /// The workspace index.
-    pub fn index(&self) -> Arc<WorkspaceIndex> {
-        Arc::clone(&self.index)
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
-    /// Whether the text of a document may go into a prompt (not a secret file, not
-    /// excluded by `.aiexignore`).
-    pub fn may_send(&self, uri: &lsp::Uri) -> bool {
-        match uri.to_file_path() {
-            Some(path) => crate::index::may_send_to_model(&path, &self.workspace_roots()),
-            // An unsaved buffer has no path to match against the rules.
-            None => true,
-        }
+    /// The open documents.
+    pub fn documents(&self) -> &DocumentStore {
+        self.engine.documents()
+    }
+
+    /// The workspace index.
+    pub fn index(&self) -> Arc<WorkspaceIndex> {
+        self.engine.index()
     }
 
     /// The workspace roots from `initialize`.
     pub fn workspace_roots(&self) -> Vec<PathBuf> {
-        self.workspace_roots.read().clone()
+        self.engine.roots()
     }
 
     /// What the client can do with edits and documents.
     pub fn edit_support(&self) -> super::actions::EditSupport {
         *self.edit_support.read()
-    }
-
-    /// The AI state (providers, completions).
-    pub fn ai(&self) -> &AiState {
-        &self.ai
     }
 
     /// The position encoding negotiated with the client.
@@ -95,7 +85,7 @@ impl ServerState {
 
     /// The configuration in effect.
     pub fn config(&self) -> Arc<LoadedConfig> {
-        Arc::clone(&self.config.read())
+        self.engine.config()
     }
 
     /// The findings of the built-in checks for a document, at its latest version.
@@ -104,55 +94,25 @@ impl ServerState {
         uri: &lsp::Uri,
     ) -> Option<(SyntaxSnapshot, Arc<Vec<crate::checks::Finding>>)> {
         let key = convert::document_key(uri);
-        let file = diagnostics::file_context(uri, &self.workspace_roots.read());
+        let file = diagnostics::file_context(uri, &self.workspace_roots());
         let config = self.config();
         self.diagnostics
-            .findings(&self.documents, &key, file, &config.config.checks)
+            .findings(self.documents(), &key, file, &config.config.checks)
             .await
     }
 
-    /// Re-merges the configuration layers and returns the problems not shown before.
+    /// Re-merges the configuration layers, hands them to the engine, and returns the problems
+    /// not shown before.
     fn reload_config(&self) -> Vec<String> {
         let loaded = self.config_layers.lock().resolve();
-        let mut provider_problems = self.ai.configure(&loaded.config);
-        let tokenizer = loaded
-            .config
-            .features
-            .completion
-            .tokenizer
-            .as_ref()
-            .map(|path| {
-                let root = self
-                    .workspace_roots
-                    .read()
-                    .first()
-                    .cloned()
-                    .unwrap_or_default();
-                root.join(path)
-            });
-        if let Err(problem) = crate::context::use_tokenizer(tokenizer.as_deref()) {
-            provider_problems.push(format!(
-                "features.completion.tokenizer: {problem}; counting with cl100k"
-            ));
-        }
+        let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
+        let provider_problems = self.engine.configure(loaded);
         let mut reported = self.reported_issues.lock();
-        let fresh: Vec<String> = loaded
-            .issues
-            .iter()
-            .map(ToString::to_string)
+        issues
+            .into_iter()
             .chain(provider_problems)
             .filter(|issue| reported.insert(issue.clone()))
-            .collect();
-        let audit = &loaded.config.audit;
-        *self.audit.write() = crate::context::audit::AuditLog::default_path()
-            .filter(|_| audit.enabled)
-            .map(crate::context::audit::AuditLog::new)
-            .map(|log| crate::context::audit::AuditLog {
-                record_prompts: audit.record_prompts,
-                ..log
-            });
-        *self.config.write() = Arc::new(loaded);
-        fresh
+            .collect()
     }
 }
 
@@ -186,7 +146,7 @@ impl Backend {
     async fn syntax(&self, uri: &lsp::Uri) -> Result<SyntaxSnapshot> {
         let key = convert::document_key(uri);
         self.state
-            .documents
+            .documents()
             .syntax(&key)
             .await
             .ok_or_else(|| unknown_document(uri))
@@ -214,69 +174,21 @@ impl Backend {
     /// on: the model's text, or a note that it is on its way.
     async fn hover_explanation(
         &self,
-        doc_uri: Option<&lsp::Uri>,
+        key: &DocumentKey,
         doc: &hover::HoverDoc,
         chunks: &FileChunks,
         source: &str,
     ) -> Option<String> {
-        let (module_name, function) = doc.function.as_ref()?;
-        let config = self.state.config();
-        let indexed_path = self
-            .state
-            .index()
-            .module_file(module_name)
-            .map(|f| f.path.clone());
-        let in_this_file = chunks.all_modules().iter().any(|m| &m.name == module_name);
-        let sendable = match (&indexed_path, in_this_file) {
-            (_, true) => doc_uri.is_none_or(|uri| self.state.may_send(uri)),
-            (Some(path), false) => {
-                crate::index::may_send_to_model(path, &self.state.workspace_roots())
-            }
-            (None, false) => false,
-        };
-        if !sendable {
-            return None;
-        }
-        let settings = &config.config.features.explain;
-        if !settings.enabled || !settings.hover {
-            return None;
-        }
-        // The function's own text: from this document, or from the index.
-        let indexed = self.state.index().module_file(module_name);
-        let (module_source, module_chunks): (&str, &FileChunks) =
-            match chunks.all_modules().iter().any(|m| &m.name == module_name) {
-                true => (source, chunks),
-                false => {
-                    let file = indexed.as_ref()?;
-                    (&file.text, &file.chunks)
-                }
-            };
-        let module = module_chunks
-            .all_modules()
-            .into_iter()
-            .find(|m| &m.name == module_name)?;
-        let target = crate::ai::actions::Target {
-            module: Some(module),
-            function,
-        };
-        let code = module_source.get(function.range.start..function.range.end)?;
-        let request = crate::ai::actions::explain_request(&target, module_source, "");
-        let names = config.config.feature_providers(&settings.providers);
-        let wait = std::time::Duration::from_millis(settings.hover_timeout_ms);
-        let subject = format!("{module_name}\n{code}");
         match self
             .state
-            .ai
-            .explanation(&subject, &names, request, wait)
-            .await
+            .engine
+            .hover_explanation(key, doc, chunks, source)
+            .await?
         {
-            super::ai::HoverExplanation::Ready(text) => {
-                Some(format!("**Explanation** (AI)\n\n{text}"))
-            }
-            super::ai::HoverExplanation::Pending => {
+            HoverExplanation::Ready(text) => Some(format!("**Explanation** (AI)\n\n{text}")),
+            HoverExplanation::Pending => {
                 Some("*AI explanation on its way: hover again in a moment.*".to_owned())
             }
-            super::ai::HoverExplanation::Unavailable => None,
         }
     }
 
@@ -300,7 +212,7 @@ impl Backend {
                 return;
             }
             debug!(
-                uri = key,
+                document = %key,
                 findings = findings.len(),
                 version = snapshot.version,
                 "publishing diagnostics"
@@ -318,21 +230,17 @@ impl Backend {
 
     /// The chunks of every known file except the document `except`: open documents as the
     /// editor holds them, and the index for the files that are not open.
-    async fn workspace_chunks(&self, except: &str) -> Vec<Arc<FileChunks>> {
+    async fn workspace_chunks(&self, except: &DocumentKey) -> Vec<Arc<FileChunks>> {
         let mut all = Vec::new();
         let mut open_paths = HashSet::new();
-        for key in self.state.documents.keys() {
-            if let Some(path) = key
-                .parse::<lsp::Uri>()
-                .ok()
-                .and_then(|uri| uri.to_file_path().map(|p| p.into_owned()))
-            {
-                open_paths.insert(path.canonicalize().unwrap_or(path));
+        for key in self.state.documents().keys() {
+            if let Some(path) = key.path() {
+                open_paths.insert(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
             }
-            if key == except {
+            if &key == except {
                 continue;
             }
-            if let Some((_, chunks)) = self.state.documents.chunks(&key).await {
+            if let Some((_, chunks)) = self.state.documents().chunks(&key).await {
                 all.push(chunks);
             }
         }
@@ -371,7 +279,7 @@ impl Backend {
         let uri = &params.text_document.uri;
         let handle = self
             .state
-            .documents
+            .documents()
             .get(&convert::document_key(uri))
             .ok_or_else(|| unknown_document(uri))?;
         Ok(handle.with_document(|document| DocumentText {
@@ -447,7 +355,7 @@ impl LanguageServer for Backend {
             completion_enabled = layers.resolve().config.features.completion.enabled;
             *self.state.config_layers.lock() = layers;
         }
-        *self.state.workspace_roots.write() = roots;
+        self.state.engine.set_roots(roots);
         let sync = lsp::TextDocumentSyncOptions {
             open_close: Some(true),
             change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
@@ -531,8 +439,7 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: lsp::InitializedParams) {
         let issues = self.state.reload_config();
         self.report_config_issues(issues).await;
-        let config = self.state.config();
-        if let Some(notice) = self.state.ai.probe_implicit_provider(&config.config).await {
+        if let Some(notice) = self.state.engine.probe_implicit_provider().await {
             info!("{notice}");
             self.client
                 .show_message(lsp::MessageType::INFO, notice)
@@ -562,7 +469,7 @@ impl LanguageServer for Backend {
             bytes = document.text.len(),
             "didOpen"
         );
-        self.state.documents.open(
+        self.state.engine.open(
             &convert::document_key(&document.uri),
             &document.text,
             document.version,
@@ -580,7 +487,7 @@ impl LanguageServer for Backend {
             .into_iter()
             .map(convert::change_from_lsp)
             .collect();
-        match self.state.documents.change(
+        match self.state.engine.change(
             &key,
             params.text_document.version,
             &changes,
@@ -589,25 +496,14 @@ impl LanguageServer for Backend {
             Ok(report) => {
                 if report.clamped > 0 {
                     warn!(
-                        uri = key,
+                        document = %key,
                         clamped = report.clamped,
                         "change ranges past the end of the document were clamped"
                     );
                 }
-                let uri = &params.text_document.uri;
-                let relative = uri.to_file_path().and_then(|path| {
-                    let roots = self.state.workspace_roots.read();
-                    roots
-                        .iter()
-                        .find_map(|root| path.strip_prefix(root).ok().map(|p| p.to_path_buf()))
-                });
-                let at = relative
-                    .zip(report.last_edit)
-                    .map(|(path, offset)| crate::context::RecentEdit { path, offset });
-                self.state.ai.record_edit(&key, at);
             }
             Err(error) => {
-                warn!(uri = key, "didChange ignored: {error}");
+                warn!(document = %key, "didChange ignored: {error}");
                 return;
             }
         }
@@ -616,15 +512,14 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
         let key = convert::document_key(&params.text_document.uri);
-        if !self.state.documents.close(&key) {
+        if !self.state.engine.close(&key) {
             warn!(
-                uri = key,
+                document = %key,
                 "didClose for a document that is not open; ignored"
             );
             return;
         }
         self.state.diagnostics.forget(&key);
-        self.state.ai.forget(&key);
         if !self.state.pull_diagnostics.load(Ordering::Relaxed) {
             self.client
                 .publish_diagnostics(params.text_document.uri, Vec::new(), None)
@@ -640,16 +535,15 @@ impl LanguageServer for Backend {
         let issues = self.state.reload_config();
         info!("configuration changed");
         self.report_config_issues(issues).await;
-        let config = self.state.config();
-        if let Some(notice) = self.state.ai.probe_implicit_provider(&config.config).await {
+        if let Some(notice) = self.state.engine.probe_implicit_provider().await {
             self.client
                 .show_message(lsp::MessageType::INFO, notice)
                 .await;
         }
         // The checks' settings may have changed: recompute every open document's findings.
-        for key in self.state.documents.keys() {
+        for key in self.state.documents().keys() {
             self.state.diagnostics.forget(&key);
-            if let Ok(uri) = key.parse::<lsp::Uri>() {
+            if let Some(uri) = convert::uri_of(&key) {
                 self.schedule_diagnostics(uri);
             }
         }
@@ -663,7 +557,7 @@ impl LanguageServer for Backend {
         let key = convert::document_key(uri);
         let (snapshot, chunks) = self
             .state
-            .documents
+            .documents()
             .chunks(&key)
             .await
             .ok_or_else(|| unknown_document(uri))?;
@@ -681,7 +575,7 @@ impl LanguageServer for Backend {
         let key = convert::document_key(uri);
         let (snapshot, chunks) = self
             .state
-            .documents
+            .documents()
             .chunks(&key)
             .await
             .ok_or_else(|| unknown_document(uri))?;
@@ -715,10 +609,7 @@ impl LanguageServer for Backend {
             None => Vec::new(),
         };
         let explanation = match &symbol {
-            Some(doc) => {
-                self.hover_explanation(Some(uri), doc, &chunks, &source)
-                    .await
-            }
+            Some(doc) => self.hover_explanation(&key, doc, &chunks, &source).await,
             None => None,
         };
         let range = symbol
@@ -782,7 +673,7 @@ impl LanguageServer for Backend {
         if features.actions.enabled || features.explain.enabled {
             if let Some((_, chunks)) = self
                 .state
-                .documents
+                .documents()
                 .chunks(&convert::document_key(uri))
                 .await
             {
@@ -838,7 +729,7 @@ impl LanguageServer for Backend {
         let uri = params.text_document.uri;
         let text = match params.text {
             Some(text) => text,
-            None => match self.state.documents.get(&convert::document_key(&uri)) {
+            None => match self.state.documents().get(&convert::document_key(&uri)) {
                 Some(handle) => handle.with_document(|d| d.rope().to_string()),
                 None => return,
             },
@@ -928,7 +819,12 @@ impl LanguageServer for Backend {
         params: lsp::CompletionParams,
     ) -> Result<Option<lsp::CompletionResponse>> {
         let at = params.text_document_position;
-        let Some(suggestion) = self.suggest(&at.text_document.uri, at.position).await? else {
+        // Completion lists are asked for as the user types, whatever the trigger kind says
+        // (VS Code reports quick suggestions as invoked): always debounced.
+        let Some(suggestion) = self
+            .suggest(&at.text_document.uri, at.position, false)
+            .await?
+        else {
             return Ok(Some(lsp::CompletionResponse::List(lsp::CompletionList {
                 is_incomplete: true,
                 items: Vec::new(),
@@ -978,7 +874,7 @@ impl LanguageServer for Backend {
         &self,
         params: lsp::ExecuteCommandParams,
     ) -> Result<Option<lsp::LSPAny>> {
-        let providers = self.state.ai.providers();
+        let providers = self.state.engine.providers();
         match params.command.as_str() {
             "aiex.status" => {
                 let mut value = match providers {
@@ -1037,7 +933,11 @@ impl Backend {
         params: lsp::InlineCompletionParams,
     ) -> Result<Option<lsp::InlineCompletionResponse>> {
         let at = params.text_document_position;
-        let Some(suggestion) = self.suggest(&at.text_document.uri, at.position).await? else {
+        let explicit = params.context.trigger_kind == lsp::InlineCompletionTriggerKind::INVOKED;
+        let Some(suggestion) = self
+            .suggest(&at.text_document.uri, at.position, explicit)
+            .await?
+        else {
             return Ok(Some(lsp::InlineCompletionResponse::List(
                 lsp::InlineCompletionList { items: Vec::new() },
             )));
@@ -1095,29 +995,30 @@ impl Backend {
     /// Whether a model may answer AI requests now: the implicit provider's probe and the
     /// configured providers' breakers.
     fn ai_availability(&self) -> super::availability::Availability {
-        let breakers: Vec<_> = self
-            .state
-            .ai
+        let engine = &self.state.engine;
+        let breakers: Vec<_> = engine
             .providers()
             .map(|p| p.status().providers.iter().map(|s| s.breaker).collect())
             .unwrap_or_default();
-        super::availability::Availability::of(self.state.ai.is_offline(), &breakers)
+        super::availability::Availability::of(engine.is_offline(), &breakers)
     }
 
     /// The AI suggestion at a position, shared by completion items and inline completions:
-    /// requests for the same place and version join one computation.
+    /// requests for the same place and version join one computation. `explicit`: the user
+    /// asked for it (no debounce).
     async fn suggest(
         &self,
         uri: &lsp::Uri,
         position: lsp::Position,
-    ) -> Result<Option<super::ai::Suggestion>> {
+        explicit: bool,
+    ) -> Result<Option<crate::engine::Suggestion>> {
         let document = convert::document_key(uri);
-        let Some(handle) = self.state.documents.get(&document) else {
+        let Some(handle) = self.state.documents().get(&document) else {
             return Err(unknown_document(uri));
         };
         let key = super::single_flight::SuggestionKey {
             version: handle.with_document(|d| d.version()),
-            document,
+            document: uri.as_str().to_owned(),
             position: (position.line, position.character),
         };
         let backend = Backend::new(self.client.clone(), Arc::clone(&self.state));
@@ -1125,7 +1026,7 @@ impl Backend {
         self.state
             .suggestions_in_flight
             .run(key, move || async move {
-                backend.suggest_now(&uri, position).await
+                backend.suggest_now(&uri, position, explicit).await
             })
             .await
     }
@@ -1135,52 +1036,25 @@ impl Backend {
         &self,
         uri: &lsp::Uri,
         position: lsp::Position,
-    ) -> Result<Option<super::ai::Suggestion>> {
+        explicit: bool,
+    ) -> Result<Option<crate::engine::Suggestion>> {
         let key = convert::document_key(uri);
-        if self.state.documents.get(&key).is_none() {
-            return Err(unknown_document(uri));
-        }
-        let config = self.state.config();
-        let settings = &config.config.features.completion;
-        if !settings.enabled || !self.state.may_send(uri) {
-            return Ok(None);
-        }
-        let encoding = self.state.encoding();
-        let cursor_at = |rope: &ropey::Rope| {
-            position::offset_of(rope, convert::position_from_lsp(position), encoding).byte
+        let cursor = Cursor::Position(convert::position_from_lsp(position), self.state.encoding());
+        let options = CompletionOptions {
+            explicit,
+            timeout: None,
         };
-        let index = self.state.index();
-        let roots = self.state.workspace_roots();
-        let relative = uri.to_file_path().and_then(|path| {
-            let path = path.into_owned();
-            roots
-                .iter()
-                .find_map(|root| path.strip_prefix(root).ok().map(|p| p.to_path_buf()))
-        });
-        let audit = self.state.audit.read().clone();
-        let workspace = super::ai::Workspace {
-            index: &index,
-            path: relative,
-            audit: audit.as_ref(),
-            roots: &roots,
-        };
-        let (suggestion, notice) = self
+        let outcome = self
             .state
-            .ai
-            .complete(
-                &self.state.documents,
-                &workspace,
-                &key,
-                cursor_at,
-                settings,
-                &config.config,
-            )
-            .await;
-        if let Notice::Unavailable(message) = notice {
+            .engine
+            .complete(&key, cursor, options)
+            .await
+            .map_err(super::errors::to_lsp)?;
+        if let Some(message) = outcome.notice {
             self.client
                 .show_message(lsp::MessageType::WARNING, message)
                 .await;
         }
-        Ok(suggestion)
+        Ok(outcome.suggestion)
     }
 }

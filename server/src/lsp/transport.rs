@@ -189,8 +189,42 @@ fn truncate(text: &str) -> String {
     text.chars().take(60).collect()
 }
 
-/// Checks that a body is a JSON-RPC 2.0 message tower-lsp-server can decode; if not, the
-/// error response to send instead.
+/// The longest `workspace/symbol` query answered: a fuzzy match costs query × name, so a
+/// megabyte query would hold a handler for minutes.
+const MAX_SYMBOL_QUERY_CHARS: usize = 1024;
+/// The longest string accepted in a request's parameters (document text travels in
+/// notifications, which this does not bound).
+const MAX_REQUEST_STRING_BYTES: usize = 1024 * 1024;
+
+/// Client-to-server notifications: sent with an id, tower-lsp-server would run them and never
+/// answer (and `exit` would end the server).
+const NOTIFICATIONS: &[&str] = &[
+    "exit",
+    "initialized",
+    "textDocument/didOpen",
+    "textDocument/didChange",
+    "textDocument/didClose",
+    "textDocument/didSave",
+    "textDocument/willSave",
+    "workspace/didChangeConfiguration",
+    "workspace/didChangeWatchedFiles",
+    "workspace/didChangeWorkspaceFolders",
+    "workspace/didCreateFiles",
+    "workspace/didRenameFiles",
+    "workspace/didDeleteFiles",
+    "window/workDoneProgress/cancel",
+    "notebookDocument/didOpen",
+    "notebookDocument/didChange",
+    "notebookDocument/didSave",
+    "notebookDocument/didClose",
+];
+
+/// Requests that change the server's lifecycle: sent without an id (as notifications),
+/// `shutdown` would stop the server answering anything, unasked.
+const LIFECYCLE_REQUESTS: &[&str] = &["initialize", "shutdown"];
+
+/// Checks that a body is a JSON-RPC 2.0 message tower-lsp-server can decode and that the
+/// server can answer in bounded time; if not, the error response to send instead.
 fn check_message(body: &[u8]) -> Result<(), Value> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|error| error_response(Value::Null, -32700, &format!("Parse error: {error}")))?;
@@ -201,13 +235,15 @@ fn check_message(body: &[u8]) -> Result<(), Value> {
             "Invalid request: a message must be a JSON object (batches are not part of LSP)",
         ));
     };
+    let duplicate = duplicate_top_level_key(body);
     let id = message.get("id").cloned();
     let id_ok = match &id {
         None | Some(Value::Null) | Some(Value::String(_)) => true,
         Some(Value::Number(number)) => number.is_i64(),
         Some(_) => false,
     };
-    let reply_id = if id_ok {
+    // A duplicated id is ambiguous: the answer goes to none of them.
+    let reply_id = if id_ok && duplicate.as_deref() != Some("id") {
         id.clone().unwrap_or(Value::Null)
     } else {
         Value::Null
@@ -219,6 +255,14 @@ fn check_message(body: &[u8]) -> Result<(), Value> {
             &format!("Invalid request: {reason}"),
         )
     };
+    // serde_json keeps the last of duplicate keys but tower-lsp-server's decoder refuses them
+    // and stops reading for good: they are refused here.
+    if let Some(key) = duplicate {
+        return Err(invalid(&format!(
+            "the key `{}` appears twice",
+            truncate(&key)
+        )));
+    }
     if message.get("jsonrpc") != Some(&json!("2.0")) {
         return Err(invalid("`jsonrpc` must be \"2.0\""));
     }
@@ -226,14 +270,25 @@ fn check_message(body: &[u8]) -> Result<(), Value> {
         return Err(invalid("`id` must be an integer, a string or null"));
     }
     match message.get("method") {
-        Some(Value::String(_)) => match message.get("params") {
-            None | Some(Value::Object(_)) | Some(Value::Array(_)) | Some(Value::Null) => Ok(()),
-            Some(_) => Err(error_response(
-                reply_id.clone(),
-                -32602,
-                "Invalid params: `params` must be an object or an array",
-            )),
-        },
+        Some(Value::String(method)) => {
+            match message.get("params") {
+                None | Some(Value::Object(_)) | Some(Value::Array(_)) | Some(Value::Null) => {}
+                Some(_) => {
+                    return Err(error_response(
+                        reply_id.clone(),
+                        -32602,
+                        "Invalid params: `params` must be an object or an array",
+                    ))
+                }
+            }
+            match id {
+                Some(_) => check_request(method, message.get("params"), &reply_id),
+                None if LIFECYCLE_REQUESTS.contains(&method.as_str()) => Err(invalid(&format!(
+                    "`{method}` is a request: send it with an id"
+                ))),
+                None => Ok(()),
+            }
+        }
         Some(_) => Err(invalid("`method` must be a string")),
         None if id.is_some()
             && (message.contains_key("result") || message.contains_key("error")) =>
@@ -242,6 +297,104 @@ fn check_message(body: &[u8]) -> Result<(), Value> {
         }
         None => Err(invalid("neither a request, a notification nor a response")),
     }
+}
+
+/// What a request (a message with a method and an id) must satisfy beyond its shape.
+fn check_request(method: &str, params: Option<&Value>, id: &Value) -> Result<(), Value> {
+    if NOTIFICATIONS.contains(&method) {
+        return Err(error_response(
+            id.clone(),
+            -32600,
+            &format!("Invalid request: `{method}` is a notification: send it without an id"),
+        ));
+    }
+    if method.starts_with("$/") {
+        // tower-lsp-server drops unknown `$/` requests without an answer; the client would
+        // wait forever.
+        return Err(error_response(
+            id.clone(),
+            -32601,
+            &format!("Method not found: `{}` is not supported", truncate(method)),
+        ));
+    }
+    let Some(params) = params else {
+        return Ok(());
+    };
+    if method == "workspace/symbol" {
+        if let Some(query) = params.get("query").and_then(Value::as_str) {
+            let chars = query.chars().count();
+            if chars > MAX_SYMBOL_QUERY_CHARS {
+                return Err(error_response(
+                    id.clone(),
+                    -32602,
+                    &format!(
+                        "Invalid params: the symbol query is {chars} characters long; at most \
+                         {MAX_SYMBOL_QUERY_CHARS} are searched"
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(bytes) = longest_string(params).filter(|&b| b > MAX_REQUEST_STRING_BYTES) {
+        return Err(error_response(
+            id.clone(),
+            -32602,
+            &format!(
+                "Invalid params: a {bytes}-byte string is over the {MAX_REQUEST_STRING_BYTES}-byte \
+                 limit of request parameters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The length of the longest string in a JSON value (iteratively: no recursion on depth).
+fn longest_string(value: &Value) -> Option<usize> {
+    let mut longest = None;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(s) => longest = longest.max(Some(s.len())),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                for (key, item) in map {
+                    longest = longest.max(Some(key.len()));
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    longest
+}
+
+/// The first key that appears twice at the top level of a JSON object, if any.
+fn duplicate_top_level_key(body: &[u8]) -> Option<String> {
+    struct Keys(Option<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(KeysVisitor)
+        }
+    }
+    struct KeysVisitor;
+    impl<'de> serde::de::Visitor<'de> for KeysVisitor {
+        type Value = Keys;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            let mut duplicate = None;
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                if duplicate.is_none() && !seen.insert(key.clone()) {
+                    duplicate = Some(key);
+                }
+            }
+            Ok(Keys(duplicate))
+        }
+    }
+    serde_json::from_slice::<Keys>(body).ok()?.0
 }
 
 fn error_response(id: Value, code: i64, message: &str) -> Value {
@@ -313,6 +466,149 @@ mod tests {
         );
         let reply = check_message(br#"{"jsonrpc":"2.0","id":7,"method":5}"#).expect_err("invalid");
         assert_eq!(reply["id"], 7, "the id is echoed when it is usable");
+    }
+}
+
+#[cfg(test)]
+mod hostile_message_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn error_of(body: &str) -> Option<(Value, i64)> {
+        check_message(body.as_bytes())
+            .err()
+            .map(|e| (e["id"].clone(), e["error"]["code"].as_i64().unwrap_or(0)))
+    }
+
+    #[test]
+    fn duplicate_top_level_keys_are_refused_with_invalid_request() {
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#,
+            r#"{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"method":"a"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{},"params":{}}"#,
+        ] {
+            assert_eq!(error_of(body), Some((json!(1), -32600)), "{body}");
+        }
+        assert_eq!(
+            error_of(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"a"}"#),
+            Some((Value::Null, -32600)),
+            "a duplicated id is answered with a null id"
+        );
+        // Nested duplicates are the handler's business (tower-lsp-server answers -32602).
+        assert_eq!(
+            error_of(r#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"x":1,"x":2}}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn lifecycle_messages_of_the_wrong_kind_are_answered_not_obeyed() {
+        assert_eq!(
+            error_of(r#"{"jsonrpc":"2.0","id":3,"method":"exit"}"#),
+            Some((json!(3), -32600))
+        );
+        assert_eq!(
+            error_of(r#"{"jsonrpc":"2.0","id":"x","method":"textDocument/didOpen","params":{}}"#),
+            Some((json!("x"), -32600))
+        );
+        assert_eq!(
+            error_of(r#"{"jsonrpc":"2.0","method":"shutdown"}"#),
+            Some((Value::Null, -32600))
+        );
+        assert_eq!(error_of(r#"{"jsonrpc":"2.0","method":"exit"}"#), None);
+    }
+
+    #[test]
+    fn dollar_requests_with_an_id_get_method_not_found_and_notifications_pass() {
+        assert_eq!(
+            error_of(r#"{"jsonrpc":"2.0","id":4,"method":"$/unknown","params":{}}"#),
+            Some((json!(4), -32601))
+        );
+        assert_eq!(
+            error_of(r#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn oversized_request_parameters_are_refused_at_once() {
+        let query = "a".repeat(1024 * 1024);
+        let body =
+            json!({"jsonrpc":"2.0","id":5,"method":"workspace/symbol","params":{"query":query}});
+        assert_eq!(error_of(&body.to_string()), Some((json!(5), -32602)));
+        let fine =
+            json!({"jsonrpc":"2.0","id":5,"method":"workspace/symbol","params":{"query":"Repo"}});
+        assert_eq!(error_of(&fine.to_string()), None);
+        let big = "b".repeat(2 * 1024 * 1024);
+        let hover = json!({"jsonrpc":"2.0","id":6,"method":"textDocument/hover","params":{"textDocument":{"uri":big}}});
+        assert_eq!(error_of(&hover.to_string()), Some((json!(6), -32602)));
+        // Document text travels in notifications, which are not bounded here.
+        let open = json!({"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"text":big}});
+        assert_eq!(error_of(&open.to_string()), None);
+    }
+
+    /// Pieces hostile messages are made of: every key the decoders look at, with values of
+    /// every type, duplicated at will.
+    fn hostile_message() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("jsonrpc"),
+            Just("id"),
+            Just("method"),
+            Just("params"),
+            Just("result"),
+            Just("error"),
+            Just("other"),
+        ];
+        let value = prop_oneof![
+            Just("\"2.0\"".to_owned()),
+            Just("\"1.0\"".to_owned()),
+            Just("null".to_owned()),
+            Just("1".to_owned()),
+            Just("-1".to_owned()),
+            Just("1.5".to_owned()),
+            Just("1e3".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("true".to_owned()),
+            Just("\"exit\"".to_owned()),
+            Just("\"$/x\"".to_owned()),
+            Just("\"shutdown\"".to_owned()),
+            Just("\"textDocument/hover\"".to_owned()),
+            Just("{}".to_owned()),
+            Just("[]".to_owned()),
+            Just("{\"code\":1,\"message\":\"m\"}".to_owned()),
+            Just("{\"code\":\"x\"}".to_owned()),
+            "[a-z0-9\"{}\\[\\]:,]{0,12}",
+        ];
+        proptest::collection::vec((key, value), 0..7).prop_map(|pairs| {
+            let body = pairs
+                .iter()
+                .map(|(k, v)| format!("\"{k}\":{v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!("{{{body}}}")
+        })
+    }
+
+    /// What tower-lsp-server's reader does with a body: decode it as a response or a request.
+    fn tower_lsp_decodes(body: &[u8]) -> bool {
+        serde_json::from_slice::<tower_lsp_server::jsonrpc::Response>(body).is_ok()
+            || serde_json::from_slice::<tower_lsp_server::jsonrpc::Request>(body).is_ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn whatever_the_guard_passes_tower_lsp_decodes(body in hostile_message()) {
+            if check_message(body.as_bytes()).is_ok() {
+                prop_assert!(tower_lsp_decodes(body.as_bytes()), "passed but undecodable: {body}");
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_guard(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = check_message(&body);
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use tower_lsp_server::Client;
 use tracing::{info, warn};
 
 use super::server::ServerState;
-use crate::index::{default_cache_dir, resolve_in_roots, IndexCache, IndexOptions, Progress};
+use crate::engine::IndexCacheUse;
+use crate::index::{resolve_in_roots, IndexOptions, Progress};
 
 /// The glob of the files the index follows.
 pub const ELIXIR_GLOB: &str = "**/*.{ex,exs}";
@@ -22,31 +23,15 @@ pub async fn index_workspace(client: Client, state: Arc<ServerState>, report_pro
     }
     let (progress_tx, mut progress_rx) =
         tokio::sync::watch::channel(Progress { done: 0, total: 0 });
-    let index = state.index();
-    let build_roots = roots.clone();
+    let engine = std::sync::Arc::clone(state.engine());
     let build = tokio::task::spawn_blocking(move || {
-        let cache_path = default_cache_dir().map(|dir| IndexCache::path_for(&dir, &build_roots));
-        let (cache, warning) = match &cache_path {
-            Some(path) => IndexCache::load(path),
-            None => (IndexCache::default(), None),
-        };
-        if let Some(warning) = warning {
-            warn!("{warning}");
-        }
-        let options = IndexOptions::new(build_roots);
-        let report = index.rebuild(&options, Some(&cache), &|p| {
-            let _ = progress_tx.send(p);
-        });
-        if report.is_ok() {
-            // The context engine's relevance index, built now rather than on the first request.
-            crate::context::warm_retrieval(&index);
-        }
-        if report.is_ok() && cache_path.is_some() {
-            if let Err(error) = cache.save(&index) {
-                warn!("could not save the index cache: {error}");
-            }
-        }
-        report
+        engine.index_workspace(
+            IndexCacheUse::ReadWrite,
+            &|p| {
+                let _ = progress_tx.send(p);
+            },
+            &|warning| warn!("{warning}"),
+        )
     });
 
     let ongoing = if report_progress {

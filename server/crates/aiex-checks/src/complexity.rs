@@ -210,6 +210,7 @@ end
 "#;
         expect![[r#"
             1:5 info complexity/cyclomatic: f/1 has cyclomatic complexity 10 (max 9) `f(a)`
+            10:3 info refactor/cond-statements: cond with a single condition: use if [fix: Rewrite as if/else] `cond`
         "#]]
         .assert_eq(&render(src));
         let relaxed = ChecksConfig {
@@ -217,6 +218,7 @@ end
                 cyclomatic: 10,
                 ..Thresholds::default()
             },
+            disabled: vec!["refactor".into()],
             ..ChecksConfig::default()
         };
         assert_eq!(render_with(src, Some("lib/a.ex"), &relaxed), "");

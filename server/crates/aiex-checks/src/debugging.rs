@@ -9,11 +9,11 @@ use super::{CheckId, Ctx, Fix};
 /// Dispatches one call node.
 pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
     match (name.module, name.fun) {
-        (Some("IO"), "inspect") if ctx.on(CheckId::IoInspect) => {
+        (Some("IO"), "inspect") if ctx.on(CheckId::IoInspect) && !to_device(ctx, node) => {
             let fixes = keep_argument_fix(ctx, node, "Remove IO.inspect, keep its argument");
             ctx.emit(CheckId::IoInspect, node, "Leftover IO.inspect", fixes);
         }
-        (None | Some("Kernel"), "dbg") if ctx.on(CheckId::Dbg) => {
+        (None | Some("Kernel"), "dbg") if ctx.on(CheckId::Dbg) && is_kernel_dbg(ctx, node) => {
             let fixes = keep_argument_fix(ctx, node, "Remove dbg, keep its argument");
             ctx.emit(CheckId::Dbg, node, "Leftover dbg()", fixes);
         }
@@ -29,6 +29,32 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
         }
         _ => {}
     }
+}
+
+/// `IO.inspect(:stderr, value, opts)`: output to a chosen device is intentional.
+fn to_device(ctx: &Ctx, node: Node) -> bool {
+    let args = syntax::args(node, ctx.k);
+    args.len() == 3 && args[0].kind_id() == ctx.k.atom
+        || args.first().is_some_and(|a| {
+            matches!(
+                ctx.text(*a),
+                ":stderr" | ":standard_error" | "device" | "io_device"
+            )
+        }) && args.len() >= 2
+}
+
+/// Whether a `dbg` call is `Kernel.dbg/0,1,2`: not `@dbg value` (an attribute named `dbg`) nor
+/// a local `dbg/3`.
+fn is_kernel_dbg(ctx: &Ctx, node: Node) -> bool {
+    if syntax::args(node, ctx.k).len()
+        + usize::from(syntax::pipe_parent(node, ctx.src, ctx.k).is_some())
+        > 2
+    {
+        return false;
+    }
+    !node
+        .parent()
+        .is_some_and(|p| p.kind_id() == ctx.k.unary_operator && syntax::operator(p, ctx.src) == "@")
 }
 
 /// The value a debugging call returns is its (first data) argument: removing the call means
@@ -97,7 +123,6 @@ end
             4:10 warning debug/io-inspect: Leftover IO.inspect [fix: Remove IO.inspect, keep its argument] `IO.inspect()`
             5:5 warning debug/dbg: Leftover dbg() [fix: Remove dbg, keep its argument] `dbg(x)`
             7:5 warning debug/iex-pry: Leftover IEx.pry [fix: Remove IEx.pry] `IEx.pry()`
-            8:5 warning debug/io-puts: IO.puts in lib/: use Logger [fix: Remove IO.puts] `IO.puts("hello")`
             9:5 warning debug/dbg: Leftover dbg() [fix: Remove dbg, keep its argument] `Kernel.dbg(x)`
         "#]]
         .assert_eq(&render(src));
@@ -118,6 +143,32 @@ end
 end
 "#;
         assert_eq!(render(src), "");
+    }
+
+    #[test]
+    fn dbg_attributes_local_dbg_3_and_inspect_to_a_device_are_not_reported() {
+        let src = r#"defmodule App do
+  @dbg true
+  def dbg(a, b, c), do: {a, b, c}
+  def f(x) do
+    dbg(x, :label, [])
+    IO.inspect(:stderr, x, [])
+    IO.inspect(:stderr, x)
+    if @dbg, do: :ok
+  end
+end
+"#;
+        assert_eq!(render_only(src, "lib/app.ex", CheckId::Dbg), "");
+        assert_eq!(render_only(src, "lib/app.ex", CheckId::IoInspect), "");
+        assert!(
+            render_only("def f(x), do: x |> dbg()\n", "lib/a.ex", CheckId::Dbg)
+                .contains("debug/dbg")
+        );
+    }
+
+    #[test]
+    fn io_puts_is_off_by_default() {
+        assert_eq!(render("def f, do: IO.puts(\"intentional output\")\n"), "");
     }
 
     #[test]
@@ -146,10 +197,6 @@ end
                 CheckId::IoInspect
             ),
             "x\n|> f()\n|> g()\n"
-        );
-        assert_eq!(
-            apply_fix("IO.inspect(:stderr, x, [])\n", CheckId::IoInspect),
-            "x\n"
         );
         assert_eq!(apply_fix("a = x |> dbg()\n", CheckId::Dbg), "a = x\n");
         assert_eq!(

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use tree_sitter::{Node, Tree};
 
 use super::syntax::{self, Kinds};
-use super::{finish, readability, walk, ChecksConfig, Ctx, FileContext, Finding, Suppression};
+use super::{
+    config_env, finish, readability, security, walk, ChecksConfig, Ctx, FileContext, Finding,
+    Suppression,
+};
 
 /// The checks of one document, kept across edits.
 ///
@@ -33,6 +36,10 @@ pub(super) struct FormResult {
     suppressions: Vec<Suppression>,
     /// What the module-level pass needs of it.
     doc_item: readability::DocItem,
+    /// Summaries of its function clauses, for the module-level taint pass.
+    flows: Vec<security::FunctionFlow>,
+    /// What the file-level Phoenix configuration checks need of it.
+    config_facts: config_env::ConfigFacts,
 }
 
 impl FormResult {
@@ -50,10 +57,17 @@ impl FormResult {
             s.line = s.line.map(|l| l.saturating_sub(row));
         }
         let doc_item = readability::doc_item(ctx, form).moved(|b| b.saturating_sub(base));
+        let flows = std::mem::take(&mut ctx.flows)
+            .iter()
+            .map(|f| f.moved(|b| b.saturating_sub(base)))
+            .collect();
+        let config_facts = std::mem::take(&mut ctx.config_facts).moved(|b| b.saturating_sub(base));
         FormResult {
             findings,
             suppressions,
             doc_item,
+            flows,
+            config_facts,
         }
     }
 
@@ -145,13 +159,39 @@ pub(super) fn check_forms(
         result.place(base, row, &mut findings, &mut suppressions);
         placed.push((hash, base));
     }
+    let mut in_module = vec![false; placed.len()];
     for module in &modules {
         let items = module.iter().filter_map(|&i| {
             let (hash, base) = placed[i];
             next.get(&hash).map(|r| (&r.doc_item, base))
         });
         readability::module_docs(&mut ctx, items);
+        let flows = module.iter().flat_map(|&i| {
+            in_module[i] = true;
+            let (hash, base) = placed[i];
+            next.get(&hash)
+                .into_iter()
+                .flat_map(move |r| r.flows.iter().map(move |f| (f, base)))
+        });
+        security::module_flows(&mut ctx, flows);
     }
+    // Forms outside any module (scripts) form one scope of their own.
+    let loose = placed
+        .iter()
+        .zip(&in_module)
+        .filter(|(_, inside)| !**inside)
+        .flat_map(|((hash, base), _)| {
+            next.get(hash)
+                .into_iter()
+                .flat_map(move |r| r.flows.iter().map(move |f| (f, *base)))
+        });
+    security::module_flows(&mut ctx, loose);
+    config_env::file_config(
+        &mut ctx,
+        placed
+            .iter()
+            .filter_map(|(hash, base)| next.get(hash).map(|r| (&r.config_facts, *base))),
+    );
     *cache = next;
     findings.append(&mut ctx.findings);
     suppressions.append(&mut ctx.suppressions);
@@ -168,25 +208,13 @@ fn top_level_forms<'t>(
     modules: &mut Vec<Vec<usize>>,
 ) -> Vec<Node<'t>> {
     let mut forms = Vec::new();
-    collect_forms(root, src, k, &mut forms, modules, None);
-    forms
-}
-
-fn collect_forms<'t>(
-    parent: Node<'t>,
-    src: &str,
-    k: &Kinds,
-    forms: &mut Vec<Node<'t>>,
-    modules: &mut Vec<Vec<usize>>,
-    module: Option<usize>,
-) {
-    let mut cursor = parent.walk();
-    if !cursor.goto_first_child() {
-        return;
-    }
-    loop {
-        let node = cursor.node();
-        if node.is_named() {
+    // An explicit work list, not recursion: modules can nest 20,000 deep in hostile input.
+    // Each module's own items stay in source order; nested modules are visited after them.
+    let mut work: Vec<(Node<'t>, Option<usize>)> = vec![(root, None)];
+    while let Some((parent, module)) = work.pop() {
+        let mut nested = Vec::new();
+        let mut cursor = parent.walk();
+        for node in parent.named_children(&mut cursor) {
             let block = (node.kind_id() == k.call)
                 .then(|| syntax::call_name(node, src, k))
                 .flatten()
@@ -204,9 +232,7 @@ fn collect_forms<'t>(
                         }
                     }
                     modules.push(Vec::new());
-                    let index = modules.len() - 1;
-                    // Module nesting is shallow: recursion depth is the nesting of modules.
-                    collect_forms(block, src, k, forms, modules, Some(index));
+                    nested.push((block, Some(modules.len() - 1)));
                 }
                 None => {
                     if let Some(m) = module {
@@ -216,10 +242,9 @@ fn collect_forms<'t>(
                 }
             }
         }
-        if !cursor.goto_next_sibling() {
-            break;
-        }
+        work.extend(nested.into_iter().rev());
     }
+    forms
 }
 
 /// The start of a form's first line, and a hash of its full lines (what checks may read around

@@ -9,6 +9,7 @@
 mod complexity;
 mod config;
 mod config_env;
+mod credo;
 mod debugging;
 mod document;
 mod readability;
@@ -16,6 +17,7 @@ mod registry;
 pub mod report;
 mod security;
 mod syntax;
+mod templates;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -29,6 +31,7 @@ pub use config::{ChecksConfig, Thresholds};
 pub use document::DocumentChecks;
 pub use registry::{registry, CheckId, CheckInfo, Severity, CHECK_COUNT};
 use syntax::Kinds;
+pub use templates::{check_template, is_template};
 
 /// What the checks may know about the file besides its text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,6 +103,36 @@ impl Fix {
     }
 }
 
+/// Where a check's documentation page lives in the project: `docs/checks/<family>/<name>.md`
+/// (what, why, how to fix, an example).
+pub fn doc_path(id: CheckId) -> String {
+    format!("docs/checks/{}.md", id.as_str())
+}
+
+/// The documentation page of a check as a URL, for a diagnostic's `codeDescription`: under
+/// `AIEX_CHECK_DOCS_URL` when set at build time (e.g. a repository's web address ending in
+/// `/docs/checks/`), otherwise the page shipped with the project as a `file://` URL (found above
+/// the source tree or the executable). `None` when no copy of the pages can be found.
+pub fn doc_url(id: CheckId) -> Option<String> {
+    static BASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        if let Some(url) = option_env!("AIEX_CHECK_DOCS_URL") {
+            return Some(url.trim_end_matches('/').to_owned());
+        }
+        let exe = std::env::current_exe().ok();
+        let starts = [Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))), exe];
+        starts.iter().flatten().find_map(|start| {
+            start.ancestors().find_map(|dir| {
+                let docs = dir.join("docs/checks");
+                docs.is_dir().then(|| format!("file://{}", docs.display()))
+            })
+        })
+    });
+    let base = base.as_ref()?;
+    let id = id.as_str();
+    Some(format!("{base}/{id}.md"))
+}
+
 /// A fix that silences a finding with a `# aiex:disable-next-line ID` comment above its line
 /// (added to an existing one when there is one), for the editor's code action menu.
 pub fn disable_fix(source: &str, finding: &Finding) -> Fix {
@@ -168,6 +201,14 @@ pub(crate) struct PathFacts {
     pub in_mix_tasks: bool,
     /// `config/dev.exs` or `config/test.exs`, where local-only credentials are expected.
     pub is_local_config: bool,
+    /// `config/prod.exs`.
+    pub is_prod_config: bool,
+    /// An `.exs` file other than a test: a script the developer runs (config, seeds, mix.exs).
+    pub is_script: bool,
+    /// A seed script (`priv/repo/seeds.exs`): development data.
+    pub is_seed: bool,
+    /// Under `priv/templates/`: code generator templates, not application code.
+    pub in_generator_templates: bool,
 }
 
 impl PathFacts {
@@ -192,6 +233,10 @@ impl PathFacts {
             in_mix_tasks: dirs.windows(2).any(|w| w == ["mix", "tasks"]),
             is_local_config: dirs.last() == Some(&"config")
                 && matches!(file, "dev.exs" | "test.exs"),
+            is_prod_config: dirs.last() == Some(&"config") && file == "prod.exs",
+            is_script: file.ends_with(".exs") && !is_test,
+            is_seed: file.starts_with("seeds") && dirs.contains(&"priv"),
+            in_generator_templates: dirs.windows(2).any(|w| w == ["priv", "templates"]),
         }
     }
 }
@@ -215,6 +260,10 @@ pub(crate) struct Ctx<'a> {
     /// The head of the function clause just entered: `def raw(x)` is not a call to `raw`.
     def_head: Option<usize>,
     suppressions: Vec<Suppression>,
+    /// Summaries of the function clauses walked, for the module-level taint pass.
+    pub flows: Vec<security::FunctionFlow>,
+    /// What the Phoenix configuration checks need of the forms walked.
+    pub config_facts: config_env::ConfigFacts,
 }
 
 impl<'a> Ctx<'a> {
@@ -262,8 +311,8 @@ impl<'a> Ctx<'a> {
 pub(crate) struct FunctionScope<'a> {
     /// The id of the `def` node.
     pub node_id: usize,
-    /// Variables holding request data (path traversal).
-    pub tainted: Vec<&'a str>,
+    /// What is known of the data in the clause (the security rules' taint).
+    pub flow: security::Flow<'a>,
     /// Complexity counters.
     pub metrics: complexity::Metrics<'a>,
 }
@@ -372,6 +421,8 @@ impl<'a> Ctx<'a> {
             inner_pipe: None,
             def_head: None,
             suppressions: Vec::new(),
+            flows: Vec::new(),
+            config_facts: config_env::ConfigFacts::default(),
         }
     }
 }
@@ -409,6 +460,7 @@ fn enter<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) -> bool {
         }
         complexity::operator(ctx, node, op);
         security::binary_operator(ctx, node, op);
+        credo::operator(ctx, node, op);
     } else if kind == k.unary_operator {
         if let Some((name, value)) = syntax::attribute(ctx, node) {
             ctx.attributes.push(node.id());
@@ -422,6 +474,13 @@ fn enter<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) -> bool {
         security::string_literal(ctx, node);
         // Only interpolations can hold code.
         return syntax::is_interpolated(node, k);
+    } else if kind == k.quoted_atom {
+        security::quoted_atom(ctx, node);
+        return syntax::is_interpolated(node, k);
+    } else if kind == k.integer || kind == k.float {
+        credo::large_number(ctx, node);
+    } else if kind == k.sigil {
+        templates::sigil(ctx, node);
     } else if kind == k.comment {
         comment(ctx, node);
     }
@@ -435,6 +494,7 @@ fn leave<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         if scope.node_id == id {
             if let Some(scope) = ctx.functions.pop() {
                 complexity::finish(ctx, scope.metrics);
+                security::finish_function(ctx, scope.flow);
             }
         }
     }
@@ -456,14 +516,10 @@ fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
             if let Some(def) = syntax::def_info(node, ctx.src, ctx.k) {
                 ctx.def_head = Some(def.head.id());
                 let metrics = complexity::start(ctx, &def);
-                let tainted = if ctx.on(CheckId::PathTraversal) {
-                    security::request_parameters(ctx, &def)
-                } else {
-                    Vec::new()
-                };
+                let flow = security::start_function(ctx, &def);
                 ctx.functions.push(FunctionScope {
                     node_id: node.id(),
-                    tainted,
+                    flow,
                     metrics,
                 });
             }
@@ -477,6 +533,7 @@ fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     security::call(ctx, node, &name);
     readability::call(ctx, node, &name);
     config_env::call(ctx, node, &name);
+    credo::call(ctx, node, &name);
 }
 
 fn comment<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
@@ -568,15 +625,14 @@ pub(crate) mod test_support {
         render_with(source, Some(path), &config)
     }
 
-    /// Applies the first fix of the first finding of `id` in `lib/app.ex`.
+    /// Applies the first fix of the first finding of `id` (enabled) in `lib/app.ex`.
     pub fn apply_fix(source: &str, id: CheckId) -> String {
         let tree = parse(source);
-        let findings = run_checks(
-            source,
-            &tree,
-            &FileContext::for_path("lib/app.ex"),
-            &ChecksConfig::default(),
-        );
+        let config = ChecksConfig {
+            enabled: vec![id.as_str().to_owned()],
+            ..ChecksConfig::default()
+        };
+        let findings = run_checks(source, &tree, &FileContext::for_path("lib/app.ex"), &config);
         let finding = findings
             .iter()
             .find(|f| f.check == id)
@@ -851,6 +907,155 @@ end
             handle.join().is_ok(),
             "checking deep code overflowed the stack"
         );
+    }
+
+    /// Runs `f` on a thread with a small stack, within a time bound.
+    fn bounded(name: &str, limit: std::time::Duration, f: impl FnOnce() + Send + 'static) {
+        let started = std::time::Instant::now();
+        let handle = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(f)
+            .expect("thread starts");
+        assert!(
+            handle.join().is_ok(),
+            "checking {name} overflowed the stack"
+        );
+        let elapsed = started.elapsed();
+        assert!(elapsed < limit, "checking {name} took {elapsed:?}");
+    }
+
+    #[test]
+    fn twenty_thousand_nested_modules_are_checked_without_overflow_in_bounded_time() {
+        let depth = 20_000;
+        let mut src = String::with_capacity(depth * 40);
+        for i in 0..depth {
+            src.push_str(&format!("defmodule M{i} do\n"));
+        }
+        src.push_str("def f(x), do: IO.inspect(x)\n");
+        src.push_str(&"end\n".repeat(depth));
+        // The tree is parsed outside the bounded thread: tree-sitter's parser is not the checks'.
+        let tree = parse(&src);
+        bounded(
+            "20,000 nested modules",
+            std::time::Duration::from_secs(20),
+            move || {
+                let file = FileContext::for_path("lib/a.ex");
+                let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
+                assert!(findings.iter().any(|f| f.check == CheckId::IoInspect));
+                let mut doc = DocumentChecks::default();
+                assert_eq!(
+                    doc.run(&src, &tree, &file, &ChecksConfig::default()),
+                    findings
+                );
+                drop(tree);
+            },
+        );
+    }
+
+    #[test]
+    fn half_a_megabyte_of_small_modules_is_checked_in_bounded_time() {
+        let mut src = String::new();
+        for i in 0..3_319 {
+            src.push_str(&format!(
+                "defmodule App.Small{i} do\n  @moduledoc false\n  def f{i}(x), do: x + {i}\n  def g(y), do: String.to_atom(y)\nend\n\n"
+            ));
+            while src.len() < (i + 1) * 158 {
+                src.push_str("# padding\n");
+            }
+        }
+        assert!(src.len() >= 500_000, "{}", src.len());
+        let tree = parse(&src);
+        bounded(
+            "3,319 small modules",
+            std::time::Duration::from_secs(20),
+            move || {
+                let file = FileContext::for_path("lib/a.ex");
+                let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
+                assert!(findings.len() < 10_000);
+                drop(tree);
+            },
+        );
+    }
+
+    /// The project's `docs/checks` directory (found above the crate, wherever it moves).
+    fn docs_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|d| d.join("docs/checks"))
+            .find(|d| d.is_dir())
+            .expect("docs/checks exists above the crate")
+    }
+
+    /// The two Elixir blocks of a page's Example section: reported, then not reported.
+    fn examples(page: &str) -> (String, String) {
+        let example = page.split("## Example").nth(1).expect("an Example section");
+        let blocks: Vec<&str> = example
+            .split("```elixir\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap_or(""))
+            .collect();
+        assert_eq!(blocks.len(), 2, "{page}");
+        (blocks[0].to_owned(), blocks[1].to_owned())
+    }
+
+    #[test]
+    fn every_check_has_a_page_whose_examples_are_true() {
+        // Examples that are sketches (elided bodies), or mix two languages (HEEx).
+        const SKETCHES: &[&str] = &[
+            "complexity/cyclomatic",
+            "complexity/function-length",
+            "complexity/nesting",
+            "readability/todo",
+            "security/xss-raw",
+            "debug/iex-pry",
+        ];
+        let dir = docs_dir();
+        let mut failures = Vec::new();
+        for info in registry() {
+            let path = dir.join(format!("{}.md", info.name));
+            let page = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for heading in ["## What and why", "## How to fix", "## Example"] {
+                assert!(page.contains(heading), "{} lacks {heading}", info.name);
+            }
+            assert!(page.contains(info.title), "{} has another title", info.name);
+            assert_eq!(doc_path(info.id), format!("docs/checks/{}.md", info.name));
+            if SKETCHES.contains(&info.name) {
+                continue;
+            }
+            let (reported, fine) = examples(&page);
+            let file = match info.name {
+                "config/force-ssl" | "security/hardcoded-secret" => "config/prod.exs",
+                _ => "lib/app/example.ex",
+            };
+            let found = render_only(&reported, file, info.id);
+            if found.is_empty() {
+                failures.push(format!(
+                    "{}: the reported example is not reported:\n{reported}",
+                    info.name
+                ));
+            }
+            let found = render_only(&fine, file, info.id);
+            if !found.is_empty() {
+                failures.push(format!(
+                    "{}: the fixed example is reported:\n{found}",
+                    info.name
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn doc_urls_point_at_the_shipped_pages() {
+        let url = doc_url(CheckId::UnsafeAtom).expect("the docs are found from the source tree");
+        assert!(
+            url.ends_with("docs/checks/security/unsafe-atom.md"),
+            "{url}"
+        );
+        if let Some(path) = url.strip_prefix("file://") {
+            assert!(Path::new(path).is_file(), "{path}");
+        }
     }
 
     #[test]

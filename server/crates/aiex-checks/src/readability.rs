@@ -679,6 +679,14 @@ end
   x |> f
 end
 "#;
+        let config = ChecksConfig {
+            disabled: vec!["debug".into(), "warning".into()],
+            enabled: vec![
+                "readability/single-pipe".into(),
+                "readability/pipe-chain-start".into(),
+            ],
+            ..ChecksConfig::default()
+        };
         expect![[r#"
             2:3 info readability/single-pipe: Single-step pipe: use a plain call [fix: Rewrite as a plain call] `x |> String.trim()`
             4:3 info readability/pipe-chain-start: Pipe chain starts with a function call: start with the value `String.trim(x)`
@@ -686,7 +694,7 @@ end
             9:3 info readability/single-pipe: Single-step pipe: use a plain call [fix: Rewrite as a plain call] `x |> Enum.at(0)`
             11:3 info readability/single-pipe: Single-step pipe: use a plain call [fix: Rewrite as a plain call] `x |> f`
         "#]]
-        .assert_eq(&render_with(src, Some("lib/a.ex"), &ChecksConfig { disabled: vec!["debug".into()], ..ChecksConfig::default() }));
+        .assert_eq(&render_with(src, Some("lib/a.ex"), &config));
         assert_eq!(
             apply_fix("y = x |> Enum.at(0)\n", CheckId::SinglePipe),
             "y = Enum.at(x, 0)\n"
@@ -716,6 +724,7 @@ end
             disabled: vec![
                 "readability/pipe-chain-start".into(),
                 "readability/single-pipe".into(),
+                "warning".into(),
             ],
             ..ChecksConfig::default()
         };

@@ -99,10 +99,50 @@ pub enum CheckId {
     GetEnvInAttribute,
     /// `config/mix-env`
     MixEnv,
+    /// `warning/unused-operation`
+    UnusedOperation,
+    /// `warning/operation-on-same-values`
+    OperationOnSameValues,
+    /// `warning/bool-operation-on-same-values`
+    BoolOperationOnSameValues,
+    /// `warning/raise-inside-rescue`
+    RaiseInsideRescue,
+    /// `warning/expensive-empty-enum-check`
+    ExpensiveEmptyEnumCheck,
+    /// `refactor/match-in-condition`
+    MatchInCondition,
+    /// `refactor/negated-conditions-with-else`
+    NegatedConditionsWithElse,
+    /// `refactor/negated-conditions-in-unless`
+    NegatedConditionsInUnless,
+    /// `refactor/cond-statements`
+    CondStatements,
+    /// `refactor/filter-filter`
+    FilterFilter,
+    /// `refactor/reject-reject`
+    RejectReject,
+    /// `refactor/with-single-clause`
+    WithSingleClause,
+    /// `refactor/redundant-with-clause-result`
+    RedundantWithClauseResult,
+    /// `readability/prefer-implicit-try`
+    PreferImplicitTry,
+    /// `readability/predicate-function-names`
+    PredicateFunctionNames,
+    /// `readability/large-numbers`
+    LargeNumbers,
+    /// `readability/parentheses-on-zero-arity-defs`
+    ParenthesesOnZeroArityDefs,
+    /// `config/csrf-protection`
+    CsrfProtection,
+    /// `config/secure-headers`
+    SecureHeaders,
+    /// `config/force-ssl`
+    ForceSsl,
 }
 
 /// How many checks exist.
-pub const CHECK_COUNT: usize = 28;
+pub const CHECK_COUNT: usize = 48;
 
 impl CheckId {
     /// The stable string ID, like `debug/io-inspect`.
@@ -165,39 +205,39 @@ macro_rules! checks {
 
 checks! {
     IoInspect, "debug/io-inspect", Warning, true, "Leftover IO.inspect",
-        "`IO.inspect/1,2` is a debugging aid; left in code it writes to stdout in production.\n\nQuick fix: remove the call and keep its argument (`IO.inspect` returns its argument, so removing it from a pipe changes nothing else).";
+        "`IO.inspect/1,2` is a debugging aid; left in code it writes to stdout in production. `IO.inspect(:stderr, value, opts)` (an explicit device) is intentional output and is not reported.\n\nQuick fix: remove the call and keep its argument (`IO.inspect` returns its argument, so removing it from a pipe changes nothing else).";
     Dbg, "debug/dbg", Warning, true, "Leftover dbg",
-        "`dbg/0,1` is a debugging macro; left in code it prints on every call (and halts under `iex --dbg pry`).\n\nQuick fix: remove the call and keep its argument.";
+        "`dbg/0,1,2` is a debugging macro; left in code it prints on every call (and halts under `iex --dbg pry`). A module attribute named `@dbg` or a local function `dbg/3` is not `Kernel.dbg`, and is not reported.\n\nQuick fix: remove the call and keep its argument.";
     IexPry, "debug/iex-pry", Warning, true, "Leftover IEx.pry",
         "`IEx.pry/0` stops the process for an interactive session. It must not reach production.\n\nQuick fix: remove the line.";
-    IoPuts, "debug/io-puts", Warning, true, "IO.puts in application code",
-        "`IO.puts` in `lib/` usually is leftover debugging; applications should use `Logger`. Mix tasks (`lib/mix/tasks/`) and scripts are not checked.\n\nQuick fix: remove the line.";
-    UnsafeAtom, "security/unsafe-atom", Warning, true, "Atom created from dynamic data",
-        "`String.to_atom/1`, `List.to_atom/1` and `:erlang.binary_to_atom` on data that is not a literal can exhaust the atom table (atoms are never garbage-collected) and crash the VM. Use `String.to_existing_atom/1` or an explicit mapping.";
-    CommandInjection, "security/command-injection", Warning, true, "Command built from dynamic data",
-        "`:os.cmd/1`, `System.shell/1`, `Port.open({:spawn, cmd}, _)` run their command through a shell, and `System.cmd/3` runs a program chosen by its first argument. With an interpolated or variable command, an attacker who controls part of it can run anything. Pass a literal program to `System.cmd/3` and user data as separate arguments; never through `sh -c`.";
-    SqlInjection, "security/sql-injection", Warning, true, "SQL built by interpolation",
-        "`Repo.query/2,3`, `Ecto.Adapters.SQL.query/3,4` and `stream` run raw SQL. Interpolating or concatenating values into it allows SQL injection. Use placeholders (`$1`, `?`) and pass values in the parameters list.";
+    IoPuts, "debug/io-puts", Info, false, "IO.puts in application code",
+        "`IO.puts` in `lib/` can be leftover debugging; applications usually log with `Logger`. Off by default (Credo has no such check, and printing is often intentional): enable it with `enabled = [\"debug/io-puts\"]`. Mix tasks (`lib/mix/tasks/`) and `.exs` scripts are never checked.\n\nQuick fix: remove the line.";
+    UnsafeAtom, "security/unsafe-atom", Warning, true, "Atom created from request data",
+        "`String.to_atom/1`, `List.to_atom/1`, `:erlang.binary_to_atom`, `Module.concat/1,2`, `:\"atom#{x}\"` and `Jason.decode(x, keys: :atoms)` create atoms, which are never garbage-collected: fed with request data, they let an attacker exhaust the atom table and crash the VM. Reported when the value comes from request data (controller action params, `conn.params`, LiveView and channel payloads), followed through assignments, pipes and calls within the module. A membership guard (`x in @allowed`), `String.to_existing_atom/1` or a `case` over literals ends the taint. Mix tasks and `.exs` scripts run by the developer are not attack surfaces and are not checked. Use `String.to_existing_atom/1` or an explicit mapping.";
+    CommandInjection, "security/command-injection", Warning, true, "Command built from request data",
+        "`:os.cmd/1`, `System.shell/1`, `Port.open({:spawn, cmd}, _)` run their command through a shell, and `System.cmd/3` runs the program named by its first argument. When request data reaches the command (whole, interpolated, or as the script of `sh -c`), an attacker can run anything. Functions whose callers pass only literals, Mix tasks and `.exs` scripts are not reported. Pass a literal program to `System.cmd/3` and user data as separate arguments; never through `sh -c`.";
+    SqlInjection, "security/sql-injection", Warning, true, "SQL built from request data",
+        "`Repo.query/2,3`, `Ecto.Adapters.SQL.query/3,4` and `stream` run raw SQL. Request data interpolated or concatenated into the SQL, or passed as the whole SQL string, allows SQL injection. Values from configuration or literals are not reported. Use placeholders (`$1`, `?`) and pass the values in the parameters list.";
     UnsafeBinaryToTerm, "security/unsafe-binary-to-term", Warning, true, "binary_to_term without :safe",
         "`:erlang.binary_to_term/1` on untrusted input can create atoms without limit and build functions that run code when called. Use `Plug.Crypto.non_executable_binary_to_term/2` or at least `:erlang.binary_to_term(bin, [:safe])`.";
     BinaryToTermSafe, "security/binary-to-term-safe", Info, true, "binary_to_term on possibly untrusted data",
         "Even with `[:safe]`, `:erlang.binary_to_term/2` can decode existing functions that execute code when an unwary caller invokes them. Prefer `Plug.Crypto.non_executable_binary_to_term/2` for untrusted data.";
-    CodeEval, "security/code-eval", Warning, true, "Code evaluated from dynamic data",
-        "`Code.eval_string/eval_quoted/eval_file` and `EEx.eval_string/eval_file` run arbitrary code. On anything but a literal, an attacker who controls the input controls the VM.";
-    XssRaw, "security/xss-raw", Warning, true, "raw/1 on dynamic data",
-        "`raw/1` marks a value as safe HTML and disables escaping. On data that is not a literal it opens the door to cross-site scripting. Let Phoenix escape it, or sanitize it first.";
+    CodeEval, "security/code-eval", Warning, true, "Code evaluated from request data",
+        "`Code.eval_string/eval_quoted/eval_file` and `EEx.eval_string/eval_file` run arbitrary code. Reported when request data reaches the code evaluated. Generators, Mix tasks and `.exs` scripts that evaluate the developer's own files are not attack surfaces and are not checked.";
+    XssRaw, "security/xss-raw", Warning, true, "raw/1 on unescaped dynamic data",
+        "`raw/1` (`Phoenix.HTML.raw/1`) marks a value as safe HTML and disables escaping. On data that is neither a literal nor escaped (`html_escape/1`, `safe_to_string(html_escape(x))`) it opens the door to cross-site scripting. Also checked in `.heex`/`.eex` templates and `~H`/`~E` sigils, where assigns (`@bio`) are dynamic. Let Phoenix escape the value, or escape each part before `raw`.";
     XssSendResp, "security/xss-send-resp", Warning, true, "HTML response built from dynamic data",
-        "`send_resp/3` and `html/2` with HTML built by interpolation or concatenation send the values unescaped: cross-site scripting. Render a template, or escape with `Phoenix.HTML.html_escape/1`.";
+        "`send_resp/3` and `html/2` with HTML built by interpolation or concatenation of unescaped values, or with a body taken whole from request data, send the values unescaped: cross-site scripting. Render a template, or escape with `Phoenix.HTML.html_escape/1`.";
     PathTraversal, "security/path-traversal", Warning, true, "File path from request data",
-        "`File` functions, `send_file/3,5` and `send_download/3` given a path built from request data (`conn.params`, or parameters of a function that receives a `conn`, `socket` or `params`) can read or write any file with `../`. Reduce the name with `Path.basename/1` or check it against an allow-list (`Path.safe_relative/2`).";
+        "`File` functions, `send_file/3,5` and `send_download/3` given a path built from request data (controller action params, `conn.params`, LiveView and channel payloads, followed through assignments and calls within the module) can read or write any file with `../`. An argument of a public function is request data only when a caller passes request data in. Reduce the name with `Path.basename/1` or check it with `Path.safe_relative/2` or an allow-list.";
     HardcodedSecret, "security/hardcoded-secret", Warning, true, "Hardcoded secret",
-        "A key, token, password or `secret_key_base` written as a literal ends up in version control and in every build. Read it at runtime (`System.fetch_env!/1` in `config/runtime.exs`). `config/dev.exs`, `config/test.exs` and tests are not checked for secret-named values, but known key formats (AWS, GitHub, Stripe, Slack, Google, OpenAI, Anthropic, JWTs, private keys) are reported everywhere.";
+        "A key, token, password or `secret_key_base` written as a literal ends up in version control and in every build. Read it at runtime (`System.fetch_env!/1` in `config/runtime.exs`). `config/dev.exs`, `config/test.exs`, seed scripts (`priv/repo/seeds.exs`) and tests are not checked for secret-named values, but known key formats (AWS, GitHub, Stripe, Slack, Google, OpenAI, Anthropic, JWTs, private keys with a body) are reported everywhere. A lone `-----BEGIN ... PRIVATE KEY-----` header is not a key.";
     Nesting, "complexity/nesting", Info, true, "Deeply nested code",
-        "Control structures (`if`, `unless`, `case`, `cond`, `with`, `for`, `receive`, `try`, `fn`) nested deeper than `checks.thresholds.nesting` (default 2) inside a function are hard to follow. Extract a function or use pattern matching in function heads.";
+        "Control structures (`if`, `unless`, `case`, `cond`, `with`, `for`, `receive`, `try`, `fn`) nested deeper than `checks.thresholds.nesting` (default 2, as Credo) inside a function are hard to follow. Extract a function or use pattern matching in function heads.";
     Cyclomatic, "complexity/cyclomatic", Info, true, "Function too complex",
-        "Cyclomatic complexity counts the paths through a function: 1, plus 1 for each `if`/`unless`/`for`, each clause after the first of `case`/`cond`/`receive`/`fn`/`with ... else`, each `rescue`/`catch` clause, and each `&&`/`||`/`and`/`or`. Over `checks.thresholds.cyclomatic` (default 9), split the function.";
+        "Cyclomatic complexity counts the paths through a function: 1, plus 1 for each `if`/`unless`/`for`, each clause after the first of `case`/`cond`/`receive`/`fn`/`with ... else`, each `rescue`/`catch` clause, and each `&&`/`||`/`and`/`or`. Over `checks.thresholds.cyclomatic` (default 9, as Credo), split the function.";
     Arity, "complexity/arity", Info, true, "Too many parameters",
-        "A function with more parameters than `checks.thresholds.arity` (default 8) is hard to call correctly. Group related values in a struct or a keyword list.";
+        "A function with more parameters than `checks.thresholds.arity` (default 8, as Credo) is hard to call correctly. Group related values in a struct or a keyword list.";
     FunctionLength, "complexity/function-length", Info, true, "Function too long",
         "A function clause longer than `checks.thresholds.function_lines` lines (default 50) does too much. Extract well-named helpers.";
     MissingDoc, "readability/missing-doc", Info, true, "Public function without @doc",
@@ -206,10 +246,10 @@ checks! {
         "A public function without a `@spec` gives Dialyzer and readers less to go on. Off by default: enable it with `checks.spec_required = true`. Callbacks marked `@impl` are exempt.";
     UnlessElse, "readability/unless-else", Info, true, "unless with else",
         "`unless ... else` is a double negative. Use `if` with the branches swapped.\n\nQuick fix: rewrite as `if` with swapped branches.";
-    PipeChainStart, "readability/pipe-chain-start", Info, true, "Pipe chain starts with a function call",
-        "A pipe chain reads best when it starts with a plain value: `x |> f(a) |> g()`, not `f(x, a) |> g() |> h()`. Only chains of two or more pipes are reported.";
-    SinglePipe, "readability/single-pipe", Info, true, "Single-step pipe",
-        "`x |> f(a)` is clearer as `f(x, a)`; pipes are for chains.\n\nQuick fix: rewrite as a plain call.";
+    PipeChainStart, "readability/pipe-chain-start", Info, false, "Pipe chain starts with a function call",
+        "A pipe chain reads best when it starts with a plain value: `x |> f(a) |> g()`, not `f(x, a) |> g() |> h()`. Only chains of two or more pipes are reported. Off by default, as in Credo.";
+    SinglePipe, "readability/single-pipe", Info, false, "Single-step pipe",
+        "`x |> f(a)` is clearer as `f(x, a)`; pipes are for chains. Off by default, as in Credo.\n\nQuick fix: rewrite as a plain call.";
     MapJoin, "readability/map-join", Info, true, "Enum.map then Enum.join",
         "`Enum.map/2` followed by `Enum.join/2` walks the list twice and builds an intermediate list; `Enum.map_join/3` does both in one pass.\n\nQuick fix: rewrite as `Enum.map_join/3`.";
     FilterCount, "readability/filter-count", Info, true, "Enum.filter then Enum.count",
@@ -218,6 +258,46 @@ checks! {
         "A `TODO` or `FIXME` comment marks unfinished work. Track it in an issue, or finish it.";
     GetEnvInAttribute, "config/get-env-in-attribute", Warning, true, "Application.get_env in a module attribute",
         "A module attribute is evaluated at compile time, so `Application.get_env/3` there reads the configuration of the build machine and never changes at runtime. Use `Application.compile_env/3` (which also warns when the value changes), or read the value inside a function.\n\nQuick fix: use `Application.compile_env`.";
-    MixEnv, "config/mix-env", Warning, true, "Mix.env outside mix.exs",
-        "`Mix` is not available in releases, so `Mix.env()` in application code crashes or returns the build environment. Use configuration (`config_env()` in config files, `Application.compile_env/3` in code). `mix.exs` and Mix tasks (`mix/tasks/`) are not checked.";
+    MixEnv, "config/mix-env", Warning, true, "Mix.env at runtime",
+        "`Mix` is not loaded in releases, so `Mix.env()` called inside a function of application code crashes (`UndefinedFunctionError`) in production. In a module body or a module attribute it runs at compile time, which is fine, and is not reported (as in Credo). `mix.exs`, Mix tasks (`mix/tasks/`) and `.exs` scripts are not checked. Use `config_env()` in config files or `Application.compile_env/3` in code.";
+    UnusedOperation, "warning/unused-operation", Warning, true, "Result of a pure function unused",
+        "`Enum`, `String`, `List`, `Keyword`, `Map`, `Tuple`, `Path` and `Regex` functions return a new value and change nothing; a call whose result is thrown away (a statement that is not the last of its block) is a bug: the value was meant to be bound or returned. `Enum.each/2` is not reported. Credo: `Credo.Check.Warning.Unused*Operation`.";
+    OperationOnSameValues, "warning/operation-on-same-values", Warning, true, "Operation on the same values",
+        "`x == x`, `x != x`, `x - x`, `x / x`, `x < x`... always give the same result: one side is probably a typo. Credo: `Credo.Check.Warning.OperationOnSameValues`.";
+    BoolOperationOnSameValues, "warning/bool-operation-on-same-values", Warning, true, "Boolean operation on the same values",
+        "`x and x`, `x or x`, `x && x`, `x || x` are just `x`: one side is probably a typo. Credo: `Credo.Check.Warning.BoolOperationOnSameValues`.";
+    RaiseInsideRescue, "warning/raise-inside-rescue", Warning, true, "raise inside rescue",
+        "`raise` inside a `rescue` clause throws away the original stack trace. Use `reraise exception, __STACKTRACE__`. Credo: `Credo.Check.Warning.RaiseInsideRescue`.";
+    ExpensiveEmptyEnumCheck, "warning/expensive-empty-enum-check", Warning, true, "Expensive emptiness check",
+        "`length(list) == 0` and `Enum.count(enum) == 0` walk the whole collection to find out whether it is empty. Compare with `[]` or use `Enum.empty?/1`. Credo: `Credo.Check.Warning.ExpensiveEmptyEnumCheck`.\n\nQuick fix: `list == []`, `list != []`, `Enum.empty?(enum)` or `not Enum.empty?(enum)`.";
+    MatchInCondition, "refactor/match-in-condition", Info, true, "Pattern match in an if condition",
+        "`if {:ok, x} = f() do` hides a pattern match in a condition; a failed match raises instead of taking the else branch. Use `case` or `with`. A plain `if x = f()` binding is not reported. Credo: `Credo.Check.Refactor.MatchInCondition`.";
+    NegatedConditionsWithElse, "refactor/negated-conditions-with-else", Info, true, "Negated condition with else",
+        "`if !x do a else b end` reads better as `if x do b else a end`. Credo: `Credo.Check.Refactor.NegatedConditionsWithElse`.\n\nQuick fix: drop the negation and swap the branches.";
+    NegatedConditionsInUnless, "refactor/negated-conditions-in-unless", Info, true, "Negated condition in unless",
+        "`unless !x` is a double negative: write `if x`. Credo: `Credo.Check.Refactor.NegatedConditionsInUnless`.\n\nQuick fix: rewrite as `if` without the negation.";
+    CondStatements, "refactor/cond-statements", Info, true, "cond with a single condition",
+        "A `cond` with one condition (besides a final `true`) is an `if`. Credo: `Credo.Check.Refactor.CondStatements`.\n\nQuick fix: rewrite as `if`/`else`.";
+    FilterFilter, "refactor/filter-filter", Info, true, "Enum.filter twice",
+        "Two `Enum.filter/2` in a row walk the list twice; one filter with both conditions does it once. Credo: `Credo.Check.Refactor.FilterFilter`.";
+    RejectReject, "refactor/reject-reject", Info, true, "Enum.reject twice",
+        "Two `Enum.reject/2` in a row walk the list twice; one reject with either condition does it once. Credo: `Credo.Check.Refactor.RejectReject`.";
+    WithSingleClause, "refactor/with-single-clause", Info, true, "with with a single clause and else",
+        "A `with` with a single `<-` clause and an `else` is a `case`. Credo: `Credo.Check.Refactor.WithClauses`/`WithSingleClause`.\n\nQuick fix: rewrite as `case`.";
+    RedundantWithClauseResult, "refactor/redundant-with-clause-result", Info, true, "Redundant last with clause",
+        "`with {:ok, x} <- f() do {:ok, x} end` returns what the last clause matched: the last clause's expression can be the result. Credo: `Credo.Check.Refactor.RedundantWithClauseResult`.\n\nQuick fix (one clause, no else): replace the `with` by the expression.";
+    PreferImplicitTry, "readability/prefer-implicit-try", Info, true, "Explicit try as the whole function body",
+        "A function whose whole body is `try do ... rescue ... end` can use the implicit try of `def`: `def f do ... rescue ... end`. Credo: `Credo.Check.Readability.PreferImplicitTry`.\n\nQuick fix: drop `try do` and its `end`.";
+    PredicateFunctionNames, "readability/predicate-function-names", Info, true, "Predicate function named is_...",
+        "Predicate functions end with `?` and do not start with `is_`: `valid?(x)`, not `is_valid?(x)` or `is_valid(x)`; the `is_` prefix is for guards (`defguard`, `defmacro`). Credo: `Credo.Check.Readability.PredicateFunctionNames`.";
+    LargeNumbers, "readability/large-numbers", Info, true, "Large number without underscores",
+        "Numbers of five digits or more read better with underscores every three digits: `86_400`, not `86400`. Credo: `Credo.Check.Readability.LargeNumbers`.\n\nQuick fix: add the underscores.";
+    ParenthesesOnZeroArityDefs, "readability/parentheses-on-zero-arity-defs", Info, true, "Parentheses on a zero-arity def",
+        "`def run() do` is written `def run do` in idiomatic Elixir. Credo: `Credo.Check.Readability.ParenthesesOnZeroArityDefs`.\n\nQuick fix: remove the parentheses.";
+    CsrfProtection, "config/csrf-protection", Warning, true, "Browser pipeline without CSRF protection",
+        "A router pipeline that accepts HTML (`pipeline :browser`, or `plug :accepts, [\"html\"]`) and fetches the session must `plug :protect_from_forgery`, or forms can be submitted from other sites (cross-site request forgery). Sobelow: `Config.CSRF`.";
+    SecureHeaders, "config/secure-headers", Warning, true, "Browser pipeline without secure headers",
+        "A router pipeline that accepts HTML should `plug :put_secure_browser_headers` (content type options, frame options, referrer policy...). Sobelow: `Config.Headers`.";
+    ForceSsl, "config/force-ssl", Info, true, "HTTPS not enforced in production",
+        "`config/prod.exs` configures the endpoint without `force_ssl` (or with `hsts: false`): requests over plain HTTP are served and browsers are not told to stay on HTTPS. Add `force_ssl: [rewrite_on: [:x_forwarded_proto]]` (behind a proxy) or `force_ssl: [hsts: true]`. Sobelow: `Config.HTTPS`/`Config.HSTS`.";
 }

@@ -10,8 +10,11 @@ pub mod ai;
 pub mod config;
 pub mod context;
 pub mod document;
+pub mod engine;
 pub mod features;
 pub mod index;
+
+pub use engine::Engine;
 
 // The lower crates, re-exported so an entry point depends on one API.
 pub use aiex_checks as checks;

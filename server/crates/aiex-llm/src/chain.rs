@@ -37,6 +37,20 @@ impl ProviderChain {
     /// Hot path: runs for every completion request (each keystroke after debounce); its overhead
     /// is measured by `benches/llm_overhead.rs`.
     pub async fn stream(&self, request: &LlmRequest) -> Result<LlmStream, LlmError> {
+        // A request without a deadline gets one for the whole chain (the first provider's
+        // request timeout): otherwise each provider would start its own, and a chain of
+        // stalling providers would take the sum of them.
+        let with_deadline;
+        let request = match (request.deadline, self.providers.first()) {
+            (None, Some(first)) => {
+                with_deadline = LlmRequest {
+                    deadline: Some(tokio::time::Instant::now() + first.request_timeout()),
+                    ..request.clone()
+                };
+                &with_deadline
+            }
+            _ => request,
+        };
         let mut errors = Vec::new();
         for provider in &self.providers {
             match provider.stream(request).await {

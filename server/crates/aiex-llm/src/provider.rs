@@ -150,6 +150,11 @@ impl Provider {
         })
     }
 
+    /// How long a whole request may take when its caller gave no deadline.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.timeouts.request
+    }
+
     /// The configured name.
     pub fn name(&self) -> &str {
         &self.name

@@ -27,7 +27,7 @@ pub const AIEX_IGNORE: &str = ".aiexignore";
 /// How to walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalkOptions {
-    /// Also yield `.heex` templates.
+    /// Also yield `.heex` and `.eex` templates.
     pub include_heex: bool,
     /// Files larger than this many bytes are skipped.
     pub max_file_size: u64,
@@ -79,7 +79,7 @@ pub enum WalkError {
 pub fn is_elixir_path(path: &Path, include_heex: bool) -> bool {
     match path.extension().and_then(|e| e.to_str()) {
         Some("ex" | "exs") => true,
-        Some("heex") => include_heex,
+        Some("heex" | "eex") => include_heex,
         _ => false,
     }
 }

@@ -54,12 +54,6 @@ fn system(task: &str) -> String {
     format!("{SYSTEM}\n\nTask: {task}")
 }
 
-/// The user message with every secret replaced by a placeholder: nothing secret leaves the
-/// machine, whatever the file holds.
-fn redacted(user: &str) -> String {
-    crate::secrets::redact(user).text
-}
-
 /// The module header a prompt shows: its name, moduledoc summary and directives.
 fn module_header(target: &Target<'_>) -> String {
     let Some(module) = target.module else {
@@ -88,7 +82,7 @@ pub fn explain_request(target: &Target<'_>, source: &str, context: &str) -> LlmR
         module_and_context(target, context),
         target.label()
     );
-    LlmRequest::chat(Some(&system(task)), redacted(&user))
+    LlmRequest::chat(Some(&system(task)), user)
         .with_max_tokens(600)
         .with_temperature(0.2)
 }
@@ -103,7 +97,7 @@ pub fn docs_request(target: &Target<'_>, source: &str, context: &str) -> LlmRequ
         "{}\n\nFunction:\n```elixir\n{code}\n```",
         module_and_context(target, context)
     );
-    LlmRequest::chat(Some(&system(task)), redacted(&user))
+    LlmRequest::chat(Some(&system(task)), user)
         .with_max_tokens(400)
         .with_temperature(0.2)
 }
@@ -129,7 +123,7 @@ pub fn refactor_request(
         module_and_context(target, context)
     );
     // Asking again means wanting another version: never served from the cache.
-    LlmRequest::chat(Some(&system(&task)), redacted(&user))
+    LlmRequest::chat(Some(&system(&task)), user)
         .with_max_tokens(1200)
         .with_temperature(0.2)
         .without_cache()
@@ -173,7 +167,7 @@ pub fn tests_request(
             "\n\nAnother test file of this project, for its style:\n```elixir\n{example}\n```"
         ));
     }
-    LlmRequest::chat(Some(&system(&task)), redacted(&user))
+    LlmRequest::chat(Some(&system(&task)), user)
         .with_max_tokens(1500)
         .with_temperature(0.2)
         .without_cache()
@@ -435,12 +429,13 @@ mod tests {
     }
 
     #[test]
-    fn secrets_in_the_code_never_reach_the_prompt() {
+    fn secrets_in_the_code_never_leave_once_the_request_passes_the_gate() {
         let source = "defmodule Keys do\n  def client do\n    Aws.new(\"AKIAIOSFODNN7EXAMPLE\", \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\")\n  end\nend\n";
         let tree = parse_str(source).expect("parse");
         let chunks = extract(&tree, source);
         let target = target_at(&chunks, source.find("Aws").expect("needle")).expect("target");
-        let request = explain_request(&target, source, "");
+        let mut request = explain_request(&target, source, "");
+        assert!(crate::engine::PrivacyGate::default().redact(&mut request) >= 1);
         let prompt = request.prompt_text();
         assert!(!prompt.contains("AKIAIOSFODNN7EXAMPLE"), "{prompt}");
         assert!(prompt.contains("<redacted:"), "{prompt}");

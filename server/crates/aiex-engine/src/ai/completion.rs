@@ -101,16 +101,16 @@ const PREFIX_BYTES: usize = 6_000;
 const SUFFIX_BYTES: usize = 2_000;
 
 /// The fill-in-the-middle request for a cursor: the text around it (cut at line boundaries),
-/// a token budget and stop sequences fitting the mode.
+/// a token budget and stop sequences fitting the mode. Not redacted here: the engine's gateway
+/// redacts every request as a whole before it leaves.
 pub fn fim_request(
     site: &Site<'_>,
     mode: Mode,
     timeout: std::time::Duration,
 ) -> crate::llm::LlmRequest {
     fim_request_from(
-        // Secrets in the code around the cursor never leave the machine.
-        crate::secrets::redact(&prompt_prefix(site.text, site.cursor)).text,
-        crate::secrets::redact(&prompt_suffix(site.text, site.cursor)).text,
+        prompt_prefix(site.text, site.cursor),
+        prompt_suffix(site.text, site.cursor),
         mode,
         timeout,
     )

@@ -7,7 +7,6 @@
 //! the open documents the caller passes; secret files and paths outside the workspace are never
 //! read into the context.
 
-pub mod audit;
 mod budget;
 mod calls;
 mod render;
@@ -26,7 +25,7 @@ use crate::chunks::FileChunks;
 use crate::index::WorkspaceIndex;
 
 pub use sources::is_allowed;
-pub use tokens::{count_tokens, use_tokenizer};
+pub use tokens::{count_tokens, count_with, load_tokenizer, use_tokenizer};
 
 use sources::Sources;
 
@@ -183,14 +182,14 @@ impl AssembledContext {
 /// Assembles the context for `request`. Runs on every completion request: a hot path, covered
 /// by `benches/context_eval.rs`.
 ///
-/// A document that is itself a secret file (or lies outside the workspace) gets an empty
-/// context: nothing of it may reach a prompt.
+/// A document that is itself a secret file, by name or by content (or lies outside the
+/// workspace) gets an empty context: nothing of it may reach a prompt.
 pub fn assemble(
     request: &ContextRequest<'_>,
     index: &WorkspaceIndex,
     open: &[OpenDocument],
 ) -> AssembledContext {
-    if !sources::is_allowed(request.path) {
+    if !sources::is_allowed(request.path) || crate::secrets::is_secret_text(request.text) {
         return AssembledContext::default();
     }
     let cursor = window::clamp_to_char_boundary(request.text, request.cursor);

@@ -147,38 +147,10 @@ fn string_around(tree: &Tree, byte: usize) -> Option<ByteRange> {
     }
 }
 
-/// The window's text redacted as a whole and split at the cursor: a secret the cursor sits in is
-/// never shown in halves (each of which could escape detection); its placeholder goes in the
-/// prefix. Returns the prefix, the suffix and the number of secrets replaced.
+/// The window redacted as a whole, split at the cursor: the prefix, the suffix and the number
+/// of secrets replaced (the privacy gate's rule, so a key the cursor sits in is still found).
 pub(crate) fn redact_around(window: &str, cursor: usize) -> (String, String, usize) {
-    let spans = crate::secrets::find_secrets(window);
-    let mut prefix = String::with_capacity(cursor);
-    let mut suffix = String::with_capacity(window.len() - cursor);
-    let mut at = 0;
-    for span in &spans {
-        let placeholder = format!("<redacted:{}>", span.kind.id());
-        if span.end <= cursor {
-            prefix.push_str(&window[at..span.start]);
-            prefix.push_str(&placeholder);
-        } else if span.start >= cursor {
-            if at < cursor {
-                prefix.push_str(&window[at..cursor]);
-                at = cursor;
-            }
-            suffix.push_str(&window[at..span.start]);
-            suffix.push_str(&placeholder);
-        } else {
-            prefix.push_str(&window[at..span.start]);
-            prefix.push_str(&placeholder);
-        }
-        at = span.end;
-    }
-    if at < cursor {
-        prefix.push_str(&window[at..cursor]);
-        at = cursor;
-    }
-    suffix.push_str(&window[at..]);
-    (prefix, suffix, spans.len())
+    crate::engine::privacy::redact_split(window, cursor)
 }
 
 /// Up to `radius` lines each side of `cursor`.

@@ -3,6 +3,7 @@
 //! A [`Document`] applies edits at once (the keystroke path is a rope splice and a tree edit,
 //! both logarithmic) and defers reparsing until someone asks for the tree.
 
+pub mod key;
 pub mod position;
 pub mod store;
 
@@ -10,6 +11,7 @@ use ropey::Rope;
 use tree_sitter::{InputEdit, Tree};
 
 use crate::syntax;
+pub use key::DocumentKey;
 pub use position::{Position, PositionEncoding};
 
 /// The language of a document, which decides whether it gets a syntax tree.

@@ -10,8 +10,8 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 
 use super::{
-    parse_snapshot, ChangeRejected, ChangeReport, Document, Language, PositionEncoding,
-    SyntaxSnapshot, TextChange,
+    parse_snapshot, ChangeRejected, ChangeReport, Document, DocumentKey, Language,
+    PositionEncoding, SyntaxSnapshot, TextChange,
 };
 use crate::chunks::{self, FileChunks};
 use crate::syntax::SyntaxUnavailable;
@@ -57,16 +57,16 @@ impl DocumentHandle {
 pub enum StoreError {
     /// No open document has this key.
     #[error("no open document {0}")]
-    UnknownDocument(String),
+    UnknownDocument(DocumentKey),
     /// The change was refused.
     #[error(transparent)]
     Rejected(#[from] ChangeRejected),
 }
 
-/// All open documents, by key (the client's URI).
+/// All open documents, by key (their path, or an unsaved buffer's name).
 #[derive(Debug, Default)]
 pub struct DocumentStore {
-    documents: DashMap<String, Arc<DocumentHandle>>,
+    documents: DashMap<DocumentKey, Arc<DocumentHandle>>,
 }
 
 impl DocumentStore {
@@ -76,25 +76,25 @@ impl DocumentStore {
     }
 
     /// Opens (or reopens, replacing) a document.
-    pub fn open(&self, key: &str, text: &str, version: i32, language: Language) {
+    pub fn open(&self, key: &DocumentKey, text: &str, version: i32, language: Language) {
         let handle = Arc::new(DocumentHandle::new(Document::new(text, version, language)));
-        self.documents.insert(key.to_owned(), handle);
+        self.documents.insert(key.clone(), handle);
     }
 
     /// Closes a document and frees everything derived from it; false if it was not open.
-    pub fn close(&self, key: &str) -> bool {
+    pub fn close(&self, key: &DocumentKey) -> bool {
         self.documents.remove(key).is_some()
     }
 
     /// The handle of an open document.
-    pub fn get(&self, key: &str) -> Option<Arc<DocumentHandle>> {
+    pub fn get(&self, key: &DocumentKey) -> Option<Arc<DocumentHandle>> {
         self.documents
             .get(key)
             .map(|entry| Arc::clone(entry.value()))
     }
 
     /// The keys of all open documents.
-    pub fn keys(&self) -> Vec<String> {
+    pub fn keys(&self) -> Vec<DocumentKey> {
         self.documents
             .iter()
             .map(|entry| entry.key().clone())
@@ -104,14 +104,14 @@ impl DocumentStore {
     /// Applies changes to an open document. Runs on every keystroke.
     pub fn change(
         &self,
-        key: &str,
+        key: &DocumentKey,
         version: i32,
         changes: &[TextChange],
         encoding: PositionEncoding,
     ) -> Result<ChangeReport, StoreError> {
         let handle = self
             .get(key)
-            .ok_or_else(|| StoreError::UnknownDocument(key.to_owned()))?;
+            .ok_or_else(|| StoreError::UnknownDocument(key.clone()))?;
         let report = handle
             .document
             .lock()
@@ -123,13 +123,13 @@ impl DocumentStore {
     ///
     /// The result may be a few edits behind if the user typed during the parse; text and tree
     /// in it always agree with each other.
-    pub async fn syntax(&self, key: &str) -> Option<SyntaxSnapshot> {
+    pub async fn syntax(&self, key: &DocumentKey) -> Option<SyntaxSnapshot> {
         let handle = self.get(key)?;
         Some(syntax_of(&handle).await)
     }
 
     /// The chunks of a document, computed from a fresh tree and cached per version.
-    pub async fn chunks(&self, key: &str) -> Option<(SyntaxSnapshot, Arc<FileChunks>)> {
+    pub async fn chunks(&self, key: &DocumentKey) -> Option<(SyntaxSnapshot, Arc<FileChunks>)> {
         let handle = self.get(key)?;
         let snapshot = syntax_of(&handle).await;
         if let Some(cached) = handle.chunks.lock().as_ref() {
@@ -156,7 +156,7 @@ impl DocumentStore {
     }
 
     /// The chunks last computed for a document, whatever its version now: no parse, no wait.
-    pub fn cached_chunks(&self, key: &str) -> Option<CachedChunks> {
+    pub fn cached_chunks(&self, key: &DocumentKey) -> Option<CachedChunks> {
         let handle = self.get(key)?;
         let cached = handle.chunks.lock().clone();
         cached

@@ -23,26 +23,41 @@ pub struct Fold {
     pub kind: FoldKind,
 }
 
-/// The folding ranges of a document.
+/// The most folds returned for one document: editors show a few hundred at most, and the
+/// answer must stay small on a generated file of thousands of modules.
+pub const MAX_FOLDS: usize = 5_000;
+
+/// The folding ranges of a document (at most [`MAX_FOLDS`], the first in the file).
+///
+/// Linear in the tree: an explicit stack (no recursion, whatever the nesting) that carries
+/// each node's parent kind, as asking tree-sitter for a parent walks down from the root.
 pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
     let line_of = |byte: usize| rope.byte_to_line(byte.min(rope.len_bytes()));
     let mut folds = Vec::new();
     let mut comment_run: Option<(usize, usize)> = None;
-    let mut stack = vec![tree.root_node()];
+    let mut stack: Vec<(Node<'_>, &'static str)> = vec![(tree.root_node(), "")];
     let mut comments = Vec::new();
-    while let Some(node) = stack.pop() {
-        let start = line_of(node.start_byte());
-        let end = line_of(node.end_byte().saturating_sub(1));
+    while let Some((node, parent_kind)) = stack.pop() {
+        // Lines are looked up only for the nodes that fold: a rope lookup per node would be
+        // most of the time spent here.
+        let lines = || {
+            (
+                line_of(node.start_byte()),
+                line_of(node.end_byte().saturating_sub(1)),
+            )
+        };
         match node.kind() {
-            "comment" => comments.push(start),
+            "comment" => comments.push(line_of(node.start_byte())),
             // Keep the `end` line visible.
             "do_block" | "anonymous_function" => {
+                let (start, end) = lines();
                 push(&mut folds, start, end.saturating_sub(1), FoldKind::Region)
             }
             "list" | "map" | "tuple" | "keywords" | "arguments" | "string" | "sigil"
             | "charlist"
-                if !is_nested_literal(node) =>
+                if !is_nested_literal(parent_kind) =>
             {
+                let (start, end) = lines();
                 push(
                     &mut folds,
                     start,
@@ -52,8 +67,9 @@ pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
             }
             _ => {}
         }
+        let kind = node.kind();
         let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
+        stack.extend(node.named_children(&mut cursor).map(|child| (child, kind)));
     }
     comments.sort_unstable();
     for line in comments {
@@ -72,6 +88,7 @@ pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
     // One fold per start line (the outermost), in order, as clients expect.
     folds.sort_by_key(|f| (f.start_line, std::cmp::Reverse(f.end_line)));
     folds.dedup_by_key(|f| f.start_line);
+    folds.truncate(MAX_FOLDS);
     folds
 }
 
@@ -86,13 +103,11 @@ fn push(folds: &mut Vec<Fold>, start_line: usize, end_line: usize, kind: FoldKin
 }
 
 /// Literals inside literals fold with their parent only.
-fn is_nested_literal(node: Node<'_>) -> bool {
-    node.parent().is_some_and(|p| {
-        matches!(
-            p.kind(),
-            "list" | "map_content" | "tuple" | "keywords" | "pair"
-        )
-    })
+fn is_nested_literal(parent_kind: &str) -> bool {
+    matches!(
+        parent_kind,
+        "list" | "map_content" | "tuple" | "keywords" | "pair"
+    )
 }
 
 #[cfg(test)]

@@ -45,12 +45,59 @@ pub struct Symbol {
     pub children: Vec<Symbol>,
 }
 
-/// The hierarchical outline of a file.
+/// The most symbols an outline holds. Each costs a few kilobytes on its way to the editor
+/// (tower-lsp-server builds a JSON tree of the whole answer), and a generated file of thousands
+/// of modules would otherwise answer with tens of megabytes no one can read.
+pub const MAX_SYMBOLS: usize = 2_000;
+
+/// The hierarchical outline of a file: at most [`MAX_SYMBOLS`] symbols, the first in the file;
+/// a longer outline ends with a symbol saying how many were left out.
 pub fn document_symbols(chunks: &FileChunks) -> Vec<Symbol> {
     let mut symbols: Vec<Symbol> = chunks.modules.iter().map(module_symbol).collect();
     symbols.extend(chunks.functions.iter().map(function_symbol));
     symbols.sort_by_key(|s| s.range.start);
+    let mut budget = MAX_SYMBOLS;
+    let total = count(&symbols);
+    if total <= budget {
+        return symbols;
+    }
+    keep_first(&mut symbols, &mut budget);
+    let end = symbols.last().map_or(0, |s| s.range.end);
+    symbols.push(Symbol {
+        name: format!("… {} more symbols not shown", total - MAX_SYMBOLS),
+        detail: Some(format!("the outline holds at most {MAX_SYMBOLS} symbols")),
+        kind: SymbolKind::Module,
+        range: ByteRange { start: end, end },
+        selection: ByteRange { start: end, end },
+        children: Vec::new(),
+    });
     symbols
+}
+
+/// The number of symbols in a forest (iteratively).
+fn count(symbols: &[Symbol]) -> usize {
+    let mut total = 0;
+    let mut stack: Vec<&Symbol> = symbols.iter().collect();
+    while let Some(symbol) = stack.pop() {
+        total += 1;
+        stack.extend(symbol.children.iter());
+    }
+    total
+}
+
+/// Keeps the first `budget` symbols in source order (a parent before its children). The
+/// nesting is bounded by the chunks' own limit, so the recursion is shallow.
+fn keep_first(symbols: &mut Vec<Symbol>, budget: &mut usize) {
+    let mut kept = 0;
+    for symbol in symbols.iter_mut() {
+        if *budget == 0 {
+            break;
+        }
+        *budget -= 1;
+        kept += 1;
+        keep_first(&mut symbol.children, budget);
+    }
+    symbols.truncate(kept);
 }
 
 fn module_symbol(module: &ModuleChunk) -> Symbol {
@@ -162,5 +209,19 @@ mod tests {
             &source[register.selection.start..register.selection.end],
             "register"
         );
+    }
+
+    #[test]
+    fn a_huge_outline_is_cut_at_the_limit_and_says_how_many_were_left_out() {
+        let source: String = (0..1_000)
+            .map(|i| format!("defmodule M{i} do\n  def f, do: 1\n  def g, do: 2\nend\n"))
+            .collect();
+        let tree = parse_str(&source).expect("parse");
+        let symbols = document_symbols(&extract(&tree, &source));
+        assert_eq!(count(&symbols), MAX_SYMBOLS + 1);
+        let last = symbols.last().expect("a note");
+        assert_eq!(last.name, "… 1000 more symbols not shown");
+        assert_eq!(symbols[0].name, "M0");
+        assert_eq!(symbols[0].children.len(), 2);
     }
 }

@@ -211,9 +211,10 @@ pub fn resolve_in_roots(path: &Path, roots: &[PathBuf]) -> Option<(PathBuf, Path
 }
 
 /// Whether the text of `path` may go into a prompt: not a secret file (`.env*`, keys,
-/// `config/*secret*`) and not excluded by the `.aiexignore` of the root holding it.
+/// `config/*secret*`, a symlink to one, or `NAME=value`/PEM content on disk) and not excluded
+/// by the `.aiexignore` of the root holding it.
 pub fn may_send_to_model(path: &Path, roots: &[PathBuf]) -> bool {
-    if crate::secrets::is_secret_path(path) {
+    if crate::secrets::is_secret_file(path) {
         return false;
     }
     let Some(root) = roots.iter().find(|root| path.starts_with(root)) else {

@@ -66,11 +66,16 @@ pub fn calls_in(node: Node<'_>, source: &str) -> Vec<Call> {
 
 /// A pre-order walk with one tree cursor (no allocation per node): calls come out in source
 /// order.
+///
+/// Linear in the nodes walked: nothing asks a node for its parent (tree-sitter finds a parent by
+/// walking down from the root, which made this quadratic on files of thousands of modules).
 fn collect(root: Node<'_>, source: &str, calls: &mut Vec<Call>) {
     let mut cursor = root.walk();
+    // The right-hand sides of the pipes seen so far: calls that get one more argument.
+    let mut piped = Vec::new();
     loop {
         let node = cursor.node();
-        let descend = node.is_named() && visit(node, source, calls) == Descend::Yes;
+        let descend = node.is_named() && visit(node, source, calls, &mut piped) == Descend::Yes;
         if descend && cursor.goto_first_child() {
             continue;
         }
@@ -95,10 +100,17 @@ enum Descend {
 }
 
 /// Records the call `node` is, if any; says whether its children still need a visit.
-fn visit(node: Node<'_>, source: &str, calls: &mut Vec<Call>) -> Descend {
+fn visit(node: Node<'_>, source: &str, calls: &mut Vec<Call>, piped: &mut Vec<usize>) -> Descend {
     match node.kind() {
-        "call" => visit_call(node, source, calls),
+        "call" => {
+            let position = piped.iter().rposition(|&id| id == node.id());
+            let is_piped = position.map(|at| piped.remove(at)).is_some();
+            visit_call(node, source, calls, is_piped)
+        }
         "binary_operator" if operator(node, source) == Some("|>") => {
+            if let Some(right) = node.child_by_field_name("right").filter(|r| r.kind() == "call") {
+                piped.push(right.id());
+            }
             // A bare pipe step `x |> helper` calls `helper/1`.
             if let Some(right) = node
                 .child_by_field_name("right")
@@ -127,7 +139,7 @@ fn visit(node: Node<'_>, source: &str, calls: &mut Vec<Call>) -> Descend {
     }
 }
 
-fn visit_call(call: Node<'_>, source: &str, calls: &mut Vec<Call>) -> Descend {
+fn visit_call(call: Node<'_>, source: &str, calls: &mut Vec<Call>, piped: bool) -> Descend {
     let Some(target) = call.child_by_field_name("target") else {
         return Descend::Yes;
     };
@@ -141,7 +153,7 @@ fn visit_call(call: Node<'_>, source: &str, calls: &mut Vec<Call>) -> Descend {
                 calls.push(Call {
                     module: None,
                     name: name.to_owned(),
-                    arity: call_arity(call, source),
+                    arity: call_arity(call, piped),
                     range: ByteRange::of(target),
                 });
             }
@@ -151,7 +163,7 @@ fn visit_call(call: Node<'_>, source: &str, calls: &mut Vec<Call>) -> Descend {
                 calls.push(Call {
                     module: Some(module),
                     name: node_text(name, source).to_owned(),
-                    arity: call_arity(call, source),
+                    arity: call_arity(call, piped),
                     range: ByteRange::of(name),
                 });
             }
@@ -213,7 +225,7 @@ fn capture(unary: Node<'_>, source: &str) -> Option<Call> {
 }
 
 /// The number of arguments of a call, counting the piped-in one.
-fn call_arity(call: Node<'_>, source: &str) -> usize {
+fn call_arity(call: Node<'_>, piped: bool) -> usize {
     let mut cursor = call.walk();
     let mut arity = call
         .named_children(&mut cursor)
@@ -227,11 +239,6 @@ fn call_arity(call: Node<'_>, source: &str) -> usize {
             count
         })
         .unwrap_or(0);
-    let piped = call.parent().is_some_and(|p| {
-        p.kind() == "binary_operator"
-            && p.child_by_field_name("right").map(|r| r.id()) == Some(call.id())
-            && operator(p, source) == Some("|>")
-    });
     if piped {
         arity += 1;
     }

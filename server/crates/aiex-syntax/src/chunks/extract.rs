@@ -23,18 +23,26 @@ use crate::syntax::node_text;
 /// assert_eq!(total.doc_summary(), Some("Totals."));
 /// ```
 pub fn extract(tree: &Tree, source: &str) -> FileChunks {
-    let mut scope = Scope::new(source, None);
+    let mut scope = Scope::new(source, None, 0);
     scope.visit_statements(tree.root_node());
     let (functions, modules) = scope.finish_top_level();
     FileChunks { modules, functions }
 }
+
+/// How deep blocks are followed (nested modules, conditional definitions, error-recovery
+/// bodies). Real code nests a few levels; a generated file of 20,000 nested `defmodule`s would
+/// otherwise overflow the stack of the walk (which recurses once per level), and its names,
+/// each holding its parents', would take memory quadratic in the depth. Deeper definitions are
+/// left out of the chunks, with a warning. It also keeps every later walk over the chunks
+/// (outline, serialisation, drop) shallow.
+pub const MAX_NESTING: usize = 32;
 
 /// Extracts only the top-level form that contains `byte` (the module around a cursor): what a
 /// request at the cursor needs, at a fraction of the cost of the whole file.
 ///
 /// Hot path: runs on every completion request.
 pub fn extract_around(tree: &Tree, source: &str, byte: usize) -> FileChunks {
-    let mut scope = Scope::new(source, None);
+    let mut scope = Scope::new(source, None, 0);
     let root = tree.root_node();
     let mut cursor = root.walk();
     let enclosing = root
@@ -89,12 +97,15 @@ struct Scope<'s> {
     types: Vec<TypeChunk>,
     modules: Vec<ModuleChunk>,
     pending: Pending,
+    /// How many blocks enclose this scope's statements.
+    depth: usize,
 }
 
 impl<'s> Scope<'s> {
-    fn new(source: &'s str, module_name: Option<String>) -> Self {
+    fn new(source: &'s str, module_name: Option<String>, depth: usize) -> Self {
         Self {
             source,
+            depth,
             module_name,
             moduledoc: None,
             directives: Vec::new(),
@@ -114,6 +125,20 @@ impl<'s> Scope<'s> {
     /// Visits the statements directly inside `block` (the root, a `do_block`, or an `ERROR`
     /// node that error recovery left in place of a body).
     fn visit_statements(&mut self, block: Node<'_>) {
+        if self.depth >= MAX_NESTING {
+            tracing::warn!(
+                "definitions nested more than {MAX_NESTING} blocks deep (at byte {}) are left \
+                 out of the outline and the AI context",
+                block.start_byte()
+            );
+            return;
+        }
+        self.depth += 1;
+        self.visit_statements_within(block);
+        self.depth -= 1;
+    }
+
+    fn visit_statements_within(&mut self, block: Node<'_>) {
         let mut cursor = block.walk();
         let statements: Vec<Node<'_>> = block
             .named_children(&mut cursor)
@@ -203,7 +228,7 @@ impl<'s> Scope<'s> {
         } else {
             None
         };
-        let mut inner = Scope::new(self.source, Some(name.clone()));
+        let mut inner = Scope::new(self.source, Some(name.clone()), self.depth);
         let body = child_of_kind(call, "do_block").or(orphan_body);
         if let Some(block) = body {
             inner.visit_statements(block);

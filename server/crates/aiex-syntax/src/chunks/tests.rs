@@ -404,3 +404,63 @@ end
         "#]],
     );
 }
+
+/// The depth of the deepest module in `chunks`.
+fn module_depth(modules: &[crate::chunks::ModuleChunk]) -> usize {
+    let mut deepest = 0;
+    let mut level = modules;
+    while let Some(first) = level.first() {
+        deepest += 1;
+        level = &first.modules;
+    }
+    deepest
+}
+
+#[test]
+fn twenty_thousand_nested_modules_are_cut_at_the_nesting_limit_on_a_small_stack() {
+    let levels = 20_000;
+    let mut source = String::new();
+    for i in 0..levels {
+        source.push_str(&format!("defmodule N{i} do\n"));
+    }
+    source.push_str("def deepest, do: :ok\n");
+    source.push_str(&"end\n".repeat(levels));
+    // The blocking pool's threads have 2 MiB stacks; half of that must be plenty.
+    let depth = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || {
+            let tree = crate::syntax::parse_str(&source).expect("parse");
+            let chunks = extract(&tree, &source);
+            assert_eq!(chunks.all_modules().len(), super::extract::MAX_NESTING);
+            module_depth(&chunks.modules)
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(depth, super::extract::MAX_NESTING);
+}
+
+#[test]
+fn thousands_of_nested_conditional_blocks_do_not_recurse_without_bound() {
+    let levels = 20_000;
+    let mut source = String::from("defmodule Deep do\n");
+    source.push_str(&"if true do\n".repeat(levels));
+    source.push_str("def f, do: 1\n");
+    source.push_str(&"end\n".repeat(levels));
+    source.push_str("def g, do: 2\nend\n");
+    let names = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || {
+            let tree = crate::syntax::parse_str(&source).expect("parse");
+            let chunks = extract(&tree, &source);
+            chunks.modules[0]
+                .functions
+                .iter()
+                .map(|f| f.name.clone())
+                .collect::<Vec<_>>()
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(names, vec!["g".to_owned()]);
+}

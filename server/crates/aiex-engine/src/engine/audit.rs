@@ -1,5 +1,5 @@
 //! The audit log: one JSON line per provider request (time, feature, provider, model, files
-//! included, token counts, redactions, a hash of the prompt), kept on this machine and rotated by
+//! included, token counts, redactions, a hash of the prompt, how it ended), kept on this machine and rotated by
 //! size. The prompt itself is written only when the user turns that on.
 
 use std::fs::{self, OpenOptions};
@@ -39,7 +39,8 @@ impl AuditLog {
         crate::index::default_cache_dir().map(|dir| dir.join("audit.jsonl"))
     }
 
-    /// Records one provider request. Called by the AI features when they send a prompt.
+    /// Records one provider request. Called from one place only, the engine's gateway to the
+    /// providers (`engine::gateway`), whichever entry point asked.
     pub fn record(&self, request: &AuditRequest<'_>) -> std::io::Result<()> {
         let line = self.line(request, SystemTime::now());
         if let Some(dir) = self.path.parent() {
@@ -68,6 +69,7 @@ impl AuditLog {
             completion_tokens: request.completion_tokens,
             redactions: request.redactions,
             prompt_sha256: prompt_hash(request.prompt),
+            outcome: request.outcome,
             prompt: self.record_prompts.then_some(request.prompt),
         };
         let mut line = serde_json::to_string(&entry).unwrap_or_default();
@@ -114,6 +116,8 @@ pub struct AuditRequest<'a> {
     pub redactions: usize,
     /// The prompt as sent (hashed; written only when configured).
     pub prompt: &'a str,
+    /// How the request ended: `ok`, `cancelled`, or `error: ...`.
+    pub outcome: &'a str,
 }
 
 #[derive(Serialize)]
@@ -128,6 +132,7 @@ struct AuditEntry<'a> {
     completion_tokens: Option<usize>,
     redactions: usize,
     prompt_sha256: String,
+    outcome: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt: Option<&'a str>,
 }
@@ -180,6 +185,7 @@ mod tests {
             completion_tokens: Some(17),
             redactions: 2,
             prompt,
+            outcome: "ok",
         }
     }
 
@@ -212,6 +218,7 @@ mod tests {
         assert_eq!(entry["prompt_tokens"], 812);
         assert_eq!(entry["completion_tokens"], 17);
         assert_eq!(entry["redactions"], 2);
+        assert_eq!(entry["outcome"], "ok");
         assert_eq!(entry["prompt_sha256"], prompt_hash(prompt));
         assert!(entry.get("prompt").is_none());
         assert!(!written.contains("the prompt text"));

@@ -1,0 +1,483 @@
+//! AI code actions on the function under the cursor: Explain, Add `@doc`/`@spec`, Refactor,
+//! Generate tests, Fix. The engine gathers what the model may see (through the privacy gate),
+//! asks through the gateway, and turns the answer into an outcome the entry point shows or
+//! applies: an explanation, or an edit as a byte range of a known version of a file. Edits
+//! never touch text outside the target function (or the test file), and must parse.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::ai::actions::{self as prompts, Target};
+use crate::chunks::{ByteRange, FileChunks};
+use crate::context::{ContextRequest, Task};
+use crate::document::{DocumentKey, SyntaxSnapshot};
+
+use super::gateway::Outbound;
+use super::{AiError, Cursor, Engine};
+
+/// How long an action may wait for a model when the provider sets no deadline of its own.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The tokens of workspace context an action's prompt may carry.
+const ACTION_CONTEXT_TOKENS: usize = 2_048;
+
+/// The AI code actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// Explain the function.
+    Explain,
+    /// Add `@doc` and `@spec` above it.
+    AddDocs,
+    /// Rewrite it (for clarity, or as the instruction says).
+    Refactor,
+    /// Write ExUnit tests for it into its test file.
+    GenerateTests,
+    /// Fix the problem the instruction describes (a diagnostic), inside the function.
+    Fix,
+}
+
+impl ActionKind {
+    /// The name the audit log and messages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Explain => "explain",
+            Self::AddDocs => "docs",
+            Self::Refactor => "refactor",
+            Self::GenerateTests => "tests",
+            Self::Fix => "fix",
+        }
+    }
+
+    fn task(self) -> Task {
+        match self {
+            Self::Explain => Task::Explain,
+            Self::AddDocs => Task::Docs,
+            Self::GenerateTests => Task::Tests,
+            Self::Refactor | Self::Fix => Task::Refactor,
+        }
+    }
+}
+
+/// An action asked for at a place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRequest {
+    /// The document.
+    pub key: DocumentKey,
+    /// Where the cursor is: the function holding it is the target.
+    pub cursor: Cursor,
+    /// Which action.
+    pub kind: ActionKind,
+    /// What the user wants (refactor), or the problem to fix (fix).
+    pub instruction: Option<String>,
+}
+
+/// An edit of one file, as a byte range of a known text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEdit {
+    /// The file edited.
+    pub key: DocumentKey,
+    /// The open document's version the edit applies to (`None`: the file as on disk).
+    pub version: Option<i32>,
+    /// The text `range` refers to.
+    pub base: ropey::Rope,
+    /// What is replaced.
+    pub range: ByteRange,
+    /// The new text.
+    pub new_text: String,
+    /// Written by a model to replace the user's code: the user should review it first.
+    pub needs_review: bool,
+    /// What the edit does, for an undo entry or a confirmation.
+    pub label: String,
+}
+
+/// What an action produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// An explanation to show.
+    Explanation {
+        /// What it explains (`MyApp.Accounts.register/1`).
+        title: String,
+        /// The explanation, as Markdown with the title as its heading.
+        markdown: String,
+    },
+    /// An edit of an existing file (the document, or its test file).
+    Edit(FileEdit),
+    /// A file to create (a test file that does not exist yet).
+    CreateFile {
+        /// Where.
+        path: PathBuf,
+        /// Its content.
+        text: String,
+    },
+}
+
+/// The test file of a document, as the gate lets the engine see it.
+struct TestFile {
+    path: PathBuf,
+    /// Its text (the editor's when it is open) and the open version.
+    existing: Option<(String, Option<i32>)>,
+    /// Another test file of the project, to copy its style, when this one does not exist.
+    example: Option<String>,
+}
+
+impl Engine {
+    /// Runs an AI code action. The model is asked only for a document the privacy gate
+    /// admits; every file the prompt draws on passes the gate too.
+    pub async fn action(&self, request: ActionRequest) -> Result<ActionOutcome, AiError> {
+        let ActionRequest {
+            key,
+            cursor,
+            kind,
+            instruction,
+        } = request;
+        self.may_send(&key)?;
+        let (snapshot, chunks) = self
+            .documents
+            .chunks(&key)
+            .await
+            .ok_or_else(|| AiError::UnknownDocument(key.clone()))?;
+        let offset = cursor.offset_in(&snapshot.rope);
+        let source = snapshot.rope.to_string();
+        let target = prompts::target_at(&chunks, offset).ok_or_else(|| {
+            AiError::NotApplicable(
+                "put the cursor inside a function (def, defp, defmacro...)".to_owned(),
+            )
+        })?;
+        let config = self.config();
+        let features = &config.config.features;
+        let (enabled, listed, section) = match kind {
+            ActionKind::Explain => (
+                features.explain.enabled,
+                &features.explain.providers,
+                "explain",
+            ),
+            _ => (
+                features.actions.enabled,
+                &features.actions.providers,
+                "actions",
+            ),
+        };
+        if !enabled {
+            return Err(AiError::Disabled {
+                feature: kind.name(),
+                section,
+            });
+        }
+        let (chain, _) = self.chain(listed, kind.name(), section)?;
+        let tests = match kind {
+            ActionKind::GenerateTests => Some(self.test_file(&key)?),
+            _ => None,
+        };
+        let own_path = self
+            .workspace_path(&key)
+            .or_else(|| key.path()?.file_name().map(PathBuf::from));
+        let (context, mut files, redactions) =
+            self.action_context(&key, kind, &snapshot, &source, &chunks, offset);
+        files.extend(own_path);
+        let prompt = match (kind, &tests) {
+            (ActionKind::Explain, _) => prompts::explain_request(&target, &source, &context),
+            (ActionKind::AddDocs, _) => prompts::docs_request(&target, &source, &context),
+            (ActionKind::GenerateTests, Some(tests)) => {
+                if let Some(relative) = self.relative_to_root(&tests.path) {
+                    files.push(relative);
+                }
+                prompts::tests_request(
+                    &target,
+                    &source,
+                    tests.existing.as_ref().map(|(text, _)| text.as_str()),
+                    tests.example.as_deref(),
+                    "",
+                )
+            }
+            _ => prompts::refactor_request(&target, &source, instruction.as_deref(), &context),
+        };
+        files.dedup();
+        let outbound = Outbound {
+            feature: kind.name(),
+            files,
+            redactions,
+        };
+        let prompt = if prompt.deadline.is_none() {
+            prompt.with_timeout(ACTION_TIMEOUT)
+        } else {
+            prompt
+        };
+        let answer = self
+            .ask(&chain, prompt, outbound)
+            .await
+            .map_err(AiError::Provider)?
+            .text;
+        match (kind, tests) {
+            (ActionKind::Explain, _) => Ok(ActionOutcome::Explanation {
+                title: target.label(),
+                markdown: format!("# {}\n\n{}\n", target.label(), answer.trim()),
+            }),
+            (ActionKind::AddDocs, _) => add_docs(&key, &snapshot, &source, &target, &answer),
+            (ActionKind::GenerateTests, Some(tests)) => {
+                let module = target.module.map_or("Script", |m| m.name.as_str());
+                generate_tests(tests, module, &answer)
+            }
+            _ => refactor(&key, &snapshot, &source, &target, &answer),
+        }
+    }
+
+    /// What the context engine finds for an action, rendered for a chat prompt, with the files
+    /// it draws on and the secrets it redacted.
+    fn action_context(
+        &self,
+        key: &DocumentKey,
+        kind: ActionKind,
+        snapshot: &SyntaxSnapshot,
+        source: &str,
+        chunks: &FileChunks,
+        offset: usize,
+    ) -> (String, Vec<PathBuf>, usize) {
+        let (Ok(tree), Some(path)) = (&snapshot.tree, self.workspace_path(key)) else {
+            return (String::new(), Vec::new(), 0);
+        };
+        if kind == ActionKind::GenerateTests {
+            // The test file and an example test are the context of a test prompt.
+            return (String::new(), Vec::new(), 0);
+        }
+        let request = ContextRequest {
+            task: kind.task(),
+            path: &path,
+            text: source,
+            tree,
+            chunks,
+            cursor: offset,
+            budget_tokens: ACTION_CONTEXT_TOKENS,
+            recent_edits: &[],
+        };
+        let open = self.open_documents_for_context(key);
+        let assembled = crate::context::assemble(&request, &self.index, &open);
+        if assembled.pieces.is_empty() {
+            return (String::new(), Vec::new(), assembled.redactions);
+        }
+        let files = assembled
+            .files(&path)
+            .into_iter()
+            .filter(|f| f != &path)
+            .collect();
+        let rendered = format!(
+            "Related code from the workspace:\n```elixir\n{}```",
+            assembled.snippets_as_comments()
+        );
+        (rendered, files, assembled.redactions)
+    }
+
+    /// A path relative to the workspace root holding it.
+    fn relative_to_root(&self, path: &Path) -> Option<PathBuf> {
+        self.gate()
+            .admit(path)
+            .ok()
+            .map(|admitted| admitted.relative)
+    }
+
+    /// The test file of a document, read only through the privacy gate: the document must sit
+    /// in a workspace folder (there is no guessing a project from the file's ancestors), and
+    /// the test file, when it exists, must be one the gate admits.
+    fn test_file(&self, key: &DocumentKey) -> Result<TestFile, AiError> {
+        let no_root = || {
+            AiError::NotApplicable(
+                "the file is not inside a workspace folder, so there is no test/ to write to"
+                    .to_owned(),
+            )
+        };
+        let path = key.path().ok_or_else(no_root)?;
+        let admitted = self.gate().admit(path)?;
+        let root = admitted.root.ok_or_else(no_root)?;
+        let test_path = root.join(prompts::test_path_for(&admitted.relative));
+        // Refused (ignored, secret) whether or not it exists: its text is never read, and the
+        // user's exclusion is not written into either.
+        self.gate().admit(&test_path)?;
+        let test_key = DocumentKey::file(&test_path);
+        let existing = match self.documents.get(&test_key) {
+            Some(handle) => {
+                Some(handle.with_document(|d| (d.rope().to_string(), Some(d.version()))))
+            }
+            None => std::fs::read_to_string(&test_path)
+                .ok()
+                .map(|text| (text, None)),
+        };
+        let example = match existing {
+            Some(_) => None,
+            None => self.sibling_test(&root.join("test")),
+        };
+        Ok(TestFile {
+            path: test_path,
+            existing,
+            example,
+        })
+    }
+
+    /// Some test file of the project the gate admits (its first 4 KB), to show the model the
+    /// house style. Links are not followed.
+    fn sibling_test(&self, dir: &Path) -> Option<String> {
+        let gate = self.gate();
+        let mut pending = vec![dir.to_path_buf()];
+        let mut visited = 0;
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+                visited += 1;
+                if visited > 10_000 {
+                    return None;
+                }
+                let path = entry.path();
+                let Ok(file_type) = entry.file_type() else {
+                    continue;
+                };
+                if file_type.is_dir() {
+                    pending.push(path);
+                } else if file_type.is_file()
+                    && path.to_string_lossy().ends_with("_test.exs")
+                    && gate.admit(&path).is_ok()
+                {
+                    let text = std::fs::read_to_string(&path).ok()?;
+                    let mut end = text.len().min(4096);
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    return Some(text[..end].to_owned());
+                }
+            }
+        }
+        None
+    }
+
+    /// Creates a file the model wrote (a new test file) for an entry point whose client cannot
+    /// create files itself. Only inside the workspace, never over an existing file.
+    pub fn create_file(&self, path: &Path, text: &str) -> Result<(), AiError> {
+        let admitted = self.gate().admit(path)?;
+        if admitted.root.is_none() {
+            return Err(AiError::Refused(super::Refusal::OutsideWorkspace(
+                path.to_path_buf(),
+            )));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| AiError::Io(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| AiError::Io(format!("cannot create {}: {e}", path.display())))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| AiError::Io(format!("cannot write {}: {e}", path.display())))
+    }
+}
+
+fn add_docs(
+    key: &DocumentKey,
+    snapshot: &SyntaxSnapshot,
+    source: &str,
+    target: &Target<'_>,
+    answer: &str,
+) -> Result<ActionOutcome, AiError> {
+    let clauses = target.clauses_range();
+    let (line_start, indent) = line_start_and_indent(source, clauses.start);
+    let insertion = prompts::docs_insertion(answer, target, &indent).ok_or_else(|| {
+        AiError::UnusableAnswer(
+            "the model's answer had no @doc or @spec to add (or the function has both)".to_owned(),
+        )
+    })?;
+    let function = &source[line_start..clauses.end];
+    if !prompts::parses_as_module_body(&format!("{insertion}{function}")) {
+        return Err(AiError::UnusableAnswer(
+            "the model's @doc/@spec does not parse; nothing was changed".to_owned(),
+        ));
+    }
+    Ok(ActionOutcome::Edit(FileEdit {
+        key: key.clone(),
+        version: Some(snapshot.version),
+        base: snapshot.rope.clone(),
+        range: ByteRange {
+            start: line_start,
+            end: line_start,
+        },
+        new_text: insertion,
+        needs_review: false,
+        label: format!("Aiex: add @doc/@spec to {}", target.label()),
+    }))
+}
+
+fn refactor(
+    key: &DocumentKey,
+    snapshot: &SyntaxSnapshot,
+    source: &str,
+    target: &Target<'_>,
+    answer: &str,
+) -> Result<ActionOutcome, AiError> {
+    let range = target.function.range;
+    let (line_start, indent) = line_start_and_indent(source, range.start);
+    let code = prompts::code_of(answer);
+    let replacement = prompts::reindent(&code, &indent);
+    if !prompts::parses_as_module_body(&replacement) {
+        return Err(AiError::UnusableAnswer(
+            "the refactored function does not parse; nothing was changed".to_owned(),
+        ));
+    }
+    let wrapped = format!("defmodule AiexCheck do\n{replacement}\nend\n");
+    let defines_same = crate::syntax::parse_str(&wrapped).is_ok_and(|tree| {
+        let chunks = crate::chunks::extract(&tree, &wrapped);
+        chunks.modules.first().is_some_and(|m| {
+            m.function(&target.function.name, target.function.arity)
+                .is_some()
+        })
+    });
+    if !defines_same {
+        return Err(AiError::UnusableAnswer(format!(
+            "the refactored code does not define {}; nothing was changed",
+            target.function.label()
+        )));
+    }
+    // Replace whole lines, from the first attribute's line to the end of the last clause.
+    Ok(ActionOutcome::Edit(FileEdit {
+        key: key.clone(),
+        version: Some(snapshot.version),
+        base: snapshot.rope.clone(),
+        range: ByteRange {
+            start: line_start,
+            end: range.end,
+        },
+        new_text: replacement,
+        needs_review: true,
+        label: format!("Aiex: refactor {}", target.label()),
+    }))
+}
+
+fn generate_tests(tests: TestFile, module: &str, answer: &str) -> Result<ActionOutcome, AiError> {
+    let existing_text = tests.existing.as_ref().map(|(text, _)| text.as_str());
+    let content = prompts::tests_file(answer, existing_text, module).ok_or_else(|| {
+        AiError::UnusableAnswer("the generated tests do not parse; nothing was changed".to_owned())
+    })?;
+    Ok(match tests.existing {
+        Some((existing, version)) => ActionOutcome::Edit(FileEdit {
+            key: DocumentKey::file(&tests.path),
+            version,
+            range: ByteRange {
+                start: 0,
+                end: existing.len(),
+            },
+            base: ropey::Rope::from_str(&existing),
+            new_text: content,
+            needs_review: false,
+            label: format!("Aiex: tests for {module}"),
+        }),
+        None => ActionOutcome::CreateFile {
+            path: tests.path,
+            text: content,
+        },
+    })
+}
+
+/// The start of the line holding `byte`, and that line's indentation.
+fn line_start_and_indent(source: &str, byte: usize) -> (usize, String) {
+    let line_start = source[..byte].rfind('\n').map_or(0, |i| i + 1);
+    let indent = source[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    (line_start, indent)
+}

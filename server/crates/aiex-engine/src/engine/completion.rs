@@ -1,0 +1,393 @@
+//! AI completions with their latency machinery: adaptive debounce, supersession (a newer
+//! request for a document answers the older one at once and drops its provider call), reuse of
+//! suggestions the user types into, and early stop of the stream once the suggestion is
+//! decided. The same call serves the editor's completion items, its ghost text, and
+//! `aiex complete`.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+use crate::ai::completion::{self, Mode, Site};
+use crate::ai::rhythm::TypingRhythm;
+use crate::ai::suggestions::SuggestionCache;
+use crate::context::{ContextRequest, RecentEdit, Task};
+use crate::document::DocumentKey;
+use crate::llm::StreamEvent;
+
+use super::gateway::Outbound;
+use super::{AiError, Cursor, Engine};
+
+/// The wait before the first keystrokes of a document give a rhythm.
+const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(75);
+
+/// How a completion is asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompletionOptions {
+    /// Asked for explicitly (a key press, the command line): no debounce.
+    pub explicit: bool,
+    /// How long the provider may take, instead of `features.completion.timeout_ms`.
+    pub timeout: Option<Duration>,
+}
+
+/// A suggestion for a cursor, in bytes of the text it was computed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    /// The text to insert at the cursor.
+    pub text: String,
+    /// The cursor.
+    pub cursor: usize,
+    /// The start of the word being typed before the cursor (for completion items' ranges).
+    pub word_start: usize,
+    /// The version of the document it was computed for.
+    pub version: i32,
+    /// The text it was computed on, for position conversion.
+    pub rope: ropey::Rope,
+}
+
+/// What a completion request gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompletionOutcome {
+    /// The suggestion, when there is a useful one.
+    pub suggestion: Option<Suggestion>,
+    /// Something to tell the user once (no provider answers).
+    pub notice: Option<String>,
+    /// Why there is no suggestion, for logs and the command line.
+    pub nothing_because: Option<String>,
+}
+
+impl CompletionOutcome {
+    fn nothing(because: &str) -> Self {
+        Self {
+            nothing_because: Some(because.to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
+/// The per-document completion state.
+#[derive(Debug, Default)]
+struct DocumentCompletions {
+    generation: AtomicU64,
+    superseded: Notify,
+    rhythm: Mutex<TypingRhythm>,
+    suggestions: Mutex<Option<SuggestionCache>>,
+}
+
+/// Completion state across documents.
+#[derive(Debug, Default)]
+pub(super) struct Completions {
+    documents: DashMap<DocumentKey, Arc<DocumentCompletions>>,
+    recent_edits: Mutex<VecDeque<RecentEdit>>,
+    said_unavailable: AtomicBool,
+}
+
+impl Completions {
+    fn document(&self, key: &DocumentKey) -> Arc<DocumentCompletions> {
+        Arc::clone(&self.documents.entry(key.clone()).or_default())
+    }
+
+    /// Notes a keystroke, for the typing rhythm and the "recently edited" context.
+    pub fn record_edit(&self, key: &DocumentKey, at: Option<RecentEdit>) {
+        self.document(key).rhythm.lock().record(Instant::now());
+        let Some(edit) = at else { return };
+        let mut recent = self.recent_edits.lock();
+        // One entry per file: the latest place edited there.
+        recent.retain(|e| e.path != edit.path);
+        recent.push_front(edit);
+        recent.truncate(8);
+    }
+
+    pub fn recent_edits(&self) -> Vec<RecentEdit> {
+        self.recent_edits.lock().iter().cloned().collect()
+    }
+
+    /// Forgets a closed document, answering its pending completion.
+    pub fn forget(&self, key: &DocumentKey) {
+        if let Some((_, state)) = self.documents.remove(key) {
+            state.generation.fetch_add(1, Ordering::SeqCst);
+            state.superseded.notify_waiters();
+        }
+        self.recent_edits
+            .lock()
+            .retain(|e| key.path().is_none_or(|p| !p.ends_with(&e.path)));
+    }
+
+    pub fn reset_notice(&self) {
+        self.said_unavailable.store(false, Ordering::Relaxed);
+    }
+
+    pub fn mark_notice_given(&self) {
+        self.said_unavailable.store(true, Ordering::Relaxed);
+    }
+
+    /// The "no provider" notice, the first time only (until a provider answers again).
+    fn unavailable_once(&self, names: &[String], error: &str) -> Option<String> {
+        if self.said_unavailable.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        Some(format!(
+            "Aiex: AI completions need a model provider, and none answered (tried {}: {error}). \
+             Symbols, hover docs and checks keep working offline; `aiex doctor` shows the setup.",
+            names.join(", ")
+        ))
+    }
+}
+
+impl Engine {
+    /// The suggestion at `cursor` of the document `key`. A newer request for the same
+    /// document answers this one with nothing at once; dropping the future drops the provider
+    /// call. Nothing is sent for a document the privacy gate refuses.
+    pub async fn complete(
+        &self,
+        key: &DocumentKey,
+        cursor: Cursor,
+        options: CompletionOptions,
+    ) -> Result<CompletionOutcome, AiError> {
+        if self.documents.get(key).is_none() {
+            return Err(AiError::UnknownDocument(key.clone()));
+        }
+        let config = self.config();
+        if !config.config.features.completion.enabled {
+            return Ok(CompletionOutcome::nothing(
+                "completions are turned off (features.completion.enabled)",
+            ));
+        }
+        if let Err(refusal) = self.may_send(key) {
+            debug!("no completion: {refusal}");
+            return Ok(CompletionOutcome::nothing(&refusal.to_string()));
+        }
+        let state = self.completions.document(key);
+        // Supersede the previous request for this document: it answers empty at once.
+        let generation = state.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        state.superseded.notify_waiters();
+        let superseded = async {
+            loop {
+                let notified = state.superseded.notified();
+                if state.generation.load(Ordering::SeqCst) != generation {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = superseded => Ok(CompletionOutcome::nothing("a newer request replaced it")),
+            outcome = self.complete_now(key, cursor, options, &state) => Ok(outcome),
+        }
+    }
+
+    async fn complete_now(
+        &self,
+        key: &DocumentKey,
+        cursor: Cursor,
+        options: CompletionOptions,
+        state: &DocumentCompletions,
+    ) -> CompletionOutcome {
+        let config = self.config();
+        let settings = &config.config.features.completion;
+        let Some(handle) = self.documents.get(key) else {
+            return CompletionOutcome::nothing("the document was closed");
+        };
+        let (rope, version) = handle.with_document(|d| (d.rope().clone(), d.version()));
+        let cursor = cursor.offset_in(&rope);
+        let text = rope.to_string();
+        let site = Site {
+            text: &text,
+            cursor,
+        };
+        let word_start = word_start(&text, cursor);
+        let suggestion = |text: String| Suggestion {
+            text,
+            cursor,
+            word_start,
+            version,
+            rope: rope.clone(),
+        };
+
+        // A suggestion the user is typing into, or asked for again: no provider call.
+        let reused = {
+            let mut cache = state.suggestions.lock();
+            let cache =
+                cache.get_or_insert_with(|| SuggestionCache::new(100, Duration::from_secs(300)));
+            cache.lookup(&text[..cursor], &text[cursor..])
+        };
+        if let Some(text_left) = reused {
+            debug!(document = %key, "completion served from earlier suggestion");
+            return CompletionOutcome {
+                suggestion: Some(suggestion(text_left)),
+                ..CompletionOutcome::default()
+            };
+        }
+
+        let wait = if options.explicit {
+            Duration::ZERO
+        } else {
+            state.rhythm.lock().debounce(
+                Duration::from_millis(settings.debounce_min_ms),
+                Duration::from_millis(settings.debounce_max_ms.max(settings.debounce_min_ms)),
+                DEFAULT_DEBOUNCE,
+            )
+        };
+        // Parse while waiting: when the wait ends, the tree is ready.
+        let (_, syntax) = tokio::join!(tokio::time::sleep(wait), self.documents.syntax(key));
+        let Some(syntax) = syntax else {
+            return CompletionOutcome::nothing("the document was closed");
+        };
+        if syntax.version != version {
+            // The user typed on: a newer request is coming.
+            return CompletionOutcome::nothing("the document changed");
+        }
+        let Ok(tree) = &syntax.tree else {
+            return CompletionOutcome::nothing(
+                "the file has no syntax tree (not Elixir, or too large)",
+            );
+        };
+        let mut mode = completion::decide_mode(tree, &site);
+        if !settings.multiline {
+            mode = Mode::Line;
+        }
+        let (chain, names) = match self.chain(&settings.providers, "completions", "completion") {
+            Ok(found) => found,
+            Err(error) => return CompletionOutcome::nothing(&error.to_string()),
+        };
+        let timeout = options
+            .timeout
+            .unwrap_or(Duration::from_millis(settings.timeout_ms));
+        let (request, outbound) = match self.workspace_path(key) {
+            Some(path) => {
+                // The context engine: the enclosing function, the module header, the callees'
+                // definitions and specs from the whole workspace, within the token budget.
+                let chunks = crate::chunks::extract_around(tree, &text, cursor);
+                let open = self.open_documents_for_context(key);
+                let recent = self.recent_edits();
+                let context_request = ContextRequest {
+                    task: Task::Completion,
+                    path: &path,
+                    text: &text,
+                    tree,
+                    chunks: &chunks,
+                    cursor,
+                    budget_tokens: settings.context_tokens,
+                    recent_edits: &recent,
+                };
+                let context = crate::context::assemble(&context_request, &self.index, &open);
+                let outbound = Outbound {
+                    feature: "completion",
+                    files: context.files(&path),
+                    redactions: context.redactions,
+                };
+                let request = completion::fim_request_with_context(&context, mode, timeout);
+                (request, outbound)
+            }
+            None => {
+                // A file with no workspace folder: its own text only.
+                let files = key
+                    .path()
+                    .and_then(|p| p.file_name())
+                    .map(PathBuf::from)
+                    .into_iter()
+                    .collect();
+                let outbound = Outbound {
+                    feature: "completion",
+                    files,
+                    redactions: 0,
+                };
+                (completion::fim_request(&site, mode, timeout), outbound)
+            }
+        };
+        let raw = match self.stream(&chain, request, outbound).await {
+            Ok((mut stream, ticket)) => {
+                let mut raw = String::new();
+                let mut outcome = "ok".to_owned();
+                let mut response = None;
+                while let Some(event) = stream.next().await {
+                    match event {
+                        Ok(StreamEvent::Delta(delta)) => {
+                            raw.push_str(&delta);
+                            // Stop reading (and drop the connection) once the suggestion is decided.
+                            if completion::is_decided(&raw, &site, mode) {
+                                break;
+                            }
+                        }
+                        Ok(StreamEvent::Done(done)) => {
+                            response = Some(done);
+                            break;
+                        }
+                        Err(error) => {
+                            warn!(document = %key, "completion stream failed: {error}");
+                            outcome = format!("error: {error}");
+                            break;
+                        }
+                    }
+                }
+                ticket.finish(&outcome, response.as_ref());
+                raw
+            }
+            Err(error) => {
+                warn!(document = %key, "completion failed: {error}");
+                return CompletionOutcome {
+                    notice: self
+                        .completions
+                        .unavailable_once(&names, &error.to_string()),
+                    ..CompletionOutcome::nothing(&format!("the model did not answer: {error}"))
+                };
+            }
+        };
+        self.completions.reset_notice();
+        let Some(cleaned) = completion::clean(&raw, &site, mode) else {
+            return CompletionOutcome::nothing("the model's answer was empty once cleaned");
+        };
+        // An incremental reparse of the document with the suggestion in place: on the blocking
+        // pool, never on the message loop.
+        let (parsed_rope, tree_copy) = (syntax.rope.clone(), tree.clone());
+        let fitted = tokio::task::spawn_blocking(move || {
+            completion::fit_to_syntax(&parsed_rope, &tree_copy, cursor, &cleaned, mode)
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(fitted) = fitted else {
+            debug!(document = %key, "completion dropped: it does not parse in place");
+            return CompletionOutcome::nothing("the model's answer does not parse at this place");
+        };
+        if let Some(cache) = state.suggestions.lock().as_mut() {
+            cache.insert(&text[..cursor], &text[cursor..], &fitted);
+        }
+        CompletionOutcome {
+            suggestion: Some(suggestion(fitted)),
+            ..CompletionOutcome::default()
+        }
+    }
+}
+
+/// The start of the identifier being typed before `cursor`.
+fn word_start(text: &str, cursor: usize) -> usize {
+    let before = &text[..cursor];
+    before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '?' || *c == '!')
+        .last()
+        .map_or(cursor, |(at, _)| at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_word_being_typed_is_found_across_unicode() {
+        assert_eq!(word_start("x = grö", "x = grö".len()), 4);
+        assert_eq!(word_start("x = ", 4), 4);
+        assert_eq!(word_start("valid?", 6), 0);
+    }
+}

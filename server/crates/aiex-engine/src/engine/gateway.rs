@@ -1,0 +1,162 @@
+//! The engine's one way to a model. Every request for every feature and entry point leaves
+//! through here: the privacy gate redacts it as a whole, the request goes to the feature's
+//! provider chain, and one audit line records it once it ends (answered, failed, or dropped
+//! because the user moved on).
+//!
+//! Architecture invariant: nothing else in the workspace calls `ProviderChain::stream` or
+//! `ProviderChain::complete`, or writes the audit log.
+
+use std::path::PathBuf;
+
+use crate::llm::{LlmError, LlmRequest, LlmResponse, LlmStream, ProviderChain};
+
+use super::audit::{AuditLog, AuditRequest};
+use super::Engine;
+
+/// What the gateway needs to know of a request besides the request itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbound {
+    /// The feature asking: `completion`, `hover`, `explain`, `docs`, `refactor`, `tests`, `fix`.
+    pub feature: &'static str,
+    /// Workspace-relative paths of the files the prompt draws on.
+    pub files: Vec<PathBuf>,
+    /// Secrets already replaced while the prompt was built (the context engine redacts as it
+    /// packs, to count tokens truly).
+    pub redactions: usize,
+}
+
+/// The audit line of a request in flight. Written once: by [`AuditTicket::finish`], or, when
+/// the request is dropped first (superseded, cancelled), on drop with the outcome `cancelled`.
+#[derive(Debug)]
+pub(crate) struct AuditTicket {
+    log: Option<AuditLog>,
+    line: Option<PendingLine>,
+}
+
+#[derive(Debug)]
+struct PendingLine {
+    feature: &'static str,
+    provider: String,
+    model: String,
+    files: Vec<PathBuf>,
+    prompt_tokens: usize,
+    redactions: usize,
+    prompt: String,
+}
+
+impl AuditTicket {
+    /// Records how the request ended; `response` when the model answered in full.
+    pub fn finish(mut self, outcome: &str, response: Option<&LlmResponse>) {
+        if let Some(mut line) = self.line.take() {
+            let completion_tokens = response.map(|r| r.usage.output_tokens as usize);
+            if let Some(response) = response {
+                line.provider = response.provider.clone();
+                line.model = response.model.clone();
+            }
+            write(self.log.take(), line, outcome.to_owned(), completion_tokens);
+        }
+    }
+}
+
+impl Drop for AuditTicket {
+    fn drop(&mut self) {
+        if let Some(line) = self.line.take() {
+            write(self.log.take(), line, "cancelled".to_owned(), None);
+        }
+    }
+}
+
+/// Appends the line off the message loop when there is a runtime (the server), at once
+/// otherwise (the command line).
+fn write(
+    log: Option<AuditLog>,
+    line: PendingLine,
+    outcome: String,
+    completion_tokens: Option<usize>,
+) {
+    let Some(log) = log else { return };
+    let record = move || {
+        let request = AuditRequest {
+            feature: line.feature,
+            provider: &line.provider,
+            model: &line.model,
+            files: &line.files,
+            prompt_tokens: line.prompt_tokens,
+            completion_tokens,
+            redactions: line.redactions,
+            prompt: &line.prompt,
+            outcome: &outcome,
+        };
+        if let Err(error) = log.record(&request) {
+            tracing::warn!(
+                "could not write the audit log {}: {error}",
+                log.path.display()
+            );
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(record);
+        }
+        Err(_) => record(),
+    }
+}
+
+impl Engine {
+    /// Redacts `request`, opens its audit line and streams it from `chain`.
+    pub(crate) async fn stream(
+        &self,
+        chain: &ProviderChain,
+        mut request: LlmRequest,
+        outbound: Outbound,
+    ) -> Result<(LlmStream, AuditTicket), LlmError> {
+        let ticket = self.pass_gate(chain, &mut request, outbound);
+        match chain.stream(&request).await {
+            Ok(stream) => Ok((stream, ticket)),
+            Err(error) => {
+                ticket.finish(&format!("error: {error}"), None);
+                Err(error)
+            }
+        }
+    }
+
+    /// Redacts `request`, asks `chain` for a whole answer, and records how it went.
+    pub(crate) async fn ask(
+        &self,
+        chain: &ProviderChain,
+        mut request: LlmRequest,
+        outbound: Outbound,
+    ) -> Result<LlmResponse, LlmError> {
+        let ticket = self.pass_gate(chain, &mut request, outbound);
+        let result = chain.complete(&request).await;
+        match &result {
+            Ok(response) => ticket.finish("ok", Some(response)),
+            Err(error) => ticket.finish(&format!("error: {error}"), None),
+        }
+        result
+    }
+
+    /// The last step before the network: redaction of the whole request, and its audit line.
+    fn pass_gate(
+        &self,
+        chain: &ProviderChain,
+        request: &mut LlmRequest,
+        outbound: Outbound,
+    ) -> AuditTicket {
+        let redactions = outbound.redactions + self.gate().redact(request);
+        let prompt = request.prompt_text();
+        let first = chain.providers().first();
+        AuditTicket {
+            log: self.audit_log(),
+            line: Some(PendingLine {
+                feature: outbound.feature,
+                provider: first.map(|p| p.name().to_owned()).unwrap_or_default(),
+                model: first.map(|p| p.config().model.clone()).unwrap_or_default(),
+                files: outbound.files,
+                prompt_tokens: self.count_tokens(&prompt),
+                redactions,
+                prompt,
+            }),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The engine: the one object every entry point talks to (the shape of rust-analyzer's
+//! `AnalysisHost`). It owns the open documents (keyed by path, see [`DocumentKey`]), the
+//! workspace roots and index, the configuration, the providers, the privacy gate and the audit
+//! log, and answers with plain calls and plain results: [`Engine::complete`],
+//! [`Engine::hover_explanation`], [`Engine::action`], [`Engine::context`].
+//!
+//! Architecture invariants:
+//! - every byte bound for a model leaves through `gateway` (one privacy gate, one audit line per
+//!   request); no entry point assembles context, calls a provider or writes the audit log itself;
+//! - a file reaches a prompt only if [`PrivacyGate::admit`] let it through;
+//! - no protocol types: positions come in as [`Cursor`]s, edits go out as byte ranges.
+
+pub mod actions;
+pub mod audit;
+mod completion;
+mod error;
+mod explain;
+mod gateway;
+pub mod privacy;
+mod workspace;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::config::{Config, LoadedConfig};
+use crate::context::{OpenDocument, RecentEdit};
+use crate::document::store::{DocumentStore, StoreError};
+use crate::document::{
+    position, ChangeReport, DocumentKey, Language, Position, PositionEncoding, TextChange,
+};
+use crate::index::WorkspaceIndex;
+use crate::llm::{LlmOptions, ProviderChain, Providers};
+
+pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit};
+pub use audit::AuditLog;
+pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
+pub use error::AiError;
+pub use explain::HoverExplanation;
+pub use privacy::{Admitted, PrivacyGate, Refusal};
+pub use workspace::IndexCacheUse;
+
+/// Where in a document a request is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// A byte offset into the document's text (clamped to a character boundary).
+    Byte(usize),
+    /// A line and column in the client's encoding, resolved against the text the request
+    /// sees (clamped when past the end).
+    Position(Position, PositionEncoding),
+}
+
+impl Cursor {
+    /// The byte offset of the cursor in `rope`.
+    pub fn offset_in(self, rope: &ropey::Rope) -> usize {
+        match self {
+            // The start of the character holding the byte.
+            Self::Byte(byte) => rope.char_to_byte(rope.byte_to_char(byte.min(rope.len_bytes()))),
+            Self::Position(at, encoding) => position::offset_of(rope, at, encoding).byte,
+        }
+    }
+}
+
+/// The engine of one workspace. Share it behind an `Arc`; every method takes `&self`.
+#[derive(Debug, Default)]
+pub struct Engine {
+    documents: DocumentStore,
+    roots: RwLock<Vec<PathBuf>>,
+    gate: RwLock<Arc<PrivacyGate>>,
+    index: Arc<WorkspaceIndex>,
+    config: RwLock<Arc<LoadedConfig>>,
+    providers: RwLock<Option<Arc<Providers>>>,
+    audit: RwLock<Option<AuditLog>>,
+    completions: completion::Completions,
+    explanations: Arc<explain::Explanations>,
+    /// Set when no provider can be reached (the implicit local Ollama is not running): AI
+    /// features then answer at once instead of waiting on a connection that cannot succeed.
+    offline: AtomicBool,
+}
+
+impl Engine {
+    /// An engine with no workspace, no documents and the default configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // ---- the workspace -------------------------------------------------------------------
+
+    /// Sets the workspace roots (the folders the editor opened); rebuilds the privacy gate.
+    pub fn set_roots(&self, roots: Vec<PathBuf>) {
+        *self.gate.write() = Arc::new(PrivacyGate::new(&roots));
+        *self.roots.write() = roots;
+    }
+
+    /// Re-reads the roots' `.aiexignore` files (call when one changes).
+    pub fn reload_ignore_rules(&self) {
+        let roots = self.roots();
+        *self.gate.write() = Arc::new(PrivacyGate::new(&roots));
+    }
+
+    /// The workspace roots.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        self.roots.read().clone()
+    }
+
+    /// The privacy gate of the workspace.
+    pub fn gate(&self) -> Arc<PrivacyGate> {
+        Arc::clone(&self.gate.read())
+    }
+
+    /// The workspace index.
+    pub fn index(&self) -> Arc<WorkspaceIndex> {
+        Arc::clone(&self.index)
+    }
+
+    /// Whether the document may reach a model (its file admitted by the gate; an unsaved
+    /// buffer has no file and may).
+    pub fn may_send(&self, key: &DocumentKey) -> Result<(), Refusal> {
+        match key.path() {
+            Some(path) => self.gate().admit(path).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    // ---- configuration ---------------------------------------------------------------------
+
+    /// Applies a configuration: providers, audit log, tokenizer. Returns the problems found
+    /// (a provider that cannot be built, a tokenizer that cannot be read), to show the user.
+    pub fn configure(&self, loaded: LoadedConfig) -> Vec<String> {
+        let mut problems = self.configure_providers(&loaded.config);
+        let audit = &loaded.config.audit;
+        *self.audit.write() = AuditLog::default_path()
+            .filter(|_| audit.enabled)
+            .map(|path| AuditLog {
+                record_prompts: audit.record_prompts,
+                ..AuditLog::new(path)
+            });
+        let tokenizer = loaded
+            .config
+            .features
+            .completion
+            .tokenizer
+            .as_ref()
+            .map(|path| {
+                let root = self.roots().first().cloned().unwrap_or_default();
+                root.join(path)
+            });
+        if let Err(problem) = crate::context::use_tokenizer(tokenizer.as_deref()) {
+            problems.push(format!(
+                "features.completion.tokenizer: {problem}; counting with cl100k"
+            ));
+        }
+        *self.config.write() = Arc::new(loaded);
+        problems
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> Arc<LoadedConfig> {
+        Arc::clone(&self.config.read())
+    }
+
+    /// Writes audit lines to `log` instead of the default location (tests, tools).
+    pub fn set_audit_log(&self, log: Option<AuditLog>) {
+        *self.audit.write() = log;
+    }
+
+    fn audit_log(&self) -> Option<AuditLog> {
+        self.audit.read().clone()
+    }
+
+    fn configure_providers(&self, config: &Config) -> Vec<String> {
+        let wanted = config.effective_providers();
+        let existing = self.providers.read().clone();
+        let (providers, problems) = match existing {
+            Some(current) => current.reconfigure(wanted.iter()),
+            None => Providers::from_config(wanted.iter(), LlmOptions::default()),
+        };
+        *self.providers.write() = Some(Arc::new(providers));
+        self.offline.store(false, Ordering::Relaxed);
+        self.completions.reset_notice();
+        problems
+    }
+
+    /// Tokens of `text` in the configured tokenizer (cl100k without one).
+    pub fn count_tokens(&self, text: &str) -> usize {
+        crate::context::count_tokens(text)
+    }
+
+    /// The providers, once configured.
+    pub fn providers(&self) -> Option<Arc<Providers>> {
+        self.providers.read().clone()
+    }
+
+    /// True when AI features should not try a provider now.
+    pub fn is_offline(&self) -> bool {
+        self.offline.load(Ordering::Relaxed)
+    }
+
+    /// Checks that the implicit local provider listens, when nothing is configured; returns
+    /// the notice to show once if it does not. A connection to localhost is refused at once,
+    /// so this costs nothing when Ollama is absent.
+    pub async fn probe_implicit_provider(&self) -> Option<String> {
+        let config = self.config();
+        if !config.config.providers.is_empty() {
+            return None;
+        }
+        let providers = config.config.effective_providers();
+        let base_url = providers.values().next().and_then(|p| p.base_url.clone())?;
+        let authority = base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or(&base_url)
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let reachable = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(authority),
+        )
+        .await
+        .is_ok_and(|connected| connected.is_ok());
+        if reachable {
+            return None;
+        }
+        self.offline.store(true, Ordering::Relaxed);
+        self.completions.mark_notice_given();
+        Some(format!(
+            "Aiex: no model provider is configured and no local Ollama answers at {base_url}, so AI \
+             features are off. Symbols, hover docs and checks work offline. Configure `providers` \
+             (see `aiex doctor`) to turn AI features on."
+        ))
+    }
+
+    /// True when AI features can be offered: a provider is configured (or the implicit one
+    /// answers) and the last attempt did not find every provider unreachable.
+    pub fn ai_available(&self) -> bool {
+        !self.is_offline()
+            && self
+                .providers()
+                .is_some_and(|p| !p.status().providers.is_empty())
+    }
+
+    /// The provider chain of a feature, or why there is none.
+    fn chain(
+        &self,
+        listed: &[String],
+        feature: &'static str,
+        section: &'static str,
+    ) -> Result<(ProviderChain, Vec<String>), AiError> {
+        let no_provider = || AiError::NoProvider { feature, section };
+        if self.is_offline() {
+            return Err(no_provider());
+        }
+        let providers = self.providers().ok_or_else(no_provider)?;
+        let names = self.config().config.feature_providers(listed);
+        let (chain, _unknown) = providers.chain(&names);
+        if chain.is_empty() {
+            return Err(no_provider());
+        }
+        Ok((chain, names))
+    }
+
+    // ---- documents -------------------------------------------------------------------------
+
+    /// The open documents.
+    pub fn documents(&self) -> &DocumentStore {
+        &self.documents
+    }
+
+    /// Opens (or reopens) a document.
+    pub fn open(&self, key: &DocumentKey, text: &str, version: i32, language: Language) {
+        self.documents.open(key, text, version, language);
+    }
+
+    /// Applies an edit to an open document, and notes it for the typing rhythm and the
+    /// "recently edited" context. Runs on every keystroke.
+    pub fn change(
+        &self,
+        key: &DocumentKey,
+        version: i32,
+        changes: &[TextChange],
+        encoding: PositionEncoding,
+    ) -> Result<ChangeReport, StoreError> {
+        let report = self.documents.change(key, version, changes, encoding)?;
+        let at = self
+            .workspace_path(key)
+            .zip(report.last_edit)
+            .map(|(path, offset)| RecentEdit { path, offset });
+        self.completions.record_edit(key, at);
+        Ok(report)
+    }
+
+    /// Closes a document: its text, tree and completion state are dropped.
+    pub fn close(&self, key: &DocumentKey) -> bool {
+        self.completions.forget(key);
+        self.documents.close(key)
+    }
+
+    /// The document's path relative to the workspace root holding it; `None` for an unsaved
+    /// buffer or a file outside every root. No check of secrets or ignore rules: see
+    /// [`Engine::may_send`].
+    pub fn workspace_path(&self, key: &DocumentKey) -> Option<PathBuf> {
+        let path = key.path()?;
+        let roots = self.roots.read();
+        roots.iter().find_map(|root| {
+            path.strip_prefix(crate::document::key::normalize(root))
+                .ok()
+                .map(Path::to_path_buf)
+        })
+    }
+
+    /// The other open documents the gate admits, as last parsed (never waiting for a parse),
+    /// with their workspace-relative paths: they override the index's copies in a prompt.
+    fn open_documents_for_context(&self, except: &DocumentKey) -> Vec<OpenDocument> {
+        let gate = self.gate();
+        self.documents
+            .keys()
+            .into_iter()
+            .filter(|key| key != except)
+            .filter_map(|key| {
+                let admitted = gate.admit(key.path()?).ok()?;
+                admitted.root.as_ref()?;
+                let cached = self.documents.cached_chunks(&key)?;
+                Some(OpenDocument {
+                    path: admitted.relative,
+                    text: cached.text,
+                    chunks: cached.chunks,
+                })
+            })
+            .collect()
+    }
+
+    /// The places edited lately, most recent first.
+    fn recent_edits(&self) -> Vec<RecentEdit> {
+        self.completions.recent_edits()
+    }
+}
+
+#[cfg(test)]
+mod tests;

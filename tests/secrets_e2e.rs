@@ -1,0 +1,365 @@
+//! No planted secret leaves the machine: the real `aiex` binary runs every AI feature path
+//! (LSP completion, inline completion, hover explanation, each code action through
+//! `workspace/executeCommand`, `aiex complete`, `aiex explain`) on a copy of
+//! `fixtures/secrets_app` (secrets in code, config, docs, a `.env` reached through a symlink in
+//! `lib/`), against a fake provider; then every byte the provider received and every line of
+//! the audit log (prompts recorded) is searched for each secret in `planted.txt`.
+
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lsp_client::{file_uri, LspClient};
+use serde_json::{json, Value};
+use support::fake_provider::{FakeProvider, Reply};
+use support::recordings::Recording;
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/secrets_app")
+}
+
+fn planted() -> Vec<String> {
+    std::fs::read_to_string(corpus().join("planted.txt"))
+        .expect("planted.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A copy of the corpus in a temporary directory, with `lib/secrets_app/settings.ex` a symlink
+/// to the project's `.env` and an `.aiex.toml` pointing at `url` with prompts recorded.
+fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    for relative in [
+        "mix.exs",
+        ".env",
+        "config/runtime.exs",
+        "lib/secrets_app/vault.ex",
+        "lib/secrets_app/orders.ex",
+    ] {
+        let target = root.join(relative);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(corpus().join(relative), target).expect("copy");
+    }
+    std::os::unix::fs::symlink("../../.env", root.join("lib/secrets_app/settings.ex"))
+        .expect("symlink");
+    std::fs::write(
+        root.join(".aiex.toml"),
+        format!(
+            "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n\n[audit]\nrecord_prompts = true\n"
+        ),
+    )
+    .expect("write");
+    (dir, root)
+}
+
+fn ollama_generate(text: &str) -> Recording {
+    let body = format!(
+        "{}\n{}\n",
+        json!({ "model": "qwen2.5-coder:1.5b", "response": text, "done": false }),
+        json!({ "model": "qwen2.5-coder:1.5b", "response": "", "done": true, "done_reason": "stop", "prompt_eval_count": 40, "eval_count": 6 })
+    );
+    Recording::new(200, "application/x-ndjson", body.into_bytes())
+}
+
+fn ollama_chat(content: &str) -> Recording {
+    let body = format!(
+        "{}\n{}\n",
+        json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": content }, "done": false }),
+        json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": "" }, "done": true, "done_reason": "stop", "prompt_eval_count": 90, "eval_count": 30 })
+    );
+    Recording::new(200, "application/x-ndjson", body.into_bytes())
+}
+
+struct Fake {
+    runtime: tokio::runtime::Runtime,
+    server: FakeProvider,
+}
+
+impl Fake {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = runtime.block_on(FakeProvider::start());
+        server.on(
+            "/api/generate",
+            vec![Reply::Recorded(ollama_generate(":ok"))],
+        );
+        server.on(
+            "/api/chat",
+            vec![Reply::Recorded(ollama_chat(
+                "```elixir\ndef put do\n  :ok\nend\n```\n",
+            ))],
+        );
+        Self { runtime, server }
+    }
+
+    fn wait_for_requests(&self, count: usize) -> bool {
+        self.runtime.block_on(
+            self.server
+                .wait_for_requests(count, Duration::from_secs(10)),
+        )
+    }
+}
+
+/// Every planted secret found in `haystack`.
+fn leaks(haystack: &str) -> Vec<String> {
+    planted()
+        .into_iter()
+        .filter(|secret| haystack.contains(secret.as_str()))
+        .collect()
+}
+
+fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle}")) as u32
+}
+
+/// Runs a command to its end, answering the server's edit and show-document requests.
+fn execute(client: &mut LspClient, command: Value) -> Value {
+    let id = client.send_request("workspace/executeCommand", command);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "the command never finished");
+        let message = client.wait_for(|m| {
+            m.get("id") == Some(&json!(id)) && m.get("method").is_none()
+                || m.get("id").is_some()
+                    && matches!(
+                        m["method"].as_str(),
+                        Some("workspace/applyEdit" | "window/showDocument")
+                    )
+        });
+        match message["method"].as_str() {
+            Some("workspace/applyEdit") => client.send(
+                &json!({ "jsonrpc": "2.0", "id": message["id"], "result": { "applied": true } }),
+            ),
+            Some(_) => client.send(
+                &json!({ "jsonrpc": "2.0", "id": message["id"], "result": { "success": true } }),
+            ),
+            None => return message,
+        }
+    }
+}
+
+fn audit_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("audit.jsonl")).unwrap_or_default()
+}
+
+#[test]
+fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path() {
+    let fake = Fake::start();
+    let (_dir, root) = project(&fake.server.url());
+    let mut client = LspClient::spawn(Some(&root));
+    client.initialize(
+        json!({
+            "workspace": { "workspaceEdit": { "documentChanges": true } },
+            "window": { "showDocument": { "support": true } },
+            "textDocument": { "publishDiagnostics": {} }
+        }),
+        json!({
+            "features": {
+                "completion": { "providers": ["local"], "debounce_min_ms": 10, "debounce_max_ms": 40, "timeout_ms": 4000 },
+                "actions": { "providers": ["local"] },
+                "explain": { "providers": ["local"], "hover_timeout_ms": 3000 }
+            }
+        }),
+        Some(&root),
+    );
+    // Wait for the index: the vault's functions are then known to every feature.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.request("workspace/symbol", json!({ "query": "SecretsApp.Vault" }))["result"]
+        .as_array()
+        .is_none_or(|r| r.is_empty())
+    {
+        assert!(Instant::now() < deadline, "the workspace was never indexed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut paths: Vec<(&str, usize)> = Vec::new();
+
+    // Every file open at once: each is a candidate for every other's context.
+    let vault_path = root.join("lib/secrets_app/vault.ex");
+    let vault = std::fs::read_to_string(&vault_path).expect("vault");
+    let vault_uri = file_uri(&vault_path);
+    let orders_path = root.join("lib/secrets_app/orders.ex");
+    let orders = std::fs::read_to_string(&orders_path).expect("orders");
+    let orders_uri = file_uri(&orders_path);
+    let settings_path = root.join("lib/secrets_app/settings.ex");
+    let settings_uri = file_uri(&settings_path);
+    let config_path = root.join("config/runtime.exs");
+    client.open(&vault_uri, &vault);
+    client.open(&orders_uri, &orders);
+    client.open(
+        &settings_uri,
+        &std::fs::read_to_string(&settings_path).expect("settings"),
+    );
+    client.open(
+        &file_uri(&config_path),
+        &std::fs::read_to_string(&config_path).expect("config"),
+    );
+
+    // LSP completion: in the vault (the secrets are in the window) and in ordinary code.
+    for (uri, line, character) in [
+        (&vault_uri, line_of(&vault, "def tokens"), 2),
+        (&vault_uri, line_of(&vault, "@repo_url \"postgres"), 0),
+        (&orders_uri, line_of(&orders, "Vault.put()"), 4),
+    ] {
+        let response = client.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } }),
+        );
+        assert!(response.get("result").is_some(), "{response}");
+    }
+    paths.push(("completion", fake.server.request_count()));
+
+    // Inline completion.
+    let before = fake.server.request_count();
+    let inline = client.request(
+        "textDocument/inlineCompletion",
+        json!({ "textDocument": { "uri": vault_uri }, "position": { "line": line_of(&vault, "def keys"), "character": 0 }, "context": { "triggerKind": 1 } }),
+    );
+    assert!(inline.get("result").is_some(), "{inline}");
+    paths.push(("inline completion", fake.server.request_count() - before));
+
+    // A document that is a symlink to `.env` is never sent, whatever its name says.
+    let before = fake.server.request_count();
+    let _ = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": settings_uri }, "position": { "line": 1, "character": 0 } }),
+    );
+    assert_eq!(
+        fake.server.request_count(),
+        before,
+        "a secret file reached a provider"
+    );
+
+    // Hover explanation of the vault's `put/0`, from the call in orders.ex.
+    let before = fake.server.request_count();
+    let put_line = line_of(&orders, "Vault.put()");
+    let _ = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": orders_uri }, "position": { "line": put_line, "character": 11 } }),
+    );
+    fake.wait_for_requests(before + 1);
+    paths.push(("hover explanation", fake.server.request_count() - before));
+
+    // Every AI code action on `put/0`, and the fix on the hardcoded-secret finding.
+    let position = json!({ "line": line_of(&vault, "Application.put_env"), "character": 6 });
+    let diagnostics = client
+        .wait_for(|m| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(vault_uri)
+        })["params"]["diagnostics"]
+        .clone();
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": vault_uri }, "range": { "start": position, "end": position }, "context": { "diagnostics": diagnostics } }),
+    );
+    let actions = actions["result"].as_array().cloned().unwrap_or_default();
+    for command in [
+        "aiex.explain",
+        "aiex.addDocs",
+        "aiex.refactor",
+        "aiex.generateTests",
+    ] {
+        let before = fake.server.request_count();
+        let offered = actions
+            .iter()
+            .find(|a| a["command"]["command"] == command)
+            .unwrap_or_else(|| panic!("{command} not offered: {actions:?}"));
+        let mut invocation = offered["command"].clone();
+        if command == "aiex.refactor" {
+            invocation["arguments"][0]["instruction"] = json!("simplify");
+        }
+        let _ = execute(&mut client, invocation);
+        paths.push((command, fake.server.request_count() - before));
+    }
+    let secret_line = line_of(&vault, "@db_password");
+    let all_diagnostics = client
+        .notifications
+        .iter()
+        .filter(|m| m["method"] == "textDocument/publishDiagnostics")
+        .flat_map(|m| m["params"]["diagnostics"].as_array().cloned().unwrap_or_default())
+        .chain(diagnostics.as_array().cloned().unwrap_or_default())
+        .find(|d| d["code"] == "security/hardcoded-secret");
+    if let Some(diagnostic) = all_diagnostics {
+        let range = diagnostic["range"].clone();
+        let fixes = client.request(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": vault_uri }, "range": range, "context": { "diagnostics": [diagnostic] } }),
+        );
+        if let Some(fix) = fixes["result"]
+            .as_array()
+            .and_then(|list| list.iter().find(|a| a["command"]["command"] == "aiex.fix"))
+        {
+            let before = fake.server.request_count();
+            let _ = execute(&mut client, fix["command"].clone());
+            paths.push(("aiex.fix", fake.server.request_count() - before));
+        }
+    }
+    let _ = secret_line;
+    let lsp_audit = audit_of(&client.cache_dir);
+    assert!(client.shutdown().success());
+
+    // The command line: `aiex complete` and `aiex explain` on the vault.
+    let cli_cache = root.join("cli-cache");
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+            .args(args)
+            .current_dir(&root)
+            .env("XDG_CONFIG_HOME", root.join("no-user-config"))
+            .env("AIEX_DATA_DIR", root.join("cli-data"))
+            .env("AIEX_CACHE_DIR", &cli_cache)
+            .output()
+            .expect("run aiex")
+    };
+    let before = fake.server.request_count();
+    let tokens_line = line_of(&vault, "def tokens") + 1;
+    let complete = cli(&[
+        "complete",
+        &format!("lib/secrets_app/vault.ex:{tokens_line}:3"),
+    ]);
+    assert!(
+        complete.status.success(),
+        "{}",
+        String::from_utf8_lossy(&complete.stderr)
+    );
+    paths.push(("aiex complete", fake.server.request_count() - before));
+    let before = fake.server.request_count();
+    let put_line = line_of(&vault, "def put do") + 1;
+    let explain = cli(&["explain", &format!("lib/secrets_app/vault.ex:{put_line}")]);
+    assert!(
+        explain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&explain.stderr)
+    );
+    paths.push(("aiex explain", fake.server.request_count() - before));
+
+    // Every path asked the provider at least once (else this test would prove nothing)...
+    let silent: Vec<_> = paths.iter().filter(|(_, n)| *n == 0).collect();
+    assert!(silent.is_empty(), "paths that sent nothing: {silent:?}");
+    // ...and no planted secret is in what it received or in the audit log.
+    for request in fake.server.requests() {
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        // JSON escapes newlines and quotes; secrets are searched in the decoded text too.
+        let decoded = request.json().to_string().replace("\\n", "\n");
+        let found = [leaks(&body), leaks(&decoded)].concat();
+        assert!(found.is_empty(), "{} received {found:?}", request.path);
+    }
+    let cli_audit = audit_of(&cli_cache);
+    assert!(
+        lsp_audit.contains("\"prompt\""),
+        "prompts are recorded: {lsp_audit}"
+    );
+    for (name, audit) in [("LSP", &lsp_audit), ("CLI", &cli_audit)] {
+        let found = leaks(audit);
+        assert!(found.is_empty(), "the {name} audit log holds {found:?}");
+    }
+}
