@@ -819,6 +819,7 @@ impl LanguageServer for Backend {
         params: lsp::CompletionParams,
     ) -> Result<Option<lsp::CompletionResponse>> {
         let at = params.text_document_position;
+        debug!(position = ?at.position, "completion request");
         // Completion lists are asked for as the user types, whatever the trigger kind says
         // (VS Code reports quick suggestions as invoked): always debounced.
         let Some(suggestion) = self
@@ -934,6 +935,7 @@ impl Backend {
     ) -> Result<Option<lsp::InlineCompletionResponse>> {
         let at = params.text_document_position;
         let explicit = params.context.trigger_kind == lsp::InlineCompletionTriggerKind::INVOKED;
+        debug!(position = ?at.position, explicit, selected = ?params.context.selected_completion_info.as_ref().map(|s| &s.text), "inline completion request");
         let Some(suggestion) = self
             .suggest(&at.text_document.uri, at.position, explicit)
             .await?
@@ -973,13 +975,25 @@ impl Backend {
                     insert_text = edit.text;
                 }
                 None => {
-                    debug!("the suggestion does not extend the selected completion: not offered");
+                    debug!(
+                        selected = %selected.text,
+                        range = ?(selected.start, selected.end),
+                        cursor = suggestion.cursor,
+                        suggestion = %insert_text,
+                        "the suggestion does not extend the selected completion: not offered"
+                    );
                     return Ok(Some(lsp::InlineCompletionResponse::List(
                         lsp::InlineCompletionList { items: Vec::new() },
                     )));
                 }
             }
         }
+        debug!(
+            position = ?at.position,
+            range = ?(replaced.start, replaced.end),
+            text = %insert_text,
+            "inline completion offered"
+        );
         let item = lsp::InlineCompletionItem {
             insert_text,
             filter_text: None,
@@ -1050,6 +1064,9 @@ impl Backend {
             .complete(&key, cursor, options)
             .await
             .map_err(super::errors::to_lsp)?;
+        if let Some(because) = &outcome.nothing_because {
+            debug!(uri = uri.as_str(), ?position, "no suggestion: {because}");
+        }
         if let Some(message) = outcome.notice {
             self.client
                 .show_message(lsp::MessageType::WARNING, message)

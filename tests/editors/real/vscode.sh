@@ -38,7 +38,8 @@ cat >"$W/user/User/settings.json" <<JSON
   "aiex.providers": { "fake": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:$AIEX_FAKE_PORT/v1", "model": "fake" } },
   "aiex.completion.providers": ["fake"],
   "aiex.explain.providers": ["fake"],
-  "aiex.actions.providers": ["fake"]${AIEX_VSCODE_TRACE:+,
+  "aiex.actions.providers": ["fake"],
+  "aiex.serverArgs": ["--log-file", "$out/server.log"]${AIEX_VSCODE_TRACE:+,
   "aiex.trace.server": "verbose"}
 }
 JSON
@@ -49,7 +50,9 @@ for _ in $(seq 120); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&
 rc=0
 NODE_PATH="$EDITORS_DIR/driver/node_modules" node "$here/drive-vscode.js" \
   "http://127.0.0.1:$port/?folder=$W/ws/greeter" "$out" "${AIEX_GHOST_TRIALS:-5}" || rc=$?
-# The Aiex output channel (server log lines at their levels) and the extension host's log.
+# The Aiex output channel (server log lines at their levels) and the extension host's log,
+# complete once code-server has stopped and flushed them.
+kill "$cs_pid" 2>/dev/null; wait "$cs_pid" 2>/dev/null; cs_pid=""
 find "$W/user/logs" -type f -iname '*aiex*' -print0 | xargs -0 -r cat >"$out/aiex-output.log"
 find "$W/user/logs" -type f -name 'remoteexthost.log' -print0 | xargs -0 -r cat >"$out/exthost.log"
 cp "$W/code-server.log" "$out/"
