@@ -43,9 +43,13 @@ impl Grouped for SuggestionKey {
     }
 }
 
+/// A computation in the table, held weakly.
+type Weak<V> = WeakShared<BoxFuture<'static, V>>;
+
 /// Computations in flight, by key.
 pub struct SingleFlight<K, V: Clone> {
-    pending: Mutex<HashMap<K, WeakShared<BoxFuture<'static, V>>>>,
+    /// Each computation, and whether later keys of its group wait for it (`settle`).
+    pending: Mutex<HashMap<K, (Weak<V>, bool)>>,
 }
 
 impl<K, V: Clone> Default for SingleFlight<K, V> {
@@ -71,8 +75,9 @@ where
 {
     /// The result of the computation named `key`: joins the one in flight, or starts
     /// `start()`. A joined computation keeps running while any of its requesters waits, even
-    /// when the one that started it was cancelled.
-    pub async fn run<F>(&self, key: K, start: impl FnOnce() -> F) -> V
+    /// when the one that started it was cancelled. A `protected` computation is one that
+    /// `settle` lets finish before a computation for another key of its group starts.
+    pub async fn run<F>(&self, key: K, protected: bool, start: impl FnOnce() -> F) -> V
     where
         F: Future<Output = V> + Send + 'static,
     {
@@ -80,22 +85,43 @@ where
             let mut pending = self.pending.lock();
             // Finished or abandoned computations and other keys of the same group leave the
             // table, so it holds at most one entry per group.
-            pending.retain(|k, weak| {
+            pending.retain(|k, (weak, _)| {
                 (k == &key || k.group() != key.group())
                     && weak.upgrade().is_some_and(|f| f.peek().is_none())
             });
-            match pending.get(&key).and_then(WeakShared::upgrade) {
-                Some(running) => running,
-                None => {
+            match pending.get_mut(&key) {
+                Some((weak, protect)) if weak.upgrade().is_some() => {
+                    *protect |= protected;
+                    weak.upgrade().expect("upgraded just above, under the lock")
+                }
+                _ => {
                     let started = start().boxed().shared();
                     if let Some(weak) = started.downgrade() {
-                        pending.insert(key, weak);
+                        pending.insert(key, (weak, protected));
                     }
                     started
                 }
             }
         };
         shared.await
+    }
+
+    /// Waits, at most `limit`, for the protected computations of `key`'s group under other
+    /// keys: starting `key`'s own would supersede them. (VS Code stops asking for completion
+    /// items once an answer came back empty; an inline request at the next keystroke must not
+    /// empty the completion request still running.)
+    pub async fn settle(&self, key: &K, limit: std::time::Duration) {
+        let running: Vec<_> = self
+            .pending
+            .lock()
+            .iter()
+            .filter(|(k, (_, protected))| *protected && *k != key && k.group() == key.group())
+            .filter_map(|(_, (weak, _))| weak.upgrade())
+            .collect();
+        if running.is_empty() {
+            return;
+        }
+        let _ = tokio::time::timeout(limit, futures::future::join_all(running)).await;
     }
 
     /// How many computations are in the table (for tests).
@@ -140,8 +166,8 @@ mod tests {
         let flight = SingleFlight::default();
         let runs = Arc::new(AtomicUsize::new(0));
         let (a, b) = tokio::join!(
-            flight.run(Key("doc", 1), counted(&runs, 7)),
-            flight.run(Key("doc", 1), counted(&runs, 8)),
+            flight.run(Key("doc", 1), false, counted(&runs, 7)),
+            flight.run(Key("doc", 1), false, counted(&runs, 8)),
         );
         assert_eq!((a, b), (7, 7));
         assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -151,8 +177,8 @@ mod tests {
     async fn a_finished_computation_is_not_served_again() {
         let flight = SingleFlight::default();
         let runs = Arc::new(AtomicUsize::new(0));
-        assert_eq!(flight.run(Key("doc", 1), counted(&runs, 1)).await, 1);
-        assert_eq!(flight.run(Key("doc", 1), counted(&runs, 2)).await, 2);
+        assert_eq!(flight.run(Key("doc", 1), false, counted(&runs, 1)).await, 1);
+        assert_eq!(flight.run(Key("doc", 1), false, counted(&runs, 2)).await, 2);
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
@@ -162,13 +188,35 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         let starter = {
             let (flight, runs) = (Arc::clone(&flight), Arc::clone(&runs));
-            tokio::spawn(async move { flight.run(Key("doc", 1), counted(&runs, 5)).await })
+            tokio::spawn(async move { flight.run(Key("doc", 1), false, counted(&runs, 5)).await })
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let joiner = flight.run(Key("doc", 1), counted(&runs, 6));
+        let joiner = flight.run(Key("doc", 1), false, counted(&runs, 6));
         starter.abort();
         assert_eq!(joiner.await, 5);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn settle_waits_for_a_protected_computation_of_the_group_up_to_the_limit() {
+        let flight = Arc::new(SingleFlight::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let protected = {
+            let (flight, runs) = (Arc::clone(&flight), Arc::clone(&runs));
+            tokio::spawn(async move { flight.run(Key("doc", 1), true, counted(&runs, 5)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let started = std::time::Instant::now();
+        flight.settle(&Key("doc", 2), Duration::from_secs(5)).await;
+        assert!(protected.is_finished() || runs.load(Ordering::SeqCst) == 1);
+        assert!(started.elapsed() >= Duration::from_millis(30), "it waited");
+        assert_eq!(protected.await.expect("joined"), 5);
+        // Unprotected, or another group: no wait.
+        let quick = std::time::Instant::now();
+        flight
+            .settle(&Key("other", 1), Duration::from_secs(5))
+            .await;
+        assert!(quick.elapsed() < Duration::from_millis(20));
     }
 
     #[tokio::test]
@@ -182,7 +230,7 @@ mod tests {
         let flight = SingleFlight::default();
         let dropped = Arc::new(AtomicUsize::new(0));
         let guard = Dropped(Arc::clone(&dropped));
-        let pending = flight.run(Key("doc", 1), move || {
+        let pending = flight.run(Key("doc", 1), false, move || {
             async move {
                 let _guard = guard;
                 tokio::time::sleep(Duration::from_secs(60)).await;
@@ -205,12 +253,12 @@ mod tests {
         // Left pending, and still awaited (held here).
         let mut held = Vec::new();
         for key in [Key("a", 1), Key("b", 1)] {
-            let mut pending = Box::pin(flight.run(key, counted(&runs, 0)));
+            let mut pending = Box::pin(flight.run(key, false, counted(&runs, 0)));
             let _ = tokio::time::timeout(Duration::from_millis(1), &mut pending).await;
             held.push(pending);
         }
         assert_eq!(flight.len(), 2);
-        let mut newer = Box::pin(flight.run(Key("a", 2), counted(&runs, 0)));
+        let mut newer = Box::pin(flight.run(Key("a", 2), false, counted(&runs, 0)));
         let _ = tokio::time::timeout(Duration::from_millis(1), &mut newer).await;
         assert_eq!(flight.len(), 2, "a/1 replaced by a/2, b/1 kept");
     }
