@@ -823,7 +823,7 @@ impl LanguageServer for Backend {
         // Completion lists are asked for as the user types, whatever the trigger kind says
         // (VS Code reports quick suggestions as invoked): always debounced.
         let Some(suggestion) = self
-            .suggest(&at.text_document.uri, at.position, false)
+            .suggest(&at.text_document.uri, at.position, false, true)
             .await?
         else {
             return Ok(Some(lsp::CompletionResponse::List(lsp::CompletionList {
@@ -937,7 +937,7 @@ impl Backend {
         let explicit = params.context.trigger_kind == lsp::InlineCompletionTriggerKind::INVOKED;
         debug!(position = ?at.position, explicit, selected = ?params.context.selected_completion_info.as_ref().map(|s| &s.text), "inline completion request");
         let Some(suggestion) = self
-            .suggest(&at.text_document.uri, at.position, explicit)
+            .suggest(&at.text_document.uri, at.position, explicit, false)
             .await?
         else {
             return Ok(Some(lsp::InlineCompletionResponse::List(
@@ -1019,12 +1019,13 @@ impl Backend {
 
     /// The AI suggestion at a position, shared by completion items and inline completions:
     /// requests for the same place and version join one computation. `explicit`: the user
-    /// asked for it (no debounce).
+    /// asked for it (no debounce); `for_completion_list`: a `textDocument/completion` request.
     async fn suggest(
         &self,
         uri: &lsp::Uri,
         position: lsp::Position,
         explicit: bool,
+        for_completion_list: bool,
     ) -> Result<Option<crate::engine::Suggestion>> {
         let document = convert::document_key(uri);
         let Some(handle) = self.state.documents().get(&document) else {
@@ -1035,11 +1036,20 @@ impl Backend {
             document: uri.as_str().to_owned(),
             position: (position.line, position.character),
         };
+        // A completion list still being computed for an earlier keystroke is let finish (for a
+        // moment) before an inline request supersedes it: VS Code asks for the list no more
+        // once an answer came back empty, and then shows ghost text only if it extends a word.
+        if !for_completion_list {
+            self.state
+                .suggestions_in_flight
+                .settle(&key, std::time::Duration::from_millis(300))
+                .await;
+        }
         let backend = Backend::new(self.client.clone(), Arc::clone(&self.state));
         let uri = uri.clone();
         self.state
             .suggestions_in_flight
-            .run(key, move || async move {
+            .run(key, for_completion_list, move || async move {
                 backend.suggest_now(&uri, position, explicit).await
             })
             .await
