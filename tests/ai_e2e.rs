@@ -725,7 +725,9 @@ fn hover_adds_an_explanation_and_never_waits_past_its_timeout() {
     assert!(client.shutdown().success());
 }
 
-/// A project whose `.aiex.toml` points at `url`, with `lib/cart.ex`.
+/// A project with `lib/cart.ex`, and a user configuration (in `user-config/`, the
+/// `XDG_CONFIG_HOME` of the commands run on it) pointing at `url`: a workspace `.aiex.toml`
+/// cannot define providers unless the user trusts it.
 fn project_using(url: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
@@ -733,8 +735,9 @@ fn project_using(url: &str) -> tempfile::TempDir {
         "defmodule Cart.MixProject do\nend\n",
     )
     .expect("write");
+    std::fs::create_dir_all(dir.path().join("user-config/aiex")).expect("mkdir");
     std::fs::write(
-        dir.path().join(".aiex.toml"),
+        dir.path().join("user-config/aiex/config.toml"),
         format!("[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n"),
     )
     .expect("write");
@@ -747,7 +750,7 @@ fn aiex_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
         .args(args)
         .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join("no-user-config"))
+        .env("XDG_CONFIG_HOME", dir.join("user-config"))
         .env("AIEX_DATA_DIR", dir.join("data"))
         .env("AIEX_CACHE_DIR", dir.join("cache"))
         .output()
@@ -808,7 +811,14 @@ fn generate_tests_creates_the_mirrored_test_file_or_extends_the_existing_one() {
         "defmodule OtherTest do\n  use ExUnit.Case, async: true\n  doctest Other\nend\n",
     )
     .expect("write");
-    let mut client = LspClient::spawn(None);
+    let options = lsp_client::SpawnOptions {
+        env: vec![(
+            "XDG_CONFIG_HOME".to_owned(),
+            root.join("user-config").display().to_string(),
+        )],
+        ..lsp_client::SpawnOptions::default()
+    };
+    let mut client = LspClient::spawn_with(None, &options);
     client.initialize(
         json!({ "workspace": { "workspaceEdit": { "documentChanges": true, "resourceOperations": ["create"] } } }),
         Value::Null,

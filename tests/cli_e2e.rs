@@ -102,17 +102,18 @@ fn doctor_reports_configuration_and_masks_secrets() {
         "[providers.hosted]\nkind = \"anthropic\"\nmodel = \"claude-haiku-4-5\"\napi_key_env = \"AIEX_TEST_UNSET_KEY\"\nbase_url = \"https://me:hunter2@proxy.local\"\n\n[features.explain]\nproviders = [\"hosted\"]\nspeed = 3\n",
     )
     .expect("write");
-    let output = aiex(&[
-        "doctor",
-        "--workspace",
-        dir.path().to_str().expect("utf-8 path"),
-    ]);
+    // A workspace file defines providers only once the user trusts it.
+    let workspace = dir.path().to_str().expect("utf-8 path");
+    let trusted = aiex(&["trust", "--workspace", workspace]);
+    assert!(trusted.status.success(), "{}", text(&trusted.stderr));
+    let output = aiex(&["doctor", "--workspace", workspace]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let report = text(&output.stdout);
     assert!(report.contains(&format!("aiex {}", env!("CARGO_PKG_VERSION"))));
     assert!(report.contains("`features.explain.speed`"), "{report}");
     assert!(report.contains("explain: tries hosted (anthropic claude-haiku-4-5, MISSING KEY: $AIEX_TEST_UNSET_KEY is not set)"), "{report}");
     assert!(!report.contains("hunter2"), "{report}");
+    assert!(report.contains("trusted (with `aiex trust`"), "{report}");
 }
 
 #[test]

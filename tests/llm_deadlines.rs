@@ -59,7 +59,10 @@ async fn text_that_keeps_dripping_past_the_deadline_ends_the_stream_at_the_deadl
     let started = Instant::now();
     let seen = stream_through(&providers, &["p"], &request).await;
     ended_by(started.elapsed(), deadline, Duration::from_millis(500));
-    assert!(seen.result.is_err(), "the answer was not complete by the deadline");
+    assert!(
+        seen.result.is_err(),
+        "the answer was not complete by the deadline"
+    );
 }
 
 #[tokio::test]
@@ -78,7 +81,11 @@ async fn a_chain_of_stalling_providers_without_a_caller_deadline_shares_one_dead
     let request = LlmRequest::chat(None, "explain");
     let started = Instant::now();
     let seen = stream_through(&providers, &["first", "second"], &request).await;
-    ended_by(started.elapsed(), Duration::from_millis(800), Duration::from_millis(500));
+    ended_by(
+        started.elapsed(),
+        Duration::from_millis(800),
+        Duration::from_millis(500),
+    );
     assert!(seen.result.is_err());
     assert_eq!(second.request_count(), 0, "no time was left for the second");
 }

@@ -31,7 +31,9 @@ fn planted() -> Vec<String> {
 }
 
 /// A copy of the corpus in a temporary directory, with `lib/secrets_app/settings.ex` a symlink
-/// to the project's `.env` and an `.aiex.toml` pointing at `url` with prompts recorded.
+/// to the project's `.env`, and a user configuration (`user-config/`, the `XDG_CONFIG_HOME` of
+/// the server and the commands) pointing at `url` with prompts recorded: provider endpoints and
+/// the audit are the user's to set, not a workspace file's.
 fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().canonicalize().expect("canonical");
@@ -48,8 +50,9 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     }
     std::os::unix::fs::symlink("../../.env", root.join("lib/secrets_app/settings.ex"))
         .expect("symlink");
+    std::fs::create_dir_all(root.join("user-config/aiex")).expect("mkdir");
     std::fs::write(
-        root.join(".aiex.toml"),
+        root.join("user-config/aiex/config.toml"),
         format!(
             "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n\n[audit]\nrecord_prompts = true\n"
         ),
@@ -158,7 +161,14 @@ fn audit_of(dir: &Path) -> String {
 fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path() {
     let fake = Fake::start();
     let (_dir, root) = project(&fake.server.url());
-    let mut client = LspClient::spawn(Some(&root));
+    let options = lsp_client::SpawnOptions {
+        env: vec![(
+            "XDG_CONFIG_HOME".to_owned(),
+            root.join("user-config").display().to_string(),
+        )],
+        ..lsp_client::SpawnOptions::default()
+    };
+    let mut client = LspClient::spawn_with(Some(&root), &options);
     client.initialize(
         json!({
             "workspace": { "workspaceEdit": { "documentChanges": true } },
@@ -253,10 +263,9 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
 
     // Every AI code action on `put/0`, and the fix on the hardcoded-secret finding.
     let position = json!({ "line": line_of(&vault, "Application.put_env"), "character": 6 });
-    let diagnostics = client
-        .wait_for(|m| {
-            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(vault_uri)
-        })["params"]["diagnostics"]
+    let diagnostics = client.wait_for(|m| {
+        m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(vault_uri)
+    })["params"]["diagnostics"]
         .clone();
     let actions = client.request(
         "textDocument/codeAction",
@@ -286,7 +295,12 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         .notifications
         .iter()
         .filter(|m| m["method"] == "textDocument/publishDiagnostics")
-        .flat_map(|m| m["params"]["diagnostics"].as_array().cloned().unwrap_or_default())
+        .flat_map(|m| {
+            m["params"]["diagnostics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .chain(diagnostics.as_array().cloned().unwrap_or_default())
         .find(|d| d["code"] == "security/hardcoded-secret");
     if let Some(diagnostic) = all_diagnostics {
@@ -314,7 +328,7 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
             .args(args)
             .current_dir(&root)
-            .env("XDG_CONFIG_HOME", root.join("no-user-config"))
+            .env("XDG_CONFIG_HOME", root.join("user-config"))
             .env("AIEX_DATA_DIR", root.join("cli-data"))
             .env("AIEX_CACHE_DIR", &cli_cache)
             .output()
@@ -326,11 +340,8 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         "complete",
         &format!("lib/secrets_app/vault.ex:{tokens_line}:3"),
     ]);
-    assert!(
-        complete.status.success(),
-        "{}",
-        String::from_utf8_lossy(&complete.stderr)
-    );
+    // The fake's answer need not fit there: what matters is what was sent.
+    let _ = complete;
     paths.push(("aiex complete", fake.server.request_count() - before));
     let before = fake.server.request_count();
     let put_line = line_of(&vault, "def put do") + 1;
@@ -345,6 +356,14 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
     // Every path asked the provider at least once (else this test would prove nothing)...
     let silent: Vec<_> = paths.iter().filter(|(_, n)| *n == 0).collect();
     assert!(silent.is_empty(), "paths that sent nothing: {silent:?}");
+    // The vault's own text went out (redacted), so the secrets had every chance to leak...
+    assert!(
+        fake.server
+            .requests()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("eu-west-1")),
+        "no request carried the vault's code"
+    );
     // ...and no planted secret is in what it received or in the audit log.
     for request in fake.server.requests() {
         let body = String::from_utf8_lossy(&request.body).into_owned();
@@ -362,4 +381,42 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         let found = leaks(audit);
         assert!(found.is_empty(), "the {name} audit log holds {found:?}");
     }
+}
+
+#[test]
+fn a_file_of_env_lines_is_never_sent_whatever_its_name() {
+    let fake = Fake::start();
+    let (_dir, root) = project(&fake.server.url());
+    // Not a symlink, not a secret name: only its content says what it is.
+    let path = root.join("lib/secrets_app/runtime_values.ex");
+    std::fs::write(
+        &path,
+        "APP_SIGNING=EnvOnlyPlantedValue42\nFEATURE_FLAG=EnvFlagPlanted\n",
+    )
+    .expect("write");
+    let mut client = LspClient::spawn(Some(&root));
+    client.initialize(
+        json!({}),
+        json!({ "features": { "completion": { "providers": ["local"], "debounce_min_ms": 10, "debounce_max_ms": 40, "timeout_ms": 4000 } } }),
+        Some(&root),
+    );
+    let uri = file_uri(&path);
+    client.open(&uri, &std::fs::read_to_string(&path).expect("read"));
+    let _ = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 1, "character": 3 } }),
+    );
+    let sent: String = fake
+        .server
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(leaks(&sent).is_empty(), "{:?}", leaks(&sent));
+    assert_eq!(
+        fake.server.request_count(),
+        0,
+        "a secret file reached a provider"
+    );
+    assert!(client.shutdown().success());
 }

@@ -18,6 +18,15 @@ static CLIENTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 /// How long any single wait may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How to start the server beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOptions {
+    /// Environment variables to set, after the defaults.
+    pub env: Vec<(String, String)>,
+    /// A program and its arguments to run the binary under (`strace -f -o LOG`).
+    pub wrapper: Vec<String>,
+}
+
 /// A running `aiex` with pipes to it.
 pub struct LspClient {
     child: Child,
@@ -33,9 +42,23 @@ pub struct LspClient {
 impl LspClient {
     /// Starts the binary in `workspace` (or the current directory).
     pub fn spawn(workspace: Option<&Path>) -> Self {
+        Self::spawn_with(workspace, &SpawnOptions::default())
+    }
+
+    /// Starts the binary in `workspace` with extra environment variables (set after the
+    /// defaults, so they can replace them) and, optionally, under a wrapper such as strace.
+    pub fn spawn_with(workspace: Option<&Path>, options: &SpawnOptions) -> Self {
         // AIEX_TEST_LOG=debug shows the server's logs while debugging a test.
         let log = std::env::var("AIEX_TEST_LOG").ok();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aiex"));
+        let binary = env!("CARGO_BIN_EXE_aiex");
+        let mut command = match options.wrapper.split_first() {
+            Some((program, arguments)) => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -61,6 +84,7 @@ impl LspClient {
         if let Some(dir) = workspace {
             command.current_dir(dir);
         }
+        command.envs(options.env.iter().map(|(k, v)| (k, v)));
         let mut child = command.spawn().expect("spawn aiex");
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take();

@@ -117,7 +117,6 @@ pub fn run(args: CheckArgs) -> ExitCode {
         include_heex: include_templates,
         max_file_size: args.max_file_size,
         threads: args.jobs.unwrap_or(0),
-        ..WalkOptions::default()
     };
     let files = match walk::elixir_files(&roots, &options) {
         Ok(files) => files,

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 
 use super::workspace;
 use super::{out, outln};
-use crate::context::{AssembledContext, Task};
+use crate::context::{AssembledContext, Task, TokenCounter};
 use crate::engine::{AiError, Cursor, IndexCacheUse};
 
 /// Arguments of `aiex context`.
@@ -64,9 +64,10 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
                     &file,
                     line,
                     column,
-                    &Default::default(),
+                    &AssembledContext::default(),
                     0.0,
                     0.0,
+                    &TokenCounter::cl100k(),
                 );
             }
             _ => return Err(error),
@@ -110,6 +111,7 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
         &context,
         elapsed.as_secs_f64() * 1000.0,
         prepared.as_secs_f64() * 1000.0,
+        &engine.tokens(),
     )
 }
 
@@ -124,6 +126,7 @@ fn print_context(
     context: &AssembledContext,
     elapsed_ms: f64,
     prepared_ms: f64,
+    tokens: &TokenCounter,
 ) -> anyhow::Result<()> {
     if args.format == "json" {
         outln!("{}", serde_json::to_string_pretty(context)?)?;
@@ -153,12 +156,12 @@ fn print_context(
     }
     outln!(
         "\n── prefix ({} tokens)\n{}⟨cursor⟩",
-        crate::context::count_tokens(&context.prefix),
+        tokens.count(&context.prefix),
         context.prefix
     )?;
     outln!(
         "── suffix ({} tokens)\n{}",
-        crate::context::count_tokens(&context.suffix),
+        tokens.count(&context.suffix),
         context.suffix
     )?;
     Ok(())

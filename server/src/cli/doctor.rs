@@ -43,6 +43,14 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
             println!("  (no user file at {})", path.display());
         }
     }
+    println!("\nworkspace trust:");
+    println!("  {}", loaded.trust.describe());
+    if !loaded.ignored_workspace_keys.is_empty() {
+        println!(
+            "  ignored from .aiex.toml: {}",
+            loaded.ignored_workspace_keys.join(", ")
+        );
+    }
     println!("\nproblems:");
     if loaded.issues.is_empty() {
         println!("  none");

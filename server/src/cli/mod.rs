@@ -6,6 +6,7 @@ mod context;
 mod doctor;
 mod index;
 mod symbols;
+mod trust;
 mod workspace;
 
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ pub enum Command {
     Explain(ai::ExplainArgs),
     /// Print the context a request at FILE:LINE:COL would send, piece by piece.
     Context(context::ContextArgs),
+    /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
+    /// paths outside the workspace; `--revoke` forgets the decision.
+    Trust(trust::TrustArgs),
 }
 
 /// Writes to standard output. When the reader has gone (`aiex check | head`), the rest of the
@@ -108,6 +112,7 @@ pub fn main() -> ExitCode {
         Some(Command::Complete(args)) => report(ai::complete(args)),
         Some(Command::Explain(args)) => report(ai::explain(args)),
         Some(Command::Context(args)) => report(context::run(args)),
+        Some(Command::Trust(args)) => report(trust::run(args)),
     }
 }
 

@@ -30,10 +30,13 @@ pub fn encoding_kind(encoding: PositionEncoding) -> lsp::PositionEncodingKind {
     }
 }
 
+pub use super::paths::file_path;
+
 /// The engine's key of a document: its file's path, normalised (`//`, `/./`, `/../` and
-/// percent-encoding resolved here, once), or the URI itself for a buffer with no file.
+/// percent-encoding resolved here, once; only `file` URIs on the local host name files), or
+/// the URI itself for a buffer with no file.
 pub fn document_key(uri: &lsp::Uri) -> DocumentKey {
-    match uri.to_file_path() {
+    match file_path(uri) {
         Some(path) => DocumentKey::file(&path),
         None => DocumentKey::unsaved(uri.as_str()),
     }

@@ -18,12 +18,16 @@ use crate::document::{DocumentKey, PositionEncoding, SyntaxSnapshot};
 /// How long typing must pause before diagnostics are recomputed and pushed.
 pub const PUSH_DEBOUNCE: Duration = Duration::from_millis(150);
 
+/// The findings of each document with the version they are for.
+type FindingsCache = DashMap<DocumentKey, (i32, Arc<Vec<Finding>>)>;
+
 /// Findings per document, cached per version, and the debounce state of pushes.
 #[derive(Debug, Default)]
 pub struct DiagnosticsState {
     /// Bumped on every edit; a pending push only runs if the generation is unchanged.
     generations: DashMap<DocumentKey, u64>,
-    cache: DashMap<DocumentKey, (i32, Arc<Vec<Finding>>)>,
+    /// Shared with the blocking work, which caches its result even if nobody waits any more.
+    cache: Arc<FindingsCache>,
     /// Per document, the checker that re-walks only the top-level forms that changed.
     checkers: DashMap<DocumentKey, Arc<parking_lot::Mutex<DocumentChecks>>>,
 }
@@ -49,6 +53,9 @@ impl DiagnosticsState {
     }
 
     /// The findings of a document at its latest parsed version.
+    ///
+    /// The checks run on the blocking pool and cache their result themselves, so a request
+    /// that stops waiting at its budget (or is cancelled) leaves it for the next one.
     pub async fn findings(
         &self,
         documents: &DocumentStore,
@@ -66,31 +73,45 @@ impl DiagnosticsState {
             Ok(tree) => {
                 let (tree, rope, config) = (tree.clone(), snapshot.rope.clone(), config.clone());
                 let checker = Arc::clone(&self.checkers.entry(key.clone()).or_default());
+                let (cache, owned_key, version) =
+                    (Arc::clone(&self.cache), key.clone(), snapshot.version);
                 tokio::task::spawn_blocking(move || {
-                    checker.lock().run(&rope.to_string(), &tree, &file, &config)
+                    let findings =
+                        Arc::new(checker.lock().run(&rope.to_string(), &tree, &file, &config));
+                    let newer = cache.get(&owned_key).is_some_and(|c| c.0 > version);
+                    if !newer {
+                        cache.insert(owned_key, (version, Arc::clone(&findings)));
+                    }
+                    findings
                 })
                 .await
                 .unwrap_or_default()
             }
-            Err(_) => Vec::new(),
+            Err(_) => {
+                let none = Arc::new(Vec::new());
+                self.cache
+                    .insert(key.clone(), (snapshot.version, Arc::clone(&none)));
+                none
+            }
         };
-        let findings = Arc::new(findings);
-        self.cache
-            .insert(key.clone(), (snapshot.version, Arc::clone(&findings)));
+        // Closed while the checks ran: keep nothing of it.
+        if documents.get(key).is_none() {
+            self.forget(key);
+        }
         Some((snapshot, findings))
     }
 }
 
 /// The context the checks get for a document: its path relative to the workspace root.
 pub fn file_context(uri: &lsp::Uri, roots: &[std::path::PathBuf]) -> FileContext {
-    let Some(path) = uri.to_file_path() else {
+    let Some(path) = convert::file_path(uri) else {
         return FileContext::default();
     };
     let relative = roots
         .iter()
         .find_map(|root| path.strip_prefix(root).ok())
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| path.into_owned());
+        .unwrap_or(path);
     FileContext::for_path(relative)
 }
 

@@ -11,6 +11,7 @@ use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer};
 use tracing::{debug, info, warn};
 
+use super::budget::{self, FEATURE_BUDGET};
 use super::convert;
 use super::diagnostics::{self, DiagnosticsState};
 use super::workspace;
@@ -45,6 +46,28 @@ pub struct ServerState {
         super::single_flight::SuggestionKey,
         Result<Option<crate::engine::Suggestion>>,
     >,
+    /// Turns for background checks (one per core).
+    background: BackgroundTurns,
+    /// Bumped on every `didClose`; memory is released once closes pause.
+    closes: std::sync::atomic::AtomicU64,
+    /// Serialises index updates from saves and file events, in arrival order.
+    pub(super) index_updates: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Turns for background work: as many as there are cores.
+#[derive(Debug)]
+struct BackgroundTurns(Arc<tokio::sync::Semaphore>);
+
+impl BackgroundTurns {
+    fn count() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+impl Default for BackgroundTurns {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(Self::count())))
+    }
 }
 
 impl ServerState {
@@ -101,6 +124,31 @@ impl ServerState {
             .await
     }
 
+    /// [`Self::findings`] within the checks' budget: an unknown document is an invalid
+    /// request, and checks still running past the budget answer `ServerCancelled` with
+    /// `retriggerRequest`, so the client asks again once they are cached.
+    async fn timely_findings(
+        &self,
+        uri: &lsp::Uri,
+    ) -> Result<(SyntaxSnapshot, Arc<Vec<crate::checks::Finding>>)> {
+        match tokio::time::timeout(budget::CHECKS_BUDGET, self.findings(uri)).await {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(unknown_document(uri)),
+            Err(_) => {
+                let mut error =
+                    Error::new(tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32802));
+                error.message = format!(
+                    "the checks of {} take longer than {} ms; they go on in the background",
+                    uri.as_str(),
+                    budget::CHECKS_BUDGET.as_millis()
+                )
+                .into();
+                error.data = Some(serde_json::json!({ "retriggerRequest": true }));
+                Err(error)
+            }
+        }
+    }
+
     /// Re-merges the configuration layers, hands them to the engine, and returns the problems
     /// not shown before.
     fn reload_config(&self) -> Vec<String> {
@@ -139,6 +187,40 @@ impl Backend {
         let message = format!("Aiex configuration: {}", issues.join("; "));
         self.client
             .show_message(lsp::MessageType::WARNING, message)
+            .await;
+    }
+
+    /// Releases the memory of closed documents once closes pause for half a second (a
+    /// project switch closes hundreds at once; trimming after each would be wasted work).
+    fn release_memory_after_closes(&self) {
+        let generation = self.state.closes.fetch_add(1, Ordering::Relaxed) + 1;
+        let state = Arc::clone(&self.state);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if state.closes.load(Ordering::Relaxed) != generation {
+                return;
+            }
+            // After the background work queued before the closes: what it freed is released
+            // too (work for closed documents skips at its turn).
+            let turns = BackgroundTurns::count() as u32;
+            let background = Arc::clone(&state.background.0);
+            let Ok(_all) = background.acquire_many(turns).await else {
+                return;
+            };
+            let _ = tokio::task::spawn_blocking(move || state.documents().release_memory()).await;
+        });
+    }
+
+    /// Says that a result was cut at its time budget: in the log, and in the client's.
+    async fn report_cut(&self, what: &str, uri: &lsp::Uri) {
+        let message = format!(
+            "Aiex: {what} of {} took longer than {} ms; the result is partial",
+            uri.as_str(),
+            FEATURE_BUDGET.as_millis()
+        );
+        warn!("{message}");
+        self.client
+            .log_message(lsp::MessageType::WARNING, message)
             .await;
     }
 
@@ -202,6 +284,12 @@ impl Backend {
         let (client, state) = (self.client.clone(), Arc::clone(&self.state));
         tokio::spawn(async move {
             tokio::time::sleep(diagnostics::PUSH_DEBOUNCE).await;
+            // Background checks take turns, one per core: opening a whole project at once
+            // must not parse thousands of documents in parallel, and a document closed (or
+            // edited again) while waiting its turn costs nothing.
+            let Ok(_turn) = state.background.0.acquire().await else {
+                return;
+            };
             if !state.diagnostics.is_current(&key, generation) {
                 return;
             }
@@ -233,16 +321,33 @@ impl Backend {
     async fn workspace_chunks(&self, except: &DocumentKey) -> Vec<Arc<FileChunks>> {
         let mut all = Vec::new();
         let mut open_paths = HashSet::new();
+        // Other open documents are waited for only briefly: a huge one being parsed must not
+        // hold up a hover elsewhere. Its chunks go on being computed and cached in the
+        // background; meanwhile its indexed copy stands in.
+        let patience = tokio::time::Instant::now() + OTHER_DOCUMENTS_PATIENCE;
+        let path_of = |key: &DocumentKey| {
+            key.path()
+                .map(|path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+        };
         for key in self.state.documents().keys() {
-            if let Some(path) = key.path() {
-                open_paths.insert(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
-            }
             if &key == except {
+                // The document itself is the caller's: its indexed copy is stale.
+                open_paths.extend(path_of(&key));
                 continue;
             }
-            if let Some((_, chunks)) = self.state.documents().chunks(&key).await {
-                all.push(chunks);
-            }
+            let chunks = match self.state.documents().cached_chunks(&key) {
+                Some(cached) => Some(cached.chunks),
+                None => tokio::time::timeout_at(patience, self.state.documents().chunks(&key))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|(_, chunks)| chunks),
+            };
+            let Some(chunks) = chunks else {
+                continue;
+            };
+            open_paths.extend(path_of(&key));
+            all.push(chunks);
         }
         let indexed = self.state.index().files();
         all.extend(
@@ -289,6 +394,21 @@ impl Backend {
     }
 }
 
+/// How long a hover waits for the chunks of other open documents not computed yet.
+const OTHER_DOCUMENTS_PATIENCE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// A request whose work outlived its budget; the work goes on and a later request gets it.
+fn still_computing(what: &str, uri: &lsp::Uri) -> Error {
+    let mut error = Error::new(tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803));
+    error.message = format!(
+        "{what} of {} is taking longer than {} ms; it is still being computed, ask again shortly",
+        uri.as_str(),
+        FEATURE_BUDGET.as_millis()
+    )
+    .into();
+    error
+}
+
 fn unknown_document(uri: &lsp::Uri) -> Error {
     Error::invalid_params(format!(
         "unknown document {}: it was not opened with didOpen",
@@ -302,12 +422,12 @@ fn workspace_roots(params: &lsp::InitializeParams) -> Vec<PathBuf> {
         .workspace_folders
         .iter()
         .flatten()
-        .filter_map(|folder| folder.uri.to_file_path().map(|p| p.into_owned()))
+        .filter_map(|folder| convert::file_path(&folder.uri))
         .collect();
     #[allow(deprecated)]
     if roots.is_empty() {
-        if let Some(path) = params.root_uri.as_ref().and_then(|uri| uri.to_file_path()) {
-            roots.push(path.into_owned());
+        if let Some(path) = params.root_uri.as_ref().and_then(convert::file_path) {
+            roots.push(path);
         }
     }
     roots
@@ -520,6 +640,7 @@ impl LanguageServer for Backend {
             return;
         }
         self.state.diagnostics.forget(&key);
+        self.release_memory_after_closes();
         if !self.state.pull_diagnostics.load(Ordering::Relaxed) {
             self.client
                 .publish_diagnostics(params.text_document.uri, Vec::new(), None)
@@ -555,30 +676,41 @@ impl LanguageServer for Backend {
     ) -> Result<Option<lsp::DocumentSymbolResponse>> {
         let uri = &params.text_document.uri;
         let key = convert::document_key(uri);
-        let (snapshot, chunks) = self
-            .state
-            .documents()
-            .chunks(&key)
-            .await
-            .ok_or_else(|| unknown_document(uri))?;
+        // The chunks are computed on the blocking pool and cached even if this request gives
+        // up waiting, so asking again later gets them at once.
+        let (snapshot, chunks) =
+            match tokio::time::timeout(FEATURE_BUDGET, self.state.documents().chunks(&key)).await {
+                Ok(found) => found.ok_or_else(|| unknown_document(uri))?,
+                Err(_) => return Err(still_computing("the outline", uri)),
+            };
         let encoding = self.state.encoding();
-        let outline = symbols::document_symbols(&chunks);
-        let lsp_symbols = outline
-            .iter()
-            .map(|s| convert::symbol_to_lsp(&snapshot.rope, s, encoding))
-            .collect();
+        let (lsp_symbols, cut) =
+            budget::offload("document symbols", FEATURE_BUDGET, move |budget| {
+                let outline = symbols::document_symbols(&chunks);
+                let mut converted = Vec::with_capacity(outline.len());
+                for symbol in &outline {
+                    if budget.expired() {
+                        return (converted, true);
+                    }
+                    converted.push(convert::symbol_to_lsp(&snapshot.rope, symbol, encoding));
+                }
+                (converted, false)
+            })
+            .await?;
+        if cut {
+            self.report_cut("document symbols", uri).await;
+        }
         Ok(Some(lsp::DocumentSymbolResponse::Nested(lsp_symbols)))
     }
 
     async fn hover(&self, params: lsp::HoverParams) -> Result<Option<lsp::Hover>> {
         let uri = &params.text_document_position_params.text_document.uri;
         let key = convert::document_key(uri);
-        let (snapshot, chunks) = self
-            .state
-            .documents()
-            .chunks(&key)
-            .await
-            .ok_or_else(|| unknown_document(uri))?;
+        let (snapshot, chunks) =
+            match tokio::time::timeout(FEATURE_BUDGET, self.state.documents().chunks(&key)).await {
+                Ok(found) => found.ok_or_else(|| unknown_document(uri))?,
+                Err(_) => return Err(still_computing("the hover", uri)),
+            };
         let Ok(tree) = &snapshot.tree else {
             return Ok(None);
         };
@@ -597,8 +729,8 @@ impl LanguageServer for Backend {
         };
         let symbol = hover::hover(&context, offset);
         // A finding under the cursor gets its check's explanation, above any documentation.
-        let mut sections: Vec<String> = match self.state.findings(uri).await {
-            Some((_, findings)) => findings
+        let mut sections: Vec<String> = match self.state.timely_findings(uri).await {
+            Ok((_, findings)) => findings
                 .iter()
                 .filter(|f| f.start_byte <= offset && offset <= f.end_byte)
                 .map(|f| {
@@ -606,7 +738,7 @@ impl LanguageServer for Backend {
                     format!("**{}** ({})\n\n{}", f.message, info.name, info.explanation)
                 })
                 .collect(),
-            None => Vec::new(),
+            Err(_) => Vec::new(),
         };
         let explanation = match &symbol {
             Some(doc) => self.hover_explanation(&key, doc, &chunks, &source).await,
@@ -633,12 +765,21 @@ impl LanguageServer for Backend {
         &self,
         params: lsp::FoldingRangeParams,
     ) -> Result<Option<Vec<lsp::FoldingRange>>> {
-        let snapshot = self.syntax(&params.text_document.uri).await?;
-        let Ok(tree) = &snapshot.tree else {
+        let uri = &params.text_document.uri;
+        let snapshot = self.syntax(uri).await?;
+        let Ok(tree) = snapshot.tree.clone() else {
             return Ok(None);
         };
-        let folds = folding::folding_ranges(tree, &snapshot.rope);
-        Ok(Some(folds.iter().map(convert::fold_to_lsp).collect()))
+        let rope = snapshot.rope.clone();
+        let (folds, cut) = budget::offload("folding ranges", FEATURE_BUDGET, move |budget| {
+            let (folds, cut) = folding::folding_ranges_within(&tree, &rope, &|| budget.expired());
+            (folds.iter().map(convert::fold_to_lsp).collect(), cut)
+        })
+        .await?;
+        if cut {
+            self.report_cut("folding ranges", uri).await;
+        }
+        Ok(Some(folds))
     }
 
     async fn code_action(
@@ -646,11 +787,7 @@ impl LanguageServer for Backend {
         params: lsp::CodeActionParams,
     ) -> Result<Option<lsp::CodeActionResponse>> {
         let uri = &params.text_document.uri;
-        let (snapshot, findings) = self
-            .state
-            .findings(uri)
-            .await
-            .ok_or_else(|| unknown_document(uri))?;
+        let (snapshot, findings) = self.state.timely_findings(uri).await?;
         let encoding = self.state.encoding();
         let start = position::offset_of(
             &snapshot.rope,
@@ -671,12 +808,13 @@ impl LanguageServer for Backend {
         let config = self.state.config();
         let features = &config.config.features;
         if features.actions.enabled || features.explain.enabled {
-            if let Some((_, chunks)) = self
-                .state
-                .documents()
-                .chunks(&convert::document_key(uri))
-                .await
-            {
+            let chunks = tokio::time::timeout(
+                FEATURE_BUDGET,
+                self.state.documents().chunks(&convert::document_key(uri)),
+            )
+            .await;
+            // Late chunks only cost the AI actions this time, not the quick fixes.
+            if let Ok(Some((_, chunks))) = chunks {
                 let target = crate::ai::actions::target_at(&chunks, start.byte);
                 // AI actions only when a model may answer them; otherwise one action that
                 // says how to get one, instead of actions that fail with a network error.
@@ -704,11 +842,7 @@ impl LanguageServer for Backend {
         params: lsp::DocumentDiagnosticParams,
     ) -> Result<lsp::DocumentDiagnosticReportResult> {
         let uri = &params.text_document.uri;
-        let (snapshot, findings) = self
-            .state
-            .findings(uri)
-            .await
-            .ok_or_else(|| unknown_document(uri))?;
+        let (snapshot, findings) = self.state.timely_findings(uri).await?;
         let encoding = self.state.encoding();
         let items = findings
             .iter()
@@ -734,15 +868,15 @@ impl LanguageServer for Backend {
                 None => return,
             },
         };
-        workspace::reindex_text(&self.state, &uri, &text);
+        workspace::reindex_text(&self.state, &uri, text).await;
     }
 
     async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
         for change in params.changes {
             if change.typ == lsp::FileChangeType::DELETED {
-                workspace::forget(&self.state, &change.uri);
+                workspace::forget(&self.state, &change.uri).await;
             } else {
-                workspace::reindex_from_disk(&self.state, &change.uri);
+                workspace::reindex_from_disk(&self.state, &change.uri).await;
             }
         }
     }
@@ -750,7 +884,7 @@ impl LanguageServer for Backend {
     async fn did_create_files(&self, params: lsp::CreateFilesParams) {
         for file in params.files {
             if let Ok(uri) = file.uri.parse::<lsp::Uri>() {
-                workspace::reindex_from_disk(&self.state, &uri);
+                workspace::reindex_from_disk(&self.state, &uri).await;
             }
         }
     }
@@ -758,10 +892,10 @@ impl LanguageServer for Backend {
     async fn did_rename_files(&self, params: lsp::RenameFilesParams) {
         for rename in params.files {
             if let Ok(old) = rename.old_uri.parse::<lsp::Uri>() {
-                workspace::forget(&self.state, &old);
+                workspace::forget(&self.state, &old).await;
             }
             if let Ok(new) = rename.new_uri.parse::<lsp::Uri>() {
-                workspace::reindex_from_disk(&self.state, &new);
+                workspace::reindex_from_disk(&self.state, &new).await;
             }
         }
     }
@@ -769,7 +903,7 @@ impl LanguageServer for Backend {
     async fn did_delete_files(&self, params: lsp::DeleteFilesParams) {
         for file in params.files {
             if let Ok(uri) = file.uri.parse::<lsp::Uri>() {
-                workspace::forget(&self.state, &uri);
+                workspace::forget(&self.state, &uri).await;
             }
         }
     }
@@ -780,36 +914,57 @@ impl LanguageServer for Backend {
     ) -> Result<Option<lsp::WorkspaceSymbolResponse>> {
         let encoding = self.state.encoding();
         let index = self.state.index();
-        let matches = index.search(&params.query, 256);
-        let mut ropes: std::collections::HashMap<PathBuf, ropey::Rope> =
-            std::collections::HashMap::new();
-        let mut symbols = Vec::with_capacity(matches.len());
-        for found in matches {
-            let Some(file) = index.file(&found.file) else {
-                continue;
-            };
-            let Some(uri) = lsp::Uri::from_file_path(&found.file) else {
-                continue;
-            };
-            let rope = ropes
-                .entry(found.file.clone())
-                .or_insert_with(|| ropey::Rope::from_str(&file.text));
-            #[allow(deprecated)]
-            symbols.push(lsp::SymbolInformation {
-                name: found.name,
-                kind: if found.is_module {
-                    lsp::SymbolKind::MODULE
-                } else {
-                    lsp::SymbolKind::FUNCTION
-                },
-                tags: None,
-                deprecated: None,
-                location: lsp::Location {
-                    uri,
-                    range: convert::range_to_lsp(rope, found.range, encoding),
-                },
-                container_name: found.container,
-            });
+        let query = params.query;
+        let (symbols, cut) = budget::offload("workspace symbols", FEATURE_BUDGET, move |budget| {
+            let (matches, mut cut) = index.search_within(&query, 256, &|| budget.expired());
+            let mut ropes: std::collections::HashMap<PathBuf, ropey::Rope> =
+                std::collections::HashMap::new();
+            let mut symbols = Vec::with_capacity(matches.len());
+            for found in matches {
+                if budget.expired() {
+                    cut = true;
+                    break;
+                }
+                let Some(file) = index.file(&found.file) else {
+                    continue;
+                };
+                let Some(uri) = lsp::Uri::from_file_path(&found.file) else {
+                    continue;
+                };
+                let rope = ropes
+                    .entry(found.file.clone())
+                    .or_insert_with(|| ropey::Rope::from_str(&file.text));
+                #[allow(deprecated)]
+                symbols.push(lsp::SymbolInformation {
+                    name: found.name,
+                    kind: if found.is_module {
+                        lsp::SymbolKind::MODULE
+                    } else {
+                        lsp::SymbolKind::FUNCTION
+                    },
+                    tags: None,
+                    deprecated: None,
+                    location: lsp::Location {
+                        uri,
+                        range: convert::range_to_lsp(rope, found.range, encoding),
+                    },
+                    container_name: found.container,
+                });
+            }
+            (symbols, cut)
+        })
+        .await?;
+        if cut {
+            warn!(
+                budget_ms = FEATURE_BUDGET.as_millis() as u64,
+                "workspace symbols cut at the time budget; the result is partial"
+            );
+            self.client
+                .log_message(
+                    lsp::MessageType::WARNING,
+                    "Aiex: the workspace symbol search was cut at its time budget; the list is partial",
+                )
+                .await;
         }
         Ok(Some(lsp::WorkspaceSymbolResponse::Flat(symbols)))
     }

@@ -127,37 +127,53 @@ pub fn file_operation_options() -> lsp::FileOperationRegistrationOptions {
 }
 
 /// Re-reads a file from disk into the index (it was created or changed).
-pub fn reindex_from_disk(state: &ServerState, uri: &lsp::Uri) {
+///
+/// Reading and parsing run on the blocking pool, never in the message loop; updates run one
+/// at a time in the order they arrived (the permit is taken before the handler's first
+/// await returns), so an older text never replaces a newer one.
+pub async fn reindex_from_disk(state: &Arc<ServerState>, uri: &lsp::Uri) {
     let Some((path, relative)) = resolve(state, uri) else {
         return;
     };
-    match crate::walk::read_source(&path, IndexOptions::new(Vec::new()).max_file_size) {
-        Ok(Some(text)) => {
-            state.index().update_file(&path, &relative, &text);
+    let permit = Arc::clone(&state.index_updates).lock_owned().await;
+    let index = state.index();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match crate::walk::read_source(&path, IndexOptions::new(Vec::new()).max_file_size) {
+            Ok(Some(text)) => {
+                index.update_file(&path, &relative, &text);
+            }
+            Ok(None) => {
+                index.remove_file(&path);
+            }
+            Err(error) => warn!("{error}"),
         }
-        Ok(None) => {
-            state.index().remove_file(&path);
-        }
-        Err(error) => warn!("{error}"),
-    }
+    });
 }
 
-/// Updates the index with a text the editor holds (saved).
-pub fn reindex_text(state: &ServerState, uri: &lsp::Uri, text: &str) {
-    if let Some((path, relative)) = resolve(state, uri) {
-        state.index().update_file(&path, &relative, text);
-    }
+/// Updates the index with a text the editor holds (saved); off the message loop, in order.
+pub async fn reindex_text(state: &Arc<ServerState>, uri: &lsp::Uri, text: String) {
+    let Some((path, relative)) = resolve(state, uri) else {
+        return;
+    };
+    let permit = Arc::clone(&state.index_updates).lock_owned().await;
+    let index = state.index();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        index.update_file(&path, &relative, &text);
+    });
 }
 
-/// Drops a deleted file from the index.
-pub fn forget(state: &ServerState, uri: &lsp::Uri) {
+/// Drops a deleted file from the index (in order with the updates).
+pub async fn forget(state: &Arc<ServerState>, uri: &lsp::Uri) {
     if let Some((path, _)) = resolve(state, uri) {
+        let _permit = state.index_updates.lock().await;
         state.index().remove_file(&path);
     }
 }
 
 /// The canonical path and root-relative path of a URI, if the index may read it.
 fn resolve(state: &ServerState, uri: &lsp::Uri) -> Option<(PathBuf, PathBuf)> {
-    let path = uri.to_file_path()?;
+    let path = super::convert::file_path(uri)?;
     resolve_in_roots(&path, &state.workspace_roots())
 }

@@ -31,16 +31,19 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
     }
 }
 
-/// `IO.inspect(:stderr, value, opts)`: output to a chosen device is intentional.
+/// `IO.inspect(:stderr, value, opts)` or `IO.inspect(device, value)`: output to a chosen
+/// device is intentional, not leftover debugging.
 fn to_device(ctx: &Ctx, node: Node) -> bool {
     let args = syntax::args(node, ctx.k);
-    args.len() == 3 && args[0].kind_id() == ctx.k.atom
-        || args.first().is_some_and(|a| {
-            matches!(
-                ctx.text(*a),
-                ":stderr" | ":standard_error" | "device" | "io_device"
-            )
-        }) && args.len() >= 2
+    let Some(first) = args.first() else {
+        return false;
+    };
+    let named_device = matches!(
+        ctx.text(*first),
+        ":stderr" | ":standard_error" | ":stdio" | "device" | "io_device"
+    );
+    let atom_then_value_then_opts = args.len() == 3 && first.kind_id() == ctx.k.atom;
+    atom_then_value_then_opts || (named_device && args.len() >= 2)
 }
 
 /// Whether a `dbg` call is `Kernel.dbg/0,1,2`: not `@dbg value` (an attribute named `dbg`) nor

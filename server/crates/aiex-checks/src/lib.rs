@@ -753,6 +753,12 @@ end
     ) -> Vec<Finding> {
         let mut ctx = Ctx::new(src, file, config);
         walk(&mut ctx, tree.root_node());
+        // The module- and file-level passes, over everything (the sources compared hold one
+        // module each).
+        let flows = std::mem::take(&mut ctx.flows);
+        security::module_flows(&mut ctx, flows.iter().map(|f| (f, 0)));
+        let facts = std::mem::take(&mut ctx.config_facts);
+        config_env::file_config(&mut ctx, std::iter::once((&facts, 0)));
         let findings = std::mem::take(&mut ctx.findings);
         finish(src, findings, &ctx.suppressions)
     }
@@ -771,6 +777,9 @@ end
                 "../../../../fixtures/checks/shop/lib/shop_web/controllers/file_controller.ex"
             ),
             include_str!("../../../../fixtures/checks/shop/lib/shop/reports.ex"),
+            include_str!(
+                "../../../../fixtures/checks/shop/lib/shop_web/controllers/report_controller.ex"
+            ),
             include_str!("../../../../fixtures/checks/shop/config/prod.exs"),
             "IO.inspect(:a); IO.inspect(:b)\n# aiex:disable-next-line\ndbg(1)\ndbg(2)\n",
         ];
@@ -828,6 +837,37 @@ end
         let expected = reference(&src, &parse(&src), &file, &strict);
         assert!(expected.iter().any(|f| f.check == CheckId::MissingSpec));
         assert_eq!(doc.run(&src, &parse(&src), &file, &strict), expected);
+    }
+
+    #[test]
+    fn document_checks_keep_cross_function_taint_across_edits() {
+        let mut src = include_str!(
+            "../../../../fixtures/checks/shop/lib/shop_web/controllers/report_controller.ex"
+        )
+        .to_owned();
+        let mut doc = DocumentChecks::default();
+        let file = FileContext::for_path("lib/a.ex");
+        let config = ChecksConfig::default();
+        let sql = |findings: &[Finding]| {
+            findings
+                .iter()
+                .filter(|f| f.check == CheckId::SqlInjection)
+                .count()
+        };
+        let first = doc.run(&src, &parse(&src), &file, &config);
+        assert_eq!(first, full(&src));
+        assert_eq!(sql(&first), 1, "orders_for is reached from search's params");
+        // The caller stops passing request data: the cached sink is no longer reported.
+        src = src.replace("rows = orders_for(customer)", "rows = orders_for(\"acme\")");
+        let second = doc.run(&src, &parse(&src), &file, &config);
+        assert_eq!(second, full(&src));
+        assert_eq!(sql(&second), 0);
+        // Lines added above move the reported sink with them.
+        src = src.replace("rows = orders_for(\"acme\")", "rows = orders_for(customer)");
+        src.insert_str(0, "# header\n\n");
+        let third = doc.run(&src, &parse(&src), &file, &config);
+        assert_eq!(third, full(&src));
+        assert_eq!(sql(&third), 1);
     }
 
     proptest::proptest! {

@@ -153,7 +153,7 @@ pub fn sarif(files: &[FileReport]) -> String {
     let rules: Vec<Value> = registry()
         .iter()
         .map(|info| {
-            json!({
+            let mut rule = json!({
                 "id": info.name,
                 "name": info.name.replace(['/', '-'], "_"),
                 "shortDescription": { "text": info.title },
@@ -164,7 +164,12 @@ pub fn sarif(files: &[FileReport]) -> String {
                     "enabled": info.enabled_by_default,
                 },
                 "properties": { "tags": [info.family()] },
-            })
+            });
+            // Code scanning services link the rule to its page.
+            if let Some(url) = super::doc_url(info.id) {
+                rule["helpUri"] = Value::String(url);
+            }
+            rule
         })
         .collect();
     let mut results = Vec::new();

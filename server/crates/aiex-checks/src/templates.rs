@@ -90,9 +90,7 @@ fn unsafe_raw_calls(text: &str) -> Vec<(usize, usize)> {
         } else {
             // `raw @note %>`: the argument runs to the end of the tag or expression.
             let rest = &text[at + 4..];
-            let len = rest
-                .find(|c| matches!(c, '%' | '}' | '\n'))
-                .unwrap_or(rest.len());
+            let len = rest.find(['%', '}', '\n']).unwrap_or(rest.len());
             let argument = rest[..len].trim_end();
             (argument, at + 4 + argument.len())
         };

@@ -21,7 +21,7 @@ mod elixir_gen;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use aiex_engine::context::{assemble, AssembledContext, ContextRequest, Task};
+use aiex_engine::context::{assemble, AssembledContext, ContextRequest, Task, TokenCounter};
 use aiex_engine::index::{IndexOptions, WorkspaceIndex};
 use aiex_syntax::chunks::{self, Call, DirectiveKind, FileChunks, FunctionChunk, ModuleChunk};
 
@@ -38,6 +38,9 @@ struct Site {
     /// What the context must hold (whitespace collapsed).
     needles: Vec<String>,
 }
+
+/// One counter for the whole run, as the engine keeps one for a workspace.
+static TOKENS: std::sync::LazyLock<TokenCounter> = std::sync::LazyLock::new(TokenCounter::cl100k);
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../fixtures/context_app");
@@ -166,6 +169,7 @@ fn assemble_at(
         cursor: site.cursor,
         budget_tokens: budget,
         recent_edits: &[],
+        tokens: &TOKENS,
     };
     assemble(&request, index, &[])
 }
@@ -270,6 +274,7 @@ fn timing(index: &WorkspaceIndex, root: &Path, workspace: &str) {
         cursor,
         budget_tokens: 2_048,
         recent_edits: &[],
+        tokens: &TOKENS,
     };
     let started = Instant::now();
     let first = assemble(&request_at(cursors[0]), index, &[]);

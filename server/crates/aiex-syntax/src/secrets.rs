@@ -476,6 +476,9 @@ pub fn classify_literal(value: &str) -> Option<SecretKind> {
 /// letters and digits mixed, and random (a path or a word run is not).
 fn is_aws_secret_key(value: &str) -> bool {
     value.len() == 40
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
         && value.bytes().any(|b| b.is_ascii_uppercase())
         && value.bytes().any(|b| b.is_ascii_lowercase())
         && value.bytes().any(|b| b.is_ascii_digit())
@@ -918,6 +921,14 @@ aws: "<redacted:aws-access-key>""#;
     }
 
     #[test]
+    fn forty_characters_of_prose_or_sql_are_not_an_aws_secret_key() {
+        assert_eq!(
+            classify_literal("SELECT * FROM orders WHERE customer = $1"),
+            None
+        );
+    }
+
+    #[test]
     fn aws_secret_keys_with_slashes_and_pluses_are_redacted() {
         assert_eq!(
             show(r#"@aws "u8jzPde0IgxL/d6GncfBAepfJB/d0Kh8oOOL8dKL""#),
@@ -927,7 +938,11 @@ aws: "<redacted:aws-access-key>""#;
             classify_literal("u8jzPde0IgxL+d6GncfBAepfJB/d0Kh8oOOL8dKL"),
             Some(SecretKind::AwsSecretKey)
         );
-        // Git commit hashes and paths of the same length are not keys.
+        // Paths, names and sentences of the same length are not keys.
+        assert_eq!(
+            classify_literal("SELECT * FROM orders WHERE customer = $1"),
+            None
+        );
         let plain = r#"path = "lib/my_app_web/controllers/page_html.ex"
 module = "MyAppWeb.Controllers.PageHTMLTemplates.Show""#;
         assert_eq!(show(plain), plain);
@@ -1054,7 +1069,7 @@ name = "password_hash""#;
 
     #[test]
     fn the_planted_corpus_is_fully_redacted_and_ordinary_code_untouched() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/secrets_app");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../fixtures/secrets_app");
         let planted = std::fs::read_to_string(root.join("planted.txt")).expect("planted.txt");
         let planted: Vec<&str> = planted
             .lines()
@@ -1082,7 +1097,7 @@ name = "password_hash""#;
         for secret in &planted {
             assert!(!texts.contains(secret), "planted secret left: {secret}");
         }
-        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sample_app/lib");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../fixtures/sample_app/lib");
         let mut false_positives = Vec::new();
         for entry in walk_files(&sample) {
             let text = std::fs::read_to_string(&entry).expect("read");

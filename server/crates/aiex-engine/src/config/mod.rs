@@ -1,16 +1,19 @@
 //! Configuration: one shape, read from the editor, the workspace and the user's home.
 //!
 //! Sources are merged key by key, the editor's settings winning over `.aiex.toml`, which wins
-//! over `~/.config/aiex/config.toml`. An unknown key or a bad value is reported with the key's
-//! path and its source, dropped, and the rest still applies.
+//! over `~/.config/aiex/config.toml`. An unknown key, a bad value or a number out of its range
+//! is reported with the key's path and its source, dropped, and the rest still applies. What a
+//! workspace file may set depends on the user's trust in it ([`trust`]).
 
 mod load;
+pub mod trust;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use load::{user_config_path, ConfigIssue, ConfigLayers, ConfigSource, LoadedConfig};
+pub use trust::{TrustStore, WorkspaceTrust};
 
 use crate::checks::ChecksConfig;
 use crate::llm::ProviderConfig;
@@ -134,7 +137,8 @@ pub struct CompletionConfig {
     /// adds from the workspace.
     pub context_tokens: usize,
     /// The model's own `tokenizer.json` (relative to the workspace root), so budgets are
-    /// counted in its tokens; cl100k counts otherwise.
+    /// counted in its tokens; cl100k counts otherwise. From an untrusted workspace file it is
+    /// only kept when it names a file inside the workspace, rewritten to its canonical path.
     pub tokenizer: Option<String>,
 }
 

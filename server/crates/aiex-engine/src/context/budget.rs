@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::tokens::count_tokens;
+use super::tokens::TokenCounter;
 use super::ContextPiece;
 
 /// Where a piece goes in the prompt. Pieces are shown in this order, the most specific last,
@@ -53,10 +53,10 @@ struct Form {
     redactions: usize,
 }
 
-fn prepare(text: &str) -> Form {
+fn prepare(tokens: &TokenCounter, text: &str) -> Form {
     let redacted = crate::secrets::redact(text);
     Form {
-        tokens: count_tokens(&redacted.text),
+        tokens: tokens.count(&redacted.text),
         redactions: redacted.spans.len(),
         text: redacted.text,
     }
@@ -64,7 +64,11 @@ fn prepare(text: &str) -> Form {
 
 /// Chooses pieces and forms within `budget` tokens; candidates come most important first.
 /// Returns the pieces in the order to show them.
-pub(crate) fn pack(candidates: Vec<Candidate>, budget: usize) -> Vec<Packed> {
+pub(crate) fn pack(
+    tokens: &TokenCounter,
+    candidates: Vec<Candidate>,
+    budget: usize,
+) -> Vec<Packed> {
     let mut left = budget;
     // Pass 1: the most compressed form of each candidate that fits.
     let mut chosen: Vec<(Candidate, usize, Form)> = Vec::new();
@@ -72,7 +76,7 @@ pub(crate) fn pack(candidates: Vec<Candidate>, budget: usize) -> Vec<Packed> {
         let Some(smallest) = candidate.forms.len().checked_sub(1) else {
             continue;
         };
-        let form = prepare(&candidate.forms[smallest]);
+        let form = prepare(tokens, &candidate.forms[smallest]);
         if form.tokens == 0 || form.tokens > left {
             continue;
         }
@@ -82,7 +86,7 @@ pub(crate) fn pack(candidates: Vec<Candidate>, budget: usize) -> Vec<Packed> {
     // Pass 2: upgrade in priority order while the budget allows.
     for (candidate, level, form) in &mut chosen {
         for fuller in 0..*level {
-            let upgrade = prepare(&candidate.forms[fuller]);
+            let upgrade = prepare(tokens, &candidate.forms[fuller]);
             let extra = upgrade.tokens.saturating_sub(form.tokens);
             if extra <= left {
                 left -= extra;
@@ -144,10 +148,11 @@ mod tests {
                 candidate("related", Slot::Related, &[body, "def c(x)\n"]),
             ]
         };
-        let heads = count_tokens("def a(x)\n");
-        let full = count_tokens(body);
+        let counter = TokenCounter::cl100k();
+        let heads = counter.count("def a(x)\n");
+        let full = counter.count(body);
         // Room for the three heads only.
-        let tight = pack(candidates(), heads * 3);
+        let tight = pack(&counter, candidates(), heads * 3);
         assert_eq!(
             show(&tight),
             [
@@ -157,13 +162,13 @@ mod tests {
             ]
         );
         // Room for one body: the first candidate gets it.
-        let one_body = pack(candidates(), full + heads * 2);
+        let one_body = pack(&counter, candidates(), full + heads * 2);
         assert_eq!(one_body.len(), 3);
         assert_eq!(one_body[2].piece.reason, "first");
         assert_eq!(one_body[2].piece.text, body);
         assert_eq!(one_body[1].piece.text, "def b(x)\n");
         // Not enough for all three heads: the least important goes.
-        let short = pack(candidates(), heads * 2);
+        let short = pack(&counter, candidates(), heads * 2);
         assert_eq!(short.len(), 2);
         assert!(short.iter().all(|p| p.piece.reason != "related"));
         assert!(short.iter().map(|p| p.piece.tokens).sum::<usize>() <= heads * 2);
@@ -172,7 +177,11 @@ mod tests {
     #[test]
     fn secrets_in_pieces_are_redacted_and_counted() {
         let text = "@key \"AKIAIOSFODNN7EXAMPLE\"\n";
-        let packed = pack(vec![candidate("with key", Slot::Related, &[text])], 100);
+        let packed = pack(
+            &TokenCounter::cl100k(),
+            vec![candidate("with key", Slot::Related, &[text])],
+            100,
+        );
         assert_eq!(packed.len(), 1);
         assert_eq!(packed[0].redactions, 1);
         assert!(

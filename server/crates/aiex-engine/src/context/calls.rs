@@ -1,10 +1,12 @@
-//! Resolution of a call to the function it reaches: through the current module's aliases and
-//! `__MODULE__` for remote calls; in the current module, then its imports, for local calls.
+//! The calls the context engine follows: the calls near the cursor, a remote call being typed,
+//! and their resolution to a function in the context's sources (by the rule of
+//! [`crate::semantics`]).
 
 use tree_sitter::Tree;
 
 use super::sources::{SourceFile, Sources};
-use crate::chunks::{Call, DirectiveKind, FileChunks, FunctionChunk, FunctionKind, ModuleChunk};
+use crate::chunks::{Call, FunctionChunk, FunctionKind, ModuleChunk};
+use crate::semantics;
 
 /// A resolved callee.
 pub(crate) struct Callee<'a> {
@@ -16,75 +18,34 @@ pub(crate) struct Callee<'a> {
     pub function: FunctionChunk,
 }
 
-/// The modules lexically around `offset`, innermost first: a nested module sees the aliases
-/// and imports of the modules around it.
-pub(crate) fn scopes_at(chunks: &FileChunks, offset: usize) -> Vec<&ModuleChunk> {
-    let mut scopes = Vec::new();
-    let mut level = &chunks.modules;
-    while let Some(module) = level.iter().find(|m| m.range.contains(offset)) {
-        scopes.push(module);
-        level = &module.modules;
-    }
-    scopes.reverse();
-    scopes
-}
-
-/// A module name as written, expanded through the aliases of the innermost scope that knows
-/// it (and `__MODULE__`).
-pub(crate) fn expand(scopes: &[&ModuleChunk], written: &str) -> String {
-    scopes
-        .iter()
-        .map(|scope| scope.expand_alias(written))
-        .find(|expanded| expanded != written)
-        .unwrap_or_else(|| written.to_owned())
-}
-
 /// The function `call` (made inside `scopes`, innermost first) reaches, if the workspace
-/// defines it.
+/// defines it: the rule is [`semantics::resolve_call`]'s, the files are the context's sources.
 pub(crate) fn resolve<'a>(
     sources: &Sources<'a>,
     scopes: &[&ModuleChunk],
     call: &Call,
 ) -> Option<Callee<'a>> {
-    if let Some(written) = &call.module {
-        return lookup(sources, &expand(scopes, written), call, true);
-    }
-    let current = scopes.first()?;
-    if let Some(function) = current.function(&call.name, call.arity) {
-        if let Some(file) = sources.module_file(&current.name) {
-            return Some(Callee {
+    semantics::resolve_call(
+        scopes,
+        call.module.as_deref(),
+        &call.name,
+        Some(call.arity),
+        |module, allow_private| {
+            let file = sources.module_file(module)?;
+            let function = semantics::find_function(
+                file.module(module)?,
+                &call.name,
+                Some(call.arity),
+                allow_private,
+            )?
+            .clone();
+            Some(Callee {
                 file,
-                module: current.name.clone(),
-                function: function.clone(),
-            });
-        }
-    }
-    scopes
-        .iter()
-        .flat_map(|scope| scope.directives.iter())
-        .filter(|d| d.kind == DirectiveKind::Import)
-        .find_map(|d| lookup(sources, &d.module, call, false))
-}
-
-/// `module.name/arity` in the workspace; private functions only when `allow_private` (a call
-/// through `__MODULE__` or the module's own name may reach them, an import never does).
-fn lookup<'a>(
-    sources: &Sources<'a>,
-    module: &str,
-    call: &Call,
-    allow_private: bool,
-) -> Option<Callee<'a>> {
-    let file = sources.module_file(module)?;
-    let function = file
-        .module(module)?
-        .function(&call.name, call.arity)
-        .filter(|f| allow_private || !f.kind.is_private())?
-        .clone();
-    Some(Callee {
-        file,
-        module: module.to_owned(),
-        function,
-    })
+                module: module.to_owned(),
+                function,
+            })
+        },
+    )
 }
 
 /// The calls of the definition around `cursor`, read from the tree, when no function chunk
@@ -146,57 +107,12 @@ fn run_start(text: &str, within: impl Fn(char) -> bool) -> usize {
         .map_or(0, |(at, c)| at + c.len_utf8())
 }
 
-/// Whether an `import` directive brings `name/arity` in, from its `only:` and `except:` lists
-/// (`only: [valid_email?: 1]`, `only: :functions`, `except: [helper: 2]`).
-pub(crate) fn import_allows(directive_text: &str, name: &str, arity: usize) -> bool {
-    let listed = |key: &str| -> Option<bool> {
-        let rest = &directive_text[directive_text.find(key)? + key.len()..];
-        let rest = rest.trim_start();
-        if rest.starts_with(":functions") {
-            return Some(true);
-        }
-        if rest.starts_with(":macros") {
-            return Some(false);
-        }
-        let list = &rest[rest.find('[')? + 1..rest.find(']')?];
-        Some(list.split(',').any(|pair| {
-            let mut parts = pair.split(':').map(str::trim);
-            parts.next() == Some(name) && parts.next().and_then(|a| a.parse().ok()) == Some(arity)
-        }))
-    };
-    if let Some(included) = listed("only:") {
-        return included;
-    }
-    !listed("except:").unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn import_only_and_except_lists_filter_functions() {
-        let only = "import Shop.Validation, only: [valid_email?: 1, require_fields: 2]";
-        assert!(import_allows(only, "valid_email?", 1));
-        assert!(import_allows(only, "require_fields", 2));
-        assert!(!import_allows(only, "require_fields", 1));
-        assert!(!import_allows(only, "positive_quantity", 1));
-        assert!(import_allows("import Shop.Formatting", "format_price", 2));
-        assert!(!import_allows(
-            "import F, except: [format_date: 1]",
-            "format_date",
-            1
-        ));
-        assert!(import_allows(
-            "import F, except: [format_date: 1]",
-            "format_price",
-            2
-        ));
-        assert!(import_allows(
-            "import F, only: :functions",
-            "format_price",
-            2
-        ));
+    fn the_identifier_being_typed_is_found() {
         assert_eq!(partial_identifier("  x = valid_em", 14), "valid_em");
         assert_eq!(partial_identifier("  x = ", 6), "");
     }

@@ -25,7 +25,7 @@ use crate::chunks::FileChunks;
 use crate::index::WorkspaceIndex;
 
 pub use sources::is_allowed;
-pub use tokens::{count_tokens, count_with, load_tokenizer, use_tokenizer};
+pub use tokens::{count_with, load_tokenizer, TokenCounter};
 
 use sources::Sources;
 
@@ -96,6 +96,8 @@ pub struct ContextRequest<'a> {
     pub budget_tokens: usize,
     /// Places the user edited recently, most recent first (may be empty).
     pub recent_edits: &'a [RecentEdit],
+    /// How tokens are counted (the model's tokenizer, or cl100k).
+    pub tokens: &'a TokenCounter,
 }
 
 /// Another open document: it overrides the index's copy of the same path.
@@ -196,6 +198,7 @@ pub fn assemble(
     let sources = Sources::new(request, index, open);
     let (prefix_share, suffix_share) = request.task.window_shares();
     let window = window::cut(
+        request.tokens,
         request.text,
         request.tree,
         request.chunks,
@@ -207,15 +210,15 @@ pub fn assemble(
         &request.text[window.start..window.end],
         cursor - window.start,
     );
-    let prefix_tokens = count_tokens(&prefix);
-    let suffix_tokens = count_tokens(&suffix);
+    let prefix_tokens = request.tokens.count(&prefix);
+    let suffix_tokens = request.tokens.count(&suffix);
     let remaining = request
         .budget_tokens
         .saturating_sub(prefix_tokens + suffix_tokens);
 
     let visible = |start: usize, end: usize| window.start <= start && end <= window.end;
     let candidates = select::candidates(request, &sources, cursor, &visible);
-    let packed = budget::pack(candidates, remaining);
+    let packed = budget::pack(request.tokens, candidates, remaining);
     redactions += packed.iter().map(|p| p.redactions).sum::<usize>();
     let pieces: Vec<ContextPiece> = packed.into_iter().map(|p| p.piece).collect();
     let tokens = prefix_tokens + suffix_tokens + pieces.iter().map(|p| p.tokens).sum::<usize>();
@@ -233,7 +236,7 @@ pub fn assemble(
 /// builds the next), but the first request builds it: call this after indexing a workspace,
 /// off the request path (about 0.25 s for 300,000 lines).
 pub fn warm_retrieval(index: &WorkspaceIndex) {
-    retrieval::warm(index.files());
+    index.warm_relevance();
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub(super) fn candidates(
     visible: &dyn Fn(usize, usize) -> bool,
 ) -> Vec<Candidate> {
     let mut out = Vec::new();
-    let scopes = calls::scopes_at(request.chunks, cursor);
+    let scopes = crate::semantics::scopes_at(request.chunks, cursor);
     let module = scopes.first().copied();
     let enclosing = enclosing_function(request.chunks, module, cursor);
     // (module, function, arity) of every function already offered.
@@ -25,7 +25,7 @@ pub(super) fn candidates(
     // For a remote call being typed (`Payments.` before the cursor), the module's public API.
     if request.task == Task::Completion {
         if let Some((written, partial)) = calls::remote_being_typed(request.text, cursor) {
-            let full = calls::expand(&scopes, written);
+            let full = crate::semantics::expand(&scopes, written);
             if let Some(file) = sources.module_file(&full) {
                 if let Some(target) = file.module(&full) {
                     let api = render::module_api(target, partial);
@@ -220,7 +220,7 @@ fn local_callables(
             .functions
             .iter()
             .filter(|f| !f.kind.is_private() && f.name.starts_with(partial))
-            .filter(|f| calls::import_allows(&directive.text, &f.name, f.arity))
+            .filter(|f| crate::semantics::import_allows(&directive.text, &f.name, f.arity))
             .collect();
         out.push(Candidate::new(
             &file.relative,

@@ -149,9 +149,9 @@ impl<'a> Sources<'a> {
             .map(|f| Self::from_index(&f))
     }
 
-    /// Every indexed file, secret ones included: retrieval must filter them with [`is_allowed`].
-    pub fn all_indexed_files(&self) -> Vec<Arc<IndexedFile>> {
-        self.index.files()
+    /// The indexed functions most relevant to `query`, best first.
+    pub fn relevant(&self, query: &str) -> Vec<crate::index::RelevantFunction> {
+        self.index.relevant(query)
     }
 
     /// The index's current version of the file at an absolute path.

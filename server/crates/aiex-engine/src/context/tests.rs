@@ -44,6 +44,7 @@ fn assemble_at(
         cursor,
         budget_tokens: budget,
         recent_edits: &[],
+        tokens: &TokenCounter::cl100k(),
     };
     assemble(&request, index, open)
 }
@@ -463,6 +464,7 @@ fn recently_edited_chunks_are_offered_after_callees() {
         cursor: text.find("Payments.refund").expect("refund"),
         budget_tokens: 2_048,
         recent_edits: &edits,
+        tokens: &TokenCounter::cl100k(),
     };
     let context = assemble(&request, &index, &[]);
     let piece = context
@@ -582,9 +584,11 @@ fn every_position_stays_within_budget_counts_truly_and_leaks_no_key() {
                     cursor,
                     budget_tokens: budget,
                     recent_edits: &[],
+                    tokens: &TokenCounter::cl100k(),
                 };
                 let context = assemble(&request, &index, &[]);
-                let window = count_tokens(&context.prefix) + count_tokens(&context.suffix);
+                let window = TokenCounter::cl100k().count(&context.prefix)
+                    + TokenCounter::cl100k().count(&context.suffix);
                 let pieces: usize = context.pieces.iter().map(|p| p.tokens).sum();
                 assert_eq!(context.tokens, window + pieces);
                 assert!(
@@ -593,7 +597,12 @@ fn every_position_stays_within_budget_counts_truly_and_leaks_no_key() {
                     context.tokens
                 );
                 for piece in &context.pieces {
-                    assert_eq!(piece.tokens, count_tokens(&piece.text), "{}", piece.reason);
+                    assert_eq!(
+                        piece.tokens,
+                        TokenCounter::cl100k().count(&piece.text),
+                        "{}",
+                        piece.reason
+                    );
                 }
                 let all = format!(
                     "{}{}{}",
@@ -655,6 +664,7 @@ fn any_byte_offset_in_unicode_text_is_safe() {
                 cursor: offset,
                 budget_tokens: 256,
                 recent_edits: &[],
+                tokens: &TokenCounter::cl100k(),
             };
             let context = assemble(&request, &index, &[]);
             assert!(text.contains(context.prefix.as_str()), "{offset}");

@@ -4,7 +4,7 @@
 
 use tree_sitter::Tree;
 
-use super::tokens::line_tokens;
+use super::tokens::TokenCounter;
 use crate::chunks::{ByteRange, FileChunks};
 
 /// The byte range of the text shown around the cursor.
@@ -26,6 +26,7 @@ pub(crate) fn clamp_to_char_boundary(text: &str, offset: usize) -> usize {
 /// The window around `cursor`: the cursor's line always, then whole lines before it within
 /// `prefix_tokens` and after it within `suffix_tokens`, trimmed to syntactic boundaries.
 pub(crate) fn cut(
+    tokens: &TokenCounter,
     text: &str,
     tree: &Tree,
     chunks: &FileChunks,
@@ -39,10 +40,10 @@ pub(crate) fn cut(
         .map_or(text.len(), |at| cursor + at + 1);
 
     let mut start = line_start;
-    let mut used = line_tokens(&text[line_start..cursor]);
+    let mut used = tokens.line(&text[line_start..cursor]);
     while start > 0 {
         let previous = text[..start - 1].rfind('\n').map_or(0, |at| at + 1);
-        let tokens = line_tokens(&text[previous..start]);
+        let tokens = tokens.line(&text[previous..start]);
         if used + tokens > prefix_tokens {
             break;
         }
@@ -51,10 +52,10 @@ pub(crate) fn cut(
     }
 
     let mut end = line_end;
-    let mut used = line_tokens(&text[cursor..line_end]);
+    let mut used = tokens.line(&text[cursor..line_end]);
     while end < text.len() {
         let next = text[end..].find('\n').map_or(text.len(), |at| end + at + 1);
-        let tokens = line_tokens(&text[end..next]);
+        let tokens = tokens.line(&text[end..next]);
         if used + tokens > suffix_tokens {
             break;
         }

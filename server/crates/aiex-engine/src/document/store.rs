@@ -46,6 +46,19 @@ impl DocumentHandle {
         }
     }
 
+    /// Keeps the chunks of `version` unless newer ones are already there.
+    fn cache_chunks(&self, version: i32, chunks: &Arc<FileChunks>, text: Arc<str>) {
+        let mut cached = self.chunks.lock();
+        if cached.as_ref().is_some_and(|c| c.version > version) {
+            return;
+        }
+        *cached = Some(CachedChunks {
+            version,
+            chunks: Arc::clone(chunks),
+            text,
+        });
+    }
+
     /// Runs `f` on the document under its lock. `f` must be quick: it delays edits.
     pub fn with_document<R>(&self, f: impl FnOnce(&Document) -> R) -> R {
         f(&self.document.lock())
@@ -84,6 +97,20 @@ impl DocumentStore {
     /// Closes a document and frees everything derived from it; false if it was not open.
     pub fn close(&self, key: &DocumentKey) -> bool {
         self.documents.remove(key).is_some()
+    }
+
+    /// Gives memory freed by closed documents back to the system: the map's spare capacity,
+    /// and the allocator's free pages (glibc keeps them in per-thread arenas otherwise: 5,000
+    /// opened-then-closed documents left 674 MB resident). Takes milliseconds: call it once
+    /// closes pause, on the blocking pool.
+    pub fn release_memory(&self) {
+        self.documents.shrink_to_fit();
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: `malloc_trim` only returns free pages to the kernel; it takes no pointers
+        // and is thread-safe in glibc.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 
     /// The handle of an open document.
@@ -129,6 +156,9 @@ impl DocumentStore {
     }
 
     /// The chunks of a document, computed from a fresh tree and cached per version.
+    ///
+    /// The extraction runs on the blocking pool and caches its result itself, so a caller
+    /// that stops waiting (a request cut at its budget, or cancelled) does not waste it.
     pub async fn chunks(&self, key: &DocumentKey) -> Option<(SyntaxSnapshot, Arc<FileChunks>)> {
         let handle = self.get(key)?;
         let snapshot = syntax_of(&handle).await;
@@ -137,21 +167,26 @@ impl DocumentStore {
                 return Some((snapshot, Arc::clone(&cached.chunks)));
             }
         }
-        let text: Arc<str> = Arc::from(snapshot.rope.to_string());
         let file_chunks = match &snapshot.tree {
             Ok(tree) => {
-                let (tree, source) = (tree.clone(), Arc::clone(&text));
-                let extracted =
-                    tokio::task::spawn_blocking(move || chunks::extract(&tree, &source)).await;
-                Arc::new(extracted.unwrap_or_default())
+                let (tree, rope, version) = (tree.clone(), snapshot.rope.clone(), snapshot.version);
+                let owner = Arc::clone(&handle);
+                let extracted = tokio::task::spawn_blocking(move || {
+                    let text: Arc<str> = Arc::from(rope.to_string());
+                    let chunks = Arc::new(chunks::extract(&tree, &text));
+                    owner.cache_chunks(version, &chunks, text);
+                    chunks
+                })
+                .await;
+                extracted.unwrap_or_default()
             }
-            Err(_) => Arc::new(FileChunks::default()),
+            Err(_) => {
+                let empty = Arc::new(FileChunks::default());
+                let text: Arc<str> = Arc::from(snapshot.rope.to_string());
+                handle.cache_chunks(snapshot.version, &empty, text);
+                empty
+            }
         };
-        *handle.chunks.lock() = Some(CachedChunks {
-            version: snapshot.version,
-            chunks: Arc::clone(&file_chunks),
-            text,
-        });
         Some((snapshot, file_chunks))
     }
 

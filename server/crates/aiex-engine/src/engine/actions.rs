@@ -239,6 +239,7 @@ impl Engine {
             // The test file and an example test are the context of a test prompt.
             return (String::new(), Vec::new(), 0);
         }
+        let tokens = self.tokens();
         let request = ContextRequest {
             task: kind.task(),
             path: &path,
@@ -248,6 +249,7 @@ impl Engine {
             cursor: offset,
             budget_tokens: ACTION_CONTEXT_TOKENS,
             recent_edits: &[],
+            tokens: &tokens,
         };
         let open = self.open_documents_for_context(key);
         let assembled = crate::context::assemble(&request, &self.index, &open);
@@ -300,6 +302,9 @@ impl Engine {
                 .ok()
                 .map(|text| (text, None)),
         };
+        if let Some((text, _)) = &existing {
+            self.gate().admit_document(Some(&test_path), text)?;
+        }
         let example = match existing {
             Some(_) => None,
             None => self.sibling_test(&root.join("test")),
@@ -334,6 +339,9 @@ impl Engine {
                     && gate.admit(&path).is_ok()
                 {
                     let text = std::fs::read_to_string(&path).ok()?;
+                    if gate.admit_document(Some(&path), &text).is_err() {
+                        continue;
+                    }
                     let mut end = text.len().min(4096);
                     while !text.is_char_boundary(end) {
                         end -= 1;

@@ -269,6 +269,7 @@ impl Engine {
                 let chunks = crate::chunks::extract_around(tree, &text, cursor);
                 let open = self.open_documents_for_context(key);
                 let recent = self.recent_edits();
+                let tokens = self.tokens();
                 let context_request = ContextRequest {
                     task: Task::Completion,
                     path: &path,
@@ -278,6 +279,7 @@ impl Engine {
                     cursor,
                     budget_tokens: settings.context_tokens,
                     recent_edits: &recent,
+                    tokens: &tokens,
                 };
                 let context = crate::context::assemble(&context_request, &self.index, &open);
                 let outbound = Outbound {

@@ -81,6 +81,9 @@ impl Engine {
         } else {
             let indexed = indexed.as_ref()?;
             let admitted = self.gate().admit(&indexed.path).ok()?;
+            self.gate()
+                .admit_document(Some(&indexed.path), &indexed.text)
+                .ok()?;
             (&indexed.text, &indexed.chunks, admitted.relative)
         };
         let module = module_chunks

@@ -27,7 +27,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::config::{Config, LoadedConfig};
-use crate::context::{OpenDocument, RecentEdit};
+use crate::context::{OpenDocument, RecentEdit, TokenCounter};
 use crate::document::store::{DocumentStore, StoreError};
 use crate::document::{
     position, ChangeReport, DocumentKey, Language, Position, PositionEncoding, TextChange,
@@ -42,6 +42,9 @@ pub use error::AiError;
 pub use explain::HoverExplanation;
 pub use privacy::{Admitted, PrivacyGate, Refusal};
 pub use workspace::IndexCacheUse;
+
+/// How much of a document the gate reads to recognise a secret file by its content.
+const SECRET_SNIFF_BYTES: usize = 8 * 1024;
 
 /// Where in a document a request is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,7 @@ pub struct Engine {
     config: RwLock<Arc<LoadedConfig>>,
     providers: RwLock<Option<Arc<Providers>>>,
     audit: RwLock<Option<AuditLog>>,
+    tokens: RwLock<Arc<TokenCounter>>,
     completions: completion::Completions,
     explanations: Arc<explain::Explanations>,
     /// Set when no provider can be reached (the implicit local Ollama is not running): AI
@@ -119,9 +123,20 @@ impl Engine {
     /// Whether the document may reach a model (its file admitted by the gate; an unsaved
     /// buffer has no file and may).
     pub fn may_send(&self, key: &DocumentKey) -> Result<(), Refusal> {
-        match key.path() {
-            Some(path) => self.gate().admit(path).map(|_| ()),
-            None => Ok(()),
+        let gate = self.gate();
+        match self.documents.get(key) {
+            Some(handle) => {
+                // The head of the text is enough to recognise a dotenv file or a key.
+                let head = handle.with_document(|d| {
+                    let rope = d.rope();
+                    rope.byte_slice(..rope.len_bytes().min(SECRET_SNIFF_BYTES))
+                        .to_string()
+                });
+                gate.admit_document(key.path(), &head)
+            }
+            None => key
+                .path()
+                .map_or(Ok(()), |path| gate.admit(path).map(|_| ())),
         }
     }
 
@@ -148,10 +163,18 @@ impl Engine {
                 let root = self.roots().first().cloned().unwrap_or_default();
                 root.join(path)
             });
-        if let Err(problem) = crate::context::use_tokenizer(tokenizer.as_deref()) {
-            problems.push(format!(
-                "features.completion.tokenizer: {problem}; counting with cl100k"
-            ));
+        if self.tokens().tokenizer_path() != tokenizer.as_deref() {
+            let counter = match tokenizer.as_deref().map(TokenCounter::from_file) {
+                None => TokenCounter::cl100k(),
+                Some(Ok(counter)) => counter,
+                Some(Err(problem)) => {
+                    problems.push(format!(
+                        "features.completion.tokenizer: {problem}; counting with cl100k"
+                    ));
+                    TokenCounter::cl100k()
+                }
+            };
+            *self.tokens.write() = Arc::new(counter);
         }
         *self.config.write() = Arc::new(loaded);
         problems
@@ -186,7 +209,12 @@ impl Engine {
 
     /// Tokens of `text` in the configured tokenizer (cl100k without one).
     pub fn count_tokens(&self, text: &str) -> usize {
-        crate::context::count_tokens(text)
+        self.tokens().count(text)
+    }
+
+    /// The token counter of the configured model.
+    pub fn tokens(&self) -> Arc<TokenCounter> {
+        Arc::clone(&self.tokens.read())
     }
 
     /// The providers, once configured.
@@ -325,6 +353,9 @@ impl Engine {
                 let admitted = gate.admit(key.path()?).ok()?;
                 admitted.root.as_ref()?;
                 let cached = self.documents.cached_chunks(&key)?;
+                if crate::secrets::is_secret_text(&cached.text) {
+                    return None;
+                }
                 Some(OpenDocument {
                     path: admitted.relative,
                     text: cached.text,

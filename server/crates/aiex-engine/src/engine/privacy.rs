@@ -128,6 +128,20 @@ impl PrivacyGate {
         })
     }
 
+    /// The gate's word on an open document: its file (when it has one) as [`Self::admit`]
+    /// judges it, and its text as the editor holds it: `KEY=value` lines or a PEM block make
+    /// it a secret file whatever its name.
+    pub fn admit_document(&self, path: Option<&Path>, text: &str) -> Result<(), Refusal> {
+        if let Some(path) = path {
+            self.admit(path)?;
+        }
+        if crate::secrets::is_secret_text(text) {
+            let name = path.map_or_else(|| PathBuf::from("this document"), normalize);
+            return Err(Refusal::SecretFile(name));
+        }
+        Ok(())
+    }
+
     /// The gate's word on a path relative to a root (as the index and the context engine
     /// hold them).
     pub fn admit_relative(&self, root: &Path, relative: &Path) -> Result<Admitted, Refusal> {
@@ -307,6 +321,21 @@ mod tests {
         ));
         assert!(matches!(
             gate.admit(&root.join("lib/config_values.ex")),
+            Err(Refusal::SecretFile(_))
+        ));
+    }
+
+    #[test]
+    fn a_document_holding_dotenv_lines_is_a_secret_whatever_its_name() {
+        let dir = workspace();
+        let gate = PrivacyGate::new(&[dir.path().to_path_buf()]);
+        let path = dir.path().join("lib/settings.ex");
+        assert!(gate
+            .admit_document(Some(&path), "defmodule Settings do\nend\n")
+            .is_ok());
+        let dotenv = "DATABASE_PASSWORD=hunter2hunter2\nSECRET_KEY_BASE=abcdefabcdef\n";
+        assert!(matches!(
+            gate.admit_document(Some(&path), dotenv),
             Err(Refusal::SecretFile(_))
         ));
     }

@@ -86,6 +86,7 @@ impl Engine {
         let chunks = crate::chunks::extract(tree, &text);
         let open = self.open_documents_for_context(key);
         let recent = self.recent_edits();
+        let tokens = self.tokens();
         let request = ContextRequest {
             task,
             path: &path,
@@ -95,6 +96,7 @@ impl Engine {
             cursor: offset,
             budget_tokens,
             recent_edits: &recent,
+            tokens: &tokens,
         };
         Ok(crate::context::assemble(&request, &self.index, &open))
     }

@@ -28,16 +28,33 @@ pub struct Fold {
 pub const MAX_FOLDS: usize = 5_000;
 
 /// The folding ranges of a document (at most [`MAX_FOLDS`], the first in the file).
+pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
+    folding_ranges_within(tree, rope, &|| false).0
+}
+
+/// [`folding_ranges`], stopping when `should_stop` says so (asked every few thousand nodes):
+/// the folds found by then, and `true` for a cut result.
 ///
 /// Linear in the tree: an explicit stack (no recursion, whatever the nesting) that carries
 /// each node's parent kind, as asking tree-sitter for a parent walks down from the root.
-pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
+pub fn folding_ranges_within(
+    tree: &Tree,
+    rope: &Rope,
+    should_stop: &dyn Fn() -> bool,
+) -> (Vec<Fold>, bool) {
     let line_of = |byte: usize| rope.byte_to_line(byte.min(rope.len_bytes()));
     let mut folds = Vec::new();
     let mut comment_run: Option<(usize, usize)> = None;
     let mut stack: Vec<(Node<'_>, &'static str)> = vec![(tree.root_node(), "")];
     let mut comments = Vec::new();
+    let mut visited = 0usize;
+    let mut cut = false;
     while let Some((node, parent_kind)) = stack.pop() {
+        visited += 1;
+        if visited % 4096 == 0 && should_stop() {
+            cut = true;
+            break;
+        }
         // Lines are looked up only for the nodes that fold: a rope lookup per node would be
         // most of the time spent here.
         let lines = || {
@@ -89,7 +106,7 @@ pub fn folding_ranges(tree: &Tree, rope: &Rope) -> Vec<Fold> {
     folds.sort_by_key(|f| (f.start_line, std::cmp::Reverse(f.end_line)));
     folds.dedup_by_key(|f| f.start_line);
     folds.truncate(MAX_FOLDS);
-    folds
+    (folds, cut)
 }
 
 fn push(folds: &mut Vec<Fold>, start_line: usize, end_line: usize, kind: FoldKind) {

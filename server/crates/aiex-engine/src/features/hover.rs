@@ -6,6 +6,7 @@
 use tree_sitter::{Node, Tree};
 
 use crate::chunks::{ByteRange, Doc, FileChunks, FunctionChunk, ModuleChunk};
+use crate::semantics;
 use crate::syntax::node_text;
 
 /// What the cursor points at.
@@ -53,11 +54,11 @@ pub struct HoverContext<'a> {
 /// The hover at `offset`, or `None` when nothing known is there.
 pub fn hover(context: &HoverContext<'_>, offset: usize) -> Option<HoverDoc> {
     let (target, range) = target_at(context.tree, context.source, offset)?;
-    let current = context.chunks.module_at(offset);
+    let scopes = semantics::scopes_at(context.chunks, offset);
     let mut resolved = None;
     let markdown = match &target {
         HoverTarget::Module { name } => {
-            let full = expand_module(name, current);
+            let full = semantics::expand(&scopes, name);
             render_module(find_module(context, &full)?)
         }
         HoverTarget::Function {
@@ -65,8 +66,17 @@ pub fn hover(context: &HoverContext<'_>, offset: usize) -> Option<HoverDoc> {
             name,
             arity,
         } => {
-            let (owner, function) =
-                resolve_function(context, current, module.as_deref(), name, *arity)?;
+            let (owner, function) = semantics::resolve_call(
+                &scopes,
+                module.as_deref(),
+                name,
+                *arity,
+                |module, allow_private| {
+                    let owner = find_module(context, module)?;
+                    let function = semantics::find_function(owner, name, *arity, allow_private)?;
+                    Some((owner, function))
+                },
+            )?;
             resolved = Some((owner.name.clone(), function.clone()));
             render_function(owner, function)
         }
@@ -218,48 +228,12 @@ fn module_path_until(alias: Node<'_>, source: &str) -> String {
     node_text(alias, source).to_owned()
 }
 
-/// Expands a written module name through the current module's aliases and `__MODULE__`.
-fn expand_module(written: &str, current: Option<&ModuleChunk>) -> String {
-    current.map_or_else(|| written.to_owned(), |module| module.expand_alias(written))
-}
-
 fn all_files<'a>(context: &'a HoverContext<'_>) -> impl Iterator<Item = &'a FileChunks> {
     std::iter::once(context.chunks).chain(context.workspace.iter().map(|f| f.as_ref()))
 }
 
 fn find_module<'a>(context: &'a HoverContext<'_>, name: &str) -> Option<&'a ModuleChunk> {
     all_files(context).find_map(|file| file.all_modules().into_iter().find(|m| m.name == name))
-}
-
-/// Finds the function a call refers to: in the named module, or for a local call in the
-/// current module and then in the modules it imports.
-fn resolve_function<'a>(
-    context: &'a HoverContext<'_>,
-    current: Option<&'a ModuleChunk>,
-    module: Option<&str>,
-    name: &str,
-    arity: Option<usize>,
-) -> Option<(&'a ModuleChunk, &'a FunctionChunk)> {
-    let lookup = |owner: &'a ModuleChunk| -> Option<(&'a ModuleChunk, &'a FunctionChunk)> {
-        let exact = arity.and_then(|a| owner.function(name, a));
-        exact
-            .or_else(|| owner.functions.iter().find(|f| f.name == name))
-            .map(|f| (owner, f))
-    };
-    if let Some(written) = module {
-        let full = expand_module(written, current);
-        return lookup(find_module(context, &full)?);
-    }
-    let current = current?;
-    if let Some(found) = lookup(current) {
-        return Some(found);
-    }
-    current
-        .directives
-        .iter()
-        .filter(|d| d.kind == crate::chunks::DirectiveKind::Import)
-        .filter_map(|d| find_module(context, &d.module))
-        .find_map(|imported| lookup(imported).filter(|(_, f)| !f.kind.is_private()))
 }
 
 /// Markdown for a function: its heads, specs and documentation.

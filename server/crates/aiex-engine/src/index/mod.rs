@@ -7,6 +7,7 @@
 
 mod build;
 mod cache;
+mod relevance;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +50,19 @@ pub struct WorkspaceIndex {
     files: DashMap<PathBuf, Arc<IndexedFile>>,
     /// Module name to the file defining it.
     modules: DashMap<String, PathBuf>,
+    /// BM25 over the files' functions, following the files.
+    relevance: Arc<relevance::Relevance>,
+}
+
+/// A function the relevance ranking found.
+#[derive(Debug, Clone)]
+pub struct RelevantFunction {
+    /// The file, as the ranking saw it (compare its hash with the index's current one).
+    pub file: Arc<IndexedFile>,
+    /// The module's full name.
+    pub module: String,
+    /// The function's position among the module's functions.
+    pub function: usize,
 }
 
 /// What the index holds, in numbers.
@@ -65,6 +79,31 @@ pub struct IndexCounts {
 }
 
 impl WorkspaceIndex {
+    /// Builds the relevance ranking of the files now if it is missing or out of date (about
+    /// 0.25 s for 300,000 lines): call it after indexing, off the request path.
+    pub fn warm_relevance(&self) {
+        self.relevance.warm(&self.files());
+    }
+
+    /// The functions most relevant to `query`, best first (BM25 over their words). Runs on
+    /// completion requests: the ranking is reused until the files change, then rebuilt in the
+    /// background while the previous one answers.
+    pub fn relevant(&self, query: &str) -> Vec<RelevantFunction> {
+        let files = self.files();
+        if files.is_empty() {
+            return Vec::new();
+        }
+        let bm25 = self.relevance.for_files(files);
+        bm25.rank(query)
+            .into_iter()
+            .map(|document| RelevantFunction {
+                file: Arc::clone(&document.file),
+                module: document.module.clone(),
+                function: document.function,
+            })
+            .collect()
+    }
+
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
@@ -210,25 +249,13 @@ pub fn resolve_in_roots(path: &Path, roots: &[PathBuf]) -> Option<(PathBuf, Path
     })
 }
 
-/// Whether the text of `path` may go into a prompt: not a secret file (`.env*`, keys,
-/// `config/*secret*`, a symlink to one, or `NAME=value`/PEM content on disk) and not excluded
-/// by the `.aiexignore` of the root holding it.
-pub fn may_send_to_model(path: &Path, roots: &[PathBuf]) -> bool {
-    if crate::secrets::is_secret_file(path) {
-        return false;
+/// `path` with `//` and `.` segments dropped and `..` resolved lexically (never above the
+/// root); `None` when it is relative or holds a NUL byte. Symlinks are not followed.
+pub fn normalize_path(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() || path.as_os_str().as_encoded_bytes().contains(&0) {
+        return None;
     }
-    let Some(root) = roots.iter().find(|root| path.starts_with(root)) else {
-        return true;
-    };
-    let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
-    if builder.add(root.join(crate::walk::AIEX_IGNORE)).is_some() {
-        // No (readable) .aiexignore: nothing is excluded by it.
-        return true;
-    }
-    match builder.build() {
-        Ok(rules) => !rules.matched_path_or_any_parents(path, false).is_ignore(),
-        Err(_) => true,
-    }
+    Some(crate::document::key::normalize(path))
 }
 
 /// A symbol found by a workspace-wide search.
@@ -252,9 +279,25 @@ impl WorkspaceIndex {
     /// Modules and functions whose qualified name matches `query` as a case-insensitive
     /// subsequence, best first, at most `limit`.
     pub fn search(&self, query: &str, limit: usize) -> Vec<SymbolMatch> {
+        self.search_within(query, limit, &|| false).0
+    }
+
+    /// [`Self::search`] that stops when `should_stop` says so (asked once per file), returning
+    /// the best of what it found and `true` for a cut result.
+    pub fn search_within(
+        &self,
+        query: &str,
+        limit: usize,
+        should_stop: &dyn Fn() -> bool,
+    ) -> (Vec<SymbolMatch>, bool) {
         let query = query.to_lowercase();
         let mut matches = Vec::new();
+        let mut cut = false;
         for file in self.files.iter() {
+            if should_stop() {
+                cut = true;
+                break;
+            }
             for module in file.chunks.all_modules() {
                 if let Some(score) = fuzzy_score(&query, &module.name) {
                     matches.push(SymbolMatch {
@@ -287,7 +330,7 @@ impl WorkspaceIndex {
         }
         matches.sort_by(|a, b| a.score.cmp(&b.score).then_with(|| a.name.cmp(&b.name)));
         matches.truncate(limit);
-        matches
+        (matches, cut)
     }
 }
 
@@ -298,6 +341,11 @@ fn fuzzy_score(query: &str, candidate: &str) -> Option<usize> {
         return Some(candidate.len());
     }
     let lower = candidate.to_lowercase();
+    // A subsequence is never longer than what holds it: a 1 MB query is rejected here at
+    // once instead of being scanned for in every symbol.
+    if query.len() > lower.len() {
+        return None;
+    }
     if let Some(at) = lower.rfind(query) {
         // A contiguous match in the last segment scores best.
         let in_last_segment = lower[at..].find('.').is_none();

@@ -168,22 +168,34 @@ fn paths_outside_the_roots_or_escaping_through_links_are_refused() {
 }
 
 #[test]
-fn secret_files_and_aiexignored_paths_never_go_to_a_model() {
+fn resolve_in_roots_refuses_parent_segments_and_odd_spellings_leading_outside() {
     let dir = workspace();
     let root = dir.path().to_owned();
     let roots = vec![root.clone()];
-    assert!(may_send_to_model(&root.join("lib/a.ex"), &roots));
-    assert!(
-        !may_send_to_model(&root.join("lib/ignored.ex"), &roots),
-        ".aiexignore"
-    );
-    assert!(!may_send_to_model(&root.join(".env"), &roots));
-    assert!(!may_send_to_model(
-        &root.join("config/prod.secret.exs"),
-        &roots
-    ));
-    assert!(
-        may_send_to_model(Path::new("/elsewhere/lib/x.ex"), &roots),
-        "outside the roots only the secret globs apply"
-    );
+    let spelled = |rest: &str| PathBuf::from(format!("{}{rest}", root.display()));
+    assert!(resolve_in_roots(&spelled("//lib/a.ex"), &roots).is_some());
+    assert!(resolve_in_roots(&spelled("/lib/../../outside.ex"), &roots).is_none());
+    assert!(resolve_in_roots(Path::new("/"), &roots).is_none());
+    assert!(resolve_in_roots(Path::new(""), &roots).is_none());
+}
+
+#[test]
+fn a_huge_workspace_symbol_query_is_answered_at_once_and_a_stop_cuts_the_search() {
+    let dir = workspace();
+    let index = WorkspaceIndex::new();
+    index
+        .rebuild(
+            &IndexOptions::new(vec![dir.path().to_owned()]),
+            None,
+            &|_| {},
+        )
+        .expect("build");
+    let huge = "a".repeat(1 << 20);
+    let started = std::time::Instant::now();
+    assert_eq!(index.search(&huge, 256), vec![]);
+    assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    let (found, cut) = index.search_within("", 256, &|| true);
+    assert!(cut);
+    assert!(found.is_empty());
+    assert!(!index.search("", 256).is_empty());
 }

@@ -108,7 +108,10 @@ fn visit(node: Node<'_>, source: &str, calls: &mut Vec<Call>, piped: &mut Vec<us
             visit_call(node, source, calls, is_piped)
         }
         "binary_operator" if operator(node, source) == Some("|>") => {
-            if let Some(right) = node.child_by_field_name("right").filter(|r| r.kind() == "call") {
+            if let Some(right) = node
+                .child_by_field_name("right")
+                .filter(|r| r.kind() == "call")
+            {
                 piped.push(right.id());
             }
             // A bare pipe step `x |> helper` calls `helper/1`.
