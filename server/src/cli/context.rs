@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use super::workspace;
 use super::{out, outln};
 use crate::context::{AssembledContext, Task, TokenCounter};
+use crate::document::{position, Position, PositionEncoding};
 use crate::engine::{AiError, Cursor, IndexCacheUse};
 
 /// Arguments of `aiex context`.
@@ -181,18 +182,17 @@ pub(super) fn parse_position(position: &str) -> anyhow::Result<(PathBuf, usize, 
 }
 
 /// The byte offset of a 1-based line and character column; a column past the line's end
-/// lands at its end.
+/// lands at its end, a line past the file's is `None`. The one line index does the counting.
 pub(super) fn byte_offset(text: &str, line: usize, column: usize) -> Option<usize> {
-    let mut start = 0;
-    for _ in 1..line {
-        start += text[start..].find('\n')? + 1;
+    let rope = ropey::Rope::from_str(text);
+    let at = Position::new(
+        u32::try_from(line.checked_sub(1)?).ok()?,
+        u32::try_from(column.saturating_sub(1)).unwrap_or(u32::MAX),
+    );
+    if at.line as usize >= rope.len_lines() {
+        return None;
     }
-    let line_text = text[start..].split('\n').next().unwrap_or("");
-    let within = line_text
-        .char_indices()
-        .nth(column - 1)
-        .map_or(line_text.len(), |(at, _)| at);
-    Some(start + within)
+    Some(position::offset_of(&rope, at, PositionEncoding::Utf32).byte)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub fn encoding_kind(encoding: PositionEncoding) -> lsp::PositionEncodingKind {
     match encoding {
         PositionEncoding::Utf8 => lsp::PositionEncodingKind::UTF8,
         PositionEncoding::Utf16 => lsp::PositionEncodingKind::UTF16,
+        PositionEncoding::Utf32 => lsp::PositionEncodingKind::UTF32,
     }
 }
 

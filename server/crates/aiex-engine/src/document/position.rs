@@ -16,6 +16,9 @@ pub enum PositionEncoding {
     /// Columns are UTF-16 code units (the LSP default).
     #[default]
     Utf16,
+    /// Columns are characters (Unicode scalar values): what a person counts, as the command
+    /// line takes `FILE:LINE:COL` (and LSP's `utf-32`).
+    Utf32,
 }
 
 /// A zero-based (line, column) position, the column counted in some [`PositionEncoding`].
@@ -101,6 +104,15 @@ pub fn offset_of(rope: &Rope, position: Position, encoding: PositionEncoding) ->
                 (rope.char_to_byte(char_idx), false)
             }
         }
+        PositionEncoding::Utf32 => {
+            let start_char = rope.byte_to_char(line_start);
+            let end_char = rope.byte_to_char(line_start + content_len);
+            if start_char + column > end_char {
+                (line_start + content_len, true)
+            } else {
+                (rope.char_to_byte(start_char + column), false)
+            }
+        }
     };
     ResolvedOffset { byte, clamped }
 }
@@ -117,6 +129,7 @@ pub fn position_of(rope: &Rope, byte: usize, encoding: PositionEncoding) -> Posi
         PositionEncoding::Utf16 => {
             rope.char_to_utf16_cu(char_idx) - rope.char_to_utf16_cu(rope.byte_to_char(line_start))
         }
+        PositionEncoding::Utf32 => char_idx - rope.byte_to_char(line_start),
     };
     Position::new(to_u32(line), to_u32(column))
 }
@@ -131,6 +144,19 @@ mod tests {
 
     fn rope(text: &str) -> Rope {
         Rope::from_str(text)
+    }
+
+    #[test]
+    fn utf32_columns_count_characters_and_round_trip() {
+        let r = rope("a😀b\nçd\n");
+        let at = |line, column| offset_of(&r, Position::new(line, column), PositionEncoding::Utf32);
+        assert_eq!(at(0, 2).byte, 5);
+        assert_eq!(at(1, 1).byte, 9);
+        assert!(at(1, 9).clamped);
+        assert_eq!(
+            position_of(&r, 5, PositionEncoding::Utf32),
+            Position::new(0, 2)
+        );
     }
 
     #[test]
