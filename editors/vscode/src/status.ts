@@ -29,6 +29,39 @@ function num(value: unknown): number | undefined {
 /** States that mean the provider cannot currently serve requests. */
 const BAD_STATES = new Set(["open", "down", "unavailable", "error", "unconfigured", "none", "offline"]);
 
+/** How AI features stand, in the words the status bar shows. */
+export type Availability = "ready" | "degraded" | "offline";
+
+/**
+ * The overall word from the providers' states, for a server that does not send its own
+ * `state`: a breaker state (`closed`, `half_open`, `open`) is the server's machinery, and
+ * `closed` read as a fault in the status bar.
+ */
+export function availabilityOf(states: (string | undefined)[]): Availability {
+  if (states.length === 0) return "offline";
+  const bad = states.filter((s) => s !== undefined && BAD_STATES.has(s.toLowerCase())).length;
+  if (bad === 0) return "ready";
+  return bad === states.length ? "offline" : "degraded";
+}
+
+/** One provider's state, as a user reads it. */
+function describeState(state: string | undefined): string {
+  switch (state?.toLowerCase()) {
+    case undefined:
+      return "unknown";
+    case "closed":
+      return "ready";
+    case "half_open":
+    case "halfopen":
+    case "half-open":
+      return "recovering (trying one request)";
+    case "open":
+      return "failing: requests paused for a moment";
+    default:
+      return state ?? "unknown";
+  }
+}
+
 interface ProviderLine {
   name: string;
   state?: string;
@@ -91,22 +124,27 @@ export function formatStatus(status: unknown, usage?: unknown, error?: string): 
   const providers = providerLines(s);
   const active = str(s["provider"]) ?? str(s["active_provider"]) ?? providers[0]?.name;
   const activeLine = providers.find((p) => p.name === active);
-  const state = str(s["state"]) ?? activeLine?.state ?? (active ? "ready" : "offline");
+  const sent = str(s["state"]);
+  const state: Availability =
+    sent === "ready" || sent === "degraded" || sent === "offline"
+      ? sent
+      : availabilityOf(providers.map((p) => p.state));
   const cost = costToday(obj(usage), s);
 
-  const parts = [active ?? "offline", state];
+  const parts: string[] = state === "offline" || !active ? [state] : [active, state];
   if (cost !== undefined) parts.push(formatCost(cost));
-  const warning = !active || BAD_STATES.has(state.toLowerCase());
+  const warning = state !== "ready";
   const text = `${warning ? "$(warning)" : "$(sparkle)"} Aiex: ${parts.join(" · ")}`;
 
   const tooltip: string[] = [];
+  if (activeLine === undefined && active) tooltip.push(`provider: ${active}`);
   for (const p of providers) {
-    tooltip.push(`${p.name}${p.model ? ` (${p.model})` : ""}: ${p.state ?? "unknown"}`);
+    tooltip.push(`${p.name}${p.model ? ` (${p.model})` : ""}: ${describeState(p.state)}`);
   }
   const hitRate = num(s["cache_hit_rate"]) ?? num(obj(s["cache"])?.["hit_rate"]);
   if (hitRate !== undefined) tooltip.push(`cache hit rate: ${Math.round(hitRate * 100)}%`);
   if (cost !== undefined) tooltip.push(`cost today: ${formatCost(cost)}`);
-  if (!active) tooltip.push("AI features need a provider: configure aiex.providers (see the Aiex README).");
+  if (state === "offline") tooltip.push("AI features need a model: configure aiex.providers or run Ollama (see the Aiex README).");
   tooltip.push("Click to refresh.");
   return { text, tooltip: tooltip.join("\n"), warning };
 }

@@ -13,6 +13,7 @@ const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as
   dependencies: Record<string, string>;
   activationEvents: string[];
   contributes: {
+    languages: { id: string; extensions: string[]; configuration?: string; grammars?: unknown }[];
     commands: { command: string }[];
     menus: { "editor/context": { command: string; when: string }[] };
     configuration: { properties: Record<string, unknown> };
@@ -21,6 +22,17 @@ const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as
 const source = readFileSync(join(root, "src", "extension.ts"), "utf8");
 
 describe("package.json", () => {
+  it("registers the elixir language for .ex and .exs, and nothing an Elixir extension would set", () => {
+    // VS Code has no built-in Elixir: without this, .ex files open as Plain Text and the client
+    // never sees them. VS Code merges contributions of one language id, so with ElixirLS
+    // installed its grammar and language configuration still apply.
+    const elixir = manifest.contributes.languages.find((l) => l.id === "elixir");
+    assert.deepEqual(elixir?.extensions, [".ex", ".exs"]);
+    assert.equal(elixir?.configuration, undefined);
+    assert.equal(elixir?.grammars, undefined);
+    assert.ok(manifest.activationEvents.includes("onLanguage:elixir"));
+  });
+
   it("registers every contributed command in the code", () => {
     const registered = new Set([
       ...Object.keys(ACTIONS).map((name) => `aiex.${name}Here`), // registered in a loop

@@ -10,21 +10,34 @@ describe("formatStatus", () => {
     );
     assert.equal(view.text, "$(sparkle) Aiex: local · ready · $0.43");
     assert.equal(view.warning, false);
-    assert.match(view.tooltip, /local \(qwen\): closed/);
-    assert.match(view.tooltip, /hosted: open/);
+    assert.match(view.tooltip, /local \(qwen\): ready/);
+    assert.match(view.tooltip, /hosted: failing/);
     assert.match(view.tooltip, /cache hit rate: 25%/);
   });
 
-  it("reads a provider list and the first provider's breaker state", () => {
-    const view = formatStatus({ providers: [{ name: "hosted", breaker: "open" }], cost_today_usd: 0 });
-    assert.equal(view.text, "$(warning) Aiex: hosted · open · $0.00");
-    assert.equal(view.warning, true);
+  it("says ready, never the breaker state, for a provider whose breaker is closed", () => {
+    const view = formatStatus({ providers: [{ name: "fake", breaker: "closed" }] });
+    assert.equal(view.text, "$(sparkle) Aiex: fake · ready");
+    assert.doesNotMatch(view.text + view.tooltip, /closed/);
   });
 
-  it("says that AI features need a provider when none is configured", () => {
+  it("says offline when every provider's breaker is open, degraded when some are", () => {
+    const view = formatStatus({ providers: [{ name: "hosted", breaker: "open" }], cost_today_usd: 0 });
+    assert.equal(view.text, "$(warning) Aiex: offline · $0.00");
+    assert.equal(view.warning, true);
+    const some = formatStatus({ providers: [{ name: "a", breaker: "open" }, { name: "b", breaker: "closed" }] });
+    assert.equal(some.text, "$(warning) Aiex: a · degraded");
+  });
+
+  it("uses the server's own word when it sends one", () => {
+    assert.equal(formatStatus({ state: "offline", providers: [{ name: "x", breaker: "closed" }] }).text, "$(warning) Aiex: offline");
+    assert.equal(formatStatus({ state: "degraded", providers: [{ name: "x" }] }).text, "$(warning) Aiex: x · degraded");
+  });
+
+  it("says that AI features need a model when none is configured", () => {
     const view = formatStatus({ providers: {} });
-    assert.equal(view.text, "$(warning) Aiex: offline · offline");
-    assert.match(view.tooltip, /AI features need a provider/);
+    assert.equal(view.text, "$(warning) Aiex: offline");
+    assert.match(view.tooltip, /AI features need a model/);
   });
 
   it("shows the reason when the status could not be fetched", () => {

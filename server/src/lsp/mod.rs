@@ -7,13 +7,16 @@
 
 mod actions;
 mod ai;
+mod availability;
 mod boundary;
 mod budget;
+mod completion_item;
 mod convert;
 mod diagnostics;
 mod errors;
 mod paths;
 mod server;
+mod single_flight;
 mod transport;
 mod workspace;
 

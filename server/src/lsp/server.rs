@@ -41,6 +41,11 @@ pub struct ServerState {
     /// The client accepts a dynamically registered file watcher.
     dynamic_file_watching: AtomicBool,
     edit_support: RwLock<super::actions::EditSupport>,
+    /// Completion and inline completion requests for one place share one suggestion.
+    suggestions_in_flight: super::single_flight::SingleFlight<
+        super::single_flight::SuggestionKey,
+        Result<Option<crate::engine::Suggestion>>,
+    >,
     /// Turns for background checks (one per core).
     background: BackgroundTurns,
     /// Bumped on every `didClose`; memory is released once closes pause.
@@ -488,7 +493,12 @@ impl LanguageServer for Backend {
                 document_symbol_provider: Some(lsp::OneOf::Left(true)),
                 hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
                 completion_provider: completion_enabled.then(|| lsp::CompletionOptions {
-                    trigger_characters: Some(vec![".".to_owned(), "(".to_owned(), " ".to_owned()]),
+                    trigger_characters: Some(
+                        super::completion_item::TRIGGER_CHARACTERS
+                            .iter()
+                            .map(|c| (*c).to_owned())
+                            .collect(),
+                    ),
                     ..lsp::CompletionOptions::default()
                 }),
                 inline_completion_provider: completion_enabled.then_some(lsp::OneOf::Left(true)),
@@ -502,6 +512,7 @@ impl LanguageServer for Backend {
                                 .map(|(command, _, _)| *command),
                         )
                         .chain(std::iter::once(super::actions::FIX_COMMAND))
+                        .chain(std::iter::once(super::availability::SET_UP_COMMAND))
                         .map(str::to_owned)
                         .collect(),
                     ..lsp::ExecuteCommandOptions::default()
@@ -805,6 +816,14 @@ impl LanguageServer for Backend {
             // Late chunks only cost the AI actions this time, not the quick fixes.
             if let Ok(Some((_, chunks))) = chunks {
                 let target = crate::ai::actions::target_at(&chunks, start.byte);
+                // AI actions only when a model may answer them; otherwise one action that
+                // says how to get one, instead of actions that fail with a network error.
+                if !self.ai_availability().offers_ai_actions() {
+                    if target.is_some() {
+                        actions.push(super::availability::set_up_action());
+                    }
+                    return Ok(Some(actions));
+                }
                 if features.actions.enabled {
                     actions.extend(super::actions::fixes_for(
                         uri,
@@ -955,10 +974,11 @@ impl LanguageServer for Backend {
         params: lsp::CompletionParams,
     ) -> Result<Option<lsp::CompletionResponse>> {
         let at = params.text_document_position;
+        debug!(position = ?at.position, "completion request");
         // Completion lists are asked for as the user types, whatever the trigger kind says
         // (VS Code reports quick suggestions as invoked): always debounced.
         let Some(suggestion) = self
-            .suggest(&at.text_document.uri, at.position, false)
+            .suggest(&at.text_document.uri, at.position, false, true)
             .await?
         else {
             return Ok(Some(lsp::CompletionResponse::List(lsp::CompletionList {
@@ -975,24 +995,23 @@ impl LanguageServer for Backend {
             start: suggestion.word_start,
             end: suggestion.cursor,
         };
-        let new_text = format!("{typed}{}", suggestion.text);
-        let first_line = suggestion.text.lines().next().unwrap_or("").trim();
-        let label: String = format!("{typed}{first_line}").chars().take(60).collect();
+        let shape = super::completion_item::item_text(&typed, &suggestion.text);
+        let new_text = shape.new_text;
         let item = lsp::CompletionItem {
-            label,
+            label: shape.label,
             label_details: Some(lsp::CompletionItemLabelDetails {
                 detail: None,
                 description: Some("✨ aiex".to_owned()),
             }),
-            kind: Some(lsp::CompletionItemKind::TEXT),
-            detail: Some("AI suggestion (aiex)".to_owned()),
+            kind: Some(super::completion_item::KIND),
+            detail: Some(shape.detail),
             documentation: Some(lsp::Documentation::MarkupContent(lsp::MarkupContent {
                 kind: lsp::MarkupKind::Markdown,
                 value: format!("```elixir\n{new_text}\n```"),
             })),
             sort_text: Some("0".to_owned()),
             // The typed word is a prefix of the filter text, so clients keep the item.
-            filter_text: Some(new_text.clone()),
+            filter_text: Some(shape.filter_text),
             preselect: Some(true),
             insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
             text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit {
@@ -1020,6 +1039,7 @@ impl LanguageServer for Backend {
                     None => serde_json::json!({ "providers": [] }),
                 };
                 value["index"] = serde_json::json!({ "files": self.state.index().counts().files });
+                value["state"] = serde_json::json!(self.ai_availability().as_str());
                 Ok(Some(value))
             }
             "aiex.usage" => {
@@ -1027,6 +1047,13 @@ impl LanguageServer for Backend {
                 let value = serde_json::to_value(&usage)
                     .map_err(|e| Error::invalid_params(e.to_string()))?;
                 Ok(Some(value))
+            }
+            super::availability::SET_UP_COMMAND => {
+                let message = super::availability::set_up_message(user_config_path().as_deref());
+                self.client
+                    .show_message(lsp::MessageType::INFO, message)
+                    .await;
+                Ok(None)
             }
             command if super::actions::runs(command) => {
                 // Actions wait on a model for seconds: report progress when the client gave a token.
@@ -1063,26 +1090,69 @@ impl Backend {
     ) -> Result<Option<lsp::InlineCompletionResponse>> {
         let at = params.text_document_position;
         let explicit = params.context.trigger_kind == lsp::InlineCompletionTriggerKind::INVOKED;
+        debug!(position = ?at.position, explicit, selected = ?params.context.selected_completion_info.as_ref().map(|s| &s.text), "inline completion request");
         let Some(suggestion) = self
-            .suggest(&at.text_document.uri, at.position, explicit)
+            .suggest(&at.text_document.uri, at.position, explicit, false)
             .await?
         else {
             return Ok(Some(lsp::InlineCompletionResponse::List(
                 lsp::InlineCompletionList { items: Vec::new() },
             )));
         };
-        let cursor = crate::chunks::ByteRange {
+        let encoding = self.state.encoding();
+        let mut replaced = crate::chunks::ByteRange {
             start: suggestion.cursor,
             end: suggestion.cursor,
         };
+        let mut insert_text = suggestion.text;
+        // VS Code shows the item only when it extends the suggest widget's selected item.
+        if let Some(selected) = &params.context.selected_completion_info {
+            let offset = |p: lsp::Position| {
+                position::offset_of(&suggestion.rope, convert::position_from_lsp(p), encoding).byte
+            };
+            let document = suggestion.rope.to_string();
+            let selected = super::completion_item::Selected {
+                start: offset(selected.range.start),
+                end: offset(selected.range.end),
+                text: &selected.text,
+            };
+            match super::completion_item::extend_selected(
+                &document,
+                suggestion.cursor,
+                &insert_text,
+                selected,
+            ) {
+                Some(edit) => {
+                    replaced = crate::chunks::ByteRange {
+                        start: edit.start,
+                        end: edit.end,
+                    };
+                    insert_text = edit.text;
+                }
+                None => {
+                    debug!(
+                        selected = %selected.text,
+                        range = ?(selected.start, selected.end),
+                        cursor = suggestion.cursor,
+                        suggestion = %insert_text,
+                        "the suggestion does not extend the selected completion: not offered"
+                    );
+                    return Ok(Some(lsp::InlineCompletionResponse::List(
+                        lsp::InlineCompletionList { items: Vec::new() },
+                    )));
+                }
+            }
+        }
+        debug!(
+            position = ?at.position,
+            range = ?(replaced.start, replaced.end),
+            text = %insert_text,
+            "inline completion offered"
+        );
         let item = lsp::InlineCompletionItem {
-            insert_text: suggestion.text,
+            insert_text,
             filter_text: None,
-            range: Some(convert::range_to_lsp(
-                &suggestion.rope,
-                cursor,
-                self.state.encoding(),
-            )),
+            range: Some(convert::range_to_lsp(&suggestion.rope, replaced, encoding)),
             command: None,
             insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
         };
@@ -1091,9 +1161,57 @@ impl Backend {
         )))
     }
 
-    /// The AI suggestion at a position, shared by completion items and inline completions.
-    /// `explicit`: the user asked for it (no debounce).
+    /// Whether a model may answer AI requests now: the implicit provider's probe and the
+    /// configured providers' breakers.
+    fn ai_availability(&self) -> super::availability::Availability {
+        let engine = &self.state.engine;
+        let breakers: Vec<_> = engine
+            .providers()
+            .map(|p| p.status().providers.iter().map(|s| s.breaker).collect())
+            .unwrap_or_default();
+        super::availability::Availability::of(engine.is_offline(), &breakers)
+    }
+
+    /// The AI suggestion at a position, shared by completion items and inline completions:
+    /// requests for the same place and version join one computation. `explicit`: the user
+    /// asked for it (no debounce); `for_completion_list`: a `textDocument/completion` request.
     async fn suggest(
+        &self,
+        uri: &lsp::Uri,
+        position: lsp::Position,
+        explicit: bool,
+        for_completion_list: bool,
+    ) -> Result<Option<crate::engine::Suggestion>> {
+        let document = convert::document_key(uri);
+        let Some(handle) = self.state.documents().get(&document) else {
+            return Err(unknown_document(uri));
+        };
+        let key = super::single_flight::SuggestionKey {
+            version: handle.with_document(|d| d.version()),
+            document: uri.as_str().to_owned(),
+            position: (position.line, position.character),
+        };
+        // A completion list still being computed for an earlier keystroke is let finish (for a
+        // moment) before an inline request supersedes it: VS Code asks for the list no more
+        // once an answer came back empty, and then shows ghost text only if it extends a word.
+        if !for_completion_list {
+            self.state
+                .suggestions_in_flight
+                .settle(&key, std::time::Duration::from_millis(300))
+                .await;
+        }
+        let backend = Backend::new(self.client.clone(), Arc::clone(&self.state));
+        let uri = uri.clone();
+        self.state
+            .suggestions_in_flight
+            .run(key, for_completion_list, move || async move {
+                backend.suggest_now(&uri, position, explicit).await
+            })
+            .await
+    }
+
+    /// The AI suggestion at a position, computed now.
+    async fn suggest_now(
         &self,
         uri: &lsp::Uri,
         position: lsp::Position,
@@ -1111,6 +1229,9 @@ impl Backend {
             .complete(&key, cursor, options)
             .await
             .map_err(super::errors::to_lsp)?;
+        if let Some(because) = &outcome.nothing_because {
+            debug!(uri = uri.as_str(), ?position, "no suggestion: {because}");
+        }
         if let Some(message) = outcome.notice {
             self.client
                 .show_message(lsp::MessageType::WARNING, message)

@@ -166,7 +166,7 @@ check("attaches to an Elixir buffer at the mix project root", function()
     client = aiex.client(bufnr)
     return client ~= nil and client.server_capabilities ~= nil
   end, 50)
-  assert(ok, "aiex did not attach within " .. TIMEOUT_MS .. " ms (see " .. vim.lsp.get_log_path() .. ")")
+  assert(ok, "aiex did not attach within " .. TIMEOUT_MS .. " ms (see " .. require("aiex.compat").log_path() .. ")")
   assert(client.config.root_dir == project, "root_dir is " .. tostring(client.config.root_dir) .. ", expected " .. project)
 end)
 

@@ -25,6 +25,18 @@ local root = require("aiex.root")
 local actions = require("aiex.actions")
 local status = require("aiex.status")
 
+check("the LSP log path is found without a deprecation warning", function()
+  local warned = {}
+  local notify, deprecate = vim.notify, vim.deprecate
+  vim.notify = function(msg) table.insert(warned, msg) end
+  vim.deprecate = function(name) table.insert(warned, "deprecated: " .. name) end
+  local ok, path = pcall(require("aiex.compat").log_path)
+  vim.notify, vim.deprecate = notify, deprecate
+  assert(ok, path)
+  assert(type(path) == "string" and path:match("lsp%.log$"), "not the LSP log: " .. tostring(path))
+  eq(warned, {}, "warnings")
+end)
+
 -- A throwaway tree: umbrella/{mix.exs, apps/web/{mix.exs, lib/web.ex}}, plain/{.git/, lib/x.ex}
 local tmp = vim.fn.tempname()
 local function touch(path)

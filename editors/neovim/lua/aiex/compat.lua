@@ -45,6 +45,16 @@ function M.is_stopped(client)
   return client.is_stopped()
 end
 
+--- The LSP log file: vim.lsp.log.get_filename() where it exists (0.9+; 0.12 deprecates
+--- vim.lsp.get_log_path(), and its warning lands in the middle of whatever is printing).
+function M.log_path()
+  local log = vim.lsp.log
+  if log and log.get_filename then
+    return log.get_filename()
+  end
+  return vim.lsp.get_log_path()
+end
+
 --- vim.islist in 0.10+, vim.tbl_islist (deprecated there) before.
 M.islist = vim.islist or vim.tbl_islist
 

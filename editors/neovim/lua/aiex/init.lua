@@ -127,7 +127,7 @@ function M.attach(bufnr)
   if not client or compat.is_stopped(client) then
     id = vim.lsp.start_client(config)
     if not id then
-      vim.notify("aiex failed to start: see :lua vim.cmd('edit ' .. vim.lsp.get_log_path())", vim.log.levels.ERROR)
+      vim.notify("aiex failed to start: see " .. compat.log_path(), vim.log.levels.ERROR)
       return nil
     end
     clients_by_root[config.root_dir] = id
