@@ -35,14 +35,11 @@ pub struct ExplainArgs {
 /// Runs `aiex complete`: prints the suggestion for the cursor.
 pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
     let (path, line, column) = parse_position(&args.location)?;
+    let opened = workspace::open(&path, None, IndexCacheUse::ReadWrite)?;
+    let text = opened.text()?;
     let FileWorkspace {
         engine, key, file, ..
-    } = workspace::open(&path, None, IndexCacheUse::ReadWrite)?;
-    let text = engine
-        .documents()
-        .get(&key)
-        .context("the file is not open")?
-        .with_document(|d| d.rope().to_string());
+    } = opened;
     let cursor = byte_offset(&text, line, column)
         .with_context(|| format!("{}:{line}:{column} is outside the file", file.display()))?;
     let settings = engine.config().config.features.completion.clone();
@@ -71,14 +68,11 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
 pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
     let (path, line, _) = parse_position(&format!("{}:1", args.location))
         .map_err(|_| anyhow::anyhow!("`{}` is not FILE:LINE (line from 1)", args.location))?;
+    let opened = workspace::open(&path, None, IndexCacheUse::ReadWrite)?;
+    let text = opened.text()?;
     let FileWorkspace {
         engine, key, file, ..
-    } = workspace::open(&path, None, IndexCacheUse::ReadWrite)?;
-    let text = engine
-        .documents()
-        .get(&key)
-        .context("the file is not open")?
-        .with_document(|d| d.rope().to_string());
+    } = opened;
     let line_start = byte_offset(&text, line, 1)
         .with_context(|| format!("{} has no line {line}", file.display()))?;
     let indent = text[line_start..]

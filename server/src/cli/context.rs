@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 use super::workspace;
 use super::{out, outln};
@@ -80,11 +80,7 @@ pub fn run(args: ContextArgs) -> anyhow::Result<()> {
         .unwrap_or(&opened.file)
         .to_path_buf();
     let engine = &opened.engine;
-    let text = engine
-        .documents()
-        .get(&opened.key)
-        .context("the file is not open")?
-        .with_document(|d| d.rope().to_string());
+    let text = opened.text()?;
     let Some(cursor) = byte_offset(&text, line, column) else {
         bail!(
             "{}:{line}:{column} is past the end of the file (it has {} lines)",

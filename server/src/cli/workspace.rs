@@ -20,6 +20,18 @@ pub(super) struct FileWorkspace {
     pub root: PathBuf,
 }
 
+impl FileWorkspace {
+    /// The file's text, as the engine holds it.
+    pub fn text(&self) -> anyhow::Result<String> {
+        Ok(self
+            .engine
+            .documents()
+            .get(&self.key)
+            .context("the file is not open")?
+            .with_document(|d| d.rope().to_string()))
+    }
+}
+
 /// Sets up the workspace of `file` (its root: `root`, or found from the file). Configuration
 /// problems are printed to stderr and the rest of the configuration applies, as in the server.
 pub(super) fn open(
