@@ -195,6 +195,11 @@ async fn refused_connection_fails_over_with_a_clear_reason() {
         .result
         .unwrap();
     assert_eq!(response.provider, "backup");
+    // The stream says who answers before it ends (the audit log records it even when the
+    // reader stops early).
+    let (chain, _) = providers.chain(&["down", "backup"]);
+    let stream = chain.stream(&request()).await.expect("the backup answers");
+    assert_eq!(stream.source(), Some(("backup", "gpt-4o-mini")));
     let alone = stream_through(&providers, &["down"], &request())
         .await
         .result

@@ -54,7 +54,9 @@ impl ProviderChain {
         let mut errors = Vec::new();
         for provider in &self.providers {
             match provider.stream(request).await {
-                Ok(stream) => return Ok(stream),
+                Ok(stream) => {
+                    return Ok(stream.answered_by(provider.name(), &provider.config().model))
+                }
                 Err(error) if !error.allows_failover() => return Err(error),
                 Err(error) => {
                     tracing::info!(

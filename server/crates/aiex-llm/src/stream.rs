@@ -11,6 +11,8 @@ use super::types::{LlmResponse, StreamEvent};
 /// A response being generated. Dropping it closes the HTTP connection at once.
 pub struct LlmStream {
     inner: Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>,
+    /// The provider and model answering, once a chain chose one.
+    source: Option<(String, String)>,
 }
 
 impl LlmStream {
@@ -18,7 +20,20 @@ impl LlmStream {
     pub fn new(inner: impl Stream<Item = Result<StreamEvent, LlmError>> + Send + 'static) -> Self {
         Self {
             inner: Box::pin(inner),
+            source: None,
         }
+    }
+
+    /// Marks the stream as coming from `provider`'s `model` (the chain does, when one of its
+    /// providers answers): callers learn who answered before the stream ends.
+    pub fn answered_by(mut self, provider: &str, model: &str) -> Self {
+        self.source = Some((provider.to_owned(), model.to_owned()));
+        self
+    }
+
+    /// The provider and model answering, when known.
+    pub fn source(&self) -> Option<(&str, &str)> {
+        self.source.as_ref().map(|(p, m)| (p.as_str(), m.as_str()))
     }
 
     /// A stream replaying a complete answer (from the cache): one delta, then the result.

@@ -110,9 +110,16 @@ impl Engine {
         mut request: LlmRequest,
         outbound: Outbound,
     ) -> Result<(LlmStream, AuditTicket), LlmError> {
-        let ticket = self.pass_gate(chain, &mut request, outbound);
+        let mut ticket = self.pass_gate(chain, &mut request, outbound);
         match chain.stream(&request).await {
-            Ok(stream) => Ok((stream, ticket)),
+            Ok(stream) => {
+                // After a failover the provider answering is not the first one listed.
+                if let (Some((provider, model)), Some(line)) = (stream.source(), &mut ticket.line) {
+                    line.provider = provider.to_owned();
+                    line.model = model.to_owned();
+                }
+                Ok((stream, ticket))
+            }
             Err(error) => {
                 ticket.finish(&format!("error: {error}"), None);
                 Err(error)
