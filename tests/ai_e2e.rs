@@ -798,6 +798,38 @@ fn the_command_line_completes_and_explains_with_the_same_pipeline() {
 }
 
 #[test]
+fn the_command_line_with_no_model_says_so_once_and_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("mix.exs"),
+        "defmodule Cart.MixProject do\nend\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(dir.path().join("lib")).expect("mkdir");
+    std::fs::write(dir.path().join("lib/cart.ex"), ACTION_TEXT).expect("write");
+    for args in [
+        ["complete", "lib/cart.ex:5:19"],
+        ["explain", "lib/cart.ex:4"],
+    ] {
+        let started = Instant::now();
+        let output = aiex_cli(dir.path(), &args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.contains("no model provider is configured"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("aiex doctor"), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no retries of a refused connection: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
 fn generate_tests_creates_the_mirrored_test_file_or_extends_the_existing_one() {
     let fake = Fake::start();
     let describe = "```elixir\ndescribe \"total/1\" do\n  test \"sums the prices\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```\n";

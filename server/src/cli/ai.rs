@@ -47,19 +47,22 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         explicit: true,
         timeout: Some(Duration::from_millis(settings.timeout_ms).max(CLI_COMPLETION_TIMEOUT)),
     };
-    let outcome =
-        workspace::runtime()?.block_on(engine.complete(&key, Cursor::Byte(cursor), options))?;
+    let runtime = workspace::runtime()?;
+    if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
+        bail!("{}", notice.trim_start_matches("Aiex: "));
+    }
+    let outcome = runtime.block_on(engine.complete(&key, Cursor::Byte(cursor), options))?;
     match outcome.suggestion {
         Some(suggestion) => {
             outln!("{}", suggestion.text)?;
             Ok(())
         }
+        // The reason, not the editor's notice: the command line says it once, plainly.
         None => bail!(
-            "{}",
+            "no suggestion: {}",
             outcome
-                .notice
-                .or(outcome.nothing_because)
-                .unwrap_or_else(|| "no suggestion at this place".to_owned())
+                .nothing_because
+                .unwrap_or_else(|| "nothing useful at this place".to_owned())
         ),
     }
 }
@@ -86,7 +89,11 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
         kind: ActionKind::Explain,
         instruction: None,
     };
-    let outcome = workspace::runtime()?
+    let runtime = workspace::runtime()?;
+    if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
+        bail!("{}", notice.trim_start_matches("Aiex: "));
+    }
+    let outcome = runtime
         .block_on(engine.action(request))
         .map_err(|error| match error {
             AiError::NotApplicable(_) => anyhow::anyhow!(

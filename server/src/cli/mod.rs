@@ -98,7 +98,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let serving = matches!(cli.command, None | Some(Command::Lsp));
     // The server logs what it does; one-shot commands only what goes wrong.
-    let default_level = if serving { "aiex=info,warn" } else { "warn" };
+    // One-shot commands say what went wrong themselves, once; their logs show only errors
+    // unless AIEX_LOG asks for more.
+    let default_level = if serving { "aiex=info,warn" } else { "error" };
     if let Err(error) = crate::logging::init(default_level, cli.log_file.as_deref()) {
         eprintln!("aiex: {error:#}");
         return ExitCode::from(2);
