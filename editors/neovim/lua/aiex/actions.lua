@@ -104,7 +104,9 @@ local function execute(client, bufnr, action, opts)
   shown[client.id] = nil
   compat.request(client, "workspace/executeCommand", { command = cmd.command, arguments = args }, function(err, result)
     if err then
-      vim.notify("Aiex: " .. (action.title or cmd.command) .. " failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      -- Titles already say "Aiex: ": say it once, then the server's own words.
+      local title = (action.title or cmd.command):gsub("^Aiex: ", "")
+      vim.notify("Aiex: " .. title .. " failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
       return
     end
     local text = M.result_text(result)
