@@ -912,6 +912,9 @@ impl LanguageServer for Backend {
         &self,
         params: lsp::WorkspaceSymbolParams,
     ) -> Result<Option<lsp::WorkspaceSymbolResponse>> {
+        // Files the client reported changed before asking are in the index first: updates run
+        // in arrival order behind this lock, which is fair.
+        drop(self.state.index_updates.lock().await);
         let encoding = self.state.encoding();
         let index = self.state.index();
         let query = params.query;
