@@ -79,6 +79,9 @@ impl LspClient {
             std::process::id(),
             CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
+        // A process id comes back: what an earlier test run left under the same name (an audit
+        // log, an index cache) must not be read as this client's.
+        let _ = std::fs::remove_dir_all(&cache);
         command.env("AIEX_DATA_DIR", cache.join("data"));
         command.env("AIEX_CACHE_DIR", &cache);
         if let Some(dir) = workspace {

@@ -66,8 +66,9 @@ impl Drop for AuditTicket {
     }
 }
 
-/// Appends the line off the message loop when there is a runtime (the server), at once
-/// otherwise (the command line).
+/// Appends the line off the message loop on a multi-threaded runtime (the server), at once on
+/// a single-threaded one or none (the command line, which exits right after: a blocking task
+/// queued then could be dropped with the runtime, and its line lost).
 fn write(
     log: Option<AuditLog>,
     line: PendingLine,
@@ -95,10 +96,10 @@ fn write(
         }
     };
     match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             runtime.spawn_blocking(record);
         }
-        Err(_) => record(),
+        _ => record(),
     }
 }
 
