@@ -5,7 +5,6 @@
 //! never touch text outside the target function (or the test file), and must parse.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::ai::actions::{self as prompts, Target};
 use crate::chunks::{ByteRange, FileChunks};
@@ -14,9 +13,6 @@ use crate::document::{DocumentKey, SyntaxSnapshot};
 
 use super::gateway::Outbound;
 use super::{AiError, Cursor, Engine};
-
-/// How long an action may wait for a model when the provider sets no deadline of its own.
-const ACTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The tokens of workspace context an action's prompt may carry.
 const ACTION_CONTEXT_TOKENS: usize = 2_048;
@@ -197,11 +193,8 @@ impl Engine {
             files,
             redactions,
         };
-        let prompt = if prompt.deadline.is_none() {
-            prompt.with_timeout(ACTION_TIMEOUT)
-        } else {
-            prompt
-        };
+        // No deadline of the engine's own: the provider's `request_timeout_ms` is the user's word
+        // on how long a model may take (minutes, for a model on a laptop CPU).
         let answer = self
             .ask(&chain, prompt, outbound)
             .await
