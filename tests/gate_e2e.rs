@@ -531,3 +531,33 @@ fn the_command_line_and_the_editor_send_the_same_prompt_for_the_same_place() {
     assert_eq!(editor["suffix"], cli["suffix"], "the suffixes differ");
     assert_eq!(seen[0].body, seen[1].body, "the requests differ");
 }
+
+#[test]
+fn an_aiexignore_changed_while_the_server_runs_takes_effect_at_once() {
+    let world = World::new();
+    let mut client = started(&world);
+    let pricing = world.uri("lib/shop/pricing.ex");
+    let text = std::fs::read_to_string(world.root.join("lib/shop/pricing.ex")).expect("read");
+    client.open(&pricing, &text);
+    let ask = |client: &mut LspClient, character: u32| {
+        client.request(
+            "textDocument/inlineCompletion",
+            json!({ "textDocument": { "uri": pricing }, "position": position(2, character), "context": { "triggerKind": 1 } }),
+        )
+    };
+    ask(&mut client, 10);
+    world.wait_for_requests(1);
+
+    // The user excludes the file; the editor reports the changed .aiexignore.
+    let ignore = world.root.join(".aiexignore");
+    std::fs::write(&ignore, "lib/private/\ntest/shop/\nlib/shop/pricing.ex\n").expect("write");
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": file_uri(&ignore), "type": 2 }] }),
+    );
+    let response = ask(&mut client, 12);
+    assert!(response.get("error").is_none(), "{response}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(world.requests(), 1, "the newly ignored file was sent");
+    assert!(client.shutdown().success());
+}

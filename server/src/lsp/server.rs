@@ -861,6 +861,10 @@ impl LanguageServer for Backend {
 
     async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
         let uri = params.text_document.uri;
+        if workspace::is_ignore_file(&uri) {
+            workspace::ignore_rules_changed(self.client.clone(), &self.state);
+            return;
+        }
         let text = match params.text {
             Some(text) => text,
             None => match self.state.documents().get(&convert::document_key(&uri)) {
@@ -873,7 +877,9 @@ impl LanguageServer for Backend {
 
     async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
         for change in params.changes {
-            if change.typ == lsp::FileChangeType::DELETED {
+            if workspace::is_ignore_file(&change.uri) {
+                workspace::ignore_rules_changed(self.client.clone(), &self.state);
+            } else if change.typ == lsp::FileChangeType::DELETED {
                 workspace::forget(&self.state, &change.uri).await;
             } else {
                 workspace::reindex_from_disk(&self.state, &change.uri).await;

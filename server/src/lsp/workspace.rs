@@ -94,13 +94,19 @@ pub async fn index_workspace(client: Client, state: Arc<ServerState>, report_pro
     }
 }
 
-/// Asks the client to tell us about Elixir files changing on disk.
+/// The glob of the files that say what never reaches a model.
+pub const IGNORE_GLOB: &str = "**/.aiexignore";
+
+/// Asks the client to tell us about Elixir files, and `.aiexignore` files, changing on disk.
 pub async fn watch_files(client: &Client) {
     let options = lsp::DidChangeWatchedFilesRegistrationOptions {
-        watchers: vec![lsp::FileSystemWatcher {
-            glob_pattern: lsp::GlobPattern::String(ELIXIR_GLOB.to_owned()),
-            kind: None,
-        }],
+        watchers: [ELIXIR_GLOB, IGNORE_GLOB]
+            .into_iter()
+            .map(|glob| lsp::FileSystemWatcher {
+                glob_pattern: lsp::GlobPattern::String(glob.to_owned()),
+                kind: None,
+            })
+            .collect(),
     };
     let registration = lsp::Registration {
         id: "aiex/watched-files".to_owned(),
@@ -124,6 +130,18 @@ pub fn file_operation_options() -> lsp::FileOperationRegistrationOptions {
             },
         }],
     }
+}
+
+/// True for a workspace's `.aiexignore` file.
+pub fn is_ignore_file(uri: &lsp::Uri) -> bool {
+    uri.path().as_str().ends_with(crate::walk::AIEX_IGNORE)
+}
+
+/// A `.aiexignore` changed: the privacy gate reads the rules again at once, and the index is
+/// crawled again so that newly ignored files leave it (and newly allowed ones come in).
+pub fn ignore_rules_changed(client: Client, state: &Arc<ServerState>) {
+    state.engine().reload_ignore_rules();
+    tokio::spawn(index_workspace(client, Arc::clone(state), false));
 }
 
 /// Re-reads a file from disk into the index (it was created or changed).

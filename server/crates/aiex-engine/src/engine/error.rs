@@ -51,11 +51,3 @@ pub enum AiError {
     #[error("{0}")]
     Io(String),
 }
-
-impl AiError {
-    /// True when the request failed because of the model or its absence (as opposed to how or
-    /// where it was asked).
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::NoProvider { .. } | Self::Provider(_))
-    }
-}

@@ -203,11 +203,6 @@ impl Engine {
         Arc::clone(&self.config.read())
     }
 
-    /// Writes audit lines to `log` instead of the default location (tests, tools).
-    pub fn set_audit_log(&self, log: Option<AuditLog>) {
-        *self.audit.write() = log;
-    }
-
     fn audit_log(&self) -> Option<AuditLog> {
         self.audit.read().clone()
     }
@@ -279,15 +274,6 @@ impl Engine {
              features are off. Symbols, hover docs and checks work offline. Configure `providers` \
              (see `aiex doctor`) to turn AI features on."
         ))
-    }
-
-    /// True when AI features can be offered: a provider is configured (or the implicit one
-    /// answers) and the last attempt did not find every provider unreachable.
-    pub fn ai_available(&self) -> bool {
-        !self.is_offline()
-            && self
-                .providers()
-                .is_some_and(|p| !p.status().providers.is_empty())
     }
 
     /// The provider chain of a feature, or why there is none.

@@ -76,11 +76,6 @@ impl PrivacyGate {
         Self { roots }
     }
 
-    /// True when the gate knows no workspace folder (a file opened on its own).
-    pub fn has_no_workspace(&self) -> bool {
-        self.roots.is_empty()
-    }
-
     /// Whether the file at `path` (absolute) may reach a model, and where it sits.
     ///
     /// With no workspace folder at all (an editor started on a single file) the file itself is
@@ -140,12 +135,6 @@ impl PrivacyGate {
             return Err(Refusal::SecretFile(name));
         }
         Ok(())
-    }
-
-    /// The gate's word on a path relative to a root (as the index and the context engine
-    /// hold them).
-    pub fn admit_relative(&self, root: &Path, relative: &Path) -> Result<Admitted, Refusal> {
-        self.admit(&root.join(relative))
     }
 
     /// Redacts every known secret in `request`, in place; returns how many were replaced.
