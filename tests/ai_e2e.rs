@@ -9,54 +9,8 @@ use std::time::{Duration, Instant};
 
 use lsp_client::LspClient;
 use serde_json::{json, Value};
-use support::fake_provider::{FakeProvider, Reply};
-use support::recordings::Recording;
-
-/// A test's fake provider and the runtime it runs on.
-struct Fake {
-    runtime: tokio::runtime::Runtime,
-    server: FakeProvider,
-}
-
-impl Fake {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = runtime.block_on(FakeProvider::start());
-        Self { runtime, server }
-    }
-
-    fn wait_for_requests(&self, count: usize) -> bool {
-        self.runtime.block_on(
-            self.server
-                .wait_for_requests(count, Duration::from_secs(10)),
-        )
-    }
-
-    fn wait_for_client_close(&self, count: usize) -> bool {
-        self.runtime.block_on(
-            self.server
-                .wait_for_client_close(count, Duration::from_secs(10)),
-        )
-    }
-}
-
-/// An Ollama `/api/generate` stream producing `pieces`.
-fn ollama_stream(pieces: &[&str]) -> Recording {
-    let mut body = String::new();
-    for piece in pieces {
-        body.push_str(
-            &json!({ "model": "qwen2.5-coder:1.5b", "response": piece, "done": false }).to_string(),
-        );
-        body.push('\n');
-    }
-    body.push_str(&json!({ "model": "qwen2.5-coder:1.5b", "response": "", "done": true, "done_reason": "stop", "prompt_eval_count": 40, "eval_count": 6 }).to_string());
-    body.push('\n');
-    Recording::new(200, "application/x-ndjson", body.into_bytes())
-}
+use support::fake_provider::{BlockingFake as Fake, Reply};
+use support::ollama::{chat as ollama_chat, generate as ollama_stream};
 
 fn settings(providers: Value, completion_providers: &[&str]) -> Value {
     json!({
@@ -439,18 +393,6 @@ fn an_unreachable_provider_is_said_once_and_offline_features_keep_working() {
         "said once only"
     );
     assert!(client.shutdown().success());
-}
-
-/// An Ollama `/api/chat` stream answering `content`.
-fn ollama_chat(content: &str) -> Recording {
-    let mut body = String::new();
-    for piece in content.split_inclusive('\n') {
-        body.push_str(&json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": piece }, "done": false }).to_string());
-        body.push('\n');
-    }
-    body.push_str(&json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": "" }, "done": true, "done_reason": "stop", "prompt_eval_count": 90, "eval_count": 30 }).to_string());
-    body.push('\n');
-    Recording::new(200, "application/x-ndjson", body.into_bytes())
 }
 
 const ACTION_DOC: &str = "file:///tmp/ai/lib/cart.ex";

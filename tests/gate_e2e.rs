@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use lsp_client::{file_uri, LspClient};
 use serde_json::{json, Value};
 use support::fake_provider::{FakeProvider, Reply};
-use support::recordings::Recording;
+use support::ollama;
 
 const KEY: &str = "AKIAIOSFODNN7ABCDEFG";
 const MARKERS: &[&str] = &[
@@ -67,9 +67,12 @@ impl World {
         let fake = runtime.block_on(FakeProvider::start());
         fake.on(
             "/api/generate",
-            vec![Reply::Recorded(ollama_stream("sum(items)"))],
+            vec![Reply::Recorded(ollama::generate(&["sum(items)"]))],
         );
-        fake.on("/api/chat", vec![Reply::Recorded(ollama_chat(CHAT_ANSWER))]);
+        fake.on(
+            "/api/chat",
+            vec![Reply::Recorded(ollama::chat(CHAT_ANSWER))],
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().canonicalize().expect("root");
         let outside_dir = tempfile::tempdir().expect("tempdir");
@@ -163,24 +166,6 @@ impl World {
             .output()
             .expect("run aiex")
     }
-}
-
-fn ollama_stream(text: &str) -> Recording {
-    let body = format!(
-        "{}\n{}\n",
-        json!({ "model": "qwen2.5-coder:1.5b", "response": text, "done": false }),
-        json!({ "model": "qwen2.5-coder:1.5b", "response": "", "done": true, "done_reason": "stop", "prompt_eval_count": 40, "eval_count": 6 })
-    );
-    Recording::new(200, "application/x-ndjson", body.into_bytes())
-}
-
-fn ollama_chat(content: &str) -> Recording {
-    let body = format!(
-        "{}\n{}\n",
-        json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": content }, "done": false }),
-        json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": "" }, "done": true, "done_reason": "stop", "prompt_eval_count": 90, "eval_count": 30 })
-    );
-    Recording::new(200, "application/x-ndjson", body.into_bytes())
 }
 
 /// The audit log's lines.

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use lsp_client::{file_uri, LspClient};
 use serde_json::{json, Value};
-use support::fake_provider::{FakeProvider, Reply};
-use support::recordings::Recording;
+use support::fake_provider::{BlockingFake as Fake, Reply};
+use support::ollama;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/secrets_app")
@@ -61,56 +61,20 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-fn ollama_generate(text: &str) -> Recording {
-    let body = format!(
-        "{}\n{}\n",
-        json!({ "model": "qwen2.5-coder:1.5b", "response": text, "done": false }),
-        json!({ "model": "qwen2.5-coder:1.5b", "response": "", "done": true, "done_reason": "stop", "prompt_eval_count": 40, "eval_count": 6 })
+/// The fake provider every test here talks to, answering every feature.
+fn start_fake() -> Fake {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama::generate(&[":ok"]))],
     );
-    Recording::new(200, "application/x-ndjson", body.into_bytes())
-}
-
-fn ollama_chat(content: &str) -> Recording {
-    let body = format!(
-        "{}\n{}\n",
-        json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": content }, "done": false }),
-        json!({ "model": "qwen2.5-coder:1.5b", "message": { "role": "assistant", "content": "" }, "done": true, "done_reason": "stop", "prompt_eval_count": 90, "eval_count": 30 })
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama::chat(
+            "```elixir\ndef put do\n  :ok\nend\n```\n",
+        ))],
     );
-    Recording::new(200, "application/x-ndjson", body.into_bytes())
-}
-
-struct Fake {
-    runtime: tokio::runtime::Runtime,
-    server: FakeProvider,
-}
-
-impl Fake {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = runtime.block_on(FakeProvider::start());
-        server.on(
-            "/api/generate",
-            vec![Reply::Recorded(ollama_generate(":ok"))],
-        );
-        server.on(
-            "/api/chat",
-            vec![Reply::Recorded(ollama_chat(
-                "```elixir\ndef put do\n  :ok\nend\n```\n",
-            ))],
-        );
-        Self { runtime, server }
-    }
-
-    fn wait_for_requests(&self, count: usize) -> bool {
-        self.runtime.block_on(
-            self.server
-                .wait_for_requests(count, Duration::from_secs(10)),
-        )
-    }
+    fake
 }
 
 /// Every planted secret found in `haystack`.
@@ -159,7 +123,7 @@ fn audit_of(dir: &Path) -> String {
 
 #[test]
 fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path() {
-    let fake = Fake::start();
+    let fake = start_fake();
     let (_dir, root) = project(&fake.server.url());
     let options = lsp_client::SpawnOptions {
         env: vec![(
@@ -385,7 +349,7 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
 
 #[test]
 fn a_file_of_env_lines_is_never_sent_whatever_its_name() {
-    let fake = Fake::start();
+    let fake = start_fake();
     let (_dir, root) = project(&fake.server.url());
     // Not a symlink, not a secret name: only its content says what it is.
     let path = root.join("lib/secrets_app/runtime_values.ex");

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use lsp_client::{file_uri, LspClient, SpawnOptions};
 use serde_json::{json, Value};
-use support::fake_provider::{FakeProvider, Reply};
-use support::recordings::Recording;
+use support::fake_provider::{BlockingFake as Fake, Reply};
+use support::ollama;
 
 /// The key the user's own configuration names.
 const USER_KEY_VAR: &str = "AIEX_TRUST_TEST_USER_KEY";
@@ -23,44 +23,14 @@ const USER_KEY: &str = "user-key-5d41402abc4b2a76";
 const PLANTED_VAR: &str = "AIEX_TRUST_TEST_PLANTED";
 const PLANTED: &str = "planted-secret-7d793037a0760186";
 
-/// A fake provider and the runtime it runs on.
-struct Fake {
-    runtime: tokio::runtime::Runtime,
-    server: FakeProvider,
-}
-
-impl Fake {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = runtime.block_on(FakeProvider::start());
-        server.on(
-            "/api/generate",
-            vec![Reply::Recorded(ollama_stream(&["x * 2\n"]))],
-        );
-        Self { runtime, server }
-    }
-
-    fn wait_for_requests(&self, count: usize) -> bool {
-        self.runtime.block_on(
-            self.server
-                .wait_for_requests(count, Duration::from_secs(10)),
-        )
-    }
-}
-
-fn ollama_stream(pieces: &[&str]) -> Recording {
-    let mut body = String::new();
-    for piece in pieces {
-        body.push_str(&json!({ "model": "m", "response": piece, "done": false }).to_string());
-        body.push('\n');
-    }
-    body.push_str(&json!({ "model": "m", "response": "", "done": true, "done_reason": "stop", "prompt_eval_count": 10, "eval_count": 2 }).to_string());
-    body.push('\n');
-    Recording::new(200, "application/x-ndjson", body.into_bytes())
+/// A fake provider answering completions.
+fn start_fake() -> Fake {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama::generate(&["x * 2\n"]))],
+    );
+    fake
 }
 
 /// A hostile repository next to files it must never reach, and the user's configuration.
@@ -228,8 +198,8 @@ fn strace_available() -> bool {
 #[test]
 fn a_hostile_repository_never_gets_a_planted_variable_sent_the_audit_silenced_or_an_outside_file_opened(
 ) {
-    let user = Fake::start();
-    let attacker = Fake::start();
+    let user = start_fake();
+    let attacker = start_fake();
     let repo = Hostile::new(&user_config(&user.server.url()), &attacker.server.url());
     let traced = strace_available();
     let trace_log = repo.root.parent().expect("base").join("trace.log");
@@ -370,8 +340,8 @@ fn a_hostile_repository_never_gets_a_planted_variable_sent_the_audit_silenced_or
 
 #[test]
 fn when_the_editor_configures_the_provider_the_repository_adds_no_key_and_cannot_stop_the_audit() {
-    let user = Fake::start();
-    let attacker = Fake::start();
+    let user = start_fake();
+    let attacker = start_fake();
     // No user file: the editor's settings configure the provider.
     let repo = Hostile::new("", &attacker.server.url());
     let mut client = LspClient::spawn_with(Some(&repo.root), &repo.options(Vec::new()));
@@ -475,7 +445,7 @@ fn aiex_trust_is_recorded_outside_the_workspace_shown_by_doctor_and_revoked_when
 
 #[test]
 fn settings_out_of_range_are_reported_and_completions_still_come() {
-    let user = Fake::start();
+    let user = start_fake();
     let mut client = LspClient::spawn(None);
     let settings = json!({
         "providers": { "local": { "kind": "ollama", "base_url": user.server.url(), "model": "qwen2.5-coder:1.5b" } },

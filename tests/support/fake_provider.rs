@@ -400,3 +400,40 @@ async fn read_request(socket: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Se
         body,
     })
 }
+
+/// A fake provider for tests that are not async: the server and the runtime it runs on.
+pub struct BlockingFake {
+    /// The runtime serving the fake.
+    pub runtime: tokio::runtime::Runtime,
+    /// The fake itself.
+    pub server: FakeProvider,
+}
+
+impl BlockingFake {
+    /// Starts a fake on its own one-thread runtime.
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = runtime.block_on(FakeProvider::start());
+        Self { runtime, server }
+    }
+
+    /// Waits (up to 10 s) until `count` requests arrived in all.
+    pub fn wait_for_requests(&self, count: usize) -> bool {
+        self.runtime.block_on(
+            self.server
+                .wait_for_requests(count, Duration::from_secs(10)),
+        )
+    }
+
+    /// Waits (up to 10 s) until the client closed `count` connections mid-exchange.
+    pub fn wait_for_client_close(&self, count: usize) -> bool {
+        self.runtime.block_on(
+            self.server
+                .wait_for_client_close(count, Duration::from_secs(10)),
+        )
+    }
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod ollama;
 pub mod recordings;
 
 use std::time::Duration;
