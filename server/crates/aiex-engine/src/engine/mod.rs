@@ -134,21 +134,14 @@ impl Engine {
             return Ok(());
         };
         let version = handle.with_document(|d| d.version());
-        let secret = match self.secret_text.get(key).map(|v| *v) {
-            Some((seen, secret)) if seen == version => secret,
-            _ => {
-                // The head of the text is enough to recognise a dotenv file or a key.
-                let head = handle.with_document(|d| {
-                    let rope = d.rope();
-                    let end = rope.len_bytes().min(SECRET_SNIFF_BYTES);
-                    rope.byte_slice(..rope.char_to_byte(rope.byte_to_char(end)))
-                        .to_string()
-                });
-                let secret = crate::secrets::is_secret_text(&head);
-                self.secret_text.insert(key.clone(), (version, secret));
-                secret
-            }
-        };
+        let secret = self.reads_as_secret(key, version, || {
+            handle.with_document(|d| {
+                let rope = d.rope();
+                let end = rope.len_bytes().min(SECRET_SNIFF_BYTES);
+                rope.byte_slice(..rope.char_to_byte(rope.byte_to_char(end)))
+                    .to_string()
+            })
+        });
         if secret {
             let name = key
                 .path()
@@ -156,6 +149,24 @@ impl Engine {
             return Err(Refusal::SecretFile(name));
         }
         Ok(())
+    }
+
+    /// Whether the text of version `version` of a document reads as a secret file (dotenv
+    /// lines, a key): judged on the head `head` gives, once per version.
+    fn reads_as_secret(
+        &self,
+        key: &DocumentKey,
+        version: i32,
+        head: impl FnOnce() -> String,
+    ) -> bool {
+        if let Some((seen, secret)) = self.secret_text.get(key).map(|v| *v) {
+            if seen == version {
+                return secret;
+            }
+        }
+        let secret = crate::secrets::is_secret_text(&head());
+        self.secret_text.insert(key.clone(), (version, secret));
+        secret
     }
 
     // ---- configuration ---------------------------------------------------------------------
@@ -358,15 +369,13 @@ impl Engine {
                 let admitted = gate.admit(key.path()?).ok()?;
                 admitted.root.as_ref()?;
                 let cached = self.documents.cached_chunks(&key)?;
-                let secret = match self.secret_text.get(&key).map(|v| *v) {
-                    Some((seen, secret)) if seen == cached.version => secret,
-                    _ => {
-                        let secret = crate::secrets::is_secret_text(&cached.text);
-                        self.secret_text
-                            .insert(key.clone(), (cached.version, secret));
-                        secret
+                let secret = self.reads_as_secret(&key, cached.version, || {
+                    let mut end = cached.text.len().min(SECRET_SNIFF_BYTES);
+                    while !cached.text.is_char_boundary(end) {
+                        end -= 1;
                     }
-                };
+                    cached.text[..end].to_owned()
+                });
                 if secret {
                     return None;
                 }
