@@ -314,9 +314,16 @@ fn drop_repetition(text: &str) -> String {
     kept.concat()
 }
 
-/// Checks that `completion` inserted at the cursor parses: no more syntax errors than the
-/// text had, and none inside the inserted text. Repairs it by trimming if not: whole lines from the end for a block, trailing tokens for a
-/// line. `None` when nothing that parses is left.
+/// Checks that `completion` inserted at the cursor parses, and repairs it by trimming if not:
+/// whole lines from the end for a block, trailing tokens for a line. `None` when nothing that
+/// parses is left, or when a line only parses because a block opener (`do`, `fn`, `->`) was
+/// cut: `valid = if user` parses and cannot compile.
+///
+/// "Parses" means every syntax error left in the document was there before, away from the
+/// cursor's line, at the same place: errors on the line being typed must be gone, and an error
+/// that moves (tree-sitter blaming the next line for an unclosed form) is new. Comparing counts
+/// was not enough: the half-typed line's error made room for one the completion caused
+/// elsewhere. Unrelated errors elsewhere in the file do not block suggestions.
 ///
 /// Reparses incrementally from the document's tree, so this costs milliseconds.
 pub fn fit_to_syntax(
@@ -326,31 +333,72 @@ pub fn fit_to_syntax(
     completion: &str,
     mode: Mode,
 ) -> Option<String> {
-    let errors_before = error_count(tree.root_node());
+    let tolerated = unrelated_errors(rope, tree, cursor);
     let mut candidate = completion.to_owned();
     for _ in 0..12 {
         if candidate.trim().is_empty() {
             return None;
         }
         let fits = !ends_dangling(&candidate)
-            && parses_in_place(rope, tree, cursor, &candidate)
-                .is_some_and(|(errors, inside)| errors <= errors_before && inside == 0);
+            && parses_in_place(rope, tree, cursor, &candidate).is_some_and(|errors| {
+                let inserted = cursor..cursor + candidate.len();
+                errors
+                    .iter()
+                    .all(|error| is_tolerated(error, &tolerated, &inserted))
+            });
         if fits {
             return Some(candidate);
         }
-        candidate = shorten(&candidate, mode)?;
+        let shorter = shorten(&candidate, mode)?;
+        if mode == Mode::Line && cuts_block_opener(&candidate[shorter.len()..]) {
+            return None;
+        }
+        candidate = shorter;
     }
     None
 }
 
-/// The error count of the document with `completion` inserted at `cursor`, and how many of
-/// those errors touch the inserted text.
+/// The document's syntax errors that do not touch the cursor's line: the completion is not
+/// asked to fix them, only not to move them.
+fn unrelated_errors(rope: &Rope, tree: &Tree, cursor: usize) -> Vec<std::ops::Range<usize>> {
+    let line = rope.try_byte_to_line(cursor).unwrap_or(0);
+    let line_start = rope.line_to_byte(line);
+    let line_end = rope.line_to_byte((line + 1).min(rope.len_lines()));
+    error_nodes(tree.root_node())
+        .into_iter()
+        .filter(|e| e.end.max(e.start + 1) <= line_start || line_end <= e.start)
+        .collect()
+}
+
+/// True when `error`, in the text with `inserted` in it, lies inside an error the text had
+/// before (moved by the insertion) and not in the inserted text.
+fn is_tolerated(
+    error: &std::ops::Range<usize>,
+    before: &[std::ops::Range<usize>],
+    inserted: &std::ops::Range<usize>,
+) -> bool {
+    if error.start < inserted.end && inserted.start < error.end.max(error.start + 1) {
+        return false;
+    }
+    let shift = |at: usize| {
+        if at >= inserted.start {
+            at + inserted.len()
+        } else {
+            at
+        }
+    };
+    before
+        .iter()
+        .any(|old| shift(old.start) <= error.start && error.end <= shift(old.end))
+}
+
+/// The syntax errors of the document with `completion` inserted at `cursor`.
 fn parses_in_place(
     rope: &Rope,
     tree: &Tree,
     cursor: usize,
     completion: &str,
-) -> Option<(usize, usize)> {
+) -> Option<Vec<std::ops::Range<usize>>> {
     let mut edited_rope = rope.clone();
     let char_index = edited_rope.try_byte_to_char(cursor).ok()?;
     edited_rope.insert(char_index, completion);
@@ -358,13 +406,14 @@ fn parses_in_place(
     let edit: InputEdit = syntax::input_edit(rope, &edited_rope, cursor, cursor, completion.len());
     edited_tree.edit(&edit);
     let reparsed = syntax::parse(&edited_rope, Some(&edited_tree)).ok()?;
-    let inserted = cursor..cursor + completion.len();
-    let errors = error_nodes(reparsed.root_node());
-    let inside = errors
-        .iter()
-        .filter(|e| e.start <= inserted.end && inserted.start < e.end.max(e.start + 1))
-        .count();
-    Some((errors.len(), inside))
+    Some(error_nodes(reparsed.root_node()))
+}
+
+/// True when text cut from the end of a line opens a block (`if user do`, `fn x ->`): what is
+/// left parses only because the block it started is gone.
+fn cuts_block_opener(cut: &str) -> bool {
+    cut.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '>'))
+        .any(|word| matches!(word, "do" | "fn" | "->"))
 }
 
 /// True when the text stops where an expression must go on (an operator, an open bracket, a
@@ -386,11 +435,6 @@ fn shorten(candidate: &str, mode: Mode) -> Option<String> {
             .filter(|&at| at > 0)?,
     };
     Some(trimmed[..cut].to_owned())
-}
-
-/// ERROR and MISSING nodes in a tree.
-fn error_count(root: Node<'_>) -> usize {
-    error_nodes(root).len()
 }
 
 /// The byte ranges of the ERROR and MISSING nodes in a tree.
@@ -521,5 +565,31 @@ mod tests {
         assert_eq!(cleaned(block, "case do do do"), None);
         let line = "def f(x) do\n  y = ┃\nend\n";
         assert_eq!(cleaned(line, "x + (1 *"), Some("x".to_owned()));
+    }
+
+    #[test]
+    fn a_line_that_parses_only_without_its_block_opener_is_dropped() {
+        let fixture = "def check(user) do\n  valid_user = ┃\n  valid_user\nend\n";
+        assert_eq!(cleaned(fixture, "if user do"), None);
+        assert_eq!(cleaned(fixture, "Enum.map(users, fn u ->"), None);
+        assert_eq!(
+            cleaned(fixture, "user && user.active"),
+            Some("user && user.active".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_error_the_completion_moves_below_the_cursor_is_caught() {
+        // Before: one error, the half-typed `y = `. After `[1, 2`: one error, blamed on a later
+        // line. Equal counts passed; the error is new.
+        let fixture = "defmodule M do\n  def f(x) do\n    y = ┃\n    y\n  end\nend\n";
+        assert_eq!(cleaned(fixture, "[1, 2"), None);
+        assert_eq!(cleaned(fixture, "[1, 2]"), Some("[1, 2]".to_owned()));
+    }
+
+    #[test]
+    fn an_unrelated_syntax_error_elsewhere_does_not_block_suggestions() {
+        let fixture = "defmodule M do\n  def f(x) do\n    y = ┃\n  end\n\n  def broken(a do\n    a\n  end\nend\n";
+        assert_eq!(cleaned(fixture, "x + 1"), Some("x + 1".to_owned()));
     }
 }
