@@ -544,6 +544,7 @@ impl Finish {
             model,
             latency: self.started.elapsed(),
             cached: false,
+            timings: outcome.timings,
         };
         provider.shared.cache.insert(self.key, response.clone());
         provider.counters.successes.fetch_add(1, Ordering::Relaxed);
