@@ -298,8 +298,11 @@ async fn openai_compatible_code_model_gets_its_fim_template_as_a_raw_prompt() {
 
 #[tokio::test]
 async fn llama_cpp_reports_its_reading_and_writing_speed_and_is_asked_to_cache_the_prompt() {
-    let request = LlmRequest::fim("defmodule Math do\n  def add(a, b) do\n    ", "\n  end\nend\n")
-        .with_max_tokens(16);
+    let request = LlmRequest::fim(
+        "defmodule Math do\n  def add(a, b) do\n    ",
+        "\n  end\nend\n",
+    )
+    .with_max_tokens(16);
     let (seen, requests) = replay(
         "openai-compatible",
         "qwen2.5-coder-0.5b",

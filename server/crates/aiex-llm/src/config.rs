@@ -105,7 +105,9 @@ mod tests {
         .unwrap();
         assert_eq!(local.kind, "ollama");
         assert_eq!(local.keep_alive.as_deref(), Some("30m"));
-        assert!(is_on_this_machine(&local.base_url.clone().unwrap_or_default()));
+        assert!(is_on_this_machine(
+            &local.base_url.clone().unwrap_or_default()
+        ));
         assert!(is_on_this_machine("http://localhost/v1"));
         assert!(is_on_this_machine("http://[::1]:8080"));
         assert!(!is_on_this_machine("https://api.openai.com/v1"));

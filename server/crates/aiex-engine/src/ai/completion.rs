@@ -95,22 +95,71 @@ fn opens_with_bracket(node: Node<'_>) -> bool {
         .is_some_and(|first| matches!(first.kind(), "(" | "[" | "{" | "%" | "<<"))
 }
 
-/// How much text before the cursor goes into a prompt.
-const PREFIX_BYTES: usize = 6_000;
-/// How much text after the cursor goes into a prompt.
-const SUFFIX_BYTES: usize = 2_000;
+/// Bytes of Elixir per token, roughly (cl100k and Qwen's tokenizer alike), to turn a token
+/// budget into a window when there is no context engine to count.
+const BYTES_PER_TOKEN: usize = 3;
 
-/// The fill-in-the-middle request for a cursor: the text around it (cut at line boundaries),
-/// a token budget and stop sequences fitting the mode. Not redacted here: the engine's gateway
-/// redacts every request as a whole before it leaves.
+/// What a completion prompt and its answer may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    /// Tokens of context (the text around the cursor and the workspace pieces).
+    pub context_tokens: usize,
+    /// Tokens the answer may have.
+    pub answer_tokens: u32,
+}
+
+/// The fewest context tokens a prompt gets however slow the model: the cursor's line and a
+/// few around it.
+const MIN_CONTEXT_TOKENS: usize = 96;
+/// Tokens a one-line answer typically has, to plan the time of its writing.
+const LINE_ANSWER_TOKENS: usize = 16;
+
+/// Sizes a completion so that a model of `speed` answers within `target`: the time to write
+/// the answer first (a line is short; a block gets what the target leaves, between 32 and 256
+/// tokens), then the prompt gets the tokens the model reads in the rest, at most `max_context`.
+/// A remote service reads thousands of tokens a second and gets `max_context`; a 0.5B model
+/// on two CPU cores (~80 tokens/s) gets a couple of hundred.
+pub fn sized_to(
+    speed: crate::llm::SpeedEstimate,
+    target: std::time::Duration,
+    mode: Mode,
+    max_context: usize,
+) -> Sizing {
+    // The server's own costs (the request, tokenizing, the first sampling step).
+    let overhead = std::time::Duration::from_millis(150);
+    let available = target.saturating_sub(overhead);
+    let answer_tokens = match mode {
+        Mode::Line => 64,
+        Mode::Block => speed.generated_tokens_in(available / 2).clamp(32, 256) as u32,
+    };
+    let planned_answer = match mode {
+        Mode::Line => LINE_ANSWER_TOKENS,
+        Mode::Block => answer_tokens as usize,
+    };
+    let reading = available.saturating_sub(speed.time_for(0, planned_answer));
+    let context_tokens = speed
+        .prompt_tokens_in(reading)
+        .clamp(MIN_CONTEXT_TOKENS.min(max_context), max_context);
+    Sizing {
+        context_tokens,
+        answer_tokens,
+    }
+}
+
+/// The fill-in-the-middle request for a cursor: the text around it (cut at line boundaries,
+/// about `budget_tokens` in all, 70 % before the cursor), a token budget and stop sequences
+/// fitting the mode. Not redacted here: the engine's gateway redacts every request as a whole
+/// before it leaves.
 pub fn fim_request(
     site: &Site<'_>,
     mode: Mode,
     timeout: std::time::Duration,
+    budget_tokens: usize,
 ) -> crate::llm::LlmRequest {
+    let bytes = budget_tokens * BYTES_PER_TOKEN;
     fim_request_from(
-        prompt_prefix(site.text, site.cursor),
-        prompt_suffix(site.text, site.cursor),
+        prompt_prefix(site.text, site.cursor, bytes * 7 / 10),
+        prompt_suffix(site.text, site.cursor, bytes * 3 / 10),
         mode,
         timeout,
     )
@@ -143,9 +192,9 @@ fn fim_request_from(
         .with_timeout(timeout)
 }
 
-/// The prompt's text before the cursor: at most `PREFIX_BYTES`, starting at a line start.
-fn prompt_prefix(text: &str, cursor: usize) -> String {
-    let mut start = cursor.saturating_sub(PREFIX_BYTES);
+/// The prompt's text before the cursor: at most `max_bytes`, starting at a line start.
+fn prompt_prefix(text: &str, cursor: usize, max_bytes: usize) -> String {
+    let mut start = cursor.saturating_sub(max_bytes);
     while !text.is_char_boundary(start) {
         start += 1;
     }
@@ -157,9 +206,9 @@ fn prompt_prefix(text: &str, cursor: usize) -> String {
     text[start..cursor].to_owned()
 }
 
-/// The prompt's text after the cursor: at most `SUFFIX_BYTES`, ending at a line end.
-fn prompt_suffix(text: &str, cursor: usize) -> String {
-    let mut end = (cursor + SUFFIX_BYTES).min(text.len());
+/// The prompt's text after the cursor: at most `max_bytes`, ending at a line end.
+fn prompt_suffix(text: &str, cursor: usize, max_bytes: usize) -> String {
+    let mut end = (cursor + max_bytes).min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -494,10 +543,45 @@ mod tests {
     #[test]
     fn prompt_windows_cut_at_line_boundaries() {
         let text = format!("{}\nlast line before ", "x".repeat(7_000));
-        let prefix = prompt_prefix(&text, text.len());
+        let prefix = prompt_prefix(&text, text.len(), 6_000);
         assert_eq!(prefix, "last line before ");
         let text = format!("after\n{}", "y".repeat(3_000));
-        assert_eq!(prompt_suffix(&text, 0), "after\n");
+        assert_eq!(prompt_suffix(&text, 0, 2_000), "after\n");
+    }
+
+    #[test]
+    fn a_slow_model_gets_a_prompt_it_reads_within_the_target() {
+        let cpu = crate::llm::SpeedEstimate {
+            prompt_tokens_per_s: 80.0,
+            generated_tokens_per_s: 20.0,
+            samples: 5,
+        };
+        let target = std::time::Duration::from_millis(2_500);
+        let line = sized_to(cpu, target, Mode::Line, 1_536);
+        assert!(
+            (120..=200).contains(&line.context_tokens),
+            "{line:?}: 2.35 s minus 0.8 s of writing, at 80 tokens/s"
+        );
+        let total = cpu.time_for(line.context_tokens, LINE_ANSWER_TOKENS);
+        assert!(total <= target, "{total:?}");
+        let block = sized_to(cpu, target, Mode::Block, 1_536);
+        assert_eq!(
+            block.answer_tokens, 32,
+            "a short block, not 256 tokens at 20/s"
+        );
+        assert_eq!(
+            block.context_tokens, MIN_CONTEXT_TOKENS,
+            "the floor, at least"
+        );
+        let remote = crate::llm::SpeedEstimate::assumed(false);
+        assert_eq!(
+            sized_to(remote, target, Mode::Line, 1_536).context_tokens,
+            1_536
+        );
+        assert_eq!(
+            sized_to(remote, target, Mode::Block, 1_536).answer_tokens,
+            70
+        );
     }
 
     #[test]
