@@ -128,11 +128,18 @@ pub(crate) fn module_api<'m>(module: &'m ModuleChunk, partial: &str) -> Vec<&'m 
 /// The forms of [`module_api`]: with doc first lines, then specs and heads only (never less:
 /// the specs are what the user is about to need).
 pub(crate) fn module_api_forms(module: &ModuleChunk, functions: &[&FunctionChunk]) -> Vec<String> {
-    let mut forms = function_list_forms(
-        &format!("# {} (public functions)\n", module.name),
-        functions,
-    );
+    let title = format!("# {} (public functions)\n", module.name);
+    let mut forms = function_list_forms(&title, functions);
     forms.truncate(2);
+    // A large module's list does not fit a small budget: then the first functions only, which
+    // the caller ranked most called first, with their specs.
+    for keep in [40, 20, 10] {
+        if functions.len() > keep {
+            let mut shorter = function_list_forms(&title, &functions[..keep]);
+            shorter.truncate(2);
+            forms.extend(shorter.into_iter().last());
+        }
+    }
     forms
 }
 

@@ -28,7 +28,13 @@ pub(super) fn candidates(
             let full = crate::semantics::expand(&scopes, written);
             if let Some(file) = sources.module_file(&full) {
                 if let Some(target) = file.module(&full) {
-                    let api = render::module_api(target, partial);
+                    let mut api = render::module_api(target, partial);
+                    // Most called first: with nothing typed after the dot, the list of a large
+                    // module is longer than the budget, and the likely callee must survive.
+                    let calls = sources.calls_into(&full);
+                    api.sort_by_key(|f| {
+                        std::cmp::Reverse(calls.get(&f.name).copied().unwrap_or(0))
+                    });
                     seen.extend(api.iter().map(|f| (full.clone(), f.name.clone(), f.arity)));
                     let forms = render::module_api_forms(target, &api);
                     if !forms.is_empty() {

@@ -2,6 +2,7 @@
 //! (which override the index) and the workspace index — never a secret file, never a path
 //! outside the workspace.
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -113,6 +114,30 @@ impl<'a> Sources<'a> {
         self.open
             .iter()
             .filter(move |d| d.path != current && is_allowed(&d.path))
+    }
+
+    /// How many call sites call each function of `module`, by name: the workspace's as the
+    /// index knows them, with the current document's own calls counted from its text (the
+    /// index holds the file as it was saved).
+    pub fn calls_into(&self, module: &str) -> HashMap<String, u32> {
+        let mut counts = self.index.calls_into(module);
+        let mut adjust = |chunks: &FileChunks, sign: i64| {
+            for (called, function) in chunks.remote_calls() {
+                if called == module {
+                    crate::index::add_call(&mut counts, function, sign);
+                }
+            }
+        };
+        if let Some(saved) = self
+            .index
+            .files()
+            .into_iter()
+            .find(|f| f.relative == self.path)
+        {
+            adjust(&saved.chunks, -1);
+        }
+        adjust(self.chunks, 1);
+        counts
     }
 
     /// The file defining module `name`.

@@ -9,6 +9,7 @@ mod build;
 mod cache;
 mod relevance;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -52,6 +53,9 @@ pub struct WorkspaceIndex {
     modules: DashMap<String, PathBuf>,
     /// BM25 over the files' functions, following the files.
     relevance: Arc<relevance::Relevance>,
+    /// Module name to how many call sites in the workspace call each of its functions (by
+    /// name): which of a large module's functions a caller most likely wants.
+    calls_into: DashMap<String, HashMap<String, u32>>,
 }
 
 /// A function the relevance ranking found.
@@ -135,10 +139,12 @@ impl WorkspaceIndex {
         let file = Arc::new(file);
         if let Some(old) = self.files.insert(file.path.clone(), Arc::clone(&file)) {
             self.forget_modules(&old);
+            self.count_calls(&old.chunks, -1);
         }
         for module in file.chunks.all_modules() {
             self.modules.insert(module.name.clone(), file.path.clone());
         }
+        self.count_calls(&file.chunks, 1);
         file
     }
 
@@ -147,6 +153,7 @@ impl WorkspaceIndex {
         match self.files.remove(path) {
             Some((_, old)) => {
                 self.forget_modules(&old);
+                self.count_calls(&old.chunks, -1);
                 true
             }
             None => false,
@@ -158,6 +165,21 @@ impl WorkspaceIndex {
             self.modules
                 .remove_if(&module.name, |_, path| path == &old.path);
         }
+    }
+
+    fn count_calls(&self, chunks: &FileChunks, sign: i64) {
+        for (module, function) in chunks.remote_calls() {
+            let mut counts = self.calls_into.entry(module).or_default();
+            add_call(&mut counts, function, sign);
+        }
+    }
+
+    /// How many call sites of the indexed workspace call each function of `module`, by name.
+    pub fn calls_into(&self, module: &str) -> HashMap<String, u32> {
+        self.calls_into
+            .get(module)
+            .map(|counts| counts.clone())
+            .unwrap_or_default()
     }
 
     /// The indexed file at `path`.
@@ -222,7 +244,14 @@ impl WorkspaceIndex {
     pub fn clear(&self) {
         self.files.clear();
         self.modules.clear();
+        self.calls_into.clear();
     }
+}
+
+/// Adds (`sign` 1) or removes (-1) one call of `function` in per-function call counts.
+pub(crate) fn add_call(counts: &mut HashMap<String, u32>, function: &str, sign: i64) {
+    let count = counts.entry(function.to_owned()).or_default();
+    *count = (i64::from(*count) + sign).max(0) as u32;
 }
 
 /// Resolves `path` against the workspace roots: its canonical form and its path relative to

@@ -69,6 +69,23 @@ impl FileChunks {
         out
     }
 
+    /// Every remote call made by the functions of the file's modules, one per call site: the
+    /// module as the calling module's aliases resolve it (`Repo` → `MyApp.Repo`), and the
+    /// function's name.
+    pub fn remote_calls(&self) -> Vec<(String, &str)> {
+        let mut calls = Vec::new();
+        for module in self.all_modules() {
+            for function in &module.functions {
+                for call in &function.calls {
+                    if let Some(written) = &call.module {
+                        calls.push((module.expand_alias(written), call.name.as_str()));
+                    }
+                }
+            }
+        }
+        calls
+    }
+
     /// The innermost module whose range contains `byte`.
     pub fn module_at(&self, byte: usize) -> Option<&ModuleChunk> {
         let mut found = None;
