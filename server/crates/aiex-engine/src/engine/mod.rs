@@ -16,6 +16,7 @@ mod completion;
 mod error;
 mod explain;
 mod gateway;
+pub mod mix_runner;
 pub mod privacy;
 mod workspace;
 

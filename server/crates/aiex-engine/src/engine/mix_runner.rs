@@ -1,0 +1,624 @@
+//! Generated tests that are run: a test file the model wrote is put next to the project's own
+//! tests, `mix test` runs it under a deadline, and only the tests that compiled and passed are
+//! kept. Used by "Generate ExUnit tests" whichever entry point asked (code action, `aiex tests`,
+//! `mix aiex.gen.test`), and by anything that scores candidate tests ([`score_tests`]).
+//!
+//! Running `mix test` runs the project's own code (its `mix.exs`, its test helper) and the
+//! model's tests: the caller decides whether that is acceptable ([`RunTests`]); this module only
+//! runs what it was allowed to.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long one `mix test` run may take, compiling the project included.
+pub const DEFAULT_TEST_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The most output of a run that is kept (the rest of a runaway test's output is dropped).
+const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
+/// Whether generated tests may be run, which runs the project's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunTests {
+    /// Never: the tests are offered as written.
+    Never,
+    /// Only in a workspace the user trusted with `aiex trust` (the editor's code action: a
+    /// cloned repository must not get its code run by opening it and asking for tests).
+    #[default]
+    IfTrusted,
+    /// The user asked for it explicitly (`aiex tests --run`, `mix aiex.gen.test`).
+    Yes,
+}
+
+/// One `test "..." do ... end` of a test file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestBlock {
+    /// Its name as ExUnit reports it (`describe` name, a space, the test's name).
+    pub name: String,
+    /// Its first line (1-based), where ExUnit says a failing test is.
+    pub line: usize,
+    /// The bytes it spans, whole lines, indentation and newline included.
+    pub lines: std::ops::Range<usize>,
+    /// The `describe` holding it: its whole lines.
+    pub describe: Option<std::ops::Range<usize>>,
+}
+
+/// What `mix test` said about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestRun {
+    /// The file compiled and ran: the first lines of the tests that failed.
+    Ran {
+        /// Tests run.
+        total: usize,
+        /// The first line of each failing test, as ExUnit reported it.
+        failed_lines: Vec<usize>,
+    },
+    /// It did not run: it did not compile, the project did not build, or the deadline passed.
+    NotRun {
+        /// Why, with the end of mix's output.
+        reason: String,
+    },
+}
+
+/// What became of generated tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestsVerdict {
+    /// The test file to offer: every test that passed (and every test that was there before).
+    pub text: String,
+    /// New tests kept (they passed).
+    pub kept: usize,
+    /// New tests dropped (they failed).
+    pub dropped: usize,
+    /// Set when the tests were not run, saying why; `text` is then the file as written.
+    pub not_run: Option<String>,
+}
+
+impl TestsVerdict {
+    /// One line for the user: how many tests were kept, or why none were run.
+    pub fn summary(&self) -> String {
+        match &self.not_run {
+            Some(reason) => format!("the generated tests were not run: {reason}"),
+            None => format!(
+                "ran the generated tests with mix test: {} kept, {} dropped (failed)",
+                self.kept, self.dropped
+            ),
+        }
+    }
+}
+
+/// The `mix` executable on `PATH`, if any.
+pub fn find_mix() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("mix"))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// Runs the test file `text` in the Mix project at `root` and keeps the tests that passed.
+/// Tests named in `existing` (the file as it was before the model wrote into it) are the
+/// user's: they are never dropped. Without `mix` or a `mix.exs`, nothing runs and the verdict
+/// says so.
+pub fn keep_passing_tests(
+    root: &Path,
+    text: &str,
+    existing: Option<&str>,
+    deadline: Duration,
+) -> TestsVerdict {
+    let blocks = test_blocks(text);
+    let theirs: Vec<String> = existing
+        .map(|e| test_blocks(e).into_iter().map(|b| b.name).collect())
+        .unwrap_or_default();
+    let new: Vec<&TestBlock> = blocks.iter().filter(|b| !theirs.contains(&b.name)).collect();
+    let not_run = |reason: String| TestsVerdict {
+        text: text.to_owned(),
+        kept: 0,
+        dropped: 0,
+        not_run: Some(reason),
+    };
+    let Some(mix) = find_mix() else {
+        return not_run("mix is not on PATH".to_owned());
+    };
+    if !root.join("mix.exs").is_file() {
+        return not_run(format!("{} has no mix.exs", root.display()));
+    }
+    match run_test_file(&mix, root, text, deadline) {
+        TestRun::NotRun { reason } => not_run(reason),
+        TestRun::Ran { failed_lines, .. } => {
+            let failed: Vec<&TestBlock> = new
+                .iter()
+                .copied()
+                .filter(|b| failed_lines.contains(&b.line))
+                .collect();
+            TestsVerdict {
+                text: without_tests(text, &failed),
+                kept: new.len() - failed.len(),
+                dropped: failed.len(),
+                not_run: None,
+            }
+        }
+    }
+}
+
+/// How many of the candidate test file's tests pass under `mix test` in the project at `root`
+/// (0 when it does not compile or cannot run): the score of a candidate when several were
+/// generated and the best is chosen.
+pub fn score_tests(root: &Path, text: &str, deadline: Duration) -> usize {
+    let verdict = keep_passing_tests(root, text, None, deadline);
+    match verdict.not_run {
+        Some(_) => 0,
+        None => verdict.kept,
+    }
+}
+
+/// A unique name for this process's next temporary test file.
+fn temporary_test_path(root: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    root.join("test")
+        .join(format!("aiex_generated_{}_{n}_test.exs", std::process::id()))
+}
+
+/// Removes the temporary test file however the run ends.
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes `text` to a temporary file in the project's `test/` and runs `mix test` on it.
+pub fn run_test_file(mix: &Path, root: &Path, text: &str, deadline: Duration) -> TestRun {
+    let path = temporary_test_path(root);
+    if let Err(error) = std::fs::create_dir_all(root.join("test"))
+        .and_then(|()| std::fs::write(&path, text))
+    {
+        return TestRun::NotRun {
+            reason: format!("cannot write {}: {error}", path.display()),
+        };
+    }
+    let _removed = Removed(path.clone());
+    let relative = path.strip_prefix(root).unwrap_or(&path);
+    let mut command = Command::new(mix);
+    command
+        .arg("test")
+        .arg(relative)
+        .current_dir(root)
+        .env("MIX_ENV", "test")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Its own process group, so a deadline kills the BEAM and whatever the tests started.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            return TestRun::NotRun {
+                reason: format!("cannot start {}: {error}", mix.display()),
+            }
+        }
+    };
+    match wait_with_deadline(child, deadline) {
+        Ok((success, output)) => parse_run(&output, &relative.to_string_lossy(), success),
+        Err(reason) => TestRun::NotRun { reason },
+    }
+}
+
+/// Waits for the child and collects its output; past the deadline its process group is killed.
+fn wait_with_deadline(mut child: Child, deadline: Duration) -> Result<(bool, String), String> {
+    let readers: Vec<_> = [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|stream| std::thread::spawn(move || read_bounded(stream)))
+    .collect();
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Ok(None) => {
+                kill_group(&mut child);
+                return Err(format!(
+                    "mix test did not finish within {} s and was stopped",
+                    deadline.as_secs()
+                ));
+            }
+            Err(error) => return Err(format!("cannot wait for mix test: {error}")),
+        }
+    };
+    let output = readers
+        .into_iter()
+        .map(|reader| reader.join().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok((status.success(), output))
+}
+
+fn read_bounded(stream: Box<dyn Read + Send>) -> String {
+    let mut kept = Vec::new();
+    // Read to the end (a full pipe would block the child), keep only the first MiB.
+    let mut stream = stream;
+    let mut buffer = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        if kept.len() < MAX_OUTPUT_BYTES {
+            kept.extend_from_slice(&buffer[..n.min(MAX_OUTPUT_BYTES - kept.len())]);
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        // The group's id is the child's pid (`process_group(0)`); `kill -- -PID` signals it all.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Reads ExUnit's output for the run of `file` (relative to the project).
+pub fn parse_run(output: &str, file: &str, success: bool) -> TestRun {
+    let Some(total) = output.lines().find_map(summary_tests) else {
+        return TestRun::NotRun {
+            reason: format!("mix test did not run the tests:\n{}", tail(output, 12)),
+        };
+    };
+    // A failure is reported as "  1) test NAME (Module)" and, on the next line, "FILE:LINE".
+    let location = format!("{file}:");
+    let mut failed_lines = Vec::new();
+    let mut after_header = false;
+    for line in output.lines() {
+        let trimmed = line.trim();
+        if after_header {
+            if let Some(n) = trimmed
+                .strip_prefix(&location)
+                .and_then(|rest| rest.parse().ok())
+            {
+                failed_lines.push(n);
+            }
+        }
+        after_header = is_failure_header(trimmed);
+    }
+    if !success && failed_lines.is_empty() && total > 0 {
+        return TestRun::NotRun {
+            reason: format!("mix test failed outside the tests:\n{}", tail(output, 12)),
+        };
+    }
+    TestRun::Ran {
+        total,
+        failed_lines,
+    }
+}
+
+/// `3 tests, 1 failure` (maybe after doctests and properties): the number of tests.
+fn summary_tests(line: &str) -> Option<usize> {
+    if !line.contains(" failure") {
+        return None;
+    }
+    let mut total = None;
+    for part in line.split(", ") {
+        let mut words = part.split_whitespace();
+        let count: usize = words.next()?.parse().ok()?;
+        match words.next()? {
+            "test" | "tests" | "doctest" | "doctests" | "property" | "properties" => {
+                *total.get_or_insert(0) += count;
+            }
+            _ => {}
+        }
+    }
+    total
+}
+
+fn is_failure_header(line: &str) -> bool {
+    line.split_once(") ").is_some_and(|(n, rest)| {
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with("test ")
+    })
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The `test` blocks of a test file, in order.
+pub fn test_blocks(text: &str) -> Vec<TestBlock> {
+    let Ok(tree) = crate::syntax::parse_str(text) else {
+        return Vec::new();
+    };
+    let mut blocks = Vec::new();
+    collect_tests(tree.root_node(), text, None, &mut blocks, 0);
+    blocks
+}
+
+fn collect_tests(
+    node: tree_sitter::Node<'_>,
+    text: &str,
+    describe: Option<(&str, std::ops::Range<usize>)>,
+    blocks: &mut Vec<TestBlock>,
+    depth: usize,
+) {
+    // Test files are shallow; a pathological one is cut, not walked forever.
+    if depth > 64 {
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        if child.kind() == "call" {
+            if let Some((callee, name)) = call_with_string(child, text) {
+                let lines = whole_lines(text, child.start_byte(), child.end_byte());
+                match callee {
+                    "test" => {
+                        let full = match &describe {
+                            Some((outer, _)) => format!("{outer} {name}"),
+                            None => name.to_owned(),
+                        };
+                        blocks.push(TestBlock {
+                            name: full,
+                            line: child.start_position().row + 1,
+                            lines,
+                            describe: describe.as_ref().map(|(_, r)| r.clone()),
+                        });
+                        continue;
+                    }
+                    "describe" => {
+                        collect_tests(child, text, Some((name, lines)), blocks, depth + 1);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        collect_tests(child, text, describe.clone(), blocks, depth + 1);
+    }
+}
+
+/// `test "name"` / `describe "name"`: the callee and the literal name.
+fn call_with_string<'t>(call: tree_sitter::Node<'_>, text: &'t str) -> Option<(&'t str, &'t str)> {
+    let target = call.child_by_field_name("target")?;
+    let callee = text.get(target.byte_range())?;
+    if callee != "test" && callee != "describe" {
+        return None;
+    }
+    let mut cursor = call.walk();
+    let arguments = call
+        .named_children(&mut cursor)
+        .find(|c| c.kind() == "arguments")?;
+    let first = arguments.named_child(0)?;
+    if first.kind() != "string" {
+        return None;
+    }
+    let quoted = text.get(first.byte_range())?;
+    Some((callee, quoted.trim_matches('"')))
+}
+
+/// The whole lines holding `start..end`, their newline included.
+fn whole_lines(text: &str, start: usize, end: usize) -> std::ops::Range<usize> {
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+    line_start..line_end
+}
+
+/// `text` without the tests `dropped`; a `describe` left with no test goes too, and so does a
+/// blank line left doubled.
+fn without_tests(text: &str, dropped: &[&TestBlock]) -> String {
+    if dropped.is_empty() {
+        return text.to_owned();
+    }
+    let all = test_blocks(text);
+    let mut cuts: Vec<std::ops::Range<usize>> = dropped.iter().map(|b| b.lines.clone()).collect();
+    for block in dropped {
+        if let Some(describe) = &block.describe {
+            let emptied = all
+                .iter()
+                .filter(|b| b.describe.as_ref() == Some(describe))
+                .all(|b| dropped.iter().any(|d| d.lines == b.lines));
+            if emptied && !cuts.contains(describe) {
+                cuts.push(describe.clone());
+            }
+        }
+    }
+    cuts.sort_by_key(|r| r.start);
+    let mut kept = String::with_capacity(text.len());
+    let mut at = 0;
+    for cut in cuts {
+        if cut.start < at {
+            at = at.max(cut.end);
+            continue;
+        }
+        kept.push_str(&text[at..cut.start]);
+        at = cut.end;
+    }
+    kept.push_str(&text[at..]);
+    collapse_blank_lines(&kept)
+}
+
+fn collapse_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+        } else {
+            // A blank line just before `end` is left over from a cut at the end of a block.
+            if blank_run > 0 && line.trim() == "end" && out.ends_with("\n\n") {
+                out.pop();
+            }
+            blank_run = 0;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GENERATED: &str = "defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe \"total/1\" do\n    test \"sums\" do\n      assert 1 + 1 == 2\n    end\n\n    test \"is wrong\" do\n      assert 1 + 1 == 3\n    end\n  end\n\n  describe \"empty/0\" do\n    test \"fails too\" do\n      assert false\n    end\n  end\nend\n";
+
+    #[test]
+    fn test_blocks_are_named_as_exunit_names_them() {
+        let names: Vec<(String, usize)> = test_blocks(GENERATED)
+            .into_iter()
+            .map(|b| (b.name, b.line))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("total/1 sums".to_owned(), 5),
+                ("total/1 is wrong".to_owned(), 9),
+                ("empty/0 fails too".to_owned(), 15)
+            ]
+        );
+    }
+
+    #[test]
+    fn failing_tests_and_emptied_describes_are_cut_whole() {
+        let blocks = test_blocks(GENERATED);
+        let failed: Vec<&TestBlock> = vec![&blocks[1], &blocks[2]];
+        assert_eq!(
+            without_tests(GENERATED, &failed),
+            "defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe \"total/1\" do\n    test \"sums\" do\n      assert 1 + 1 == 2\n    end\n  end\nend\n"
+        );
+    }
+
+    #[test]
+    fn exunit_failures_are_read_by_file_and_line() {
+        let output = "\n\n  1) test total/1 is wrong (CartTest)\n     test/aiex_generated_1_0_test.exs:9\n     Assertion with == failed\n\n  2) test other (CartTest)\n     test/elsewhere.exs:3\n.\nFinished in 0.04 seconds (0.04s async, 0.00s sync)\n3 tests, 2 failures\n";
+        assert_eq!(
+            parse_run(output, "test/aiex_generated_1_0_test.exs", false),
+            TestRun::Ran {
+                total: 3,
+                failed_lines: vec![9]
+            }
+        );
+        assert_eq!(
+            summary_tests("1 doctest, 2 tests, 0 failures"),
+            Some(3),
+            "doctests count"
+        );
+    }
+
+    #[test]
+    fn a_compile_error_means_nothing_ran() {
+        let output = "== Compilation error in file test/x_test.exs ==\n** (CompileError) test/x_test.exs:4: undefined function undefined_fun/0\n";
+        let TestRun::NotRun { reason } = parse_run(output, "test/x_test.exs", false) else {
+            panic!("a compile error is not a run");
+        };
+        assert!(reason.contains("undefined function undefined_fun/0"), "{reason}");
+    }
+
+    /// Runs the real `mix`: fails when `AIEX_REQUIRE_ELIXIR` is set and mix is missing, says
+    /// so past the output capture otherwise.
+    #[test]
+    fn one_passing_and_one_failing_test_end_with_the_passing_one_and_mix_test_passes() {
+        if find_mix().is_none() {
+            assert!(
+                std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none(),
+                "AIEX_REQUIRE_ELIXIR is set but mix is not on PATH"
+            );
+            eprintln!("SKIPPED: mix is not on PATH (apt-get install elixir)");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::write(
+            root.join("mix.exs"),
+            "defmodule Cart.MixProject do\n  use Mix.Project\n  def project, do: [app: :cart, version: \"0.1.0\"]\nend\n",
+        )
+        .expect("write");
+        std::fs::create_dir_all(root.join("lib")).expect("mkdir");
+        std::fs::create_dir_all(root.join("test")).expect("mkdir");
+        std::fs::write(
+            root.join("lib/cart.ex"),
+            "defmodule Cart do\n  def total(items), do: Enum.sum(items)\nend\n",
+        )
+        .expect("write");
+        std::fs::write(root.join("test/test_helper.exs"), "ExUnit.start()\n").expect("write");
+        let generated = "defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe \"total/1\" do\n    test \"sums the prices\" do\n      assert Cart.total([1, 2]) == 3\n    end\n\n    test \"doubles them\" do\n      assert Cart.total([1, 2]) == 6\n    end\n  end\nend\n";
+        let verdict = keep_passing_tests(root, generated, None, DEFAULT_TEST_DEADLINE);
+        assert_eq!(verdict.not_run, None);
+        assert_eq!((verdict.kept, verdict.dropped), (1, 1), "{verdict:?}");
+        assert!(verdict.text.contains("sums the prices"));
+        assert!(!verdict.text.contains("doubles them"));
+        assert_eq!(score_tests(root, generated, DEFAULT_TEST_DEADLINE), 1);
+        // The temporary file is gone; the kept tests pass on their own.
+        let left: Vec<_> = std::fs::read_dir(root.join("test")).expect("ls").collect();
+        assert_eq!(left.len(), 1, "only test_helper.exs is left");
+        std::fs::write(root.join("test/cart_test.exs"), &verdict.text).expect("write");
+        let status = Command::new(find_mix().expect("mix"))
+            .arg("test")
+            .current_dir(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("mix test");
+        assert!(status.success(), "mix test passes on the kept tests");
+        // A test of the user's that fails is theirs: never dropped.
+        let verdict = keep_passing_tests(
+            root,
+            generated,
+            Some("describe \"total/1\" do\n  test \"doubles them\" do\n  end\nend\n"),
+            DEFAULT_TEST_DEADLINE,
+        );
+        assert!(verdict.text.contains("doubles them"));
+    }
+
+    #[test]
+    fn a_run_past_its_deadline_is_stopped() {
+        if find_mix().is_none() {
+            assert!(std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none());
+            eprintln!("SKIPPED: mix is not on PATH");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("mix.exs"),
+            "defmodule Slow.MixProject do\n  use Mix.Project\n  def project, do: [app: :slow, version: \"0.1.0\"]\nend\n",
+        )
+        .expect("write");
+        std::fs::create_dir_all(dir.path().join("test")).expect("mkdir");
+        std::fs::write(dir.path().join("test/test_helper.exs"), "ExUnit.start()\n").expect("write");
+        let started = Instant::now();
+        let run = run_test_file(
+            &find_mix().expect("mix"),
+            dir.path(),
+            "defmodule SlowTest do\n  use ExUnit.Case\n  test \"sleeps\" do\n    Process.sleep(60_000)\n  end\nend\n",
+            Duration::from_secs(3),
+        );
+        assert!(matches!(run, TestRun::NotRun { ref reason } if reason.contains("within 3 s")), "{run:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
