@@ -36,7 +36,8 @@ use crate::document::{
 use crate::index::WorkspaceIndex;
 use crate::llm::{LlmOptions, ProviderChain, Providers};
 
-pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit};
+pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit, GeneratedTests};
+pub use mix_runner::{RunTests, TestsVerdict};
 pub use audit::AuditLog;
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
