@@ -130,7 +130,11 @@ fn target_function(target: &str, function: Option<&str>) -> anyhow::Result<Targe
         let (workspace, cursor) = workspace::open_function(&module, &name, arity)?;
         return Ok(TargetFunction { workspace, cursor });
     }
-    if !target.contains(['/', ':', '.']) && target.starts_with(|c: char| c.is_ascii_uppercase()) {
+    let is_module = !target.contains(['/', ':'])
+        && target
+            .split('.')
+            .all(|part| part.starts_with(|c: char| c.is_ascii_uppercase()));
+    if is_module {
         bail!(
             "`{target}` is a module: name one of its functions, as `{target}.fun/arity` \
              (explaining a whole module is not supported)"
@@ -222,9 +226,9 @@ fn run_action(
 /// The engine's "not a function here" in the command line's words.
 fn at_target(target: &str) -> impl Fn(AiError) -> anyhow::Error + '_ {
     move |error| match error {
-        AiError::NotApplicable(_) => anyhow::anyhow!(
-            "no function at {target}: give a line of a function's definition"
-        ),
+        AiError::NotApplicable(_) => {
+            anyhow::anyhow!("no function at {target}: give a line of a function's definition")
+        }
         other => other.into(),
     }
 }

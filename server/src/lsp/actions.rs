@@ -219,7 +219,9 @@ pub async fn run(
             let uri = lsp::Uri::from_file_path(&path)
                 .ok_or_else(|| request_failed(format!("{} is not a file path", path.display())))?;
             create_file(client, state, &path, &uri, &text).await?;
-            Ok(serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text, "label": label }))
+            Ok(
+                serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text, "label": label }),
+            )
         }
     }
 }

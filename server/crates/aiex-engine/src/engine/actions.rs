@@ -141,15 +141,11 @@ impl Engine {
 
     /// "Generate ExUnit tests" with what running the tests found: the kept tests and their
     /// count, or why they were not run.
-    pub async fn generate_tests(
-        &self,
-        request: ActionRequest,
-    ) -> Result<GeneratedTests, AiError> {
+    pub async fn generate_tests(&self, request: ActionRequest) -> Result<GeneratedTests, AiError> {
         debug_assert_eq!(request.kind, ActionKind::GenerateTests);
         let (outcome, verdict) = self.run_action(request).await?;
-        let verdict = verdict.ok_or_else(|| {
-            AiError::NotApplicable("only Generate tests writes tests".to_owned())
-        })?;
+        let verdict = verdict
+            .ok_or_else(|| AiError::NotApplicable("only Generate tests writes tests".to_owned()))?;
         Ok(GeneratedTests { outcome, verdict })
     }
 
@@ -542,15 +538,19 @@ async fn generate_tests(
     may_run: Result<(), String>,
 ) -> Result<(ActionOutcome, TestsVerdict), AiError> {
     let existing_text = tests.existing.as_ref().map(|(text, _)| text.clone());
-    let content = prompts::tests_file(answer, existing_text.as_deref(), module).ok_or_else(|| {
-        AiError::UnusableAnswer("the generated tests do not parse; nothing was changed".to_owned())
-    })?;
+    let content =
+        prompts::tests_file(answer, existing_text.as_deref(), module).ok_or_else(|| {
+            AiError::UnusableAnswer(
+                "the generated tests do not parse; nothing was changed".to_owned(),
+            )
+        })?;
     let verdict = match may_run {
         Err(reason) => TestsVerdict {
             text: content,
             kept: 0,
             dropped: 0,
             not_run: Some(reason),
+            run_failed: None,
         },
         Ok(()) => {
             let root = tests.root.clone();
@@ -567,6 +567,11 @@ async fn generate_tests(
             .map_err(|e| AiError::Io(format!("the mix test run failed: {e}")))?
         }
     };
+    if let Some(failure) = &verdict.run_failed {
+        return Err(AiError::UnusableAnswer(format!(
+            "mix test could not run the generated tests; nothing was changed:\n{failure}"
+        )));
+    }
     if verdict.not_run.is_none() && verdict.kept == 0 {
         return Err(AiError::UnusableAnswer(format!(
             "none of the generated tests passed under mix test ({} failed); nothing was changed",

@@ -71,8 +71,12 @@ pub struct TestsVerdict {
     pub kept: usize,
     /// New tests dropped (they failed).
     pub dropped: usize,
-    /// Set when the tests were not run, saying why; `text` is then the file as written.
+    /// Set when the tests were not run (no `mix`, no `mix.exs`, not allowed), saying why;
+    /// `text` is then the file as written.
     pub not_run: Option<String>,
+    /// Set when `mix test` was run but ran none of the tests (they did not compile, the
+    /// project did not build, the deadline passed): what mix said. Every new test is dropped.
+    pub run_failed: Option<String>,
 }
 
 impl TestsVerdict {
@@ -80,6 +84,10 @@ impl TestsVerdict {
     pub fn summary(&self) -> String {
         match &self.not_run {
             Some(reason) => format!("the generated tests were not run: {reason}"),
+            None if self.run_failed.is_some() => format!(
+                "mix test could not run the generated tests, so none was kept: {}",
+                self.run_failed.as_deref().unwrap_or_default()
+            ),
             None => format!(
                 "ran the generated tests with mix test: {} kept, {} dropped (failed)",
                 self.kept, self.dropped
@@ -123,12 +131,16 @@ pub fn keep_passing_tests(
     let theirs: Vec<String> = existing
         .map(|e| test_blocks(e).into_iter().map(|b| b.name).collect())
         .unwrap_or_default();
-    let new: Vec<&TestBlock> = blocks.iter().filter(|b| !theirs.contains(&b.name)).collect();
+    let new: Vec<&TestBlock> = blocks
+        .iter()
+        .filter(|b| !theirs.contains(&b.name))
+        .collect();
     let not_run = |reason: String| TestsVerdict {
         text: text.to_owned(),
         kept: 0,
         dropped: 0,
         not_run: Some(reason),
+        run_failed: None,
     };
     let Some(mix) = find_mix() else {
         return not_run("mix is not on PATH".to_owned());
@@ -137,7 +149,13 @@ pub fn keep_passing_tests(
         return not_run(format!("{} has no mix.exs", root.display()));
     }
     match run_test_file(&mix, root, text, deadline) {
-        TestRun::NotRun { reason } => not_run(reason),
+        TestRun::NotRun { reason } => TestsVerdict {
+            text: without_tests(text, &new),
+            kept: 0,
+            dropped: new.len(),
+            not_run: None,
+            run_failed: Some(reason),
+        },
         TestRun::Ran { failed_lines, .. } => {
             let failed: Vec<&TestBlock> = new
                 .iter()
@@ -149,6 +167,7 @@ pub fn keep_passing_tests(
                 kept: new.len() - failed.len(),
                 dropped: failed.len(),
                 not_run: None,
+                run_failed: None,
             }
         }
     }
@@ -159,18 +178,17 @@ pub fn keep_passing_tests(
 /// generated and the best is chosen.
 pub fn score_tests(root: &Path, text: &str, deadline: Duration) -> usize {
     let verdict = keep_passing_tests(root, text, None, deadline);
-    match verdict.not_run {
-        Some(_) => 0,
-        None => verdict.kept,
-    }
+    verdict.kept
 }
 
 /// A unique name for this process's next temporary test file.
 fn temporary_test_path(root: &Path) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    root.join("test")
-        .join(format!("aiex_generated_{}_{n}_test.exs", std::process::id()))
+    root.join("test").join(format!(
+        "aiex_generated_{}_{n}_test.exs",
+        std::process::id()
+    ))
 }
 
 /// Removes the temporary test file however the run ends.
@@ -185,8 +203,8 @@ impl Drop for Removed {
 /// Writes `text` to a temporary file in the project's `test/` and runs `mix test` on it.
 pub fn run_test_file(mix: &Path, root: &Path, text: &str, deadline: Duration) -> TestRun {
     let path = temporary_test_path(root);
-    if let Err(error) = std::fs::create_dir_all(root.join("test"))
-        .and_then(|()| std::fs::write(&path, text))
+    if let Err(error) =
+        std::fs::create_dir_all(root.join("test")).and_then(|()| std::fs::write(&path, text))
     {
         return TestRun::NotRun {
             reason: format!("cannot write {}: {error}", path.display()),
@@ -223,8 +241,14 @@ pub fn run_test_file(mix: &Path, root: &Path, text: &str, deadline: Duration) ->
 /// Waits for the child and collects its output; past the deadline its process group is killed.
 fn wait_with_deadline(mut child: Child, deadline: Duration) -> Result<(bool, String), String> {
     let readers: Vec<_> = [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ]
     .into_iter()
     .flatten()
@@ -486,6 +510,12 @@ fn collapse_blank_lines(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Says a test was skipped on the real stderr (`eprintln!` is captured in a passing test).
+    fn skipped(why: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "\n*** mix_runner: SKIPPED: {why}");
+    }
+
     const GENERATED: &str = "defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe \"total/1\" do\n    test \"sums\" do\n      assert 1 + 1 == 2\n    end\n\n    test \"is wrong\" do\n      assert 1 + 1 == 3\n    end\n  end\n\n  describe \"empty/0\" do\n    test \"fails too\" do\n      assert false\n    end\n  end\nend\n";
 
     #[test]
@@ -537,7 +567,10 @@ mod tests {
         let TestRun::NotRun { reason } = parse_run(output, "test/x_test.exs", false) else {
             panic!("a compile error is not a run");
         };
-        assert!(reason.contains("undefined function undefined_fun/0"), "{reason}");
+        assert!(
+            reason.contains("undefined function undefined_fun/0"),
+            "{reason}"
+        );
     }
 
     /// Runs the real `mix`: fails when `AIEX_REQUIRE_ELIXIR` is set and mix is missing, says
@@ -549,7 +582,7 @@ mod tests {
                 std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none(),
                 "AIEX_REQUIRE_ELIXIR is set but mix is not on PATH"
             );
-            eprintln!("SKIPPED: mix is not on PATH (apt-get install elixir)");
+            skipped("mix is not on PATH (apt-get install elixir)");
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -600,7 +633,7 @@ mod tests {
     fn a_run_past_its_deadline_is_stopped() {
         if find_mix().is_none() {
             assert!(std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none());
-            eprintln!("SKIPPED: mix is not on PATH");
+            skipped("mix is not on PATH (apt-get install elixir)");
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -618,7 +651,10 @@ mod tests {
             "defmodule SlowTest do\n  use ExUnit.Case\n  test \"sleeps\" do\n    Process.sleep(60_000)\n  end\nend\n",
             Duration::from_secs(3),
         );
-        assert!(matches!(run, TestRun::NotRun { ref reason } if reason.contains("within 3 s")), "{run:?}");
+        assert!(
+            matches!(run, TestRun::NotRun { ref reason } if reason.contains("within 3 s")),
+            "{run:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -37,11 +37,11 @@ use crate::index::WorkspaceIndex;
 use crate::llm::{LlmOptions, ProviderChain, Providers};
 
 pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit, GeneratedTests};
-pub use mix_runner::{RunTests, TestsVerdict};
 pub use audit::AuditLog;
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
+pub use mix_runner::{RunTests, TestsVerdict};
 pub use privacy::{Admitted, PrivacyGate, Refusal};
 pub use workspace::IndexCacheUse;
 
