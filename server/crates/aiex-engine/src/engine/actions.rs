@@ -211,12 +211,13 @@ impl Engine {
                 if let Some(relative) = self.relative_to_root(&tests.path) {
                     files.push(relative);
                 }
+                let function = &source[target.function.range.start..target.function.range.end];
                 prompts::tests_request(
                     &target,
                     &source,
                     tests.existing.as_ref().map(|(text, _)| text.as_str()),
                     tests.example.as_deref(),
-                    "",
+                    &test_style_hint(&tests.root, function, target.function.doc.is_some()),
                 )
             }
             _ => prompts::refactor_request(&target, &source, instruction.as_deref(), &context),
@@ -528,6 +529,25 @@ fn refactor(
         needs_review: true,
         label: format!("Aiex: refactor {}", target.label()),
     }))
+}
+
+/// What kinds of test suit the project, for the tests prompt: StreamData properties when
+/// the project already depends on `stream_data`, a doctest when the function's `@doc` has
+/// `iex>` examples. Only these fixed sentences reach the prompt, never `mix.exs` itself.
+fn test_style_hint(root: &Path, function: &str, documented: bool) -> String {
+    let mut hints = Vec::new();
+    let uses_stream_data = std::fs::read_to_string(root.join("mix.exs"))
+        .is_ok_and(|mix_exs| mix_exs.contains(":stream_data"));
+    if uses_stream_data {
+        hints.push(
+            "The project uses StreamData: where a property fits, add `property` tests \
+             (`use ExUnitProperties`, `check all`).",
+        );
+    }
+    if documented && function.contains("iex>") {
+        hints.push("The function's @doc has iex> examples: run them with `doctest`.");
+    }
+    hints.join(" ")
 }
 
 /// The test file with the model's tests, run (when allowed) so only the passing ones are kept.

@@ -32,10 +32,11 @@ pub enum RunTests {
     Yes,
 }
 
-/// One `test "..." do ... end` of a test file.
+/// One test of a test file: a `test "..." do ... end`, a StreamData `property "..."`, or a
+/// `doctest Module` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestBlock {
-    /// Its name as ExUnit reports it (`describe` name, a space, the test's name).
+    /// Its name as ExUnit reports it (`test`, the `describe` name, the test's name).
     pub name: String,
     /// Its first line (1-based), where ExUnit says a failing test is.
     pub line: usize,
@@ -364,7 +365,11 @@ fn summary_tests(line: &str) -> Option<usize> {
 
 fn is_failure_header(line: &str) -> bool {
     line.split_once(") ").is_some_and(|(n, rest)| {
-        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with("test ")
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && ["test ", "property ", "doctest "]
+                .iter()
+                .any(|kind| rest.starts_with(kind))
     })
 }
 
@@ -400,10 +405,19 @@ fn collect_tests(
             if let Some((callee, name)) = call_with_string(child, text) {
                 let lines = whole_lines(text, child.start_byte(), child.end_byte());
                 match callee {
-                    "test" => {
+                    "doctest" => {
+                        blocks.push(TestBlock {
+                            name: name.to_owned(),
+                            line: child.start_position().row + 1,
+                            lines,
+                            describe: describe.as_ref().map(|(_, r)| r.clone()),
+                        });
+                        continue;
+                    }
+                    "test" | "property" => {
                         let full = match &describe {
-                            Some((outer, _)) => format!("{outer} {name}"),
-                            None => name.to_owned(),
+                            Some((outer, _)) => format!("{callee} {outer} {name}"),
+                            None => format!("{callee} {name}"),
                         };
                         blocks.push(TestBlock {
                             name: full,
@@ -425,12 +439,16 @@ fn collect_tests(
     }
 }
 
-/// `test "name"` / `describe "name"`: the callee and the literal name.
+/// `test "name"`, `property "name"`, `describe "name"`: the callee and the literal name;
+/// `doctest Module`: the callee and the whole call.
 fn call_with_string<'t>(call: tree_sitter::Node<'_>, text: &'t str) -> Option<(&'t str, &'t str)> {
     let target = call.child_by_field_name("target")?;
     let callee = text.get(target.byte_range())?;
-    if callee != "test" && callee != "describe" {
+    if !matches!(callee, "test" | "property" | "describe" | "doctest") {
         return None;
+    }
+    if callee == "doctest" {
+        return Some((callee, text.get(call.byte_range())?));
     }
     let mut cursor = call.walk();
     let arguments = call
@@ -527,11 +545,30 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("total/1 sums".to_owned(), 5),
-                ("total/1 is wrong".to_owned(), 9),
-                ("empty/0 fails too".to_owned(), 15)
+                ("test total/1 sums".to_owned(), 5),
+                ("test total/1 is wrong".to_owned(), 9),
+                ("test empty/0 fails too".to_owned(), 15)
             ]
         );
+    }
+
+    #[test]
+    fn properties_and_doctests_are_tests_too() {
+        let text = "defmodule CartTest do\n  use ExUnit.Case\n  use ExUnitProperties\n  doctest Cart\n\n  property \"sums\" do\n    check all(n <- integer()) do\n      assert Cart.total([n]) == n\n    end\n  end\nend\n";
+        let names: Vec<(String, usize)> = test_blocks(text)
+            .into_iter()
+            .map(|b| (b.name, b.line))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("doctest Cart".to_owned(), 4),
+                ("property sums".to_owned(), 6)
+            ]
+        );
+        assert!(is_failure_header("1) doctest Cart.total/1 (1) (CartTest)"));
+        assert!(is_failure_header("12) property sums (CartTest)"));
+        assert!(!is_failure_header("1) something else"));
     }
 
     #[test]
