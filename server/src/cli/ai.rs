@@ -12,7 +12,7 @@ use super::workspace::{self, FileWorkspace};
 use super::{out, outln};
 use crate::engine::{
     ActionKind, ActionOutcome, ActionRequest, AiError, CompletionOptions, Cursor, GeneratedTests,
-    IndexCacheUse, RunTests,
+    IndexCacheUse, RunProjectCode,
 };
 
 /// The least time a one-shot completion waits for a model: nobody is typing on, and a model on
@@ -210,7 +210,7 @@ fn run_action(
     target: &str,
     function: Option<&str>,
     kind: ActionKind,
-    run_tests: RunTests,
+    run_project_code: RunProjectCode,
 ) -> anyhow::Result<(std::sync::Arc<crate::engine::Engine>, ActionRequest)> {
     let TargetFunction { workspace, cursor } = target_function(target, function)?;
     let request = ActionRequest {
@@ -218,7 +218,7 @@ fn run_action(
         cursor: Cursor::Byte(cursor),
         kind,
         instruction: None,
-        run_tests,
+        run_project_code,
     };
     Ok((workspace.engine, request))
 }
@@ -239,7 +239,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
         &args.target,
         args.function.as_deref(),
         ActionKind::Explain,
-        RunTests::Never,
+        RunProjectCode::Never,
     )?;
     let runtime = workspace::runtime()?;
     if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
@@ -268,7 +268,7 @@ pub fn docs(args: DocsArgs) -> anyhow::Result<()> {
         &args.target,
         args.function.as_deref(),
         ActionKind::AddDocs,
-        RunTests::Never,
+        RunProjectCode::Never,
     )?;
     let runtime = workspace::runtime()?;
     if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
@@ -295,16 +295,16 @@ pub fn docs(args: DocsArgs) -> anyhow::Result<()> {
 /// Runs `aiex tests`: writes tests for a function into its test file (created, or extended),
 /// run with `mix test` when allowed so only the passing ones are kept.
 pub fn tests(args: TestsArgs) -> anyhow::Result<()> {
-    let run_tests = if args.run {
-        RunTests::Yes
+    let run_project_code = if args.run {
+        RunProjectCode::Allowed
     } else {
-        RunTests::IfTrusted
+        RunProjectCode::IfTrusted
     };
     let (engine, request) = run_action(
         &args.target,
         args.function.as_deref(),
         ActionKind::GenerateTests,
-        run_tests,
+        run_project_code,
     )?;
     let runtime = workspace::runtime()?;
     if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {

@@ -197,7 +197,7 @@ pub async fn run(
         instruction: args.instruction,
         // The editor runs generated tests only in a workspace the user trusted: opening a
         // cloned repository and asking for tests must not run its code.
-        run_tests: crate::engine::RunTests::IfTrusted,
+        run_project_code: crate::engine::RunProjectCode::IfTrusted,
     };
     let outcome = state.engine().action(request).await.map_err(to_lsp)?;
     match outcome {

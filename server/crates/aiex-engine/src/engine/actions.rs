@@ -12,7 +12,7 @@ use crate::context::{ContextRequest, Task};
 use crate::document::{DocumentKey, SyntaxSnapshot};
 
 use super::gateway::Outbound;
-use super::mix_runner::{self, RunTests, TestsVerdict};
+use super::mix_runner::{self, RunProjectCode, TestsVerdict};
 use super::{AiError, Cursor, Engine};
 
 /// The tokens of workspace context an action's prompt may carry.
@@ -67,7 +67,7 @@ pub struct ActionRequest {
     /// What the user wants (refactor), or the problem to fix (fix).
     pub instruction: Option<String>,
     /// Whether generated tests may be run with `mix test` (which runs the project's code).
-    pub run_tests: RunTests,
+    pub run_project_code: RunProjectCode,
 }
 
 /// An edit of one file, as a byte range of a known text.
@@ -158,7 +158,7 @@ impl Engine {
             cursor,
             kind,
             instruction,
-            run_tests,
+            run_project_code,
         } = request;
         self.may_send(&key)?;
         let (snapshot, chunks) = self
@@ -243,24 +243,58 @@ impl Engine {
             (ActionKind::AddDocs, _) => add_docs(&key, &snapshot, &source, &target, &answer)?,
             (ActionKind::GenerateTests, Some(tests)) => {
                 let module = target.module.map_or("Script", |m| m.name.as_str());
-                let may_run = self.may_run_tests(run_tests);
+                let may_run = self.may_run_project_code(run_project_code);
                 let (outcome, verdict) = generate_tests(tests, module, &answer, may_run).await?;
                 return Ok((outcome, Some(verdict)));
             }
             _ => refactor(&key, &snapshot, &source, &target, &answer)?,
         };
+        let outcome = match outcome {
+            ActionOutcome::Edit(edit) if self.may_run_project_code(run_project_code).is_ok() => {
+                ActionOutcome::Edit(self.formatted(edit).await)
+            }
+            other => other,
+        };
         Ok((outcome, None))
+    }
+
+    /// An edit as the project's `mix format` writes it (its `.formatter.exs`), when the
+    /// project is a Mix project and `mix` is there; as the model wrote it when mix refuses it
+    /// (the edit parsed already) or is missing.
+    async fn formatted(&self, mut edit: FileEdit) -> FileEdit {
+        let Some(root) = edit
+            .key
+            .path()
+            .and_then(|path| self.gate().admit(path).ok()?.root)
+        else {
+            return edit;
+        };
+        let text = edit.new_text.clone();
+        let indent: String = text
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
+        let formatted = tokio::task::spawn_blocking(move || {
+            mix_runner::format(&root, &text, &indent, mix_runner::FORMAT_DEADLINE)
+        })
+        .await;
+        match formatted {
+            Ok(Ok(text)) => edit.new_text = text,
+            Ok(Err(why)) => tracing::info!("the edit is offered unformatted: {why}"),
+            Err(error) => tracing::warn!("mix format did not finish: {error}"),
+        }
+        edit
     }
 
     /// Whether generated tests may be run here: `Ok` to run, or why not. Running `mix test`
     /// runs the project's code, so a workspace the user has not trusted (`aiex trust`) never
     /// gets it run by the editor; the command line runs it when the user asks.
-    fn may_run_tests(&self, run_tests: RunTests) -> Result<(), String> {
-        match run_tests {
-            RunTests::Never => Err("running them was not asked for".to_owned()),
-            RunTests::Yes => Ok(()),
-            RunTests::IfTrusted if self.config().trust.is_trusted() => Ok(()),
-            RunTests::IfTrusted => Err(
+    fn may_run_project_code(&self, run_project_code: RunProjectCode) -> Result<(), String> {
+        match run_project_code {
+            RunProjectCode::Never => Err("running them was not asked for".to_owned()),
+            RunProjectCode::Allowed => Ok(()),
+            RunProjectCode::IfTrusted if self.config().trust.is_trusted() => Ok(()),
+            RunProjectCode::IfTrusted => Err(
                 "running them runs this project's code, which Aiex does only in a workspace you \
                  trusted (`aiex trust`) or when you ask (`aiex tests --run`, `mix aiex.gen.test`)"
                     .to_owned(),
@@ -598,7 +632,18 @@ async fn generate_tests(
             verdict.dropped
         )));
     }
-    let content = verdict.text.clone();
+    let mut content = verdict.text.clone();
+    if verdict.not_run.is_none() {
+        // Allowed to run the project's mix: the kept tests as the project formats them.
+        let (root, text) = (tests.root.clone(), content.clone());
+        let formatted = tokio::task::spawn_blocking(move || {
+            mix_runner::format(&root, &text, "", mix_runner::FORMAT_DEADLINE)
+        })
+        .await;
+        if let Ok(Ok(formatted)) = formatted {
+            content = formatted;
+        }
+    }
     let label = format!("Aiex: tests for {module} ({})", verdict.summary());
     let outcome = match tests.existing {
         Some((existing, version)) => ActionOutcome::Edit(FileEdit {

@@ -1,11 +1,14 @@
-//! Generated tests that are run: a test file the model wrote is put next to the project's own
-//! tests, `mix test` runs it under a deadline, and only the tests that compiled and passed are
-//! kept. Used by "Generate ExUnit tests" whichever entry point asked (code action, `aiex tests`,
-//! `mix aiex.gen.test`), and by anything that scores candidate tests ([`score_tests`]).
+//! The project's own `mix`, run on what a model wrote. Generated tests that are run: a test
+//! file the model wrote is put next to the project's own tests, `mix test` runs it under a
+//! deadline, and only the tests that compiled and passed are kept. Used by "Generate ExUnit
+//! tests" whichever entry point asked (code action, `aiex tests`, `mix aiex.gen.test`), and by
+//! anything that scores candidate tests ([`score_tests`]). AI edits formatted as the project
+//! formats: [`format`] (`mix format -` with the project's `.formatter.exs`).
 //!
-//! Running `mix test` runs the project's own code (its `mix.exs`, its test helper) and the
-//! model's tests: the caller decides whether that is acceptable ([`RunTests`]); this module only
-//! runs what it was allowed to.
+//! Both run the project's own code (its `mix.exs`, `.formatter.exs`, test helper) and, for
+//! tests, the model's: the caller decides whether that is acceptable ([`RunProjectCode`]); this
+//! module only runs what it was allowed to. Every run has a deadline, after which its whole
+//! process group is killed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,17 +22,21 @@ pub const DEFAULT_TEST_DEADLINE: Duration = Duration::from_secs(120);
 /// The most output of a run that is kept (the rest of a runaway test's output is dropped).
 const MAX_OUTPUT_BYTES: usize = 1 << 20;
 
-/// Whether generated tests may be run, which runs the project's code.
+/// How long `mix format -` may take on one edit.
+pub const FORMAT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Whether the project's `mix` may be run on what a model wrote (generated tests run,
+/// edits formatted), which runs the project's code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RunTests {
-    /// Never: the tests are offered as written.
+pub enum RunProjectCode {
+    /// Never: tests and edits are offered as the model wrote them.
     Never,
     /// Only in a workspace the user trusted with `aiex trust` (the editor's code action: a
     /// cloned repository must not get its code run by opening it and asking for tests).
     #[default]
     IfTrusted,
     /// The user asked for it explicitly (`aiex tests --run`, `mix aiex.gen.test`).
-    Yes,
+    Allowed,
 }
 
 /// One test of a test file: a `test "..." do ... end`, a StreamData `property "..."`, or a
@@ -213,48 +220,103 @@ pub fn run_test_file(mix: &Path, root: &Path, text: &str, deadline: Duration) ->
     }
     let _removed = Removed(path.clone());
     let relative = path.strip_prefix(root).unwrap_or(&path);
+    let mut test = Command::new(mix);
+    test.arg("test").arg(relative).env("MIX_ENV", "test");
+    match run_mix(test, root, None, deadline) {
+        Ok(run) => parse_run(
+            &format!("{}\n{}", run.stdout, run.stderr),
+            &relative.to_string_lossy(),
+            run.success,
+        ),
+        Err(reason) => TestRun::NotRun { reason },
+    }
+}
+
+/// `text` formatted by `mix format -` in the project at `root` (its `.formatter.exs` and
+/// plugins apply), or why not. Code indented by `indent` (a function inside its module) is
+/// formatted at the left margin and indented back (its lines may then pass the project's
+/// line length by that indent).
+pub fn format(root: &Path, text: &str, indent: &str, deadline: Duration) -> Result<String, String> {
+    let mix = find_mix().ok_or_else(|| "mix is not on PATH".to_owned())?;
+    if !root.join("mix.exs").is_file() {
+        return Err(format!("{} has no mix.exs", root.display()));
+    }
+    let flush: String = text
+        .split_inclusive('\n')
+        .map(|line| line.strip_prefix(indent).unwrap_or(line))
+        .collect();
     let mut command = Command::new(mix);
+    command.args(["format", "-"]);
+    let run = run_mix(command, root, Some(flush), deadline)?;
+    if !run.success {
+        // The reason comes first; the stack trace after it is mix's own.
+        let reason: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(2)
+            .collect();
+        return Err(format!("mix format refused it: {}", reason.join(" ")));
+    }
+    let formatted: String = run
+        .stdout
+        .split_inclusive('\n')
+        .map(|line| match line.trim().is_empty() {
+            true => line.trim_start_matches([' ', '\t']).to_owned(),
+            false => format!("{indent}{line}"),
+        })
+        .collect();
+    // The text ends as it came in: an edit replacing whole lines keeps its last newline or not.
+    Ok(match text.ends_with('\n') {
+        true => formatted,
+        false => formatted.trim_end_matches('\n').to_owned(),
+    })
+}
+
+/// What a `mix` run printed.
+struct MixRun {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `command` (a `mix` task) in `root` with `stdin`, under the deadline.
+fn run_mix(
+    mut command: Command,
+    root: &Path,
+    stdin: Option<String>,
+    deadline: Duration,
+) -> Result<MixRun, String> {
     command
-        .arg("test")
-        .arg(relative)
         .current_dir(root)
-        .env("MIX_ENV", "test")
-        .stdin(Stdio::null())
+        .stdin(match stdin {
+            Some(_) => Stdio::piped(),
+            None => Stdio::null(),
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Its own process group, so a deadline kills the BEAM and whatever the tests started.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let child = match command.spawn() {
-        Ok(child) => child,
-        Err(error) => {
-            return TestRun::NotRun {
-                reason: format!("cannot start {}: {error}", mix.display()),
-            }
-        }
-    };
-    match wait_with_deadline(child, deadline) {
-        Ok((success, output)) => parse_run(&output, &relative.to_string_lossy(), success),
-        Err(reason) => TestRun::NotRun { reason },
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot start mix: {error}"))?;
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+        // From a thread: a child that does not read would block a large write.
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut pipe, input.as_bytes());
+        });
     }
+    wait_with_deadline(child, deadline)
 }
 
 /// Waits for the child and collects its output; past the deadline its process group is killed.
-fn wait_with_deadline(mut child: Child, deadline: Duration) -> Result<(bool, String), String> {
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|stream| std::thread::spawn(move || read_bounded(stream)))
-    .collect();
+fn wait_with_deadline(mut child: Child, deadline: Duration) -> Result<MixRun, String> {
+    let spawn_reader = |stream: Option<Box<dyn Read + Send>>| {
+        stream.map(|stream| std::thread::spawn(move || read_bounded(stream)))
+    };
+    let stdout = spawn_reader(child.stdout.take().map(|s| Box::new(s) as _));
+    let stderr = spawn_reader(child.stderr.take().map(|s| Box::new(s) as _));
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -265,19 +327,23 @@ fn wait_with_deadline(mut child: Child, deadline: Duration) -> Result<(bool, Str
             Ok(None) => {
                 kill_group(&mut child);
                 return Err(format!(
-                    "mix test did not finish within {} s and was stopped",
+                    "mix did not finish within {} s and was stopped",
                     deadline.as_secs()
                 ));
             }
-            Err(error) => return Err(format!("cannot wait for mix test: {error}")),
+            Err(error) => return Err(format!("cannot wait for mix: {error}")),
         }
     };
-    let output = readers
-        .into_iter()
-        .map(|reader| reader.join().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n");
-    Ok((status.success(), output))
+    let collect = |reader: Option<std::thread::JoinHandle<String>>| {
+        reader
+            .map(|r| r.join().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    Ok(MixRun {
+        success: status.success(),
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    })
 }
 
 fn read_bounded(stream: Box<dyn Read + Send>) -> String {
@@ -693,5 +759,38 @@ mod tests {
             "{run:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn edits_are_formatted_as_the_project_formats() {
+        if find_mix().is_none() {
+            assert!(std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none());
+            skipped("mix is not on PATH (apt-get install elixir)");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("mix.exs"),
+            "defmodule Fmt.MixProject do\n  use Mix.Project\n  def project, do: [app: :fmt, version: \"0.1.0\"]\nend\n",
+        )
+        .expect("write");
+        // The project's own rule: short lines.
+        std::fs::write(
+            dir.path().join(".formatter.exs"),
+            "[inputs: [], line_length: 30]\n",
+        )
+        .expect("write");
+        let formatted = format(
+            dir.path(),
+            "  def x(a),do: Enum.map([1, 2, 3], fn b -> b+a end)\n\n  def y, do: 2\n",
+            "  ",
+            FORMAT_DEADLINE,
+        );
+        assert_eq!(
+            formatted.as_deref(),
+            Ok("  def x(a),\n    do:\n      Enum.map(\n        [1, 2, 3],\n        fn b -> b + a end\n      )\n\n  def y, do: 2\n")
+        );
+        let refused = format(dir.path(), "def x(a do\n", "", FORMAT_DEADLINE);
+        assert!(refused.is_err_and(|e| e.contains("missing terminator")));
     }
 }

@@ -41,7 +41,7 @@ pub use audit::AuditLog;
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
-pub use mix_runner::{RunTests, TestsVerdict};
+pub use mix_runner::{RunProjectCode, TestsVerdict};
 pub use privacy::{Admitted, PrivacyGate, Refusal};
 pub use workspace::IndexCacheUse;
 
