@@ -327,3 +327,49 @@ fn a_missing_binary_says_how_to_install_it() {
         );
     }
 }
+
+/// Without `--run`, generated tests run only in a workspace the user trusted: running them
+/// runs the project's code.
+#[test]
+fn tests_run_without_asking_only_in_a_trusted_workspace() {
+    if !elixir_installed("tests_run_without_asking_only_in_a_trusted_workspace") {
+        return;
+    }
+    let fake = Fake::start();
+    let answer = "```elixir\ndescribe \"insert/1\" do\n  test \"returns the record\" do\n    assert {:ok, %{a: 1}} = SampleApp.Repo.insert(%{a: 1})\n  end\nend\n```\n";
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(answer))]);
+    let project = Project::new(&fake.server.url());
+    let aiex = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aiex"))
+            .args(args)
+            .current_dir(project.root())
+            .env("XDG_CONFIG_HOME", project.dir.path().join("config"))
+            .env("AIEX_DATA_DIR", project.dir.path().join("data"))
+            .env("AIEX_CACHE_DIR", project.dir.path().join("cache"))
+            .output()
+            .expect("run aiex")
+    };
+    let untrusted = aiex(&["tests", "lib/sample_app/repo.ex", "--format", "json"]);
+    let (stdout, stderr) = text(&untrusted);
+    assert!(untrusted.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert!(
+        report["not_run"]
+            .as_str()
+            .is_some_and(|why| why.contains("aiex trust")),
+        "{report}"
+    );
+    std::fs::remove_file(project.root().join("test/sample_app/repo_test.exs")).expect("rm");
+    let trust = aiex(&["trust"]);
+    assert!(trust.status.success(), "{:?}", text(&trust));
+    let trusted = aiex(&["tests", "lib/sample_app/repo.ex", "--format", "json"]);
+    let (stdout, stderr) = text(&trusted);
+    assert!(trusted.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["not_run"], serde_json::Value::Null, "{report}");
+    assert_eq!(
+        (report["kept"].as_u64(), report["dropped"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
