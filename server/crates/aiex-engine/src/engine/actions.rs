@@ -598,6 +598,9 @@ async fn generate_tests(
                 "the generated tests do not parse; nothing was changed".to_owned(),
             )
         })?;
+    if existing_text.is_none() {
+        only_the_test_module(&content, &format!("{module}Test"))?;
+    }
     let verdict = match may_run {
         Err(reason) => TestsVerdict {
             text: content,
@@ -667,6 +670,24 @@ async fn generate_tests(
     Ok((outcome, verdict))
 }
 
+/// A new test file must define its test module and nothing else: a small model copies the
+/// example test module or redefines the module under test, which passes on its own and breaks
+/// the project's suite (a module defined twice) or replaces its code while the tests run.
+fn only_the_test_module(content: &str, expected: &str) -> Result<(), AiError> {
+    let Ok(tree) = crate::syntax::parse_str(content) else {
+        return Ok(());
+    };
+    let chunks = crate::chunks::extract(&tree, content);
+    let defined: Vec<&str> = chunks.modules.iter().map(|m| m.name.as_str()).collect();
+    if defined == [expected] {
+        return Ok(());
+    }
+    Err(AiError::UnusableAnswer(format!(
+        "the generated tests define {} instead of {expected} alone; nothing was changed",
+        defined.join(", ")
+    )))
+}
+
 /// The start of the line holding `byte`, and that line's indentation.
 fn line_start_and_indent(source: &str, byte: usize) -> (usize, String) {
     let line_start = source[..byte].rfind('\n').map_or(0, |i| i + 1);
@@ -675,4 +696,24 @@ fn line_start_and_indent(source: &str, byte: usize) -> (usize, String) {
         .take_while(|c| *c == ' ' || *c == '\t')
         .collect();
     (line_start, indent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_test_file_defines_its_test_module_alone() {
+        let own = "defmodule CartTest do\n  use ExUnit.Case\nend\n";
+        assert!(only_the_test_module(own, "CartTest").is_ok());
+        // What Qwen 0.5B wrote for SampleApp.Repo: the module under test, then the example.
+        let copied = "defmodule SampleApp.Repo do\nend\n\ndefmodule SampleApp.AccountsTest do\n  use ExUnit.Case\nend\n";
+        let refused = only_the_test_module(copied, "SampleApp.RepoTest").unwrap_err();
+        assert!(
+            refused.to_string().contains(
+                "define SampleApp.Repo, SampleApp.AccountsTest instead of SampleApp.RepoTest"
+            ),
+            "{refused}"
+        );
+    }
 }
