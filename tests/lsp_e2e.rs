@@ -568,7 +568,7 @@ fn the_workspace_is_indexed_with_progress_and_kept_current() {
     let end =
         client.wait_for(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
     let message = end["params"]["value"]["message"].as_str().expect("message");
-    assert!(message.starts_with("7 files, 8 modules"), "{message}");
+    assert!(message.starts_with("8 files, 8 modules"), "{message}");
 
     // Hover resolves into a file that is not open, through the index.
     let accounts = root.join("lib/sample_app/accounts.ex");

@@ -52,8 +52,13 @@ pub enum Command {
     Index(index::IndexArgs),
     /// Ask the configured model for a completion at FILE:LINE:COL and print it.
     Complete(ai::CompleteArgs),
-    /// Ask the configured model to explain the function at FILE:LINE.
+    /// Ask the configured model to explain a function (FILE:LINE or Module.fun/arity).
     Explain(ai::ExplainArgs),
+    /// Ask the configured model for the @doc and @spec of a function, and print them.
+    Docs(ai::DocsArgs),
+    /// Ask the configured model for ExUnit tests of a function and write them to its test
+    /// file; with --run (or in a trusted workspace) they are run and only the passing kept.
+    Tests(ai::TestsArgs),
     /// Print the context a request at FILE:LINE:COL would send, piece by piece.
     Context(context::ContextArgs),
     /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
@@ -113,6 +118,8 @@ pub fn main() -> ExitCode {
         Some(Command::Index(args)) => report(index::run(args)),
         Some(Command::Complete(args)) => report(ai::complete(args)),
         Some(Command::Explain(args)) => report(ai::explain(args)),
+        Some(Command::Docs(args)) => report(ai::docs(args)),
+        Some(Command::Tests(args)) => report(ai::tests(args)),
         Some(Command::Context(args)) => report(context::run(args)),
         Some(Command::Trust(args)) => report(trust::run(args)),
     }

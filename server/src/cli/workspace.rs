@@ -64,16 +64,7 @@ pub(super) fn open(
             root.display()
         );
     }
-    let engine = std::sync::Arc::new(Engine::new());
-    engine.set_roots(vec![root.clone()]);
-    let loaded = ConfigLayers::from_files(user_config_path().as_deref(), Some(&root)).resolve();
-    for issue in &loaded.issues {
-        eprintln!("aiex: {issue}");
-    }
-    for problem in engine.configure(loaded) {
-        eprintln!("aiex: {problem}");
-    }
-    engine.index_workspace(cache, &|_| {}, &|warning| eprintln!("aiex: {warning}"))?;
+    let engine = engine_for(&root, cache)?;
     let key = engine.open_from_disk(&file)?;
     Ok(FileWorkspace {
         engine,
@@ -81,6 +72,49 @@ pub(super) fn open(
         file,
         root,
     })
+}
+
+/// An engine over the workspace at `root`: its configuration applied (problems printed to
+/// stderr) and its index built through the disk cache.
+fn engine_for(root: &Path, cache: IndexCacheUse) -> anyhow::Result<std::sync::Arc<Engine>> {
+    let engine = std::sync::Arc::new(Engine::new());
+    engine.set_roots(vec![root.to_path_buf()]);
+    let loaded = ConfigLayers::from_files(user_config_path().as_deref(), Some(root)).resolve();
+    for issue in &loaded.issues {
+        eprintln!("aiex: {issue}");
+    }
+    for problem in engine.configure(loaded) {
+        eprintln!("aiex: {problem}");
+    }
+    engine.index_workspace(cache, &|_| {}, &|warning| eprintln!("aiex: {warning}"))?;
+    Ok(engine)
+}
+
+/// Sets up the workspace of the current directory and opens the file defining
+/// `module.name/arity`, with the byte offset where that function starts.
+pub(super) fn open_function(
+    module: &str,
+    name: &str,
+    arity: usize,
+) -> anyhow::Result<(FileWorkspace, usize)> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = workspace_root(&cwd.join("mix.exs"));
+    let engine = engine_for(&root, IndexCacheUse::ReadWrite)?;
+    let Some((file, function)) = engine.index().function(module, name, arity) else {
+        anyhow::bail!(
+            "{module}.{name}/{arity} is not defined in the workspace {}: Aiex works on your \
+             project's own code (is the module under lib/, and the arity right?)",
+            root.display()
+        );
+    };
+    let key = engine.open_from_disk(&file.path)?;
+    let workspace = FileWorkspace {
+        engine,
+        key,
+        file: file.path.clone(),
+        root,
+    };
+    Ok((workspace, function.range.start))
 }
 
 /// The nearest directory above `file` holding `mix.exs` or `.git`, else the file's directory.

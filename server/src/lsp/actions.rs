@@ -195,6 +195,9 @@ pub async fn run(
         cursor: Cursor::Position(convert::position_from_lsp(args.position), state.encoding()),
         kind,
         instruction: args.instruction,
+        // The editor runs generated tests only in a workspace the user trusted: opening a
+        // cloned repository and asking for tests must not run its code.
+        run_project_code: crate::engine::RunProjectCode::IfTrusted,
     };
     let outcome = state.engine().action(request).await.map_err(to_lsp)?;
     match outcome {
@@ -212,11 +215,13 @@ pub async fn run(
                 _ => serde_json::json!({ "applied": true, "text": text }),
             })
         }
-        ActionOutcome::CreateFile { path, text } => {
+        ActionOutcome::CreateFile { path, text, label } => {
             let uri = lsp::Uri::from_file_path(&path)
                 .ok_or_else(|| request_failed(format!("{} is not a file path", path.display())))?;
             create_file(client, state, &path, &uri, &text).await?;
-            Ok(serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text }))
+            Ok(
+                serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text, "label": label }),
+            )
         }
     }
 }

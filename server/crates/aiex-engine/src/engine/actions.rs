@@ -12,6 +12,7 @@ use crate::context::{ContextRequest, Task};
 use crate::document::{DocumentKey, SyntaxSnapshot};
 
 use super::gateway::Outbound;
+use super::mix_runner::{self, RunProjectCode, TestsVerdict};
 use super::{AiError, Cursor, Engine};
 
 /// The tokens of workspace context an action's prompt may carry.
@@ -65,6 +66,8 @@ pub struct ActionRequest {
     pub kind: ActionKind,
     /// What the user wants (refactor), or the problem to fix (fix).
     pub instruction: Option<String>,
+    /// Whether generated tests may be run with `mix test` (which runs the project's code).
+    pub run_project_code: RunProjectCode,
 }
 
 /// An edit of one file, as a byte range of a known text.
@@ -104,12 +107,25 @@ pub enum ActionOutcome {
         path: PathBuf,
         /// Its content.
         text: String,
+        /// What it is, and what running it found.
+        label: String,
     },
+}
+
+/// Tests written by the model, and what running them found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedTests {
+    /// The test file to create or the edit of the existing one, holding the kept tests.
+    pub outcome: ActionOutcome,
+    /// How many were kept and dropped, or why they were not run.
+    pub verdict: TestsVerdict,
 }
 
 /// The test file of a document, as the gate lets the engine see it.
 struct TestFile {
     path: PathBuf,
+    /// The workspace root holding it (the Mix project `mix test` runs in).
+    root: PathBuf,
     /// Its text (the editor's when it is open) and the open version.
     existing: Option<(String, Option<i32>)>,
     /// Another test file of the project, to copy its style, when this one does not exist.
@@ -120,11 +136,29 @@ impl Engine {
     /// Runs an AI code action. The model is asked only for a document the privacy gate
     /// admits; every file the prompt draws on passes the gate too.
     pub async fn action(&self, request: ActionRequest) -> Result<ActionOutcome, AiError> {
+        Ok(self.run_action(request).await?.0)
+    }
+
+    /// "Generate ExUnit tests" with what running the tests found: the kept tests and their
+    /// count, or why they were not run.
+    pub async fn generate_tests(&self, request: ActionRequest) -> Result<GeneratedTests, AiError> {
+        debug_assert_eq!(request.kind, ActionKind::GenerateTests);
+        let (outcome, verdict) = self.run_action(request).await?;
+        let verdict = verdict
+            .ok_or_else(|| AiError::NotApplicable("only Generate tests writes tests".to_owned()))?;
+        Ok(GeneratedTests { outcome, verdict })
+    }
+
+    async fn run_action(
+        &self,
+        request: ActionRequest,
+    ) -> Result<(ActionOutcome, Option<TestsVerdict>), AiError> {
         let ActionRequest {
             key,
             cursor,
             kind,
             instruction,
+            run_project_code,
         } = request;
         self.may_send(&key)?;
         let (snapshot, chunks) = self
@@ -177,12 +211,13 @@ impl Engine {
                 if let Some(relative) = self.relative_to_root(&tests.path) {
                     files.push(relative);
                 }
+                let function = &source[target.function.range.start..target.function.range.end];
                 prompts::tests_request(
                     &target,
                     &source,
                     tests.existing.as_ref().map(|(text, _)| text.as_str()),
                     tests.example.as_deref(),
-                    "",
+                    &test_style_hint(&tests.root, function, target.function.doc.is_some()),
                 )
             }
             _ => prompts::refactor_request(&target, &source, instruction.as_deref(), &context),
@@ -200,17 +235,70 @@ impl Engine {
             .await
             .map_err(AiError::Provider)?
             .text;
-        match (kind, tests) {
-            (ActionKind::Explain, _) => Ok(ActionOutcome::Explanation {
+        let outcome = match (kind, tests) {
+            (ActionKind::Explain, _) => ActionOutcome::Explanation {
                 title: target.label(),
                 markdown: format!("# {}\n\n{}\n", target.label(), answer.trim()),
-            }),
-            (ActionKind::AddDocs, _) => add_docs(&key, &snapshot, &source, &target, &answer),
+            },
+            (ActionKind::AddDocs, _) => add_docs(&key, &snapshot, &source, &target, &answer)?,
             (ActionKind::GenerateTests, Some(tests)) => {
                 let module = target.module.map_or("Script", |m| m.name.as_str());
-                generate_tests(tests, module, &answer)
+                let may_run = self.may_run_project_code(run_project_code);
+                let (outcome, verdict) = generate_tests(tests, module, &answer, may_run).await?;
+                return Ok((outcome, Some(verdict)));
             }
-            _ => refactor(&key, &snapshot, &source, &target, &answer),
+            _ => refactor(&key, &snapshot, &source, &target, &answer)?,
+        };
+        let outcome = match outcome {
+            ActionOutcome::Edit(edit) if self.may_run_project_code(run_project_code).is_ok() => {
+                ActionOutcome::Edit(self.formatted(edit).await)
+            }
+            other => other,
+        };
+        Ok((outcome, None))
+    }
+
+    /// An edit as the project's `mix format` writes it (its `.formatter.exs`), when the
+    /// project is a Mix project and `mix` is there; as the model wrote it when mix refuses it
+    /// (the edit parsed already) or is missing.
+    async fn formatted(&self, mut edit: FileEdit) -> FileEdit {
+        let Some(root) = edit
+            .key
+            .path()
+            .and_then(|path| self.gate().admit(path).ok()?.root)
+        else {
+            return edit;
+        };
+        let text = edit.new_text.clone();
+        let indent: String = text
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
+        let formatted = tokio::task::spawn_blocking(move || {
+            mix_runner::format(&root, &text, &indent, mix_runner::FORMAT_DEADLINE)
+        })
+        .await;
+        match formatted {
+            Ok(Ok(text)) => edit.new_text = text,
+            Ok(Err(why)) => tracing::info!("the edit is offered unformatted: {why}"),
+            Err(error) => tracing::warn!("mix format did not finish: {error}"),
+        }
+        edit
+    }
+
+    /// Whether generated tests may be run here: `Ok` to run, or why not. Running `mix test`
+    /// runs the project's code, so a workspace the user has not trusted (`aiex trust`) never
+    /// gets it run by the editor; the command line runs it when the user asks.
+    fn may_run_project_code(&self, run_project_code: RunProjectCode) -> Result<(), String> {
+        match run_project_code {
+            RunProjectCode::Never => Err("running them was not asked for".to_owned()),
+            RunProjectCode::Allowed => Ok(()),
+            RunProjectCode::IfTrusted if self.config().trust.is_trusted() => Ok(()),
+            RunProjectCode::IfTrusted => Err(
+                "running them runs this project's code, which Aiex does only in a workspace you \
+                 trusted (`aiex trust`) or when you ask (`aiex tests --run`, `mix aiex.gen.test`)"
+                    .to_owned(),
+            ),
         }
     }
 
@@ -304,6 +392,7 @@ impl Engine {
         };
         Ok(TestFile {
             path: test_path,
+            root,
             existing,
             example,
         })
@@ -365,6 +454,34 @@ impl Engine {
             .open(path)
             .map_err(|e| AiError::Io(format!("cannot create {}: {e}", path.display())))?;
         std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| AiError::Io(format!("cannot write {}: {e}", path.display())))
+    }
+}
+
+impl Engine {
+    /// Writes an edit of a file that is not open in an editor (the command line's edits):
+    /// only inside the workspace, and only if the file on disk is still the text the edit was
+    /// made against.
+    pub fn write_edit(&self, edit: &FileEdit) -> Result<(), AiError> {
+        let path = edit
+            .key
+            .path()
+            .ok_or_else(|| AiError::Io(format!("{} is not a file on disk", edit.key)))?;
+        let admitted = self.gate().admit(path)?;
+        if admitted.root.is_none() {
+            return Err(AiError::Refused(super::Refusal::OutsideWorkspace(
+                path.to_path_buf(),
+            )));
+        }
+        let base = edit.base.to_string();
+        let on_disk = std::fs::read_to_string(path)
+            .map_err(|e| AiError::Io(format!("cannot read {}: {e}", path.display())))?;
+        if on_disk != base || edit.range.end > base.len() {
+            return Err(AiError::DocumentChanged);
+        }
+        let mut text = base;
+        text.replace_range(edit.range.start..edit.range.end, &edit.new_text);
+        std::fs::write(path, text)
             .map_err(|e| AiError::Io(format!("cannot write {}: {e}", path.display())))
     }
 }
@@ -448,12 +565,90 @@ fn refactor(
     }))
 }
 
-fn generate_tests(tests: TestFile, module: &str, answer: &str) -> Result<ActionOutcome, AiError> {
-    let existing_text = tests.existing.as_ref().map(|(text, _)| text.as_str());
-    let content = prompts::tests_file(answer, existing_text, module).ok_or_else(|| {
-        AiError::UnusableAnswer("the generated tests do not parse; nothing was changed".to_owned())
-    })?;
-    Ok(match tests.existing {
+/// What kinds of test suit the project, for the tests prompt: StreamData properties when
+/// the project already depends on `stream_data`, a doctest when the function's `@doc` has
+/// `iex>` examples. Only these fixed sentences reach the prompt, never `mix.exs` itself.
+fn test_style_hint(root: &Path, function: &str, documented: bool) -> String {
+    let mut hints = Vec::new();
+    let uses_stream_data = std::fs::read_to_string(root.join("mix.exs"))
+        .is_ok_and(|mix_exs| mix_exs.contains(":stream_data"));
+    if uses_stream_data {
+        hints.push(
+            "The project uses StreamData: where a property fits, add `property` tests \
+             (`use ExUnitProperties`, `check all`).",
+        );
+    }
+    if documented && function.contains("iex>") {
+        hints.push("The function's @doc has iex> examples: run them with `doctest`.");
+    }
+    hints.join(" ")
+}
+
+/// The test file with the model's tests, run (when allowed) so only the passing ones are kept.
+async fn generate_tests(
+    tests: TestFile,
+    module: &str,
+    answer: &str,
+    may_run: Result<(), String>,
+) -> Result<(ActionOutcome, TestsVerdict), AiError> {
+    let existing_text = tests.existing.as_ref().map(|(text, _)| text.clone());
+    let content =
+        prompts::tests_file(answer, existing_text.as_deref(), module).ok_or_else(|| {
+            AiError::UnusableAnswer(
+                "the generated tests do not parse; nothing was changed".to_owned(),
+            )
+        })?;
+    if existing_text.is_none() {
+        only_the_test_module(&content, &format!("{module}Test"))?;
+    }
+    let verdict = match may_run {
+        Err(reason) => TestsVerdict {
+            text: content,
+            kept: 0,
+            dropped: 0,
+            not_run: Some(reason),
+            run_failed: None,
+        },
+        Ok(()) => {
+            let root = tests.root.clone();
+            // `mix test` blocks for seconds: off the async workers.
+            tokio::task::spawn_blocking(move || {
+                mix_runner::keep_passing_tests(
+                    &root,
+                    &content,
+                    existing_text.as_deref(),
+                    mix_runner::DEFAULT_TEST_DEADLINE,
+                )
+            })
+            .await
+            .map_err(|e| AiError::Io(format!("the mix test run failed: {e}")))?
+        }
+    };
+    if let Some(failure) = &verdict.run_failed {
+        return Err(AiError::UnusableAnswer(format!(
+            "mix test could not run the generated tests; nothing was changed:\n{failure}"
+        )));
+    }
+    if verdict.not_run.is_none() && verdict.kept == 0 {
+        return Err(AiError::UnusableAnswer(format!(
+            "none of the generated tests passed under mix test ({} failed); nothing was changed",
+            verdict.dropped
+        )));
+    }
+    let mut content = verdict.text.clone();
+    if verdict.not_run.is_none() {
+        // Allowed to run the project's mix: the kept tests as the project formats them.
+        let (root, text) = (tests.root.clone(), content.clone());
+        let formatted = tokio::task::spawn_blocking(move || {
+            mix_runner::format(&root, &text, "", mix_runner::FORMAT_DEADLINE)
+        })
+        .await;
+        if let Ok(Ok(formatted)) = formatted {
+            content = formatted;
+        }
+    }
+    let label = format!("Aiex: tests for {module} ({})", verdict.summary());
+    let outcome = match tests.existing {
         Some((existing, version)) => ActionOutcome::Edit(FileEdit {
             key: DocumentKey::file(&tests.path),
             version,
@@ -464,13 +659,33 @@ fn generate_tests(tests: TestFile, module: &str, answer: &str) -> Result<ActionO
             base: ropey::Rope::from_str(&existing),
             new_text: content,
             needs_review: false,
-            label: format!("Aiex: tests for {module}"),
+            label,
         }),
         None => ActionOutcome::CreateFile {
             path: tests.path,
             text: content,
+            label,
         },
-    })
+    };
+    Ok((outcome, verdict))
+}
+
+/// A new test file must define its test module and nothing else: a small model copies the
+/// example test module or redefines the module under test, which passes on its own and breaks
+/// the project's suite (a module defined twice) or replaces its code while the tests run.
+fn only_the_test_module(content: &str, expected: &str) -> Result<(), AiError> {
+    let Ok(tree) = crate::syntax::parse_str(content) else {
+        return Ok(());
+    };
+    let chunks = crate::chunks::extract(&tree, content);
+    let defined: Vec<&str> = chunks.modules.iter().map(|m| m.name.as_str()).collect();
+    if defined == [expected] {
+        return Ok(());
+    }
+    Err(AiError::UnusableAnswer(format!(
+        "the generated tests define {} instead of {expected} alone; nothing was changed",
+        defined.join(", ")
+    )))
 }
 
 /// The start of the line holding `byte`, and that line's indentation.
@@ -481,4 +696,24 @@ fn line_start_and_indent(source: &str, byte: usize) -> (usize, String) {
         .take_while(|c| *c == ' ' || *c == '\t')
         .collect();
     (line_start, indent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_test_file_defines_its_test_module_alone() {
+        let own = "defmodule CartTest do\n  use ExUnit.Case\nend\n";
+        assert!(only_the_test_module(own, "CartTest").is_ok());
+        // What Qwen 0.5B wrote for SampleApp.Repo: the module under test, then the example.
+        let copied = "defmodule SampleApp.Repo do\nend\n\ndefmodule SampleApp.AccountsTest do\n  use ExUnit.Case\nend\n";
+        let refused = only_the_test_module(copied, "SampleApp.RepoTest").unwrap_err();
+        assert!(
+            refused.to_string().contains(
+                "define SampleApp.Repo, SampleApp.AccountsTest instead of SampleApp.RepoTest"
+            ),
+            "{refused}"
+        );
+    }
 }

@@ -16,6 +16,7 @@ mod completion;
 mod error;
 mod explain;
 mod gateway;
+pub mod mix_runner;
 pub mod privacy;
 mod workspace;
 
@@ -35,11 +36,12 @@ use crate::document::{
 use crate::index::WorkspaceIndex;
 use crate::llm::{LlmOptions, ProviderChain, Providers};
 
-pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit};
+pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit, GeneratedTests};
 pub use audit::AuditLog;
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
+pub use mix_runner::{RunProjectCode, TestsVerdict};
 pub use privacy::{Admitted, PrivacyGate, Refusal};
 pub use workspace::IndexCacheUse;
 

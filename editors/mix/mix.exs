@@ -1,0 +1,21 @@
+defmodule Aiex.MixProject do
+  use Mix.Project
+
+  @version "0.1.0"
+
+  def project do
+    [
+      app: :aiex,
+      version: @version,
+      elixir: "~> 1.14",
+      start_permanent: false,
+      deps: [],
+      description: "Mix tasks and IEx helpers for Aiex, the AI assistant for Elixir",
+      package: [licenses: ["MIT"], links: %{}],
+      docs: [main: "Aiex"]
+    ]
+  end
+
+  # No runtime dependencies: the tasks drive the `aiex` binary over a Port.
+  def application, do: [extra_applications: [:logger]]
+end
