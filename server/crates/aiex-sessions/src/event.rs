@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// Something that happened in a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+// Externally tagged (`{"user_message": {...}}`): parsed without buffering each event, which
+// keeps opening a long session fast.
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// The session began.
     SessionCreated {

@@ -80,8 +80,7 @@ PRAGMA secure_delete = ON;
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
     session INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -169,7 +168,7 @@ impl SessionStore {
         self.with(|db| {
             let tx = db.transaction()?;
             tx.execute(
-                "INSERT INTO sessions (title, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
+                "INSERT INTO sessions (title, created_ms) VALUES (?1, ?2)",
                 params![title, now],
             )?;
             let id = tx.last_insert_rowid();
@@ -266,16 +265,16 @@ impl SessionStore {
     pub fn list(&self) -> Result<Vec<SessionSummary>, StoreError> {
         self.with(|db| {
             let mut statement = db.prepare(
-                "SELECT s.id, s.title, s.created_ms, s.updated_ms,
-                        (SELECT COUNT(*) FROM events e WHERE e.session = s.id)
-                 FROM sessions s ORDER BY s.updated_ms DESC, s.id DESC",
+                "SELECT s.id, s.title, s.created_ms, MAX(e.at_ms), COUNT(e.seq)
+                 FROM sessions s LEFT JOIN events e ON e.session = s.id
+                 GROUP BY s.id ORDER BY 4 DESC, s.id DESC",
             )?;
             let rows = statement.query_map([], |row| {
                 Ok(SessionSummary {
                     id: row.get(0)?,
                     title: row.get(1)?,
                     created_ms: row.get(2)?,
-                    updated_ms: row.get(3)?,
+                    updated_ms: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
                     events: row.get(4)?,
                 })
             })?;
@@ -340,22 +339,16 @@ impl SessionStore {
             }
         };
         let created = records.first().map_or(0, |r| r.at_ms);
-        let updated = records.last().map_or(0, |r| r.at_ms);
         self.with(|db| {
             let tx = db.transaction()?;
             tx.execute(
-                "INSERT INTO sessions (title, created_ms, updated_ms) VALUES (?1, ?2, ?3)",
-                params![title, created, updated],
+                "INSERT INTO sessions (title, created_ms) VALUES (?1, ?2)",
+                params![title, created],
             )?;
             let id = tx.last_insert_rowid();
             for record in &records {
                 insert(&tx, id, record.at_ms, &record.event)?;
             }
-            // Keep the original times: `insert` moved `updated_ms` to each event's.
-            tx.execute(
-                "UPDATE sessions SET updated_ms = ?2 WHERE id = ?1",
-                params![id, updated],
-            )?;
             tx.commit()?;
             Ok(id)
         })
@@ -368,12 +361,17 @@ impl SessionStore {
             let mut removed = 0;
             if let Some(days) = retention.max_age_days {
                 let cutoff = now - i64::from(days) * 86_400_000;
-                removed += db.execute("DELETE FROM sessions WHERE updated_ms < ?1", [cutoff])?;
+                removed += db.execute(
+                    "DELETE FROM sessions WHERE
+                     (SELECT MAX(at_ms) FROM events WHERE session = sessions.id) < ?1",
+                    [cutoff],
+                )?;
             }
             if let Some(keep) = retention.max_sessions {
                 removed += db.execute(
                     "DELETE FROM sessions WHERE id NOT IN
-                     (SELECT id FROM sessions ORDER BY updated_ms DESC, id DESC LIMIT ?1)",
+                     (SELECT session FROM events GROUP BY session
+                      ORDER BY MAX(at_ms) DESC, session DESC LIMIT ?1)",
                     [i64::try_from(keep).unwrap_or(i64::MAX)],
                 )?;
             }
@@ -414,17 +412,13 @@ fn insert(
 ) -> rusqlite::Result<i64> {
     let body = serde_json::to_string(event).expect("events serialise");
     let (kind, turn) = kind_and_turn(event);
-    let seq = tx.query_row(
-        "INSERT INTO events (session, seq, at_ms, kind, turn, body)
+    let seq = tx
+        .prepare_cached(
+            "INSERT INTO events (session, seq, at_ms, kind, turn, body)
          SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM events WHERE session = ?1
          RETURNING seq",
-        params![session, at_ms, kind, turn, body],
-        |row| row.get(0),
-    )?;
-    tx.execute(
-        "UPDATE sessions SET updated_ms = ?2 WHERE id = ?1",
-        params![session, at_ms],
-    )?;
+        )?
+        .query_row(params![session, at_ms, kind, turn, body], |row| row.get(0))?;
     Ok(seq)
 }
 
