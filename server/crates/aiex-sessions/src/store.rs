@@ -110,12 +110,6 @@ CREATE INDEX IF NOT EXISTS checkpoint_files_by_path ON checkpoint_files(path, ch
 ";
 
 impl SessionStore {
-    /// The database of the user's sessions: `sessions.sqlite3` under the user's data
-    /// directory for Aiex (beside `trust.json`), never a place a workspace chooses.
-    pub fn default_path() -> Option<PathBuf> {
-        dirs::data_dir().map(|dir| dir.join("aiex").join("sessions.sqlite3"))
-    }
-
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
