@@ -3,6 +3,8 @@
 //! export, import and delete from the command line; a proposed edit that does not parse is
 //! never offered.
 
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
 mod support;
 
 use std::io::Read as _;
@@ -10,6 +12,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use lsp_client::{file_uri, LspClient};
+use serde_json::{json, Value};
 use support::fake_provider::{BlockingFake as Fake, Reply};
 use support::ollama::chat as ollama_chat;
 
@@ -239,4 +243,177 @@ fn a_proposed_edit_that_does_not_parse_is_never_offered() {
         std::fs::read_to_string(dir.path().join("lib/cart.ex")).unwrap(),
         CART
     );
+}
+
+fn editor(dir: &Path) -> LspClient {
+    let options = lsp_client::SpawnOptions {
+        env: vec![
+            (
+                "XDG_CONFIG_HOME".to_owned(),
+                dir.join("user-config").display().to_string(),
+            ),
+            (
+                "AIEX_DATA_DIR".to_owned(),
+                dir.join("data").display().to_string(),
+            ),
+            (
+                "AIEX_CACHE_DIR".to_owned(),
+                dir.join("cache").display().to_string(),
+            ),
+        ],
+        ..lsp_client::SpawnOptions::default()
+    };
+    let mut client = LspClient::spawn_with(Some(dir), &options);
+    client.initialize(
+        json!({ "workspace": { "applyEdit": true, "workspaceEdit": { "documentChanges": true, "changeAnnotationSupport": {} } } }),
+        Value::Null,
+        Some(dir),
+    );
+    client
+}
+
+#[test]
+fn a_chat_turn_over_lsp_streams_proposes_an_annotated_edit_applies_it_and_undo_restores_the_bytes()
+{
+    let fake = Fake::start();
+    let proposal = "Shorter:\n```elixir path=lib/cart.ex\ndefmodule Cart do\n  def total(items), do: Enum.sum(items)\nend\n```\n";
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(proposal))]);
+    let dir = project_using(&fake.server.url());
+    let root = dir.path().canonicalize().expect("canonical");
+    let mut client = editor(&root);
+    let uri = file_uri(&root.join("lib/cart.ex"));
+    client.open(&uri, CART);
+    let id = client.send_request(
+        "aiex/chat",
+        json!({ "message": "Make total shorter", "textDocument": { "uri": uri }, "token": "t1" }),
+    );
+    let delta = client.notification("aiex/chatDelta");
+    assert_eq!(delta["params"]["token"], "t1");
+    assert_eq!(delta["params"]["text"], "Shorter:\n");
+    let response = client.response(id);
+    let result = &response["result"];
+    assert_eq!(result["sessionId"], 1, "{response}");
+    let offered = &result["proposals"][0];
+    assert_eq!(
+        offered["edit"]["changeAnnotations"]["aiex"]["needsConfirmation"],
+        true
+    );
+    assert_eq!(
+        offered["edit"]["documentChanges"][0]["textDocument"]["version"],
+        1
+    );
+
+    let apply_id = client.send_request(
+        "aiex/applyChatEdit",
+        json!({ "sessionId": 1, "proposal": offered["proposal"] }),
+    );
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    let new_text = apply["params"]["edit"]["documentChanges"][0]["edits"][0]["newText"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert_eq!(
+        new_text,
+        "defmodule Cart do\n  def total(items), do: Enum.sum(items)\nend\n"
+    );
+    let applied = client.response(apply_id);
+    assert_eq!(applied["result"]["applied"], true, "{applied}");
+    // The editor applies it and tells the server, as a real one does.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": new_text }] }),
+    );
+    let session = client.request("aiex/session", json!({ "sessionId": 1 }));
+    assert_eq!(
+        session["result"]["proposals"][0]["state"], "applied",
+        "{session}"
+    );
+    assert_eq!(
+        session["result"]["checkpoints"].as_array().map(Vec::len),
+        Some(1),
+        "{session}"
+    );
+
+    let undo = client.send_request(
+        "workspace/executeCommand",
+        json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }),
+    );
+    let restore = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    let change = &restore["params"]["edit"]["documentChanges"][0];
+    assert_eq!(change["textDocument"]["version"], 2);
+    assert_eq!(
+        change["edits"][0]["newText"], CART,
+        "byte-identical to before the AI edit"
+    );
+    let undone = client.response(undo);
+    assert_eq!(undone["result"]["restored"], 1, "{undone}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn undo_refuses_when_the_file_changed_since_the_ai_edit() {
+    let fake = Fake::start();
+    let proposal = "```elixir path=lib/cart.ex\ndefmodule Cart do\n  def total(items), do: Enum.sum(items)\nend\n```\n";
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(proposal))]);
+    let dir = project_using(&fake.server.url());
+    let root = dir.path().canonicalize().expect("canonical");
+    let mut client = editor(&root);
+    let uri = file_uri(&root.join("lib/cart.ex"));
+    client.open(&uri, CART);
+    let response = client.request(
+        "aiex/chat",
+        json!({ "message": "shorter", "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(
+        response["result"]["proposals"][0]["proposal"], 1,
+        "{response}"
+    );
+    let id = client.send_request(
+        "aiex/applyChatEdit",
+        json!({ "sessionId": 1, "proposal": 1 }),
+    );
+    client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": "# the user's own edit\n" }] }),
+    );
+    let undo = client.request(
+        "workspace/executeCommand",
+        json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }),
+    );
+    let message = undo["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("changed since the last AI edit"), "{undo}");
+    let forced = client.send_request("workspace/executeCommand", json!({ "command": "aiex.restoreCheckpoint", "arguments": [{ "checkpoint": 1, "force": true }] }));
+    let restore = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(
+        restore["params"]["edit"]["documentChanges"][0]["edits"][0]["newText"],
+        CART
+    );
+    assert_eq!(client.response(forced)["result"]["restored"], 1);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn cancelling_a_chat_request_closes_the_provider_connection_and_the_log_says_so() {
+    let fake = Fake::start();
+    fake.server.on("/api/chat", vec![Reply::Silence]);
+    let dir = project_using(&fake.server.url());
+    let root = dir.path().canonicalize().expect("canonical");
+    let mut client = editor(&root);
+    let id = client.send_request("aiex/chat", json!({ "message": "anything?" }));
+    assert!(fake.wait_for_requests(1), "the chat reached the provider");
+    client.notify("$/cancelRequest", json!({ "id": id }));
+    assert!(
+        fake.wait_for_client_close(1),
+        "the provider connection was closed"
+    );
+    let response = client.response(id);
+    assert_eq!(response["error"]["code"], -32800, "{response}");
+    let session = client.request("aiex/session", json!({ "sessionId": 1 }));
+    let answer = &session["result"]["messages"][1];
+    assert_eq!(answer["stopped"], "cancelled", "{session}");
+    assert!(client.shutdown().success());
 }

@@ -215,6 +215,15 @@ impl SessionStore {
         Ok(plan)
     }
 
+    /// Deletes `checkpoint` and every later one (after it was restored, their edits are
+    /// undone).
+    pub fn forget_checkpoints_from(&self, checkpoint: i64) -> Result<(), StoreError> {
+        self.with(|db| {
+            db.execute("DELETE FROM checkpoints WHERE id >= ?1", [checkpoint])?;
+            truncate_wal(db)
+        })
+    }
+
     /// Keeps the `keep` newest checkpoints. A later checkpoint diffed against a deleted one is
     /// rewritten as whole text first, so every kept checkpoint still restores.
     pub(crate) fn keep_newest_checkpoints(&self, keep: usize) -> Result<usize, StoreError> {

@@ -28,6 +28,14 @@ impl AiEditFile {
     }
 }
 
+/// A checkpoint taken before an edit of one file, with what the edit will leave there.
+#[derive(Debug, Clone)]
+pub struct PendingCheckpoint {
+    pub id: i64,
+    pub path: PathBuf,
+    pub after: String,
+}
+
 fn store_error(error: impl std::fmt::Display) -> AiError {
     AiError::Io(format!("checkpoints: {error}"))
 }
@@ -57,6 +65,36 @@ impl Engine {
             store.append(session, &event).map_err(store_error)?;
         }
         Ok(checkpoint)
+    }
+
+    /// Records the file `edit` changes before it is applied (one call for every AI edit an
+    /// entry point applies); pass the result to [`Engine::note_edit_applied`] once it is in.
+    pub fn checkpoint_edit(
+        &self,
+        session: Option<SessionId>,
+        edit: &FileEdit,
+    ) -> Result<Option<PendingCheckpoint>, AiError> {
+        let Some(file) = AiEditFile::of_edit(edit) else {
+            // An unsaved buffer: there is no file to restore; the editor's undo covers it.
+            return Ok(None);
+        };
+        let id =
+            self.checkpoint_before_ai_edit(session, &edit.label, std::slice::from_ref(&file))?;
+        let mut after = edit.base.clone();
+        let start = after.byte_to_char(edit.range.start);
+        let end = after.byte_to_char(edit.range.end);
+        after.remove(start..end);
+        after.insert(start, &edit.new_text);
+        Ok(Some(PendingCheckpoint {
+            id,
+            path: file.path,
+            after: after.to_string(),
+        }))
+    }
+
+    /// Notes that the edit after `pending` was applied.
+    pub fn note_edit_applied(&self, pending: &PendingCheckpoint) -> Result<(), AiError> {
+        self.note_ai_edit_applied(pending.id, &pending.path, &pending.after)
     }
 
     /// Notes what the edit after `checkpoint` left in `path` (restores check it is still there).
@@ -98,7 +136,8 @@ impl Engine {
             .ok_or_else(|| AiError::NotApplicable("there is no AI edit to undo".to_owned()))
     }
 
-    /// Records a restore in the session of the checkpoint, if it has one.
+    /// Records a restore in the session of the checkpoint, if it has one, and forgets the
+    /// checkpoints from it on: their edits are undone, and the next undo goes one further back.
     pub fn note_restored(&self, checkpoint: i64) -> Result<(), AiError> {
         let store = self.sessions()?;
         let session = store
@@ -112,6 +151,8 @@ impl Engine {
                 .append(session, &Event::CheckpointRestored { checkpoint })
                 .map_err(store_error)?;
         }
-        Ok(())
+        store
+            .forget_checkpoints_from(checkpoint)
+            .map_err(store_error)
     }
 }

@@ -40,7 +40,7 @@ use crate::llm::{LlmOptions, ProviderChain, Providers};
 pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit};
 pub use audit::AuditLog;
 pub use chat::{ChatRequest, ChatTurn};
-pub use checkpoints::AiEditFile;
+pub use checkpoints::{AiEditFile, PendingCheckpoint};
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
