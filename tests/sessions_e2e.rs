@@ -417,3 +417,51 @@ fn cancelling_a_chat_request_closes_the_provider_connection_and_the_log_says_so(
     assert_eq!(answer["stopped"], "cancelled", "{session}");
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn a_chat_sends_no_planted_secret_and_no_secret_file() {
+    let fake = Fake::start();
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat("Noted.\n"))]);
+    let dir = project_using(&fake.server.url());
+    let key = "ghp_Zq8bX2mN4vR7tY1uI3oP5aS6dF9gH0jK2lLq";
+    std::fs::write(
+        dir.path().join("lib/cart.ex"),
+        format!(
+            "defmodule Cart do\n  @token \"{key}\"\n  def total(items), do: Enum.sum(items)\nend\n"
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join(".env"),
+        "SECRET_KEY_BASE=abcdef0123456789abcdef\n",
+    )
+    .expect("write");
+    let refused = aiex(dir.path())
+        .args(["chat", "--message", "what is in #file:.env"])
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        fake.server.request_count(),
+        0,
+        "nothing sent for a secret file"
+    );
+    run(
+        dir.path(),
+        &[
+            "chat",
+            "--file",
+            "lib/cart.ex",
+            "--message",
+            &format!("is {key} safe here?"),
+        ],
+    );
+    let body = fake.server.requests()[0].json().to_string();
+    assert!(
+        !body.contains(key),
+        "the planted key left the machine: {body}"
+    );
+    let audit = std::fs::read_to_string(dir.path().join("cache/audit.jsonl")).expect("audit");
+    assert!(audit.contains("\"feature\":\"chat\""), "{audit}");
+}
