@@ -82,6 +82,15 @@ struct ProposalOut {
     edit: lsp::WorkspaceEdit,
 }
 
+/// Aborts a spawned task when the request waiting for it is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// `aiex/chat`: one turn; returns the answer and the edits it proposes.
 pub async fn chat(client: &Client, state: &ServerState, params: ChatParams) -> Result<Value> {
     let document = params
@@ -114,13 +123,20 @@ pub async fn chat(client: &Client, state: &ServerState, params: ChatParams) -> R
             }
         })
     };
-    let turn = state
-        .engine()
-        .chat(request, |delta| {
-            let _ = sender.send(delta.to_owned());
-        })
-        .await;
-    drop(sender);
+    // The turn runs on a worker (its log writes are short SQLite commits, kept off the
+    // task that polls every handler); cancelling this request aborts it, which drops the
+    // provider call and logs the stop.
+    let engine = std::sync::Arc::clone(state.engine());
+    let mut turn_task = AbortOnDrop(tokio::spawn(async move {
+        engine
+            .chat(request, |delta| {
+                let _ = sender.send(delta.to_owned());
+            })
+            .await
+    }));
+    let turn = (&mut turn_task.0)
+        .await
+        .map_err(|error| request_failed(format!("the chat turn stopped: {error}")))?;
     let _ = forwarder.await;
     let turn = turn.map_err(to_lsp)?;
     let mut proposals = Vec::new();
