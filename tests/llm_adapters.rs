@@ -297,6 +297,52 @@ async fn openai_compatible_code_model_gets_its_fim_template_as_a_raw_prompt() {
 }
 
 #[tokio::test]
+async fn llama_cpp_reports_its_reading_and_writing_speed_and_is_asked_to_cache_the_prompt() {
+    let request = LlmRequest::fim(
+        "defmodule Math do\n  def add(a, b) do\n    ",
+        "\n  end\nend\n",
+    )
+    .with_max_tokens(16);
+    let (seen, requests) = replay(
+        "openai-compatible",
+        "qwen2.5-coder-0.5b",
+        "/v1/completions",
+        "llama.cpp/aiex__v1_completions_fim_stream_timings.httprr",
+        request,
+        |c| c.api_key_env = None,
+    )
+    .await;
+    let response = seen.result.expect("answer");
+    assert_eq!(response.text, "a + b");
+    let timings = response.timings.expect("llama.cpp's timings");
+    assert_eq!((timings.prompt_tokens, timings.cached_tokens), (24, 0));
+    assert_eq!(timings.generated_tokens, 4);
+    assert!((timings.prompt_ms - 1483.085).abs() < 1e-6);
+    assert_eq!(
+        requests[0].json()["cache_prompt"],
+        true,
+        "a server on 127.0.0.1 is asked to keep the prompt"
+    );
+}
+
+#[tokio::test]
+async fn a_remote_compatible_server_is_not_sent_fields_it_may_refuse() {
+    let (_, requests) = replay(
+        "openai-compatible",
+        "qwen2.5-coder-0.5b",
+        "/v1/completions",
+        "llama.cpp/aiex__v1_completions_fim_stream_timings.httprr",
+        LlmRequest::fim("a", "b"),
+        |c| {
+            c.api_key_env = None;
+            c.cache_prompt = Some(false);
+        },
+    )
+    .await;
+    assert!(requests[0].json().get("cache_prompt").is_none());
+}
+
+#[tokio::test]
 async fn openai_errors_become_typed_errors_with_the_providers_words() {
     let cases: &[(&str, &str, &str)] = &[
         (
@@ -686,17 +732,19 @@ async fn ollama_fim_uses_generate_with_suffix_and_keep_alive() {
         request,
         |c| {
             c.api_key_env = None;
-            c.keep_alive = Some("30m".into());
+            c.keep_alive = Some("-1".into());
         },
     )
     .await;
-    assert!(seen.result.is_ok());
     let request = &requests[0];
     assert_eq!(request.path, "/api/generate");
     let body = request.json();
     assert_eq!(body["prompt"], "def add(a, b) do\n  ");
     assert_eq!(body["suffix"], "\nend");
-    assert_eq!(body["keep_alive"], "30m");
+    assert_eq!(body["keep_alive"], -1, "a number of seconds stays a number");
+    let timings = seen.result.as_ref().ok().and_then(|r| r.timings);
+    let timings = timings.expect("Ollama's durations");
+    assert!(timings.prompt_ms > 0.0 && timings.generation_ms > 0.0);
     assert!(body.get("raw").is_none());
     assert!(!request.headers.contains_key("authorization"));
 }
@@ -718,6 +766,10 @@ async fn ollama_with_a_template_override_sends_a_raw_prompt() {
     .await;
     let body = requests[0].json();
     assert_eq!(body["prompt"], "<PRE> a <SUF>b <MID>");
+    assert_eq!(
+        body["keep_alive"], "30m",
+        "the model stays loaded between bursts of typing"
+    );
     assert_eq!(body["raw"], true);
     assert!(body["options"]["stop"]
         .as_array()
@@ -764,6 +816,7 @@ fn every_fixture_is_replayed_by_a_test() {
         "gemini",
         "mistral",
         "ollama",
+        "llama.cpp",
     ] {
         for fixture in support::recordings::fixtures_in(dir) {
             assert!(

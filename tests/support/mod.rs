@@ -44,6 +44,7 @@ pub fn options() -> LlmOptions {
         cache_ttl: Duration::from_secs(60),
         usage_path: None,
         usage_flush_interval: Duration::ZERO,
+        speeds_path: None,
     }
 }
 

@@ -86,6 +86,13 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
             }
         }
     }
+    println!("\nspeed (learnt from answers; completions are sized to it):");
+    for name in providers_config.keys() {
+        let Some(provider) = providers.get(name) else {
+            continue;
+        };
+        println!("  {name}: {}", describe_speed(&provider.speed()));
+    }
     println!("\nlast prompt sent (from the audit log):");
     match last_audited_prompt() {
         Some(line) => println!("  {line}"),
@@ -104,6 +111,19 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
         println!("  {line}");
     }
     Ok(())
+}
+
+/// How fast a provider reads and writes, and whether that was measured.
+fn describe_speed(speed: &crate::llm::SpeedEstimate) -> String {
+    let source = match speed.samples {
+        0 => "assumed, no answer yet".to_owned(),
+        1 => "learnt from 1 answer".to_owned(),
+        n => format!("learnt from {n} answers"),
+    };
+    format!(
+        "reads {:.0} prompt tokens/s, writes {:.0} tokens/s ({source})",
+        speed.prompt_tokens_per_s, speed.generated_tokens_per_s
+    )
 }
 
 /// One line saying which providers a feature will try, and what each lacks.

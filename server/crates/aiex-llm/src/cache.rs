@@ -186,6 +186,7 @@ mod tests {
             model: "m".into(),
             latency: Duration::ZERO,
             cached: false,
+            timings: None,
         }
     }
 

@@ -44,8 +44,30 @@ pub struct ProviderConfig {
     pub fim_template: Option<String>,
     /// Prices that replace the built-in table for this provider's model.
     pub prices: Option<PriceConfig>,
-    /// Ollama only: how long the model stays loaded after a request (`"5m"`, `"-1"`...).
+    /// Ollama only: how long the model stays loaded after a request (`"5m"`, `"-1"`...;
+    /// default `"30m"`, so a model is not unloaded between two bursts of typing).
     pub keep_alive: Option<String>,
+    /// OpenAI-compatible servers: ask the server to keep the prompt's tokens and reuse the
+    /// common prefix next time (`cache_prompt`, llama.cpp's server). Default: on for a server
+    /// on this machine (`127.0.0.1`, `localhost`, `[::1]`), off elsewhere, where a strict
+    /// server may refuse a field it does not know.
+    pub cache_prompt: Option<bool>,
+}
+
+/// True when `base_url` names this machine (`127.0.0.1`, `localhost`, `[::1]`): a local
+/// server, typically a model on the CPU, with no prices and slow prompt reading.
+pub fn is_on_this_machine(base_url: &str) -> bool {
+    let authority = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Prices in US dollars per million tokens.
@@ -83,6 +105,13 @@ mod tests {
         .unwrap();
         assert_eq!(local.kind, "ollama");
         assert_eq!(local.keep_alive.as_deref(), Some("30m"));
+        assert!(is_on_this_machine(
+            &local.base_url.clone().unwrap_or_default()
+        ));
+        assert!(is_on_this_machine("http://localhost/v1"));
+        assert!(is_on_this_machine("http://[::1]:8080"));
+        assert!(!is_on_this_machine("https://api.openai.com/v1"));
+        assert!(!is_on_this_machine("http://127.0.0.1.evil.example:80/v1"));
         assert_eq!(local.rpm, Some(60));
         let hosted: ProviderConfig = toml::from_str(
             "kind = \"anthropic\"\nmodel = \"claude-haiku-4-5\"\napi_key_env = \"ANTHROPIC_API_KEY\"\nprices = { input_per_mtok = 1.0, output_per_mtok = 5.0 }\n",

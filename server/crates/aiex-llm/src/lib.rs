@@ -18,6 +18,7 @@ pub mod limiter;
 pub mod provider;
 pub mod providers;
 pub mod retry;
+pub mod speed;
 pub mod status;
 pub mod stream;
 pub mod tokens;
@@ -30,6 +31,9 @@ pub use cost::UsageSummary;
 pub use error::{LlmError, TimeoutPhase};
 pub use provider::Provider;
 pub use providers::{DoctorReport, LlmOptions, Providers};
+pub use speed::{SpeedBook, SpeedEstimate};
 pub use status::{LlmStatus, ProviderDescription, ProviderStatus};
 pub use stream::LlmStream;
-pub use types::{FinishReason, LlmRequest, LlmResponse, Message, Prompt, Role, StreamEvent, Usage};
+pub use types::{
+    FinishReason, LlmRequest, LlmResponse, Message, Prompt, Role, StreamEvent, Timings, Usage,
+};

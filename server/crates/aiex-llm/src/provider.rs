@@ -19,6 +19,7 @@ use super::error::LlmError;
 use super::fim::{self, FimPlan};
 use super::limiter::RateLimiter;
 use super::retry::RetryPolicy;
+use super::speed::{Measure, SpeedBook, SpeedEstimate};
 use super::status::{ProviderDescription, ProviderStatus};
 use super::stream::LlmStream;
 use super::tokens::estimate_tokens;
@@ -33,6 +34,8 @@ pub struct Shared {
     pub cache: ResponseCache,
     /// Usage totals.
     pub ledger: UsageLedger,
+    /// How fast each provider reads and writes.
+    pub speeds: SpeedBook,
 }
 
 #[derive(Debug, Default)]
@@ -168,6 +171,19 @@ impl Provider {
     /// The configuration the provider was built from.
     pub fn config(&self) -> &ProviderConfig {
         &self.config
+    }
+
+    /// How fast it reads a prompt and writes an answer: learnt from its answers, or assumed
+    /// from where it runs until it has answered.
+    pub fn speed(&self) -> SpeedEstimate {
+        self.shared
+            .speeds
+            .learnt(&self.name, &self.config.model)
+            .unwrap_or_else(|| SpeedEstimate::assumed(self.is_on_this_machine()))
+    }
+
+    fn is_on_this_machine(&self) -> bool {
+        crate::config::is_on_this_machine(&self.base_url)
     }
 
     /// Sends `request` and resolves once the first text is ready (or the answer is complete):
@@ -439,6 +455,7 @@ impl Provider {
                 .lock()
                 .ok()
                 .and_then(|last| last.clone()),
+            speed: self.shared.speeds.learnt(&self.name, &self.config.model),
         }
     }
 
@@ -510,7 +527,12 @@ struct Finish {
 }
 
 impl Finish {
-    fn response(&self, text: String, reader: &BodyReader) -> LlmResponse {
+    fn response(
+        &self,
+        text: String,
+        reader: &BodyReader,
+        first_text_at: Option<Instant>,
+    ) -> LlmResponse {
         let provider = &self.provider;
         let outcome = reader.outcome();
         let estimated = outcome.input_tokens.is_none() || outcome.output_tokens.is_none();
@@ -544,10 +566,35 @@ impl Finish {
             model,
             latency: self.started.elapsed(),
             cached: false,
+            timings: outcome.timings,
         };
+        self.learn_speed(&response, first_text_at);
         provider.shared.cache.insert(self.key, response.clone());
         provider.counters.successes.fetch_add(1, Ordering::Relaxed);
         response
+    }
+}
+
+impl Finish {
+    /// Learns the provider's speed from a complete answer: its own timings, else wall time.
+    fn learn_speed(&self, response: &LlmResponse, first_text_at: Option<Instant>) {
+        let measure = match (&response.timings, first_text_at) {
+            (Some(timings), _) => Measure::from_timings(timings),
+            (None, Some(first)) if !response.usage.estimated => Measure::from_wall_time(
+                response.usage.input_tokens,
+                response.usage.output_tokens,
+                first.duration_since(self.started),
+                response.latency,
+            ),
+            _ => return,
+        };
+        let provider = &self.provider;
+        provider.shared.speeds.observe(
+            &provider.name,
+            &provider.config.model,
+            measure,
+            provider.is_on_this_machine(),
+        );
     }
 }
 
@@ -558,6 +605,7 @@ struct Live {
     permit: Option<BreakerPermit>,
     finish: Finish,
     done: bool,
+    first_text_at: Option<Instant>,
 }
 
 fn live_stream(
@@ -573,6 +621,7 @@ fn live_stream(
         permit: Some(permit),
         finish,
         done: false,
+        first_text_at: None,
     };
     let events = futures::stream::unfold(live, |mut live| async move {
         if live.done {
@@ -580,6 +629,7 @@ fn live_stream(
         }
         loop {
             if let Some(delta) = live.deltas.pop_front() {
+                live.first_text_at.get_or_insert_with(Instant::now);
                 live.text.push_str(&delta);
                 return Some((Ok(StreamEvent::Delta(delta)), live));
             }
@@ -589,7 +639,7 @@ fn live_stream(
                     permit.success();
                 }
                 let text = std::mem::take(&mut live.text);
-                let response = live.finish.response(text, &live.reader);
+                let response = live.finish.response(text, &live.reader, live.first_text_at);
                 return Some((Ok(StreamEvent::Done(response)), live));
             }
             if let Err(error) = live.reader.pull(&mut live.deltas).await {

@@ -13,6 +13,7 @@ use super::chain::ProviderChain;
 use super::config::ProviderConfig;
 use super::cost::{default_ledger_path, UsageLedger, UsageSummary};
 use super::provider::{Provider, Shared};
+use super::speed::SpeedBook;
 use super::status::{LlmStatus, ProviderDescription};
 
 /// Settings of the layer as a whole (not per provider).
@@ -28,6 +29,8 @@ pub struct LlmOptions {
     pub usage_path: Option<PathBuf>,
     /// Shortest time between two writes of the usage file.
     pub usage_flush_interval: Duration,
+    /// Where the learnt provider speeds are kept; `None` keeps them in memory only.
+    pub speeds_path: Option<PathBuf>,
 }
 
 impl Default for LlmOptions {
@@ -38,6 +41,7 @@ impl Default for LlmOptions {
             cache_ttl: Duration::from_secs(300),
             usage_path: default_ledger_path(),
             usage_flush_interval: Duration::from_secs(10),
+            speeds_path: crate::speed::default_speeds_path(),
         }
     }
 }
@@ -134,6 +138,7 @@ impl Providers {
             client,
             cache: ResponseCache::new(options.cache_max_bytes, options.cache_ttl),
             ledger: UsageLedger::open(options.usage_path, options.usage_flush_interval),
+            speeds: SpeedBook::open(options.speeds_path, options.usage_flush_interval),
         });
         let mut by_name = BTreeMap::new();
         for (name, config) in configs {

@@ -28,6 +28,8 @@ pub struct ProviderStatus {
     pub failures: u64,
     /// The last error, as the user would read it.
     pub last_error: Option<String>,
+    /// How fast it read and wrote, once it has answered.
+    pub speed: Option<crate::speed::SpeedEstimate>,
 }
 
 /// The whole layer, for `aiex.status`.

@@ -201,6 +201,23 @@ pub struct Usage {
     pub estimated: bool,
 }
 
+/// How fast the model read the prompt and wrote the answer, as the server measured it
+/// (llama.cpp's `timings`, Ollama's `prompt_eval_duration` and `eval_duration`). Network and
+/// queueing are not in it, which is what makes it worth more than wall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Prompt tokens the model read (not those it reused from its prompt cache).
+    pub prompt_tokens: u64,
+    /// Prompt tokens it reused from its cache, when it said.
+    pub cached_tokens: u64,
+    /// Milliseconds spent reading them.
+    pub prompt_ms: f64,
+    /// Tokens generated.
+    pub generated_tokens: u64,
+    /// Milliseconds spent generating them.
+    pub generation_ms: f64,
+}
+
 /// The complete result of one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmResponse {
@@ -220,6 +237,9 @@ pub struct LlmResponse {
     pub latency: Duration,
     /// True when the answer came from the response cache.
     pub cached: bool,
+    /// The server's own measure of its speed, when it gave one.
+    #[serde(default)]
+    pub timings: Option<Timings>,
 }
 
 /// One item of a response stream: a piece of text, then the complete result last.

@@ -64,8 +64,8 @@ fn module_header(target: &Target<'_>) -> String {
         let summary = text.split("\n\n").next().unwrap_or("").trim();
         out.push_str(&format!("  @moduledoc \"{}\"\n", summary.replace('"', "'")));
     }
-    for directive in &module.directives {
-        out.push_str(&format!("  {}\n", directive.text));
+    for line in module.directive_lines() {
+        out.push_str(&format!("  {line}\n"));
     }
     out
 }
@@ -359,6 +359,20 @@ mod tests {
         let chunks = extract(&tree, SOURCE);
         let target = target_at(&chunks, SOURCE.find(needle).expect("needle")).expect("target");
         f(target)
+    }
+
+    #[test]
+    fn a_multi_alias_line_is_shown_once_in_the_prompt() {
+        let source = "defmodule Shop.Cart do\n  alias Shop.{Repo, Item, Price, Tax}\n  def total(c), do: Repo.all(c)\nend\n";
+        let tree = parse_str(source).expect("parse");
+        let chunks = extract(&tree, source);
+        let target = target_at(&chunks, source.find("Repo.all").expect("call")).expect("target");
+        let LlmRequest { prompt, .. } = explain_request(&target, source, "");
+        let text = format!("{prompt:?}");
+        assert_eq!(
+            text.matches("alias Shop.{Repo, Item, Price, Tax}").count(),
+            1
+        );
     }
 
     #[test]

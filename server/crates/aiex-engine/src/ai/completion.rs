@@ -95,22 +95,71 @@ fn opens_with_bracket(node: Node<'_>) -> bool {
         .is_some_and(|first| matches!(first.kind(), "(" | "[" | "{" | "%" | "<<"))
 }
 
-/// How much text before the cursor goes into a prompt.
-const PREFIX_BYTES: usize = 6_000;
-/// How much text after the cursor goes into a prompt.
-const SUFFIX_BYTES: usize = 2_000;
+/// Bytes of Elixir per token, roughly (cl100k and Qwen's tokenizer alike), to turn a token
+/// budget into a window when there is no context engine to count.
+const BYTES_PER_TOKEN: usize = 3;
 
-/// The fill-in-the-middle request for a cursor: the text around it (cut at line boundaries),
-/// a token budget and stop sequences fitting the mode. Not redacted here: the engine's gateway
-/// redacts every request as a whole before it leaves.
+/// What a completion prompt and its answer may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    /// Tokens of context (the text around the cursor and the workspace pieces).
+    pub context_tokens: usize,
+    /// Tokens the answer may have.
+    pub answer_tokens: u32,
+}
+
+/// The fewest context tokens a prompt gets however slow the model: the cursor's line and a
+/// few around it.
+const MIN_CONTEXT_TOKENS: usize = 96;
+/// Tokens a one-line answer typically has, to plan the time of its writing.
+const LINE_ANSWER_TOKENS: usize = 16;
+
+/// Sizes a completion so that a model of `speed` answers within `target`: the time to write
+/// the answer first (a line is short; a block gets what the target leaves, between 32 and 256
+/// tokens), then the prompt gets the tokens the model reads in the rest, at most `max_context`.
+/// A remote service reads thousands of tokens a second and gets `max_context`; a 0.5B model
+/// on two CPU cores (~80 tokens/s) gets a couple of hundred.
+pub fn sized_to(
+    speed: crate::llm::SpeedEstimate,
+    target: std::time::Duration,
+    mode: Mode,
+    max_context: usize,
+) -> Sizing {
+    // The server's own costs (the request, tokenizing, the first sampling step).
+    let overhead = std::time::Duration::from_millis(150);
+    let available = target.saturating_sub(overhead);
+    let answer_tokens = match mode {
+        Mode::Line => 64,
+        Mode::Block => speed.generated_tokens_in(available / 2).clamp(32, 256) as u32,
+    };
+    let planned_answer = match mode {
+        Mode::Line => LINE_ANSWER_TOKENS,
+        Mode::Block => answer_tokens as usize,
+    };
+    let reading = available.saturating_sub(speed.time_for(0, planned_answer));
+    let context_tokens = speed
+        .prompt_tokens_in(reading)
+        .clamp(MIN_CONTEXT_TOKENS.min(max_context), max_context);
+    Sizing {
+        context_tokens,
+        answer_tokens,
+    }
+}
+
+/// The fill-in-the-middle request for a cursor: the text around it (cut at line boundaries,
+/// about `budget_tokens` in all, 70 % before the cursor), a token budget and stop sequences
+/// fitting the mode. Not redacted here: the engine's gateway redacts every request as a whole
+/// before it leaves.
 pub fn fim_request(
     site: &Site<'_>,
     mode: Mode,
     timeout: std::time::Duration,
+    budget_tokens: usize,
 ) -> crate::llm::LlmRequest {
+    let bytes = budget_tokens * BYTES_PER_TOKEN;
     fim_request_from(
-        prompt_prefix(site.text, site.cursor),
-        prompt_suffix(site.text, site.cursor),
+        prompt_prefix(site.text, site.cursor, bytes * 7 / 10),
+        prompt_suffix(site.text, site.cursor, bytes * 3 / 10),
         mode,
         timeout,
     )
@@ -143,9 +192,9 @@ fn fim_request_from(
         .with_timeout(timeout)
 }
 
-/// The prompt's text before the cursor: at most `PREFIX_BYTES`, starting at a line start.
-fn prompt_prefix(text: &str, cursor: usize) -> String {
-    let mut start = cursor.saturating_sub(PREFIX_BYTES);
+/// The prompt's text before the cursor: at most `max_bytes`, starting at a line start.
+fn prompt_prefix(text: &str, cursor: usize, max_bytes: usize) -> String {
+    let mut start = cursor.saturating_sub(max_bytes);
     while !text.is_char_boundary(start) {
         start += 1;
     }
@@ -157,9 +206,9 @@ fn prompt_prefix(text: &str, cursor: usize) -> String {
     text[start..cursor].to_owned()
 }
 
-/// The prompt's text after the cursor: at most `SUFFIX_BYTES`, ending at a line end.
-fn prompt_suffix(text: &str, cursor: usize) -> String {
-    let mut end = (cursor + SUFFIX_BYTES).min(text.len());
+/// The prompt's text after the cursor: at most `max_bytes`, ending at a line end.
+fn prompt_suffix(text: &str, cursor: usize, max_bytes: usize) -> String {
+    let mut end = (cursor + max_bytes).min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -314,9 +363,16 @@ fn drop_repetition(text: &str) -> String {
     kept.concat()
 }
 
-/// Checks that `completion` inserted at the cursor parses: no more syntax errors than the
-/// text had, and none inside the inserted text. Repairs it by trimming if not: whole lines from the end for a block, trailing tokens for a
-/// line. `None` when nothing that parses is left.
+/// Checks that `completion` inserted at the cursor parses, and repairs it by trimming if not:
+/// whole lines from the end for a block, trailing tokens for a line. `None` when nothing that
+/// parses is left, or when a line only parses because a block opener (`do`, `fn`, `->`) was
+/// cut: `valid = if user` parses and cannot compile.
+///
+/// "Parses" means every syntax error left in the document was there before, away from the
+/// cursor's line, at the same place: errors on the line being typed must be gone, and an error
+/// that moves (tree-sitter blaming the next line for an unclosed form) is new. Comparing counts
+/// was not enough: the half-typed line's error made room for one the completion caused
+/// elsewhere. Unrelated errors elsewhere in the file do not block suggestions.
 ///
 /// Reparses incrementally from the document's tree, so this costs milliseconds.
 pub fn fit_to_syntax(
@@ -326,31 +382,72 @@ pub fn fit_to_syntax(
     completion: &str,
     mode: Mode,
 ) -> Option<String> {
-    let errors_before = error_count(tree.root_node());
+    let tolerated = unrelated_errors(rope, tree, cursor);
     let mut candidate = completion.to_owned();
     for _ in 0..12 {
         if candidate.trim().is_empty() {
             return None;
         }
         let fits = !ends_dangling(&candidate)
-            && parses_in_place(rope, tree, cursor, &candidate)
-                .is_some_and(|(errors, inside)| errors <= errors_before && inside == 0);
+            && parses_in_place(rope, tree, cursor, &candidate).is_some_and(|errors| {
+                let inserted = cursor..cursor + candidate.len();
+                errors
+                    .iter()
+                    .all(|error| is_tolerated(error, &tolerated, &inserted))
+            });
         if fits {
             return Some(candidate);
         }
-        candidate = shorten(&candidate, mode)?;
+        let shorter = shorten(&candidate, mode)?;
+        if mode == Mode::Line && cuts_block_opener(&candidate[shorter.len()..]) {
+            return None;
+        }
+        candidate = shorter;
     }
     None
 }
 
-/// The error count of the document with `completion` inserted at `cursor`, and how many of
-/// those errors touch the inserted text.
+/// The document's syntax errors that do not touch the cursor's line: the completion is not
+/// asked to fix them, only not to move them.
+fn unrelated_errors(rope: &Rope, tree: &Tree, cursor: usize) -> Vec<std::ops::Range<usize>> {
+    let line = rope.try_byte_to_line(cursor).unwrap_or(0);
+    let line_start = rope.line_to_byte(line);
+    let line_end = rope.line_to_byte((line + 1).min(rope.len_lines()));
+    error_nodes(tree.root_node())
+        .into_iter()
+        .filter(|e| e.end.max(e.start + 1) <= line_start || line_end <= e.start)
+        .collect()
+}
+
+/// True when `error`, in the text with `inserted` in it, lies inside an error the text had
+/// before (moved by the insertion) and not in the inserted text.
+fn is_tolerated(
+    error: &std::ops::Range<usize>,
+    before: &[std::ops::Range<usize>],
+    inserted: &std::ops::Range<usize>,
+) -> bool {
+    if error.start < inserted.end && inserted.start < error.end.max(error.start + 1) {
+        return false;
+    }
+    let shift = |at: usize| {
+        if at >= inserted.start {
+            at + inserted.len()
+        } else {
+            at
+        }
+    };
+    before
+        .iter()
+        .any(|old| shift(old.start) <= error.start && error.end <= shift(old.end))
+}
+
+/// The syntax errors of the document with `completion` inserted at `cursor`.
 fn parses_in_place(
     rope: &Rope,
     tree: &Tree,
     cursor: usize,
     completion: &str,
-) -> Option<(usize, usize)> {
+) -> Option<Vec<std::ops::Range<usize>>> {
     let mut edited_rope = rope.clone();
     let char_index = edited_rope.try_byte_to_char(cursor).ok()?;
     edited_rope.insert(char_index, completion);
@@ -358,13 +455,14 @@ fn parses_in_place(
     let edit: InputEdit = syntax::input_edit(rope, &edited_rope, cursor, cursor, completion.len());
     edited_tree.edit(&edit);
     let reparsed = syntax::parse(&edited_rope, Some(&edited_tree)).ok()?;
-    let inserted = cursor..cursor + completion.len();
-    let errors = error_nodes(reparsed.root_node());
-    let inside = errors
-        .iter()
-        .filter(|e| e.start <= inserted.end && inserted.start < e.end.max(e.start + 1))
-        .count();
-    Some((errors.len(), inside))
+    Some(error_nodes(reparsed.root_node()))
+}
+
+/// True when text cut from the end of a line opens a block (`if user do`, `fn x ->`): what is
+/// left parses only because the block it started is gone.
+fn cuts_block_opener(cut: &str) -> bool {
+    cut.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '>'))
+        .any(|word| matches!(word, "do" | "fn" | "->"))
 }
 
 /// True when the text stops where an expression must go on (an operator, an open bracket, a
@@ -386,11 +484,6 @@ fn shorten(candidate: &str, mode: Mode) -> Option<String> {
             .filter(|&at| at > 0)?,
     };
     Some(trimmed[..cut].to_owned())
-}
-
-/// ERROR and MISSING nodes in a tree.
-fn error_count(root: Node<'_>) -> usize {
-    error_nodes(root).len()
 }
 
 /// The byte ranges of the ERROR and MISSING nodes in a tree.
@@ -450,10 +543,45 @@ mod tests {
     #[test]
     fn prompt_windows_cut_at_line_boundaries() {
         let text = format!("{}\nlast line before ", "x".repeat(7_000));
-        let prefix = prompt_prefix(&text, text.len());
+        let prefix = prompt_prefix(&text, text.len(), 6_000);
         assert_eq!(prefix, "last line before ");
         let text = format!("after\n{}", "y".repeat(3_000));
-        assert_eq!(prompt_suffix(&text, 0), "after\n");
+        assert_eq!(prompt_suffix(&text, 0, 2_000), "after\n");
+    }
+
+    #[test]
+    fn a_slow_model_gets_a_prompt_it_reads_within_the_target() {
+        let cpu = crate::llm::SpeedEstimate {
+            prompt_tokens_per_s: 80.0,
+            generated_tokens_per_s: 20.0,
+            samples: 5,
+        };
+        let target = std::time::Duration::from_millis(2_500);
+        let line = sized_to(cpu, target, Mode::Line, 1_536);
+        assert!(
+            (120..=200).contains(&line.context_tokens),
+            "{line:?}: 2.35 s minus 0.8 s of writing, at 80 tokens/s"
+        );
+        let total = cpu.time_for(line.context_tokens, LINE_ANSWER_TOKENS);
+        assert!(total <= target, "{total:?}");
+        let block = sized_to(cpu, target, Mode::Block, 1_536);
+        assert_eq!(
+            block.answer_tokens, 32,
+            "a short block, not 256 tokens at 20/s"
+        );
+        assert_eq!(
+            block.context_tokens, MIN_CONTEXT_TOKENS,
+            "the floor, at least"
+        );
+        let remote = crate::llm::SpeedEstimate::assumed(false);
+        assert_eq!(
+            sized_to(remote, target, Mode::Line, 1_536).context_tokens,
+            1_536
+        );
+        assert_eq!(
+            sized_to(remote, target, Mode::Block, 1_536).answer_tokens,
+            70
+        );
     }
 
     #[test]
@@ -521,5 +649,31 @@ mod tests {
         assert_eq!(cleaned(block, "case do do do"), None);
         let line = "def f(x) do\n  y = ┃\nend\n";
         assert_eq!(cleaned(line, "x + (1 *"), Some("x".to_owned()));
+    }
+
+    #[test]
+    fn a_line_that_parses_only_without_its_block_opener_is_dropped() {
+        let fixture = "def check(user) do\n  valid_user = ┃\n  valid_user\nend\n";
+        assert_eq!(cleaned(fixture, "if user do"), None);
+        assert_eq!(cleaned(fixture, "Enum.map(users, fn u ->"), None);
+        assert_eq!(
+            cleaned(fixture, "user && user.active"),
+            Some("user && user.active".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_error_the_completion_moves_below_the_cursor_is_caught() {
+        // Before: one error, the half-typed `y = `. After `[1, 2`: one error, blamed on a later
+        // line. Equal counts passed; the error is new.
+        let fixture = "defmodule M do\n  def f(x) do\n    y = ┃\n    y\n  end\nend\n";
+        assert_eq!(cleaned(fixture, "[1, 2"), None);
+        assert_eq!(cleaned(fixture, "[1, 2]"), Some("[1, 2]".to_owned()));
+    }
+
+    #[test]
+    fn an_unrelated_syntax_error_elsewhere_does_not_block_suggestions() {
+        let fixture = "defmodule M do\n  def f(x) do\n    y = ┃\n  end\n\n  def broken(a do\n    a\n  end\nend\n";
+        assert_eq!(cleaned(fixture, "x + 1"), Some("x + 1".to_owned()));
     }
 }

@@ -292,6 +292,12 @@ const RANGES: &[Range] = &[
         262_144.0,
         " tokens",
     ),
+    range(
+        "features.completion.latency_target_ms",
+        200.0,
+        600_000.0,
+        " ms",
+    ),
     range("features.explain.hover_timeout_ms", 0.0, 30_000.0, " ms"),
     range("providers.*.rpm", 1.0, 1_000_000.0, " requests a minute"),
     range("providers.*.tpm", 1.0, 1_000_000_000.0, " tokens a minute"),

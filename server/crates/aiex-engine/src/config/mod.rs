@@ -134,8 +134,13 @@ pub struct CompletionConfig {
     /// Whether whole blocks may be suggested (otherwise one line at most).
     pub multiline: bool,
     /// The prompt's budget in tokens: the text around the cursor and what the context engine
-    /// adds from the workspace.
+    /// adds from the workspace. The most a prompt carries: a slow model gets less, see
+    /// `latency_target_ms`.
     pub context_tokens: usize,
+    /// How long the first suggestion at a new place should take (milliseconds). The context
+    /// is sized from the provider's learnt reading and writing speed to arrive within it: a
+    /// model on a laptop CPU reads 30-90 prompt tokens a second.
+    pub latency_target_ms: u64,
     /// The model's own `tokenizer.json` (relative to the workspace root), so budgets are
     /// counted in its tokens; cl100k counts otherwise. From an untrusted workspace file it is
     /// only kept when it names a file inside the workspace, rewritten to its canonical path.
@@ -152,6 +157,7 @@ impl Default for CompletionConfig {
             timeout_ms: 5_000,
             multiline: true,
             context_tokens: 1_536,
+            latency_target_ms: 2_500,
             tokenizer: None,
         }
     }

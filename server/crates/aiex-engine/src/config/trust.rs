@@ -216,6 +216,7 @@ const WORKSPACE_KEYS: &[&str] = &[
     "features.completion.timeout_ms",
     "features.completion.multiline",
     "features.completion.context_tokens",
+    "features.completion.latency_target_ms",
     // Allowed only when it names a file inside the workspace: see `workspace_path`.
     "features.completion.tokenizer",
     "features.explain.enabled",

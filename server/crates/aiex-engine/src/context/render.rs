@@ -89,15 +89,7 @@ pub(crate) fn function_source(text: &str, range: ByteRange) -> String {
 /// directives only.
 pub(crate) fn module_header_forms(module: &ModuleChunk) -> Vec<String> {
     let directives: String = module
-        .directives
-        .iter()
-        .map(|d| d.text.as_str())
-        .fold(Vec::<&str>::new(), |mut seen, text| {
-            if !seen.contains(&text) {
-                seen.push(text);
-            }
-            seen
-        })
+        .directive_lines()
         .iter()
         .map(|text| format!("  {text}\n"))
         .collect();

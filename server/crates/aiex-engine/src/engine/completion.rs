@@ -19,9 +19,9 @@ use tracing::{debug, warn};
 use crate::ai::completion::{self, Mode, Site};
 use crate::ai::rhythm::TypingRhythm;
 use crate::ai::suggestions::SuggestionCache;
-use crate::context::{ContextRequest, RecentEdit, Task};
+use crate::context::{ContextPiece, ContextRequest, RecentEdit, Task};
 use crate::document::DocumentKey;
-use crate::llm::StreamEvent;
+use crate::llm::{SpeedEstimate, StreamEvent};
 
 use super::gateway::Outbound;
 use super::{AiError, Cursor, Engine};
@@ -80,6 +80,22 @@ struct DocumentCompletions {
     superseded: Notify,
     rhythm: Mutex<TypingRhythm>,
     suggestions: Mutex<Option<SuggestionCache>>,
+    /// What the last prompt for this document was built from, kept while the cursor stays in
+    /// the same function so the next prompt starts the same way (see `keeping_pieces_of`).
+    anchor: Mutex<Option<PromptAnchor>>,
+}
+
+/// The stable start of a document's prompts.
+#[derive(Debug, Clone)]
+struct PromptAnchor {
+    /// The function the cursor was in (`Shop.Cart.total/1`).
+    function: String,
+    /// The provider asked (another provider has another cache).
+    provider: String,
+    /// The token budget the prompt was sized to.
+    budget: usize,
+    /// The workspace pieces it carried, in order.
+    pieces: Vec<ContextPiece>,
 }
 
 /// Completion state across documents.
@@ -264,6 +280,13 @@ impl Engine {
         let timeout = options
             .timeout
             .unwrap_or(Duration::from_millis(settings.timeout_ms));
+        // Sized to the provider's speed: the first suggestion at a new place should arrive
+        // within the latency target, whatever the model reads per second.
+        let first = chain.providers().first();
+        let speed = first.map_or_else(|| SpeedEstimate::assumed(false), |p| p.speed());
+        let provider = first.map(|p| p.name().to_owned()).unwrap_or_default();
+        let target = Duration::from_millis(settings.latency_target_ms);
+        let sized = completion::sized_to(speed, target, mode, settings.context_tokens);
         let (request, outbound) = match self.workspace_path(key) {
             Some(path) => {
                 // The context engine: the enclosing function, the module header, the callees'
@@ -272,6 +295,13 @@ impl Engine {
                 let open = self.open_documents_for_context(key);
                 let recent = self.recent_edits();
                 let tokens = self.tokens();
+                // Still in the function of the last prompt: the same budget and pieces, so
+                // the server's prompt cache holds everything before the cursor.
+                let function = crate::ai::actions::target_at(&chunks, cursor).map(|t| t.label());
+                let anchor = state.anchor.lock().clone().filter(|anchor| {
+                    Some(&anchor.function) == function.as_ref() && anchor.provider == provider
+                });
+                let budget = anchor.as_ref().map_or(sized.context_tokens, |a| a.budget);
                 let context_request = ContextRequest {
                     task: Task::Completion,
                     path: &path,
@@ -279,17 +309,27 @@ impl Engine {
                     tree,
                     chunks: &chunks,
                     cursor,
-                    budget_tokens: settings.context_tokens,
+                    budget_tokens: budget,
                     recent_edits: &recent,
                     tokens: &tokens,
                 };
-                let context = crate::context::assemble(&context_request, &self.index, &open);
+                let mut context = crate::context::assemble(&context_request, &self.index, &open);
+                if let Some(anchor) = &anchor {
+                    context = context.keeping_pieces_of(&anchor.pieces, budget);
+                }
+                *state.anchor.lock() = function.map(|function| PromptAnchor {
+                    function,
+                    provider: provider.clone(),
+                    budget,
+                    pieces: context.pieces.clone(),
+                });
                 let outbound = Outbound {
                     feature: "completion",
                     files: context.files(&path),
                     redactions: context.redactions,
                 };
-                let request = completion::fim_request_with_context(&context, mode, timeout);
+                let request = completion::fim_request_with_context(&context, mode, timeout)
+                    .with_max_tokens(sized.answer_tokens);
                 (request, outbound)
             }
             None => {
@@ -305,7 +345,9 @@ impl Engine {
                     files,
                     redactions: 0,
                 };
-                (completion::fim_request(&site, mode, timeout), outbound)
+                let request = completion::fim_request(&site, mode, timeout, sized.context_tokens)
+                    .with_max_tokens(sized.answer_tokens);
+                (request, outbound)
             }
         };
         let assembled = started.elapsed();

@@ -156,6 +156,8 @@ pub struct Outcome {
     pub output_tokens: Option<u64>,
     /// The model that answered, when the provider said.
     pub model: Option<String>,
+    /// The server's measure of its reading and writing speed, when it said.
+    pub timings: Option<crate::types::Timings>,
     /// The provider marked the end of the answer (`[DONE]`, `message_stop`, `done: true`...):
     /// a body that ends without it was cut.
     pub complete: bool,
@@ -392,6 +394,10 @@ fn str_at<'v>(value: &'v Value, pointer: &str) -> Option<&'v str> {
 
 fn u64_at(value: &Value, pointer: &str) -> Option<u64> {
     value.pointer(pointer).and_then(Value::as_u64)
+}
+
+fn f64_at(value: &Value, pointer: &str) -> Option<f64> {
+    value.pointer(pointer).and_then(Value::as_f64)
 }
 
 /// Joins a base URL and a path with exactly one slash.

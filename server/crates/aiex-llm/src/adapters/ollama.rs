@@ -17,14 +17,14 @@ pub fn build_call(endpoint: &Endpoint<'_>, request: &LlmRequest) -> HttpCall {
     let mut body = Map::new();
     body.insert("model".into(), json!(endpoint.model));
     body.insert("stream".into(), json!(true));
-    if let Some(keep_alive) = &endpoint.config.keep_alive {
-        // Ollama takes a duration string or a number of seconds.
-        let value = keep_alive
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| json!(keep_alive));
-        body.insert("keep_alive".into(), value);
-    }
+    // Ollama takes a duration string or a number of seconds. Its default (5 minutes) unloads
+    // the model during a pause in typing, and the next completion pays for loading it again.
+    let keep_alive = endpoint.config.keep_alive.as_deref().unwrap_or("30m");
+    let value = keep_alive
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(keep_alive));
+    body.insert("keep_alive".into(), value);
     let mut options = Map::new();
     options.insert("num_predict".into(), json!(request.max_tokens));
     if let Some(temperature) = request.temperature {
@@ -97,6 +97,20 @@ impl FrameDecoder for Decoder {
             self.outcome.finish_reason = Some(FinishReason::from_provider(reason));
             self.outcome.input_tokens = u64_at(&json, "/prompt_eval_count");
             self.outcome.output_tokens = u64_at(&json, "/eval_count");
+            // Durations in nanoseconds; a prompt Ollama had cached is not counted in
+            // `prompt_eval_count`.
+            let millis = |pointer| u64_at(&json, pointer).map(|ns| ns as f64 / 1e6);
+            if let (Some(prompt_ms), Some(generation_ms)) =
+                (millis("/prompt_eval_duration"), millis("/eval_duration"))
+            {
+                self.outcome.timings = Some(crate::types::Timings {
+                    prompt_tokens: self.outcome.input_tokens.unwrap_or(0),
+                    cached_tokens: 0,
+                    prompt_ms,
+                    generated_tokens: self.outcome.output_tokens.unwrap_or(0),
+                    generation_ms,
+                });
+            }
         }
         Ok(())
     }

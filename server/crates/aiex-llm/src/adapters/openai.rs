@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    chat_messages, parse_frame, str_at, u64_at, url, Endpoint, ErrorDetails, FrameDecoder,
+    chat_messages, f64_at, parse_frame, str_at, u64_at, url, Endpoint, ErrorDetails, FrameDecoder,
     HttpCall, Outcome, ProviderKind,
 };
 use crate::error::LlmError;
@@ -33,6 +33,9 @@ pub fn build_call(
     };
     if let Some(temperature) = request.temperature {
         body.insert("temperature".into(), json!(temperature));
+    }
+    if kind == ProviderKind::OpenAiCompatible && caches_prompt(endpoint) {
+        body.insert("cache_prompt".into(), json!(true));
     }
     let mut stop = request.stop.clone();
 
@@ -76,6 +79,16 @@ pub fn build_call(
         HttpCall::post(url(endpoint.base_url, path), Value::Object(body))
             .secret_header("authorization", auth.as_deref()),
     )
+}
+
+/// True when the request asks the server to reuse its cached prompt prefix: as configured, else
+/// for servers on this machine (llama.cpp's, typically), whose prompt reading on a CPU is what
+/// a completion waits for.
+fn caches_prompt(endpoint: &Endpoint<'_>) -> bool {
+    endpoint
+        .config
+        .cache_prompt
+        .unwrap_or_else(|| crate::config::is_on_this_machine(endpoint.base_url))
 }
 
 /// Reads the chunks (or the single body) of a chat, completions or FIM answer.
@@ -140,6 +153,16 @@ impl FrameDecoder for Decoder {
                 u64_at(usage, "/prompt_tokens").or(self.outcome.input_tokens);
             self.outcome.output_tokens =
                 u64_at(usage, "/completion_tokens").or(self.outcome.output_tokens);
+        }
+        if let Some(timings) = json.get("timings").filter(|t| t.is_object()) {
+            // llama.cpp's server: `prompt_n` counts only the tokens read, `cache_n` the reused.
+            self.outcome.timings = Some(crate::types::Timings {
+                prompt_tokens: u64_at(timings, "/prompt_n").unwrap_or(0),
+                cached_tokens: u64_at(timings, "/cache_n").unwrap_or(0),
+                prompt_ms: f64_at(timings, "/prompt_ms").unwrap_or(0.0),
+                generated_tokens: u64_at(timings, "/predicted_n").unwrap_or(0),
+                generation_ms: f64_at(timings, "/predicted_ms").unwrap_or(0.0),
+            });
         }
         Ok(())
     }

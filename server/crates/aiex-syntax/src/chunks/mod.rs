@@ -123,6 +123,18 @@ pub struct ModuleChunk {
 }
 
 impl ModuleChunk {
+    /// The source text of each directive once: `alias A.{B, C}` is one line of source but two
+    /// [`Directive`]s, and a prompt that showed it per name repeated it.
+    pub fn directive_lines(&self) -> Vec<&str> {
+        let mut lines: Vec<&str> = Vec::with_capacity(self.directives.len());
+        for directive in &self.directives {
+            if !lines.contains(&directive.text.as_str()) {
+                lines.push(&directive.text);
+            }
+        }
+        lines
+    }
+
     /// The function `name/arity` of this module, accepting arities reachable through defaults.
     pub fn function(&self, name: &str, arity: usize) -> Option<&FunctionChunk> {
         self.functions
