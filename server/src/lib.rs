@@ -11,4 +11,4 @@ pub mod lsp;
 pub use aiex_engine::{
     ai, checks, chunks, config, context, document, engine, features, index, llm,
 };
-pub use aiex_engine::{secrets, syntax, walk};
+pub use aiex_engine::{secrets, sessions, syntax, walk};

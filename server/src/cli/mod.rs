@@ -1,6 +1,7 @@
 //! The command line: `aiex` (the language server) and its subcommands over the same core.
 
 mod ai;
+mod chat;
 pub mod check;
 mod context;
 mod doctor;
@@ -61,6 +62,14 @@ pub enum Command {
     Tests(ai::TestsArgs),
     /// Print the context a request at FILE:LINE:COL would send, piece by piece.
     Context(context::ContextArgs),
+    /// Ask about the code in a conversation that is kept (`--message` for one turn).
+    Chat(chat::ChatArgs),
+    /// List, show, export, import or delete chat sessions.
+    #[command(subcommand)]
+    Sessions(chat::SessionsCommand),
+    /// List, compare or restore the checkpoints taken before AI edits.
+    #[command(subcommand)]
+    Checkpoints(chat::CheckpointsCommand),
     /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
     /// paths outside the workspace; `--revoke` forgets the decision.
     Trust(trust::TrustArgs),
@@ -122,6 +131,9 @@ pub fn main() -> ExitCode {
         Some(Command::Tests(args)) => report(ai::tests(args)),
         Some(Command::Context(args)) => report(context::run(args)),
         Some(Command::Trust(args)) => report(trust::run(args)),
+        Some(Command::Chat(args)) => report(chat::chat(args)),
+        Some(Command::Sessions(command)) => report(chat::sessions(command)),
+        Some(Command::Checkpoints(command)) => report(chat::checkpoints(command)),
     }
 }
 

@@ -207,7 +207,18 @@ pub async fn run(
         ActionOutcome::Edit(edit) => {
             let text = edit.new_text.clone();
             let uri = convert::uri_of(&edit.key);
+            // A way back from every AI edit: the file is recorded before the edit goes out.
+            let checkpoint = state
+                .engine()
+                .checkpoint_edit(None, &edit)
+                .map_err(to_lsp)?;
             send_edit(client, file_edit(state, edit)?).await?;
+            if let Some(checkpoint) = &checkpoint {
+                state
+                    .engine()
+                    .note_edit_applied(checkpoint)
+                    .map_err(to_lsp)?;
+            }
             Ok(match (kind, uri) {
                 (ActionKind::GenerateTests, Some(uri)) => {
                     serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text })
@@ -321,7 +332,7 @@ async fn create_file(
 
 /// An engine edit as a workspace edit: versioned when the client supports it, annotated for
 /// review when the model rewrote the user's code and the client can ask.
-fn file_edit(state: &ServerState, edit: FileEdit) -> Result<lsp::WorkspaceEdit> {
+pub(super) fn file_edit(state: &ServerState, edit: FileEdit) -> Result<lsp::WorkspaceEdit> {
     let uri = convert::uri_of(&edit.key)
         .ok_or_else(|| request_failed(format!("{} has no URI", edit.key)))?;
     let text_edit = lsp::TextEdit {
@@ -381,7 +392,7 @@ fn versioned_edit(
 }
 
 /// Sends an edit and fails unless the client applied it.
-async fn send_edit(client: &Client, edit: lsp::WorkspaceEdit) -> Result<()> {
+pub(super) async fn send_edit(client: &Client, edit: lsp::WorkspaceEdit) -> Result<()> {
     let response = client
         .apply_edit(edit)
         .await

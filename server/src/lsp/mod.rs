@@ -10,6 +10,7 @@ mod ai;
 mod availability;
 mod boundary;
 mod budget;
+mod chat;
 mod completion_item;
 mod convert;
 mod diagnostics;
@@ -41,6 +42,14 @@ pub async fn serve_stdio() -> bool {
         move |client| server::Backend::new(client, state)
     })
     .custom_method("aiex/documentText", server::Backend::document_text)
+    .custom_method("aiex/chat", server::Backend::chat)
+    .custom_method("aiex/applyChatEdit", server::Backend::apply_chat_edit)
+    .custom_method("aiex/sessions", server::Backend::list_sessions)
+    .custom_method("aiex/session", server::Backend::session)
+    .custom_method("aiex/exportSession", server::Backend::export_session)
+    .custom_method("aiex/importSession", server::Backend::import_session)
+    .custom_method("aiex/deleteSession", server::Backend::delete_session)
+    .custom_method("aiex/checkpoints", server::Backend::list_checkpoints)
     .custom_method(
         "textDocument/inlineCompletion",
         server::Backend::inline_completion,

@@ -50,6 +50,8 @@ pub struct ServerState {
     background: BackgroundTurns,
     /// Bumped on every `didClose`; memory is released once closes pause.
     closes: std::sync::atomic::AtomicU64,
+    /// Edits proposed in chat, until the client applies or rejects them.
+    chat_proposals: super::chat::Proposals,
     /// Serialises index updates from saves and file events, in arrival order.
     pub(super) index_updates: Arc<tokio::sync::Mutex<()>>,
 }
@@ -74,6 +76,11 @@ impl ServerState {
     /// True once the client has sent `shutdown`.
     pub fn shutdown_requested(&self) -> bool {
         self.shutdown_requested.load(Ordering::SeqCst)
+    }
+
+    /// Edits proposed in chat turns.
+    pub(super) fn chat_proposals(&self) -> &super::chat::Proposals {
+        &self.chat_proposals
     }
 
     /// The engine.
@@ -380,6 +387,58 @@ pub struct DocumentText {
 impl Backend {
     /// `aiex/documentText`: the server's copy of a document, so clients and tests can check
     /// that it matches theirs.
+    /// `aiex/chat`: one conversation turn (see `lsp::chat`).
+    pub async fn chat(&self, params: super::chat::ChatParams) -> Result<serde_json::Value> {
+        super::chat::chat(&self.client, &self.state, params).await
+    }
+
+    /// `aiex/applyChatEdit`: applies or rejects an edit a chat turn proposed.
+    pub async fn apply_chat_edit(
+        &self,
+        params: super::chat::ApplyParams,
+    ) -> Result<serde_json::Value> {
+        super::chat::apply_chat_edit(&self.client, &self.state, params).await
+    }
+
+    /// `aiex/sessions`: the sessions, most recent first.
+    pub async fn list_sessions(&self) -> Result<serde_json::Value> {
+        super::chat::sessions(&self.state, "aiex/sessions", empty_session_params())
+    }
+
+    /// `aiex/session {sessionId}`: a session's state.
+    pub async fn session(&self, params: super::chat::SessionParams) -> Result<serde_json::Value> {
+        super::chat::sessions(&self.state, "aiex/session", params)
+    }
+
+    /// `aiex/exportSession {sessionId}`: a session as JSON lines.
+    pub async fn export_session(
+        &self,
+        params: super::chat::SessionParams,
+    ) -> Result<serde_json::Value> {
+        super::chat::sessions(&self.state, "aiex/exportSession", params)
+    }
+
+    /// `aiex/importSession {jsonl}`: an export as a new session.
+    pub async fn import_session(
+        &self,
+        params: super::chat::SessionParams,
+    ) -> Result<serde_json::Value> {
+        super::chat::sessions(&self.state, "aiex/importSession", params)
+    }
+
+    /// `aiex/deleteSession {sessionId}`: deletes a session for good.
+    pub async fn delete_session(
+        &self,
+        params: super::chat::SessionParams,
+    ) -> Result<serde_json::Value> {
+        super::chat::sessions(&self.state, "aiex/deleteSession", params)
+    }
+
+    /// `aiex/checkpoints`: the checkpoints taken before AI edits, newest first.
+    pub async fn list_checkpoints(&self) -> Result<serde_json::Value> {
+        super::chat::sessions(&self.state, "aiex/checkpoints", empty_session_params())
+    }
+
     pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
         let uri = &params.text_document.uri;
         let handle = self
@@ -392,6 +451,10 @@ impl Backend {
             text: document.rope().to_string(),
         }))
     }
+}
+
+fn empty_session_params() -> super::chat::SessionParams {
+    serde_json::from_value(serde_json::json!({})).expect("defaults")
 }
 
 /// How long a hover waits for the chunks of other open documents not computed yet.
@@ -513,6 +576,7 @@ impl LanguageServer for Backend {
                         )
                         .chain(std::iter::once(super::actions::FIX_COMMAND))
                         .chain(std::iter::once(super::availability::SET_UP_COMMAND))
+                        .chain(super::chat::COMMANDS.iter().copied())
                         .map(str::to_owned)
                         .collect(),
                     ..lsp::ExecuteCommandOptions::default()
@@ -1063,6 +1127,11 @@ impl LanguageServer for Backend {
                     .show_message(lsp::MessageType::INFO, message)
                     .await;
                 Ok(None)
+            }
+            command if super::chat::COMMANDS.contains(&command) => {
+                super::chat::restore(&self.client, &self.state, command, params.arguments)
+                    .await
+                    .map(Some)
             }
             command if super::actions::runs(command) => {
                 // Actions wait on a model for seconds: report progress when the client gave a token.

@@ -20,4 +20,5 @@ pub use engine::Engine;
 // The lower crates, re-exported so an entry point depends on one API.
 pub use aiex_checks as checks;
 pub use aiex_llm as llm;
+pub use aiex_sessions as sessions;
 pub use aiex_syntax::{chunks, secrets, syntax, walk};

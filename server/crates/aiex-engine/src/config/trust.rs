@@ -25,12 +25,18 @@ pub fn config_hash(text: &str) -> String {
         .collect()
 }
 
-/// Where trust decisions live: `$AIEX_DATA_DIR/trust.json`, or `<data dir>/aiex/trust.json`.
-pub fn default_trust_path() -> Option<PathBuf> {
+/// Where the user's Aiex data lives (trust decisions, sessions): `$AIEX_DATA_DIR`, or
+/// `<data dir>/aiex`. The user's environment decides it, never a workspace file.
+pub fn default_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("AIEX_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("trust.json"));
+        return Some(PathBuf::from(dir));
     }
-    dirs::data_dir().map(|dir| dir.join("aiex").join("trust.json"))
+    dirs::data_dir().map(|dir| dir.join("aiex"))
+}
+
+/// Where trust decisions live: `trust.json` in [`default_data_dir`].
+pub fn default_trust_path() -> Option<PathBuf> {
+    default_data_dir().map(|dir| dir.join("trust.json"))
 }
 
 /// Why a trust decision could not be recorded.

@@ -12,6 +12,8 @@
 
 pub mod actions;
 pub mod audit;
+mod chat;
+mod checkpoints;
 mod completion;
 mod error;
 mod explain;
@@ -38,6 +40,8 @@ use crate::llm::{LlmOptions, ProviderChain, Providers};
 
 pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit, GeneratedTests};
 pub use audit::AuditLog;
+pub use chat::{ChatRequest, ChatTurn};
+pub use checkpoints::{AiEditFile, PendingCheckpoint};
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
@@ -88,6 +92,8 @@ pub struct Engine {
     /// Set when no provider can be reached (the implicit local Ollama is not running): AI
     /// features then answer at once instead of waiting on a connection that cannot succeed.
     offline: AtomicBool,
+    /// The user's session database, opened on first use (see [`Engine::sessions`]).
+    sessions: parking_lot::Mutex<Option<Arc<crate::sessions::SessionStore>>>,
 }
 
 impl Engine {

@@ -1,0 +1,115 @@
+//! Figures for the session log: opening (reading and folding) a session of 10,000 events, and
+//! what the log adds to one chat turn (user message, context, 50 streamed deltas, the
+//! compaction into one answer). Targets: < 50 ms to open, < 1 ms per turn.
+//! Run: `cargo bench -p aiex-sessions --bench session_log`.
+
+use std::time::Instant;
+
+use aiex_sessions::{ContextRef, Event, SessionStore};
+
+/// Returns the time the log adds before the request is sent and after the answer ends (the
+/// deltas are written while the next piece is on the network).
+fn turn(store: &SessionStore, id: i64, turn: u32) -> std::time::Duration {
+    let started = Instant::now();
+    store
+        .append(
+            id,
+            &Event::UserMessage {
+                turn,
+                text: "How does this module handle errors?".into(),
+            },
+        )
+        .unwrap();
+    store
+        .append(
+            id,
+            &Event::ContextAttached {
+                turn,
+                items: vec![ContextRef {
+                    path: "lib/app/accounts.ex".into(),
+                    range: None,
+                    reason: "file".into(),
+                }],
+            },
+        )
+        .unwrap();
+    let mut critical = started.elapsed();
+    let mut answer = String::new();
+    for n in 0..50 {
+        let piece = format!("token{n} ");
+        answer.push_str(&piece);
+        store
+            .append(id, &Event::AssistantDelta { turn, text: piece })
+            .unwrap();
+    }
+    let finishing = Instant::now();
+    store.complete_answer(id, turn, &answer).unwrap();
+    critical += finishing.elapsed();
+    critical
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SessionStore::open(&dir.path().join("sessions.sqlite3")).expect("open");
+    let id = store.create("bench").unwrap();
+    // 10,000 events: 3,333 turns of user message + context + answer (deltas compacted).
+    let mut n: u32 = 0;
+    // One event at creation, three per turn.
+    while 1 + 3 * n < 10_000 {
+        n += 1;
+        store
+            .append(
+                id,
+                &Event::UserMessage {
+                    turn: n,
+                    text: "a question of some length about the code".repeat(2),
+                },
+            )
+            .unwrap();
+        store
+            .append(
+                id,
+                &Event::ContextAttached {
+                    turn: n,
+                    items: vec![ContextRef {
+                        path: "lib/a.ex".into(),
+                        range: Some((0, 10)),
+                        reason: "selection".into(),
+                    }],
+                },
+            )
+            .unwrap();
+        store
+            .complete_answer(id, n, &"an answer of a few sentences. ".repeat(8))
+            .unwrap();
+        if n % 500 == 0 {
+            eprint!(".");
+        }
+    }
+    let events = store.events(id).unwrap().len();
+    drop(store);
+
+    let mut open_ms = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let store = SessionStore::open(&dir.path().join("sessions.sqlite3")).unwrap();
+        let session = store.session(id).unwrap();
+        open_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(session.events, events);
+    }
+    open_ms.sort_by(f64::total_cmp);
+    println!("open a session of {events} events (open database, read, fold): median {:.1} ms, max {:.1} ms (target < 50 ms)", open_ms[2], open_ms[4]);
+
+    let store = SessionStore::open(&dir.path().join("sessions.sqlite3")).unwrap();
+    let fresh = store.create("turns").unwrap();
+    let turns = 200;
+    let started = Instant::now();
+    let mut critical = std::time::Duration::ZERO;
+    for t in 1..=turns {
+        critical += turn(&store, fresh, t);
+    }
+    let per_turn = started.elapsed().as_secs_f64() * 1e3 / f64::from(turns);
+    let critical = critical.as_secs_f64() * 1e3 / f64::from(turns);
+    println!("log time added to a chat turn (user message and context before the request, compaction after): {critical:.3} ms (target < 1 ms)");
+    println!("all log writes of a turn incl. 50 streamed deltas (overlapping the network): {per_turn:.3} ms");
+}

@@ -1,0 +1,443 @@
+//! The database: sessions and their event logs, checkpoints and their file diffs, in one
+//! SQLite file in WAL mode. A write is one short transaction; with `synchronous = NORMAL` a
+//! committed event survives the process being killed (it is in the WAL, in the OS's hands),
+//! which is what crash recovery needs, without an fsync per streamed delta.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::event::{Event, EventRecord};
+use crate::fold::{fold, Session};
+use crate::SessionId;
+
+/// The largest export [`SessionStore::import`] reads: a log is text, and a file larger than
+/// this is not one of ours.
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
+/// What went wrong with the database or an import, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("session database {path}: {source}")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("could not create the directory of the session database {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no session {0}")]
+    NoSession(SessionId),
+    #[error("no checkpoint {0}")]
+    NoCheckpoint(i64),
+    #[error("import: line {line}: {message}")]
+    Import { line: usize, message: String },
+    #[error("checkpoint {checkpoint}: {message}")]
+    Checkpoint { checkpoint: i64, message: String },
+}
+
+/// How long sessions and checkpoints are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Delete sessions not touched for this many days.
+    pub max_age_days: Option<u32>,
+    /// Keep at most this many sessions (the most recently updated).
+    pub max_sessions: Option<usize>,
+    /// Keep at most this many checkpoints (the newest).
+    pub max_checkpoints: Option<usize>,
+}
+
+/// One line of a session list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    pub id: SessionId,
+    pub title: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub events: i64,
+}
+
+/// The session database. Share it behind an `Arc`: every method takes `&self` and holds the
+/// connection only for its own statements (never across an await: there are none here).
+#[derive(Debug)]
+pub struct SessionStore {
+    pub(crate) path: PathBuf,
+    pub(crate) connection: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+PRAGMA secure_delete = ON;
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    session INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    turn INTEGER,
+    body TEXT NOT NULL,
+    PRIMARY KEY (session, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY,
+    session INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoint_files (
+    checkpoint INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    base INTEGER,
+    body TEXT NOT NULL,
+    existed INTEGER NOT NULL,
+    after_hash TEXT,
+    PRIMARY KEY (checkpoint, path)
+);
+CREATE INDEX IF NOT EXISTS checkpoint_files_by_path ON checkpoint_files(path, checkpoint);
+";
+
+impl SessionStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Directory {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let wrap = |source| StoreError::Database {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(wrap)?;
+        // The command line and the server may write at once: wait for the other's short
+        // transaction rather than fail.
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(wrap)?;
+        connection.execute_batch(SCHEMA).map_err(wrap)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// Where the database is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn with<T>(
+        &self,
+        run: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        // A panic while holding the lock leaves a connection SQLite has already rolled back.
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run(&mut connection).map_err(|source| StoreError::Database {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Starts a session; its first event records `title`.
+    pub fn create(&self, title: &str) -> Result<SessionId, StoreError> {
+        let now = now_ms();
+        let title = title.to_owned();
+        self.with(|db| {
+            let tx = db.transaction()?;
+            tx.execute(
+                "INSERT INTO sessions (title, created_ms) VALUES (?1, ?2)",
+                params![title, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            insert(&tx, id, now, &Event::SessionCreated { title })?;
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    /// Appends an event to a session's log; returns its sequence number.
+    pub fn append(&self, session: SessionId, event: &Event) -> Result<i64, StoreError> {
+        let now = now_ms();
+        let result = self.with(|db| {
+            let tx = db.transaction()?;
+            let seq = insert(&tx, session, now, event)?;
+            tx.commit()?;
+            Ok(seq)
+        });
+        self.missing_session(session, result)
+    }
+
+    /// Records a completed answer: the turn's streamed deltas are replaced by one
+    /// [`Event::AssistantText`], in one transaction (a crash leaves one or the other).
+    pub fn complete_answer(
+        &self,
+        session: SessionId,
+        turn: u32,
+        text: &str,
+    ) -> Result<i64, StoreError> {
+        let now = now_ms();
+        let event = Event::AssistantText {
+            turn,
+            text: text.to_owned(),
+        };
+        let result = self.with(|db| {
+            let tx = db.transaction()?;
+            tx.execute(
+                "DELETE FROM events WHERE session = ?1 AND kind = 'assistant_delta' AND turn = ?2",
+                params![session, turn],
+            )?;
+            let seq = insert(&tx, session, now, &event)?;
+            tx.commit()?;
+            Ok(seq)
+        });
+        self.missing_session(session, result)
+    }
+
+    /// A session's log, in order.
+    pub fn events(&self, session: SessionId) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = self.with(|db| {
+            let exists = db
+                .query_row(
+                    "SELECT 1 FROM sessions WHERE id = ?1",
+                    [session],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            let mut statement = db.prepare_cached(
+                "SELECT seq, at_ms, body FROM events WHERE session = ?1 ORDER BY seq",
+            )?;
+            let rows = statement
+                .query_map([session], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(rows))
+        })?;
+        let rows = rows.ok_or(StoreError::NoSession(session))?;
+        rows.into_iter()
+            .map(|(seq, at_ms, body)| {
+                let event = serde_json::from_str(&body).map_err(|error| StoreError::Import {
+                    line: usize::try_from(seq).unwrap_or(0),
+                    message: format!("session {session}: event {seq} is unreadable: {error}"),
+                })?;
+                Ok(EventRecord { seq, at_ms, event })
+            })
+            .collect()
+    }
+
+    /// A session's state: the fold of its log.
+    pub fn session(&self, session: SessionId) -> Result<Session, StoreError> {
+        Ok(fold(session, &self.events(session)?))
+    }
+
+    /// The sessions, most recently updated first.
+    pub fn list(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        self.with(|db| {
+            let mut statement = db.prepare(
+                "SELECT s.id, s.title, s.created_ms, MAX(e.at_ms), COUNT(e.seq)
+                 FROM sessions s LEFT JOIN events e ON e.session = s.id
+                 GROUP BY s.id ORDER BY 4 DESC, s.id DESC",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok(SessionSummary {
+                    id: row.get(0)?,
+                    title: row.get(1)?,
+                    created_ms: row.get(2)?,
+                    updated_ms: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                    events: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Deletes a session and its log for good: freed pages are zeroed (`secure_delete`) and
+    /// the WAL, which still holds the old pages, is checkpointed and truncated.
+    pub fn delete(&self, session: SessionId) -> Result<(), StoreError> {
+        let deleted = self.with(|db| {
+            let deleted = db.execute("DELETE FROM sessions WHERE id = ?1", [session])?;
+            truncate_wal(db)?;
+            Ok(deleted)
+        })?;
+        if deleted == 0 {
+            return Err(StoreError::NoSession(session));
+        }
+        Ok(())
+    }
+
+    /// A session as JSON lines, one [`EventRecord`] a line.
+    pub fn export(&self, session: SessionId) -> Result<String, StoreError> {
+        let mut out = String::new();
+        for record in self.events(session)? {
+            out.push_str(&serde_json::to_string(&record).expect("events serialise"));
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// Imports an export as a new session (all of it, or nothing); returns its id.
+    pub fn import(&self, jsonl: &str) -> Result<SessionId, StoreError> {
+        if jsonl.len() > MAX_IMPORT_BYTES {
+            return Err(StoreError::Import {
+                line: 0,
+                message: format!(
+                    "{} bytes is more than an export can be ({MAX_IMPORT_BYTES} bytes)",
+                    jsonl.len()
+                ),
+            });
+        }
+        let mut records = Vec::new();
+        for (index, line) in jsonl.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: EventRecord =
+                serde_json::from_str(line).map_err(|error| StoreError::Import {
+                    line: index + 1,
+                    message: format!("not an Aiex session event: {error}"),
+                })?;
+            records.push(record);
+        }
+        let title = match records.first().map(|r| &r.event) {
+            Some(Event::SessionCreated { title }) => title.clone(),
+            _ => {
+                return Err(StoreError::Import {
+                    line: 1,
+                    message: "an export starts with a session_created event".to_owned(),
+                })
+            }
+        };
+        let created = records.first().map_or(0, |r| r.at_ms);
+        self.with(|db| {
+            let tx = db.transaction()?;
+            tx.execute(
+                "INSERT INTO sessions (title, created_ms) VALUES (?1, ?2)",
+                params![title, created],
+            )?;
+            let id = tx.last_insert_rowid();
+            for record in &records {
+                insert(&tx, id, record.at_ms, &record.event)?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    /// Deletes what `retention` no longer keeps; returns the sessions and checkpoints removed.
+    pub fn retain(&self, retention: Retention) -> Result<(usize, usize), StoreError> {
+        let now = now_ms();
+        let sessions = self.with(|db| {
+            let mut removed = 0;
+            if let Some(days) = retention.max_age_days {
+                let cutoff = now - i64::from(days) * 86_400_000;
+                removed += db.execute(
+                    "DELETE FROM sessions WHERE
+                     (SELECT MAX(at_ms) FROM events WHERE session = sessions.id) < ?1",
+                    [cutoff],
+                )?;
+            }
+            if let Some(keep) = retention.max_sessions {
+                removed += db.execute(
+                    "DELETE FROM sessions WHERE id NOT IN
+                     (SELECT session FROM events GROUP BY session
+                      ORDER BY MAX(at_ms) DESC, session DESC LIMIT ?1)",
+                    [i64::try_from(keep).unwrap_or(i64::MAX)],
+                )?;
+            }
+            Ok(removed)
+        })?;
+        let checkpoints = match retention.max_checkpoints {
+            Some(keep) => self.keep_newest_checkpoints(keep)?,
+            None => 0,
+        };
+        self.with(truncate_wal)?;
+        Ok((sessions, checkpoints))
+    }
+
+    fn missing_session<T>(
+        &self,
+        session: SessionId,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match result {
+            // The foreign key refused an event for a session that does not exist.
+            Err(StoreError::Database {
+                source: rusqlite::Error::SqliteFailure(error, _),
+                ..
+            }) if error.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::NoSession(session))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Inserts an event at the end of a session's log.
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    session: SessionId,
+    at_ms: i64,
+    event: &Event,
+) -> rusqlite::Result<i64> {
+    let body = serde_json::to_string(event).expect("events serialise");
+    let (kind, turn) = kind_and_turn(event);
+    let seq = tx
+        .prepare_cached(
+            "INSERT INTO events (session, seq, at_ms, kind, turn, body)
+         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM events WHERE session = ?1
+         RETURNING seq",
+        )?
+        .query_row(params![session, at_ms, kind, turn, body], |row| row.get(0))?;
+    Ok(seq)
+}
+
+fn kind_and_turn(event: &Event) -> (&'static str, Option<u32>) {
+    match event {
+        Event::SessionCreated { .. } => ("session_created", None),
+        Event::UserMessage { turn, .. } => ("user_message", Some(*turn)),
+        Event::ContextAttached { turn, .. } => ("context_attached", Some(*turn)),
+        Event::AssistantDelta { turn, .. } => ("assistant_delta", Some(*turn)),
+        Event::AssistantText { turn, .. } => ("assistant_text", Some(*turn)),
+        Event::AssistantStopped { turn, .. } => ("assistant_stopped", Some(*turn)),
+        Event::EditProposed { turn, .. } => ("edit_proposed", Some(*turn)),
+        Event::EditApplied { .. } => ("edit_applied", None),
+        Event::EditRejected { .. } => ("edit_rejected", None),
+        Event::CheckpointCreated { .. } => ("checkpoint_created", None),
+        Event::CheckpointRestored { .. } => ("checkpoint_restored", None),
+    }
+}
+
+pub(crate) fn truncate_wal(db: &mut Connection) -> rusqlite::Result<()> {
+    db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

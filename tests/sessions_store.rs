@@ -1,0 +1,373 @@
+//! The session database: the fold of an event log, crash leftovers, export/import, retention,
+//! deletion that leaves nothing in the file, and checkpoints restored byte for byte.
+
+use aiex_sessions::{
+    ContextRef, Event, ProposalState, Retention, Role, Session, SessionStore, StoreError,
+};
+
+fn store() -> (tempfile::TempDir, SessionStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SessionStore::open(&dir.path().join("data/sessions.sqlite3")).expect("open");
+    (dir, store)
+}
+
+fn converse(store: &SessionStore) -> i64 {
+    let id = store.create("What does register/1 do?").unwrap();
+    store
+        .append(
+            id,
+            &Event::UserMessage {
+                turn: 1,
+                text: "What does register/1 do?".into(),
+            },
+        )
+        .unwrap();
+    store
+        .append(
+            id,
+            &Event::ContextAttached {
+                turn: 1,
+                items: vec![ContextRef {
+                    path: "lib/accounts.ex".into(),
+                    range: Some((10, 80)),
+                    reason: "selection".into(),
+                }],
+            },
+        )
+        .unwrap();
+    for piece in ["It inserts ", "a user."] {
+        store
+            .append(
+                id,
+                &Event::AssistantDelta {
+                    turn: 1,
+                    text: piece.into(),
+                },
+            )
+            .unwrap();
+    }
+    store.complete_answer(id, 1, "It inserts a user.").unwrap();
+    store
+        .append(
+            id,
+            &Event::EditProposed {
+                turn: 1,
+                proposal: 1,
+                files: vec!["lib/accounts.ex".into()],
+            },
+        )
+        .unwrap();
+    store
+        .append(id, &Event::EditApplied { proposal: 1 })
+        .unwrap();
+    id
+}
+
+#[test]
+fn the_state_is_the_fold_of_the_log_and_deltas_are_compacted() {
+    let (_dir, store) = store();
+    let id = converse(&store);
+    let session = store.session(id).unwrap();
+    assert_eq!(session.title, "What does register/1 do?");
+    assert_eq!(session.messages.len(), 2);
+    assert_eq!(session.messages[0].context[0].range, Some((10, 80)));
+    let answer = &session.messages[1];
+    assert_eq!(
+        (answer.role, answer.text.as_str()),
+        (Role::Assistant, "It inserts a user.")
+    );
+    assert!(!answer.interrupted);
+    assert_eq!(session.proposals[0].state, ProposalState::Applied);
+    let kinds: Vec<_> = store
+        .events(id)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    assert!(
+        !kinds
+            .iter()
+            .any(|e| matches!(e, Event::AssistantDelta { .. })),
+        "deltas replaced by the whole answer: {kinds:?}"
+    );
+    assert_eq!(session.next_turn(), 2);
+}
+
+#[test]
+fn an_answer_cut_off_by_a_crash_is_kept_and_marked_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.sqlite3");
+    let id = {
+        let store = SessionStore::open(&path).unwrap();
+        let id = store.create("q").unwrap();
+        store
+            .append(
+                id,
+                &Event::UserMessage {
+                    turn: 1,
+                    text: "q".into(),
+                },
+            )
+            .unwrap();
+        store
+            .append(
+                id,
+                &Event::AssistantDelta {
+                    turn: 1,
+                    text: "half an ".into(),
+                },
+            )
+            .unwrap();
+        store
+            .append(
+                id,
+                &Event::AssistantDelta {
+                    turn: 1,
+                    text: "answer".into(),
+                },
+            )
+            .unwrap();
+        // Dropped without completing the answer, as a killed process would leave it.
+        std::mem::forget(store);
+        id
+    };
+    let reopened = SessionStore::open(&path).unwrap();
+    let session = reopened.session(id).unwrap();
+    let answer = session.messages.last().unwrap();
+    assert_eq!(answer.text, "half an answer");
+    assert!(answer.interrupted);
+}
+
+#[test]
+fn export_then_import_gives_the_same_fold() {
+    let (_dir, store) = store();
+    let id = converse(&store);
+    let exported = store.export(id).unwrap();
+    assert_eq!(exported.lines().count(), store.events(id).unwrap().len());
+    let imported = store.import(&exported).unwrap();
+    assert_ne!(imported, id);
+    let same = |session: Session| Session { id: 0, ..session };
+    assert_eq!(
+        same(store.session(imported).unwrap()),
+        same(store.session(id).unwrap())
+    );
+}
+
+#[test]
+fn a_bad_import_says_which_line_and_imports_nothing() {
+    let (_dir, store) = store();
+    let id = converse(&store);
+    let mut exported = store.export(id).unwrap();
+    exported.push_str("{\"seq\": 9, \"nonsense\": true}\n");
+    let error = store.import(&exported).unwrap_err();
+    let lines = exported.lines().count();
+    assert!(
+        matches!(&error, StoreError::Import { line, .. } if *line == lines),
+        "{error}"
+    );
+    assert_eq!(store.list().unwrap().len(), 1);
+    assert!(matches!(
+        store.import("{}\n"),
+        Err(StoreError::Import { line: 1, .. })
+    ));
+}
+
+#[test]
+fn deleting_a_session_leaves_none_of_its_text_in_the_files() {
+    let (dir, store) = store();
+    let id = store.create("secret-plan-title").unwrap();
+    store
+        .append(
+            id,
+            &Event::UserMessage {
+                turn: 1,
+                text: "the zanzibar-walrus-protocol".into(),
+            },
+        )
+        .unwrap();
+    store.delete(id).unwrap();
+    assert!(matches!(store.session(id), Err(StoreError::NoSession(_))));
+    assert!(matches!(store.delete(id), Err(StoreError::NoSession(_))));
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("zanzibar-walrus"),
+            "deleted text still on disk"
+        );
+        assert!(
+            !text.contains("secret-plan-title"),
+            "deleted title still on disk"
+        );
+    }
+}
+
+#[test]
+fn retention_keeps_the_newest_sessions() {
+    let (_dir, store) = store();
+    let ids: Vec<_> = (0..5)
+        .map(|n| store.create(&format!("s{n}")).unwrap())
+        .collect();
+    let (removed, _) = store
+        .retain(Retention {
+            max_sessions: Some(2),
+            ..Retention::default()
+        })
+        .unwrap();
+    assert_eq!(removed, 3);
+    let kept: Vec<_> = store.list().unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(kept, vec![ids[4], ids[3]]);
+    // Nothing is older than a day yet.
+    let (removed, _) = store
+        .retain(Retention {
+            max_age_days: Some(1),
+            ..Retention::default()
+        })
+        .unwrap();
+    assert_eq!(removed, 0);
+}
+
+#[test]
+fn an_event_for_a_missing_session_is_refused() {
+    let (_dir, store) = store();
+    let error = store
+        .append(42, &Event::EditApplied { proposal: 1 })
+        .unwrap_err();
+    assert!(matches!(error, StoreError::NoSession(42)), "{error}");
+}
+
+/// Applies an "AI edit": checkpoint first, then write, then note what the edit left.
+fn ai_edit(
+    store: &SessionStore,
+    files: &mut std::collections::BTreeMap<String, String>,
+    path: &str,
+    new: &str,
+) -> i64 {
+    let before = files.get(path).cloned();
+    let checkpoint = store
+        .checkpoint(None, "edit", &[(path.to_owned(), before)])
+        .unwrap();
+    files.insert(path.to_owned(), new.to_owned());
+    store.mark_applied(checkpoint, path, new).unwrap();
+    checkpoint
+}
+
+#[test]
+fn restoring_after_three_ai_edits_gives_the_first_text_back_byte_for_byte() {
+    let (_dir, store) = store();
+    let mut files = std::collections::BTreeMap::new();
+    let original =
+        "defmodule A do\r\n  def a, do: 1\r\nend\r\n# é 日本\n\u{feff}tail without newline";
+    files.insert("/w/lib/a.ex".to_owned(), original.to_owned());
+    let first = ai_edit(
+        &store,
+        &mut files,
+        "/w/lib/a.ex",
+        "defmodule A do\r\n  def a, do: 2\r\nend\r\n",
+    );
+    ai_edit(
+        &store,
+        &mut files,
+        "/w/lib/a.ex",
+        "defmodule A do\n  def a, do: 3\nend\n",
+    );
+    let third = ai_edit(
+        &store,
+        &mut files,
+        "/w/lib/a.ex",
+        "defmodule A do\n  def a, do: 3\n  def b, do: 4\nend\n",
+    );
+    // A file the third edit created: restoring the first checkpoint does not know it; restoring
+    // the third's removes it.
+    let created = store
+        .checkpoint(None, "new file", &[("/w/test/a_test.exs".into(), None)])
+        .unwrap();
+    store
+        .mark_applied(created, "/w/test/a_test.exs", "test")
+        .unwrap();
+    files.insert("/w/test/a_test.exs".into(), "test".into());
+
+    let current = |path: &str| files.get(path).cloned();
+    let plan = store.restore_plan(first, current, false).unwrap();
+    assert_eq!(plan.len(), 1);
+    assert_eq!(plan[0].text.as_deref(), Some(original));
+    assert_eq!(
+        store
+            .checkpoint_text(third, "/w/lib/a.ex")
+            .unwrap()
+            .as_deref(),
+        Some("defmodule A do\n  def a, do: 3\nend\n")
+    );
+    let plan = store
+        .restore_plan(created, |p: &str| files.get(p).cloned(), false)
+        .unwrap();
+    assert_eq!(plan[0].text, None);
+
+    let diff = store
+        .compare(first, "/w/lib/a.ex", &files["/w/lib/a.ex"])
+        .unwrap();
+    assert!(diff.contains("+  def b, do: 4"), "{diff}");
+}
+
+#[test]
+fn restoring_refuses_when_the_file_changed_since_the_ai_edit_unless_forced() {
+    let (_dir, store) = store();
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("/w/a.ex".to_owned(), "one\n".to_owned());
+    let checkpoint = ai_edit(&store, &mut files, "/w/a.ex", "two\n");
+    files.insert(
+        "/w/a.ex".to_owned(),
+        "two\nand the user's line\n".to_owned(),
+    );
+    let error = store
+        .restore_plan(checkpoint, |p: &str| files.get(p).cloned(), false)
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("/w/a.ex changed since the last AI edit"),
+        "{error}"
+    );
+    let plan = store
+        .restore_plan(checkpoint, |p: &str| files.get(p).cloned(), true)
+        .unwrap();
+    assert_eq!(plan[0].text.as_deref(), Some("one\n"));
+}
+
+#[test]
+fn checkpoint_retention_keeps_every_kept_checkpoint_restorable() {
+    let (_dir, store) = store();
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("/w/a.ex".to_owned(), "v0\n".to_owned());
+    let mut checkpoints = Vec::new();
+    for n in 1..=4 {
+        checkpoints.push(ai_edit(
+            &store,
+            &mut files,
+            "/w/a.ex",
+            &format!("v{n}\nshared\n"),
+        ));
+    }
+    let (_, removed) = store
+        .retain(Retention {
+            max_checkpoints: Some(2),
+            ..Retention::default()
+        })
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert_eq!(store.checkpoints().unwrap().len(), 2);
+    assert_eq!(
+        store
+            .checkpoint_text(checkpoints[2], "/w/a.ex")
+            .unwrap()
+            .as_deref(),
+        Some("v2\nshared\n")
+    );
+    assert_eq!(
+        store
+            .checkpoint_text(checkpoints[3], "/w/a.ex")
+            .unwrap()
+            .as_deref(),
+        Some("v3\nshared\n")
+    );
+}
