@@ -76,7 +76,10 @@ pub(super) fn open(
 
 /// An engine over the workspace at `root`: its configuration applied (problems printed to
 /// stderr) and its index built through the disk cache.
-fn engine_for(root: &Path, cache: IndexCacheUse) -> anyhow::Result<std::sync::Arc<Engine>> {
+pub(super) fn engine_for(
+    root: &Path,
+    cache: IndexCacheUse,
+) -> anyhow::Result<std::sync::Arc<Engine>> {
     let engine = std::sync::Arc::new(Engine::new());
     engine.set_roots(vec![root.to_path_buf()]);
     let loaded = ConfigLayers::from_files(user_config_path().as_deref(), Some(root)).resolve();
@@ -118,25 +121,6 @@ pub(super) fn open_function(
 }
 
 /// The nearest directory above `file` holding `mix.exs` or `.git`, else the file's directory.
-/// An engine for the workspace at `root`, set up as the server sets up an editor's: roots,
-/// configuration (issues printed), the index.
-pub(super) fn engine_for(
-    root: &Path,
-    cache: IndexCacheUse,
-) -> anyhow::Result<std::sync::Arc<Engine>> {
-    let engine = std::sync::Arc::new(Engine::new());
-    engine.set_roots(vec![root.to_path_buf()]);
-    let loaded = ConfigLayers::from_files(user_config_path().as_deref(), Some(root)).resolve();
-    for issue in &loaded.issues {
-        eprintln!("aiex: {issue}");
-    }
-    for problem in engine.configure(loaded) {
-        eprintln!("aiex: {problem}");
-    }
-    engine.index_workspace(cache, &|_| {}, &|warning| eprintln!("aiex: {warning}"))?;
-    Ok(engine)
-}
-
 pub(super) fn workspace_root(file: &Path) -> PathBuf {
     directory_root(file.parent().unwrap_or(file))
 }
