@@ -261,14 +261,7 @@ impl UsageLedger {
             version: 1,
             days: state.days.clone(),
         };
-        let json = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // Write then rename, so a crash never leaves a half-written file.
-        let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, json)?;
-        std::fs::rename(&temporary, path)?;
+        write_json(path, &file)?;
         state.dirty = false;
         Ok(())
     }
@@ -368,6 +361,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// Writes `value` as pretty JSON to `path`, creating its directory: to a temporary file first,
+/// then renamed, so a crash never leaves a half-written file. The usage and speed files share it.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> io::Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, json)?;
+    std::fs::rename(&temporary, path)
 }
 
 #[cfg(test)]

@@ -235,14 +235,7 @@ impl SpeedBook {
             version: 1,
             speeds: state.speeds.clone(),
         };
-        let json = serde_json::to_vec_pretty(&file).map_err(io::Error::other)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // Write then rename, so a crash never leaves a half-written file.
-        let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, json)?;
-        std::fs::rename(&temporary, path)?;
+        crate::cost::write_json(path, &file)?;
         state.dirty = false;
         Ok(())
     }
