@@ -7,6 +7,7 @@ mod doctor;
 mod index;
 mod symbols;
 mod trust;
+mod usage;
 mod workspace;
 
 use std::path::PathBuf;
@@ -59,6 +60,8 @@ pub enum Command {
     /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
     /// paths outside the workspace; `--revoke` forgets the decision.
     Trust(trust::TrustArgs),
+    /// Print AI usage and cost: this machine's, or with `--team` the team's (team mode).
+    Usage(usage::UsageArgs),
 }
 
 /// Writes to standard output. When the reader has gone (`aiex check | head`), the rest of the
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Some(Command::Explain(args)) => report(ai::explain(args)),
         Some(Command::Context(args)) => report(context::run(args)),
         Some(Command::Trust(args)) => report(trust::run(args)),
+        Some(Command::Usage(args)) => report(usage::run(args)),
     }
 }
 

@@ -21,3 +21,4 @@ pub use engine::Engine;
 pub use aiex_checks as checks;
 pub use aiex_llm as llm;
 pub use aiex_syntax::{chunks, secrets, syntax, walk};
+pub use aiex_team as team;

@@ -281,12 +281,13 @@ impl Provider {
         // A team with a budget needs the most a request may cost, which needs its tokens.
         let price = cost::price_of(self.kind, &model, self.config.prices)
             .filter(|price| price.input_per_mtok > 0.0 || price.output_per_mtok > 0.0);
-        let tokens = if self.limiter.limits_tokens() || (team.is_some() && price.is_some()) {
+        let needs_cost = price.is_some() && team.as_ref().is_some_and(|team| team.has_budget());
+        let tokens = if self.limiter.limits_tokens() || needs_cost {
             estimate_tokens(&request.prompt_text()) + u64::from(request.max_tokens)
         } else {
             0
         };
-        let max_cost_usd = price.map_or(0.0, |price| {
+        let max_cost_usd = price.filter(|_| needs_cost).map_or(0.0, |price| {
             // Every token priced as the dearer kind: an upper bound, as a hard cap needs.
             tokens as f64 * price.input_per_mtok.max(price.output_per_mtok) / 1_000_000.0
         });

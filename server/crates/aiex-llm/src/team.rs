@@ -54,6 +54,10 @@ pub enum TeamVerdict {
 /// bounds each call by a short deadline) and never fail: a failure answers as if there were no
 /// team ([`TeamVerdict::Local`], no cached answer), so a team is never worse than none.
 pub trait TeamHooks: Send + Sync {
+    /// Whether the team caps spend: only then does a request need its cost estimated (a
+    /// tokenizer pass over the prompt).
+    fn has_budget(&self) -> bool;
+
     /// Takes a slot of the team's rate limits, after any pause a provider asked for, within
     /// the team's and the user's budget.
     fn admit<'a>(&'a self, ask: TeamAsk<'a>) -> BoxFuture<'a, TeamVerdict>;

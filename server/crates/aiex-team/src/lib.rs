@@ -271,6 +271,18 @@ impl Team {
 }
 
 impl TeamHooks for Team {
+    fn has_budget(&self) -> bool {
+        let budget = self.config.budget;
+        [
+            budget.team_daily_usd,
+            budget.team_monthly_usd,
+            budget.user_daily_usd,
+            budget.user_monthly_usd,
+        ]
+        .iter()
+        .any(Option::is_some)
+    }
+
     fn admit<'a>(&'a self, ask: TeamAsk<'a>) -> BoxFuture<'a, TeamVerdict> {
         Box::pin(self.admit_now(ask))
     }

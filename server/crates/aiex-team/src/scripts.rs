@@ -47,7 +47,7 @@ if tpm > 0 then
   wait = math.max(wait, tat - window - now)
 end
 if wait > tonumber(ARGV[4]) then
-  return {0, math.ceil(wait)}
+  return {0, math.ceil(wait), ''}
 end
 if rpm > 0 then
   redis.call('ZADD', KEYS[1], now + wait, ARGV[5])
@@ -56,7 +56,7 @@ end
 if tpm > 0 then
   redis.call('SET', KEYS[2], string.format('%d', math.ceil(tat)), 'PX', math.ceil(tat - now) + window)
 end
-return {1, math.ceil(wait)}
+return {1, math.ceil(wait), ''}
 ";
 
 /// Records a finished request and shares its answer. KEYS: team day spend, team month spend,

@@ -52,7 +52,8 @@ pub struct TeamUsage {
 impl TeamUsage {
     /// A few human-readable lines.
     pub fn to_text(&self) -> String {
-        let cap = |value: Option<f64>| value.map_or("no cap".to_owned(), |v| format!("cap ${v:.2}"));
+        let cap =
+            |value: Option<f64>| value.map_or("no cap".to_owned(), |v| format!("cap ${v:.2}"));
         let [team_day, team_month, user_day, user_month] = self.spent_usd;
         let [cap_td, cap_tm, cap_ud, cap_um] = self.caps_usd;
         let mut out = format!(
@@ -115,7 +116,11 @@ pub(crate) async fn read(team: &Team) -> Option<TeamUsage> {
         .await?;
     let budget = team.config.budget;
     let mut usage = TeamUsage {
-        team: team.config.name.clone().unwrap_or_else(|| "default".to_owned()),
+        team: team
+            .config
+            .name
+            .clone()
+            .unwrap_or_else(|| "default".to_owned()),
         user: team.user.clone(),
         spent_usd: [0.0; 4],
         caps_usd: [

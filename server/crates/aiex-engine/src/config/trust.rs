@@ -221,8 +221,9 @@ const WORKSPACE_KEYS: &[&str] = &[
     "checks",
 ];
 
-/// Keys nobody but the user sets, even in a trusted workspace.
-const USER_ONLY_ALWAYS: &[&str] = &["audit"];
+/// Keys nobody but the user sets, even in a trusted workspace: the audit, and where the team's
+/// state lives and what it may spend (a repository must not point every editor at its own Redis).
+const USER_ONLY_ALWAYS: &[&str] = &["audit", "team"];
 
 /// Keeps what a workspace file may set at `trust`; returns the kept settings and the dotted
 /// paths of the keys dropped. Paths are checked against `root`: an in-workspace tokenizer is
