@@ -334,3 +334,145 @@ async fn an_unreachable_redis_is_no_worse_than_none() {
     );
     assert!(!team_a.is_connected());
 }
+
+// ---- the real binary: `aiex complete` processes of one team ---------------------------------
+
+/// A workspace of `files` small modules, a user configuration with the fake Ollama and the
+/// team's Redis, and a fake provider.
+struct CliTeam {
+    runtime: tokio::runtime::Runtime,
+    fake: FakeProvider,
+    root: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl CliTeam {
+    fn new(redis: &RedisServer, files: usize, rpm: u32) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fake = runtime.block_on(FakeProvider::start());
+        fake.on(
+            "/api/generate",
+            vec![Reply::Recorded(support::ollama::generate(&["a + b"]))],
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("root");
+        let write = |path: &std::path::Path, text: &str| {
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        write(&root.join("mix.exs"), "defmodule Team.MixProject do\nend\n");
+        for i in 0..files {
+            write(
+                &root.join(format!("lib/m{i}.ex")),
+                &format!("defmodule Team.M{i} do\n  def add{i}(a, b), do: \nend\n"),
+            );
+        }
+        write(
+            &root.join("user-config/aiex/config.toml"),
+            &format!(
+                "[providers.local]\nkind = \"ollama\"\nbase_url = \"{}\"\nmodel = \"qwen2.5-coder:1.5b\"\nrpm = {rpm}\n\n[team]\nredis_url = \"{}\"\ntimeout_ms = 500\n",
+                fake.url(),
+                redis.url()
+            ),
+        );
+        Self {
+            runtime,
+            fake,
+            root,
+            _dir: dir,
+        }
+    }
+
+    fn complete(&self, file: usize) -> std::process::Child {
+        let cache = self.root.join(format!("cache{file}"));
+        std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+            .args(["complete", &format!("lib/m{file}.ex:2:24")])
+            .current_dir(&self.root)
+            .env("XDG_CONFIG_HOME", self.root.join("user-config"))
+            .env("AIEX_DATA_DIR", cache.join("data"))
+            .env("AIEX_CACHE_DIR", &cache)
+            .env("AIEX_USER", format!("dev{file}"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run aiex")
+    }
+}
+
+#[test]
+fn twenty_aiex_complete_processes_share_the_team_rate_limit() {
+    let Some(redis) = RedisServer::start("twenty_aiex_complete_processes") else {
+        return;
+    };
+    let rpm = 5;
+    let world = CliTeam::new(&redis, 20, rpm);
+    let started = Instant::now();
+    let children: Vec<_> = (0..20).map(|i| world.complete(i)).collect();
+    let mut answered = 0;
+    for child in children {
+        let output = child.wait_with_output().expect("aiex complete ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "a + b");
+            answered += 1;
+        } else {
+            // Refused at once, in words: the team's next slot is a minute away.
+            assert!(stderr.contains("the team's rate limit"), "{stderr}");
+        }
+    }
+    let elapsed = started.elapsed();
+    let seen = world.fake.request_count();
+    eprintln!("20 `aiex complete`, team limit {rpm}/min: provider saw {seen}, {answered} answered, all done in {elapsed:?}");
+    assert_eq!(seen, answered);
+    assert_eq!(
+        seen, rpm as usize,
+        "the provider sees the team's limit, no more"
+    );
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    drop(world.runtime);
+}
+
+#[test]
+fn two_aiex_processes_asking_the_same_prompt_call_the_provider_once() {
+    let Some(redis) = RedisServer::start("two_aiex_processes_same_prompt") else {
+        return;
+    };
+    let world = CliTeam::new(&redis, 1, 60);
+    for _ in 0..2 {
+        let output = world.complete(0).wait_with_output().expect("aiex complete");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "a + b");
+    }
+    assert_eq!(world.fake.request_count(), 1);
+    let usage = std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+        .args(["usage", "--team"])
+        .current_dir(&world.root)
+        .env("XDG_CONFIG_HOME", world.root.join("user-config"))
+        .env("AIEX_USER", "dev0")
+        .output()
+        .expect("aiex usage --team");
+    let text = String::from_utf8_lossy(&usage.stdout);
+    assert!(
+        usage.status.success(),
+        "{}",
+        String::from_utf8_lossy(&usage.stderr)
+    );
+    assert!(
+        text.contains("team default: today $0.0000 (no cap)"),
+        "{text}"
+    );
+    assert!(text.contains("team today: 1 requests"), "{text}");
+    assert!(
+        text.contains("dev0 local qwen2.5-coder:1.5b: 1 requests"),
+        "{text}"
+    );
+    drop(world.runtime);
+}

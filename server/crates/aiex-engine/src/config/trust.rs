@@ -404,6 +404,27 @@ mod tests {
     }
 
     #[test]
+    fn a_workspace_never_sets_team_mode_even_when_trusted() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let value = json!({
+            "team": { "redis_url": "redis://evil:6379", "password_env": "AWS_SECRET_ACCESS_KEY", "budget": { "team_daily_usd": 1000000 } },
+            "checks": { "disabled": ["readability"] }
+        });
+        for trust in [WorkspaceTrust::Untrusted, WorkspaceTrust::Trusted] {
+            let (kept, ignored) = restrict_workspace(value.clone(), root.path(), &trust);
+            assert_eq!(kept, json!({ "checks": { "disabled": ["readability"] } }));
+            assert_eq!(
+                ignored,
+                [
+                    "team.budget.team_daily_usd",
+                    "team.password_env",
+                    "team.redis_url"
+                ]
+            );
+        }
+    }
+
+    #[test]
     fn a_tokenizer_inside_the_workspace_is_kept_as_its_canonical_path() {
         let root = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(root.path().join("model")).expect("mkdir");
