@@ -62,6 +62,8 @@ pub enum Command {
     Trust(trust::TrustArgs),
     /// Print AI usage and cost: this machine's, or with `--team` the team's (team mode).
     Usage(usage::UsageArgs),
+    /// Prometheus metrics (not supported yet).
+    Metrics,
 }
 
 /// Writes to standard output. When the reader has gone (`aiex check | head`), the rest of the
@@ -119,6 +121,10 @@ pub fn main() -> ExitCode {
         Some(Command::Context(args)) => report(context::run(args)),
         Some(Command::Trust(args)) => report(trust::run(args)),
         Some(Command::Usage(args)) => report(usage::run(args)),
+        Some(Command::Metrics) => report(Err(anyhow::anyhow!(
+            "metrics are not supported yet: neither Prometheus text nor OTLP export is built; \
+             `aiex usage` (and `aiex usage --team` in team mode) shows requests, tokens and cost"
+        ))),
     }
 }
 
