@@ -276,13 +276,15 @@ async fn a_request_that_could_pass_a_hard_cap_is_refused_with_a_clear_message() 
     };
     let (a, team_a) = process(&provider, &team, "ana");
     let (b, _) = process(&provider, &team, "bo");
-    let mut first = request("one");
+    // A budget needs each request's cost estimated: the first loads the tokenizer, slow in a
+    // debug build on a busy machine, hence a longer deadline.
+    let mut first = request("one").with_timeout(Duration::from_secs(20));
     first.max_tokens = 8;
     assert!(stream_through(&a, &["p"], &first).await.result.is_ok());
     let usage = team_a.usage().await.expect("team usage");
     assert_eq!(usage.today.requests, 1);
     assert!(usage.spent_usd[0] > 0.0);
-    let mut second = request("two");
+    let mut second = request("two").with_timeout(Duration::from_secs(20));
     second.max_tokens = 64;
     let refused = stream_through(&b, &["p"], &second)
         .await
