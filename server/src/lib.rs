@@ -9,6 +9,6 @@ pub mod logging;
 pub mod lsp;
 
 pub use aiex_engine::{
-    ai, checks, chunks, config, context, document, engine, features, index, llm,
+    ai, checks, chunks, config, context, document, engine, features, index, llm, team,
 };
 pub use aiex_engine::{secrets, sessions, syntax, walk};

@@ -7,6 +7,7 @@
 pub mod fake_provider;
 pub mod ollama;
 pub mod recordings;
+pub mod redis;
 
 use std::time::Duration;
 

@@ -102,6 +102,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     for line in providers.usage().to_text().lines() {
         println!("  {line}");
     }
+    println!("\nteam mode:");
+    for line in super::usage::team_report(config, args.offline).lines() {
+        println!("  {line}");
+    }
     println!("\neffective configuration (secrets masked):");
     let mut effective = serde_json::to_value(config).context("cannot render the configuration")?;
     mask_secrets(&mut effective);

@@ -8,6 +8,7 @@ mod doctor;
 mod index;
 mod symbols;
 mod trust;
+mod usage;
 mod workspace;
 
 use std::path::PathBuf;
@@ -73,6 +74,10 @@ pub enum Command {
     /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
     /// paths outside the workspace; `--revoke` forgets the decision.
     Trust(trust::TrustArgs),
+    /// Print AI usage and cost: this machine's, or with `--team` the team's (team mode).
+    Usage(usage::UsageArgs),
+    /// Prometheus metrics (not supported yet).
+    Metrics,
 }
 
 /// Writes to standard output. When the reader has gone (`aiex check | head`), the rest of the
@@ -134,6 +139,11 @@ pub fn main() -> ExitCode {
         Some(Command::Chat(args)) => report(chat::chat(args)),
         Some(Command::Sessions(command)) => report(chat::sessions(command)),
         Some(Command::Checkpoints(command)) => report(chat::checkpoints(command)),
+        Some(Command::Usage(args)) => report(usage::run(args)),
+        Some(Command::Metrics) => report(Err(anyhow::anyhow!(
+            "metrics are not supported yet: neither Prometheus text nor OTLP export is built; \
+             `aiex usage` (and `aiex usage --team` in team mode) shows requests, tokens and cost"
+        ))),
     }
 }
 

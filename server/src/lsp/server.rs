@@ -1113,12 +1113,22 @@ impl LanguageServer for Backend {
                 };
                 value["index"] = serde_json::json!({ "files": self.state.index().counts().files });
                 value["state"] = serde_json::json!(self.ai_availability().as_str());
+                if let Some(team) = self.state.engine.team() {
+                    value["team"] = serde_json::json!({ "connected": team.is_connected() });
+                }
                 Ok(Some(value))
             }
             "aiex.usage" => {
                 let usage = providers.map(|p| p.usage());
-                let value = serde_json::to_value(&usage)
+                let mut value = serde_json::to_value(&usage)
                     .map_err(|e| Error::invalid_params(e.to_string()))?;
+                if let (Some(team), Some(object)) =
+                    (self.state.engine.team(), value.as_object_mut())
+                {
+                    // Bounded by the team's short Redis deadline; null while it is unreachable.
+                    let team_usage = team.usage().await;
+                    object.insert("team".to_owned(), serde_json::json!(team_usage));
+                }
                 Ok(Some(value))
             }
             super::availability::SET_UP_COMMAND => {

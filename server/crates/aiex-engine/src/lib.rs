@@ -22,3 +22,4 @@ pub use aiex_checks as checks;
 pub use aiex_llm as llm;
 pub use aiex_sessions as sessions;
 pub use aiex_syntax::{chunks, secrets, syntax, walk};
+pub use aiex_team as team;

@@ -27,6 +27,11 @@ impl std::fmt::Debug for CacheKey {
 }
 
 impl CacheKey {
+    /// The whole hash in hex: how the team's shared cache names an answer.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
     /// Hashes the parts, each length-prefixed so that no two part lists collide by concatenation.
     pub fn from_parts(parts: &[&[u8]]) -> Self {
         let mut hasher = Sha256::new();

@@ -59,6 +59,22 @@ pub enum LlmError {
         /// How long the request would have had to wait.
         wait: Duration,
     },
+    /// The team's shared rate limit (team mode) would have had to wait past the deadline.
+    #[error("{provider}: the team's rate limit (`rpm`/`tpm`, shared by every editor of the team) is reached; next slot in {wait:?}, after the request's deadline")]
+    TeamRateLimit {
+        /// Configured provider name.
+        provider: String,
+        /// How long the request would have had to wait.
+        wait: Duration,
+    },
+    /// A hard budget cap (team mode) would be passed; nothing was sent.
+    #[error("{provider}: refused: {message}")]
+    OverBudget {
+        /// Configured provider name.
+        provider: String,
+        /// Which cap, what was spent, and what to do.
+        message: String,
+    },
     /// The provider is overloaded (HTTP 529/503, or an overload event in a stream).
     #[error("{provider}: overloaded: {message}{}", fmt_after(*retry_after))]
     Overloaded {
@@ -212,6 +228,8 @@ impl LlmError {
             Self::Auth { .. } => "auth",
             Self::RateLimited { .. } => "rate_limited",
             Self::LocalRateLimit { .. } => "local_rate_limit",
+            Self::TeamRateLimit { .. } => "team_rate_limit",
+            Self::OverBudget { .. } => "over_budget",
             Self::Overloaded { .. } => "overloaded",
             Self::ContextTooLong { .. } => "context_too_long",
             Self::BadRequest { .. } => "bad_request",

@@ -21,6 +21,7 @@ pub mod retry;
 pub mod speed;
 pub mod status;
 pub mod stream;
+pub mod team;
 pub mod tokens;
 pub mod transport;
 pub mod types;
@@ -34,6 +35,7 @@ pub use providers::{DoctorReport, LlmOptions, Providers};
 pub use speed::{SpeedBook, SpeedEstimate};
 pub use status::{LlmStatus, ProviderDescription, ProviderStatus};
 pub use stream::LlmStream;
+pub use team::{TeamAsk, TeamHooks, TeamVerdict};
 pub use types::{
     FinishReason, LlmRequest, LlmResponse, Message, Prompt, Role, StreamEvent, Timings, Usage,
 };

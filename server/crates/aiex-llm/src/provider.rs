@@ -22,6 +22,7 @@ use super::retry::RetryPolicy;
 use super::speed::{Measure, SpeedBook, SpeedEstimate};
 use super::status::{ProviderDescription, ProviderStatus};
 use super::stream::LlmStream;
+use super::team::{TeamAsk, TeamHooks, TeamVerdict};
 use super::tokens::estimate_tokens;
 use super::transport::{self, BodyReader, Timeouts};
 use super::types::{FinishReason, LlmRequest, LlmResponse, Prompt, StreamEvent, Usage};
@@ -36,6 +37,18 @@ pub struct Shared {
     pub ledger: UsageLedger,
     /// How fast each provider reads and writes.
     pub speeds: SpeedBook,
+    /// The team's shared limits, budget and cache (team mode), consulted after the local ones.
+    pub team: std::sync::RwLock<Option<Arc<dyn TeamHooks>>>,
+}
+
+impl Shared {
+    /// The team hooks, when team mode is on.
+    pub fn team(&self) -> Option<Arc<dyn TeamHooks>> {
+        self.team
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -262,12 +275,40 @@ impl Provider {
             self.counters.successes.fetch_add(1, Ordering::Relaxed);
             return Ok(LlmStream::from_response(hit));
         }
+        let team = self.shared.team();
+        if let (Some(team), true) = (&team, request.use_cache) {
+            if let Some(text) = team.cached(&key).await {
+                let hit = LlmResponse {
+                    text,
+                    finish_reason: FinishReason::Stop,
+                    usage: Usage::default(),
+                    cost_usd: 0.0,
+                    provider: self.name.clone(),
+                    model: model.clone(),
+                    latency: started.elapsed(),
+                    cached: true,
+                    // A shared answer says nothing about this machine's speed.
+                    timings: None,
+                };
+                self.shared.cache.insert(key, hit.clone());
+                self.counters.successes.fetch_add(1, Ordering::Relaxed);
+                return Ok(LlmStream::from_response(hit));
+            }
+        }
 
-        let tokens = if self.limiter.limits_tokens() {
+        // A team with a budget needs the most a request may cost, which needs its tokens.
+        let price = cost::price_of(self.kind, &model, self.config.prices)
+            .filter(|price| price.input_per_mtok > 0.0 || price.output_per_mtok > 0.0);
+        let needs_cost = price.is_some() && team.as_ref().is_some_and(|team| team.has_budget());
+        let tokens = if self.limiter.limits_tokens() || needs_cost {
             estimate_tokens(&request.prompt_text()) + u64::from(request.max_tokens)
         } else {
             0
         };
+        let max_cost_usd = price.filter(|_| needs_cost).map_or(0.0, |price| {
+            // Every token priced as the dearer kind: an upper bound, as a hard cap needs.
+            tokens as f64 * price.input_per_mtok.max(price.output_per_mtok) / 1_000_000.0
+        });
         let endpoint = Endpoint {
             base_url: &self.base_url,
             api_key: self.api_key.as_deref(),
@@ -299,6 +340,10 @@ impl Provider {
                     })
                 }
             }
+            if let Some(team) = &team {
+                self.admit_in_team(team.as_ref(), tokens, max_cost_usd, deadline)
+                    .await?;
+            }
             let permit = self
                 .breaker
                 .admit()
@@ -326,6 +371,9 @@ impl Provider {
                         permit.release();
                     }
                     failures += 1;
+                    if let (Some(team), Some(wait)) = (&team, error.retry_after()) {
+                        team.pause(&self.name, wait).await;
+                    }
                     // Once this failure opened the breaker a retry would only be refused; the
                     // user is better served by the provider's own error, now.
                     if self.breaker.snapshot().0 != BreakerState::Closed {
@@ -339,6 +387,40 @@ impl Provider {
                     tokio::time::sleep(delay).await;
                 }
             }
+        }
+    }
+
+    /// Takes the team's slot for one attempt (its shared rate limits and any pause a provider
+    /// asked for) and waits for it, or refuses: a slot after the deadline, a budget cap.
+    async fn admit_in_team(
+        &self,
+        team: &dyn TeamHooks,
+        tokens: u64,
+        max_cost_usd: f64,
+        deadline: Instant,
+    ) -> Result<(), LlmError> {
+        let ask = TeamAsk {
+            provider: &self.name,
+            rpm: self.config.rpm,
+            tpm: self.config.tpm,
+            tokens,
+            max_cost_usd,
+            max_wait: deadline.saturating_duration_since(Instant::now()),
+        };
+        match team.admit(ask).await {
+            TeamVerdict::Go { wait } if wait > Duration::ZERO => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            TeamVerdict::Go { .. } | TeamVerdict::Local => Ok(()),
+            TeamVerdict::TooLate { wait } => Err(LlmError::TeamRateLimit {
+                provider: self.name.clone(),
+                wait,
+            }),
+            TeamVerdict::OverBudget(message) => Err(LlmError::OverBudget {
+                provider: self.name.clone(),
+                message,
+            }),
         }
     }
 
@@ -640,6 +722,9 @@ fn live_stream(
                 }
                 let text = std::mem::take(&mut live.text);
                 let response = live.finish.response(text, &live.reader, live.first_text_at);
+                if let Some(team) = live.finish.provider.shared.team() {
+                    team.finished(&live.finish.key, &response).await;
+                }
                 return Some((Ok(StreamEvent::Done(response)), live));
             }
             if let Err(error) = live.reader.pull(&mut live.deltas).await {

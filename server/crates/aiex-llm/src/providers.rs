@@ -139,6 +139,7 @@ impl Providers {
             cache: ResponseCache::new(options.cache_max_bytes, options.cache_ttl),
             ledger: UsageLedger::open(options.usage_path, options.usage_flush_interval),
             speeds: SpeedBook::open(options.speeds_path, options.usage_flush_interval),
+            team: std::sync::RwLock::new(None),
         });
         let mut by_name = BTreeMap::new();
         for (name, config) in configs {
@@ -231,6 +232,21 @@ impl Providers {
             providers: self.by_name.values().map(|p| p.status()).collect(),
             cache: self.shared.cache.stats(),
         }
+    }
+
+    /// Turns team mode on (`Some`) or off for every provider of this set and those
+    /// `reconfigure` derives from it.
+    pub fn set_team(&self, team: Option<std::sync::Arc<dyn crate::team::TeamHooks>>) {
+        *self
+            .shared
+            .team
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = team;
+    }
+
+    /// Whether team mode is on.
+    pub fn has_team(&self) -> bool {
+        self.shared.team().is_some()
     }
 
     /// Usage and cost totals, for `aiex doctor` and `aiex.usage`.

@@ -246,11 +246,11 @@ fn ignored_issue(source: &ConfigSource, ignored: &[String], trust: &WorkspaceTru
         named.push_str(&format!(" and {} more", ignored.len() - SHOWN));
     }
     let message = if trust.is_trusted() {
-        format!("ignored {named}: audit settings are yours to set (user file or editor settings), never a workspace's")
+        format!("ignored {named}: audit and team settings are yours to set (user file or editor settings), never a workspace's")
     } else {
         format!(
             "ignored {named}: this workspace is not trusted, and provider endpoints, key \
-             variables, audit settings and paths outside the workspace are yours to set (user \
+             variables, audit and team settings and paths outside the workspace are yours to set (user \
              file or editor settings); run `aiex trust` in the workspace to trust its .aiex.toml"
         )
     };
@@ -320,6 +320,10 @@ const RANGES: &[Range] = &[
         100_000.0,
         " dollars",
     ),
+    range("team.timeout_ms", 1.0, 10_000.0, " ms"),
+    range("team.cache_ttl_secs", 1.0, 31_536_000.0, " s"),
+    range("team.cache_max_entries", 1.0, 10_000_000.0, " answers"),
+    range("team.budget.*", 0.0, 1_000_000_000.0, " dollars"),
     range("checks.thresholds.nesting", 1.0, 100.0, ""),
     range("checks.thresholds.cyclomatic", 1.0, 1_000.0, ""),
     range("checks.thresholds.arity", 0.0, 255.0, ""),

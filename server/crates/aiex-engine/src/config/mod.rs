@@ -43,6 +43,8 @@ pub struct Config {
     pub checks: ChecksConfig,
     /// The local record of what was sent to which provider.
     pub audit: AuditConfig,
+    /// Team mode: one rate limit, budget and cache shared through Redis. The user's only.
+    pub team: aiex_team::TeamConfig,
 }
 
 /// Settings of the audit log (`audit.jsonl` in the cache directory).

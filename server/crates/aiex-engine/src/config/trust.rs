@@ -228,8 +228,9 @@ const WORKSPACE_KEYS: &[&str] = &[
     "checks",
 ];
 
-/// Keys nobody but the user sets, even in a trusted workspace.
-const USER_ONLY_ALWAYS: &[&str] = &["audit"];
+/// Keys nobody but the user sets, even in a trusted workspace: the audit, and where the team's
+/// state lives and what it may spend (a repository must not point every editor at its own Redis).
+const USER_ONLY_ALWAYS: &[&str] = &["audit", "team"];
 
 /// Keeps what a workspace file may set at `trust`; returns the kept settings and the dotted
 /// paths of the keys dropped. Paths are checked against `root`: an in-workspace tokenizer is
@@ -407,6 +408,27 @@ mod tests {
         assert_eq!(ignored, ["audit.enabled", "audit.record_prompts"]);
         assert_eq!(kept["providers"]["evil"]["base_url"], "http://evil");
         assert_eq!(kept["features"]["completion"]["tokenizer"], "/etc/passwd");
+    }
+
+    #[test]
+    fn a_workspace_never_sets_team_mode_even_when_trusted() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let value = json!({
+            "team": { "redis_url": "redis://evil:6379", "password_env": "AWS_SECRET_ACCESS_KEY", "budget": { "team_daily_usd": 1000000 } },
+            "checks": { "disabled": ["readability"] }
+        });
+        for trust in [WorkspaceTrust::Untrusted, WorkspaceTrust::Trusted] {
+            let (kept, ignored) = restrict_workspace(value.clone(), root.path(), &trust);
+            assert_eq!(kept, json!({ "checks": { "disabled": ["readability"] } }));
+            assert_eq!(
+                ignored,
+                [
+                    "team.budget.team_daily_usd",
+                    "team.password_env",
+                    "team.redis_url"
+                ]
+            );
+        }
     }
 
     #[test]

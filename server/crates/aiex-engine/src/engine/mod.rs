@@ -82,6 +82,9 @@ pub struct Engine {
     index: Arc<WorkspaceIndex>,
     config: RwLock<Arc<LoadedConfig>>,
     providers: RwLock<Option<Arc<Providers>>>,
+    /// Team mode's shared state, with the settings it was built from (rebuilt only when they
+    /// change, so a reconfiguration keeps the connection).
+    team: RwLock<Option<(aiex_team::TeamConfig, Arc<aiex_team::Team>)>>,
     audit: RwLock<Option<AuditLog>>,
     tokens: RwLock<Arc<TokenCounter>>,
     completions: completion::Completions,
@@ -233,10 +236,48 @@ impl Engine {
             Some(current) => current.reconfigure(wanted.iter()),
             None => Providers::from_config(wanted.iter(), LlmOptions::default()),
         };
+        let mut problems = problems;
+        let team = self.configure_team(&config.team, &mut problems);
+        providers.set_team(team.map(|team| team as Arc<dyn crate::llm::TeamHooks>));
         *self.providers.write() = Some(Arc::new(providers));
         self.offline.store(false, Ordering::Relaxed);
         self.completions.reset_notice();
         problems
+    }
+
+    /// The team of `settings` (the one already built when they did not change); `None` without
+    /// team mode or when the settings cannot work (then said in `problems`: local limits apply).
+    fn configure_team(
+        &self,
+        settings: &aiex_team::TeamConfig,
+        problems: &mut Vec<String>,
+    ) -> Option<Arc<aiex_team::Team>> {
+        if !settings.enabled() {
+            *self.team.write() = None;
+            return None;
+        }
+        if let Some((built_from, team)) = &*self.team.read() {
+            if built_from == settings {
+                return Some(Arc::clone(team));
+            }
+        }
+        let user = aiex_team::current_user();
+        match aiex_team::Team::new(settings, user, &|var| std::env::var(var).ok()) {
+            Ok(team) => {
+                *self.team.write() = Some((settings.clone(), Arc::clone(&team)));
+                Some(team)
+            }
+            Err(problem) => {
+                problems.push(format!("team mode is off: {problem}"));
+                *self.team.write() = None;
+                None
+            }
+        }
+    }
+
+    /// Team mode's shared state, when it is on.
+    pub fn team(&self) -> Option<Arc<aiex_team::Team>> {
+        self.team.read().as_ref().map(|(_, team)| Arc::clone(team))
     }
 
     /// Tokens of `text` in the configured tokenizer (cl100k without one).
