@@ -136,6 +136,9 @@ fn main() {
                 );
             }
             rss.push(resident_kb(client.pid()));
+            if std::env::var_os("AIEX_STORM_SMAPS").is_some() {
+                print_mappings(client.pid());
+            }
             client.shutdown();
         }
         let label = if with_provider {
@@ -223,6 +226,26 @@ fn report(what: &str, times: &[Duration]) {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// Resident memory by mapping (`AIEX_STORM_SMAPS=1`): the binary's pages, the heap, thread
+/// arenas and stacks (anonymous), shared libraries.
+fn print_mappings(pid: u32) {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by_mapping: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.first().is_some_and(|f| f.contains('-')) {
+            current = fields.get(5).map_or("[anonymous]", |name| name).to_owned();
+        } else if fields.first() == Some(&"Rss:") {
+            let kb: u64 = fields.get(1).and_then(|kb| kb.parse().ok()).unwrap_or(0);
+            *by_mapping.entry(current.clone()).or_default() += kb;
+        }
+    }
+    for (mapping, kb) in by_mapping.iter().filter(|(_, kb)| **kb >= 256) {
+        println!("    {:>8.1} MB  {mapping}", *kb as f64 / 1024.0);
+    }
 }
 
 fn resident_kb(pid: u32) -> u64 {

@@ -97,16 +97,16 @@ impl Bpe {
             }
         };
         loop {
-            let (min, i) = parts[..parts.len() - 1]
-                .iter()
-                .enumerate()
-                .fold((u32::MAX, usize::MAX), |best, (i, &(_, r))| {
+            let (min, i) = parts[..parts.len() - 1].iter().enumerate().fold(
+                (u32::MAX, usize::MAX),
+                |best, (i, &(_, r))| {
                     if r < best.0 {
                         (r, i)
                     } else {
                         best
                     }
-                });
+                },
+            );
             if min == u32::MAX {
                 return parts.len() - 1;
             }
