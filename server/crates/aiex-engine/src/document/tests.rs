@@ -239,8 +239,8 @@ async fn a_tree_in_use_is_brought_up_to_date_once_edits_pause() {
     store.syntax(&used).await.expect("open");
     let insert = |line| TextChange {
         range: Some(PositionRange {
-            start: Position { line, character: 0 },
-            end: Position { line, character: 0 },
+            start: Position { line, column: 0 },
+            end: Position { line, column: 0 },
         }),
         text: "  def f, do: 1\n".to_owned(),
     };
