@@ -211,6 +211,11 @@ impl Document {
         (start.clamped || end.clamped, start_byte + change.text.len())
     }
 
+    /// True when the document has a tree (edited to match the text, perhaps not reparsed).
+    pub fn has_tree(&self) -> bool {
+        self.syntax.tree.is_some()
+    }
+
     /// The tree if it reflects the current version.
     pub fn fresh_syntax(&self) -> Option<SyntaxSnapshot> {
         if self.syntax.parsed_version != Some(self.version) {

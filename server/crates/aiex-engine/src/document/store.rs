@@ -3,8 +3,13 @@
 //! Architecture invariant: the per-document text lock is only ever held for a splice or a
 //! snapshot (microseconds), never across an await or a parse, so an edit never waits for a
 //! feature. Parses run on the blocking pool, one at a time per document.
+//!
+//! A document whose tree is in use is reparsed in the background once its edits pause, so a
+//! request that follows a pause in typing (a completion after its debounce, a hover, the
+//! outline) finds the tree current instead of parsing on its own path.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -24,6 +29,19 @@ pub struct DocumentHandle {
     parse_permit: tokio::sync::Mutex<()>,
     /// The chunks of the last parsed version.
     chunks: Mutex<Option<CachedChunks>>,
+    /// When the last edit arrived, and whether a background reparse is already waiting.
+    background: Mutex<BackgroundParse>,
+}
+
+/// How long a document's edits must pause before its tree is brought up to date in the
+/// background: a burst of edits (a paste, a storm of changes) coalesces into one parse, and a
+/// completion's debounce (30 ms or more) is long enough for the parse to finish within it.
+const QUIET_BEFORE_PARSE: Duration = Duration::from_millis(2);
+
+#[derive(Debug)]
+struct BackgroundParse {
+    last_edit: Instant,
+    scheduled: bool,
 }
 
 /// The chunks of one version of a document, with the text their byte ranges refer to.
@@ -43,6 +61,10 @@ impl DocumentHandle {
             document: Mutex::new(document),
             parse_permit: tokio::sync::Mutex::new(()),
             chunks: Mutex::new(None),
+            background: Mutex::new(BackgroundParse {
+                last_edit: Instant::now(),
+                scheduled: false,
+            }),
         }
     }
 
@@ -74,6 +96,20 @@ pub enum StoreError {
     /// The change was refused.
     #[error(transparent)]
     Rejected(#[from] ChangeRejected),
+}
+
+/// Makes glibc's allocator keep one arena for every thread. By default each thread that
+/// allocates (the runtime's workers, every blocking-pool thread that parsed or indexed) gets an
+/// arena of its own, and memory freed in one stays resident there: after an edit storm with a
+/// provider configured, 30 MB of the server's 55 MB resident was arenas' free space (one arena:
+/// 39 MB in all, measured by `edit_storm`). The server makes few allocations per request, so
+/// sharing one arena costs no measurable time. Call once, before any thread starts.
+pub fn use_one_allocator_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets an allocator parameter; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 /// All open documents, by key (their path, or an unsaved buffer's name).
@@ -139,10 +175,14 @@ impl DocumentStore {
         let handle = self
             .get(key)
             .ok_or_else(|| StoreError::UnknownDocument(key.clone()))?;
-        let report = handle
-            .document
-            .lock()
-            .apply_changes(version, changes, encoding)?;
+        let (report, has_tree) = {
+            let mut document = handle.document.lock();
+            let report = document.apply_changes(version, changes, encoding)?;
+            (report, document.has_tree())
+        };
+        if has_tree {
+            reparse_when_quiet(&handle);
+        }
         Ok(report)
     }
 
@@ -196,6 +236,41 @@ impl DocumentStore {
         let cached = handle.chunks.lock().clone();
         cached
     }
+}
+
+/// Brings the document's tree up to date once its edits pause for [`QUIET_BEFORE_PARSE`], on
+/// the runtime the edit came from (none on the command line, which parses when it asks).
+/// Only documents that have a tree get one kept current: a document too large or binary to
+/// parse, or whose tree no feature asked for, is left alone.
+fn reparse_when_quiet(handle: &Arc<DocumentHandle>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    {
+        let mut background = handle.background.lock();
+        background.last_edit = Instant::now();
+        if background.scheduled {
+            return;
+        }
+        background.scheduled = true;
+    }
+    // Held weakly while waiting: closing the document frees it without waiting for this.
+    let waiting = Arc::downgrade(handle);
+    runtime.spawn(async move {
+        loop {
+            let Some(handle) = waiting.upgrade() else {
+                return;
+            };
+            let quiet = handle.background.lock().last_edit.elapsed();
+            if quiet >= QUIET_BEFORE_PARSE {
+                handle.background.lock().scheduled = false;
+                syntax_of(&handle).await;
+                return;
+            }
+            drop(handle);
+            tokio::time::sleep(QUIET_BEFORE_PARSE - quiet).await;
+        }
+    });
 }
 
 async fn syntax_of(handle: &DocumentHandle) -> SyntaxSnapshot {

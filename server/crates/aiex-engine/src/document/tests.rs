@@ -1,6 +1,8 @@
 //! Property tests: random edit sequences keep the rope equal to a plain-string model, in both
 //! encodings, and the incrementally maintained tree equal to a fresh parse.
 
+use std::time::{Duration, Instant};
+
 use proptest::prelude::*;
 
 use super::*;
@@ -225,4 +227,42 @@ fn stale_versions_are_rejected_and_leave_the_text_alone() {
         Err(ChangeRejected::StaleVersion { current: 3, got: 3 })
     );
     assert_eq!(document.rope().to_string(), "abc");
+}
+
+#[tokio::test]
+async fn a_tree_in_use_is_brought_up_to_date_once_edits_pause() {
+    let store = store::DocumentStore::new();
+    let used = DocumentKey::file(std::path::Path::new("/w/used.ex"));
+    let unused = DocumentKey::file(std::path::Path::new("/w/unused.ex"));
+    store.open(&used, "defmodule A do\nend\n", 1, Language::Elixir);
+    store.open(&unused, "defmodule B do\nend\n", 1, Language::Elixir);
+    store.syntax(&used).await.expect("open");
+    let insert = |line| TextChange {
+        range: Some(PositionRange {
+            start: Position { line, column: 0 },
+            end: Position { line, column: 0 },
+        }),
+        text: "  def f, do: 1\n".to_owned(),
+    };
+    for version in 2..10 {
+        store
+            .change(&used, version, &[insert(1)], PositionEncoding::Utf16)
+            .expect("applied");
+        store
+            .change(&unused, version, &[insert(1)], PositionEncoding::Utf16)
+            .expect("applied");
+    }
+    let fresh = |key: &DocumentKey| {
+        store
+            .get(key)
+            .expect("open")
+            .with_document(|d| d.fresh_syntax().map(|s| s.version))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fresh(&used).is_none() {
+        assert!(Instant::now() < deadline, "the tree was never reparsed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(fresh(&used), Some(9), "parsed at the last version");
+    assert_eq!(fresh(&unused), None, "no tree was asked for, none is kept");
 }
