@@ -4,6 +4,7 @@ mod ai;
 pub mod check;
 mod context;
 mod doctor;
+mod health;
 mod index;
 mod symbols;
 mod trust;
@@ -18,7 +19,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "aiex",
-    version,
+    version = crate::lifecycle::version::LONG,
     about = "An AI assistant for Elixir, served as a language server",
     long_about = "An AI assistant for Elixir, served as a language server.\n\nWith no subcommand, \
                   aiex serves the Language Server Protocol on stdin/stdout. Logs go to stderr; set \
@@ -56,6 +57,9 @@ pub enum Command {
     Explain(ai::ExplainArgs),
     /// Print the context a request at FILE:LINE:COL would send, piece by piece.
     Context(context::ContextArgs),
+    /// Check that this binary works here (parser, checks, writable cache and data
+    /// directories), offline; exit 1 if not.
+    Health(health::HealthArgs),
     /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
     /// paths outside the workspace; `--revoke` forgets the decision.
     Trust(trust::TrustArgs),
@@ -115,6 +119,7 @@ pub fn main() -> ExitCode {
         Some(Command::Explain(args)) => report(ai::explain(args)),
         Some(Command::Context(args)) => report(context::run(args)),
         Some(Command::Trust(args)) => report(trust::run(args)),
+        Some(Command::Health(args)) => report(health::run(args)),
     }
 }
 

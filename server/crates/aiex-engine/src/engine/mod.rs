@@ -16,6 +16,7 @@ mod completion;
 mod error;
 mod explain;
 mod gateway;
+mod persist;
 pub mod privacy;
 mod workspace;
 
@@ -40,6 +41,7 @@ pub use audit::AuditLog;
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
+pub use persist::Persisted;
 pub use privacy::{Admitted, PrivacyGate, Refusal};
 pub use workspace::IndexCacheUse;
 
@@ -86,6 +88,8 @@ pub struct Engine {
     /// Set when no provider can be reached (the implicit local Ollama is not running): AI
     /// features then answer at once instead of waiting on a connection that cannot succeed.
     offline: AtomicBool,
+    /// Audit lines queued for writing; shutdown waits for them.
+    audit_writes: audit::PendingWrites,
 }
 
 impl Engine {
