@@ -22,7 +22,7 @@ fn the_linux_archive_installs_and_runs_on_a_machine_without_rust() {
     let required = std::env::var_os("AIEX_REQUIRE_DIST").is_some_and(|v| !v.is_empty() && v != "0");
     let Some(dist) = std::env::var_os("AIEX_DIST_DIR").filter(|d| !d.is_empty()) else {
         let message = "SKIPPED the fresh-machine test: set AIEX_DIST_DIR to the output of \
-                       `cargo xtask dist` (target/dist)";
+                       `cargo xtask dist` (target/release-archives)";
         assert!(!required, "{message} (AIEX_REQUIRE_DIST is set)");
         tell(message);
         return;

@@ -18,8 +18,14 @@ pub struct Entry {
 
 /// Writes `entries` under the directory `top` inside a gzip'd tar at `archive`, every entry
 /// with the modification time `mtime` (seconds since the epoch).
-pub fn write_tar_gz(archive: &Path, top: &str, entries: &[Entry], mtime: u64) -> anyhow::Result<()> {
-    let file = File::create(archive).with_context(|| format!("cannot create {}", archive.display()))?;
+pub fn write_tar_gz(
+    archive: &Path,
+    top: &str,
+    entries: &[Entry],
+    mtime: u64,
+) -> anyhow::Result<()> {
+    let file =
+        File::create(archive).with_context(|| format!("cannot create {}", archive.display()))?;
     let gzip = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::best());
     let mut tar = tar::Builder::new(gzip);
     let mut sorted = entries.to_vec();
@@ -36,8 +42,12 @@ pub fn write_tar_gz(archive: &Path, top: &str, entries: &[Entry], mtime: u64) ->
         header.set_uid(0);
         header.set_gid(0);
         header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, format!("{top}/{}", entry.name), bytes.as_slice())
-            .with_context(|| format!("cannot add {} to {}", entry.name, archive.display()))?;
+        tar.append_data(
+            &mut header,
+            format!("{top}/{}", entry.name),
+            bytes.as_slice(),
+        )
+        .with_context(|| format!("cannot add {} to {}", entry.name, archive.display()))?;
     }
     let gzip = tar.into_inner().context("cannot finish the tar stream")?;
     gzip.finish()
@@ -52,7 +62,9 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 16];
     loop {
-        let read = file.read(&mut buffer).with_context(|| format!("cannot read {}", path.display()))?;
+        let read = file
+            .read(&mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if read == 0 {
             break;
         }
@@ -83,23 +95,38 @@ mod tests {
         let readme = dir.join("README.md");
         std::fs::write(&readme, "# Aiex\n").unwrap();
         let entries = [
-            Entry { source: readme, name: "README.md".into(), executable: false },
-            Entry { source: binary, name: "aiex".into(), executable: true },
+            Entry {
+                source: readme,
+                name: "README.md".into(),
+                executable: false,
+            },
+            Entry {
+                source: binary,
+                name: "aiex".into(),
+                executable: true,
+            },
         ];
         let (first, second) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
         write_tar_gz(&first, "aiex-0.1.0-x", &entries, 1_700_000_000).unwrap();
         write_tar_gz(&second, "aiex-0.1.0-x", &entries, 1_700_000_000).unwrap();
         assert_eq!(sha256_file(&first).unwrap(), sha256_file(&second).unwrap());
 
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(File::open(&first).unwrap()));
+        let mut archive =
+            tar::Archive::new(flate2::read::GzDecoder::new(File::open(&first).unwrap()));
         let mut seen = Vec::new();
         for entry in archive.entries().unwrap() {
             let entry = entry.unwrap();
-            seen.push((entry.path().unwrap().display().to_string(), entry.header().mode().unwrap()));
+            seen.push((
+                entry.path().unwrap().display().to_string(),
+                entry.header().mode().unwrap(),
+            ));
         }
         assert_eq!(
             seen,
-            [("aiex-0.1.0-x/README.md".to_owned(), 0o644), ("aiex-0.1.0-x/aiex".to_owned(), 0o755)]
+            [
+                ("aiex-0.1.0-x/README.md".to_owned(), 0o644),
+                ("aiex-0.1.0-x/aiex".to_owned(), 0o755)
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -111,7 +138,10 @@ mod tests {
         let file = dir.join("abc");
         std::fs::write(&file, "abc").unwrap();
         let hash = sha256_file(&file).unwrap();
-        assert_eq!(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(checksum_line(&hash, "abc"), format!("{hash}  abc\n"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -54,7 +54,10 @@ pub fn run(args: DistArgs) -> anyhow::Result<bool> {
             .map(|t| targets::platform(t))
             .collect::<anyhow::Result<_>>()?
     };
-    let out = args.out.clone().unwrap_or_else(|| root.join("target/dist"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target/release-archives"));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let stamp = Stamp::of(&root);
     eprintln!(
@@ -81,7 +84,12 @@ pub fn run(args: DistArgs) -> anyhow::Result<bool> {
     }
     let sums: String = outcomes
         .iter()
-        .filter_map(|o| Some(archive::checksum_line(o.sha256.as_deref()?, o.archive.as_deref()?)))
+        .filter_map(|o| {
+            Some(archive::checksum_line(
+                o.sha256.as_deref()?,
+                o.archive.as_deref()?,
+            ))
+        })
         .collect();
     std::fs::write(out.join("SHA256SUMS"), sums).context("cannot write SHA256SUMS")?;
     let manifest = Manifest {
@@ -90,8 +98,11 @@ pub fn run(args: DistArgs) -> anyhow::Result<bool> {
         source_date_epoch: stamp.epoch,
         platforms: &outcomes,
     };
-    std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)
-        .context("cannot write manifest.json")?;
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?,
+    )
+    .context("cannot write manifest.json")?;
 
     eprintln!("\ndist summary ({}):", out.display());
     for outcome in &outcomes {
@@ -99,7 +110,11 @@ pub fn run(args: DistArgs) -> anyhow::Result<bool> {
             (Some(archive), _) => eprintln!(
                 "  built     {:<28} {archive}{}",
                 outcome.target,
-                outcome.vsix.as_deref().map(|v| format!(" + {v}")).unwrap_or_default()
+                outcome
+                    .vsix
+                    .as_deref()
+                    .map(|v| format!(" + {v}"))
+                    .unwrap_or_default()
             ),
             (None, Some(error)) => eprintln!("  NOT BUILT {:<28} {error}", outcome.target),
             (None, None) => unreachable!("an outcome has an archive or an error"),
@@ -201,7 +216,7 @@ fn build_platform(
 /// tokenizers' suffix array) for the target.
 fn build(root: &Path, platform: &Platform, stamp: &Stamp) -> anyhow::Result<PathBuf> {
     let zigbuild = Command::new("cargo")
-        .args(["zigbuild", "--version"])
+        .args(["zigbuild", "--help"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !zigbuild {
@@ -213,7 +228,11 @@ fn build(root: &Path, platform: &Platform, stamp: &Stamp) -> anyhow::Result<Path
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l == platform.triple))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == platform.triple)
+        })
         .unwrap_or(false);
     if !installed {
         bail!(
@@ -222,7 +241,16 @@ fn build(root: &Path, platform: &Platform, stamp: &Stamp) -> anyhow::Result<Path
         );
     }
     let status = Command::new("cargo")
-        .args(["zigbuild", "--locked", "--profile", "dist", "-p", "aiex", "--bin", "aiex"])
+        .args([
+            "zigbuild",
+            "--locked",
+            "--profile",
+            "dist",
+            "-p",
+            "aiex",
+            "--bin",
+            "aiex",
+        ])
         .args(["--target", platform.triple])
         .env("AIEX_BUILD_COMMIT", &stamp.commit)
         .env("SOURCE_DATE_EPOCH", stamp.epoch.to_string())
@@ -258,7 +286,11 @@ fn check_runs(binary: &Path, platform: &Platform, stamp: &Stamp) -> anyhow::Resu
         .with_context(|| format!("cannot run {}", binary.display()))?;
     let version = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() || !version.contains(VERSION) || !version.contains(&stamp.commit) {
-        bail!("{} --version printed {version:?} ({})", binary.display(), output.status);
+        bail!(
+            "{} --version printed {version:?} ({})",
+            binary.display(),
+            output.status
+        );
     }
     eprintln!("   {}", version.trim());
     Ok(())
@@ -266,7 +298,12 @@ fn check_runs(binary: &Path, platform: &Platform, stamp: &Stamp) -> anyhow::Resu
 
 /// Builds `aiex-vscode-<version>-<vscode target>.vsix` with the binary in the extension's
 /// `bin/`, where the extension looks first (editors/vscode/src/serverPath.ts).
-fn package_vsix(root: &Path, out: &Path, platform: &Platform, binary: &Path) -> anyhow::Result<String> {
+fn package_vsix(
+    root: &Path,
+    out: &Path,
+    platform: &Platform,
+    binary: &Path,
+) -> anyhow::Result<String> {
     let extension = root.join("editors/vscode");
     if !extension.join("node_modules/.bin/vsce").exists() {
         bail!("editors/vscode has no node_modules: run `npm ci` there first");
@@ -274,7 +311,8 @@ fn package_vsix(root: &Path, out: &Path, platform: &Platform, binary: &Path) -> 
     let bin = extension.join("bin");
     let _ = std::fs::remove_dir_all(&bin);
     std::fs::create_dir_all(&bin)?;
-    std::fs::copy(binary, bin.join(platform.binary)).context("cannot copy the binary into the extension")?;
+    std::fs::copy(binary, bin.join(platform.binary))
+        .context("cannot copy the binary into the extension")?;
     let name = format!("aiex-vscode-{VERSION}-{}.vsix", platform.vscode);
     let status = Command::new(extension.join("node_modules/.bin/vsce"))
         .args(["package", "--target", platform.vscode, "--out"])
@@ -284,9 +322,15 @@ fn package_vsix(root: &Path, out: &Path, platform: &Platform, binary: &Path) -> 
         .context("cannot run vsce");
     let _ = std::fs::remove_dir_all(&bin);
     if !status?.success() {
-        bail!("vsce package --target {} failed; its errors are above", platform.vscode);
+        bail!(
+            "vsce package --target {} failed; its errors are above",
+            platform.vscode
+        );
     }
     let sha256 = archive::sha256_file(&out.join(&name))?;
-    std::fs::write(out.join(format!("{name}.sha256")), archive::checksum_line(&sha256, &name))?;
+    std::fs::write(
+        out.join(format!("{name}.sha256")),
+        archive::checksum_line(&sha256, &name),
+    )?;
     Ok(name)
 }

@@ -38,7 +38,7 @@ pub struct DistArgs {
     /// Every release platform (Linux x86_64/aarch64, Windows x86_64, macOS x86_64/aarch64).
     #[arg(long, conflicts_with = "targets")]
     pub all: bool,
-    /// Where the archives go (default target/dist).
+    /// Where the archives go (default target/release-archives; not target/dist, which is cargo's directory for the dist profile).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Also build a platform-specific VS Code extension (.vsix) around each binary; needs

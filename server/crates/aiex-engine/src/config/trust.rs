@@ -221,6 +221,14 @@ const WORKSPACE_KEYS: &[&str] = &[
     "checks",
 ];
 
+/// Whether an untrusted workspace file may set the key at the dotted `path` (a key under an
+/// allowed prefix may): for the configuration reference.
+pub fn workspace_may_set(path: &str) -> bool {
+    WORKSPACE_KEYS
+        .iter()
+        .any(|key| path == *key || path.starts_with(&format!("{key}.")))
+}
+
 /// Keys nobody but the user sets, even in a trusted workspace.
 const USER_ONLY_ALWAYS: &[&str] = &["audit"];
 
