@@ -172,6 +172,8 @@ if wanted neovim && need nvim neovim "apt-get install neovim"; then
       -c "luafile $here/neovim/unit.lua"
     suite "neovim ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
       -c "luafile $here/neovim/test.lua"
+    # :AiexInstall against a local download site (the real archive when AIEX_DIST_DIR has one).
+    suite "neovim install ($bin)" env NVIM="$bin" bash "$here/neovim/install.sh"
   done
   # Neovim 0.12's own ghost text (vim.lsp.inline_completion), in its TUI.
   if [[ -x "$nvim_012" ]] && need tmux "neovim 0.12 (TUI)" "apt-get install tmux"; then
