@@ -135,6 +135,11 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn serve() -> ExitCode {
+    // Says which binary serves: an editor package may carry its own, and PATH another.
+    tracing::info!(
+        version = crate::lifecycle::version::LONG,
+        "serving LSP on stdio"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
