@@ -5,6 +5,7 @@
 //! repository root for the map of crates and their invariants.
 
 pub mod cli;
+pub mod lifecycle;
 pub mod logging;
 pub mod lsp;
 

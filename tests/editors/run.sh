@@ -172,6 +172,8 @@ if wanted neovim && need nvim neovim "apt-get install neovim"; then
       -c "luafile $here/neovim/unit.lua"
     suite "neovim ($bin)" "$bin" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
       -c "luafile $here/neovim/test.lua"
+    # :AiexInstall against a local download site (the real archive when AIEX_DIST_DIR has one).
+    suite "neovim install ($bin)" env NVIM="$bin" bash "$here/neovim/install.sh"
   done
   # Neovim 0.12's own ghost text (vim.lsp.inline_completion), in its TUI.
   if [[ -x "$nvim_012" ]] && need tmux "neovim 0.12 (TUI)" "apt-get install tmux"; then
@@ -213,6 +215,16 @@ if wanted vscode && need npm vscode "Node.js 20+ and npm"; then
      command -v chromium >/dev/null; then
     if [[ -f "$vs/aiex.vsix" && -n "${AIEX_FAKE_PORT:-}" ]]; then
       suite "vscode 1.100 (code-server)" bash "$here/real/vscode.sh" "$vs/aiex.vsix"
+      # The platform package `cargo xtask dist --vsix` built, with the binary inside.
+      platform_vsix="$(ls "${AIEX_DIST_DIR:-/nonexistent}"/aiex-vscode-*-linux-x64.vsix 2>/dev/null | head -1)"
+      if [[ -n "$platform_vsix" ]]; then
+        suite "vscode 1.100 bundled binary" env AIEX_VSCODE_BUNDLED=1 AIEX_GHOST_TRIALS=1 \
+          bash "$here/real/vscode.sh" "$platform_vsix"
+      elif [[ -n "${AIEX_REQUIRE_DIST:-}" && "$AIEX_REQUIRE_DIST" != 0 ]]; then
+        fail "vscode bundled binary: no aiex-vscode-*-linux-x64.vsix in AIEX_DIST_DIR (cargo xtask dist --vsix)"
+      else
+        skipped=$((skipped + 1)); echo "skip - vscode bundled binary: set AIEX_DIST_DIR to the output of cargo xtask dist --vsix"
+      fi
     else
       fail "vscode 1.100: no .vsix or no fake provider to run it with"
     fi

@@ -20,6 +20,7 @@ import {
 } from "vscode-languageclient/node";
 import { ACTIONS, type ActionName, normaliseActions, pickAction, withInstruction } from "./actions";
 import { resolveServerPath } from "./serverPath";
+import { minimumVersionFeature } from "./serverVersion";
 import { type RawSettings, toServerConfig } from "./settings";
 import { createLogRouter } from "./serverLog";
 import { formatStatus } from "./status";
@@ -81,6 +82,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     platform: process.platform,
     home: os.homedir(),
     isExecutable,
+    extensionPath: context.extensionPath,
   });
   if (!found.ok) {
     output.error(found.message);
@@ -134,6 +136,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   };
 
   client = new LanguageClient("aiex", "Aiex", serverOptions, clientOptions);
+  const manifest = context.extension.packageJSON as { version?: string };
+  client.registerFeature(minimumVersionFeature(manifest.version ?? "0.0.0"));
   // Inline completion (ghost text) is a standard LSP 3.18 feature of this
   // client version, registered by default; proposed features (none in 11.0)
   // are opted into so that a client upgrade brings them along.

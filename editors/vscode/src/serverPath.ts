@@ -1,5 +1,7 @@
 // Finds the `aiex` executable: the `aiex.serverPath` setting when set,
-// otherwise the first `aiex` on PATH. Pure apart from the injected
+// otherwise the binary bundled in a platform-specific package (`bin/` of the
+// extension, put there by `cargo xtask dist --vsix`), otherwise the first
+// `aiex` on PATH. Pure apart from the injected
 // `isExecutable`, so the lookup rules are unit-tested without a file system.
 
 import * as path from "node:path";
@@ -12,6 +14,8 @@ export interface ServerPathInput {
   platform: NodeJS.Platform;
   home: string;
   isExecutable: (file: string) => boolean;
+  /** The extension's own directory, whose `bin/` holds the bundled binary. */
+  extensionPath?: string;
 }
 
 export type ServerPathResult = { ok: true; path: string } | { ok: false; message: string };
@@ -33,6 +37,11 @@ export function resolveServerPath(input: ServerPathInput): ServerPathResult {
     };
   }
   const names = windows ? ["aiex.exe", "aiex"] : ["aiex"];
+  // The bundled binary matches this package's version; one on PATH may be older.
+  if (input.extensionPath) {
+    const bundled = paths.join(input.extensionPath, "bin", names[0]);
+    if (input.isExecutable(bundled)) return { ok: true, path: bundled };
+  }
   const separator = windows ? ";" : ":";
   for (const dir of (input.envPath ?? "").split(separator)) {
     if (dir === "") continue;

@@ -21,6 +21,43 @@ describe("resolveServerPath", () => {
     assert.match((r as { message: string }).message, /aiex\.serverPath is set to "\/nope\/aiex"/);
   });
 
+  it("prefers the binary bundled in a platform package over PATH", () => {
+    const r = resolveServerPath({
+      ...base,
+      configured: "",
+      extensionPath: "/ext/aiex-0.1.0",
+      isExecutable: (f) => f === "/ext/aiex-0.1.0/bin/aiex" || f === "/usr/local/bin/aiex",
+    });
+    assert.deepEqual(r, { ok: true, path: "/ext/aiex-0.1.0/bin/aiex" });
+  });
+
+  it("lets aiex.serverPath win over the bundled binary", () => {
+    const r = resolveServerPath({
+      ...base,
+      configured: "/x/aiex",
+      extensionPath: "/ext",
+      isExecutable: () => true,
+    });
+    assert.deepEqual(r, { ok: true, path: "/x/aiex" });
+  });
+
+  it("falls back to PATH when the package carries no binary", () => {
+    const r = resolveServerPath({ ...base, configured: "", extensionPath: "/ext", isExecutable: (f) => f === "/opt/aiex/bin/aiex" });
+    assert.deepEqual(r, { ok: true, path: "/opt/aiex/bin/aiex" });
+  });
+
+  it("finds the bundled aiex.exe on Windows", () => {
+    const r = resolveServerPath({
+      configured: "",
+      envPath: "",
+      platform: "win32",
+      home: "C:\\Users\\u",
+      extensionPath: "C:\\ext",
+      isExecutable: (f) => f === "C:\\ext\\bin\\aiex.exe",
+    });
+    assert.deepEqual(r, { ok: true, path: "C:\\ext\\bin\\aiex.exe" });
+  });
+
   it("takes the first aiex on PATH", () => {
     const r = resolveServerPath({ ...base, configured: " ", isExecutable: (f) => f.endsWith("/aiex") });
     assert.deepEqual(r, { ok: true, path: "/usr/local/bin/aiex" });

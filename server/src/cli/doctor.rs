@@ -29,7 +29,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
         .with_context(|| format!("the workspace {} does not exist", workspace.display()))?;
     let user_file = user_config_path();
     let loaded = ConfigLayers::from_files(user_file.as_deref(), Some(&workspace)).resolve();
-    println!("aiex {}", env!("CARGO_PKG_VERSION"));
+    println!("aiex {}", crate::lifecycle::version::LONG);
     println!("workspace: {}", workspace.display());
     println!("\nconfiguration sources (later ones win):");
     if loaded.sources.is_empty() {

@@ -5,6 +5,7 @@ mod chat;
 pub mod check;
 mod context;
 mod doctor;
+mod health;
 mod index;
 mod symbols;
 mod trust;
@@ -20,7 +21,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "aiex",
-    version,
+    version = crate::lifecycle::version::LONG,
     about = "An AI assistant for Elixir, served as a language server",
     long_about = "An AI assistant for Elixir, served as a language server.\n\nWith no subcommand, \
                   aiex serves the Language Server Protocol on stdin/stdout. Logs go to stderr; set \
@@ -71,6 +72,9 @@ pub enum Command {
     /// List, compare or restore the checkpoints taken before AI edits.
     #[command(subcommand)]
     Checkpoints(chat::CheckpointsCommand),
+    /// Check that this binary works here (parser, checks, writable cache and data
+    /// directories), offline; exit 1 if not.
+    Health(health::HealthArgs),
     /// Trust this workspace's .aiex.toml (as it is now) to set providers, key variables and
     /// paths outside the workspace; `--revoke` forgets the decision.
     Trust(trust::TrustArgs),
@@ -144,6 +148,7 @@ pub fn main() -> ExitCode {
             "metrics are not supported yet: neither Prometheus text nor OTLP export is built; \
              `aiex usage` (and `aiex usage --team` in team mode) shows requests, tokens and cost"
         ))),
+        Some(Command::Health(args)) => report(health::run(args)),
     }
 }
 
@@ -159,6 +164,11 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn serve() -> ExitCode {
+    // Says which binary serves: an editor package may carry its own, and PATH another.
+    tracing::info!(
+        version = crate::lifecycle::version::LONG,
+        "serving LSP on stdio"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -34,7 +34,8 @@ const MAX_CONCURRENT_HANDLERS: usize = 64;
 
 /// Serves LSP on stdin/stdout until the client sends `exit` or closes the stream.
 ///
-/// Returns whether the client asked for `shutdown` first (the exit code depends on it).
+/// Returns whether the client asked for `shutdown` first, or a signal asked the process to
+/// stop (the exit code depends on it).
 pub async fn serve_stdio() -> bool {
     let state = Arc::new(ServerState::default());
     let (service, socket) = LspService::build({
@@ -50,20 +51,30 @@ pub async fn serve_stdio() -> bool {
     .custom_method("aiex/importSession", server::Backend::import_session)
     .custom_method("aiex/deleteSession", server::Backend::delete_session)
     .custom_method("aiex/checkpoints", server::Backend::list_checkpoints)
+    .custom_method("aiex/health", server::Backend::health)
     .custom_method(
         "textDocument/inlineCompletion",
         server::Backend::inline_completion,
     )
     .finish();
     let stdio = transport::guard(tokio::io::stdin(), tokio::io::stdout());
-    Server::new(stdio.input, stdio.output, socket)
+    let serving = Server::new(stdio.input, stdio.output, socket)
         .concurrency_level(MAX_CONCURRENT_HANDLERS)
-        .serve(boundary::PanicBoundary::new(service))
-        .await;
+        .serve(boundary::PanicBoundary::new(service));
+    // A signal drops the serving future, and with it every handler in flight: a model request
+    // dropped so writes its audit line ("dropped") before the state below is written.
+    let terminated = tokio::select! {
+        () = serving => None,
+        signal = crate::lifecycle::shutdown::termination() => Some(signal),
+    };
+    if let Some(signal) = terminated {
+        tracing::info!(signal, "stopping on a signal");
+    }
     // tower-lsp-server has dropped its output: the writer drains what is left and ends.
     let flushed = tokio::time::timeout(std::time::Duration::from_secs(2), stdio.writer).await;
     if flushed.is_err() {
         tracing::warn!("stdout did not drain within 2 s of exit");
     }
-    state.shutdown_requested()
+    crate::lifecycle::shutdown::persist(Arc::clone(state.engine())).await;
+    terminated.is_some() || state.shutdown_requested()
 }

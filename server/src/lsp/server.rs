@@ -457,6 +457,42 @@ fn empty_session_params() -> super::chat::SessionParams {
     serde_json::from_value(serde_json::json!({})).expect("defaults")
 }
 
+/// Result of `aiex/health`: the binary's self-checks (as `aiex health` prints them) and what
+/// this server holds.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerHealth {
+    /// Version, commit, build date, target and self-checks.
+    #[serde(flatten)]
+    pub report: crate::lifecycle::health::HealthReport,
+    /// Documents open.
+    pub open_documents: usize,
+    /// Files in the workspace index.
+    pub indexed_files: usize,
+    /// Whether the client has sent `shutdown`.
+    pub shutdown_requested: bool,
+}
+
+impl Backend {
+    /// `aiex/health`: whether this server works, for an editor package's status view or a
+    /// supervisor. The self-checks touch the disk, so they run off the message loop.
+    pub async fn health(&self) -> Result<ServerHealth> {
+        let report =
+            tokio::task::spawn_blocking(crate::lifecycle::health::HealthReport::for_this_process)
+                .await
+                .map_err(|error| Error {
+                    message: format!("the health checks did not finish: {error}").into(),
+                    ..Error::internal_error()
+                })?;
+        Ok(ServerHealth {
+            report,
+            open_documents: self.state.documents().keys().len(),
+            indexed_files: self.state.index().files().len(),
+            shutdown_requested: self.state.shutdown_requested(),
+        })
+    }
+}
+
 /// How long a hover waits for the chunks of other open documents not computed yet.
 const OTHER_DOCUMENTS_PATIENCE: std::time::Duration = std::time::Duration::from_millis(300);
 
@@ -527,6 +563,13 @@ impl LanguageServer for Backend {
         *self.state.edit_support.write() =
             super::actions::EditSupport::from_capabilities(&params.capabilities);
         info!(?encoding, ?roots, "initialize");
+        let experimental = params.capabilities.experimental.as_ref();
+        if let Some(notice) = crate::lifecycle::version::client_requirement_notice(experimental) {
+            warn!("{notice}");
+            self.client
+                .show_message(lsp::MessageType::ERROR, notice)
+                .await;
+        }
         {
             let mut layers = ConfigLayers::from_files(
                 user_config_path().as_deref(),
@@ -614,7 +657,7 @@ impl LanguageServer for Backend {
             },
             server_info: Some(lsp::ServerInfo {
                 name: "aiex".to_owned(),
-                version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+                version: Some(crate::lifecycle::version::VERSION.to_owned()),
             }),
             offset_encoding: None,
         })

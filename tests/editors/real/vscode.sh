@@ -3,6 +3,8 @@
 # and nothing else installed, driven by headless Chromium (drive-vscode.js) on a copy of the
 # greeter fixture against the fake provider, with VS Code's default suggest settings.
 #   vscode.sh VSIX   (after install-code-server.sh; run.sh calls it)
+# With AIEX_VSCODE_BUNDLED=1 the .vsix is a platform package (cargo xtask dist --vsix): no
+# aiex.serverPath, no aiex on PATH, one ghost-text place; the server must be the bundled one.
 # Env: AIEX_BIN, AIEX_FAKE_PORT (a running fake provider), EDITORS_DIR, AIEX_EDITORS_OUT
 # (screenshots and logs), AIEX_GHOST_TRIALS (default 5). Prints ok/not ok lines.
 set -euo pipefail
@@ -15,7 +17,17 @@ cs="$EDITORS_DIR/cs/node_modules/.bin/code-server"
 port="${AIEX_VSCODE_PORT:-18311}"
 W="$(mktemp -d)"
 mkdir -p "$out" "$W/user/User" "$W/ws"
-cp -r "$here/../fixtures/greeter" "$W/ws/greeter"   # a copy: VS Code saves edits on its own
+cp -r "$here/../fixtures/greeter" "$W/ws/greeter"
+server_path_setting="\"aiex.serverPath\": \"$AIEX_BIN\","
+if [[ -n "${AIEX_VSCODE_BUNDLED:-}" ]]; then
+  server_path_setting=""
+  out="$out-bundled"
+  mkdir -p "$out"
+  # A PATH with no aiex on it: the extension must start the binary it carries.
+  PATH="$(tr ':' '\n' <<<"$PATH" | while read -r d; do [[ -n "$d" && ! -x "$d/aiex" ]] && printf '%s:' "$d"; done)"
+  export PATH="${PATH%:}"
+  if command -v aiex >/dev/null; then echo "not ok - vscode bundled: aiex is still on PATH"; exit 1; fi
+fi   # a copy: VS Code saves edits on its own
 cs_pid=""
 cleanup() { [[ -n "$cs_pid" ]] && kill "$cs_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
@@ -34,7 +46,7 @@ cat >"$W/user/User/settings.json" <<JSON
   "telemetry.telemetryLevel": "off",
   "extensions.autoCheckUpdates": false,
   "extensions.autoUpdate": false,
-  "aiex.serverPath": "$AIEX_BIN",
+  $server_path_setting
   "aiex.providers": { "fake": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:$AIEX_FAKE_PORT/v1", "model": "fake" } },
   "aiex.completion.providers": ["fake"],
   "aiex.explain.providers": ["fake"],
@@ -63,6 +75,15 @@ elif grep -q '\[info\]' "$out/aiex-output.log"; then
   echo "ok - vscode 1.100: server log lines keep their levels in the Aiex output"
 else
   echo "not ok - vscode 1.100: no server log line in the Aiex output ($out/aiex-output.log)"; rc=1
+fi
+if [[ -n "${AIEX_VSCODE_BUNDLED:-}" ]]; then
+  bundled="$(ls "$W"/ext/*/bin/aiex 2>/dev/null | head -1)"
+  started="$(grep -m1 -o 'version="[^"]*"' "$out/server.log" 2>/dev/null || true)"
+  if [[ -n "$bundled" && "$started" == *"x86_64-unknown-linux-musl"* ]]; then
+    echo "ok - vscode 1.100: the platform .vsix started its bundled binary with no aiex on PATH ($started)"
+  else
+    echo "not ok - vscode 1.100: the bundled binary did not start (bundled: '${bundled}', server log: '${started}')"; rc=1
+  fi
 fi
 echo "# screenshots and logs: $out"
 exit $rc

@@ -30,6 +30,8 @@ M.defaults = {
   completion = "omnifunc",
   capabilities = nil,
   on_attach = nil,
+  --- :AiexInstall's options (url, version, sha256, dir): see lua/aiex/install.lua.
+  install = {},
 }
 
 M.config = vim.deepcopy(M.defaults)
@@ -40,6 +42,19 @@ local warned_missing = false
 
 local function executable(cmd)
   return type(cmd) == "table" and cmd[1] and vim.fn.executable(cmd[1]) == 1
+end
+
+--- The command to start: the configured one, or, when that is the default `aiex` and it is
+--- not on PATH, the binary :AiexInstall put in place.
+local function resolved_cmd()
+  local cmd = M.config.cmd
+  if not executable(cmd) and cmd[1] == "aiex" then
+    local installed = require("aiex.install").binary_path(M.config.install)
+    if vim.fn.executable(installed) == 1 then
+      return vim.list_extend({ installed }, vim.list_slice(cmd, 2))
+    end
+  end
+  return cmd
 end
 
 local function enable_completion(client, bufnr)
@@ -75,6 +90,9 @@ local function capabilities()
   -- (Explain opens its document with it), so it can say it supports it.
   caps.window = caps.window or {}
   caps.window.showDocument = { support = true }
+  -- The oldest server this plugin works with: an older binary says so when it starts.
+  caps.experimental = caps.experimental or {}
+  caps.experimental.aiex = { minimumServerVersion = require("aiex.install").version }
   return caps
 end
 
@@ -86,7 +104,7 @@ function M.client_config(bufnr)
   local settings = next(M.config.settings or {}) and M.config.settings or vim.empty_dict()
   return {
     name = M.config.name,
-    cmd = M.config.cmd,
+    cmd = resolved_cmd(),
     root_dir = dir,
     workspace_folders = { { uri = vim.uri_from_fname(dir), name = vim.fn.fnamemodify(dir, ":t") } },
     init_options = settings,
@@ -104,12 +122,12 @@ function M.attach(bufnr)
   if vim.bo[bufnr].buftype ~= "" then
     return nil
   end
-  if not executable(M.config.cmd) then
+  if not executable(resolved_cmd()) then
     if not warned_missing then
       warned_missing = true
       vim.notify(
         string.format(
-          "aiex binary not found (%s): put aiex on PATH or pass cmd = { '/path/to/aiex' } to require('aiex').setup()",
+          "aiex binary not found (%s): put aiex on PATH or pass cmd = { '/path/to/aiex' } to require('aiex').setup(), or run :AiexInstall",
           tostring(M.config.cmd and M.config.cmd[1])
         ),
         vim.log.levels.ERROR
@@ -159,6 +177,7 @@ local function create_commands()
   end, { nargs = "*", desc = "Aiex: refactor the function under the cursor [instruction]" })
   command("AiexGenerateTests", function() actions.run("generateTests") end, { desc = "Aiex: generate ExUnit tests for the function" })
   command("AiexAddDocs", function() actions.run("addDocs") end, { desc = "Aiex: add @doc and @spec to the function" })
+  command("AiexInstall", function() require("aiex.install").command(M.config.install) end, { desc = "Aiex: download, verify and install the aiex binary" })
   command("AiexStatus", function() require("aiex.status").show(M.client()) end, { desc = "Aiex: provider, state, cost today" })
 end
 

@@ -6,6 +6,7 @@
 //! workspace file may set depends on the user's trust in it ([`trust`]).
 
 mod load;
+pub mod reference;
 pub mod trust;
 
 use std::collections::BTreeMap;

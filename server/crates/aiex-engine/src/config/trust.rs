@@ -228,9 +228,23 @@ const WORKSPACE_KEYS: &[&str] = &[
     "checks",
 ];
 
+/// Whether an untrusted workspace file may set the key at the dotted `path` (a key under an
+/// allowed prefix may): for the configuration reference.
+pub fn workspace_may_set(path: &str) -> bool {
+    WORKSPACE_KEYS
+        .iter()
+        .any(|key| path == *key || path.starts_with(&format!("{key}.")))
+}
+
 /// Keys nobody but the user sets, even in a trusted workspace: the audit, and where the team's
 /// state lives and what it may spend (a repository must not point every editor at its own Redis).
 const USER_ONLY_ALWAYS: &[&str] = &["audit", "team"];
+
+/// Whether only the user may set the key at the dotted `path`, even in a trusted workspace:
+/// for the configuration reference.
+pub fn only_user_may_set(path: &str) -> bool {
+    USER_ONLY_ALWAYS.iter().any(|key| covers(key, path))
+}
 
 /// Keeps what a workspace file may set at `trust`; returns the kept settings and the dotted
 /// paths of the keys dropped. Paths are checked against `root`: an in-workspace tokenizer is

@@ -263,3 +263,43 @@ mod tests {
         }
     }
 }
+
+/// Audit lines being written off the message loop: counted, so shutdown can wait for them
+/// before the process ends (a line queued on the blocking pool would be lost otherwise).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PendingWrites(std::sync::Arc<(parking_lot::Mutex<usize>, parking_lot::Condvar)>);
+
+/// One pending write; dropping it marks the write done.
+pub(crate) struct PendingWrite(PendingWrites);
+
+impl PendingWrites {
+    /// Counts a write until the returned guard is dropped.
+    pub(crate) fn start(&self) -> PendingWrite {
+        *self.0 .0.lock() += 1;
+        PendingWrite(self.clone())
+    }
+
+    /// Waits until no write is pending, for at most `within`; false if some still are.
+    pub(crate) fn wait_idle(&self, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        let (count, idle) = &*self.0;
+        let mut pending = count.lock();
+        while *pending > 0 {
+            if idle.wait_until(&mut pending, deadline).timed_out() {
+                return *pending == 0;
+            }
+        }
+        true
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        let (count, idle) = &*self.0 .0;
+        let mut pending = count.lock();
+        *pending -= 1;
+        if *pending == 0 {
+            idle.notify_all();
+        }
+    }
+}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use crate::llm::{LlmError, LlmRequest, LlmResponse, LlmStream, ProviderChain};
 
-use super::audit::{AuditLog, AuditRequest};
+use super::audit::{AuditLog, AuditRequest, PendingWrites};
 use super::Engine;
 
 /// What the gateway needs to know of a request besides the request itself.
@@ -30,6 +30,7 @@ pub(crate) struct Outbound {
 #[derive(Debug)]
 pub(crate) struct AuditTicket {
     log: Option<AuditLog>,
+    pending: PendingWrites,
     line: Option<PendingLine>,
 }
 
@@ -53,7 +54,13 @@ impl AuditTicket {
                 line.provider = response.provider.clone();
                 line.model = response.model.clone();
             }
-            write(self.log.take(), line, outcome.to_owned(), completion_tokens);
+            write(
+                self.log.take(),
+                &self.pending,
+                line,
+                outcome.to_owned(),
+                completion_tokens,
+            );
         }
     }
 }
@@ -61,7 +68,13 @@ impl AuditTicket {
 impl Drop for AuditTicket {
     fn drop(&mut self) {
         if let Some(line) = self.line.take() {
-            write(self.log.take(), line, "cancelled".to_owned(), None);
+            write(
+                self.log.take(),
+                &self.pending,
+                line,
+                "cancelled".to_owned(),
+                None,
+            );
         }
     }
 }
@@ -71,12 +84,15 @@ impl Drop for AuditTicket {
 /// queued then could be dropped with the runtime, and its line lost).
 fn write(
     log: Option<AuditLog>,
+    pending: &PendingWrites,
     line: PendingLine,
     outcome: String,
     completion_tokens: Option<usize>,
 ) {
     let Some(log) = log else { return };
+    let pending = pending.start();
     let record = move || {
+        let _pending = pending;
         let request = AuditRequest {
             feature: line.feature,
             provider: &line.provider,
@@ -156,6 +172,7 @@ impl Engine {
         let first = chain.providers().first();
         AuditTicket {
             log: self.audit_log(),
+            pending: self.audit_writes.clone(),
             line: Some(PendingLine {
                 feature: outbound.feature,
                 provider: first.map(|p| p.name().to_owned()).unwrap_or_default(),

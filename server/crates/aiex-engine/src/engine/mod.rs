@@ -19,6 +19,7 @@ mod error;
 mod explain;
 mod gateway;
 pub mod mix_runner;
+mod persist;
 pub mod privacy;
 mod workspace;
 
@@ -46,6 +47,7 @@ pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
 pub use mix_runner::{RunProjectCode, TestsVerdict};
+pub use persist::Persisted;
 pub use privacy::{Admitted, PrivacyGate, Refusal};
 pub use workspace::IndexCacheUse;
 
@@ -97,6 +99,8 @@ pub struct Engine {
     offline: AtomicBool,
     /// The user's session database, opened on first use (see [`Engine::sessions`]).
     sessions: parking_lot::Mutex<Option<Arc<crate::sessions::SessionStore>>>,
+    /// Audit lines queued for writing; shutdown waits for them.
+    audit_writes: audit::PendingWrites,
 }
 
 impl Engine {

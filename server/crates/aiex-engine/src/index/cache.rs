@@ -45,6 +45,15 @@ impl IndexCache {
             .join(format!("{}.json", super::content_hash(&key.join("\n"))))
     }
 
+    /// An empty cache that will be written to `path`: for saving an index without reading
+    /// the file first (at shutdown).
+    pub fn empty_at(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            entries: HashMap::new(),
+        }
+    }
+
     /// Loads the cache at `path`; a missing file gives an empty cache, a bad one an empty
     /// cache and a warning to show.
     pub fn load(path: &Path) -> (Self, Option<String>) {
