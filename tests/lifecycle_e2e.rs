@@ -174,19 +174,6 @@ fn an_editor_package_needing_a_newer_binary_is_told_so_and_still_served() {
     assert!(current.shutdown().success());
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
@@ -216,7 +203,7 @@ fn terminate(client: &LspClient) {
 fn sigterm_writes_the_index_cache_before_the_process_ends() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("sample_app");
-    copy_dir(
+    support::files::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sample_app"),
         &root,
     );

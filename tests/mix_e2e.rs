@@ -40,23 +40,6 @@ fn repo() -> PathBuf {
         .expect("repository root")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name();
-        if name == "_build" || name == "deps" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
-
 /// A copy of `fixtures/sample_app` depending on the Mix package, and a user configuration
 /// (its own `XDG_CONFIG_HOME`) whose model is the fake at `url`.
 struct Project {
@@ -67,7 +50,7 @@ impl Project {
     fn new(url: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("sample_app");
-        copy_dir(&repo().join("fixtures/sample_app"), &root);
+        support::files::copy_dir(&repo().join("fixtures/sample_app"), &root);
         let mix_exs = std::fs::read_to_string(root.join("mix.exs")).expect("mix.exs");
         let package = repo().join("editors/mix");
         let with_package = mix_exs.replace(

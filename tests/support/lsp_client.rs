@@ -171,23 +171,41 @@ impl LspClient {
 
     /// Waits for the response with `id`, keeping notifications aside.
     pub fn response(&mut self, id: i64) -> Value {
-        self.wait_for(|m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+        self.response_within(id, TIMEOUT)
+    }
+
+    /// Waits up to `timeout` for the response with `id` (a real model may take longer than
+    /// [`TIMEOUT`]).
+    pub fn response_within(&mut self, id: i64, timeout: Duration) -> Value {
+        self.wait_for_within(
+            |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none(),
+            timeout,
+        )
     }
 
     /// Waits for the first message matching `predicate`; others that are notifications or
     /// server requests are kept in `notifications`.
     pub fn wait_for(&mut self, predicate: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_within(predicate, TIMEOUT)
+    }
+
+    /// [`Self::wait_for`], failing after `timeout`.
+    pub fn wait_for_within(
+        &mut self,
+        predicate: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Value {
         if let Some(index) = self.notifications.iter().position(&predicate) {
             return self.notifications.remove(index);
         }
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.messages.recv_timeout(left) {
                 Ok(message) if predicate(&message) => return message,
                 Ok(message) => self.notifications.push(message),
                 Err(RecvTimeoutError::Timeout) => panic!(
-                    "no matching message within {TIMEOUT:?}; seen: {:#?}",
+                    "no matching message within {timeout:?}; seen: {:#?}",
                     self.notifications
                 ),
                 Err(RecvTimeoutError::Disconnected) => {

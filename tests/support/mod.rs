@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod files;
 pub mod ollama;
+pub mod realmodel;
 pub mod recordings;
 pub mod redis;
 

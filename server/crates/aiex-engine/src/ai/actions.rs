@@ -93,9 +93,12 @@ pub fn docs_request(target: &Target<'_>, source: &str, context: &str) -> LlmRequ
                 Answer with only the attribute lines (`@doc` then `@spec`), no function body, \
                 no explanation.";
     let code = &source[target.clauses_range().start..target.clauses_range().end];
+    // The function named last, after the context: a small model otherwise documents whichever
+    // function of the context caught its attention.
     let user = format!(
-        "{}\n\nFunction:\n```elixir\n{code}\n```",
-        module_and_context(target, context)
+        "{}\n\nFunction:\n```elixir\n{code}\n```\n\nThe @doc and @spec for {} only.",
+        module_and_context(target, context),
+        target.function.label()
     );
     LlmRequest::chat(Some(&system(task)), user)
         .with_max_tokens(400)
@@ -278,8 +281,10 @@ pub fn reindent(code: &str, indent: &str) -> String {
 
 /// The attribute lines to insert above a function from a model's answer: `@doc` (a comment
 /// for private functions, whose docs Elixir discards with a warning) and `@spec`, leaving out
-/// what the function already has. `None` when the answer has neither.
-pub fn docs_insertion(answer: &str, target: &Target<'_>, indent: &str) -> Option<String> {
+/// what the function already has. An error says why nothing can be inserted: the answer has
+/// neither, or it documents another function (a small model, shown the code around the
+/// target, sometimes writes the docs of a neighbour; its `@spec` or `def` line gives it away).
+pub fn docs_insertion(answer: &str, target: &Target<'_>, indent: &str) -> Result<String, String> {
     let code = code_of(answer);
     let mut doc: Vec<String> = Vec::new();
     let mut specs: Vec<String> = Vec::new();
@@ -299,6 +304,9 @@ pub fn docs_insertion(answer: &str, target: &Target<'_>, indent: &str) -> Option
         } else if trimmed.starts_with("@spec") {
             specs.push(line.to_owned());
         } else if trimmed.starts_with("def") {
+            if let Some(other) = head_of(trimmed).filter(|head| !names_target(head, target)) {
+                return Err(about_another_function(&other, target));
+            }
             break;
         } else if let Some(last) = specs.last_mut() {
             // A spec continued on the next line.
@@ -307,6 +315,13 @@ pub fn docs_insertion(answer: &str, target: &Target<'_>, indent: &str) -> Option
                 last.push_str(line);
             }
         }
+    }
+    if let Some(other) = specs
+        .iter()
+        .filter_map(|spec| head_of(spec.trim()))
+        .find(|head| !names_target(head, target))
+    {
+        return Err(about_another_function(&other, target));
     }
     let private = target.function.kind.is_private();
     let mut lines = Vec::new();
@@ -321,9 +336,65 @@ pub fn docs_insertion(answer: &str, target: &Target<'_>, indent: &str) -> Option
         lines.extend(specs);
     }
     if lines.is_empty() {
+        return Err(
+            "the model's answer had no @doc or @spec to add (or the function has both)".to_owned(),
+        );
+    }
+    Ok(format!("{}\n", reindent(&lines.join("\n"), indent)))
+}
+
+/// The name and arity a `@spec` or `def`/`defp` line is about: `@spec fetch(id(), t) :: x`
+/// gives `("fetch", 2)`. `None` when the line has no recognisable head.
+fn head_of(line: &str) -> Option<(String, usize)> {
+    let rest = ["@spec", "defp", "def"]
+        .iter()
+        .find_map(|keyword| line.strip_prefix(keyword))?;
+    let rest = rest.strip_prefix(char::is_whitespace)?.trim_start();
+    let name_end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))
+        .unwrap_or(rest.len());
+    let (name, after) = rest.split_at(name_end);
+    if name.is_empty() {
         return None;
     }
-    Some(format!("{}\n", reindent(&lines.join("\n"), indent)))
+    let Some(arguments) = after.strip_prefix('(') else {
+        // `@spec name :: t` and `def name, do: ...`: no parentheses, no arguments.
+        return Some((name.to_owned(), 0));
+    };
+    // Count the top-level commas up to the matching parenthesis.
+    let (mut depth, mut commas, mut any) = (0usize, 0usize, false);
+    for c in arguments.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' if depth == 0 => return Some((name.to_owned(), if any { commas + 1 } else { 0 })),
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => commas += 1,
+            c if !c.is_whitespace() => any = true,
+            _ => {}
+        }
+    }
+    // A head continued on the next line: the name alone is known.
+    Some((name.to_owned(), usize::MAX))
+}
+
+/// Whether a head names the target function (at any arity its defaults give it).
+fn names_target((name, arity): &(String, usize), target: &Target<'_>) -> bool {
+    let function = target.function;
+    *name == function.name
+        && (*arity == usize::MAX
+            || (function.arity - function.defaults..=function.arity).contains(arity))
+}
+
+fn about_another_function((name, arity): &(String, usize), target: &Target<'_>) -> String {
+    let other = if *arity == usize::MAX {
+        name.clone()
+    } else {
+        format!("{name}/{arity}")
+    };
+    format!(
+        "the model's answer documents {other}, not {}; nothing was changed",
+        target.function.label()
+    )
 }
 
 /// `@doc "text"` or a heredoc turned into `# text` comment lines.
@@ -405,10 +476,27 @@ mod tests {
             inserted, "  @spec greet(String.t()) :: String.t()\n",
             "the @doc exists already"
         );
+        assert!(with_target("\"Hi", |t| docs_insertion("Sure! Here it is.", &t, "  ")).is_err());
+    }
+
+    #[test]
+    fn docs_written_for_another_function_are_refused() {
+        // Seen with Qwen2.5-Coder 0.5B: asked about `format/1`, it documented a neighbour.
+        let answer = "@doc \"Sends the welcome email.\"\n@spec deliver_welcome(map()) :: :ok";
+        let refused = with_target("String.trim", |t| docs_insertion(answer, &t, "  "));
         assert_eq!(
-            with_target("\"Hi", |t| docs_insertion("Sure! Here it is.", &t, "  ")),
-            None
+            refused,
+            Err(
+                "the model's answer documents deliver_welcome/1, not format/1; nothing was changed"
+                    .to_owned()
+            )
         );
+        let wrong_arity = "@spec format(String.t(), keyword()) :: String.t()";
+        assert!(with_target("String.trim", |t| docs_insertion(wrong_arity, &t, "  ")).is_err());
+        let other_def = "@doc \"Greets.\"\ndef welcome(name), do: name";
+        assert!(with_target("String.trim", |t| docs_insertion(other_def, &t, "  ")).is_err());
+        let multi_line = "@spec format(\n  String.t()\n) :: String.t()";
+        assert!(with_target("String.trim", |t| docs_insertion(multi_line, &t, "  ")).is_ok());
     }
 
     #[test]

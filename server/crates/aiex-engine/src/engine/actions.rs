@@ -495,11 +495,8 @@ fn add_docs(
 ) -> Result<ActionOutcome, AiError> {
     let clauses = target.clauses_range();
     let (line_start, indent) = line_start_and_indent(source, clauses.start);
-    let insertion = prompts::docs_insertion(answer, target, &indent).ok_or_else(|| {
-        AiError::UnusableAnswer(
-            "the model's answer had no @doc or @spec to add (or the function has both)".to_owned(),
-        )
-    })?;
+    let insertion =
+        prompts::docs_insertion(answer, target, &indent).map_err(AiError::UnusableAnswer)?;
     let function = &source[line_start..clauses.end];
     if !prompts::parses_as_module_body(&format!("{insertion}{function}")) {
         return Err(AiError::UnusableAnswer(

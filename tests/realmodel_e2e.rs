@@ -1,0 +1,361 @@
+//! Every AI feature once against a real model: the real `aiex` binary (command line and LSP
+//! server) on a copy of `fixtures/sample_app`, asking Qwen2.5-Coder behind llama.cpp's server
+//! (`tests/support/realmodel.rs`). A fake provider proves the protocol; only a real model shows
+//! that prompts, deadlines, parse checks and answer cleaning hold for what a model really says.
+//!
+//! The model is small and its answers vary, so the assertions are what must hold for any
+//! useful answer: something is offered, it parses in place, it is about the code asked about.
+//! One request at a time (the model server serves one): `cargo test --test realmodel_e2e --
+//! --test-threads=1`.
+
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use lsp_client::LspClient;
+use serde_json::{json, Value};
+use support::realmodel::{RealModel, REQUEST_DEADLINE};
+
+/// `lib/sample_app/accounts.ex`, 1-based line 27: `    Mailer.deliver_welcome(user)`, held
+/// out (its indentation kept) so that the model has a statement to write.
+const HELD_OUT_LINE: usize = 27;
+const ACCOUNTS: &str = "lib/sample_app/accounts.ex";
+
+/// A copy of the sample project with the line held out, and a user configuration (its own
+/// `XDG_CONFIG_HOME`) whose one provider is the real model.
+struct Project {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    user_config: PathBuf,
+}
+
+impl Project {
+    fn new(model: &RealModel) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("sample_app");
+        support::files::copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sample_app"),
+            &root,
+        );
+        let path = root.join(ACCOUNTS);
+        let text = std::fs::read_to_string(&path).expect("accounts.ex");
+        let mut lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[HELD_OUT_LINE - 1].trim(),
+            "Mailer.deliver_welcome(user)"
+        );
+        lines[HELD_OUT_LINE - 1] = "    ";
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+        let user_config = dir.path().join("user-config");
+        std::fs::create_dir_all(user_config.join("aiex")).expect("mkdir");
+        let deadline = REQUEST_DEADLINE.as_millis();
+        std::fs::write(
+            user_config.join("aiex/config.toml"),
+            format!(
+                "{}\n[features.completion]\ntimeout_ms = {deadline}\n",
+                model.user_config()
+            ),
+        )
+        .expect("write the user configuration");
+        Self {
+            _dir: dir,
+            root,
+            user_config,
+        }
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(self.root.join(ACCOUNTS)).expect("accounts.ex")
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+            .args(args)
+            .current_dir(&self.root)
+            .env("XDG_CONFIG_HOME", &self.user_config)
+            .env("AIEX_DATA_DIR", self.root.join("../data"))
+            .env("AIEX_CACHE_DIR", self.root.join("../cache"))
+            .output()
+            .expect("run aiex");
+        eprintln!(
+            "aiex {}: {}\n--- stdout\n{}\n--- stderr\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// An LSP server on the project, configured through `initializationOptions` (a user's
+    /// editor settings), every feature on the real model.
+    fn server(&self, model: &RealModel) -> LspClient {
+        let deadline = REQUEST_DEADLINE.as_millis() as u64;
+        let mut client = LspClient::spawn(Some(&self.root));
+        client.initialize(
+            json!({
+                "workspace": { "workspaceEdit": { "documentChanges": true, "changeAnnotationSupport": { "groupsOnLabel": false } } },
+                "window": { "showDocument": { "support": true } }
+            }),
+            json!({
+                "providers": { "local": model.provider() },
+                "features": {
+                    "completion": { "providers": ["local"], "debounce_min_ms": 0, "debounce_max_ms": 0, "timeout_ms": deadline },
+                    "explain": { "providers": ["local"], "hover": false },
+                    "actions": { "providers": ["local"] }
+                }
+            }),
+            Some(&self.root),
+        );
+        client.open(&self.uri(), &self.text());
+        client
+    }
+
+    fn uri(&self) -> String {
+        lsp_client::file_uri(&self.root.join(ACCOUNTS))
+    }
+}
+
+fn parses(text: &str) -> bool {
+    aiex_engine::syntax::parse_str(text).is_ok_and(|tree| !tree.root_node().has_error())
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_command_line_completes_a_held_out_line_with_code_that_parses_in_place() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::complete") else {
+        return;
+    };
+    let project = Project::new(&model);
+    let output = project.cli(&["complete", &format!("{ACCOUNTS}:{HELD_OUT_LINE}:5")]);
+    assert!(output.status.success());
+    let completion = stdout(&output);
+    assert!(!completion.trim().is_empty(), "no completion");
+    let mut completed: Vec<String> = project.text().lines().map(str::to_owned).collect();
+    completed[HELD_OUT_LINE - 1].push_str(completion.trim_end_matches('\n'));
+    assert!(
+        parses(&completed.join("\n")),
+        "the completion does not parse in place: {completion:?}"
+    );
+}
+
+#[test]
+fn the_command_line_explains_a_function_in_prose_under_its_name() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::explain") else {
+        return;
+    };
+    let project = Project::new(&model);
+    // `def fetch(id, attempts) do` (line 38): a recursive retry over Repo.get.
+    let output = project.cli(&["explain", &format!("{ACCOUNTS}:39")]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let (heading, body) = text.split_once('\n').expect("a heading and a body");
+    assert_eq!(heading, "# SampleApp.Accounts.fetch/2");
+    assert!(
+        body.split_whitespace().count() >= 8,
+        "too short to be an explanation: {body:?}"
+    );
+}
+
+#[test]
+fn an_editor_gets_an_inline_completion_that_parses_in_place() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::inline") else {
+        return;
+    };
+    let project = Project::new(&model);
+    let mut client = project.server(&model);
+    let id = client.send_request(
+        "textDocument/inlineCompletion",
+        json!({ "textDocument": { "uri": project.uri() },
+                "position": { "line": HELD_OUT_LINE - 1, "character": 4 },
+                "context": { "triggerKind": 1 } }),
+    );
+    let response = client.response_within(id, REQUEST_DEADLINE);
+    eprintln!("inlineCompletion: {response:#}");
+    let item = &response["result"]["items"][0];
+    let insert = item["insertText"].as_str().expect("an inline completion");
+    assert!(!insert.trim().is_empty());
+    let text = project.text();
+    let at = text
+        .split_inclusive('\n')
+        .take(HELD_OUT_LINE - 1)
+        .map(str::len)
+        .sum::<usize>()
+        + 4;
+    let (start, end) = match item["range"].as_object() {
+        Some(_) => {
+            let offset = |p: &Value| {
+                text.split_inclusive('\n')
+                    .take(p["line"].as_u64().expect("line") as usize)
+                    .map(str::len)
+                    .sum::<usize>()
+                    + p["character"].as_u64().expect("character") as usize
+            };
+            (
+                offset(&item["range"]["start"]),
+                offset(&item["range"]["end"]),
+            )
+        }
+        None => (at, at),
+    };
+    let mut completed = text.clone();
+    completed.replace_range(start..end, insert);
+    assert!(
+        parses(&completed),
+        "the suggestion does not parse in place: {insert:?}"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn the_explain_action_shows_a_markdown_document_about_the_function() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::explain_action") else {
+        return;
+    };
+    let project = Project::new(&model);
+    let mut client = project.server(&model);
+    let position = json!({ "line": 38, "character": 6 });
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": project.uri() }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
+    );
+    let explain = actions["result"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["command"]["command"] == "aiex.explain")
+        .unwrap_or_else(|| panic!("no Explain action in {actions}"))
+        .clone();
+    let id = client.send_request("workspace/executeCommand", explain["command"].clone());
+    let shown = client.wait_for_within(
+        |m| m["method"] == "window/showDocument" && m.get("id").is_some(),
+        REQUEST_DEADLINE,
+    );
+    client.send(&json!({ "jsonrpc": "2.0", "id": shown["id"], "result": { "success": true } }));
+    let response = client.response(id);
+    eprintln!("explain: {response:#}");
+    let markdown = response["result"]["markdown"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no markdown in {response}"));
+    let body = markdown
+        .strip_prefix("# SampleApp.Accounts.fetch/2\n\n")
+        .unwrap_or_else(|| panic!("not headed by the function: {markdown:?}"));
+    assert!(body.split_whitespace().count() >= 8, "{body:?}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn add_docs_inserts_a_doc_above_the_function_and_the_file_still_parses() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::add_docs") else {
+        return;
+    };
+    let project = Project::new(&model);
+    let mut client = project.server(&model);
+    // `defp normalize(email)` (line 48) has no @doc.
+    let position = json!({ "line": 47, "character": 8 });
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": project.uri() }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
+    );
+    let add_docs = actions["result"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| {
+            a["command"]["command"]
+                .as_str()
+                .is_some_and(|c| c.contains("ddDoc"))
+        })
+        .unwrap_or_else(|| panic!("no Add docs action in {actions}"))
+        .clone();
+    let id = client.send_request("workspace/executeCommand", add_docs["command"].clone());
+    let edit = client.wait_for_within(|m| m["method"] == "workspace/applyEdit", REQUEST_DEADLINE);
+    eprintln!("applyEdit: {edit:#}");
+    client.send(&json!({ "jsonrpc": "2.0", "id": edit["id"], "result": { "applied": true } }));
+    let response = client.response_within(id, REQUEST_DEADLINE);
+    assert!(response["error"].is_null(), "{response}");
+    let edits = edit["params"]["edit"]["documentChanges"][0]["edits"]
+        .as_array()
+        .expect("one document's edits");
+    let text = project.text();
+    let mut edited = text.clone();
+    // Apply from the end so earlier offsets stay valid (the fixture is ASCII).
+    let mut ordered: Vec<&Value> = edits.iter().collect();
+    ordered.sort_by_key(|e| {
+        std::cmp::Reverse((
+            e["range"]["start"]["line"].as_u64(),
+            e["range"]["start"]["character"].as_u64(),
+        ))
+    });
+    for e in ordered {
+        let offset = |p: &Value| {
+            text.split_inclusive('\n')
+                .take(p["line"].as_u64().expect("line") as usize)
+                .map(str::len)
+                .sum::<usize>()
+                + p["character"].as_u64().expect("character") as usize
+        };
+        edited.replace_range(
+            offset(&e["range"]["start"])..offset(&e["range"]["end"]),
+            e["newText"].as_str().expect("newText"),
+        );
+    }
+    assert!(parses(&edited), "the edited file does not parse:\n{edited}");
+    let before = edited
+        .split("defp normalize")
+        .next()
+        .expect("the function is still there");
+    // A private function's doc is a comment (Elixir discards @doc on defp, with a warning);
+    // a spec, if any, is about this function.
+    let added: Vec<&str> = before
+        .trim_end()
+        .lines()
+        .rev()
+        .take_while(|l| l.trim_start().starts_with('#') || l.trim_start().starts_with("@spec"))
+        .collect();
+    assert!(
+        !added.is_empty(),
+        "nothing added above the function:\n{edited}"
+    );
+    assert!(
+        added
+            .iter()
+            .all(|l| !l.contains("@spec") || l.contains("@spec normalize(")),
+        "a spec about another function:\n{edited}"
+    );
+    assert_eq!(
+        edited.matches("@doc").count(),
+        text.matches("@doc").count(),
+        "@doc on a private function:\n{edited}"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_chat_turn_answers_about_the_file_and_is_kept_as_a_session() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::chat") else {
+        return;
+    };
+    let project = Project::new(&model);
+    let output = project.cli(&[
+        "chat",
+        "--file",
+        ACCOUNTS,
+        "--message",
+        "In one sentence: what does fetch/2 do when Repo.get returns nil?",
+    ]);
+    assert!(output.status.success());
+    assert!(stdout(&output).split_whitespace().count() >= 5);
+    let sessions = project.cli(&["sessions", "list"]);
+    assert!(sessions.status.success());
+    assert!(
+        stdout(&sessions).lines().count() >= 1,
+        "the turn was not kept as a session"
+    );
+}
