@@ -126,7 +126,7 @@ fn main() {
             "timeout_ms": REQUEST_DEADLINE.as_millis() as u64,
             "context_tokens": budget,
             // The budget, not the learnt speed, sizes every prompt: both modes get the same.
-            "latency_target_ms": 3_600_000
+            "latency_target_ms": 600_000
         } }
     });
     let empty = scratch.path().join("no-workspace");
