@@ -628,6 +628,81 @@ fn refactor_replaces_the_function_with_confirmation_and_refuses_what_does_not_fi
 }
 
 #[test]
+fn a_refactor_in_several_versions_applies_the_best_and_offers_the_others_on_it() {
+    let fake = Fake::start();
+    // Three versions in whatever order the concurrent requests take them: one renames the
+    // function (refused), one leaves a debugging call (a finding), one is clean.
+    fake.server.on(
+        "/api/chat",
+        vec![
+            Reply::Recorded(ollama_chat(
+                "```elixir\ndef total(items), do: items |> IO.inspect() |> Enum.sum()\n```\n",
+            )),
+            Reply::Recorded(ollama_chat(
+                "```elixir\ndef sum_all(items), do: Enum.sum(items)\n```\n",
+            )),
+            Reply::Recorded(ollama_chat(
+                "```elixir\ndef total(items), do: Enum.reduce(items, 0, &+/2)\n```\n",
+            )),
+        ],
+    );
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({ "workspace": { "workspaceEdit": { "documentChanges": true, "changeAnnotationSupport": { "groupsOnLabel": false } } } }),
+        json!({ "providers": { "local": ollama(&fake.server.url()) }, "features": { "actions": { "providers": ["local"], "candidates": 3 } } }),
+        None,
+    );
+    client.open(ACTION_DOC, ACTION_TEXT);
+    let offered = action(&mut client, "aiex.refactor", 4, 6);
+    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    assert_eq!(fake.server.request_count(), 3);
+    let edited = apply_workspace_edit(ACTION_TEXT, &apply["params"]["edit"]);
+    assert!(
+        edited.contains("def total(items), do: Enum.reduce(items, 0, &+/2)\n"),
+        "{edited}"
+    );
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": ACTION_DOC, "version": 2 }, "contentChanges": [{ "text": edited }] }),
+    );
+
+    // On the applied version: the other one that passed, as a code action.
+    let other = action(&mut client, "aiex.useAlternative", 3, 8);
+    assert_eq!(
+        other["title"], "Aiex: refactor Cart.total/1 (version 2 of 2)",
+        "{other}"
+    );
+    let id = client.send_request("workspace/executeCommand", other["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    let swapped = apply_workspace_edit(&edited, &apply["params"]["edit"]);
+    assert!(
+        swapped.contains("def total(items), do: items |> IO.inspect() |> Enum.sum()\n"),
+        "{swapped}"
+    );
+    assert!(!swapped.contains("reduce"), "{swapped}");
+    assert_eq!(fake.server.request_count(), 3, "no new provider call");
+
+    // Once the code changed, the other versions no longer fit: not offered.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": ACTION_DOC, "version": 3 }, "contentChanges": [{ "text": swapped.replace("Enum.sum()", "Enum.sum() |> round()") }] }),
+    );
+    let position = json!({ "line": 3, "character": 8 });
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": ACTION_DOC }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
+    );
+    assert!(
+        !actions.to_string().contains("aiex.useAlternative"),
+        "{actions}"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn explain_shows_a_markdown_document_and_returns_the_text() {
     let fake = Fake::start();
     fake.server.on(

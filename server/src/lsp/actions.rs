@@ -32,6 +32,96 @@ pub const AI_COMMANDS: &[(&str, &str, &str)] = &[
 /// The "fix with AI" command, offered as a quick fix on a diagnostic inside a function.
 pub const FIX_COMMAND: &str = "aiex.fix";
 
+/// Puts another version of a multi-version AI edit in place (`features.actions.candidates`).
+pub const ALTERNATIVE_COMMAND: &str = "aiex.useAlternative";
+
+/// The arguments of [`ALTERNATIVE_COMMAND`].
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct AlternativeArguments {
+    /// The document.
+    pub uri: lsp::Uri,
+    /// Which of the other versions (0 is the second best).
+    pub index: usize,
+}
+
+/// The code actions putting another version of the last AI edit in place, when the cursor
+/// is on the version applied.
+pub fn alternatives(
+    state: &ServerState,
+    uri: &lsp::Uri,
+    offset: usize,
+) -> Vec<lsp::CodeActionOrCommand> {
+    let key = convert::document_key(uri);
+    state
+        .engine()
+        .edit_alternatives(&key, offset)
+        .into_iter()
+        .map(|(index, title)| {
+            let arguments = serde_json::to_value(AlternativeArguments {
+                uri: uri.clone(),
+                index,
+            })
+            .ok();
+            lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+                title: title.clone(),
+                kind: Some(lsp::CodeActionKind::REFACTOR_REWRITE),
+                command: Some(lsp::Command {
+                    title,
+                    command: ALTERNATIVE_COMMAND.to_owned(),
+                    arguments: arguments.map(|a| vec![a]),
+                }),
+                ..lsp::CodeAction::default()
+            })
+        })
+        .collect()
+}
+
+/// Runs [`ALTERNATIVE_COMMAND`]: the other version goes out like every AI edit, after a
+/// checkpoint of the file.
+pub async fn use_alternative(
+    client: &Client,
+    state: &ServerState,
+    arguments: Vec<serde_json::Value>,
+) -> Result<serde_json::Value> {
+    let argument = arguments.into_iter().next().ok_or_else(|| {
+        Error::invalid_params(format!("{ALTERNATIVE_COMMAND} needs {{uri, index}}"))
+    })?;
+    let args: AlternativeArguments = serde_json::from_value(argument)
+        .map_err(|e| Error::invalid_params(format!("{ALTERNATIVE_COMMAND}: bad arguments: {e}")))?;
+    let edit = state
+        .engine()
+        .use_alternative(
+            &convert::document_key(&args.uri),
+            args.index,
+            crate::engine::RunProjectCode::IfTrusted,
+        )
+        .await
+        .map_err(to_lsp)?;
+    apply_ai_edit(client, state, edit).await
+}
+
+/// Sends an AI edit of an existing file, recorded in a checkpoint first; its text.
+async fn apply_ai_edit(
+    client: &Client,
+    state: &ServerState,
+    edit: FileEdit,
+) -> Result<serde_json::Value> {
+    let text = edit.new_text.clone();
+    // A way back from every AI edit: the file is recorded before the edit goes out.
+    let checkpoint = state
+        .engine()
+        .checkpoint_edit(None, &edit)
+        .map_err(to_lsp)?;
+    send_edit(client, file_edit(state, edit)?).await?;
+    if let Some(checkpoint) = &checkpoint {
+        state
+            .engine()
+            .note_edit_applied(checkpoint)
+            .map_err(to_lsp)?;
+    }
+    Ok(serde_json::json!({ "applied": true, "text": text }))
+}
+
 /// True for every command this module runs.
 pub fn runs(command: &str) -> bool {
     command == FIX_COMMAND || AI_COMMANDS.iter().any(|(c, _, _)| *c == command)
@@ -205,26 +295,12 @@ pub async fn run(
             show_explanation(client, state, &title, markdown).await
         }
         ActionOutcome::Edit(edit) => {
-            let text = edit.new_text.clone();
             let uri = convert::uri_of(&edit.key);
-            // A way back from every AI edit: the file is recorded before the edit goes out.
-            let checkpoint = state
-                .engine()
-                .checkpoint_edit(None, &edit)
-                .map_err(to_lsp)?;
-            send_edit(client, file_edit(state, edit)?).await?;
-            if let Some(checkpoint) = &checkpoint {
-                state
-                    .engine()
-                    .note_edit_applied(checkpoint)
-                    .map_err(to_lsp)?;
+            let mut result = apply_ai_edit(client, state, edit).await?;
+            if let (ActionKind::GenerateTests, Some(uri)) = (kind, uri) {
+                result["uri"] = serde_json::json!(uri.as_str());
             }
-            Ok(match (kind, uri) {
-                (ActionKind::GenerateTests, Some(uri)) => {
-                    serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text })
-                }
-                _ => serde_json::json!({ "applied": true, "text": text }),
-            })
+            Ok(result)
         }
         ActionOutcome::CreateFile { path, text, label } => {
             let uri = lsp::Uri::from_file_path(&path)

@@ -618,6 +618,7 @@ impl LanguageServer for Backend {
                                 .map(|(command, _, _)| *command),
                         )
                         .chain(std::iter::once(super::actions::FIX_COMMAND))
+                        .chain(std::iter::once(super::actions::ALTERNATIVE_COMMAND))
                         .chain(std::iter::once(super::availability::SET_UP_COMMAND))
                         .chain(super::chat::COMMANDS.iter().copied())
                         .map(str::to_owned)
@@ -939,6 +940,7 @@ impl LanguageServer for Backend {
                     ));
                 }
                 actions.extend(super::actions::offered(uri, params.range.start, target));
+                actions.extend(super::actions::alternatives(&self.state, uri, start.byte));
             }
         }
         Ok(Some(actions))
@@ -1191,6 +1193,11 @@ impl LanguageServer for Backend {
             }
             command if super::chat::COMMANDS.contains(&command) => {
                 super::chat::restore(&self.client, &self.state, command, params.arguments)
+                    .await
+                    .map(Some)
+            }
+            super::actions::ALTERNATIVE_COMMAND => {
+                super::actions::use_alternative(&self.client, &self.state, params.arguments)
                     .await
                     .map(Some)
             }

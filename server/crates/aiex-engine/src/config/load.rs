@@ -293,6 +293,7 @@ const RANGES: &[Range] = &[
         " tokens",
     ),
     range("features.completion.candidates", 1.0, 5.0, ""),
+    range("features.actions.candidates", 1.0, 5.0, ""),
     range(
         "features.completion.latency_target_ms",
         200.0,

@@ -76,7 +76,7 @@ pub struct FeaturesConfig {
     /// Hover explanations and the explain action.
     pub explain: ExplainConfig,
     /// Code actions: refactor, tests, docs, fixes.
-    pub actions: FeatureConfig,
+    pub actions: ActionsConfig,
 }
 
 impl FeaturesConfig {
@@ -173,21 +173,27 @@ impl Default for CompletionConfig {
     }
 }
 
-/// Settings shared by every AI feature.
+/// The AI code actions' settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct FeatureConfig {
+pub struct ActionsConfig {
     /// Whether the feature is on.
     pub enabled: bool,
     /// Providers to try, in order (failover goes down the list).
     pub providers: Vec<String>,
+    /// How many versions an edit (Add docs, Refactor, Fix) is asked in: more than one asks
+    /// the provider again with sampling, keeps those that pass the action's own checks, applies
+    /// the one adding fewest findings of the built-in checks, and offers the others as code
+    /// actions ("use alternative 2 of 3") on the edited function.
+    pub candidates: usize,
 }
 
-impl Default for FeatureConfig {
+impl Default for ActionsConfig {
     fn default() -> Self {
         Self {
             enabled: true,
             providers: Vec::new(),
+            candidates: 1,
         }
     }
 }

@@ -228,6 +228,33 @@ impl Engine {
             files,
             redactions,
         };
+        // Several versions of an edit of the function (`features.actions.candidates`).
+        let versions = match kind {
+            ActionKind::AddDocs | ActionKind::Refactor | ActionKind::Fix => {
+                features.actions.candidates.max(1)
+            }
+            ActionKind::Explain | ActionKind::GenerateTests => 1,
+        };
+        if versions > 1 {
+            let answers = self
+                .ask_versions(&chain, prompt, outbound, versions)
+                .await?;
+            let edits: Vec<Result<ActionOutcome, AiError>> = answers
+                .iter()
+                .map(|answer| match kind {
+                    ActionKind::AddDocs => add_docs(&key, &snapshot, &source, &target, answer),
+                    _ => refactor(&key, &snapshot, &source, &target, answer),
+                })
+                .collect();
+            let (best, others) = self.best_edit(&key, &source, edits).await?;
+            let best = if self.may_run_project_code(run_project_code).is_ok() {
+                self.formatted(best).await
+            } else {
+                best
+            };
+            self.edit_alternatives.remember(&best, &target, others);
+            return Ok((ActionOutcome::Edit(best), None));
+        }
         // No deadline of the engine's own: the provider's `request_timeout_ms` is the user's word
         // on how long a model may take (minutes, for a model on a laptop CPU).
         let answer = self
@@ -256,6 +283,138 @@ impl Engine {
             other => other,
         };
         Ok((outcome, None))
+    }
+
+    /// `versions` answers to one prompt, asked at once: the prompt as it is, then sampled
+    /// again (never from the response cache). Fails only when every request failed.
+    async fn ask_versions(
+        &self,
+        chain: &crate::llm::ProviderChain,
+        prompt: crate::llm::LlmRequest,
+        outbound: Outbound,
+        versions: usize,
+    ) -> Result<Vec<String>, AiError> {
+        let asks = (0..versions).map(|version| {
+            let prompt = if version == 0 {
+                prompt.clone()
+            } else {
+                prompt.clone().without_cache().with_temperature(0.8)
+            };
+            self.ask(chain, prompt, outbound.clone())
+        });
+        let mut answers = Vec::new();
+        let mut first_error = None;
+        for result in futures::future::join_all(asks).await {
+            match result {
+                Ok(response) => answers.push(response.text),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) if answers.is_empty() => Err(AiError::Provider(error)),
+            _ => Ok(answers),
+        }
+    }
+
+    /// Of the versions that passed the action's checks, the one adding fewest findings of the
+    /// built-in checks, and the others (distinct, best first). The first refusal is the error
+    /// when none passed.
+    async fn best_edit(
+        &self,
+        key: &DocumentKey,
+        source: &str,
+        edits: Vec<Result<ActionOutcome, AiError>>,
+    ) -> Result<(FileEdit, Vec<String>), AiError> {
+        let mut passed = Vec::new();
+        let mut first_error = None;
+        for edit in edits {
+            match edit {
+                Ok(ActionOutcome::Edit(edit)) => passed.push(edit),
+                Ok(_) => {}
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        if passed.is_empty() {
+            return Err(first_error.unwrap_or_else(|| {
+                AiError::UnusableAnswer("no version of the edit could be used".to_owned())
+            }));
+        }
+        let file = key
+            .path()
+            .and_then(|path| self.gate().admit(path).ok())
+            .map_or_else(
+                || crate::checks::FileContext::for_path("lib/untitled.ex"),
+                |admitted| crate::checks::FileContext::for_path(admitted.relative),
+            );
+        let checks = self.config().config.checks.clone();
+        let source = source.to_owned();
+        // Parsing and checking whole files: on the blocking pool.
+        let ranked = tokio::task::spawn_blocking(move || {
+            let mut seen = std::collections::HashSet::new();
+            let mut scored: Vec<(usize, FileEdit)> = passed
+                .into_iter()
+                .filter(|edit| seen.insert(edit.new_text.clone()))
+                .map(|edit| {
+                    let whole = format!(
+                        "{}{}{}",
+                        &source[..edit.range.start],
+                        edit.new_text,
+                        &source[edit.range.end..]
+                    );
+                    let findings = crate::syntax::parse_str(&whole).map_or(usize::MAX, |tree| {
+                        crate::checks::run_checks(&whole, &tree, &file, &checks).len()
+                    });
+                    (findings, edit)
+                })
+                .collect();
+            scored.sort_by_key(|(findings, _)| *findings);
+            scored
+        })
+        .await
+        .map_err(|error| AiError::Io(format!("ranking the versions failed: {error}")))?;
+        let mut ranked = ranked.into_iter().map(|(_, edit)| edit);
+        let best = ranked.next().expect("at least one version passed");
+        Ok((best, ranked.map(|edit| edit.new_text).collect()))
+    }
+
+    /// The other versions of the last multi-version AI edit of `key`, as (index, title),
+    /// while the document still holds the version applied and `offset` is on it.
+    pub fn edit_alternatives(&self, key: &DocumentKey, offset: usize) -> Vec<(usize, String)> {
+        let Some(handle) = self.documents.get(key) else {
+            return Vec::new();
+        };
+        let rope = handle.with_document(|d| d.rope().clone());
+        self.edit_alternatives.offered(key, &rope, offset)
+    }
+
+    /// The edit that puts version `index` of the alternatives in place of the one applied
+    /// (which becomes an alternative in turn).
+    pub async fn use_alternative(
+        &self,
+        key: &DocumentKey,
+        index: usize,
+        run_project_code: RunProjectCode,
+    ) -> Result<FileEdit, AiError> {
+        let handle = self
+            .documents
+            .get(key)
+            .ok_or_else(|| AiError::UnknownDocument(key.clone()))?;
+        let (rope, version) = handle.with_document(|d| (d.rope().clone(), d.version()));
+        let edit = self
+            .edit_alternatives
+            .take(key, &rope, version, index)
+            .map_err(AiError::NotApplicable)?;
+        let applied = if self.may_run_project_code(run_project_code).is_ok() {
+            self.formatted(edit).await
+        } else {
+            edit
+        };
+        self.edit_alternatives.applied(key, &applied);
+        Ok(applied)
     }
 
     /// An edit as the project's `mix format` writes it (its `.formatter.exs`), when the

@@ -11,6 +11,7 @@
 //! - no protocol types: positions come in as [`Cursor`]s, edits go out as byte ranges.
 
 pub mod actions;
+mod alternatives;
 pub mod audit;
 mod chat;
 mod checkpoints;
@@ -90,6 +91,8 @@ pub struct Engine {
     audit: RwLock<Option<AuditLog>>,
     tokens: RwLock<Arc<TokenCounter>>,
     completions: completion::Completions,
+    /// The other versions of multi-version AI edits, per document.
+    edit_alternatives: alternatives::EditAlternatives,
     /// Whether each open document's text reads as a secret file, by version: judged once per
     /// version, not per keystroke.
     secret_text: dashmap::DashMap<DocumentKey, (i32, bool)>,
@@ -393,6 +396,7 @@ impl Engine {
     /// Closes a document: its text, tree and completion state are dropped.
     pub fn close(&self, key: &DocumentKey) -> bool {
         self.completions.forget(key);
+        self.edit_alternatives.forget(key);
         self.secret_text.remove(key);
         self.documents.close(key)
     }
