@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use lsp_client::LspClient;
+use lsp_client::{apply_workspace_edit, LspClient};
 use serde_json::{json, Value};
 use support::fake_provider::{BlockingFake as Fake, Reply};
 use support::ollama::{chat as ollama_chat, generate as ollama_stream};
@@ -516,43 +516,7 @@ fn without_a_model_the_ai_actions_give_way_to_set_up_a_model() {
 }
 
 fn action(client: &mut LspClient, command: &str, line: u32, character: u32) -> Value {
-    let position = json!({ "line": line, "character": character });
-    let actions = client.request(
-        "textDocument/codeAction",
-        json!({ "textDocument": { "uri": ACTION_DOC }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
-    );
-    actions["result"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .find(|a| a["command"]["command"] == command)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {command} in {actions}"))
-}
-
-/// Applies the text edits of a versioned workspace edit to `text`.
-fn apply_workspace_edit(text: &str, edit: &Value) -> String {
-    let mut result = text.to_owned();
-    let mut edits: Vec<Value> = edit["documentChanges"][0]["edits"]
-        .as_array()
-        .expect("edits")
-        .clone();
-    edits.sort_by_key(|e| {
-        std::cmp::Reverse((
-            e["range"]["start"]["line"].as_u64(),
-            e["range"]["start"]["character"].as_u64(),
-        ))
-    });
-    for e in edits {
-        let offset = |p: &Value| {
-            let line = p["line"].as_u64().expect("line") as usize;
-            let start: usize = result.split_inclusive('\n').take(line).map(str::len).sum();
-            start + p["character"].as_u64().expect("character") as usize
-        };
-        let (from, to) = (offset(&e["range"]["start"]), offset(&e["range"]["end"]));
-        result.replace_range(from..to, e["newText"].as_str().expect("newText"));
-    }
-    result
+    client.code_action(ACTION_DOC, line, character, command)
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use lsp_client::LspClient;
-use serde_json::{json, Value};
+use serde_json::json;
 use support::realmodel::{RealModel, REQUEST_DEADLINE};
 
 /// `lib/sample_app/accounts.ex`, 1-based line 27: `    Mailer.deliver_welcome(user)`, held
@@ -182,27 +182,18 @@ fn an_editor_gets_an_inline_completion_that_parses_in_place() {
     let insert = item["insertText"].as_str().expect("an inline completion");
     assert!(!insert.trim().is_empty());
     let text = project.text();
-    let at = text
-        .split_inclusive('\n')
-        .take(HELD_OUT_LINE - 1)
-        .map(str::len)
-        .sum::<usize>()
-        + 4;
     let (start, end) = match item["range"].as_object() {
-        Some(_) => {
-            let offset = |p: &Value| {
-                text.split_inclusive('\n')
-                    .take(p["line"].as_u64().expect("line") as usize)
-                    .map(str::len)
-                    .sum::<usize>()
-                    + p["character"].as_u64().expect("character") as usize
-            };
-            (
-                offset(&item["range"]["start"]),
-                offset(&item["range"]["end"]),
-            )
+        Some(_) => (
+            lsp_client::byte_offset(&text, &item["range"]["start"]),
+            lsp_client::byte_offset(&text, &item["range"]["end"]),
+        ),
+        None => {
+            let at = lsp_client::byte_offset(
+                &text,
+                &json!({ "line": HELD_OUT_LINE - 1, "character": 4 }),
+            );
+            (at, at)
         }
-        None => (at, at),
     };
     let mut completed = text.clone();
     completed.replace_range(start..end, insert);
@@ -220,18 +211,7 @@ fn the_explain_action_shows_a_markdown_document_about_the_function() {
     };
     let project = Project::new(&model);
     let mut client = project.server(&model);
-    let position = json!({ "line": 38, "character": 6 });
-    let actions = client.request(
-        "textDocument/codeAction",
-        json!({ "textDocument": { "uri": project.uri() }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
-    );
-    let explain = actions["result"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .find(|a| a["command"]["command"] == "aiex.explain")
-        .unwrap_or_else(|| panic!("no Explain action in {actions}"))
-        .clone();
+    let explain = client.code_action(&project.uri(), 38, 6, "aiex.explain");
     let id = client.send_request("workspace/executeCommand", explain["command"].clone());
     let shown = client.wait_for_within(
         |m| m["method"] == "window/showDocument" && m.get("id").is_some(),
@@ -258,54 +238,15 @@ fn add_docs_inserts_a_doc_above_the_function_and_the_file_still_parses() {
     let project = Project::new(&model);
     let mut client = project.server(&model);
     // `defp normalize(email)` (line 48) has no @doc.
-    let position = json!({ "line": 47, "character": 8 });
-    let actions = client.request(
-        "textDocument/codeAction",
-        json!({ "textDocument": { "uri": project.uri() }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
-    );
-    let add_docs = actions["result"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .find(|a| {
-            a["command"]["command"]
-                .as_str()
-                .is_some_and(|c| c.contains("ddDoc"))
-        })
-        .unwrap_or_else(|| panic!("no Add docs action in {actions}"))
-        .clone();
+    let add_docs = client.code_action(&project.uri(), 47, 8, "aiex.addDocs");
     let id = client.send_request("workspace/executeCommand", add_docs["command"].clone());
     let edit = client.wait_for_within(|m| m["method"] == "workspace/applyEdit", REQUEST_DEADLINE);
     eprintln!("applyEdit: {edit:#}");
     client.send(&json!({ "jsonrpc": "2.0", "id": edit["id"], "result": { "applied": true } }));
     let response = client.response_within(id, REQUEST_DEADLINE);
     assert!(response["error"].is_null(), "{response}");
-    let edits = edit["params"]["edit"]["documentChanges"][0]["edits"]
-        .as_array()
-        .expect("one document's edits");
     let text = project.text();
-    let mut edited = text.clone();
-    // Apply from the end so earlier offsets stay valid (the fixture is ASCII).
-    let mut ordered: Vec<&Value> = edits.iter().collect();
-    ordered.sort_by_key(|e| {
-        std::cmp::Reverse((
-            e["range"]["start"]["line"].as_u64(),
-            e["range"]["start"]["character"].as_u64(),
-        ))
-    });
-    for e in ordered {
-        let offset = |p: &Value| {
-            text.split_inclusive('\n')
-                .take(p["line"].as_u64().expect("line") as usize)
-                .map(str::len)
-                .sum::<usize>()
-                + p["character"].as_u64().expect("character") as usize
-        };
-        edited.replace_range(
-            offset(&e["range"]["start"])..offset(&e["range"]["end"]),
-            e["newText"].as_str().expect("newText"),
-        );
-    }
+    let edited = lsp_client::apply_workspace_edit(&text, &edit["params"]["edit"]);
     assert!(parses(&edited), "the edited file does not parse:\n{edited}");
     let before = edited
         .split("defp normalize")

@@ -265,6 +265,23 @@ impl LspClient {
     }
 
     /// Sends shutdown and exit, and returns the exit status.
+    /// The code action running `command` offered at (`line`, `character`) of `uri`; fails
+    /// the test when there is none.
+    pub fn code_action(&mut self, uri: &str, line: u32, character: u32, command: &str) -> Value {
+        let position = json!({ "line": line, "character": character });
+        let actions = self.request(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": uri }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
+        );
+        actions["result"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .find(|a| a["command"]["command"] == command)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {command} in {actions}"))
+    }
+
     pub fn shutdown(&mut self) -> ExitStatus {
         let response = self.request("shutdown", Value::Null);
         assert_eq!(response["result"], Value::Null, "{response}");
@@ -283,6 +300,36 @@ impl Drop for LspClient {
 /// A `file://` URI for a path.
 pub fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())
+}
+
+/// The byte offset of an LSP position (`{line, character}`) in `text`. Columns are taken as
+/// bytes: for ASCII texts only.
+pub fn byte_offset(text: &str, position: &Value) -> usize {
+    let line = position["line"].as_u64().expect("line") as usize;
+    let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    start + position["character"].as_u64().expect("character") as usize
+}
+
+/// `text` with the edits of a versioned workspace edit's first document applied (ASCII texts).
+pub fn apply_workspace_edit(text: &str, edit: &Value) -> String {
+    let mut result = text.to_owned();
+    let mut edits: Vec<Value> = edit["documentChanges"][0]["edits"]
+        .as_array()
+        .expect("edits")
+        .clone();
+    // From the end, so that earlier positions stay valid.
+    edits.sort_by_key(|e| {
+        std::cmp::Reverse((
+            e["range"]["start"]["line"].as_u64(),
+            e["range"]["start"]["character"].as_u64(),
+        ))
+    });
+    for e in edits {
+        let from = byte_offset(&result, &e["range"]["start"]);
+        let to = byte_offset(&result, &e["range"]["end"]);
+        result.replace_range(from..to, e["newText"].as_str().expect("newText"));
+    }
+    result
 }
 
 /// Reads one framed message; `None` at end of stream.

@@ -343,40 +343,26 @@ impl Engine {
                 AiError::UnusableAnswer("no version of the edit could be used".to_owned())
             }));
         }
-        let file = key
-            .path()
-            .and_then(|path| self.gate().admit(path).ok())
-            .map_or_else(
-                || crate::checks::FileContext::for_path("lib/untitled.ex"),
-                |admitted| crate::checks::FileContext::for_path(admitted.relative),
-            );
-        let checks = self.config().config.checks.clone();
+        let ranker = self.ranker(key);
         let source = source.to_owned();
         // Parsing and checking whole files: on the blocking pool.
         let ranked = tokio::task::spawn_blocking(move || {
-            let mut seen = std::collections::HashSet::new();
-            let mut scored: Vec<(usize, FileEdit)> = passed
-                .into_iter()
-                .filter(|edit| seen.insert(edit.new_text.clone()))
-                .map(|edit| {
-                    let whole = format!(
+            ranker.rank(
+                passed,
+                |edit| edit.new_text.clone(),
+                |edit| {
+                    format!(
                         "{}{}{}",
                         &source[..edit.range.start],
                         edit.new_text,
                         &source[edit.range.end..]
-                    );
-                    let findings = crate::syntax::parse_str(&whole).map_or(usize::MAX, |tree| {
-                        crate::checks::run_checks(&whole, &tree, &file, &checks).len()
-                    });
-                    (findings, edit)
-                })
-                .collect();
-            scored.sort_by_key(|(findings, _)| *findings);
-            scored
+                    )
+                },
+            )
         })
         .await
         .map_err(|error| AiError::Io(format!("ranking the versions failed: {error}")))?;
-        let mut ranked = ranked.into_iter().map(|(_, edit)| edit);
+        let mut ranked = ranked.into_iter();
         let best = ranked.next().expect("at least one version passed");
         Ok((best, ranked.map(|edit| edit.new_text).collect()))
     }

@@ -413,25 +413,20 @@ impl Engine {
         // Each candidate reparsed incrementally with it in place, and the survivors ranked by
         // the built-in checks: on the blocking pool, never on the message loop.
         let (parsed_rope, tree_copy) = (syntax.rope.clone(), tree.clone());
-        let checks = (cleaned.len() > 1).then(|| {
-            let file = key
-                .path()
-                .and_then(|path| self.gate().admit(path).ok())
-                .map_or_else(
-                    || crate::checks::FileContext::for_path("lib/untitled.ex"),
-                    |admitted| crate::checks::FileContext::for_path(admitted.relative),
-                );
-            (file, config.config.checks.clone())
-        });
+        let ranker = (cleaned.len() > 1).then(|| self.ranker(key));
         let text_copy = text.clone();
         let ranked = tokio::task::spawn_blocking(move || {
             let fitted = cleaned.iter().filter_map(|candidate| {
                 completion::fit_to_syntax(&parsed_rope, &tree_copy, cursor, candidate, mode)
             });
-            match checks {
-                Some((file, checks)) => {
-                    rank_by_findings(&text_copy, cursor, fitted, &file, &checks)
-                }
+            match ranker {
+                Some(ranker) => ranker.rank(fitted, String::clone, |candidate| {
+                    format!(
+                        "{}{candidate}{}",
+                        &text_copy[..cursor],
+                        &text_copy[cursor..]
+                    )
+                }),
                 None => fitted.collect(),
             }
         })
@@ -494,30 +489,6 @@ impl Engine {
     }
 }
 
-/// The candidates (texts to insert at `cursor`), distinct, those adding the fewest findings
-/// of the built-in checks first; equal ones keep the provider's order.
-fn rank_by_findings(
-    text: &str,
-    cursor: usize,
-    candidates: impl Iterator<Item = String>,
-    file: &crate::checks::FileContext,
-    checks: &crate::checks::ChecksConfig,
-) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut scored: Vec<(usize, String)> = candidates
-        .filter(|candidate| seen.insert(candidate.clone()))
-        .map(|candidate| {
-            let whole = format!("{}{candidate}{}", &text[..cursor], &text[cursor..]);
-            let findings = crate::syntax::parse_str(&whole).map_or(usize::MAX, |tree| {
-                crate::checks::run_checks(&whole, &tree, file, checks).len()
-            });
-            (findings, candidate)
-        })
-        .collect();
-    scored.sort_by_key(|(findings, _)| *findings);
-    scored.into_iter().map(|(_, candidate)| candidate).collect()
-}
-
 /// Identifies a place: the text and the cursor in it.
 fn place_hash(text: &str, cursor: usize) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -541,22 +512,6 @@ fn word_start(text: &str, cursor: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn candidates_adding_findings_come_last_and_duplicates_go() {
-        let text = "defmodule M do\n  def f(x) do\n    \n  end\nend\n";
-        let cursor = text.find("    \n").expect("the empty line") + 4;
-        let ranked = rank_by_findings(
-            text,
-            cursor,
-            ["IO.inspect(x)", "x + 1", "x + 1", "dbg(x)"]
-                .into_iter()
-                .map(str::to_owned),
-            &crate::checks::FileContext::for_path("lib/m.ex"),
-            &crate::checks::ChecksConfig::default(),
-        );
-        assert_eq!(ranked, ["x + 1", "IO.inspect(x)", "dbg(x)"]);
-    }
 
     #[test]
     fn the_word_being_typed_is_found_across_unicode() {

@@ -22,6 +22,7 @@ mod gateway;
 pub mod mix_runner;
 mod persist;
 pub mod privacy;
+mod ranking;
 mod workspace;
 
 use std::path::{Path, PathBuf};
