@@ -92,7 +92,7 @@ impl Project {
 
     /// An LSP server on the project, configured through `initializationOptions` (a user's
     /// editor settings), every feature on the real model.
-    fn server(&self, model: &RealModel) -> LspClient {
+    fn server(&self, model: &RealModel, candidates: usize) -> LspClient {
         let deadline = REQUEST_DEADLINE.as_millis() as u64;
         let mut client = LspClient::spawn(Some(&self.root));
         client.initialize(
@@ -103,9 +103,9 @@ impl Project {
             json!({
                 "providers": { "local": model.provider() },
                 "features": {
-                    "completion": { "providers": ["local"], "debounce_min_ms": 0, "debounce_max_ms": 0, "timeout_ms": deadline },
+                    "completion": { "providers": ["local"], "debounce_min_ms": 0, "debounce_max_ms": 0, "timeout_ms": deadline, "candidates": candidates },
                     "explain": { "providers": ["local"], "hover": false },
-                    "actions": { "providers": ["local"] }
+                    "actions": { "providers": ["local"], "candidates": candidates }
                 }
             }),
             Some(&self.root),
@@ -169,7 +169,72 @@ fn an_editor_gets_an_inline_completion_that_parses_in_place() {
         return;
     };
     let project = Project::new(&model);
-    let mut client = project.server(&model);
+    let mut client = project.server(&model, 1);
+    let offered = inline_completions_at_the_held_out_line(&project, &mut client);
+    assert!(!offered.is_empty(), "no inline completion");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn several_candidates_from_a_real_model_each_parse_in_place_and_refactors_alternate() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::candidates") else {
+        return;
+    };
+    let project = Project::new(&model);
+    let mut client = project.server(&model, 3);
+    let offered = inline_completions_at_the_held_out_line(&project, &mut client);
+    assert!(!offered.is_empty(), "no inline completion");
+    eprintln!("{} distinct candidates: {offered:?}", offered.len());
+
+    // Refactor `fetch/2` in two versions: the applied one parses; the other, when the model
+    // gave a distinct one that passed, is offered on it and parses too.
+    let refactor = client.code_action(&project.uri(), 38, 6, "aiex.refactor");
+    let id = client.send_request("workspace/executeCommand", refactor["command"].clone());
+    let edit = client.wait_for_within(|m| m["method"] == "workspace/applyEdit", REQUEST_DEADLINE);
+    client.send(&json!({ "jsonrpc": "2.0", "id": edit["id"], "result": { "applied": true } }));
+    assert!(client.response_within(id, REQUEST_DEADLINE)["error"].is_null());
+    let edited = lsp_client::apply_workspace_edit(&project.text(), &edit["params"]["edit"]);
+    assert!(
+        parses(&edited),
+        "the refactored file does not parse:\n{edited}"
+    );
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": project.uri(), "version": 2 }, "contentChanges": [{ "text": edited }] }),
+    );
+    let position = json!({ "line": 38, "character": 6 });
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": project.uri() }, "range": { "start": position, "end": position }, "context": { "diagnostics": [] } }),
+    );
+    let other = actions["result"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["command"]["command"] == "aiex.useAlternative")
+        .cloned();
+    match other {
+        Some(other) => {
+            let id = client.send_request("workspace/executeCommand", other["command"].clone());
+            let edit =
+                client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+            assert!(client.response(id)["error"].is_null());
+            let swapped = lsp_client::apply_workspace_edit(&edited, &edit["params"]["edit"]);
+            assert!(
+                parses(&swapped),
+                "the other version does not parse:\n{swapped}"
+            );
+        }
+        None => eprintln!("the model gave one usable version only: no alternative offered"),
+    }
+    assert!(client.shutdown().success());
+}
+
+/// The inline completions offered at the held-out line, each checked to parse in place.
+fn inline_completions_at_the_held_out_line(
+    project: &Project,
+    client: &mut LspClient,
+) -> Vec<String> {
     let id = client.send_request(
         "textDocument/inlineCompletion",
         json!({ "textDocument": { "uri": project.uri() },
@@ -178,30 +243,37 @@ fn an_editor_gets_an_inline_completion_that_parses_in_place() {
     );
     let response = client.response_within(id, REQUEST_DEADLINE);
     eprintln!("inlineCompletion: {response:#}");
-    let item = &response["result"]["items"][0];
-    let insert = item["insertText"].as_str().expect("an inline completion");
-    assert!(!insert.trim().is_empty());
-    let text = project.text();
-    let (start, end) = match item["range"].as_object() {
-        Some(_) => (
-            lsp_client::byte_offset(&text, &item["range"]["start"]),
-            lsp_client::byte_offset(&text, &item["range"]["end"]),
-        ),
-        None => {
-            let at = lsp_client::byte_offset(
-                &text,
-                &json!({ "line": HELD_OUT_LINE - 1, "character": 4 }),
-            );
-            (at, at)
-        }
-    };
-    let mut completed = text.clone();
-    completed.replace_range(start..end, insert);
-    assert!(
-        parses(&completed),
-        "the suggestion does not parse in place: {insert:?}"
-    );
-    assert!(client.shutdown().success());
+    let items = response["result"]["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    let mut offered = Vec::new();
+    for item in &items {
+        let insert = item["insertText"].as_str().expect("an inline completion");
+        assert!(!insert.trim().is_empty());
+        let text = project.text();
+        let (start, end) = match item["range"].as_object() {
+            Some(_) => (
+                lsp_client::byte_offset(&text, &item["range"]["start"]),
+                lsp_client::byte_offset(&text, &item["range"]["end"]),
+            ),
+            None => {
+                let at = lsp_client::byte_offset(
+                    &text,
+                    &json!({ "line": HELD_OUT_LINE - 1, "character": 4 }),
+                );
+                (at, at)
+            }
+        };
+        let mut completed = text.clone();
+        completed.replace_range(start..end, insert);
+        assert!(
+            parses(&completed),
+            "the suggestion does not parse in place: {insert:?}"
+        );
+        offered.push(insert.to_owned());
+    }
+    offered
 }
 
 #[test]
@@ -210,7 +282,7 @@ fn the_explain_action_shows_a_markdown_document_about_the_function() {
         return;
     };
     let project = Project::new(&model);
-    let mut client = project.server(&model);
+    let mut client = project.server(&model, 1);
     let explain = client.code_action(&project.uri(), 38, 6, "aiex.explain");
     let id = client.send_request("workspace/executeCommand", explain["command"].clone());
     let shown = client.wait_for_within(
@@ -236,7 +308,7 @@ fn add_docs_inserts_a_doc_above_the_function_and_the_file_still_parses() {
         return;
     };
     let project = Project::new(&model);
-    let mut client = project.server(&model);
+    let mut client = project.server(&model, 1);
     // `defp normalize(email)` (line 48) has no @doc.
     let add_docs = client.code_action(&project.uri(), 47, 8, "aiex.addDocs");
     let id = client.send_request("workspace/executeCommand", add_docs["command"].clone());
