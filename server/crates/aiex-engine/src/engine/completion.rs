@@ -361,7 +361,7 @@ impl Engine {
                     "completion sent"
                 );
                 let mut raw = String::new();
-                let mut outcome = "ok".to_owned();
+                let mut failure = None;
                 let mut response = None;
                 while let Some(event) = stream.next().await {
                     match event {
@@ -378,12 +378,15 @@ impl Engine {
                         }
                         Err(error) => {
                             warn!(document = %key, "completion stream failed: {error}");
-                            outcome = format!("error: {error}");
+                            failure = Some(error);
                             break;
                         }
                     }
                 }
-                ticket.finish(&outcome, response.as_ref());
+                match &failure {
+                    Some(error) => ticket.fail(error),
+                    None => ticket.finish("ok", response.as_ref()),
+                }
                 raw
             }
             Err(error) => {
