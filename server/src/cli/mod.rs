@@ -83,6 +83,7 @@ pub enum Command {
     Usage(usage::UsageArgs),
     /// Print Prometheus metrics of the AI requests made here (from the audit log): counts,
     /// latency, tokens, cost, cache hits, per provider and feature. OTLP is not supported.
+    #[command(long_about = metrics::LONG_ABOUT)]
     Metrics(metrics::MetricsArgs),
 }
 
