@@ -14,7 +14,9 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::engine::Engine;
+/// What the endpoint serves: the exposition, or why it cannot be had. Called on the blocking
+/// pool (it reads the audit log).
+pub(crate) type MetricsSource = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 /// The most a request head may take; a scraper's is a few hundred bytes.
 const MAX_HEAD_BYTES: usize = 8 * 1024;
@@ -24,7 +26,7 @@ const MAX_CONNECTIONS: usize = 4;
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The listener serving metrics, if the configuration asks for one.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct MetricsEndpoint {
     serving: Mutex<Option<Serving>>,
 }
@@ -33,6 +35,15 @@ pub(crate) struct MetricsEndpoint {
 struct Serving {
     address: SocketAddr,
     task: tokio::task::AbortHandle,
+}
+
+impl std::fmt::Debug for MetricsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let serving = self.serving.lock();
+        f.debug_struct("MetricsEndpoint")
+            .field("address", &serving.as_ref().map(|s| s.address))
+            .finish()
+    }
 }
 
 impl Drop for Serving {
@@ -49,7 +60,7 @@ impl MetricsEndpoint {
     pub(crate) fn apply(
         &self,
         address: Option<SocketAddr>,
-        engine: &Arc<Engine>,
+        source: impl FnOnce() -> MetricsSource,
     ) -> Option<String> {
         let mut serving = self.serving.lock();
         if serving.as_ref().map(|s| s.address) == address {
@@ -68,7 +79,7 @@ impl MetricsEndpoint {
             }
         };
         tracing::info!(%address, "serving Prometheus metrics at /metrics");
-        let task = tokio::spawn(accept(listener, Arc::clone(engine))).abort_handle();
+        let task = tokio::spawn(accept(listener, source())).abort_handle();
         *serving = Some(Serving { address, task });
         None
     }
@@ -80,7 +91,7 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(listener)
 }
 
-async fn accept(listener: TcpListener, engine: Arc<Engine>) {
+async fn accept(listener: TcpListener, source: MetricsSource) {
     let turns = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = match listener.accept().await {
@@ -95,18 +106,18 @@ async fn accept(listener: TcpListener, engine: Arc<Engine>) {
         let Ok(turn) = Arc::clone(&turns).try_acquire_owned() else {
             continue;
         };
-        let engine = Arc::clone(&engine);
+        let source = Arc::clone(&source);
         tokio::spawn(async move {
             let _turn = turn;
-            let _ = tokio::time::timeout(CONNECTION_DEADLINE, answer(stream, engine)).await;
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, answer(stream, source)).await;
         });
     }
 }
 
-async fn answer(mut stream: TcpStream, engine: Arc<Engine>) -> std::io::Result<()> {
+async fn answer(mut stream: TcpStream, source: MetricsSource) -> std::io::Result<()> {
     let head = read_head(&mut stream).await?;
     let response = match route(&head) {
-        Route::Metrics => match tokio::task::spawn_blocking(move || engine.metrics_text()).await {
+        Route::Metrics => match tokio::task::spawn_blocking(move || source()).await {
             Ok(Ok(text)) => response("200 OK", "text/plain; version=0.0.4; charset=utf-8", &text),
             Ok(Err(error)) => {
                 tracing::warn!("metrics endpoint: {error}");
@@ -237,7 +248,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_endpoint_answers_over_tcp_and_moves_when_the_address_changes() {
-        let engine = Arc::new(Engine::new());
+        let source = || -> MetricsSource {
+            Arc::new(|| Ok("# TYPE aiex_requests_total counter\n".to_owned()))
+        };
         let endpoint = MetricsEndpoint::default();
         let free = || {
             std::net::TcpListener::bind("127.0.0.1:0")
@@ -245,9 +258,9 @@ mod tests {
                 .expect("a free port")
         };
         let first = free();
-        assert_eq!(endpoint.apply(Some(first), &engine), None);
+        assert_eq!(endpoint.apply(Some(first), source), None);
         // Applying the same address again keeps the listener (no "address in use").
-        assert_eq!(endpoint.apply(Some(first), &engine), None);
+        assert_eq!(endpoint.apply(Some(first), source), None);
         let get = |address: SocketAddr, request: &'static str| async move {
             let mut stream = TcpStream::connect(address).await?;
             stream.write_all(request.as_bytes()).await?;
@@ -269,7 +282,7 @@ mod tests {
         );
 
         let second = free();
-        assert_eq!(endpoint.apply(Some(second), &engine), None);
+        assert_eq!(endpoint.apply(Some(second), source), None);
         assert!(get(second, "GET /metrics HTTP/1.1\r\n\r\n").await.is_ok());
         // The old listener closes once its task has seen the abort.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -279,6 +292,6 @@ mod tests {
         )
         .await;
         assert!(!matches!(old, Ok(Ok(_))), "the old address still answers");
-        assert_eq!(endpoint.apply(None, &engine), None);
+        assert_eq!(endpoint.apply(None, source), None);
     }
 }

@@ -173,7 +173,10 @@ impl ServerState {
             .prometheus_socket()
             .ok()
             .flatten();
-        let endpoint_problem = self.metrics_endpoint.apply(metrics_address, &self.engine);
+        let endpoint_problem = self.metrics_endpoint.apply(metrics_address, || {
+            let engine = Arc::clone(&self.engine);
+            Arc::new(move || engine.metrics_text().map_err(|error| error.to_string()))
+        });
         let mut reported = self.reported_issues.lock();
         issues
             .into_iter()
