@@ -260,7 +260,7 @@ fn the_language_server_serves_get_metrics_on_the_users_prometheus_addr() {
     client.initialize(json!({}), json!({}), Some(dir.path()));
 
     // Served from the start, before any request: the breaker of the configured provider.
-    let first = scrape_until(address, |text| text.contains("aiex_circuit_breaker_state"));
+    let first = scrape_until(address, |text| text.contains("aiex_circuit_breaker_state{"));
     assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
     assert!(
         first.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
@@ -288,9 +288,31 @@ fn the_language_server_serves_get_metrics_on_the_users_prometheus_addr() {
         "{after}"
     );
 
-    // The same numbers as the command line's.
+    // The same place again, at a new version: this server's response cache answers.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": CART }] }),
+    );
+    let again = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 4, "character": 19 } }),
+    );
+    assert!(again.get("error").is_none(), "{again}");
+    let hit =
+        "aiex_cache_hits_total{provider=\"local\",feature=\"completion\",cache=\"local\"} 1\n";
+    let after = scrape_until(address, |text| text.contains(hit));
+    let both = "aiex_requests_total{provider=\"local\",feature=\"completion\",outcome=\"ok\"} 2\n";
+    assert!(after.contains(both), "{after}");
+    assert_eq!(
+        fake.server.request_count(),
+        1,
+        "the second answer came from the cache"
+    );
+
+    // The same numbers as the command line's (which has no breakers).
     let cli = stdout(&aiex_cli(dir.path(), &["metrics"]));
-    assert!(cli.contains(series), "{cli}");
+    assert!(cli.contains(both) && cli.contains(hit), "{cli}");
+    assert!(!cli.contains("aiex_circuit_breaker_state{"), "{cli}");
 
     let other = http(address, "GET / HTTP/1.1\r\n\r\n").expect("an answer");
     assert!(other.starts_with("HTTP/1.1 404 Not Found\r\n"), "{other}");

@@ -47,6 +47,8 @@ struct PendingLine {
     prompt_tokens: usize,
     redactions: usize,
     prompt: String,
+    /// Which cache answered, when the stream said so before its end.
+    cache: Option<&'static str>,
 }
 
 /// How a request ended, as its audit line says it.
@@ -72,11 +74,13 @@ impl AuditTicket {
                 error_kind: None,
                 completion_tokens: response.map(|r| r.usage.output_tokens as usize),
                 cost_usd: response.map(|r| r.cost_usd),
-                cache: response.and_then(|r| match (r.cached, r.team_cache) {
-                    (true, true) => Some("team"),
-                    (true, false) => Some("local"),
-                    (false, _) => None,
-                }),
+                // A caller that stopped reading early has no result, but the stream said.
+                cache: match response {
+                    Some(r) => r
+                        .cached
+                        .then_some(if r.team_cache { "team" } else { "local" }),
+                    None => line.cache,
+                },
                 latency_ms: elapsed_ms(self.started),
             };
             write(self.log.take(), &self.pending, line, ending);
@@ -111,7 +115,7 @@ impl Drop for AuditTicket {
                 error_kind: None,
                 completion_tokens: None,
                 cost_usd: None,
-                cache: None,
+                cache: line.cache,
                 latency_ms: elapsed_ms(self.started),
             };
             write(self.log.take(), &self.pending, line, ending);
@@ -173,6 +177,11 @@ impl Engine {
                     line.provider = provider.to_owned();
                     line.model = model.to_owned();
                 }
+                if let Some(line) = &mut ticket.line {
+                    line.cache = stream
+                        .cached()
+                        .map(|team| if team { "team" } else { "local" });
+                }
                 Ok((stream, ticket))
             }
             Err(error) => {
@@ -219,6 +228,7 @@ impl Engine {
                 prompt_tokens: self.count_tokens(&prompt),
                 redactions,
                 prompt,
+                cache: None,
             }),
             started: Instant::now(),
         }
