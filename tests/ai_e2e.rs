@@ -108,6 +108,60 @@ fn completion_items_and_inline_completions_insert_the_models_block_exactly() {
 }
 
 #[test]
+fn with_several_candidates_the_one_adding_no_finding_comes_first_and_the_others_follow() {
+    let fake = Fake::start();
+    // Three answers for three concurrent requests, in whatever order they arrive: a debugging
+    // leftover (a finding of the built-in checks), a clean one, and the clean one again.
+    fake.server.on(
+        "/api/generate",
+        vec![
+            Reply::Recorded(ollama_stream(&["IO.inspect(sum)\n", "  end\n"])),
+            Reply::Recorded(ollama_stream(&["sum * 2\n", "  end\n"])),
+            Reply::Recorded(ollama_stream(&["sum * 2\n", "  end\n"])),
+        ],
+    );
+    let mut client = started(json!({
+        "providers": { "local": ollama(&fake.server.url()) },
+        "features": { "completion": { "providers": ["local"], "debounce_min_ms": 0, "debounce_max_ms": 0, "timeout_ms": 4000, "candidates": 3 } }
+    }));
+    client.open(DOC, TEXT);
+    let inline = client.request(
+        "textDocument/inlineCompletion",
+        json!({ "textDocument": { "uri": DOC }, "position": { "line": CURSOR_LINE, "character": 4 }, "context": { "triggerKind": 1 } }),
+    );
+    let offered: Vec<&str> = inline["result"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["insertText"].as_str().expect("text"))
+        .collect();
+    assert_eq!(offered, ["sum * 2", "IO.inspect(sum)"], "{inline}");
+    assert_eq!(fake.server.request_count(), 3);
+    // The first request is the usual one; the others are sampled.
+    let temperatures: Vec<Value> = fake
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.json()["options"]["temperature"].clone())
+        .collect();
+    assert_eq!(
+        temperatures
+            .iter()
+            .filter(|t| t.as_f64().is_some_and(|t| (t - 0.8).abs() < 1e-3))
+            .count(),
+        2,
+        "{temperatures:?}"
+    );
+    // Completion items: the same three, the best preselected.
+    let items = completion_at(&mut client, CURSOR_LINE, 4);
+    let items = items["result"]["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["preselect"], true);
+    assert_eq!(items[1]["textEdit"]["newText"], "IO.inspect(sum)");
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn positions_after_multibyte_text_are_exact_in_utf16() {
     let fake = Fake::start();
     fake.server.on(

@@ -15,10 +15,12 @@
 //! the user typed the deleted line's first 3 characters (served from the earlier suggestion or
 //! from the model server's prompt cache).
 //!
-//! Needs a model server: `../shared/realmodel/setup.sh --port 18080 --threads 2`, then
+//! Needs a model server: `tests/realmodel/setup.sh --port 18080 --threads 2`, then
 //! `cargo bench --bench completion_quality`. Settings: `AIEX_REALMODEL_URL` (default
 //! `http://127.0.0.1:18080/v1`), `AIEX_REALMODEL_MODEL` (default `qwen2.5-coder-0.5b`),
-//! `AIEX_QUALITY_SITES` (default 30), `AIEX_QUALITY_BUDGET` (prompt tokens, default 1024).
+//! `AIEX_QUALITY_SITES` (default 30), `AIEX_QUALITY_BUDGET` (prompt tokens, default 1024),
+//! `AIEX_QUALITY_MODES` (default `context,file`; `defaults` adds a run with the default
+//! budget and latency target, the prompt sized to the speed learnt from the model).
 //! Without a server it says so and exits 0, or 1 under `AIEX_REQUIRE_REALMODEL=1`.
 
 #[path = "../../tests/support/files.rs"]
@@ -97,7 +99,7 @@ fn main() {
         Err(why) => {
             println!(
                 "completion_quality: cannot run: {why}; start one with \
-                 ../shared/realmodel/setup.sh --port 18080 --threads 2"
+                 tests/realmodel/setup.sh --port 18080 --threads 2"
             );
             std::process::exit(i32::from(realmodel::required()));
         }
@@ -126,16 +128,32 @@ fn main() {
             "timeout_ms": REQUEST_DEADLINE.as_millis() as u64,
             "context_tokens": budget,
             // The budget, not the learnt speed, sizes every prompt: both modes get the same.
-            "latency_target_ms": 3_600_000
+            "latency_target_ms": 600_000
         } }
     });
     let empty = scratch.path().join("no-workspace");
     std::fs::create_dir_all(&empty).expect("an empty directory");
 
+    // What a user gets out of the box: the default budget and latency target, the prompt
+    // sized to the speed the server learns from the model's answers.
+    let defaults = json!({
+        "providers": { "local": model.provider() },
+        "features": { "completion": { "providers": ["local"], "timeout_ms": REQUEST_DEADLINE.as_millis() as u64 } }
+    });
+    let modes = std::env::var("AIEX_QUALITY_MODES").unwrap_or_else(|_| "context,file".to_owned());
     let mut report = Vec::new();
-    for (name, with_workspace) in [("Aiex's context", true), ("current file only", false)] {
+    for mode in modes.split(',') {
+        let (name, with_workspace, options) = match mode.trim() {
+            "context" => ("Aiex's context", true, &options),
+            "file" => ("current file only", false, &options),
+            "defaults" => ("defaults (speed-aware)", true, &defaults),
+            other => {
+                println!("completion_quality: unknown mode {other:?} (context, file, defaults)");
+                std::process::exit(2);
+            }
+        };
         let started = Instant::now();
-        let results = run_mode(&sites, &options, with_workspace, &empty);
+        let results = run_mode(&sites, options, with_workspace, &empty);
         println!(
             "  ({name}: {} sites in {:.0} s)",
             sites.len(),

@@ -1,5 +1,5 @@
 //! A real code model behind llama.cpp's OpenAI-compatible server
-//! (`../shared/realmodel/setup.sh --port 18080 --threads 2`), for the end-to-end tests and the
+//! (`tests/realmodel/setup.sh --port 18080 --threads 2`), for the end-to-end tests and the
 //! quality benchmark that must see a real model. Missing, it is reported and, under
 //! `AIEX_REQUIRE_REALMODEL=1` (CI), the test fails; it never passes silently.
 
@@ -45,7 +45,7 @@ impl RealModel {
             Ok(model) => Some(model),
             Err(why) => {
                 let message = format!(
-                    "{test}: SKIPPED, {why}; start one with `../shared/realmodel/setup.sh --port \
+                    "{test}: SKIPPED, {why}; start one with `tests/realmodel/setup.sh --port \
                      18080 --threads 2` (.ci/run does, and sets AIEX_REQUIRE_REALMODEL=1)"
                 );
                 assert!(!required(), "{message}");

@@ -1127,34 +1127,42 @@ impl LanguageServer for Backend {
             start: suggestion.word_start,
             end: suggestion.cursor,
         };
-        let shape = super::completion_item::item_text(&typed, &suggestion.text);
-        let new_text = shape.new_text;
-        let item = lsp::CompletionItem {
-            label: shape.label,
-            label_details: Some(lsp::CompletionItemLabelDetails {
-                detail: None,
-                description: Some("✨ aiex".to_owned()),
-            }),
-            kind: Some(super::completion_item::KIND),
-            detail: Some(shape.detail),
-            documentation: Some(lsp::Documentation::MarkupContent(lsp::MarkupContent {
-                kind: lsp::MarkupKind::Markdown,
-                value: format!("```elixir\n{new_text}\n```"),
-            })),
-            sort_text: Some("0".to_owned()),
-            // The typed word is a prefix of the filter text, so clients keep the item.
-            filter_text: Some(shape.filter_text),
-            preselect: Some(true),
-            insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
-            text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit {
-                range: convert::range_to_lsp(&suggestion.rope, replaced, encoding),
-                new_text,
-            })),
-            ..lsp::CompletionItem::default()
-        };
+        // The best suggestion first and preselected; alternatives after it
+        // (`features.completion.candidates`).
+        let items = std::iter::once(&suggestion.text)
+            .chain(&suggestion.alternatives)
+            .enumerate()
+            .map(|(rank, text)| {
+                let shape = super::completion_item::item_text(&typed, text);
+                let new_text = shape.new_text;
+                lsp::CompletionItem {
+                    label: shape.label,
+                    label_details: Some(lsp::CompletionItemLabelDetails {
+                        detail: None,
+                        description: Some("✨ aiex".to_owned()),
+                    }),
+                    kind: Some(super::completion_item::KIND),
+                    detail: Some(shape.detail),
+                    documentation: Some(lsp::Documentation::MarkupContent(lsp::MarkupContent {
+                        kind: lsp::MarkupKind::Markdown,
+                        value: format!("```elixir\n{new_text}\n```"),
+                    })),
+                    sort_text: Some(rank.to_string()),
+                    // The typed word is a prefix of the filter text, so clients keep the item.
+                    filter_text: Some(shape.filter_text),
+                    preselect: Some(rank == 0),
+                    insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
+                    text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit {
+                        range: convert::range_to_lsp(&suggestion.rope, replaced, encoding),
+                        new_text,
+                    })),
+                    ..lsp::CompletionItem::default()
+                }
+            })
+            .collect();
         Ok(Some(lsp::CompletionResponse::List(lsp::CompletionList {
             is_incomplete: true,
-            items: vec![item],
+            items,
         })))
     }
 
@@ -1247,64 +1255,84 @@ impl Backend {
             )));
         };
         let encoding = self.state.encoding();
-        let mut replaced = crate::chunks::ByteRange {
-            start: suggestion.cursor,
-            end: suggestion.cursor,
-        };
-        let mut insert_text = suggestion.text;
-        // VS Code shows the item only when it extends the suggest widget's selected item.
-        if let Some(selected) = &params.context.selected_completion_info {
-            let offset = |p: lsp::Position| {
-                position::offset_of(&suggestion.rope, convert::position_from_lsp(p), encoding).byte
-            };
-            let document = suggestion.rope.to_string();
-            let selected = super::completion_item::Selected {
-                start: offset(selected.range.start),
-                end: offset(selected.range.end),
-                text: &selected.text,
-            };
-            match super::completion_item::extend_selected(
-                &document,
-                suggestion.cursor,
-                &insert_text,
-                selected,
-            ) {
-                Some(edit) => {
-                    replaced = crate::chunks::ByteRange {
-                        start: edit.start,
-                        end: edit.end,
-                    };
-                    insert_text = edit.text;
-                }
-                None => {
-                    debug!(
-                        selected = %selected.text,
-                        range = ?(selected.start, selected.end),
-                        cursor = suggestion.cursor,
-                        suggestion = %insert_text,
-                        "the suggestion does not extend the selected completion: not offered"
-                    );
-                    return Ok(Some(lsp::InlineCompletionResponse::List(
-                        lsp::InlineCompletionList { items: Vec::new() },
-                    )));
-                }
-            }
-        }
-        debug!(
-            position = ?at.position,
-            range = ?(replaced.start, replaced.end),
-            text = %insert_text,
-            "inline completion offered"
-        );
-        let item = lsp::InlineCompletionItem {
-            insert_text,
-            filter_text: None,
-            range: Some(convert::range_to_lsp(&suggestion.rope, replaced, encoding)),
-            command: None,
-            insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
-        };
+        let document = suggestion.rope.to_string();
+        let selected = params
+            .context
+            .selected_completion_info
+            .as_ref()
+            .map(|selected| {
+                let offset = |p: lsp::Position| {
+                    position::offset_of(&suggestion.rope, convert::position_from_lsp(p), encoding)
+                        .byte
+                };
+                (
+                    offset(selected.range.start),
+                    offset(selected.range.end),
+                    selected.text.as_str(),
+                )
+            });
+        // The best suggestion first, then the alternatives (`features.completion.candidates`):
+        // editors cycle through the items.
+        let items: Vec<lsp::InlineCompletionItem> = std::iter::once(&suggestion.text)
+            .chain(&suggestion.alternatives)
+            .filter_map(|text| {
+                let (replaced, insert_text) = match selected {
+                    // VS Code shows the item only when it extends the suggest widget's
+                    // selected item.
+                    Some((start, end, selected_text)) => {
+                        let selected = super::completion_item::Selected {
+                            start,
+                            end,
+                            text: selected_text,
+                        };
+                        let Some(edit) = super::completion_item::extend_selected(
+                            &document,
+                            suggestion.cursor,
+                            text,
+                            selected,
+                        ) else {
+                            debug!(
+                                selected = %selected_text,
+                                range = ?(start, end),
+                                cursor = suggestion.cursor,
+                                suggestion = %text,
+                                "the suggestion does not extend the selected completion: not offered"
+                            );
+                            return None;
+                        };
+                        (
+                            crate::chunks::ByteRange {
+                                start: edit.start,
+                                end: edit.end,
+                            },
+                            edit.text,
+                        )
+                    }
+                    None => (
+                        crate::chunks::ByteRange {
+                            start: suggestion.cursor,
+                            end: suggestion.cursor,
+                        },
+                        text.clone(),
+                    ),
+                };
+                debug!(
+                    position = ?at.position,
+                    range = ?(replaced.start, replaced.end),
+                    text = %insert_text,
+                    "inline completion offered"
+                );
+                Some(lsp::InlineCompletionItem {
+                    insert_text,
+                    filter_text: None,
+                    range: Some(convert::range_to_lsp(&suggestion.rope, replaced, encoding)),
+                    command: None,
+                    insert_text_format: Some(lsp::InsertTextFormat::PLAIN_TEXT),
+                })
+            })
+            .collect();
         Ok(Some(lsp::InlineCompletionResponse::List(
-            lsp::InlineCompletionList { items: vec![item] },
+            lsp::InlineCompletionList { items },
         )))
     }
 

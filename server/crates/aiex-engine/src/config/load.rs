@@ -292,6 +292,7 @@ const RANGES: &[Range] = &[
         262_144.0,
         " tokens",
     ),
+    range("features.completion.candidates", 1.0, 5.0, ""),
     range(
         "features.completion.latency_target_ms",
         200.0,

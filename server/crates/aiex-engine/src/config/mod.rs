@@ -183,6 +183,12 @@ pub struct CompletionConfig {
     /// is sized from the provider's learnt reading and writing speed to arrive within it: a
     /// model on a laptop CPU reads 30-90 prompt tokens a second.
     pub latency_target_ms: u64,
+    /// How many suggestions to ask for a block (a function body, the lines after `do`): more
+    /// than one asks the provider again with sampling, keeps those that parse in place, puts
+    /// first the one adding fewest findings of the built-in checks, and offers the others as
+    /// alternatives the editor cycles through. Each is a provider request (on a local server
+    /// they queue: the first suggestion waits for all).
+    pub candidates: usize,
     /// The model's own `tokenizer.json` (relative to the workspace root), so budgets are
     /// counted in its tokens; cl100k counts otherwise. From an untrusted workspace file it is
     /// only kept when it names a file inside the workspace, rewritten to its canonical path.
@@ -200,6 +206,7 @@ impl Default for CompletionConfig {
             multiline: true,
             context_tokens: 1_536,
             latency_target_ms: 2_500,
+            candidates: 1,
             tokenizer: None,
         }
     }

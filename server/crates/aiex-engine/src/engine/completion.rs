@@ -43,6 +43,8 @@ pub struct CompletionOptions {
 pub struct Suggestion {
     /// The text to insert at the cursor.
     pub text: String,
+    /// Other suggestions for the same place, best first (`features.completion.candidates`).
+    pub alternatives: Vec<String>,
     /// The cursor.
     pub cursor: usize,
     /// The start of the word being typed before the cursor (for completion items' ranges).
@@ -80,6 +82,9 @@ struct DocumentCompletions {
     superseded: Notify,
     rhythm: Mutex<TypingRhythm>,
     suggestions: Mutex<Option<SuggestionCache>>,
+    /// The alternatives of the last suggestion, with the place they were made for (a hash of
+    /// the text and the cursor): asked again at that very place, they are offered again.
+    alternatives: Mutex<Option<(u64, Vec<String>)>>,
     /// What the last prompt for this document was built from, kept while the cursor stays in
     /// the same function so the next prompt starts the same way (see `keeping_pieces_of`).
     anchor: Mutex<Option<PromptAnchor>>,
@@ -223,6 +228,7 @@ impl Engine {
         let word_start = word_start(&text, cursor);
         let suggestion = |text: String| Suggestion {
             text,
+            alternatives: Vec::new(),
             cursor,
             word_start,
             version,
@@ -238,8 +244,15 @@ impl Engine {
         };
         if let Some(text_left) = reused {
             debug!(document = %key, "completion served from earlier suggestion");
+            let mut reused = suggestion(text_left);
+            if let Some((at, alternatives)) = &*state.alternatives.lock() {
+                // Hashed only when there are alternatives (candidates > 1): a long file costs.
+                if *at == place_hash(&text, cursor) {
+                    reused.alternatives = alternatives.clone();
+                }
+            }
             return CompletionOutcome {
-                suggestion: Some(suggestion(text_left)),
+                suggestion: Some(reused),
                 ..CompletionOutcome::default()
             };
         }
@@ -351,44 +364,31 @@ impl Engine {
             }
         };
         let assembled = started.elapsed();
-        let raw = match self.stream(&chain, request, outbound).await {
-            Ok((mut stream, ticket)) => {
-                debug!(
-                    document = %key,
-                    parse_us = parsed.as_micros() as u64,
-                    context_us = (assembled - parsed).as_micros() as u64,
-                    sent_us = (started.elapsed() - assembled).as_micros() as u64,
-                    "completion sent"
-                );
-                let mut raw = String::new();
-                let mut failure = None;
-                let mut response = None;
-                while let Some(event) = stream.next().await {
-                    match event {
-                        Ok(StreamEvent::Delta(delta)) => {
-                            raw.push_str(&delta);
-                            // Stop reading (and drop the connection) once the suggestion is decided.
-                            if completion::is_decided(&raw, &site, mode) {
-                                break;
-                            }
-                        }
-                        Ok(StreamEvent::Done(done)) => {
-                            response = Some(done);
-                            break;
-                        }
-                        Err(error) => {
-                            warn!(document = %key, "completion stream failed: {error}");
-                            failure = Some(error);
-                            break;
-                        }
-                    }
-                }
-                match &failure {
-                    Some(error) => ticket.fail(error),
-                    None => ticket.finish("ok", response.as_ref()),
-                }
-                raw
-            }
+        debug!(
+            document = %key,
+            parse_us = parsed.as_micros() as u64,
+            context_us = (assembled - parsed).as_micros() as u64,
+            "completion prompt ready"
+        );
+        // More than one candidate for a block: the same prompt again, sampled (a local server
+        // reuses its prompt cache for them), never from the response cache.
+        let extra = if mode == Mode::Block {
+            settings.candidates.saturating_sub(1)
+        } else {
+            0
+        };
+        let samples: Vec<_> = (0..extra)
+            .map(|_| {
+                let sampled = request.clone().without_cache().with_temperature(0.8);
+                self.read_suggestion(key, &chain, sampled, outbound.clone(), &site, mode)
+            })
+            .collect();
+        let (first, samples) = tokio::join!(
+            self.read_suggestion(key, &chain, request, outbound, &site, mode),
+            futures::future::join_all(samples)
+        );
+        let raw = match first {
+            Ok(raw) => raw,
             Err(error) => {
                 warn!(document = %key, "completion failed: {error}");
                 return CompletionOutcome {
@@ -400,30 +400,134 @@ impl Engine {
             }
         };
         self.completions.reset_notice();
-        let Some(cleaned) = completion::clean(&raw, &site, mode) else {
+        let raws: Vec<String> = std::iter::once(raw)
+            .chain(samples.into_iter().filter_map(Result::ok))
+            .collect();
+        let cleaned: Vec<String> = raws
+            .iter()
+            .filter_map(|raw| completion::clean(raw, &site, mode))
+            .collect();
+        if cleaned.is_empty() {
             return CompletionOutcome::nothing("the model's answer was empty once cleaned");
-        };
-        // An incremental reparse of the document with the suggestion in place: on the blocking
-        // pool, never on the message loop.
+        }
+        // Each candidate reparsed incrementally with it in place, and the survivors ranked by
+        // the built-in checks: on the blocking pool, never on the message loop.
         let (parsed_rope, tree_copy) = (syntax.rope.clone(), tree.clone());
-        let fitted = tokio::task::spawn_blocking(move || {
-            completion::fit_to_syntax(&parsed_rope, &tree_copy, cursor, &cleaned, mode)
+        let checks = (cleaned.len() > 1).then(|| {
+            let file = key
+                .path()
+                .and_then(|path| self.gate().admit(path).ok())
+                .map_or_else(
+                    || crate::checks::FileContext::for_path("lib/untitled.ex"),
+                    |admitted| crate::checks::FileContext::for_path(admitted.relative),
+                );
+            (file, config.config.checks.clone())
+        });
+        let text_copy = text.clone();
+        let ranked = tokio::task::spawn_blocking(move || {
+            let fitted = cleaned.iter().filter_map(|candidate| {
+                completion::fit_to_syntax(&parsed_rope, &tree_copy, cursor, candidate, mode)
+            });
+            match checks {
+                Some((file, checks)) => {
+                    rank_by_findings(&text_copy, cursor, fitted, &file, &checks)
+                }
+                None => fitted.collect(),
+            }
         })
         .await
-        .ok()
-        .flatten();
-        let Some(fitted) = fitted else {
+        .unwrap_or_default();
+        let mut ranked = ranked.into_iter();
+        let Some(best) = ranked.next() else {
             debug!(document = %key, "completion dropped: it does not parse in place");
             return CompletionOutcome::nothing("the model's answer does not parse at this place");
         };
         if let Some(cache) = state.suggestions.lock().as_mut() {
-            cache.insert(&text[..cursor], &text[cursor..], &fitted);
+            cache.insert(&text[..cursor], &text[cursor..], &best);
         }
+        let mut offered = suggestion(best);
+        offered.alternatives = ranked.collect();
+        *state.alternatives.lock() = (!offered.alternatives.is_empty())
+            .then(|| (place_hash(&text, cursor), offered.alternatives.clone()));
         CompletionOutcome {
-            suggestion: Some(suggestion(fitted)),
+            suggestion: Some(offered),
             ..CompletionOutcome::default()
         }
     }
+
+    /// One provider request for a suggestion, read until the suggestion is decided (the
+    /// connection is dropped then) and audited when it ends.
+    async fn read_suggestion(
+        &self,
+        key: &DocumentKey,
+        chain: &crate::llm::ProviderChain,
+        request: crate::llm::LlmRequest,
+        outbound: Outbound,
+        site: &Site<'_>,
+        mode: Mode,
+    ) -> Result<String, crate::llm::LlmError> {
+        let (mut stream, ticket) = self.stream(chain, request, outbound).await?;
+        let mut raw = String::new();
+        let mut failure = None;
+        let mut response = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(StreamEvent::Delta(delta)) => {
+                    raw.push_str(&delta);
+                    if completion::is_decided(&raw, site, mode) {
+                        break;
+                    }
+                }
+                Ok(StreamEvent::Done(done)) => {
+                    response = Some(done);
+                    break;
+                }
+                Err(error) => {
+                    warn!(document = %key, "completion stream failed: {error}");
+                    failure = Some(error);
+                    break;
+                }
+            }
+        }
+        match &failure {
+            Some(error) => ticket.fail(error),
+            None => ticket.finish("ok", response.as_ref()),
+        }
+        Ok(raw)
+    }
+}
+
+/// The candidates (texts to insert at `cursor`), distinct, those adding the fewest findings
+/// of the built-in checks first; equal ones keep the provider's order.
+fn rank_by_findings(
+    text: &str,
+    cursor: usize,
+    candidates: impl Iterator<Item = String>,
+    file: &crate::checks::FileContext,
+    checks: &crate::checks::ChecksConfig,
+) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut scored: Vec<(usize, String)> = candidates
+        .filter(|candidate| seen.insert(candidate.clone()))
+        .map(|candidate| {
+            let whole = format!("{}{candidate}{}", &text[..cursor], &text[cursor..]);
+            let findings = crate::syntax::parse_str(&whole).map_or(usize::MAX, |tree| {
+                crate::checks::run_checks(&whole, &tree, file, checks).len()
+            });
+            (findings, candidate)
+        })
+        .collect();
+    scored.sort_by_key(|(findings, _)| *findings);
+    scored.into_iter().map(|(_, candidate)| candidate).collect()
+}
+
+/// Identifies a place: the text and the cursor in it.
+fn place_hash(text: &str, cursor: usize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    cursor.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The start of the identifier being typed before `cursor`.
@@ -440,6 +544,22 @@ fn word_start(text: &str, cursor: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidates_adding_findings_come_last_and_duplicates_go() {
+        let text = "defmodule M do\n  def f(x) do\n    \n  end\nend\n";
+        let cursor = text.find("    \n").expect("the empty line") + 4;
+        let ranked = rank_by_findings(
+            text,
+            cursor,
+            ["IO.inspect(x)", "x + 1", "x + 1", "dbg(x)"]
+                .into_iter()
+                .map(str::to_owned),
+            &crate::checks::FileContext::for_path("lib/m.ex"),
+            &crate::checks::ChecksConfig::default(),
+        );
+        assert_eq!(ranked, ["x + 1", "IO.inspect(x)", "dbg(x)"]);
+    }
 
     #[test]
     fn the_word_being_typed_is_found_across_unicode() {
