@@ -476,5 +476,25 @@ fn two_aiex_processes_asking_the_same_prompt_call_the_provider_once() {
         text.contains("dev0 local qwen2.5-coder:1.5b: 1 requests"),
         "{text}"
     );
+    // Both processes wrote to one audit log: `aiex metrics` counts the team's cache hit.
+    let metrics = std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+        .arg("metrics")
+        .current_dir(&world.root)
+        .env("XDG_CONFIG_HOME", world.root.join("user-config"))
+        .env("AIEX_CACHE_DIR", world.root.join("cache0"))
+        .output()
+        .expect("aiex metrics");
+    let text = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics.status.success(),
+        "{}",
+        String::from_utf8_lossy(&metrics.stderr)
+    );
+    for sample in [
+        "aiex_requests_total{provider=\"local\",feature=\"completion\",outcome=\"ok\"} 2\n",
+        "aiex_cache_hits_total{provider=\"local\",feature=\"completion\",cache=\"team\"} 1\n",
+    ] {
+        assert!(text.contains(sample), "no {sample} in\n{text}");
+    }
     drop(world.runtime);
 }

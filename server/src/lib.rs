@@ -10,6 +10,6 @@ pub mod logging;
 pub mod lsp;
 
 pub use aiex_engine::{
-    ai, checks, chunks, config, context, document, engine, features, index, llm, team,
+    ai, checks, chunks, config, context, document, engine, features, index, llm, metrics, team,
 };
 pub use aiex_engine::{secrets, sessions, syntax, walk};

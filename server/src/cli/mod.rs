@@ -7,6 +7,7 @@ mod context;
 mod doctor;
 mod health;
 mod index;
+mod metrics;
 mod symbols;
 mod trust;
 mod usage;
@@ -80,8 +81,10 @@ pub enum Command {
     Trust(trust::TrustArgs),
     /// Print AI usage and cost: this machine's, or with `--team` the team's (team mode).
     Usage(usage::UsageArgs),
-    /// Prometheus metrics (not supported yet).
-    Metrics,
+    /// Print Prometheus metrics of the AI requests made here (from the audit log): counts,
+    /// latency, tokens, cost, cache hits, per provider and feature. OTLP is not supported.
+    #[command(long_about = metrics::LONG_ABOUT)]
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Writes to standard output. When the reader has gone (`aiex check | head`), the rest of the
@@ -144,10 +147,7 @@ pub fn main() -> ExitCode {
         Some(Command::Sessions(command)) => report(chat::sessions(command)),
         Some(Command::Checkpoints(command)) => report(chat::checkpoints(command)),
         Some(Command::Usage(args)) => report(usage::run(args)),
-        Some(Command::Metrics) => report(Err(anyhow::anyhow!(
-            "metrics are not supported yet: neither Prometheus text nor OTLP export is built; \
-             `aiex usage` (and `aiex usage --team` in team mode) shows requests, tokens and cost"
-        ))),
+        Some(Command::Metrics(args)) => report(metrics::run(args)),
         Some(Command::Health(args)) => report(health::run(args)),
     }
 }

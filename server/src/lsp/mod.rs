@@ -15,6 +15,7 @@ mod completion_item;
 mod convert;
 mod diagnostics;
 mod errors;
+mod metrics_endpoint;
 mod paths;
 mod server;
 mod single_flight;

@@ -54,6 +54,8 @@ pub struct ServerState {
     chat_proposals: super::chat::Proposals,
     /// Serialises index updates from saves and file events, in arrival order.
     pub(super) index_updates: Arc<tokio::sync::Mutex<()>>,
+    /// `GET /metrics` on `[telemetry] prometheus_addr`, when the user set it.
+    metrics_endpoint: super::metrics_endpoint::MetricsEndpoint,
 }
 
 /// Turns for background work: as many as there are cores.
@@ -162,10 +164,24 @@ impl ServerState {
         let loaded = self.config_layers.lock().resolve();
         let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
         let provider_problems = self.engine.configure(loaded);
+        // The configuration refused any address but a loopback one (and said so in `issues`).
+        let metrics_address = self
+            .engine
+            .config()
+            .config
+            .telemetry
+            .prometheus_socket()
+            .ok()
+            .flatten();
+        let endpoint_problem = self.metrics_endpoint.apply(metrics_address, || {
+            let engine = Arc::clone(&self.engine);
+            Arc::new(move || engine.metrics_text().map_err(|error| error.to_string()))
+        });
         let mut reported = self.reported_issues.lock();
         issues
             .into_iter()
             .chain(provider_problems)
+            .chain(endpoint_problem)
             .filter(|issue| reported.insert(issue.clone()))
             .collect()
     }

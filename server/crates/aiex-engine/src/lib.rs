@@ -13,6 +13,7 @@ pub mod document;
 pub mod engine;
 pub mod features;
 pub mod index;
+pub mod metrics;
 pub mod semantics;
 
 pub use engine::Engine;

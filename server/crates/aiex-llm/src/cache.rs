@@ -191,6 +191,7 @@ mod tests {
             model: "m".into(),
             latency: Duration::ZERO,
             cached: false,
+            team_cache: false,
             timings: None,
         }
     }

@@ -270,6 +270,7 @@ impl Provider {
         };
         if let Some(mut hit) = cached {
             hit.cached = true;
+            hit.team_cache = false;
             hit.cost_usd = 0.0;
             hit.latency = started.elapsed();
             self.counters.successes.fetch_add(1, Ordering::Relaxed);
@@ -287,6 +288,7 @@ impl Provider {
                     model: model.clone(),
                     latency: started.elapsed(),
                     cached: true,
+                    team_cache: true,
                     // A shared answer says nothing about this machine's speed.
                     timings: None,
                 };
@@ -648,6 +650,7 @@ impl Finish {
             model,
             latency: self.started.elapsed(),
             cached: false,
+            team_cache: false,
             timings: outcome.timings,
         };
         self.learn_speed(&response, first_text_at);

@@ -237,6 +237,9 @@ pub struct LlmResponse {
     pub latency: Duration,
     /// True when the answer came from the response cache.
     pub cached: bool,
+    /// True when that cache was the team's shared one (team mode), not this process's.
+    #[serde(default)]
+    pub team_cache: bool,
     /// The server's own measure of its speed, when it gave one.
     #[serde(default)]
     pub timings: Option<Timings>,

@@ -117,6 +117,7 @@ fn response() -> LlmResponse {
         model: "m".to_owned(),
         latency: Duration::ZERO,
         cached: false,
+        team_cache: false,
         timings: None,
     }
 }

@@ -557,6 +557,18 @@ fn semantic_issues(config: &mut Config) -> Vec<ConfigIssue> {
             .unwrap_or(("checks", problem.as_str()));
         issue(key.to_owned(), format!("{message}; it has no effect"));
     }
+    if let Err(message) = config.telemetry.prometheus_socket() {
+        issue("telemetry.prometheus_addr".to_owned(), message);
+        config.telemetry.prometheus_addr = None;
+    }
+    if config.telemetry.otlp_endpoint.take().is_some() {
+        issue(
+            "telemetry.otlp_endpoint".to_owned(),
+            "OpenTelemetry OTLP export is not supported; metrics are Prometheus text only \
+             (`aiex metrics`, `telemetry.prometheus_addr`)"
+                .to_owned(),
+        );
+    }
     for (feature, _, providers) in config.features.list() {
         for name in providers {
             if !config.providers.contains_key(name) {
@@ -886,6 +898,64 @@ debounce_min_ms = 20
         assert_eq!(
             config.feature_providers(&config.features.completion.providers),
             ["ollama"]
+        );
+    }
+
+    #[test]
+    fn metrics_are_served_only_on_a_loopback_address_and_otlp_is_refused() {
+        // (the setting, the address served, the start of the issue reported)
+        let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+            ("127.0.0.1:9464", Some("127.0.0.1:9464"), None),
+            ("[::1]:9464", Some("[::1]:9464"), None),
+            (
+                "0.0.0.0:9464",
+                None,
+                Some("`0.0.0.0:9464` is not a loopback address"),
+            ),
+            (
+                "192.168.1.10:9464",
+                None,
+                Some("`192.168.1.10:9464` is not a loopback"),
+            ),
+            (
+                "localhost:9464",
+                None,
+                Some("`localhost:9464` is not an address and port"),
+            ),
+            ("9464", None, Some("`9464` is not an address and port")),
+        ];
+        for (setting, served, problem) in cases {
+            let loaded = resolve(json!({ "telemetry": { "prometheus_addr": setting } }));
+            let socket = loaded
+                .config
+                .telemetry
+                .prometheus_socket()
+                .expect("valid once loaded");
+            assert_eq!(
+                socket.map(|s| s.to_string()).as_deref(),
+                *served,
+                "{setting}"
+            );
+            let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
+            match problem {
+                None => assert_eq!(issues, Vec::<String>::new(), "{setting}"),
+                Some(problem) => {
+                    assert_eq!(issues.len(), 1, "{setting}: {issues:?}");
+                    assert!(
+                        issues[0].contains("`telemetry.prometheus_addr`"),
+                        "{issues:?}"
+                    );
+                    assert!(issues[0].contains(problem), "{setting}: {issues:?}");
+                }
+            }
+        }
+        let loaded = resolve(json!({ "telemetry": { "otlp_endpoint": "http://127.0.0.1:4317" } }));
+        assert_eq!(loaded.config.telemetry.otlp_endpoint, None);
+        let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(
+            issues[0].contains("OTLP export is not supported"),
+            "{issues:?}"
         );
     }
 }

@@ -46,6 +46,45 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Team mode: one rate limit, budget and cache shared through Redis. The user's only.
     pub team: aiex_team::TeamConfig,
+    /// Metrics for monitoring (`aiex metrics` prints them without any setting). The user's only.
+    pub telemetry: TelemetryConfig,
+}
+
+/// Where metrics are served. Only the user sets these, even in a trusted workspace: a
+/// repository must not open a port on the developer's machine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// A loopback address and port (`127.0.0.1:9464`, `[::1]:9464`) where the language server
+    /// answers `GET /metrics` with what `aiex metrics` prints (Prometheus text). Any other
+    /// address is refused.
+    pub prometheus_addr: Option<String>,
+    /// Not supported: OpenTelemetry OTLP export is not built. Setting it is reported as a
+    /// configuration error; scrape `prometheus_addr` instead.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl TelemetryConfig {
+    /// The address to serve metrics on, if any: a loopback socket address, or why the setting
+    /// cannot be used.
+    pub fn prometheus_socket(&self) -> Result<Option<std::net::SocketAddr>, String> {
+        let Some(text) = self.prometheus_addr.as_deref() else {
+            return Ok(None);
+        };
+        let address: std::net::SocketAddr = text.trim().parse().map_err(|_| {
+            format!(
+                "`{text}` is not an address and port such as `127.0.0.1:9464`; metrics are not \
+                 served"
+            )
+        })?;
+        if !address.ip().is_loopback() {
+            return Err(format!(
+                "`{text}` is not a loopback address: metrics are only served on this machine \
+                 (`127.0.0.1` or `[::1]`), so they are not served"
+            ));
+        }
+        Ok(Some(address))
+    }
 }
 
 /// Settings of the audit log (`audit.jsonl` in the cache directory).

@@ -236,9 +236,10 @@ pub fn workspace_may_set(path: &str) -> bool {
         .any(|key| path == *key || path.starts_with(&format!("{key}.")))
 }
 
-/// Keys nobody but the user sets, even in a trusted workspace: the audit, and where the team's
-/// state lives and what it may spend (a repository must not point every editor at its own Redis).
-const USER_ONLY_ALWAYS: &[&str] = &["audit", "team"];
+/// Keys nobody but the user sets, even in a trusted workspace: the audit, where the team's
+/// state lives and what it may spend (a repository must not point every editor at its own
+/// Redis), and telemetry (a repository must not open a port on the developer's machine).
+const USER_ONLY_ALWAYS: &[&str] = &["audit", "team", "telemetry"];
 
 /// Whether only the user may set the key at the dotted `path`, even in a trusted workspace:
 /// for the configuration reference.
@@ -443,6 +444,21 @@ mod tests {
                 ]
             );
         }
+    }
+
+    #[test]
+    fn a_workspace_never_opens_a_metrics_port_even_when_trusted() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let value = json!({
+            "telemetry": { "prometheus_addr": "127.0.0.1:9464" },
+            "checks": { "disabled": ["readability"] }
+        });
+        for trust in [WorkspaceTrust::Untrusted, WorkspaceTrust::Trusted] {
+            let (kept, ignored) = restrict_workspace(value.clone(), root.path(), &trust);
+            assert_eq!(kept, json!({ "checks": { "disabled": ["readability"] } }));
+            assert_eq!(ignored, ["telemetry.prometheus_addr"]);
+        }
+        assert!(only_user_may_set("telemetry.prometheus_addr"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The audit log: one JSON line per provider request (time, feature, provider, model, files
-//! included, token counts, redactions, a hash of the prompt, how it ended), kept on this machine and rotated by
-//! size. The prompt itself is written only when the user turns that on.
+//! included, token counts, redactions, a hash of the prompt, how it ended, how long it took,
+//! what it cost, whether a cache answered), kept on this machine and rotated by size. The
+//! prompt itself is written only when the user turns that on. It is also the one source of
+//! `aiex metrics` ([`crate::metrics`] reads these lines back).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -70,6 +72,10 @@ impl AuditLog {
             redactions: request.redactions,
             prompt_sha256: prompt_hash(request.prompt),
             outcome: request.outcome,
+            error_kind: request.error_kind,
+            latency_ms: request.latency_ms,
+            cost_usd: request.cost_usd,
+            cache: request.cache,
             prompt: self.record_prompts.then_some(request.prompt),
         };
         let mut line = serde_json::to_string(&entry).unwrap_or_default();
@@ -118,6 +124,14 @@ pub struct AuditRequest<'a> {
     pub prompt: &'a str,
     /// How the request ended: `ok`, `cancelled`, or `error: ...`.
     pub outcome: &'a str,
+    /// For an error, its kind (`timeout`, `rate_limited`, `circuit_open`...: `LlmError::kind`).
+    pub error_kind: Option<&'a str>,
+    /// Wall time from the request leaving the gateway to its end, in milliseconds.
+    pub latency_ms: u64,
+    /// What the answer cost, in US dollars, when the model answered in full.
+    pub cost_usd: Option<f64>,
+    /// Which response cache answered: `local` (this process) or `team` (team mode's shared one).
+    pub cache: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -133,6 +147,13 @@ struct AuditEntry<'a> {
     redactions: usize,
     prompt_sha256: String,
     outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_kind: Option<&'a str>,
+    latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt: Option<&'a str>,
 }
@@ -186,6 +207,10 @@ mod tests {
             redactions: 2,
             prompt,
             outcome: "ok",
+            error_kind: None,
+            latency_ms: 420,
+            cost_usd: Some(0.000_25),
+            cache: None,
         }
     }
 
@@ -219,6 +244,9 @@ mod tests {
         assert_eq!(entry["completion_tokens"], 17);
         assert_eq!(entry["redactions"], 2);
         assert_eq!(entry["outcome"], "ok");
+        assert_eq!(entry["latency_ms"], 420);
+        assert_eq!(entry["cost_usd"], 0.000_25);
+        assert!(entry.get("cache").is_none() && entry.get("error_kind").is_none());
         assert_eq!(entry["prompt_sha256"], prompt_hash(prompt));
         assert!(entry.get("prompt").is_none());
         assert!(!written.contains("the prompt text"));

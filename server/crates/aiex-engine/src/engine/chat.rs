@@ -228,7 +228,7 @@ impl Engine {
                     break;
                 }
                 Err(error) => {
-                    ticket.finish(&format!("error: {error}"), None);
+                    ticket.fail(&error);
                     open.stopped = Some(format!("error: {error}"));
                     return Err(AiError::Provider(error));
                 }

@@ -463,7 +463,7 @@ impl Engine {
     ) -> Result<String, crate::llm::LlmError> {
         let (mut stream, ticket) = self.stream(chain, request, outbound).await?;
         let mut raw = String::new();
-        let mut outcome = "ok".to_owned();
+        let mut failure = None;
         let mut response = None;
         while let Some(event) = stream.next().await {
             match event {
@@ -479,12 +479,15 @@ impl Engine {
                 }
                 Err(error) => {
                     warn!(document = %key, "completion stream failed: {error}");
-                    outcome = format!("error: {error}");
+                    failure = Some(error);
                     break;
                 }
             }
         }
-        ticket.finish(&outcome, response.as_ref());
+        match &failure {
+            Some(error) => ticket.fail(error),
+            None => ticket.finish("ok", response.as_ref()),
+        }
         Ok(raw)
     }
 }

@@ -7,6 +7,7 @@
 //! `ProviderChain::complete`, or writes the audit log.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use crate::llm::{LlmError, LlmRequest, LlmResponse, LlmStream, ProviderChain};
 
@@ -25,13 +26,16 @@ pub(crate) struct Outbound {
     pub redactions: usize,
 }
 
-/// The audit line of a request in flight. Written once: by [`AuditTicket::finish`], or, when
-/// the request is dropped first (superseded, cancelled), on drop with the outcome `cancelled`.
+/// The audit line of a request in flight. Written once: by [`AuditTicket::finish`] or
+/// [`AuditTicket::fail`], or, when the request is dropped first (superseded, cancelled), on
+/// drop with the outcome `cancelled`.
 #[derive(Debug)]
 pub(crate) struct AuditTicket {
     log: Option<AuditLog>,
     pending: PendingWrites,
     line: Option<PendingLine>,
+    /// When the request passed the gate: its latency is measured from here, whatever its end.
+    started: Instant,
 }
 
 #[derive(Debug)]
@@ -43,38 +47,78 @@ struct PendingLine {
     prompt_tokens: usize,
     redactions: usize,
     prompt: String,
+    /// Which cache answered, when the stream said so before its end.
+    cache: Option<&'static str>,
+}
+
+/// How a request ended, as its audit line says it.
+struct Ending {
+    outcome: String,
+    error_kind: Option<&'static str>,
+    completion_tokens: Option<usize>,
+    cost_usd: Option<f64>,
+    cache: Option<&'static str>,
+    latency_ms: u64,
 }
 
 impl AuditTicket {
     /// Records how the request ended; `response` when the model answered in full.
     pub fn finish(mut self, outcome: &str, response: Option<&LlmResponse>) {
         if let Some(mut line) = self.line.take() {
-            let completion_tokens = response.map(|r| r.usage.output_tokens as usize);
             if let Some(response) = response {
                 line.provider = response.provider.clone();
                 line.model = response.model.clone();
             }
-            write(
-                self.log.take(),
-                &self.pending,
-                line,
-                outcome.to_owned(),
-                completion_tokens,
-            );
+            let ending = Ending {
+                outcome: outcome.to_owned(),
+                error_kind: None,
+                completion_tokens: response.map(|r| r.usage.output_tokens as usize),
+                cost_usd: response.map(|r| r.cost_usd),
+                // A caller that stopped reading early has no result, but the stream said.
+                cache: match response {
+                    Some(r) => r
+                        .cached
+                        .then_some(if r.team_cache { "team" } else { "local" }),
+                    None => line.cache,
+                },
+                latency_ms: elapsed_ms(self.started),
+            };
+            write(self.log.take(), &self.pending, line, ending);
         }
     }
+
+    /// Records that the request failed with `error` (its message and its kind).
+    pub fn fail(mut self, error: &LlmError) {
+        if let Some(line) = self.line.take() {
+            let ending = Ending {
+                outcome: format!("error: {error}"),
+                error_kind: Some(error.kind()),
+                completion_tokens: None,
+                cost_usd: None,
+                cache: None,
+                latency_ms: elapsed_ms(self.started),
+            };
+            write(self.log.take(), &self.pending, line, ending);
+        }
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Drop for AuditTicket {
     fn drop(&mut self) {
         if let Some(line) = self.line.take() {
-            write(
-                self.log.take(),
-                &self.pending,
-                line,
-                "cancelled".to_owned(),
-                None,
-            );
+            let ending = Ending {
+                outcome: "cancelled".to_owned(),
+                error_kind: None,
+                completion_tokens: None,
+                cost_usd: None,
+                cache: line.cache,
+                latency_ms: elapsed_ms(self.started),
+            };
+            write(self.log.take(), &self.pending, line, ending);
         }
     }
 }
@@ -82,13 +126,7 @@ impl Drop for AuditTicket {
 /// Appends the line off the message loop on a multi-threaded runtime (the server), at once on
 /// a single-threaded one or none (the command line, which exits right after: a blocking task
 /// queued then could be dropped with the runtime, and its line lost).
-fn write(
-    log: Option<AuditLog>,
-    pending: &PendingWrites,
-    line: PendingLine,
-    outcome: String,
-    completion_tokens: Option<usize>,
-) {
+fn write(log: Option<AuditLog>, pending: &PendingWrites, line: PendingLine, ending: Ending) {
     let Some(log) = log else { return };
     let pending = pending.start();
     let record = move || {
@@ -99,10 +137,14 @@ fn write(
             model: &line.model,
             files: &line.files,
             prompt_tokens: line.prompt_tokens,
-            completion_tokens,
+            completion_tokens: ending.completion_tokens,
             redactions: line.redactions,
             prompt: &line.prompt,
-            outcome: &outcome,
+            outcome: &ending.outcome,
+            error_kind: ending.error_kind,
+            latency_ms: ending.latency_ms,
+            cost_usd: ending.cost_usd,
+            cache: ending.cache,
         };
         if let Err(error) = log.record(&request) {
             tracing::warn!(
@@ -135,10 +177,15 @@ impl Engine {
                     line.provider = provider.to_owned();
                     line.model = model.to_owned();
                 }
+                if let Some(line) = &mut ticket.line {
+                    line.cache = stream
+                        .cached()
+                        .map(|team| if team { "team" } else { "local" });
+                }
                 Ok((stream, ticket))
             }
             Err(error) => {
-                ticket.finish(&format!("error: {error}"), None);
+                ticket.fail(&error);
                 Err(error)
             }
         }
@@ -155,7 +202,7 @@ impl Engine {
         let result = chain.complete(&request).await;
         match &result {
             Ok(response) => ticket.finish("ok", Some(response)),
-            Err(error) => ticket.finish(&format!("error: {error}"), None),
+            Err(error) => ticket.fail(error),
         }
         result
     }
@@ -181,7 +228,9 @@ impl Engine {
                 prompt_tokens: self.count_tokens(&prompt),
                 redactions,
                 prompt,
+                cache: None,
             }),
+            started: Instant::now(),
         }
     }
 }
