@@ -340,7 +340,9 @@ impl Engine {
         }
         if passed.is_empty() {
             return Err(first_error.unwrap_or_else(|| {
-                AiError::UnusableAnswer("no version of the edit could be used".to_owned())
+                AiError::UnusableAnswer(
+                    "no version of the edit could be used; nothing was changed".to_owned(),
+                )
             }));
         }
         let ranker = self.ranker(key);
