@@ -69,14 +69,28 @@ impl Task {
         })
     }
 
-    /// Shares of the budget (in percent) for the prefix and the suffix.
-    fn window_shares(self) -> (usize, usize) {
+    /// The tokens of `budget` for the text before and after the cursor; the workspace's
+    /// pieces get the rest.
+    ///
+    /// A completion's own file comes first, up to [`COMPLETION_WINDOW_TOKENS`]: measured with
+    /// the `completion_quality` bench (Qwen2.5-Coder 0.5B, 30 held-out lines, 1,024 tokens),
+    /// giving the workspace half the budget lost to the file alone (exact match 10.0 % against
+    /// 16.7 %, similarity 0.497 against 0.536); a window of 90 % matched it on exact match and
+    /// beat it on similarity (0.560). Past that window the workspace helps more than further
+    /// lines of the file, so larger budgets go to the pieces (56 % of 2,048 tokens).
+    fn window_tokens(self, budget: usize) -> (usize, usize) {
         match self {
-            Self::Completion => (35, 15),
-            _ => (10, 5),
+            Self::Completion => {
+                let window = (budget * 9 / 10).min(COMPLETION_WINDOW_TOKENS);
+                (window * 72 / 100, window * 28 / 100)
+            }
+            _ => (budget * 10 / 100, budget * 5 / 100),
         }
     }
 }
+
+/// The most tokens a completion's window (prefix and suffix) takes; see `Task::window_tokens`.
+pub const COMPLETION_WINDOW_TOKENS: usize = 900;
 
 /// A request for context.
 pub struct ContextRequest<'a> {
@@ -218,15 +232,16 @@ pub fn assemble(
     }
     let cursor = window::clamp_to_char_boundary(request.text, request.cursor);
     let sources = Sources::new(request, index, open);
-    let (prefix_share, suffix_share) = request.task.window_shares();
+    let (prefix_tokens_most, suffix_tokens_most) =
+        request.task.window_tokens(request.budget_tokens);
     let window = window::cut(
         request.tokens,
         request.text,
         request.tree,
         request.chunks,
         cursor,
-        request.budget_tokens * prefix_share / 100,
-        request.budget_tokens * suffix_share / 100,
+        prefix_tokens_most,
+        suffix_tokens_most,
     );
     let (prefix, suffix, mut redactions) = window::redact_around(
         &request.text[window.start..window.end],
