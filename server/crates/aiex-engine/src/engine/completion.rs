@@ -413,19 +413,15 @@ impl Engine {
         // Each candidate reparsed incrementally with it in place, and the survivors ranked by
         // the built-in checks: on the blocking pool, never on the message loop.
         let (parsed_rope, tree_copy) = (syntax.rope.clone(), tree.clone());
-        let ranker = (cleaned.len() > 1).then(|| self.ranker(key));
-        let text_copy = text.clone();
+        // Only several candidates need the ranking, and with it a copy of the text.
+        let ranking = (cleaned.len() > 1).then(|| (self.ranker(key), text.clone()));
         let ranked = tokio::task::spawn_blocking(move || {
             let fitted = cleaned.iter().filter_map(|candidate| {
                 completion::fit_to_syntax(&parsed_rope, &tree_copy, cursor, candidate, mode)
             });
-            match ranker {
-                Some(ranker) => ranker.rank(fitted, String::clone, |candidate| {
-                    format!(
-                        "{}{candidate}{}",
-                        &text_copy[..cursor],
-                        &text_copy[cursor..]
-                    )
+            match ranking {
+                Some((ranker, text)) => ranker.rank(fitted, String::clone, |candidate| {
+                    format!("{}{candidate}{}", &text[..cursor], &text[cursor..])
                 }),
                 None => fitted.collect(),
             }
