@@ -110,7 +110,8 @@ function M.client_config(bufnr)
     init_options = settings,
     settings = { aiex = settings },
     capabilities = capabilities(),
-    handlers = require("aiex.actions").handlers(),
+    -- window/showDocument for the actions, aiex/chatDelta for :AiexChat: this client's only.
+    handlers = vim.tbl_extend("force", require("aiex.actions").handlers(), require("aiex.chat").handlers()),
     on_attach = on_attach,
   }
 end
@@ -179,6 +180,9 @@ local function create_commands()
   command("AiexAddDocs", function() actions.run("addDocs") end, { desc = "Aiex: add @doc and @spec to the function" })
   command("AiexInstall", function() require("aiex.install").command(M.config.install) end, { desc = "Aiex: download, verify and install the aiex binary" })
   command("AiexStatus", function() require("aiex.status").show(M.client()) end, { desc = "Aiex: provider, state, cost today" })
+  -- :AiexChat, :AiexChatNew, :AiexChatStop, :AiexChatApply, :AiexChatReject, :AiexUndo
+  -- (Neovim 0.10+; older versions say so).
+  require("aiex.chat").create_commands()
 end
 
 ---@param opts table|nil see M.defaults
