@@ -421,12 +421,16 @@ else
     assert(result.sessionId == first_session, "a new session was started")
     local proposal = (result.proposals or {})[1]
     assert(proposal, "no proposed edit: " .. vim.inspect(result))
-    local annotations = proposal.edit.changeAnnotations or {}
-    local confirm = false
-    for _, a in pairs(annotations) do
-      confirm = confirm or a.needsConfirmation == true
+    assert(proposal.edit.documentChanges, "the edit is not versioned (documentChanges): " .. vim.inspect(proposal.edit))
+    -- Neovim 0.12 says it supports change annotations: the edit must then need confirmation.
+    local workspace_edit = ((client.config.capabilities or {}).workspace or {}).workspaceEdit or {}
+    if workspace_edit.changeAnnotationSupport then
+      local confirm = false
+      for _, a in pairs(proposal.edit.changeAnnotations or {}) do
+        confirm = confirm or a.needsConfirmation == true
+      end
+      assert(confirm, "the proposal's edit needs no confirmation: " .. vim.inspect(proposal.edit))
     end
-    assert(confirm, "the proposal's edit needs no confirmation: " .. vim.inspect(proposal.edit))
     assert(chat_text():find(":AiexChatApply " .. proposal.proposal, 1, true), "the chat buffer does not offer the edit")
     -- Neovim 0.12 asks before applying an edit whose annotation needs confirmation: say yes.
     local asked = {}

@@ -90,6 +90,15 @@ local function capabilities()
   -- (Explain opens its document with it), so it can say it supports it.
   caps.window = caps.window or {}
   caps.window.showDocument = { support = true }
+  -- vim.lsp.util.apply_workspace_edit applies versioned documentChanges (stale ones are
+  -- refused) but Neovim does not say so; say it on 0.10+, where :AiexChatApply uses it. With
+  -- 0.12's own changeAnnotationSupport, a chat edit then comes with a confirmation
+  -- (needsConfirmation), which 0.12 asks for.
+  if compat.has("0.10") then
+    caps.workspace = caps.workspace or {}
+    caps.workspace.workspaceEdit = caps.workspace.workspaceEdit or {}
+    caps.workspace.workspaceEdit.documentChanges = true
+  end
   -- The oldest server this plugin works with: an older binary says so when it starts.
   caps.experimental = caps.experimental or {}
   caps.experimental.aiex = { minimumServerVersion = require("aiex.install").version }
