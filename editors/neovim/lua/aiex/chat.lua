@@ -122,6 +122,8 @@ local function set_answer(from, text)
   if lines[#lines] == "" and #lines > 1 then
     table.remove(lines)
   end
+  -- The buffer may have been wiped (and made again) while the answer streamed.
+  from = math.min(from, vim.api.nvim_buf_line_count(bufnr))
   vim.api.nvim_buf_set_lines(bufnr, from, -1, false, lines)
   follow()
 end
@@ -198,6 +200,10 @@ function M.proposal_lines(proposals)
 end
 
 local function finish_turn(pending, err, result)
+  if vim.in_fast_event() then
+    vim.schedule(function() finish_turn(pending, err, result) end)
+    return
+  end
   if M.state.pending ~= pending then
     return -- stopped, or superseded
   end
@@ -358,7 +364,7 @@ function M.apply(number, reject)
   end
   compat.request(client, "aiex/applyChatEdit",
     { sessionId = state.session_id, proposal = proposal.proposal, reject = reject or nil },
-    function(err, result)
+    vim.schedule_wrap(function(err, result)
       if err then
         notify_error((reject and "rejecting" or "applying") .. " the edit failed", err)
         return
@@ -382,7 +388,7 @@ function M.apply(number, reject)
         append({ string.format("> Edit %d %s", proposal.proposal, what), "" })
       end
       vim.notify(string.format("Aiex: edit %d %s", proposal.proposal, what), vim.log.levels.INFO)
-    end)
+    end))
 end
 
 --- :AiexUndo: aiex.undoLastAiEdit (the files as they were before the last AI edit).
@@ -396,7 +402,7 @@ function M.undo()
     return
   end
   compat.request(client, "workspace/executeCommand", { command = "aiex.undoLastAiEdit", arguments = {} },
-    function(err, result)
+    vim.schedule_wrap(function(err, result)
       if err then
         notify_error("undo failed", err)
         return
@@ -404,7 +410,7 @@ function M.undo()
       local files = result and type(result.files) == "table" and table.concat(result.files, ", ") or ""
       vim.notify("Aiex: restored " .. (files ~= "" and files or "the files") .. " from before the last AI edit",
         vim.log.levels.INFO)
-    end)
+    end))
 end
 
 function M.create_commands()
