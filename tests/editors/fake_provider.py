@@ -10,7 +10,7 @@ ends (default 600 s), so it never outlives a test run. Configure aiex with
     {"providers": {"fake": {"kind": "openai-compatible",
                             "base_url": "http://127.0.0.1:PORT/v1", "model": "fake"}}}
 The answer depends on what the prompt asks for (tests, docs, a refactor, an
-explanation, else a completion), so each editor check gets Elixir that parses.
+explanation, a chat answer or a chat-proposed edit, else a completion), so each editor check gets Elixir that parses.
 """
 import argparse
 import json
@@ -29,6 +29,18 @@ REFACTOR = (
     "defp format_name(name) do\n  name\n  |> String.trim()\n  |> String.capitalize()\nend"
 )
 EXPLANATION = "`greet/1` returns a greeting for a trimmed, capitalized name. It has no side effects."
+# Chat (aiex/chat): an answer, or, when the question asks for a farewell, the whole of
+# lib/greeter.ex again with farewell/1 added, in the fenced block the server turns into an edit.
+CHAT = "Greeter greets people by name: `greet/1` trims and capitalizes the name, then says hello."
+CHAT_EDIT = (
+    "Here is `farewell/1`:\n\n```elixir path=lib/greeter.ex\n"
+    "defmodule Greeter do\n  @moduledoc \"\"\"\n  Greets people by name.\n  \"\"\"\n\n"
+    "  @doc \"Returns a greeting for `name`.\"\n  @spec greet(String.t()) :: String.t()\n"
+    "  def greet(name), do: \"Hello, \" <> format_name(name) <> \"!\"\n\n"
+    "  @doc \"Says goodbye to `name`.\"\n  @spec farewell(String.t()) :: String.t()\n"
+    "  def farewell(name), do: \"Goodbye, \" <> format_name(name) <> \"!\"\n\n"
+    "  defp format_name(name), do: name |> String.trim() |> String.capitalize()\nend\n```\n"
+)
 
 
 FIM_MARKERS = ("<|HOLE|>", "<fim_", "<|fim", "fim▁", "<PRE>", "[SUFFIX]")
@@ -42,6 +54,10 @@ def answer_for(body: dict) -> str:
     if "suffix" in body or any(m in everything for m in FIM_MARKERS):
         return COMPLETION
     text = (prompt_of(body, system_only=True) or everything).lower()
+    if "answering questions about the user's code" in text:
+        # The question comes last, after the context the server attached.
+        question = last_user_message(body).rsplit("\n\n", 1)[-1].lower()
+        return CHAT_EDIT if "farewell" in question else CHAT
     if "exunit" in text or "generate tests" in text or "test file" in text:
         return TESTS
     if "@doc" in text and "@spec" in text:
@@ -51,6 +67,17 @@ def answer_for(body: dict) -> str:
     if "explain" in text:
         return EXPLANATION
     return COMPLETION
+
+
+def last_user_message(body: dict) -> str:
+    """The text of the last user message (the chat question), or ''."""
+    for m in reversed(body.get("messages", []) or []):
+        if m.get("role") == "user":
+            content = m.get("content", "")
+            if isinstance(content, list):
+                content = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
+            return content if isinstance(content, str) else ""
+    return ""
 
 
 def prompt_of(body: dict, system_only: bool) -> str:

@@ -34,6 +34,19 @@ class Routing(unittest.TestCase):
         self.assertEqual(fp.answer_for({"system": "Explain this.", "messages": [{"role": "user", "content": "x"}]}),
                          fp.EXPLANATION)
 
+    def test_a_chat_gets_an_answer_and_a_farewell_question_a_whole_file_edit(self):
+        system = ("You are Aiex, an assistant for Elixir developers, answering questions about the user's code. "
+                  "Be brief and precise.")
+        def ask(question, context="The current file, lib/greeter.ex:\n```elixir\ndefmodule Greeter do\nend\n```"):
+            return fp.answer_for({"messages": [{"role": "system", "content": system},
+                                               {"role": "user", "content": context + "\n\n" + question}]})
+        self.assertEqual(ask("What does this module do?"), fp.CHAT)
+        self.assertEqual(ask("Add a farewell function"), fp.CHAT_EDIT)
+        # The file's own words do not make an edit of a plain question.
+        self.assertEqual(ask("What is this?", context="# farewell\n\ndef farewell"), fp.CHAT)
+        self.assertIn("```elixir path=lib/greeter.ex\ndefmodule Greeter do", fp.CHAT_EDIT)
+        self.assertTrue(fp.CHAT_EDIT.rstrip().endswith("end\n```"))
+
 
 class OverHttp(unittest.TestCase):
     @classmethod
@@ -70,6 +83,16 @@ class OverHttp(unittest.TestCase):
         deltas = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
         text = "".join(d["delta"]["text"] for d in deltas if d["type"] == "content_block_delta")
         self.assertEqual(text, fp.EXPLANATION)
+
+
+    def test_openai_chat_stream_of_a_chat_answer_comes_in_pieces(self):
+        system = "You are Aiex, an assistant for Elixir developers, answering questions about the user's code."
+        _, body = self.post("/v1/chat/completions", {"stream": True, "messages": [
+            {"role": "system", "content": system}, {"role": "user", "content": "What does Greeter do?"}]})
+        events = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {")]
+        pieces = [e["choices"][0]["delta"].get("content", "") for e in events]
+        self.assertGreater(len([p for p in pieces if p]), 1)
+        self.assertEqual("".join(pieces), fp.CHAT)
 
 
 if __name__ == "__main__":

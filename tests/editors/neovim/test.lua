@@ -331,6 +331,167 @@ check("Add docs (code action) inserts a doc comment and @spec above the private 
   assert(table.concat(lines, "\n"):find("def greet(name) do", 1, true), "the edit touched other functions")
 end)
 
+-- :AiexChat (Neovim 0.10+): a real chat turn through aiex/chat and aiex/chatDelta.
+local chat = require("aiex.chat")
+
+--- Runs an Ex command that starts a chat turn and waits for its answer; returns the result.
+local function chat_turn(cmd)
+  local before = chat.state.last_result
+  vim.cmd(cmd)
+  local done = vim.wait(TIMEOUT_MS, function()
+    return chat.state.pending == nil and chat.state.last_result ~= before
+  end, 20)
+  assert(done, cmd .. ": no answer within " .. TIMEOUT_MS .. " ms; last message: "
+    .. tostring(notes[#notes] and notes[#notes].msg))
+  return chat.state.last_result
+end
+
+local function chat_text()
+  return table.concat(vim.api.nvim_buf_get_lines(chat.state.bufnr, 0, -1, false), "\n")
+end
+
+local function complaints(since)
+  local out = {}
+  for i = since + 1, #notes do
+    if (notes[i].level or 0) >= vim.log.levels.WARN then
+      table.insert(out, notes[i].msg)
+    end
+  end
+  return out
+end
+
+local notes_before_chat = #notes
+local first_session
+
+if vim.fn.has("nvim-0.10") == 0 then
+  check(":AiexChat says it needs Neovim 0.10 (and does nothing else)", function()
+    vim.cmd("AiexChat hello")
+    local msg = notes[#notes] and notes[#notes].msg or ""
+    assert(msg:find("needs Neovim 0.10", 1, true), "expected 'needs Neovim 0.10', got: " .. msg)
+    assert(vim.fn.bufnr(chat.BUFFER_NAME) == -1, "a chat buffer was opened anyway")
+  end)
+else
+  check(":AiexChat streams the answer into a Markdown scratch buffer, with the current file as context", function()
+    if not ai_configured then
+      return "skip: AIEX_TEST_SETTINGS (a fake provider) not set; run.sh sets it"
+    end
+    vim.cmd("buffer " .. bufnr)
+    local result = chat_turn("AiexChat What does this module do?")
+    local cbuf = chat.state.bufnr
+    assert(cbuf and vim.api.nvim_buf_is_valid(cbuf), "no chat buffer")
+    assert(vim.api.nvim_buf_get_name(cbuf):find("aiex://chat", 1, true), "buffer name " .. vim.api.nvim_buf_get_name(cbuf))
+    assert(vim.bo[cbuf].buftype == "nofile", "buftype is " .. vim.bo[cbuf].buftype)
+    assert(vim.bo[cbuf].filetype == "markdown", "filetype is " .. vim.bo[cbuf].filetype)
+    assert(vim.fn.bufwinid(cbuf) ~= -1, "the chat buffer is not shown in a window")
+    assert(vim.api.nvim_get_current_buf() == bufnr, "the cursor left the Elixir buffer")
+    assert(chat.state.deltas >= 1, "no aiex/chatDelta reached the buffer")
+    local text = chat_text()
+    assert(text:find("What does this module do?", 1, true), "the question is not shown:\n" .. text)
+    assert(text:find("trims and capitalizes the name, then says hello", 1, true), "no answer in the chat buffer:\n" .. text)
+    assert(type(result.sessionId) == "number", "no session id: " .. vim.inspect(result))
+    local ctx = (result.context or {})[1] or {}
+    assert(tostring(ctx.path):find("greeter.ex", 1, true) and ctx.reason ~= "selection",
+      "the current file was not the context: " .. vim.inspect(result.context))
+    first_session = result.sessionId
+    out("# chat: session " .. first_session .. ", " .. chat.state.deltas .. " deltas streamed")
+  end)
+
+  check("a second :AiexChat, on selected lines, continues the same session", function()
+    if not first_session then
+      return "skip: the first chat turn did not complete"
+    end
+    local result = chat_turn("10,12AiexChat And these lines?")
+    assert(result.sessionId == first_session,
+      "session " .. tostring(result.sessionId) .. ", expected " .. first_session)
+    assert(result.turn == 2, "turn " .. tostring(result.turn) .. ", expected 2")
+    local ctx = (result.context or {})[1] or {}
+    assert(ctx.reason == "selection", "the selection was not the context: " .. vim.inspect(result.context))
+    local _, answers = chat_text():gsub("## Aiex", "")
+    assert(answers == 2, "expected two answers in the chat buffer, found " .. answers .. ":\n" .. chat_text())
+    assert(vim.b[chat.state.bufnr].aiex_session_id == first_session, "b:aiex_session_id not kept")
+  end)
+
+  check(":AiexChatApply applies the proposed edit through the server, :AiexUndo restores the buffer", function()
+    if not first_session then
+      return "skip: the first chat turn did not complete"
+    end
+    vim.cmd("buffer " .. bufnr)
+    local original = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
+    local result = chat_turn("AiexChat Add a farewell function")
+    assert(result.sessionId == first_session, "a new session was started")
+    local proposal = (result.proposals or {})[1]
+    assert(proposal, "no proposed edit: " .. vim.inspect(result))
+    assert(proposal.edit.documentChanges, "the edit is not versioned (documentChanges): " .. vim.inspect(proposal.edit))
+    -- Neovim 0.12 says it supports change annotations: the edit must then need confirmation.
+    local workspace_edit = ((client.config.capabilities or {}).workspace or {}).workspaceEdit or {}
+    if workspace_edit.changeAnnotationSupport then
+      local confirm = false
+      for _, a in pairs(proposal.edit.changeAnnotations or {}) do
+        confirm = confirm or a.needsConfirmation == true
+      end
+      assert(confirm, "the proposal's edit needs no confirmation: " .. vim.inspect(proposal.edit))
+    end
+    assert(chat_text():find(":AiexChatApply " .. proposal.proposal, 1, true), "the chat buffer does not offer the edit")
+    -- Neovim 0.12 asks before applying an edit whose annotation needs confirmation: say yes.
+    local asked = {}
+    local real_confirm = vim.fn.confirm
+    vim.fn.confirm = function(msg)
+      table.insert(asked, msg)
+      return 1
+    end
+    local ok, err = pcall(function()
+      vim.cmd("AiexChatApply")
+      local applied = vim.wait(TIMEOUT_MS, function()
+        return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n"):find("def farewell", 1, true) ~= nil
+      end, 20)
+      assert(applied, "the edit was not applied; last message: " .. tostring(notes[#notes] and notes[#notes].msg))
+      assert(vim.wait(TIMEOUT_MS, function() return chat_text():find("Edit " .. proposal.proposal .. " applied", 1, true) ~= nil end, 20),
+        "the chat buffer does not say the edit was applied:\n" .. chat_text())
+    end)
+    vim.fn.confirm = real_confirm
+    assert(ok, err)
+    if vim.fn.has("nvim-0.12") == 1 then
+      assert(#asked == 1, "Neovim 0.12 should have asked to confirm the annotated edit once, asked " .. #asked)
+    end
+    -- The server must have the edited text (didChange is debounced) before it restores.
+    vim.wait(500)
+    vim.cmd("AiexUndo")
+    local restored = vim.wait(TIMEOUT_MS, function()
+      return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") == original
+    end, 20)
+    assert(restored, "the buffer is not back to its text before the edit:\n"
+      .. table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
+      .. "\nlast message: " .. tostring(notes[#notes] and notes[#notes].msg))
+  end)
+
+  check(":AiexChatStop cancels the turn in progress, :AiexChatNew starts a new session", function()
+    if not first_session then
+      return "skip: the first chat turn did not complete"
+    end
+    vim.cmd("buffer " .. bufnr)
+    vim.cmd("AiexChat Tell me more")
+    assert(chat.state.pending and chat.state.pending.id, "no request in flight")
+    vim.cmd("AiexChatStop")
+    assert(chat.state.pending == nil, "the turn is still pending")
+    assert(chat_text():find("_(stopped)_", 1, true), "the chat buffer does not say it stopped")
+    vim.wait(300)
+    vim.cmd("AiexChatNew")
+    assert(chat.state.session_id == nil and chat_text() == "", "AiexChatNew kept the session or the text")
+    local result = chat_turn("AiexChat What does this module do?")
+    assert(type(result.sessionId) == "number" and result.sessionId ~= first_session,
+      "expected a new session, got " .. tostring(result.sessionId))
+    assert(result.turn == 1, "turn " .. tostring(result.turn) .. " of a new session")
+  end)
+
+  check("the chat raised no error or warning notification", function()
+    if not first_session then
+      return "skip: no chat turn ran"
+    end
+    local bad = complaints(notes_before_chat)
+    assert(#bad == 0, "notifications: " .. vim.inspect(bad))
+  end)
+end
+
 check("the built-in checks flag a leftover IO.inspect, and its quick fix removes it", function()
   vim.cmd("edit " .. vim.fn.fnameescape(project .. "/lib/debugging.ex"))
   vim.bo.filetype = "elixir"

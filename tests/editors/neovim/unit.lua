@@ -108,6 +108,38 @@ check("status: nothing configured or no answer", function()
   eq(status.format(status.summarise(nil)), "Aiex: offline · unknown", "nil")
 end)
 
+local chat = require("aiex.chat")
+check("chat: a line range ends at the next line's start, or at the end of the last line", function()
+  local lines = { "defmodule A do", "  def a, do: 1", "end" }
+  eq(chat.line_range(lines, 2, 2), { start = { line = 1, character = 0 }, ["end"] = { line = 2, character = 0 } }, "middle")
+  eq(chat.line_range(lines, 2, 3), { start = { line = 1, character = 0 }, ["end"] = { line = 2, character = 3 } }, "last")
+  eq(chat.line_range(lines, 1, 9, function(row, text) return row * 100 + #text end)["end"],
+    { line = 2, character = 203 }, "clamped, measured by width()")
+end)
+check("chat: params carry the session, the document and the token; proposals are offered", function()
+  eq(chat.params("why?", 3, "file:///a.ex", nil, "t"),
+    { sessionId = 3, message = "why?", textDocument = { uri = "file:///a.ex" }, token = "t" }, "params")
+  eq(chat.params("hi", nil, nil, nil, "t"), { message = "hi", token = "t" }, "no session, no file")
+  local lines = chat.proposal_lines({ { proposal = 2, label = "Aiex: lib/a.ex" } })
+  eq(#lines, 1, "one line")
+  assert(lines[1]:find(":AiexChatApply 2", 1, true), lines[1])
+end)
+check("chat: the commands exist and, before Neovim 0.10, say what they need", function()
+  require("aiex").setup({ cmd = { "/nonexistent/aiex" } })
+  for _, name in ipairs({ "AiexChat", "AiexChatNew", "AiexChatStop", "AiexChatApply", "AiexChatReject", "AiexUndo" }) do
+    eq(vim.fn.exists(":" .. name), 2, name)
+  end
+  if vim.fn.has("nvim-0.10") == 0 then
+    local said = {}
+    local notify = vim.notify
+    vim.notify = function(msg) table.insert(said, msg) end
+    local ok, err = pcall(vim.cmd, "AiexChat hello")
+    vim.notify = notify
+    assert(ok, err)
+    assert((said[1] or ""):find("needs Neovim 0.10", 1, true), vim.inspect(said))
+  end
+end)
+
 check(":checkhealth aiex names a missing binary and the fix", function()
   require("aiex").setup({ cmd = { "/nonexistent/aiex" } })
   vim.cmd("silent checkhealth aiex")

@@ -90,6 +90,15 @@ local function capabilities()
   -- (Explain opens its document with it), so it can say it supports it.
   caps.window = caps.window or {}
   caps.window.showDocument = { support = true }
+  -- vim.lsp.util.apply_workspace_edit applies versioned documentChanges (stale ones are
+  -- refused) but Neovim does not say so; say it on 0.10+, where :AiexChatApply uses it. With
+  -- 0.12's own changeAnnotationSupport, a chat edit then comes with a confirmation
+  -- (needsConfirmation), which 0.12 asks for.
+  if compat.has("0.10") then
+    caps.workspace = caps.workspace or {}
+    caps.workspace.workspaceEdit = caps.workspace.workspaceEdit or {}
+    caps.workspace.workspaceEdit.documentChanges = true
+  end
   -- The oldest server this plugin works with: an older binary says so when it starts.
   caps.experimental = caps.experimental or {}
   caps.experimental.aiex = { minimumServerVersion = require("aiex.install").version }
@@ -110,7 +119,8 @@ function M.client_config(bufnr)
     init_options = settings,
     settings = { aiex = settings },
     capabilities = capabilities(),
-    handlers = require("aiex.actions").handlers(),
+    -- window/showDocument for the actions, aiex/chatDelta for :AiexChat: this client's only.
+    handlers = vim.tbl_extend("force", require("aiex.actions").handlers(), require("aiex.chat").handlers()),
     on_attach = on_attach,
   }
 end
@@ -179,6 +189,9 @@ local function create_commands()
   command("AiexAddDocs", function() actions.run("addDocs") end, { desc = "Aiex: add @doc and @spec to the function" })
   command("AiexInstall", function() require("aiex.install").command(M.config.install) end, { desc = "Aiex: download, verify and install the aiex binary" })
   command("AiexStatus", function() require("aiex.status").show(M.client()) end, { desc = "Aiex: provider, state, cost today" })
+  -- :AiexChat, :AiexChatNew, :AiexChatStop, :AiexChatApply, :AiexChatReject, :AiexUndo
+  -- (Neovim 0.10+; older versions say so).
+  require("aiex.chat").create_commands()
 end
 
 ---@param opts table|nil see M.defaults
