@@ -549,6 +549,54 @@ fn add_docs_inserts_doc_and_spec_above_the_function_only() {
 }
 
 #[test]
+fn add_docs_asks_once_more_when_the_model_documents_another_function_and_then_stops() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![
+            Reply::Recorded(ollama_chat(
+                "@doc \"Empties a cart.\"\n@spec empty?() :: boolean()",
+            )),
+            Reply::Recorded(ollama_chat(
+                "@doc \"Sums the prices.\"\n@spec total(list()) :: number()",
+            )),
+            Reply::Recorded(ollama_chat("@spec empty?() :: boolean()")),
+        ],
+    );
+    let mut client = action_client(&fake);
+    let offered = action(&mut client, "aiex.addDocs", 4, 6);
+    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    let edited = apply_workspace_edit(ACTION_TEXT, &apply["params"]["edit"]);
+    assert!(
+        edited.contains(
+            "  @doc \"Sums the prices.\"\n  @spec total(list()) :: number()\n  def total(items) do"
+        ),
+        "{edited}"
+    );
+    assert_eq!(fake.server.request_count(), 2, "asked once more, not more");
+    let second = fake.server.requests()[1].json();
+    assert!(
+        second["options"]["temperature"]
+            .as_f64()
+            .is_some_and(|t| t > 0.5),
+        "{second}"
+    );
+
+    // Wrong twice: a clear refusal naming both functions, and nothing sent to apply.
+    let refused = client.request("workspace/executeCommand", offered["command"].clone());
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("documents empty?/0, not total/1; nothing was changed"),
+        "{refused}"
+    );
+    // The first answer came from the response cache this time; the second ask never does.
+    assert_eq!(fake.server.request_count(), 3);
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn refactor_replaces_the_function_with_confirmation_and_refuses_what_does_not_fit() {
     let fake = Fake::start();
     fake.server.on(
