@@ -1,6 +1,8 @@
 //! AI features end to end: the real `aiex` binary over stdio, talking to a fake provider (a
 //! real HTTP server on 127.0.0.1) that answers like Ollama.
 
+#[path = "support/cli_project.rs"]
+mod cli_project;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 mod support;
@@ -808,36 +810,16 @@ fn hover_adds_an_explanation_and_never_waits_past_its_timeout() {
     assert!(client.shutdown().success());
 }
 
-/// A project with `lib/cart.ex`, and a user configuration (in `user-config/`, the
-/// `XDG_CONFIG_HOME` of the commands run on it) pointing at `url`: a workspace `.aiex.toml`
-/// cannot define providers unless the user trusts it.
-fn project_using(url: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("mix.exs"),
-        "defmodule Cart.MixProject do\nend\n",
-    )
-    .expect("write");
-    std::fs::create_dir_all(dir.path().join("user-config/aiex")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("user-config/aiex/config.toml"),
-        format!("[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n"),
-    )
-    .expect("write");
-    std::fs::create_dir_all(dir.path().join("lib")).expect("mkdir");
-    std::fs::write(dir.path().join("lib/cart.ex"), ACTION_TEXT).expect("write");
-    dir
-}
-
 fn aiex_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+    cli_project::aiex_command(dir)
         .args(args)
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join("user-config"))
-        .env("AIEX_DATA_DIR", dir.join("data"))
-        .env("AIEX_CACHE_DIR", dir.join("cache"))
         .output()
         .expect("run aiex")
+}
+
+/// `lib/cart.ex` holding the actions' text, with a user configuration pointing at `url`.
+fn project_using(url: &str) -> tempfile::TempDir {
+    cli_project::cart_project(url, ACTION_TEXT, "")
 }
 
 #[test]

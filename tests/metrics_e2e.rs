@@ -2,6 +2,8 @@
 //! `aiex metrics` counts them from the audit log; a language server with
 //! `[telemetry] prometheus_addr` answers `GET /metrics` over TCP with the same numbers.
 
+#[path = "support/cli_project.rs"]
+mod cli_project;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 mod support;
@@ -18,46 +20,15 @@ use support::ollama::{chat as ollama_chat, generate as ollama_stream};
 
 const CART: &str = "defmodule Cart do\n  @moduledoc \"Carts.\"\n\n  def total(items) do\n    Enum.sum(items)\n  end\n\n  def empty?, do: true\nend\n";
 
-/// A project with `lib/cart.ex` and a user configuration (`user-config/aiex/config.toml`, the
-/// `XDG_CONFIG_HOME` of the commands run on it) with a provider at `url` and `extra` TOML.
-fn project_using(url: &str, extra: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("mix.exs"),
-        "defmodule Cart.MixProject do\nend\n",
-    )
-    .expect("write");
-    std::fs::create_dir_all(dir.path().join("user-config/aiex")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("user-config/aiex/config.toml"),
-        format!(
-            "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n{extra}"
-        ),
-    )
-    .expect("write");
-    std::fs::create_dir_all(dir.path().join("lib")).expect("mkdir");
-    std::fs::write(dir.path().join("lib/cart.ex"), CART).expect("write");
-    dir
-}
-
-fn environment(dir: &Path) -> Vec<(String, String)> {
-    [
-        ("XDG_CONFIG_HOME", dir.join("user-config")),
-        ("AIEX_DATA_DIR", dir.join("data")),
-        ("AIEX_CACHE_DIR", dir.join("cache")),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value.to_string_lossy().into_owned()))
-    .collect()
-}
-
 fn aiex_cli(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_aiex"))
+    cli_project::aiex_command(dir)
         .args(args)
-        .current_dir(dir)
-        .envs(environment(dir))
         .output()
         .expect("run aiex")
+}
+
+fn project_using(url: &str, extra: &str) -> tempfile::TempDir {
+    cli_project::cart_project(url, CART, extra)
 }
 
 fn stdout(output: &std::process::Output) -> String {
@@ -253,7 +224,7 @@ fn the_language_server_serves_get_metrics_on_the_users_prometheus_addr() {
         ),
     );
     let options = SpawnOptions {
-        env: environment(dir.path()),
+        env: cli_project::environment(dir.path()),
         ..SpawnOptions::default()
     };
     let mut client = LspClient::spawn_with(Some(dir.path()), &options);
@@ -335,7 +306,7 @@ fn a_workspace_file_cannot_open_a_metrics_port() {
     )
     .expect("write");
     let options = SpawnOptions {
-        env: environment(dir.path()),
+        env: cli_project::environment(dir.path()),
         ..SpawnOptions::default()
     };
     let mut client = LspClient::spawn_with(Some(dir.path()), &options);

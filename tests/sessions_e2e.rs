@@ -3,6 +3,8 @@
 //! export, import and delete from the command line; a proposed edit that does not parse is
 //! never offered.
 
+#[path = "support/cli_project.rs"]
+mod cli_project;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 mod support;
@@ -19,32 +21,12 @@ use support::ollama::chat as ollama_chat;
 
 const CART: &str = "defmodule Cart do\n  def total(items) do\n    Enum.sum(items)\n  end\nend\n";
 
-fn project_using(url: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("mix.exs"),
-        "defmodule Cart.MixProject do\nend\n",
-    )
-    .expect("write");
-    std::fs::create_dir_all(dir.path().join("user-config/aiex")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("user-config/aiex/config.toml"),
-        format!("[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n"),
-    )
-    .expect("write");
-    std::fs::create_dir_all(dir.path().join("lib")).expect("mkdir");
-    std::fs::write(dir.path().join("lib/cart.ex"), CART).expect("write");
-    dir
+fn aiex(dir: &Path) -> Command {
+    cli_project::aiex_command(dir)
 }
 
-fn aiex(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_aiex"));
-    command
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join("user-config"))
-        .env("AIEX_DATA_DIR", dir.join("data"))
-        .env("AIEX_CACHE_DIR", dir.join("cache"));
-    command
+fn project_using(url: &str) -> tempfile::TempDir {
+    cli_project::cart_project(url, CART, "")
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
