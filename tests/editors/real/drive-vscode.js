@@ -3,7 +3,8 @@
 //   NODE_PATH=$EDITORS_DIR/driver/node_modules node drive-vscode.js URL OUTDIR TRIALS
 // Checks: attach (status bar says ready), diagnostics (IO.inspect squiggle), one code action
 // applied (its quick fix), hover, document symbols, `Aiex: Chat` (the streamed answer in its
-// webview, the session kept on a second turn, the proposed edit applied and undone), ghost
+// webview, the session kept on a second turn, the proposed edit applied and undone, Stop, New
+// session), ghost
 // text in TRIALS places with VS Code's default suggest settings, Tab accepts it. Screenshots
 // go to OUTDIR.
 const puppeteer = require("puppeteer-core");
@@ -197,6 +198,34 @@ async function chatChecks() {
   await shot("11-chat-undone");
   if (restored && undoNote) ok(`Undo last AI edit restores greeter.ex: ${JSON.stringify(undoNote)}`);
   else notOk("chat undo", `restored ${!!restored}, note ${JSON.stringify(undoNote)}`);
+  // Stop: the question is sent and Stop pressed at once (the fake provider answers in a few
+  // milliseconds, faster than a click could follow), so the turn is cancelled in flight.
+  await frame.evaluate(() => {
+    const input = document.getElementById("input");
+    input.value = "Tell me more";
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    const stop = document.getElementById("stop");
+    stop.disabled = false;
+    stop.click();
+  });
+  const stopped = await untilIn(frame, () => {
+    const a = Array.from(document.querySelectorAll(".entry.assistant .text"));
+    return a.length === 3 && /\(stopped\)\s*$/.test(a[2].textContent) && !document.getElementById("send").disabled
+      ? a[2].textContent : "";
+  }, 15000);
+  await sleep(1000); // a late answer must not overwrite it
+  const afterStop = await frame.evaluate(chatState);
+  if (stopped && /\(stopped\)\s*$/.test(afterStop.text) && afterStop.answers === 3) ok(`Stop cancels the answer in progress: ${JSON.stringify(afterStop.text.trim())}`);
+  else notOk("chat stop", `the webview shows ${JSON.stringify(afterStop)}`);
+  // New session: the conversation is cleared and the next question starts another session.
+  await frame.click("#new");
+  await untilIn(frame, () => document.querySelectorAll(".entry").length === 0, 10000);
+  await chatTurn(frame, "What does this module do?", 1);
+  const fresh = await frame.evaluate(chatState);
+  await shot("12-chat-new-session");
+  if (fresh.answers === 1 && /Greeter greets/.test(fresh.text) && /Session \d+/.test(fresh.session) && fresh.session !== first.session) {
+    ok(`New session clears the conversation and the next question starts ${fresh.session}`);
+  } else notOk("chat new session", `the webview shows ${JSON.stringify(fresh)} (first ${first.session})`);
   // Close the chat, back to the editor.
   await palette("View: Close Editor");
 }
