@@ -4,9 +4,8 @@
 // Checks: attach (status bar says ready), diagnostics (IO.inspect squiggle), one code action
 // applied (its quick fix), hover, document symbols, `Aiex: Chat` (the streamed answer in its
 // webview, the session kept on a second turn, the proposed edit applied and undone, Stop, New
-// session), ghost
-// text in TRIALS places with VS Code's default suggest settings, Tab accepts it. Screenshots
-// go to OUTDIR.
+// session), ghost text in TRIALS places with VS Code's default suggest settings, Tab accepts
+// it. Screenshots go to OUTDIR.
 const puppeteer = require("puppeteer-core");
 const fs = require("fs");
 
