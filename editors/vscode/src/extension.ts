@@ -19,6 +19,7 @@ import {
   type WorkspaceEdit as LspWorkspaceEdit,
 } from "vscode-languageclient/node";
 import { ACTIONS, type ActionName, normaliseActions, pickAction, withInstruction } from "./actions";
+import { ChatPanel } from "./chatPanel";
 import { resolveServerPath } from "./serverPath";
 import { minimumVersionFeature } from "./serverVersion";
 import { type RawSettings, toServerConfig } from "./settings";
@@ -36,6 +37,7 @@ let client: LanguageClient | undefined;
 let statusItem: vscode.StatusBarItem;
 let output: vscode.LogOutputChannel;
 let statusTimer: NodeJS.Timeout | undefined;
+let chat: ChatPanel | undefined;
 
 function readSettings(): RawSettings {
   const c = vscode.workspace.getConfiguration("aiex");
@@ -142,6 +144,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   // client version, registered by default; proposed features (none in 11.0)
   // are opted into so that a client upgrade brings them along.
   client.registerProposedFeatures();
+  // The chat's streamed answer; the panel matches each piece to its turn by token.
+  context.subscriptions.push(client.onNotification("aiex/chatDelta", (params: unknown) => chat?.onDelta(params)));
   context.subscriptions.push(
     client.onDidChangeState((e) => {
       if (e.newState === State.Running) void refreshStatus();
@@ -256,6 +260,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   statusItem.command = "aiex.showStatus";
   showStatus({ text: "$(sync~spin) Aiex", tooltip: "Aiex is starting", warning: false });
   context.subscriptions.push(output, statusItem);
+
+  const panel = new ChatPanel(() => client, (d) => LANGUAGES.includes(d.languageId) && ["file", "untitled"].includes(d.uri.scheme));
+  chat = panel;
+  context.subscriptions.push(
+    vscode.commands.registerCommand("aiex.chat", () => panel.show()),
+    vscode.window.onDidChangeActiveTextEditor((e) => panel.noteEditor(e)),
+  );
+  panel.noteEditor(vscode.window.activeTextEditor);
 
   for (const name of Object.keys(ACTIONS) as ActionName[]) {
     context.subscriptions.push(vscode.commands.registerCommand(`aiex.${name}Here`, () => runAction(name)));

@@ -49,6 +49,8 @@ function stubVscode(settings: Record<string, unknown>, rec: Recorded) {
       },
       showWarningMessage: () => Promise.resolve(undefined),
       showInformationMessage: () => Promise.resolve(undefined),
+      activeTextEditor: undefined,
+      onDidChangeActiveTextEditor: () => disposable,
     },
     commands: {
       registerCommand: (id: string) => {

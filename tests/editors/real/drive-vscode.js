@@ -2,8 +2,10 @@
 // the Aiex extension and the fake provider, and prints one TAP-like line per check:
 //   NODE_PATH=$EDITORS_DIR/driver/node_modules node drive-vscode.js URL OUTDIR TRIALS
 // Checks: attach (status bar says ready), diagnostics (IO.inspect squiggle), one code action
-// applied (its quick fix), hover, document symbols, ghost text in TRIALS places with VS Code's
-// default suggest settings, Tab accepts it. Screenshots go to OUTDIR.
+// applied (its quick fix), hover, document symbols, `Aiex: Chat` (the streamed answer in its
+// webview, the session kept on a second turn, the proposed edit applied and undone, Stop, New
+// session), ghost text in TRIALS places with VS Code's default suggest settings, Tab accepts
+// it. Screenshots go to OUTDIR.
 const puppeteer = require("puppeteer-core");
 const fs = require("fs");
 
@@ -51,12 +53,180 @@ async function openFile(file) {
   await page.waitForFunction((b) => document.title.includes(b), { timeout: 30000 }, base);
   await sleep(1500);
 }
+async function palette(command) {
+  await key("Control+Shift+KeyP");
+  await page.waitForSelector(".quick-input-widget input", { visible: true, timeout: 20000 });
+  await page.keyboard.type(command, { delay: 20 });
+  const index = await until((c) => {
+    const rows = Array.from(document.querySelectorAll(".quick-input-list .monaco-list-row"));
+    const label = (r) => ((r.querySelector(".label-name") || r).textContent || "").trim();
+    let i = rows.findIndex((r) => label(r) === c);
+    if (i < 0) i = rows.findIndex((r) => label(r).startsWith(c));
+    return i >= 0 ? i + 1 : 0;
+  }, 15000, command);
+  if (!index) { await page.keyboard.press("Escape"); throw new Error(`no "${command}" in the command palette`); }
+  for (let i = 1; i < index; i++) await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Enter");
+  await sleep(500);
+}
+/** The frame of the Aiex Chat webview (VS Code nests it in two iframes), once it has loaded. */
+async function chatFrame(ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    for (const frame of page.frames()) {
+      if (await frame.$("#aiex-chat").catch(() => null)) return frame;
+    }
+    await sleep(250);
+  }
+  return undefined;
+}
+/** Polls fn in `frame` until it returns something truthy, or the time is up. */
+async function untilIn(frame, fn, ms, ...args) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await frame.evaluate(fn, ...args).catch(() => undefined);
+    if (value || Date.now() > end) return value;
+    await sleep(250);
+  }
+}
+const chatState = () => {
+  const answers = Array.from(document.querySelectorAll(".entry.assistant .text"));
+  const last = answers[answers.length - 1];
+  return {
+    answers: answers.length,
+    text: last ? last.textContent : "",
+    deltas: last ? Number(last.dataset.deltas || 0) : 0,
+    busy: document.getElementById("send").disabled,
+    session: document.getElementById("session").textContent,
+    proposals: Array.from(document.querySelectorAll(".proposal")).map((p) => p.textContent),
+    notes: Array.from(document.querySelectorAll(".entry.note .text")).map((n) => n.textContent),
+  };
+};
+async function chatTurn(frame, question, answers) {
+  await frame.click("#input");
+  await frame.type("#input", question, { delay: 10 });
+  await page.keyboard.press("Enter");
+  return untilIn(frame, (n) => {
+    const a = Array.from(document.querySelectorAll(".entry.assistant .text"));
+    return a.length >= n && !document.getElementById("send").disabled;
+  }, 60000, answers);
+}
+const editorText = () => Array.from(document.querySelectorAll(".monaco-editor .view-line"))
+  .map((e) => (e.textContent || "").replace(/\u00a0/g, " ")).join("\n");
+
 async function goToLine(line) {
   await key("Control+KeyG");
   await page.waitForSelector(".quick-input-widget input", { visible: true, timeout: 20000 });
   await page.keyboard.type(String(line), { delay: 20 });
   await page.keyboard.press("Enter");
   await sleep(400);
+}
+
+async function chatChecks() {
+  await goToLine(1);
+  const original = await page.evaluate(editorText);
+  await palette("Aiex: Chat");
+  const frame = await chatFrame(30000);
+  await shot("8-chat-open");
+  if (!frame) { notOk("chat", "the Aiex Chat webview did not open"); return; }
+  await chatTurn(frame, "What does this module do?", 1);
+  const first = await frame.evaluate(chatState);
+  await shot("8-chat-answer");
+  if (/Greeter greets people by name/.test(first.text) && first.deltas > 0 && /Session \d+/.test(first.session)) {
+    ok(`Aiex: Chat streams the answer into its webview (${first.deltas} aiex/chatDelta pieces, ${first.session}): ${JSON.stringify(first.text.slice(0, 60))}`);
+  } else {
+    notOk("chat", `the webview shows ${JSON.stringify(first)}`);
+    return;
+  }
+  await chatTurn(frame, "Add a farewell function", 2);
+  const second = await frame.evaluate(chatState);
+  await shot("9-chat-proposal");
+  if (second.session === first.session && second.proposals.length === 1 && /farewell/.test(second.text)) {
+    ok(`a second question continues ${second.session} and offers the proposed edit: ${JSON.stringify(second.proposals[0])}`);
+  } else {
+    notOk("chat second turn", `the webview shows ${JSON.stringify(second)}`);
+    return;
+  }
+  await frame.click(".proposal button.apply");
+  // The server marks the edit as needing confirmation: VS Code shows it in Refactor Preview.
+  let applied = "";
+  let previewed = false;
+  const end = Date.now() + 30000;
+  while (!applied && Date.now() < end) {
+    applied = /def farewell/.test(await page.evaluate(editorText)) ? "yes" : "";
+    if (!applied && !previewed) {
+      // Wait for the preview to list the change: Apply before that applies nothing.
+      const ready = await page.evaluate(() => Array.from(document.querySelectorAll(".part.panel .monaco-list-row"))
+        .some((r) => /greeter\.ex/.test(r.textContent || "")));
+      if (ready) {
+        await sleep(1000);
+        // A change needing confirmation starts unchecked: tick the file, as a user would.
+        const box = await page.evaluateHandle(() => {
+          const row = Array.from(document.querySelectorAll(".part.panel .monaco-list-row"))
+            .find((r) => /greeter\.ex/.test(r.textContent || ""));
+          return row && row.querySelector("input[type=checkbox], .monaco-checkbox, .monaco-custom-toggle");
+        });
+        const element = box.asElement();
+        if (element) await element.click();
+        await sleep(500);
+        await shot("10-chat-refactor-preview");
+        previewed = await page.evaluate(() => {
+          const button = Array.from(document.querySelectorAll(".part.panel .monaco-button"))
+            .find((b) => (b.textContent || "").trim() === "Apply");
+          if (button) { button.click(); return true; }
+          return false;
+        });
+      }
+    }
+    await sleep(250);
+  }
+  const note = await untilIn(frame, () => Array.from(document.querySelectorAll(".entry.note .text"))
+    .map((n) => n.textContent).find((t) => /Edit \d+ applied/.test(t)) || "", 15000);
+  await shot("10-chat-applied");
+  if (applied && note) ok(`Apply applies the proposed edit to greeter.ex${previewed ? " (confirmed in Refactor Preview)" : ""}: ${JSON.stringify(note)}`);
+  else { notOk("chat apply", `def farewell in the editor: ${!!applied}, note ${JSON.stringify(note)}, ${JSON.stringify(await frame.evaluate(chatState))}`); return; }
+  await sleep(1500); // the server has the edited text (didChange is debounced)
+  await frame.click("#undo");
+  const restored = await until((o) => {
+    const t = Array.from(document.querySelectorAll(".monaco-editor .view-line"))
+      .map((e) => (e.textContent || "").replace(/\u00a0/g, " ")).join("\n");
+    return !/def farewell/.test(t) && t === o;
+  }, 30000, original);
+  const undoNote = await untilIn(frame, () => Array.from(document.querySelectorAll(".entry.note .text"))
+    .map((n) => n.textContent).find((t) => /^Restored/.test(t)) || "", 15000);
+  await shot("11-chat-undone");
+  if (restored && undoNote) ok(`Undo last AI edit restores greeter.ex: ${JSON.stringify(undoNote)}`);
+  else notOk("chat undo", `restored ${!!restored}, note ${JSON.stringify(undoNote)}`);
+  // Stop: the question is sent and Stop pressed at once (the fake provider answers in a few
+  // milliseconds, faster than a click could follow), so the turn is cancelled in flight.
+  await frame.evaluate(() => {
+    const input = document.getElementById("input");
+    input.value = "Tell me more";
+    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    const stop = document.getElementById("stop");
+    stop.disabled = false;
+    stop.click();
+  });
+  const stopped = await untilIn(frame, () => {
+    const a = Array.from(document.querySelectorAll(".entry.assistant .text"));
+    return a.length === 3 && /\(stopped\)\s*$/.test(a[2].textContent) && !document.getElementById("send").disabled
+      ? a[2].textContent : "";
+  }, 15000);
+  await sleep(1000); // a late answer must not overwrite it
+  const afterStop = await frame.evaluate(chatState);
+  if (stopped && /\(stopped\)\s*$/.test(afterStop.text) && afterStop.answers === 3) ok(`Stop cancels the answer in progress: ${JSON.stringify(afterStop.text.trim())}`);
+  else notOk("chat stop", `the webview shows ${JSON.stringify(afterStop)}`);
+  // New session: the conversation is cleared and the next question starts another session.
+  await frame.click("#new");
+  await untilIn(frame, () => document.querySelectorAll(".entry").length === 0, 10000);
+  await chatTurn(frame, "What does this module do?", 1);
+  const fresh = await frame.evaluate(chatState);
+  await shot("12-chat-new-session");
+  if (fresh.answers === 1 && /Greeter greets/.test(fresh.text) && /Session \d+/.test(fresh.session) && fresh.session !== first.session) {
+    ok(`New session clears the conversation and the next question starts ${fresh.session}`);
+  } else notOk("chat new session", `the webview shows ${JSON.stringify(fresh)} (first ${first.session})`);
+  // Close the chat, back to the editor.
+  await palette("View: Close Editor");
 }
 
 (async () => {
@@ -136,6 +306,12 @@ async function goToLine(line) {
   if (symbols) ok("Go to Symbol lists the module's functions");
   else notOk("symbols", "greet_all is not among the symbols");
   await page.keyboard.press("Escape");
+
+  // Aiex: Chat, from the palette, with greeter.ex as the context: the fake provider's answer
+  // streams into the webview (aiex/chatDelta), a second turn keeps the session and proposes
+  // an edit, Apply applies it (through the server and workspace/applyEdit), Undo restores.
+  await chatChecks();
+  await openFile("lib/greeter.ex");
 
   // Ghost text, with VS Code's default suggest settings (the suggest widget opens while
   // typing): bottom-up, so that inserting a line keeps the next line number valid.
