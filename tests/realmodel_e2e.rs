@@ -190,24 +190,11 @@ fn several_candidates_from_a_real_model_each_parse_in_place_and_refactors_altern
     // gave a distinct one that passed, is offered on it and parses too.
     let refactor = client.code_action(&project.uri(), 38, 6, "aiex.refactor");
     let id = client.send_request("workspace/executeCommand", refactor["command"].clone());
-    // Either the edit comes, or the request fails because no version passed Refactor's own
-    // checks (a 0.5B model sometimes renames the function): a clear refusal, nothing applied.
-    let first = client.wait_for_within(
-        |m| m["method"] == "workspace/applyEdit" || m["id"] == json!(id),
-        REQUEST_DEADLINE,
-    );
-    if first["method"] != "workspace/applyEdit" {
-        let message = first["error"]["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("nothing was changed"),
-            "neither an edit nor a clear refusal: {first}"
-        );
-        eprintln!("no version of the refactor passed: {message}");
+    // A 0.5B model sometimes renames the function in every version: a clear refusal then.
+    let Some(edit) = applied_edit_or_refusal(&mut client, id) else {
         assert!(client.shutdown().success());
         return;
-    }
-    let edit = first;
-    client.send(&json!({ "jsonrpc": "2.0", "id": edit["id"], "result": { "applied": true } }));
+    };
     assert!(client.response_within(id, REQUEST_DEADLINE)["error"].is_null());
     let edited = lsp_client::apply_workspace_edit(&project.text(), &edit["params"]["edit"]);
     assert!(
@@ -244,6 +231,27 @@ fn several_candidates_from_a_real_model_each_parse_in_place_and_refactors_altern
         None => eprintln!("the model gave one usable version only: no alternative offered"),
     }
     assert!(client.shutdown().success());
+}
+
+/// The `workspace/applyEdit` the command `id` sends (answered as applied), or `None` when the
+/// command failed instead with a clear refusal ("nothing was changed"): what a small model's
+/// unusable answers must give.
+fn applied_edit_or_refusal(client: &mut LspClient, id: i64) -> Option<serde_json::Value> {
+    let first = client.wait_for_within(
+        |m| m["method"] == "workspace/applyEdit" || m["id"] == json!(id),
+        REQUEST_DEADLINE,
+    );
+    eprintln!("{first:#}");
+    if first["method"] != "workspace/applyEdit" {
+        let message = first["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("nothing was changed"),
+            "neither an edit nor a clear refusal: {first}"
+        );
+        return None;
+    }
+    client.send(&json!({ "jsonrpc": "2.0", "id": first["id"], "result": { "applied": true } }));
+    Some(first)
 }
 
 /// The inline completions offered at the held-out line, each checked to parse in place.
@@ -328,22 +336,11 @@ fn add_docs_inserts_a_doc_above_the_function_and_the_file_still_parses() {
     // `defp normalize(email)` (line 48) has no @doc.
     let add_docs = client.code_action(&project.uri(), 47, 8, "aiex.addDocs");
     let id = client.send_request("workspace/executeCommand", add_docs["command"].clone());
-    // The edit, or (when the model documented another function twice) a clear refusal.
-    let edit = client.wait_for_within(
-        |m| m["method"] == "workspace/applyEdit" || m["id"] == json!(id),
-        REQUEST_DEADLINE,
-    );
-    eprintln!("Add docs: {edit:#}");
-    if edit["method"] != "workspace/applyEdit" {
-        let message = edit["error"]["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("nothing was changed"),
-            "neither an edit nor a clear refusal: {edit}"
-        );
+    // The model may document another function twice: a clear refusal then.
+    let Some(edit) = applied_edit_or_refusal(&mut client, id) else {
         assert!(client.shutdown().success());
         return;
-    }
-    client.send(&json!({ "jsonrpc": "2.0", "id": edit["id"], "result": { "applied": true } }));
+    };
     let response = client.response_within(id, REQUEST_DEADLINE);
     assert!(response["error"].is_null(), "{response}");
     let text = project.text();

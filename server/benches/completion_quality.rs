@@ -244,7 +244,8 @@ fn run_mode(sites: &[Site], options: &Value, with_workspace: bool, empty: &Path)
                 "text": typed }] }),
         );
         let mut after = held_out.clone();
-        let offset = line_start(&after, site.line) + column;
+        let offset =
+            lsp_client::byte_offset(&after, &json!({ "line": site.line, "character": column }));
         after.insert_str(offset, &typed);
         let (next, _) = ask(
             client,
@@ -302,14 +303,13 @@ fn ask(
     let insert = item["insertText"].as_str().unwrap_or_default();
     let range = &item["range"];
     // The fixtures are ASCII: LSP columns are byte columns here.
-    let position = |p: &Value| {
-        line_start(text, p["line"].as_u64().unwrap_or(0) as usize)
-            + p["character"].as_u64().unwrap_or(0) as usize
-    };
     let (start, end) = if range.is_object() {
-        (position(&range["start"]), position(&range["end"]))
+        (
+            lsp_client::byte_offset(text, &range["start"]),
+            lsp_client::byte_offset(text, &range["end"]),
+        )
     } else {
-        let at = line_start(text, line) + column;
+        let at = lsp_client::byte_offset(text, &json!({ "line": line, "character": column }));
         (at, at)
     };
     let mut completed = text.to_owned();
@@ -421,10 +421,6 @@ fn env_number(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn line_start(text: &str, line: usize) -> usize {
-    text.split_inclusive('\n').take(line).map(str::len).sum()
 }
 
 fn collapse(line: &str) -> String {
