@@ -12,11 +12,14 @@
 ;; Eglot runs one server per buffer, so in Eglot aiex takes the place of
 ;; ElixirLS/Expert for these modes; use lsp-mode (aiex-lsp.el) to run both.
 ;; Completion comes as standard completion items (completion-at-point).
+;; M-x aiex-chat talks with the server in the *aiex-chat* buffer (aiex-chat.el;
+;; this file gives it the Eglot connection).
 
 ;;; Code:
 
 (require 'eglot)
 (require 'aiex-common)
+(require 'aiex-chat)
 
 (defun aiex-eglot-contact (&optional _interactive)
   "Eglot contact for aiex: its command line and initializationOptions."
@@ -104,6 +107,73 @@ Returns the command's result."
          (status (jsonrpc-request server :workspace/executeCommand
                                   '(:command "aiex.status" :arguments []))))
     (message "Aiex: %s" (json-encode status))))
+
+;;; Chat (aiex-chat.el) through Eglot
+
+(defun aiex-eglot--aiex-p (server)
+  "Whether the Eglot SERVER is aiex (its initialize answer names it)."
+  (let ((info (and (fboundp 'eglot--server-info) (eglot--server-info server))))
+    (or (null info) (equal (plist-get info :name) "aiex"))))
+
+(defun aiex-eglot--chat-connection (buffer)
+  "The aiex server managing BUFFER, or nil."
+  (with-current-buffer buffer
+    (when-let ((server (and (bound-and-true-p eglot--managed-mode) (eglot-current-server))))
+      (and (jsonrpc-running-p server) (aiex-eglot--aiex-p server) server))))
+
+(defun aiex-eglot--chat-any ()
+  "Some running aiex server."
+  (cl-loop for servers being the hash-values of eglot--servers-by-project
+           thereis (cl-find-if (lambda (s) (and (jsonrpc-running-p s) (aiex-eglot--aiex-p s))) servers)))
+
+(defun aiex-eglot--chat-request (server method params on-result on-error timeout on-timeout)
+  "Send METHOD with PARAMS to SERVER; see `aiex-chat-client'.
+Returns (ID TIMER).  jsonrpc's own default timeout (10 s) would cut a
+chat answer short, hence TIMEOUT."
+  (let ((method (intern (concat ":" method)))
+        (args (list :success-fn on-result :error-fn on-error
+                    :timeout timeout :timeout-fn on-timeout)))
+    (if (fboundp 'jsonrpc--async-request-1)
+        ;; Returns (ID TIMER) in jsonrpc 1.0.14 (Emacs 28) and later.
+        (apply #'jsonrpc--async-request-1 server method params args)
+      (apply #'jsonrpc-async-request server method params args)
+      nil)))
+
+(defun aiex-eglot--chat-cancel (server handle)
+  "$/cancelRequest for the request HANDLE, (ID TIMER), sent to SERVER."
+  (when-let ((timer (cadr handle))) (cancel-timer timer))
+  (when-let ((id (car handle)))
+    (jsonrpc-notify server :$/cancelRequest (list :id id))))
+
+(defun aiex-eglot--chat-sync (buffer)
+  "Send BUFFER's pending changes to its server."
+  (with-current-buffer buffer
+    (when (bound-and-true-p eglot--managed-mode)
+      (eglot--signal-textDocument/didChange))))
+
+(defun aiex-eglot--chat-document (buffer)
+  "BUFFER's TextDocumentIdentifier."
+  (with-current-buffer buffer (eglot--TextDocumentIdentifier)))
+
+(defun aiex-eglot--chat-position (buffer pos)
+  "POS in BUFFER as an LSP position, in the encoding Eglot and the server agreed."
+  (with-current-buffer buffer (eglot--pos-to-lsp-position pos)))
+
+(aiex-chat-register-client
+ (aiex-chat-client-create
+  :name "eglot"
+  :connection #'aiex-eglot--chat-connection
+  :any #'aiex-eglot--chat-any
+  :request #'aiex-eglot--chat-request
+  :cancel #'aiex-eglot--chat-cancel
+  :sync #'aiex-eglot--chat-sync
+  :document #'aiex-eglot--chat-document
+  :position #'aiex-eglot--chat-position))
+
+(cl-defmethod eglot-handle-notification
+  (_server (_method (eql aiex/chatDelta)) &key token text &allow-other-keys)
+  "`aiex/chatDelta': a piece of a chat answer, for the *aiex-chat* buffer."
+  (aiex-chat-on-delta token text))
 
 (provide 'aiex-eglot)
 ;;; aiex-eglot.el ends here

@@ -3,7 +3,8 @@
 # extension:
 #   - headless Neovim (Debian's 0.7, PyPI's 0.11, Debian sid's 0.12) through editors/neovim,
 #     and Neovim 0.12's TUI under tmux for the ghost text (real/nvim-ghost.sh);
-#   - Emacs in batch mode with Eglot (emacs-nox + elpa-eglot) through editors/emacs;
+#   - Emacs in batch mode with Eglot (emacs-nox + elpa-eglot) through editors/emacs, and its
+#     chat buffer (M-x aiex-chat);
 #   - the VS Code extension: npm ci, tsc, eslint, unit tests, .vsix with @vscode/vsce, then
 #     the .vsix in VS Code 1.100 (code-server) driven by headless Chromium (real/vscode.sh);
 #   - Helix 25.07's TUI under tmux with editors/helix/languages.toml (real/helix.sh);
@@ -183,7 +184,7 @@ fi
 
 if wanted emacs && need emacs emacs "apt-get install emacs-nox elpa-eglot"; then
   # -q rather than -Q: Debian's site-start puts the elpa-* packages on the load-path.
-  elisp=(aiex-common.el aiex-eglot.el)
+  elisp=(aiex-common.el aiex-chat.el aiex-eglot.el)
   has_lsp_mode=false
   if emacs --batch -q --eval "(require 'lsp-mode)" >/dev/null 2>&1; then
     has_lsp_mode=true
@@ -194,6 +195,8 @@ if wanted emacs && need emacs emacs "apt-get install emacs-nox elpa-eglot"; then
     emacs --batch -q -L . --eval '(setq byte-compile-error-on-warn t)' -f batch-byte-compile ${elisp[*]}"
   suite emacs-unit emacs --batch -q -l "$here/emacs/unit.el"
   suite emacs emacs --batch -q -l "$here/emacs/test.el"
+  # M-x aiex-chat through Eglot: streaming, sessions, apply/undo, stop, errors.
+  suite emacs-chat emacs --batch -q -l "$here/emacs/chat-test.el"
   if $has_lsp_mode; then
     suite emacs-lsp-mode emacs --batch -q -l "$here/emacs/lsp-mode-test.el"
   else
