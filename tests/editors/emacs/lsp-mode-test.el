@@ -113,5 +113,75 @@
               (error "No item carries the fake provider's text: %S" texts)))
         (delete-region start (+ start 4)))))))
 
+(defun aiex-test-wait (what pred)
+  "Process output until PRED returns non-nil (returned), or fail saying WHAT did not happen."
+  (let ((deadline (+ (float-time) aiex-test-timeout)) result)
+    (while (and (not (setq result (funcall pred))) (< (float-time) deadline))
+      (accept-process-output nil 0.02))
+    (or result (error "%s within %ss; last message: %s" what aiex-test-timeout (car aiex-test-messages)))))
+
+(defun aiex-test-chat-turn (message &optional beg end)
+  "Ask MESSAGE (on BEG..END) with aiex-chat and wait for the answer; return the result."
+  (let ((before aiex-chat-last-result))
+    (aiex-chat message beg end)
+    (aiex-test-wait "No chat answer"
+                    (lambda () (and (null aiex-chat--pending) (not (eq aiex-chat-last-result before)))))
+    aiex-chat-last-result))
+
+(defvar aiex-test-chat-session nil)
+
+(aiex-test-check "aiex-chat through lsp-mode streams the answer and continues the session on a region"
+  (if (not (getenv "AIEX_TEST_SETTINGS"))
+      '(skip "AIEX_TEST_SETTINGS (a fake provider) not set; run.sh sets it")
+    (let* ((first (aiex-test-chat-turn "What does this module do?"))
+           (deltas aiex-chat-deltas)
+           (second (aiex-test-chat-turn "And these lines?"
+                                        (save-excursion (goto-char (point-min)) (forward-line 9) (point))
+                                        (save-excursion (goto-char (point-min)) (forward-line 12) (point))))
+           (text (with-current-buffer aiex-chat-buffer-name (buffer-string))))
+      (unless (>= deltas 1) (error "No aiex/chatDelta reached the chat buffer"))
+      (unless (string-match-p "trims and capitalizes the name, then says hello" text)
+        (error "No answer in the chat buffer:\n%s" text))
+      (unless (and (integerp (plist-get first :sessionId))
+                   (equal (plist-get second :sessionId) (plist-get first :sessionId))
+                   (eql (plist-get second :turn) 2))
+        (error "The second turn did not continue the session: %S then %S" first second))
+      (unless (equal (plist-get (aref (plist-get second :context) 0) :reason) "selection")
+        (error "The region was not the context: %S" (plist-get second :context)))
+      (unless (string-match-p "^## You (lines 10-12)$" text) (error "No heading for lines 10-12:\n%s" text))
+      (setq aiex-test-chat-session (plist-get first :sessionId)))))
+
+(aiex-test-check "aiex-chat-apply through lsp-mode applies the proposed edit, aiex-undo restores the buffer"
+  (if (not aiex-test-chat-session)
+      '(skip "the first chat turn did not complete")
+    (let* ((original (buffer-string))
+           (result (aiex-test-chat-turn "Add a farewell function")))
+      (unless (plist-get result :proposals) (error "No proposed edit: %S" result))
+      (aiex-chat-apply)
+      (aiex-test-wait "The edit was not applied" (lambda () (string-match-p "def farewell" (buffer-string))))
+      (aiex-test-wait "The chat buffer does not say the edit was applied"
+                      (lambda () (with-current-buffer aiex-chat-buffer-name
+                                   (string-match-p "^> Edit [0-9]+ applied (checkpoint" (buffer-string)))))
+      (aiex-undo)
+      (aiex-test-wait "The buffer is not back to its text before the edit"
+                      (lambda () (equal (buffer-string) original))))))
+
+(aiex-test-check "aiex-chat-stop through lsp-mode cancels the turn in flight"
+  (if (not aiex-test-chat-session)
+      '(skip "the first chat turn did not complete")
+    (let ((turn (aiex-chat "Tell me more"))
+          (cancels nil))
+      (cl-letf* ((notify (symbol-function 'lsp-notify))
+                 ((symbol-function 'lsp-notify)
+                  (lambda (method params)
+                    (when (equal method "$/cancelRequest") (push (plist-get params :id) cancels))
+                    (funcall notify method params))))
+        (aiex-chat-stop))
+      (unless (equal cancels (list (car (aiex-chat--turn-handle turn))))
+        (error "Expected one $/cancelRequest for request %S, sent %S" (car (aiex-chat--turn-handle turn)) cancels))
+      (let ((deadline (+ (float-time) 0.5))) (while (< (float-time) deadline) (accept-process-output nil 0.02)))
+      (unless (string-suffix-p "_(stopped)_\n" (with-current-buffer aiex-chat-buffer-name (buffer-string)))
+        (error "The stopped turn's answer still reached the buffer")))))
+
 (aiex-test-finish)
 ;;; lsp-mode-test.el ends here
