@@ -282,7 +282,7 @@ Called by the client (Eglot or lsp-mode) for every notification."
 ;;; Commands
 
 (defun aiex-chat--read-question ()
-  "Read a question, with the region's lines in the prompt when there is one."
+  "Read a question; the prompt says when the active region goes with it."
   (read-string (if (use-region-p) "Ask Aiex about the region: " "Ask Aiex: ")
                nil 'aiex-chat-history))
 
