@@ -18,7 +18,7 @@ use super::workspace;
 use crate::chunks::FileChunks;
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::document::store::DocumentStore;
-use crate::document::{position, DocumentKey, PositionEncoding, SyntaxSnapshot};
+use crate::document::{position, DocumentKey, Language, PositionEncoding, SyntaxSnapshot};
 use crate::engine::{CompletionOptions, Cursor, Engine, HoverExplanation};
 use crate::features::{folding, hover, symbols};
 use crate::index::WorkspaceIndex;
@@ -719,6 +719,14 @@ impl LanguageServer for Backend {
             document.version,
             language,
         );
+        if language == Language::Elixir {
+            if let Some(notice) = crate::syntax::size_notice(document.text.len()) {
+                warn!(uri = document.uri.as_str(), "{notice}");
+                self.client
+                    .show_message(lsp::MessageType::WARNING, notice)
+                    .await;
+            }
+        }
         self.schedule_diagnostics(document.uri);
     }
 

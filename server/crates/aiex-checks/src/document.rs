@@ -32,10 +32,17 @@ pub struct DocumentChecks {
 /// What walking one top-level form produced, relative to the form: byte offsets from the start
 /// of its first line, lines from its first line. Identical forms share one result.
 pub(super) struct FormResult {
-    findings: Vec<Finding>,
-    suppressions: Vec<Suppression>,
     /// What the module-level pass needs of it.
     doc_item: readability::DocItem,
+    /// Everything else; `None` for the common form that has none of it. A generated file has
+    /// tens of thousands of forms, each cached, so the empty case must cost one pointer.
+    extras: Option<Box<FormExtras>>,
+}
+
+/// The rarer results of a form: findings, suppressions, taint summaries, configuration facts.
+struct FormExtras {
+    findings: Vec<Finding>,
+    suppressions: Vec<Suppression>,
     /// Summaries of its function clauses, for the module-level taint pass.
     flows: Vec<security::FunctionFlow>,
     /// What the file-level Phoenix configuration checks need of it.
@@ -62,13 +69,28 @@ impl FormResult {
             .map(|f| f.moved(|b| b.saturating_sub(base)))
             .collect();
         let config_facts = std::mem::take(&mut ctx.config_facts).moved(|b| b.saturating_sub(base));
-        FormResult {
+        let extras = FormExtras {
             findings,
             suppressions,
-            doc_item,
             flows,
             config_facts,
+        };
+        FormResult {
+            doc_item,
+            extras: (!extras.is_empty()).then(|| Box::new(extras)),
         }
+    }
+
+    fn findings(&self) -> &[Finding] {
+        self.extras.as_ref().map_or(&[], |e| &e.findings)
+    }
+
+    fn suppressions(&self) -> &[Suppression] {
+        self.extras.as_ref().map_or(&[], |e| &e.suppressions)
+    }
+
+    fn flows(&self) -> &[security::FunctionFlow] {
+        self.extras.as_ref().map_or(&[], |e| &e.flows)
     }
 
     /// Appends the results of this form placed at `base` and `row`.
@@ -79,15 +101,24 @@ impl FormResult {
         findings: &mut Vec<Finding>,
         suppressions: &mut Vec<Suppression>,
     ) {
-        findings.extend(self.findings.iter().map(|f| {
+        findings.extend(self.findings().iter().map(|f| {
             let mut f = f.clone();
             shift_finding(&mut f, |b| b + base);
             f
         }));
-        suppressions.extend(self.suppressions.iter().map(|s| Suppression {
+        suppressions.extend(self.suppressions().iter().map(|s| Suppression {
             line: s.line.map(|l| l + row),
             checks: s.checks.clone(),
         }));
+    }
+}
+
+impl FormExtras {
+    fn is_empty(&self) -> bool {
+        self.findings.is_empty()
+            && self.suppressions.is_empty()
+            && self.flows.is_empty()
+            && self.config_facts == config_env::ConfigFacts::default()
     }
 }
 
@@ -171,7 +202,7 @@ pub(super) fn check_forms(
             let (hash, base) = placed[i];
             next.get(&hash)
                 .into_iter()
-                .flat_map(move |r| r.flows.iter().map(move |f| (f, base)))
+                .flat_map(move |r| r.flows().iter().map(move |f| (f, base)))
         });
         security::module_flows(&mut ctx, flows);
     }
@@ -183,14 +214,15 @@ pub(super) fn check_forms(
         .flat_map(|((hash, base), _)| {
             next.get(hash)
                 .into_iter()
-                .flat_map(move |r| r.flows.iter().map(move |f| (f, *base)))
+                .flat_map(move |r| r.flows().iter().map(move |f| (f, *base)))
         });
     security::module_flows(&mut ctx, loose);
     config_env::file_config(
         &mut ctx,
-        placed
-            .iter()
-            .filter_map(|(hash, base)| next.get(hash).map(|r| (&r.config_facts, *base))),
+        placed.iter().filter_map(|(hash, base)| {
+            let extras = next.get(hash)?.extras.as_ref()?;
+            Some((&extras.config_facts, *base))
+        }),
     );
     *cache = next;
     findings.append(&mut ctx.findings);

@@ -29,7 +29,8 @@ pub const AIEX_IGNORE: &str = ".aiexignore";
 pub struct WalkOptions {
     /// Also yield `.heex` and `.eex` templates.
     pub include_heex: bool,
-    /// Files larger than this many bytes are skipped.
+    /// Files larger than this many bytes are skipped (by default those too large for a
+    /// syntax tree, which nothing could use).
     pub max_file_size: u64,
     /// Worker threads (0: one per core).
     pub threads: usize,
@@ -39,7 +40,7 @@ impl Default for WalkOptions {
     fn default() -> Self {
         WalkOptions {
             include_heex: false,
-            max_file_size: 1024 * 1024,
+            max_file_size: crate::syntax::MAX_PARSE_BYTES as u64,
             threads: 0,
         }
     }
