@@ -145,6 +145,50 @@ fn the_command_line_completes_a_held_out_line_with_code_that_parses_in_place() {
     );
 }
 
+/// `aiex tests --run`: whatever a small model writes, the test file left behind passes under
+/// `mix test` (only the tests that compiled and passed were kept), or nothing is written and
+/// the command says why.
+#[test]
+fn generated_tests_are_run_and_only_passing_ones_are_kept() {
+    let Some(model) = RealModel::for_test("realmodel_e2e::tests") else {
+        return;
+    };
+    if !support::elixir::installed("realmodel_e2e::tests") {
+        return;
+    }
+    let project = Project::new(&model);
+    let test_file = project.root.join("test/sample_app/accounts_test.exs");
+    let before = std::fs::read_to_string(&test_file).ok();
+    let output = project.cli(&["tests", ACCOUNTS, "--function", "fetch/2", "--run"]);
+    let said = format!(
+        "{}{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let after = std::fs::read_to_string(&test_file).ok();
+    if after == before {
+        assert!(
+            said.contains("none was kept") || said.contains("nothing was changed"),
+            "the file is unchanged and nothing says why: {said}"
+        );
+        return;
+    }
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains(" kept, "), "no count of kept tests: {said}");
+    let run = std::process::Command::new("mix")
+        .args(["test", "test/sample_app/accounts_test.exs"])
+        .current_dir(&project.root)
+        .env("MIX_ENV", "test")
+        .output()
+        .expect("mix test");
+    assert!(
+        run.status.success(),
+        "the kept tests fail:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        after.unwrap_or_default()
+    );
+}
+
 #[test]
 fn the_command_line_explains_a_function_in_prose_under_its_name() {
     let Some(model) = RealModel::for_test("realmodel_e2e::explain") else {

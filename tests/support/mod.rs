@@ -4,6 +4,7 @@
 // Each test binary uses part of the support; the rest would warn as dead code.
 #![allow(dead_code)]
 
+pub mod elixir;
 pub mod fake_provider;
 pub mod files;
 pub mod ollama;

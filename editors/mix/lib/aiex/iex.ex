@@ -42,7 +42,7 @@ defmodule Aiex.IEx do
   ## Examples
 
       ai_test(MyApp.Accounts.register/1)
-      # created test/my_app/accounts_test.exs: ran the generated tests with mix test: 2 kept, 1 dropped (failed)
+      # created test/my_app/accounts_test.exs: ran the generated tests with mix test: 2 kept, 1 dropped (failed or did not compile)
 
   """
   defmacro ai_test(function) do
