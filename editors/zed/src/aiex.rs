@@ -1,19 +1,18 @@
 //! Zed extension that starts the `aiex` language server for Elixir, EEx and HEEx.
 //!
-//! The binary is the one named in Zed's settings (`lsp.aiex.binary.path`), or
-//! the `aiex` on the worktree's PATH. Zed passes `lsp.aiex.initialization_options`
-//! and `lsp.aiex.settings` to the server; when only one of them is set, the
-//! same configuration is used for both, so the server sees it at start and on
-//! `workspace/didChangeConfiguration` alike.
+//! The binary is the one named in Zed's settings (`lsp.aiex.binary.path`), else
+//! the `aiex` on the worktree's PATH, else the release this extension version
+//! pins, downloaded into the extension's work directory (`install`). Zed passes
+//! `lsp.aiex.initialization_options` and `lsp.aiex.settings` to the server; when
+//! only one of them is set, the same configuration is used for both, so the
+//! server sees it at start and on `workspace/didChangeConfiguration` alike.
+
+pub mod install;
 
 use zed_extension_api::{self as zed, serde_json, settings::LspSettings, LanguageServerId, Result};
 
 /// The server's id in `extension.toml` and in Zed's `lsp` settings.
 const SERVER_ID: &str = "aiex";
-
-/// Message shown by Zed when no binary can be found.
-pub const NOT_FOUND: &str = "aiex binary not found: put aiex on PATH, or set \
-     \"lsp\": { \"aiex\": { \"binary\": { \"path\": \"/path/to/aiex\" } } } in Zed's settings";
 
 /// What the user configured for the binary, from `lsp.aiex.binary`.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -23,17 +22,18 @@ pub struct BinarySettings {
     pub env: Vec<(String, String)>,
 }
 
-/// How to start the server: pure, so that the rules are unit-tested on the host.
+/// How to start the server, so that the rules are unit-tested on the host. The binary is the
+/// configured path, else the one on PATH, else what `download` gives (called only then).
 pub fn server_command(
     settings: BinarySettings,
     on_path: Option<String>,
     shell_env: Vec<(String, String)>,
+    download: impl FnOnce() -> std::result::Result<String, String>,
 ) -> std::result::Result<zed::Command, String> {
-    let command = settings
-        .path
-        .filter(|p| !p.trim().is_empty())
-        .or(on_path)
-        .ok_or_else(|| NOT_FOUND.to_string())?;
+    let command = match settings.path.filter(|p| !p.trim().is_empty()).or(on_path) {
+        Some(command) => command,
+        None => download()?,
+    };
     // The worktree's shell environment carries the provider API keys
     // (api_key_env); the user's `binary.env` wins over it.
     let mut env = shell_env;
@@ -58,7 +58,10 @@ pub fn configuration(
     (init, workspace.map(|s| serde_json::json!({ "aiex": s })))
 }
 
-struct AiexExtension;
+struct AiexExtension {
+    /// The downloaded binary, once found, relative to the extension's work directory.
+    downloaded: Option<String>,
+}
 
 fn lsp_settings(worktree: &zed::Worktree) -> LspSettings {
     LspSettings::for_worktree(SERVER_ID, worktree).unwrap_or_default()
@@ -66,12 +69,12 @@ fn lsp_settings(worktree: &zed::Worktree) -> LspSettings {
 
 impl zed::Extension for AiexExtension {
     fn new() -> Self {
-        AiexExtension
+        AiexExtension { downloaded: None }
     }
 
     fn language_server_command(
         &mut self,
-        _language_server_id: &LanguageServerId,
+        language_server_id: &LanguageServerId,
         worktree: &zed::Worktree,
     ) -> Result<zed::Command> {
         let binary = lsp_settings(worktree).binary.map(|b| BinarySettings {
@@ -79,10 +82,12 @@ impl zed::Extension for AiexExtension {
             arguments: b.arguments,
             env: b.env.map(|e| e.into_iter().collect()).unwrap_or_default(),
         });
+        let host = install::ZedHost { language_server_id };
         server_command(
             binary.unwrap_or_default(),
             worktree.which(SERVER_ID),
             worktree.shell_env(),
+            || install::binary_path(&host, &mut self.downloaded),
         )
     }
 
@@ -119,7 +124,8 @@ mod tests {
             arguments: Some(vec!["--stdio".into()]),
             ..Default::default()
         };
-        let cmd = server_command(settings, Some("/usr/bin/aiex".into()), vec![]).unwrap();
+        let cmd =
+            server_command(settings, Some("/usr/bin/aiex".into()), vec![], no_download).unwrap();
         assert_eq!(cmd.command, "/opt/aiex");
         assert_eq!(cmd.args, vec!["--stdio".to_string()]);
     }
@@ -131,6 +137,7 @@ mod tests {
             BinarySettings::default(),
             Some("/usr/bin/aiex".into()),
             shell.clone(),
+            no_download,
         )
         .unwrap();
         assert_eq!(cmd.command, "/usr/bin/aiex");
@@ -148,7 +155,7 @@ mod tests {
             ("AIEX_LOG".to_string(), "warn".to_string()),
             ("HOME".to_string(), "/h".to_string()),
         ];
-        let cmd = server_command(settings, Some("aiex".into()), shell).unwrap();
+        let cmd = server_command(settings, Some("aiex".into()), shell, no_download).unwrap();
         assert_eq!(
             cmd.env,
             vec![
@@ -158,15 +165,23 @@ mod tests {
         );
     }
 
+    fn no_download() -> std::result::Result<String, String> {
+        panic!("downloaded although a binary was configured or on PATH")
+    }
+
     #[test]
-    fn a_missing_binary_says_how_to_fix_it() {
+    fn without_a_configured_path_or_path_the_download_gives_the_binary() {
         let blank = BinarySettings {
             path: Some("  ".into()),
             ..Default::default()
         };
-        let err = server_command(blank, None, vec![]).unwrap_err();
-        assert!(err.starts_with("aiex binary not found"), "{err}");
-        assert!(err.contains("lsp"), "{err}");
+        let cmd = server_command(blank, None, vec![], || Ok("aiex-0.1.0/aiex".into())).unwrap();
+        assert_eq!(cmd.command, "aiex-0.1.0/aiex");
+        let err = server_command(BinarySettings::default(), None, vec![], || {
+            Err("cannot download".into())
+        })
+        .unwrap_err();
+        assert_eq!(err, "cannot download");
     }
 
     #[test]
