@@ -436,7 +436,12 @@ fn the_real_linux_archive_installs_and_runs() {
         .map(PathBuf::from)
         .filter(|dir| dir.join(&name).is_file())
     else {
-        eprintln!("SKIPPED: set AIEX_DIST_DIR to the output of cargo xtask dist to install {name}");
+        let message = format!(
+            "SKIPPED: set AIEX_DIST_DIR to the output of cargo xtask dist to install {name}"
+        );
+        let required = std::env::var("AIEX_REQUIRE_DIST").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(!required, "{message} (AIEX_REQUIRE_DIST is set)");
+        eprintln!("{message}");
         return;
     };
     let sum_name = format!("{name}.sha256");
