@@ -169,14 +169,124 @@ fn aiex_metrics_names_an_audit_log_it_cannot_read() {
 }
 
 #[test]
-fn aiex_metrics_help_says_otlp_is_not_supported() {
+fn aiex_metrics_help_says_how_metrics_reach_an_opentelemetry_collector() {
     let dir = tempfile::tempdir().expect("tempdir");
     let help = stdout(&aiex_cli(dir.path(), &["metrics", "--help"]));
-    assert!(
-        help.contains("OpenTelemetry (OTLP) export is not supported"),
-        "{help}"
-    );
+    assert!(help.contains("otlp_endpoint"), "{help}");
+    assert!(help.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{help}");
     assert!(help.contains("Prometheus"), "{help}");
+}
+
+/// The value of the OTLP sum `name`'s data point whose attributes include all of `attributes`.
+fn otlp_int(body: &serde_json::Value, name: &str, attributes: &[(&str, &str)]) -> Option<u64> {
+    let metric = body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+        .as_array()?
+        .iter()
+        .find(|m| m["name"] == name)?;
+    let points = metric["sum"]["dataPoints"]
+        .as_array()
+        .or_else(|| metric["gauge"]["dataPoints"].as_array())?;
+    points
+        .iter()
+        .find(|point| {
+            attributes.iter().all(|(key, value)| {
+                point["attributes"].as_array().is_some_and(|list| {
+                    list.iter()
+                        .any(|a| a["key"] == *key && a["value"]["stringValue"] == *value)
+                })
+            })
+        })
+        .and_then(|point| point["asInt"].as_str()?.parse().ok())
+}
+
+#[test]
+fn the_language_server_sends_metrics_to_the_users_otlp_collector_and_once_more_at_exit() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&["sum * 2"]))],
+    );
+    // The collector: another fake server, recording what it is sent.
+    let collector = Fake::start();
+    collector
+        .server
+        .on("/v1/metrics", vec![Reply::status(200, "{}", &[])]);
+    let dir = project_using(
+        &fake.server.url(),
+        &format!(
+            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\n\n[telemetry]\notlp_endpoint = \"{}\"\notlp_interval_secs = 1\n",
+            collector.server.url()
+        ),
+    );
+    let mut env = cli_project::environment(dir.path());
+    env.push((
+        "OTEL_EXPORTER_OTLP_HEADERS".to_owned(),
+        "x-collector-key=k123".to_owned(),
+    ));
+    let options = SpawnOptions {
+        env,
+        ..SpawnOptions::default()
+    };
+    let mut client = LspClient::spawn_with(Some(dir.path()), &options);
+    client.initialize(json!({}), json!({}), Some(dir.path()));
+    let uri = lsp_client::file_uri(&dir.path().join("lib/cart.ex"));
+    client.open(&uri, CART);
+    let response = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 4, "character": 19 } }),
+    );
+    assert!(response.get("error").is_none(), "{response}");
+
+    // Within a few intervals an export counts the request.
+    let ok = [
+        ("provider", "local"),
+        ("feature", "completion"),
+        ("outcome", "ok"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let counted = loop {
+        let seen = collector.server.requests();
+        if let Some(export) = seen
+            .iter()
+            .rev()
+            .find(|r| otlp_int(&r.json(), "aiex.requests", &ok) == Some(1))
+        {
+            break export.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no export counted the request: {} exports",
+            seen.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(counted.method, "POST");
+    assert_eq!(counted.path, "/v1/metrics");
+    assert_eq!(counted.headers["content-type"], "application/json");
+    assert_eq!(counted.headers["x-collector-key"], "k123");
+    let body = counted.json();
+    assert_eq!(
+        otlp_int(
+            &body,
+            "aiex.circuit_breaker.state",
+            &[("provider", "local"), ("state", "closed")]
+        ),
+        Some(1)
+    );
+    // Counts and names only: nothing of the code or the project.
+    let text = String::from_utf8_lossy(&counted.body);
+    assert!(
+        !text.contains("Cart") && !text.contains(&*dir.path().to_string_lossy()),
+        "{text}"
+    );
+
+    // The exit sends the counts once more, however soon it comes after the last interval.
+    let before = collector.server.request_count();
+    assert!(client.shutdown().success());
+    assert!(
+        collector.server.request_count() > before,
+        "no export at exit"
+    );
 }
 
 fn free_port() -> SocketAddr {
@@ -297,6 +407,53 @@ fn the_language_server_serves_get_metrics_on_the_users_prometheus_addr() {
 }
 
 #[test]
+fn an_unreachable_collector_costs_the_editor_nothing() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(ollama_stream(&["sum * 2"]))],
+    );
+    // A collector that never answers: every export waits for its deadline.
+    let collector = Fake::start();
+    collector.server.on("/v1/metrics", vec![Reply::Silence]);
+    let dir = project_using(
+        &fake.server.url(),
+        &format!(
+            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\n\n[telemetry]\notlp_endpoint = \"{}\"\notlp_interval_secs = 1\n",
+            collector.server.url()
+        ),
+    );
+    let options = SpawnOptions {
+        env: cli_project::environment(dir.path()),
+        ..SpawnOptions::default()
+    };
+    let mut client = LspClient::spawn_with(Some(dir.path()), &options);
+    client.initialize(json!({}), json!({}), Some(dir.path()));
+    let uri = lsp_client::file_uri(&dir.path().join("lib/cart.ex"));
+    client.open(&uri, CART);
+    assert!(collector.wait_for_requests(1), "no export was tried");
+    for version in 2..5 {
+        client.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": [{ "text": CART }] }),
+        );
+        let response = client.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": 4, "character": 19 } }),
+        );
+        assert!(response.get("error").is_none(), "{response}");
+    }
+    // The last export gives up after 2 s: the exit is not held longer.
+    let started = Instant::now();
+    assert!(client.shutdown().success());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "exit took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn a_workspace_file_cannot_open_a_metrics_port() {
     let address = free_port();
     let dir = project_using("http://127.0.0.1:9", "");
@@ -322,10 +479,10 @@ fn a_workspace_file_cannot_open_a_metrics_port() {
 }
 
 #[test]
-fn a_non_loopback_prometheus_addr_is_refused_with_a_configuration_error() {
+fn a_non_loopback_prometheus_addr_and_a_bad_otlp_endpoint_are_refused_with_configuration_errors() {
     let dir = project_using(
         "http://127.0.0.1:9",
-        "[telemetry]\nprometheus_addr = \"0.0.0.0:9464\"\notlp_endpoint = \"http://127.0.0.1:4317\"\n",
+        "[telemetry]\nprometheus_addr = \"0.0.0.0:9464\"\notlp_endpoint = \"127.0.0.1:4317\"\n",
     );
     let output = aiex_cli(dir.path(), &["doctor"]);
     let text = format!(
@@ -337,14 +494,17 @@ fn a_non_loopback_prometheus_addr_is_refused_with_a_configuration_error() {
         text.contains("`0.0.0.0:9464` is not a loopback address"),
         "{text}"
     );
-    assert!(text.contains("OTLP export is not supported"), "{text}");
+    assert!(
+        text.contains("`127.0.0.1:4317` is not an http:// or https:// address"),
+        "{text}"
+    );
 
     // `aiex metrics` still prints the metrics, and says what is wrong with the settings.
     let output = aiex_cli(dir.path(), &["metrics"]);
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("`telemetry.otlp_endpoint`: OpenTelemetry OTLP export is not supported"),
+        stderr.contains("`telemetry.otlp_endpoint`: `127.0.0.1:4317` is not an http://"),
         "{stderr}"
     );
 }

@@ -82,7 +82,7 @@ pub enum Command {
     /// Print AI usage and cost: this machine's, or with `--team` the team's (team mode).
     Usage(usage::UsageArgs),
     /// Print Prometheus metrics of the AI requests made here (from the audit log): counts,
-    /// latency, tokens, cost, cache hits, per provider and feature. OTLP is not supported.
+    /// latency, tokens, cost, cache hits, per provider and feature (`--format otlp-json`: OTLP).
     #[command(long_about = metrics::LONG_ABOUT)]
     Metrics(metrics::MetricsArgs),
 }

@@ -16,6 +16,7 @@ mod convert;
 mod diagnostics;
 mod errors;
 mod metrics_endpoint;
+mod otlp_export;
 mod paths;
 mod server;
 mod single_flight;
@@ -77,5 +78,6 @@ pub async fn serve_stdio() -> bool {
         tracing::warn!("stdout did not drain within 2 s of exit");
     }
     crate::lifecycle::shutdown::persist(Arc::clone(state.engine())).await;
+    state.flush_telemetry().await;
     terminated.is_some() || state.shutdown_requested()
 }

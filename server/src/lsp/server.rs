@@ -56,6 +56,8 @@ pub struct ServerState {
     pub(super) index_updates: Arc<tokio::sync::Mutex<()>>,
     /// `GET /metrics` on `[telemetry] prometheus_addr`, when the user set it.
     metrics_endpoint: super::metrics_endpoint::MetricsEndpoint,
+    /// Pushes the same metrics to `[telemetry] otlp_endpoint`, when the user set it.
+    otlp_exporter: super::otlp_export::OtlpExporter,
 }
 
 /// Turns for background work: as many as there are cores.
@@ -88,6 +90,11 @@ impl ServerState {
     /// The engine.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// Sends the metrics to the OTLP collector one last time, if one is configured.
+    pub async fn flush_telemetry(&self) {
+        self.otlp_exporter.flush().await;
     }
 
     /// The open documents.
@@ -177,11 +184,32 @@ impl ServerState {
             let engine = Arc::clone(&self.engine);
             Arc::new(move || engine.metrics_text().map_err(|error| error.to_string()))
         });
+        let telemetry = &self.engine.config().config.telemetry;
+        let otlp_problem = self.otlp_exporter.apply(
+            telemetry.otlp_metrics_url().ok().flatten(),
+            telemetry.otlp_interval(),
+            || {
+                let engine = Arc::clone(&self.engine);
+                let start_unix_nano = crate::metrics::unix_nanos(std::time::SystemTime::now());
+                Arc::new(move || {
+                    let (metrics, breakers) = engine
+                        .metrics_snapshot()
+                        .map_err(|error| error.to_string())?;
+                    let window = crate::metrics::OtlpWindow {
+                        service_version: env!("CARGO_PKG_VERSION"),
+                        start_unix_nano,
+                        now_unix_nano: crate::metrics::unix_nanos(std::time::SystemTime::now()),
+                    };
+                    Ok(metrics.otlp_json(&breakers, window).to_string())
+                })
+            },
+        );
         let mut reported = self.reported_issues.lock();
         issues
             .into_iter()
             .chain(provider_problems)
             .chain(endpoint_problem)
+            .chain(otlp_problem)
             .filter(|issue| reported.insert(issue.clone()))
             .collect()
     }

@@ -21,6 +21,9 @@ use serde::Deserialize;
 
 use crate::llm::breaker::BreakerState;
 
+mod otlp;
+pub use otlp::{unix_nanos, OtlpWindow};
+
 /// Upper bounds of the latency histogram's buckets, in milliseconds (rendered in seconds):
 /// from a cache hit to a long generation on a CPU model.
 pub const LATENCY_BUCKETS_MS: [u64; 11] = [
@@ -474,6 +477,12 @@ impl crate::Engine {
     /// The metrics exposition of this process: the audit log's counts (the file the audit
     /// writes, whether or not it is on now) and the providers' breakers.
     pub fn metrics_text(&self) -> Result<String, ReadError> {
+        let (metrics, breakers) = self.metrics_snapshot()?;
+        Ok(metrics.render(&breakers))
+    }
+
+    /// The audit log's counts and the providers' breakers, now.
+    pub fn metrics_snapshot(&self) -> Result<(Metrics, Vec<BreakerSample>), ReadError> {
         let metrics = match crate::engine::AuditLog::default_path() {
             Some(path) => read_audit_log(&path)?,
             None => Metrics::default(),
@@ -493,7 +502,7 @@ impl crate::Engine {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(metrics.render(&breakers))
+        Ok((metrics, breakers))
     }
 }
 

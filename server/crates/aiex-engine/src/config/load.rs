@@ -561,13 +561,9 @@ fn semantic_issues(config: &mut Config) -> Vec<ConfigIssue> {
         issue("telemetry.prometheus_addr".to_owned(), message);
         config.telemetry.prometheus_addr = None;
     }
-    if config.telemetry.otlp_endpoint.take().is_some() {
-        issue(
-            "telemetry.otlp_endpoint".to_owned(),
-            "OpenTelemetry OTLP export is not supported; metrics are Prometheus text only \
-             (`aiex metrics`, `telemetry.prometheus_addr`)"
-                .to_owned(),
-        );
+    if let Err(message) = config.telemetry.otlp_metrics_url() {
+        issue("telemetry.otlp_endpoint".to_owned(), message);
+        config.telemetry.otlp_endpoint = None;
     }
     for (feature, _, providers) in config.features.list() {
         for name in providers {
@@ -902,7 +898,7 @@ debounce_min_ms = 20
     }
 
     #[test]
-    fn metrics_are_served_only_on_a_loopback_address_and_otlp_is_refused() {
+    fn metrics_are_served_only_on_a_loopback_address() {
         // (the setting, the address served, the start of the issue reported)
         let cases: &[(&str, Option<&str>, Option<&str>)] = &[
             ("127.0.0.1:9464", Some("127.0.0.1:9464"), None),
@@ -949,13 +945,72 @@ debounce_min_ms = 20
                 }
             }
         }
-        let loaded = resolve(json!({ "telemetry": { "otlp_endpoint": "http://127.0.0.1:4317" } }));
-        assert_eq!(loaded.config.telemetry.otlp_endpoint, None);
-        let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
-        assert_eq!(issues.len(), 1, "{issues:?}");
-        assert!(
-            issues[0].contains("OTLP export is not supported"),
-            "{issues:?}"
+    }
+
+    #[test]
+    fn otlp_metrics_go_to_the_v1_metrics_path_of_an_http_endpoint() {
+        // (the setting, where metrics are sent, the start of the issue reported)
+        let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+            (
+                "http://127.0.0.1:4318",
+                Some("http://127.0.0.1:4318/v1/metrics"),
+                None,
+            ),
+            (
+                "https://otlp.example.com/",
+                Some("https://otlp.example.com/v1/metrics"),
+                None,
+            ),
+            (
+                "http://collector:4318/v1/metrics",
+                Some("http://collector:4318/v1/metrics"),
+                None,
+            ),
+            (
+                "127.0.0.1:4317",
+                None,
+                Some("`127.0.0.1:4317` is not an http:// or https:// address"),
+            ),
+            ("grpc://collector:4317", None, Some("not an http://")),
+            ("http://", None, Some("names no host")),
+        ];
+        for (setting, url, problem) in cases {
+            let loaded = resolve(json!({ "telemetry": { "otlp_endpoint": setting } }));
+            let sent_to = loaded
+                .config
+                .telemetry
+                .otlp_metrics_url()
+                .expect("valid once loaded");
+            assert_eq!(sent_to.as_deref(), *url, "{setting}");
+            let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
+            match problem {
+                None => assert_eq!(issues, Vec::<String>::new(), "{setting}"),
+                Some(problem) => {
+                    assert_eq!(issues.len(), 1, "{setting}: {issues:?}");
+                    assert!(
+                        issues[0].contains("`telemetry.otlp_endpoint`"),
+                        "{issues:?}"
+                    );
+                    assert!(issues[0].contains(problem), "{setting}: {issues:?}");
+                }
+            }
+        }
+        let interval = |secs: Option<u64>| {
+            super::super::TelemetryConfig {
+                otlp_interval_secs: secs,
+                ..Default::default()
+            }
+            .otlp_interval()
+            .as_secs()
+        };
+        assert_eq!(
+            (
+                interval(None),
+                interval(Some(0)),
+                interval(Some(5)),
+                interval(Some(99_999))
+            ),
+            (60, 1, 5, 3_600)
         );
     }
 }

@@ -59,10 +59,17 @@ pub struct TelemetryConfig {
     /// answers `GET /metrics` with what `aiex metrics` prints (Prometheus text). Any other
     /// address is refused.
     pub prometheus_addr: Option<String>,
-    /// Not supported: OpenTelemetry OTLP export is not built. Setting it is reported as a
-    /// configuration error; scrape `prometheus_addr` instead.
+    /// An OpenTelemetry collector's OTLP/HTTP address (`http://127.0.0.1:4318`): the language
+    /// server sends it the same metrics, as OTLP JSON to `<endpoint>/v1/metrics`, every
+    /// `otlp_interval_secs` and once more when it shuts down. Headers a managed collector
+    /// needs come from `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,key=value`), never from here.
     pub otlp_endpoint: Option<String>,
+    /// Seconds between two exports to `otlp_endpoint` (default 60, 1 to 3,600).
+    pub otlp_interval_secs: Option<u64>,
 }
+
+/// Seconds between OTLP exports when `otlp_interval_secs` is not set.
+pub const DEFAULT_OTLP_INTERVAL_SECS: u64 = 60;
 
 impl TelemetryConfig {
     /// The address to serve metrics on, if any: a loopback socket address, or why the setting
@@ -84,6 +91,40 @@ impl TelemetryConfig {
             ));
         }
         Ok(Some(address))
+    }
+
+    /// Where to send OTLP metrics, if anywhere: `<endpoint>/v1/metrics` for an `http` or
+    /// `https` endpoint, or why the setting cannot be used.
+    pub fn otlp_metrics_url(&self) -> Result<Option<String>, String> {
+        let Some(text) = self.otlp_endpoint.as_deref() else {
+            return Ok(None);
+        };
+        let trimmed = text.trim();
+        let (scheme, rest) = ["http://", "https://"]
+            .iter()
+            .find_map(|scheme| Some((*scheme, trimmed.strip_prefix(scheme)?)))
+            .ok_or_else(|| {
+                format!(
+                    "`{text}` is not an http:// or https:// address such as \
+                     `http://127.0.0.1:4318` (OTLP over HTTP); metrics are not exported"
+                )
+            })?;
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+            return Err(format!("`{text}` names no host; metrics are not exported"));
+        }
+        let base = format!("{scheme}{rest}");
+        let base = base.strip_suffix("/v1/metrics").unwrap_or(&base);
+        Ok(Some(format!("{base}/v1/metrics")))
+    }
+
+    /// Time between two OTLP exports.
+    pub fn otlp_interval(&self) -> std::time::Duration {
+        let secs = self
+            .otlp_interval_secs
+            .unwrap_or(DEFAULT_OTLP_INTERVAL_SECS)
+            .clamp(1, 3_600);
+        std::time::Duration::from_secs(secs)
     }
 }
 

@@ -447,18 +447,22 @@ mod tests {
     }
 
     #[test]
-    fn a_workspace_never_opens_a_metrics_port_even_when_trusted() {
+    fn a_workspace_never_opens_a_metrics_port_nor_sends_metrics_even_when_trusted() {
         let root = tempfile::tempdir().expect("tempdir");
         let value = json!({
-            "telemetry": { "prometheus_addr": "127.0.0.1:9464" },
+            "telemetry": { "prometheus_addr": "127.0.0.1:9464", "otlp_endpoint": "http://collector.example:4318" },
             "checks": { "disabled": ["readability"] }
         });
         for trust in [WorkspaceTrust::Untrusted, WorkspaceTrust::Trusted] {
             let (kept, ignored) = restrict_workspace(value.clone(), root.path(), &trust);
             assert_eq!(kept, json!({ "checks": { "disabled": ["readability"] } }));
-            assert_eq!(ignored, ["telemetry.prometheus_addr"]);
+            assert_eq!(
+                ignored,
+                ["telemetry.otlp_endpoint", "telemetry.prometheus_addr"]
+            );
         }
         assert!(only_user_may_set("telemetry.prometheus_addr"));
+        assert!(only_user_may_set("telemetry.otlp_endpoint"));
     }
 
     #[test]

@@ -433,3 +433,125 @@ fn bytes_that_are_not_utf8_skip_their_line_only() {
     let metrics = read_audit_log(&path).expect("read");
     assert_eq!((metrics.requests(), metrics.skipped_lines()), (2, 1));
 }
+
+#[test]
+fn the_otlp_export_decodes_as_opentelemetry_s_own_types_with_the_same_numbers() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+    use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+
+    let metrics = Metrics::from_lines(
+        &[
+            line(
+                "local",
+                "completion",
+                "ok",
+                r#","latency_ms":420,"cost_usd":0.5"#,
+            ),
+            line("local", "completion", "ok", r#","latency_ms":200000"#),
+            line("local", "completion", "error", r#","error_kind":"timeout""#),
+        ]
+        .join("\n"),
+    );
+    let breakers = [BreakerSample {
+        provider: "local".to_owned(),
+        state: BreakerState::Open,
+        consecutive_failures: 3,
+    }];
+    let window = OtlpWindow {
+        service_version: "0.1.0",
+        start_unix_nano: 1_700_000_000_000_000_000,
+        now_unix_nano: 1_700_000_060_000_000_000,
+    };
+    let body = metrics.otlp_json(&breakers, window).to_string();
+    let request: ExportMetricsServiceRequest =
+        serde_json::from_str(&body).expect("an OTLP ExportMetricsServiceRequest");
+
+    let resource = &request.resource_metrics[0];
+    let service = resource.resource.as_ref().expect("resource").attributes[0].clone();
+    assert_eq!(service.key, "service.name");
+    let by_name = |name: &str| {
+        resource.scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.data.clone())
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    };
+    let attribute = |attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &str| {
+        attributes.iter().find(|a| a.key == key).and_then(|a| {
+            match a.value.as_ref()?.value.as_ref()? {
+                AnyValue::StringValue(s) => Some(s.clone()),
+                _ => None,
+            }
+        })
+    };
+
+    let Some(metric::Data::Sum(requests)) = Some(by_name("aiex.requests")) else {
+        panic!("aiex.requests is not a sum");
+    };
+    assert!(requests.is_monotonic);
+    assert_eq!(requests.aggregation_temporality, 2, "cumulative");
+    let ok = requests
+        .data_points
+        .iter()
+        .find(|p| attribute(&p.attributes, "outcome").as_deref() == Some("ok"))
+        .expect("ok requests");
+    assert_eq!(ok.value, Some(number_data_point::Value::AsInt(2)));
+    assert_eq!(
+        attribute(&ok.attributes, "provider").as_deref(),
+        Some("local")
+    );
+    assert_eq!(ok.start_time_unix_nano, window.start_unix_nano);
+    assert_eq!(ok.time_unix_nano, window.now_unix_nano);
+
+    let Some(metric::Data::Histogram(durations)) = Some(by_name("aiex.request.duration")) else {
+        panic!("aiex.request.duration is not a histogram");
+    };
+    let point = &durations.data_points[0];
+    assert_eq!(point.count, 2);
+    assert_eq!(point.explicit_bounds.len() + 1, point.bucket_counts.len());
+    assert_eq!(
+        point.bucket_counts.iter().sum::<u64>(),
+        2,
+        "every request in a bucket"
+    );
+    assert_eq!(
+        point.bucket_counts.last(),
+        Some(&1),
+        "200 s is past the last bound"
+    );
+    assert_eq!(point.sum, Some(200.42));
+
+    let Some(metric::Data::Sum(cost)) = Some(by_name("aiex.cost")) else {
+        panic!("aiex.cost is not a sum");
+    };
+    assert_eq!(
+        cost.data_points[0].value,
+        Some(number_data_point::Value::AsDouble(0.5))
+    );
+
+    let Some(metric::Data::Gauge(states)) = Some(by_name("aiex.circuit_breaker.state")) else {
+        panic!("the breaker state is not a gauge");
+    };
+    let open = states
+        .data_points
+        .iter()
+        .find(|p| attribute(&p.attributes, "state").as_deref() == Some("open"))
+        .expect("open");
+    assert_eq!(open.value, Some(number_data_point::Value::AsInt(1)));
+}
+
+#[test]
+fn an_otlp_export_without_traffic_is_a_valid_empty_request() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    let window = OtlpWindow {
+        service_version: "0.1.0",
+        start_unix_nano: 1,
+        now_unix_nano: 2,
+    };
+    let body = Metrics::default().otlp_json(&[], window).to_string();
+    let request: ExportMetricsServiceRequest = serde_json::from_str(&body).expect("decodes");
+    let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+    assert_eq!(metrics.len(), 8, "every metric declared, with no points");
+}
