@@ -199,38 +199,51 @@ fn otlp_int(body: &serde_json::Value, name: &str, attributes: &[(&str, &str)]) -
         .and_then(|point| point["asInt"].as_str()?.parse().ok())
 }
 
-#[test]
-fn the_language_server_sends_metrics_to_the_users_otlp_collector_and_once_more_at_exit() {
+/// A language server on the cart project with a fake Ollama answering completions, the user's
+/// `telemetry` lines in its configuration and `env` added to its environment, `lib/cart.ex`
+/// open. Returns the fake (keep it alive), the project and the client.
+fn server_with_telemetry(
+    telemetry: &str,
+    env: &[(&str, &str)],
+) -> (Fake, tempfile::TempDir, LspClient, String) {
     let fake = Fake::start();
     fake.server.on(
         "/api/generate",
         vec![Reply::Recorded(ollama_stream(&["sum * 2"]))],
     );
-    // The collector: another fake server, recording what it is sent.
-    let collector = Fake::start();
-    collector
-        .server
-        .on("/v1/metrics", vec![Reply::status(200, "{}", &[])]);
     let dir = project_using(
         &fake.server.url(),
         &format!(
-            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\n\n[telemetry]\notlp_endpoint = \"{}\"\notlp_interval_secs = 1\n",
-            collector.server.url()
+            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\n\n[telemetry]\n{telemetry}"
         ),
     );
-    let mut env = cli_project::environment(dir.path());
-    env.push((
-        "OTEL_EXPORTER_OTLP_HEADERS".to_owned(),
-        "x-collector-key=k123".to_owned(),
-    ));
+    let mut environment = cli_project::environment(dir.path());
+    environment.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let options = SpawnOptions {
-        env,
+        env: environment,
         ..SpawnOptions::default()
     };
     let mut client = LspClient::spawn_with(Some(dir.path()), &options);
     client.initialize(json!({}), json!({}), Some(dir.path()));
     let uri = lsp_client::file_uri(&dir.path().join("lib/cart.ex"));
     client.open(&uri, CART);
+    (fake, dir, client, uri)
+}
+
+#[test]
+fn the_language_server_sends_metrics_to_the_users_otlp_collector_and_once_more_at_exit() {
+    // The collector: another fake server, recording what it is sent.
+    let collector = Fake::start();
+    collector
+        .server
+        .on("/v1/metrics", vec![Reply::status(200, "{}", &[])]);
+    let (_fake, dir, mut client, uri) = server_with_telemetry(
+        &format!(
+            "otlp_endpoint = \"{}\"\notlp_interval_secs = 1\n",
+            collector.server.url()
+        ),
+        &[("OTEL_EXPORTER_OTLP_HEADERS", "x-collector-key=k123")],
+    );
     let response = client.request(
         "textDocument/completion",
         json!({ "textDocument": { "uri": uri }, "position": { "line": 4, "character": 19 } }),
@@ -321,24 +334,9 @@ fn scrape_until(address: SocketAddr, done: impl Fn(&str) -> bool) -> String {
 
 #[test]
 fn the_language_server_serves_get_metrics_on_the_users_prometheus_addr() {
-    let fake = Fake::start();
-    fake.server.on(
-        "/api/generate",
-        vec![Reply::Recorded(ollama_stream(&["sum * 2"]))],
-    );
     let address = free_port();
-    let dir = project_using(
-        &fake.server.url(),
-        &format!(
-            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\n\n[telemetry]\nprometheus_addr = \"{address}\"\n"
-        ),
-    );
-    let options = SpawnOptions {
-        env: cli_project::environment(dir.path()),
-        ..SpawnOptions::default()
-    };
-    let mut client = LspClient::spawn_with(Some(dir.path()), &options);
-    client.initialize(json!({}), json!({}), Some(dir.path()));
+    let (fake, dir, mut client, uri) =
+        server_with_telemetry(&format!("prometheus_addr = \"{address}\"\n"), &[]);
 
     // Served from the start, before any request: the breaker of the configured provider.
     let first = scrape_until(address, |text| text.contains("aiex_circuit_breaker_state{"));
@@ -352,8 +350,6 @@ fn the_language_server_serves_get_metrics_on_the_users_prometheus_addr() {
         "{first}"
     );
 
-    let uri = lsp_client::file_uri(&dir.path().join("lib/cart.ex"));
-    client.open(&uri, CART);
     let response = client.request(
         "textDocument/completion",
         json!({ "textDocument": { "uri": uri }, "position": { "line": 4, "character": 19 } }),
@@ -408,29 +404,16 @@ fn the_language_server_serves_get_metrics_on_the_users_prometheus_addr() {
 
 #[test]
 fn an_unreachable_collector_costs_the_editor_nothing() {
-    let fake = Fake::start();
-    fake.server.on(
-        "/api/generate",
-        vec![Reply::Recorded(ollama_stream(&["sum * 2"]))],
-    );
     // A collector that never answers: every export waits for its deadline.
     let collector = Fake::start();
     collector.server.on("/v1/metrics", vec![Reply::Silence]);
-    let dir = project_using(
-        &fake.server.url(),
+    let (_fake, _dir, mut client, uri) = server_with_telemetry(
         &format!(
-            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\n\n[telemetry]\notlp_endpoint = \"{}\"\notlp_interval_secs = 1\n",
+            "otlp_endpoint = \"{}\"\notlp_interval_secs = 1\n",
             collector.server.url()
         ),
+        &[],
     );
-    let options = SpawnOptions {
-        env: cli_project::environment(dir.path()),
-        ..SpawnOptions::default()
-    };
-    let mut client = LspClient::spawn_with(Some(dir.path()), &options);
-    client.initialize(json!({}), json!({}), Some(dir.path()));
-    let uri = lsp_client::file_uri(&dir.path().join("lib/cart.ex"));
-    client.open(&uri, CART);
     assert!(collector.wait_for_requests(1), "no export was tried");
     for version in 2..5 {
         client.notify(

@@ -897,6 +897,19 @@ debounce_min_ms = 20
         );
     }
 
+    /// `loaded` reports nothing when `problem` is `None`, else one issue about `key` saying it.
+    fn assert_one_issue(loaded: &LoadedConfig, key: &str, setting: &str, problem: Option<&str>) {
+        let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
+        match problem {
+            None => assert_eq!(issues, Vec::<String>::new(), "{setting}"),
+            Some(problem) => {
+                assert_eq!(issues.len(), 1, "{setting}: {issues:?}");
+                assert!(issues[0].contains(&format!("`{key}`")), "{issues:?}");
+                assert!(issues[0].contains(problem), "{setting}: {issues:?}");
+            }
+        }
+    }
+
     #[test]
     fn metrics_are_served_only_on_a_loopback_address() {
         // (the setting, the address served, the start of the issue reported)
@@ -932,18 +945,7 @@ debounce_min_ms = 20
                 *served,
                 "{setting}"
             );
-            let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
-            match problem {
-                None => assert_eq!(issues, Vec::<String>::new(), "{setting}"),
-                Some(problem) => {
-                    assert_eq!(issues.len(), 1, "{setting}: {issues:?}");
-                    assert!(
-                        issues[0].contains("`telemetry.prometheus_addr`"),
-                        "{issues:?}"
-                    );
-                    assert!(issues[0].contains(problem), "{setting}: {issues:?}");
-                }
-            }
+            assert_one_issue(&loaded, "telemetry.prometheus_addr", setting, *problem);
         }
     }
 
@@ -982,18 +984,7 @@ debounce_min_ms = 20
                 .otlp_metrics_url()
                 .expect("valid once loaded");
             assert_eq!(sent_to.as_deref(), *url, "{setting}");
-            let issues: Vec<String> = loaded.issues.iter().map(ToString::to_string).collect();
-            match problem {
-                None => assert_eq!(issues, Vec::<String>::new(), "{setting}"),
-                Some(problem) => {
-                    assert_eq!(issues.len(), 1, "{setting}: {issues:?}");
-                    assert!(
-                        issues[0].contains("`telemetry.otlp_endpoint`"),
-                        "{issues:?}"
-                    );
-                    assert!(issues[0].contains(problem), "{setting}: {issues:?}");
-                }
-            }
+            assert_one_issue(&loaded, "telemetry.otlp_endpoint", setting, *problem);
         }
         let interval = |secs: Option<u64>| {
             super::super::TelemetryConfig {

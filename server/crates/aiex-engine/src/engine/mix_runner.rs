@@ -683,9 +683,22 @@ mod tests {
     use super::*;
 
     /// Says a test was skipped on the real stderr (`eprintln!` is captured in a passing test).
-    fn skipped(why: &str) {
+    /// Whether the real `mix` is here to run: fails when `AIEX_REQUIRE_ELIXIR` is set and it
+    /// is missing, says so past the output capture otherwise.
+    fn mix_installed() -> bool {
+        if find_mix().is_some() {
+            return true;
+        }
+        assert!(
+            std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none(),
+            "AIEX_REQUIRE_ELIXIR is set but mix is not on PATH"
+        );
         use std::io::Write;
-        let _ = writeln!(std::io::stderr().lock(), "\n*** mix_runner: SKIPPED: {why}");
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n*** mix_runner: SKIPPED: mix is not on PATH (apt-get install elixir)"
+        );
+        false
     }
 
     const GENERATED: &str = "defmodule CartTest do\n  use ExUnit.Case, async: true\n\n  describe \"total/1\" do\n    test \"sums\" do\n      assert 1 + 1 == 2\n    end\n\n    test \"is wrong\" do\n      assert 1 + 1 == 3\n    end\n  end\n\n  describe \"empty/0\" do\n    test \"fails too\" do\n      assert false\n    end\n  end\nend\n";
@@ -811,12 +824,7 @@ mod tests {
 
     #[test]
     fn a_test_that_does_not_compile_is_cut_and_the_others_still_run() {
-        if find_mix().is_none() {
-            assert!(
-                std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none(),
-                "AIEX_REQUIRE_ELIXIR is set but mix is not on PATH"
-            );
-            skipped("mix is not on PATH (apt-get install elixir)");
+        if !mix_installed() {
             return;
         }
         let dir = cart_project();
@@ -830,16 +838,9 @@ mod tests {
         assert!(!verdict.text.contains("doubles them"));
     }
 
-    /// Runs the real `mix`: fails when `AIEX_REQUIRE_ELIXIR` is set and mix is missing, says
-    /// so past the output capture otherwise.
     #[test]
     fn one_passing_and_one_failing_test_end_with_the_passing_one_and_mix_test_passes() {
-        if find_mix().is_none() {
-            assert!(
-                std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none(),
-                "AIEX_REQUIRE_ELIXIR is set but mix is not on PATH"
-            );
-            skipped("mix is not on PATH (apt-get install elixir)");
+        if !mix_installed() {
             return;
         }
         let dir = cart_project();
@@ -875,9 +876,7 @@ mod tests {
 
     #[test]
     fn a_run_past_its_deadline_is_stopped() {
-        if find_mix().is_none() {
-            assert!(std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none());
-            skipped("mix is not on PATH (apt-get install elixir)");
+        if !mix_installed() {
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -904,9 +903,7 @@ mod tests {
 
     #[test]
     fn edits_are_formatted_as_the_project_formats() {
-        if find_mix().is_none() {
-            assert!(std::env::var_os("AIEX_REQUIRE_ELIXIR").is_none());
-            skipped("mix is not on PATH (apt-get install elixir)");
+        if !mix_installed() {
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
