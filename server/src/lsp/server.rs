@@ -192,15 +192,9 @@ impl ServerState {
                 let engine = Arc::clone(&self.engine);
                 let start_unix_nano = crate::metrics::unix_nanos(std::time::SystemTime::now());
                 Arc::new(move || {
-                    let (metrics, breakers) = engine
-                        .metrics_snapshot()
-                        .map_err(|error| error.to_string())?;
-                    let window = crate::metrics::OtlpWindow {
-                        service_version: env!("CARGO_PKG_VERSION"),
-                        start_unix_nano,
-                        now_unix_nano: crate::metrics::unix_nanos(std::time::SystemTime::now()),
-                    };
-                    Ok(metrics.otlp_json(&breakers, window).to_string())
+                    engine
+                        .metrics_otlp_json(start_unix_nano)
+                        .map_err(|error| error.to_string())
                 })
             },
         );

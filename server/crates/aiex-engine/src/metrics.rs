@@ -481,8 +481,20 @@ impl crate::Engine {
         Ok(metrics.render(&breakers))
     }
 
+    /// The OTLP export request of this process's metrics now: the audit log's counts since
+    /// `start_unix_nano` (when the exporting process began) and the providers' breakers.
+    pub fn metrics_otlp_json(&self, start_unix_nano: u64) -> Result<String, ReadError> {
+        let (metrics, breakers) = self.metrics_snapshot()?;
+        let window = OtlpWindow {
+            service_version: env!("CARGO_PKG_VERSION"),
+            start_unix_nano,
+            now_unix_nano: unix_nanos(std::time::SystemTime::now()),
+        };
+        Ok(metrics.otlp_json(&breakers, window).to_string())
+    }
+
     /// The audit log's counts and the providers' breakers, now.
-    pub fn metrics_snapshot(&self) -> Result<(Metrics, Vec<BreakerSample>), ReadError> {
+    fn metrics_snapshot(&self) -> Result<(Metrics, Vec<BreakerSample>), ReadError> {
         let metrics = match crate::engine::AuditLog::default_path() {
             Some(path) => read_audit_log(&path)?,
             None => Metrics::default(),
