@@ -132,13 +132,19 @@ pub(crate) fn module_api_forms(module: &ModuleChunk, functions: &[&FunctionChunk
     let mut forms = function_list_forms(&title, functions);
     forms.truncate(2);
     // A large module's list does not fit a small budget: then the first functions only, which
-    // the caller ranked most called first, with their specs.
-    for keep in [40, 20, 10] {
-        if functions.len() > keep {
-            let mut shorter = function_list_forms(&title, &functions[..keep]);
-            shorter.truncate(2);
-            forms.extend(shorter.into_iter().last());
+    // the caller ranked most called first, with their specs, in steps of an eighth, so that the
+    // budget keeps as many as it can hold (a fixed 40 left half the room of a 2,048-token
+    // budget unused when the whole list was a little too long).
+    let mut kept = functions.len();
+    for eighths in (1..8).rev() {
+        let keep = functions.len() * eighths / 8;
+        if keep < 5 || keep >= kept {
+            continue;
         }
+        kept = keep;
+        let mut shorter = function_list_forms(&title, &functions[..keep]);
+        shorter.truncate(2);
+        forms.extend(shorter.into_iter().last());
     }
     forms
 }
