@@ -894,12 +894,10 @@ fn the_command_line_with_no_model_says_so_once_and_what_to_do() {
     }
 }
 
-#[test]
-fn generate_tests_creates_the_mirrored_test_file_or_extends_the_existing_one() {
-    let fake = Fake::start();
-    let describe = "```elixir\ndescribe \"total/1\" do\n  test \"sums the prices\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```\n";
-    fake.server
-        .on("/api/chat", vec![Reply::Recorded(ollama_chat(describe))]);
+/// A server on the cart project answered by `fake`, `lib/cart.ex` open, an `OtherTest` file in
+/// `test/` for the project's style: the project root, the client and the Generate tests action
+/// offered on `Cart.total/1`.
+fn tests_client(fake: &Fake) -> (tempfile::TempDir, std::path::PathBuf, LspClient, Value) {
     let dir = project_using(&fake.server.url());
     let root = dir.path().canonicalize().expect("canonical");
     std::fs::create_dir_all(root.join("test")).expect("mkdir");
@@ -932,6 +930,16 @@ fn generate_tests_creates_the_mirrored_test_file_or_extends_the_existing_one() {
         .find(|a| a["command"]["command"] == "aiex.generateTests")
         .cloned()
         .expect("offered");
+    (dir, root, client, offered)
+}
+
+#[test]
+fn generate_tests_creates_the_mirrored_test_file_or_extends_the_existing_one() {
+    let fake = Fake::start();
+    let describe = "```elixir\ndescribe \"total/1\" do\n  test \"sums the prices\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```\n";
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(describe))]);
+    let (_dir, root, mut client, offered) = tests_client(&fake);
     let id = client.send_request("workspace/executeCommand", offered["command"].clone());
     let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
     assert!(client.response(id)["result"]["applied"] == true);
@@ -975,6 +983,47 @@ fn generate_tests_creates_the_mirrored_test_file_or_extends_the_existing_one() {
 
 fn aiex_parses(text: &str) -> bool {
     aiex::syntax::parse_str(text).is_ok_and(|tree| !tree.root_node().has_error())
+}
+
+#[test]
+fn generate_tests_asks_once_more_when_the_tests_do_not_parse_and_then_stops() {
+    let fake = Fake::start();
+    // As the 0.5B model answered once: a `test` block left open.
+    let open = "```elixir\ndescribe \"total/1\" do\n  test \"sums the prices\" do\n    assert Cart.total([1, 2]) == 3\nend\n```\n";
+    let good = "```elixir\ndescribe \"total/1\" do\n  test \"sums the prices\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```\n";
+    fake.server.on(
+        "/api/chat",
+        vec![
+            Reply::Recorded(ollama_chat(open)),
+            Reply::Recorded(ollama_chat(good)),
+            Reply::Recorded(ollama_chat(open)),
+        ],
+    );
+    let (_dir, _root, mut client, offered) = tests_client(&fake);
+    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    let content = apply["params"]["edit"]["documentChanges"][1]["edits"][0]["newText"]
+        .as_str()
+        .expect("the test file");
+    assert!(aiex_parses(content), "{content}");
+    assert_eq!(fake.server.request_count(), 2, "asked once more, not more");
+    let second = fake.server.requests()[1].json();
+    assert!(
+        second["options"]["temperature"]
+            .as_f64()
+            .is_some_and(|t| t > 0.5),
+        "{second}"
+    );
+
+    // Unparseable twice: a clear refusal, nothing sent to apply.
+    let refused = client.request("workspace/executeCommand", offered["command"].clone());
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("the generated tests do not parse; nothing was changed"),
+        "{refused}"
+    );
+    assert!(client.shutdown().success());
 }
 
 #[test]

@@ -257,7 +257,7 @@ impl Engine {
         }
         // No deadline of the engine's own: the provider's `request_timeout_ms` is the user's word
         // on how long a model may take (minutes, for a model on a laptop CPU).
-        let again = (kind == ActionKind::AddDocs).then(|| {
+        let again = matches!(kind, ActionKind::AddDocs | ActionKind::GenerateTests).then(|| {
             (
                 prompt.clone().without_cache().with_temperature(0.6),
                 outbound.clone(),
@@ -293,6 +293,23 @@ impl Engine {
             (ActionKind::GenerateTests, Some(tests)) => {
                 let module = target.module.map_or("Script", |m| m.name.as_str());
                 let may_run = self.may_run_project_code(run_project_code);
+                // A test file that does not parse: a small model writes one now and then
+                // (Qwen2.5-Coder 0.5B, a `test` block left open); asked once more, sampled.
+                let existing = tests.existing.as_ref().map(|(text, _)| text.as_str());
+                let answer = match again {
+                    Some((again, outbound))
+                        if prompts::tests_file(&answer, existing, module).is_none() =>
+                    {
+                        tracing::info!(
+                            "Generate tests: asking once more (the answer does not parse)"
+                        );
+                        self.ask(&chain, again, outbound)
+                            .await
+                            .map_err(AiError::Provider)?
+                            .text
+                    }
+                    _ => answer,
+                };
                 let (outcome, verdict) = generate_tests(tests, module, &answer, may_run).await?;
                 return Ok((outcome, Some(verdict)));
             }
