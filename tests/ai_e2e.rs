@@ -550,6 +550,18 @@ fn add_docs_inserts_doc_and_spec_above_the_function_only() {
     assert!(client.shutdown().success());
 }
 
+/// The model was asked twice, the second time sampled.
+fn asked_once_more_sampled(fake: &Fake) {
+    assert_eq!(fake.server.request_count(), 2, "asked once more, not more");
+    let second = fake.server.requests()[1].json();
+    assert!(
+        second["options"]["temperature"]
+            .as_f64()
+            .is_some_and(|t| t > 0.5),
+        "{second}"
+    );
+}
+
 #[test]
 fn add_docs_asks_once_more_when_the_model_documents_another_function_and_then_stops() {
     let fake = Fake::start();
@@ -577,14 +589,7 @@ fn add_docs_asks_once_more_when_the_model_documents_another_function_and_then_st
         ),
         "{edited}"
     );
-    assert_eq!(fake.server.request_count(), 2, "asked once more, not more");
-    let second = fake.server.requests()[1].json();
-    assert!(
-        second["options"]["temperature"]
-            .as_f64()
-            .is_some_and(|t| t > 0.5),
-        "{second}"
-    );
+    asked_once_more_sampled(&fake);
 
     // Wrong twice: a clear refusal naming both functions, and nothing sent to apply.
     let refused = client.request("workspace/executeCommand", offered["command"].clone());
@@ -1007,14 +1012,7 @@ fn generate_tests_asks_once_more_when_the_tests_do_not_parse_and_then_stops() {
         .as_str()
         .expect("the test file");
     assert!(aiex_parses(content), "{content}");
-    assert_eq!(fake.server.request_count(), 2, "asked once more, not more");
-    let second = fake.server.requests()[1].json();
-    assert!(
-        second["options"]["temperature"]
-            .as_f64()
-            .is_some_and(|t| t > 0.5),
-        "{second}"
-    );
+    asked_once_more_sampled(&fake);
 
     // Unparseable twice: a clear refusal, nothing sent to apply.
     let refused = client.request("workspace/executeCommand", offered["command"].clone());
