@@ -10,14 +10,7 @@
 
 (load (expand-file-name "helpers.el" (file-name-directory (or load-file-name buffer-file-name))) nil t)
 (setq aiex-test-prefix "emacs chat")
-(require 'aiex-eglot)
-(setq aiex-test-shutdown #'eglot-shutdown-all)
-
-(setq eglot-sync-connect aiex-test-timeout
-      eglot-connect-timeout aiex-test-timeout
-      eglot-autoreconnect nil
-      eglot-events-buffer-size 0
-      jsonrpc-default-request-timeout aiex-test-timeout)
+(aiex-test-use-eglot)
 
 (defun aiex-test-wait (what pred &optional seconds)
   "Process output until PRED returns non-nil (returned), or fail saying WHAT did not happen."

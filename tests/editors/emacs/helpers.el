@@ -45,6 +45,16 @@
 
 (defvar aiex-test-shutdown #'ignore "How the test stops its client.")
 
+(defun aiex-test-use-eglot ()
+  "Drive aiex through Eglot: waits as long as the tests do, no reconnects, no event log."
+  (require 'aiex-eglot)
+  (setq aiex-test-shutdown #'eglot-shutdown-all)
+  (setq eglot-sync-connect aiex-test-timeout
+        eglot-connect-timeout aiex-test-timeout
+        eglot-autoreconnect nil
+        eglot-events-buffer-size 0
+        jsonrpc-default-request-timeout aiex-test-timeout))
+
 (defun aiex-test-finish ()
   (ignore-errors (funcall aiex-test-shutdown))
   (aiex-test-out "%s: %d passed, %d failed, %d skipped"

@@ -7,14 +7,7 @@
 ;; line per check and exits non-zero when any failed.
 
 (load (expand-file-name "helpers.el" (file-name-directory (or load-file-name buffer-file-name))) nil t)
-(require 'aiex-eglot)
-(setq aiex-test-shutdown #'eglot-shutdown-all)
-
-(setq eglot-sync-connect aiex-test-timeout
-      eglot-connect-timeout aiex-test-timeout
-      eglot-autoreconnect nil
-      eglot-events-buffer-size 0
-      jsonrpc-default-request-timeout aiex-test-timeout)
+(aiex-test-use-eglot)
 
 (aiex-test-check "a missing binary is reported with the fix"
   (let* ((aiex-server-program "/nonexistent/aiex")
