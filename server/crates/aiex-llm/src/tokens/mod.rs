@@ -2,21 +2,20 @@
 //! for packing context when the model's own tokenizer is not configured: counts in OpenAI's
 //! cl100k byte-pair encoding, the same counts as `tiktoken`.
 //!
-//! Only counts are needed, so the vocabulary is kept compact: the 100,256 tokens' bytes in one
-//! buffer and an open-addressing table of their indices, about 2.5 MB. (`tiktoken-rs` kept
-//! the vocabulary three times over in hash maps of small vectors, about 25 MB, the largest
-//! owner of the server's memory once a provider was configured.) The table is built from the
-//! embedded `assets/cl100k_base.tiktoken` on the first count, in about 20 ms.
+//! Only counts are needed, so the vocabulary is kept compact and off the heap: the build
+//! script (`build.rs`) compiles `assets/cl100k_base.tiktoken` into the 100,256 tokens' bytes
+//! in one buffer, their ends, and an open-addressing table of their indices, about 1.6 MB of
+//! constant data read in place from the binary. (`tiktoken-rs` kept the vocabulary three times
+//! over in hash maps of small vectors, about 25 MB, the largest owner of the server's memory
+//! once a provider was configured; parsing the base64 file at the first count kept 2.5 MB of
+//! tables on the heap and the 1.7 MB file resident besides.)
 
 use std::collections::BinaryHeap;
 use std::sync::OnceLock;
 
-use base64::Engine as _;
 use fancy_regex::Regex;
 
-/// The cl100k vocabulary: base64 token, space, rank; one token a line (MIT, from OpenAI's
-/// `tiktoken`).
-const CL100K_BASE: &str = include_str!("../assets/cl100k_base.tiktoken");
+mod hash;
 
 /// How cl100k splits text into pieces before merging bytes (from `tiktoken`).
 const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
@@ -26,8 +25,8 @@ const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|
 const LARGE_PIECE: usize = 100;
 
 /// Counts the tokens of `text` with the cl100k BPE (a close enough proxy for every provider's
-/// own tokenizer). The vocabulary is built once, on first use: it is constant data, shared by
-/// every engine in the process like a table compiled into the binary.
+/// own tokenizer). The vocabulary is compiled into the binary; the pattern is compiled once, on
+/// first use, and shared by every engine in the process.
 pub fn estimate_tokens(text: &str) -> u64 {
     if text.is_empty() {
         return 0;
@@ -46,7 +45,7 @@ impl Bpe {
     fn cl100k() -> Self {
         Self {
             pattern: Regex::new(CL100K_PATTERN).expect("the cl100k pattern compiles"),
-            vocabulary: Vocabulary::parse(CL100K_BASE),
+            vocabulary: Vocabulary::CL100K,
         }
     }
 
@@ -206,81 +205,54 @@ impl Bpe {
     }
 }
 
-/// Token bytes to rank, compactly: every token's bytes in one buffer, and an open-addressing
-/// table (load under one half) of token indices.
+/// Token bytes to rank (the token's index: cl100k's ranks are its line numbers), compactly:
+/// the tables `build.rs` lays out from the vocabulary file (MIT, from OpenAI's `tiktoken`).
 struct Vocabulary {
-    bytes: Vec<u8>,
-    /// Where token `i` ends in `bytes` (it starts where token `i - 1` ends).
-    ends: Vec<u32>,
-    ranks: Vec<u32>,
-    /// Token index + 1; 0 is an empty slot.
-    slots: Vec<u32>,
+    bytes: &'static [u8],
+    /// Where token `i` ends in `bytes` (it starts where token `i - 1` ends); u32 little-endian.
+    ends: &'static [u8],
+    /// `index + 1` in the low [`hash::INDEX_BITS`] bits (0: an empty slot), a tag of the
+    /// token's hash above; u32 little-endian.
+    slots: &'static [u8],
 }
 
 impl Vocabulary {
-    /// Reads `tiktoken`'s format: a base64 token, a space and its rank, one token a line.
-    fn parse(source: &str) -> Self {
-        let lines = source.lines().count();
-        let mut vocabulary = Self {
-            bytes: Vec::with_capacity(lines * 7),
-            ends: Vec::with_capacity(lines),
-            ranks: Vec::with_capacity(lines),
-            slots: vec![0; (lines * 2).next_power_of_two()],
-        };
-        let base64 = base64::engine::general_purpose::STANDARD;
-        for line in source.lines() {
-            let parsed = line.split_once(' ').and_then(|(token, rank)| {
-                Some((base64.decode(token).ok()?, rank.parse::<u32>().ok()?))
-            });
-            let Some((token, rank)) = parsed else {
-                debug_assert!(false, "a malformed vocabulary line: {line}");
-                continue;
-            };
-            vocabulary.insert(&token, rank);
-        }
-        vocabulary.bytes.shrink_to_fit();
-        vocabulary
+    const CL100K: Self = Self {
+        bytes: include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_bytes.bin")),
+        ends: include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_ends.bin")),
+        slots: include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_slots.bin")),
+    };
+
+    fn len(&self) -> usize {
+        self.ends.len() / 4
     }
 
-    fn insert(&mut self, token: &[u8], rank: u32) {
-        let index = self.ends.len() as u32;
-        self.bytes.extend_from_slice(token);
-        self.ends.push(self.bytes.len() as u32);
-        self.ranks.push(rank);
-        let mask = self.slots.len() - 1;
-        let mut slot = hash(token) & mask;
-        while self.slots[slot] != 0 {
-            slot = (slot + 1) & mask;
-        }
-        self.slots[slot] = index + 1;
-    }
-
-    fn token(&self, index: usize) -> &[u8] {
-        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]) as usize;
-        &self.bytes[start..self.ends[index] as usize]
+    fn token(&self, index: usize) -> &'static [u8] {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |before| word(self.ends, before)) as usize;
+        &self.bytes[start..word(self.ends, index) as usize]
     }
 
     fn rank(&self, piece: &[u8]) -> Option<u32> {
-        let mask = self.slots.len() - 1;
-        let mut slot = hash(piece) & mask;
+        let hashed = hash::hash(piece);
+        let tag = hash::tag(hashed);
+        let mut slot = hash::first_slot(hashed);
         loop {
-            let index = self.slots[slot].checked_sub(1)? as usize;
-            if self.token(index) == piece {
-                return Some(self.ranks[index]);
+            let entry = word(self.slots, slot);
+            let index = (entry & ((1 << hash::INDEX_BITS) - 1)).checked_sub(1)?;
+            if entry >> hash::INDEX_BITS == tag && self.token(index as usize) == piece {
+                return Some(index);
             }
-            slot = (slot + 1) & mask;
+            slot = (slot + 1) & (hash::SLOTS - 1);
         }
     }
 }
 
-/// FNV-1a: tokens are short, so a simple byte hash is as fast as any.
-fn hash(bytes: &[u8]) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in bytes {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash ^ (hash >> 32)) as usize
+/// The `index`th little-endian u32 of `table`.
+fn word(table: &[u8], index: usize) -> u32 {
+    let at = index * 4;
+    u32::from_le_bytes([table[at], table[at + 1], table[at + 2], table[at + 3]])
 }
 
 #[cfg(test)]
@@ -302,7 +274,7 @@ mod tests {
     fn counts_as_tiktoken_does() {
         let reference = tiktoken_rs::cl100k_base().expect("tiktoken");
         let mut samples: Vec<String> = vec![
-            include_str!("../../../../fixtures/sample_app/lib/sample_app/accounts.ex").into(),
+            include_str!("../../../../../fixtures/sample_app/lib/sample_app/accounts.ex").into(),
             "The quick brown fox — naïve café, 東京, emoji 🎉🎉 and CRLF\r\nlines\r\n".into(),
             "x".repeat(300),
             "aZ9_".repeat(80),
@@ -338,15 +310,18 @@ mod tests {
 
     #[test]
     fn the_vocabulary_is_whole_and_compact() {
-        let vocabulary = Vocabulary::parse(CL100K_BASE);
-        assert_eq!(vocabulary.ends.len(), 100_256);
+        let vocabulary = Vocabulary::CL100K;
+        assert_eq!(vocabulary.len(), 100_256);
+        assert_eq!(vocabulary.token(0), b"!");
+        assert_eq!(vocabulary.rank(b"!"), Some(0));
         assert_eq!(vocabulary.rank(b"hello"), Some(15339));
         assert_eq!(vocabulary.rank(b" world"), Some(1917));
         assert_eq!(vocabulary.rank(b"\xff\xfe\xfd no such token"), None);
-        let bytes = vocabulary.bytes.capacity()
-            + 4 * (vocabulary.ends.capacity()
-                + vocabulary.ranks.capacity()
-                + vocabulary.slots.capacity());
-        assert!(bytes < 3 * 1024 * 1024, "{bytes} bytes");
+        // Every token is found at its own rank.
+        for index in 0..vocabulary.len() {
+            assert_eq!(vocabulary.rank(vocabulary.token(index)), Some(index as u32));
+        }
+        let bytes = vocabulary.bytes.len() + vocabulary.ends.len() + vocabulary.slots.len();
+        assert!(bytes < 2 * 1024 * 1024, "{bytes} bytes");
     }
 }
