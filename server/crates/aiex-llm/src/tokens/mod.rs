@@ -223,6 +223,7 @@ impl Vocabulary {
         slots: include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_slots.bin")),
     };
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.ends.len() / 4
     }
