@@ -237,6 +237,9 @@ const NOT_SECRET_NAMES: &[&str] = &[
     "get_csrf_token",
 ];
 
+/// The longest quoted value judged by its entropy alone.
+const MAX_QUOTED_SECRET: usize = 512;
+
 /// One string literal (double or single quoted, escapes honoured, on one line).
 const LITERAL: &str = r#"(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"#;
 
@@ -265,7 +268,9 @@ fn detectors() -> &'static Detectors {
             ),
             aws_secret: compile(r"(?:^|[^A-Za-z0-9/+=_\-])([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=_\-])"),
             concatenated: compile(&format!(r"{LITERAL}(?:\s*<>\s*{LITERAL})+")),
-            quoted: compile(r#""([^"\s\\]{20,512})""#),
+            // Printable ASCII but for the quote and backslash: a token is ASCII, and a class
+            // over all of Unicode repeated up to 512 times compiled to 1 MB of automaton.
+            quoted: compile(r#""([!#-\[\]-~]{20,})""#),
         }
     })
 }
@@ -331,7 +336,7 @@ fn scan(text: &str, offset: usize, spans: &mut Vec<SecretSpan>) {
     }
     for caps in d.quoted.captures_iter(text) {
         let Some(value) = caps.get(1) else { continue };
-        if is_high_entropy(value.as_str()) {
+        if value.len() <= MAX_QUOTED_SECRET && is_high_entropy(value.as_str()) {
             push(SecretKind::HighEntropy, value.start(), value.end());
         }
     }
