@@ -4,6 +4,7 @@
 
 mod support;
 
+use aiex_llm::types::{Repository, RepositoryPiece};
 use aiex_llm::{FinishReason, LlmError, LlmRequest, ProviderConfig};
 use support::fake_provider::{FakeProvider, Reply, SeenRequest};
 use support::recordings::load;
@@ -294,6 +295,60 @@ async fn openai_compatible_code_model_gets_its_fim_template_as_a_raw_prompt() {
         .unwrap()
         .iter()
         .any(|s| s == "<|endoftext|>"));
+}
+
+/// The workspace pieces around a hole, as the engine sends them.
+fn shop_repository() -> Repository {
+    Repository {
+        name: "shop".into(),
+        path: "lib/shop/orders.ex".into(),
+        comment: "#".into(),
+        pieces: vec![RepositoryPiece {
+            path: "lib/shop/repo.ex".into(),
+            reason: "called: Shop.Repo.insert/1".into(),
+            text: "def insert(record)\n".into(),
+        }],
+    }
+}
+
+#[tokio::test]
+async fn a_qwen_model_sees_the_workspace_as_files_of_its_repository() {
+    let request = LlmRequest::fim_in_repository("x = ", "\n", shop_repository());
+    let (seen, requests) = replay(
+        "openai-compatible",
+        "qwen2.5-coder-0.5b",
+        "/v1/completions",
+        "openai-completions/ruby-openai__gpt-3.5-turbo-instruct_completions.yml",
+        request,
+        |c| c.api_key_env = None,
+    )
+    .await;
+    assert!(seen.result.is_ok());
+    assert_eq!(
+        requests[0].json()["prompt"],
+        "<|repo_name|>shop\n<|file_sep|>lib/shop/repo.ex\ndef insert(record)\n\
+         <|file_sep|>lib/shop/orders.ex\n<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>"
+    );
+}
+
+#[tokio::test]
+async fn a_native_fill_in_the_middle_endpoint_sees_the_workspace_as_comments() {
+    let request = LlmRequest::fim_in_repository("x = ", "\n", shop_repository());
+    let (_, requests) = replay(
+        "ollama",
+        "qwen2.5-coder:1.5b",
+        "/api/generate",
+        "ollama/langchaingo__api_generate_stream.httprr",
+        request,
+        |c| c.api_key_env = None,
+    )
+    .await;
+    let body = requests[0].json();
+    assert_eq!(
+        body["prompt"],
+        "# lib/shop/repo.ex (called: Shop.Repo.insert/1)\n# def insert(record)\n\nx = "
+    );
+    assert_eq!(body["suffix"], "\n");
 }
 
 #[tokio::test]

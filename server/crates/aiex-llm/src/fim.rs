@@ -1,8 +1,11 @@
 //! Fill-in-the-middle: the prompt template of each code model family, chosen from the model
 //! name or the configuration, and the "fill the hole" chat prompt for chat models.
 
+use std::borrow::Cow;
+
 use super::adapters::ProviderKind;
 use super::config::ProviderConfig;
+use super::types::Repository;
 
 /// A FIM prompt format: `{prefix}` and `{suffix}` placeholders, and the stop sequences that
 /// end the middle (the family's special tokens).
@@ -14,6 +17,19 @@ pub struct FimTemplate {
     pub format: String,
     /// Stop sequences added to the request's own.
     pub stop: Vec<String>,
+    /// The tokens the family was trained to see a repository with, if it has them.
+    pub repository: Option<RepositoryTokens>,
+}
+
+/// How a family lays out a repository before the hole: the repository's name after `name`,
+/// then each file's path after `file`, its code on the next lines, and last the path of the
+/// file with the hole, followed by the usual fill-in-the-middle prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepositoryTokens {
+    /// Starts the repository's name (`<|repo_name|>`).
+    pub name: &'static str,
+    /// Starts each file (`<|file_sep|>`).
+    pub file: &'static str,
 }
 
 /// How one provider and model do fill-in-the-middle.
@@ -40,6 +56,13 @@ pub const FAMILIES: &[&str] = &[
 
 /// The template of a named family.
 pub fn family_template(family: &str) -> Option<FimTemplate> {
+    // Qwen2.5-Coder was trained on whole repositories in this layout (its technical report,
+    // section 3.1); other families' layouts are not verified against a real model yet, so
+    // their context goes as comments.
+    let repository = (family == "qwen").then_some(RepositoryTokens {
+        name: "<|repo_name|>",
+        file: "<|file_sep|>",
+    });
     let (family, format, stop): (&'static str, &str, &[&str]) = match family {
         "qwen" => (
             "qwen",
@@ -114,6 +137,7 @@ pub fn family_template(family: &str) -> Option<FimTemplate> {
         family,
         format: format.to_owned(),
         stop: stop.iter().map(|s| (*s).to_owned()).collect(),
+        repository,
     })
 }
 
@@ -149,6 +173,7 @@ pub fn template_from_config(value: &str) -> Result<FimTemplate, String> {
             family: "custom",
             format: value.to_owned(),
             stop: Vec::new(),
+            repository: None,
         });
     }
     Err(format!(
@@ -209,6 +234,71 @@ pub fn plan(kind: ProviderKind, model: &str, config: &ProviderConfig) -> Result<
     }
 }
 
+/// The whole prompt of a template plan: the repository in the family's layout when it has
+/// one, else the repository as comments before the prefix.
+pub fn render_prompt(
+    template: &FimTemplate,
+    prefix: &str,
+    suffix: &str,
+    repository: Option<&Repository>,
+) -> String {
+    let (Some(repository), Some(tokens)) = (repository, &template.repository) else {
+        return render(template, &prefix_with_comments(prefix, repository), suffix);
+    };
+    let mut out = format!("{}{}\n", tokens.name, repository.name);
+    let mut previous: Option<&str> = None;
+    for piece in &repository.pieces {
+        // Pieces of one file, one after the other, are shown as one file.
+        if previous == Some(piece.path.as_str()) {
+            out.push('\n');
+        } else {
+            out.push_str(tokens.file);
+            out.push_str(&piece.path);
+            out.push('\n');
+        }
+        out.push_str(piece.text.trim_end_matches('\n'));
+        out.push('\n');
+        previous = Some(&piece.path);
+    }
+    out.push_str(tokens.file);
+    out.push_str(&repository.path);
+    out.push('\n');
+    out.push_str(&render(template, prefix, suffix));
+    out
+}
+
+/// The prefix with the repository's pieces before it as line comments, each labelled with its
+/// path and why it is there: the layout for a bare prefix (native endpoints, chat models,
+/// families without a repository layout).
+pub fn prefix_with_comments<'a>(prefix: &'a str, repository: Option<&Repository>) -> Cow<'a, str> {
+    match repository {
+        Some(repository) if !repository.pieces.is_empty() => {
+            Cow::Owned(format!("{}{prefix}", pieces_as_comments(repository)))
+        }
+        _ => Cow::Borrowed(prefix),
+    }
+}
+
+/// The repository's pieces as line comments (`# ` for Elixir), each labelled with its path and
+/// why it is there, a blank line after each.
+pub fn pieces_as_comments(repository: &Repository) -> String {
+    let comment = repository.comment.as_str();
+    let mut out = String::new();
+    for piece in &repository.pieces {
+        out.push_str(&format!("{comment} {} ({})\n", piece.path, piece.reason));
+        for line in piece.text.lines() {
+            out.push_str(comment);
+            if !line.is_empty() {
+                out.push(' ');
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Renders a template in one pass, so a prefix that happens to contain `{suffix}` stays as is.
 pub fn render(template: &FimTemplate, prefix: &str, suffix: &str) -> String {
     let mut out = String::with_capacity(template.format.len() + prefix.len() + suffix.len());
@@ -265,6 +355,77 @@ pub fn clean_chat_fill(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn repository() -> Repository {
+        let piece = |path: &str, reason: &str, text: &str| crate::types::RepositoryPiece {
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+            text: text.to_owned(),
+        };
+        Repository {
+            name: "shop".to_owned(),
+            path: "lib/shop/orders.ex".to_owned(),
+            comment: "#".to_owned(),
+            pieces: vec![
+                piece(
+                    "lib/shop/repo.ex",
+                    "called: Shop.Repo.insert/1",
+                    "@spec insert(map()) :: {:ok, map()}\n\ndef insert(record)\n",
+                ),
+                piece("lib/shop/repo.ex", "called: Shop.Repo.get/1", "def get(id)"),
+                piece(
+                    "lib/shop/order.ex",
+                    "alias: Shop.Order",
+                    "defmodule Shop.Order do\n  defstruct [:id]\nend\n",
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn qwen_sees_the_repository_in_its_trained_layout() {
+        let qwen = family_template("qwen").expect("qwen");
+        let prompt = render_prompt(
+            &qwen,
+            "  def place(o), do: ",
+            "\nend\n",
+            Some(&repository()),
+        );
+        assert_eq!(
+            prompt,
+            "<|repo_name|>shop\n\
+             <|file_sep|>lib/shop/repo.ex\n\
+             @spec insert(map()) :: {:ok, map()}\n\ndef insert(record)\n\ndef get(id)\n\
+             <|file_sep|>lib/shop/order.ex\n\
+             defmodule Shop.Order do\n  defstruct [:id]\nend\n\
+             <|file_sep|>lib/shop/orders.ex\n\
+             <|fim_prefix|>  def place(o), do: <|fim_suffix|>\nend\n<|fim_middle|>"
+        );
+        assert_eq!(
+            render_prompt(&qwen, "a", "b", None),
+            render(&qwen, "a", "b"),
+            "no repository, no layout"
+        );
+    }
+
+    #[test]
+    fn families_without_a_layout_see_the_pieces_as_labelled_comments() {
+        let starcoder = family_template("starcoder").expect("starcoder");
+        let prompt = render_prompt(&starcoder, "  x = ", "\n", Some(&repository()));
+        assert!(
+            prompt.starts_with(
+                "<fim_prefix># lib/shop/repo.ex (called: Shop.Repo.insert/1)\n\
+             # @spec insert(map()) :: {:ok, map()}\n#\n# def insert(record)\n\n\
+             # lib/shop/repo.ex (called: Shop.Repo.get/1)\n# def get(id)\n\n"
+            ),
+            "{prompt}"
+        );
+        assert!(
+            prompt.ends_with("#   defstruct [:id]\n# end\n\n  x = <fim_suffix>\n<fim_middle>"),
+            "{prompt}"
+        );
+        assert_eq!(prefix_with_comments("p", None), "p");
+    }
 
     #[test]
     fn chat_fills_lose_their_fence_and_hole_marker() {

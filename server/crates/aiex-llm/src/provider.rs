@@ -502,10 +502,24 @@ impl Provider {
                     parts.push(message.content.as_bytes());
                 }
             }
-            Prompt::Fim { prefix, suffix } => {
+            Prompt::Fim {
+                prefix,
+                suffix,
+                repository,
+            } => {
                 parts.push(b"fim");
                 parts.push(prefix.as_bytes());
                 parts.push(suffix.as_bytes());
+                if let Some(repository) = repository {
+                    parts.push(repository.name.as_bytes());
+                    parts.push(repository.path.as_bytes());
+                    parts.push(repository.comment.as_bytes());
+                    for piece in &repository.pieces {
+                        parts.push(piece.path.as_bytes());
+                        parts.push(piece.reason.as_bytes());
+                        parts.push(piece.text.as_bytes());
+                    }
+                }
             }
         }
         let settings = format!(

@@ -58,7 +58,38 @@ pub enum Prompt {
         prefix: String,
         /// Text after the cursor.
         suffix: String,
+        /// The repository around the hole, when it is in one: shown in the layout the model
+        /// was trained on where its family has one (Qwen's and StarCoder's file separators),
+        /// as comments before the prefix otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repository: Option<Repository>,
     },
+}
+
+/// The repository around a fill-in-the-middle hole.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Repository {
+    /// Its name (the workspace folder's).
+    pub name: String,
+    /// The path of the file with the hole, relative to the repository.
+    pub path: String,
+    /// How a line comment starts in the repository's language (`#` for Elixir), for layouts
+    /// that show the pieces as comments.
+    pub comment: String,
+    /// Code from the repository the hole may depend on, in the order to show it (most
+    /// relevant last, nearest the hole).
+    pub pieces: Vec<RepositoryPiece>,
+}
+
+/// Code from one file of the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RepositoryPiece {
+    /// The file, relative to the repository.
+    pub path: String,
+    /// Why it is shown (`called: MyApp.Repo.insert/1`), for the comment layout.
+    pub reason: String,
+    /// The code.
+    pub text: String,
 }
 
 /// One request to a model, independent of the provider that will serve it.
@@ -95,6 +126,20 @@ impl LlmRequest {
         Self::new(Prompt::Fim {
             prefix: prefix.into(),
             suffix: suffix.into(),
+            repository: None,
+        })
+    }
+
+    /// A fill-in-the-middle request in a file of `repository`.
+    pub fn fim_in_repository(
+        prefix: impl Into<String>,
+        suffix: impl Into<String>,
+        repository: Repository,
+    ) -> Self {
+        Self::new(Prompt::Fim {
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            repository: Some(repository),
         })
     }
 
@@ -152,7 +197,20 @@ impl LlmRequest {
                 }
                 text
             }
-            Prompt::Fim { prefix, suffix } => format!("{prefix}{suffix}"),
+            Prompt::Fim {
+                prefix,
+                suffix,
+                repository,
+            } => {
+                let mut text = String::new();
+                for piece in repository.iter().flat_map(|r| &r.pieces) {
+                    text.push_str(&piece.text);
+                    text.push('\n');
+                }
+                text.push_str(prefix);
+                text.push_str(suffix);
+                text
+            }
         }
     }
 }

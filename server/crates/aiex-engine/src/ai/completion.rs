@@ -165,15 +165,22 @@ pub fn fim_request(
     )
 }
 
-/// The fill-in-the-middle request for an assembled context: the workspace pieces it chose
-/// (as comments, labelled with their paths) before the prefix, then the suffix.
+/// The fill-in-the-middle request for an assembled context at `path` in the workspace folder
+/// `workspace`: the prefix and suffix, and the workspace pieces it chose as the repository
+/// around them (laid out for the model's family by the provider layer).
 pub fn fim_request_with_context(
     context: &crate::context::AssembledContext,
+    workspace: &str,
+    path: &std::path::Path,
     mode: Mode,
     timeout: std::time::Duration,
 ) -> crate::llm::LlmRequest {
-    let prefix = format!("{}{}", context.snippets_as_comments(), context.prefix);
-    fim_request_from(prefix, context.suffix.clone(), mode, timeout)
+    let request = crate::llm::LlmRequest::fim_in_repository(
+        context.prefix.clone(),
+        context.suffix.clone(),
+        context.repository(workspace, path),
+    );
+    with_completion_settings(request, mode, timeout)
 }
 
 fn fim_request_from(
@@ -182,7 +189,15 @@ fn fim_request_from(
     mode: Mode,
     timeout: std::time::Duration,
 ) -> crate::llm::LlmRequest {
-    crate::llm::LlmRequest::fim(prefix, suffix)
+    with_completion_settings(crate::llm::LlmRequest::fim(prefix, suffix), mode, timeout)
+}
+
+fn with_completion_settings(
+    request: crate::llm::LlmRequest,
+    mode: Mode,
+    timeout: std::time::Duration,
+) -> crate::llm::LlmRequest {
+    request
         .with_max_tokens(match mode {
             Mode::Line => 64,
             Mode::Block => 256,

@@ -147,6 +147,14 @@ pub struct ContextPiece {
     pub tokens: usize,
 }
 
+/// A workspace-relative path as a prompt shows it: `/`-separated on every platform.
+fn prompt_path(path: &std::path::Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The context assembled for one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AssembledContext {
@@ -163,24 +171,29 @@ pub struct AssembledContext {
 }
 
 impl AssembledContext {
-    /// The pieces rendered as Elixir comments for a fill-in-the-middle prompt, each labelled with
-    /// its file path.
-    pub fn snippets_as_comments(&self) -> String {
-        let mut out = String::new();
-        for piece in &self.pieces {
-            out.push_str(&format!("# {} ({})\n", piece.path.display(), piece.reason));
-            for line in piece.text.lines() {
-                if line.is_empty() {
-                    out.push_str("#\n");
-                } else {
-                    out.push_str("# ");
-                    out.push_str(line);
-                    out.push('\n');
-                }
-            }
-            out.push('\n');
+    /// The pieces as the repository around a hole in `path`, of the workspace folder `name`:
+    /// the model is shown them in its family's repository layout, or as comments.
+    pub fn repository(&self, name: &str, path: &std::path::Path) -> crate::llm::types::Repository {
+        crate::llm::types::Repository {
+            name: name.to_owned(),
+            path: prompt_path(path),
+            comment: "#".to_owned(),
+            pieces: self
+                .pieces
+                .iter()
+                .map(|piece| crate::llm::types::RepositoryPiece {
+                    path: prompt_path(&piece.path),
+                    reason: piece.reason.clone(),
+                    text: piece.text.clone(),
+                })
+                .collect(),
         }
-        out
+    }
+
+    /// The pieces rendered as Elixir comments, each labelled with its file path, for prompts
+    /// that quote them (actions, chat).
+    pub fn snippets_as_comments(&self) -> String {
+        crate::llm::fim::pieces_as_comments(&self.repository("", std::path::Path::new("")))
     }
 
     /// This context with `previous`'s pieces first, in their order, then the pieces it chose

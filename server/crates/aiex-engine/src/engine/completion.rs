@@ -300,8 +300,8 @@ impl Engine {
         let provider = first.map(|p| p.name().to_owned()).unwrap_or_default();
         let target = Duration::from_millis(settings.latency_target_ms);
         let sized = completion::sized_to(speed, target, mode, settings.context_tokens);
-        let (request, outbound) = match self.workspace_path(key) {
-            Some(path) => {
+        let (request, outbound) = match self.workspace_location(key) {
+            Some((workspace, path)) => {
                 // The context engine: the enclosing function, the module header, the callees'
                 // definitions and specs from the whole workspace, within the token budget.
                 let chunks = crate::chunks::extract_around(tree, &text, cursor);
@@ -341,8 +341,10 @@ impl Engine {
                     files: context.files(&path),
                     redactions: context.redactions,
                 };
-                let request = completion::fim_request_with_context(&context, mode, timeout)
-                    .with_max_tokens(sized.answer_tokens);
+                let request = completion::fim_request_with_context(
+                    &context, &workspace, &path, mode, timeout,
+                )
+                .with_max_tokens(sized.answer_tokens);
                 (request, outbound)
             }
             None => {

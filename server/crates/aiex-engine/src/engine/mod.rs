@@ -406,12 +406,21 @@ impl Engine {
     /// buffer or a file outside every root. No check of secrets or ignore rules: see
     /// [`Engine::may_send`].
     pub fn workspace_path(&self, key: &DocumentKey) -> Option<PathBuf> {
+        self.workspace_location(key).map(|(_, path)| path)
+    }
+
+    /// The name of the workspace folder holding the document (its last component), and the
+    /// document's path relative to it.
+    pub fn workspace_location(&self, key: &DocumentKey) -> Option<(String, PathBuf)> {
         let path = key.path()?;
         let roots = self.roots.read();
         roots.iter().find_map(|root| {
-            path.strip_prefix(crate::document::key::normalize(root))
-                .ok()
-                .map(Path::to_path_buf)
+            let root = crate::document::key::normalize(root);
+            let relative = path.strip_prefix(&root).ok()?.to_path_buf();
+            let name = root
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            Some((name, relative))
         })
     }
 

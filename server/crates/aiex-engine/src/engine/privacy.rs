@@ -154,11 +154,27 @@ impl PrivacyGate {
                 }
                 count
             }
-            Prompt::Fim { prefix, suffix } => {
+            Prompt::Fim {
+                prefix,
+                suffix,
+                repository,
+            } => {
                 let whole = format!("{prefix}{suffix}");
-                let (before, after, count) = redact_split(&whole, prefix.len());
+                let (before, after, mut count) = redact_split(&whole, prefix.len());
                 *prefix = before;
                 *suffix = after;
+                // Every other text that goes out with it: the pieces, their labels and paths.
+                for repository in repository.iter_mut() {
+                    let texts = repository
+                        .pieces
+                        .iter_mut()
+                        .flat_map(|piece| [&mut piece.text, &mut piece.reason, &mut piece.path]);
+                    for text in texts.chain([&mut repository.name, &mut repository.path]) {
+                        let redacted = crate::secrets::redact(text);
+                        count += redacted.spans.len();
+                        *text = redacted.text;
+                    }
+                }
                 count
             }
         }
@@ -356,5 +372,44 @@ mod tests {
         );
         assert_eq!(PrivacyGate::default().redact(&mut request), 2);
         assert!(!request.prompt_text().contains("ghp_abc"));
+    }
+
+    #[test]
+    fn the_repository_around_a_hole_is_redacted_too() {
+        use crate::llm::types::{Prompt, Repository, RepositoryPiece};
+        let piece = |path: &str, reason: &str, text: &str| RepositoryPiece {
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+            text: text.to_owned(),
+        };
+        let mut request = LlmRequest::fim_in_repository(
+            "def run, do: ",
+            "\nend\n",
+            Repository {
+                name: "shop".to_owned(),
+                path: "lib/shop.ex".to_owned(),
+                comment: "#".to_owned(),
+                pieces: vec![
+                    piece(
+                        "config/runtime.exs",
+                        "configuration",
+                        "config :shop, api_key: \"sk_live_4eC39HqLyjWDarjtT1zdp7dc\"",
+                    ),
+                    piece(
+                        "lib/shop/repo.ex",
+                        "called: Shop.Repo.url/0 (ghp_abcdefghijklmnopqrstuvwxyz0123456789)",
+                        "def url, do: \"postgres://shop:s3cr3t-pw@db/shop\"",
+                    ),
+                ],
+            },
+        );
+        assert_eq!(PrivacyGate::default().redact(&mut request), 3);
+        let Prompt::Fim { repository, .. } = &request.prompt else {
+            panic!("a fill-in-the-middle prompt")
+        };
+        let shown = format!("{repository:?}");
+        for secret in ["sk_live_4eC39", "ghp_abc", "s3cr3t-pw"] {
+            assert!(!shown.contains(secret), "{secret} left in {shown}");
+        }
     }
 }

@@ -445,9 +445,14 @@ fn chat_messages(request: &LlmRequest) -> Vec<Value> {
 /// Builds the user message of a chat "fill the hole" request for a FIM prompt on a chat model.
 fn hole_prompt(request: &LlmRequest) -> Option<(String, String)> {
     match &request.prompt {
-        super::types::Prompt::Fim { prefix, suffix } => {
-            Some(super::fim::hole_filler_prompt(prefix, suffix))
-        }
+        super::types::Prompt::Fim {
+            prefix,
+            suffix,
+            repository,
+        } => Some(super::fim::hole_filler_prompt(
+            &super::fim::prefix_with_comments(prefix, repository.as_ref()),
+            suffix,
+        )),
         super::types::Prompt::Chat { .. } => None,
     }
 }

@@ -32,15 +32,37 @@ pub fn build_call(endpoint: &Endpoint<'_>, request: &LlmRequest) -> HttpCall {
     }
     let mut stop = request.stop.clone();
     let path = match (&request.prompt, endpoint.fim) {
-        (Prompt::Fim { prefix, suffix }, FimPlan::Native) => {
-            body.insert("prompt".into(), json!(prefix));
+        (
+            Prompt::Fim {
+                prefix,
+                suffix,
+                repository,
+            },
+            FimPlan::Native,
+        ) => {
+            body.insert(
+                "prompt".into(),
+                json!(fim::prefix_with_comments(prefix, repository.as_ref())),
+            );
             body.insert("suffix".into(), json!(suffix));
             "api/generate"
         }
-        (Prompt::Fim { prefix, suffix }, FimPlan::Template(template)) => {
+        (
+            Prompt::Fim {
+                prefix,
+                suffix,
+                repository,
+            },
+            FimPlan::Template(template),
+        ) => {
             body.insert(
                 "prompt".into(),
-                json!(fim::render(template, prefix, suffix)),
+                json!(fim::render_prompt(
+                    template,
+                    prefix,
+                    suffix,
+                    repository.as_ref()
+                )),
             );
             body.insert("raw".into(), json!(true));
             stop.extend(template.stop.iter().cloned());

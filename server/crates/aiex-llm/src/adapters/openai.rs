@@ -40,8 +40,18 @@ pub fn build_call(
     let mut stop = request.stop.clone();
 
     let path = match (&request.prompt, endpoint.fim) {
-        (Prompt::Fim { prefix, suffix }, FimPlan::Native) => {
-            body.insert("prompt".into(), json!(prefix));
+        (
+            Prompt::Fim {
+                prefix,
+                suffix,
+                repository,
+            },
+            FimPlan::Native,
+        ) => {
+            body.insert(
+                "prompt".into(),
+                json!(fim::prefix_with_comments(prefix, repository.as_ref())),
+            );
             body.insert("suffix".into(), json!(suffix));
             body.insert("max_tokens".into(), json!(request.max_tokens));
             if kind == ProviderKind::Mistral {
@@ -50,10 +60,22 @@ pub fn build_call(
                 "completions"
             }
         }
-        (Prompt::Fim { prefix, suffix }, FimPlan::Template(template)) => {
+        (
+            Prompt::Fim {
+                prefix,
+                suffix,
+                repository,
+            },
+            FimPlan::Template(template),
+        ) => {
             body.insert(
                 "prompt".into(),
-                json!(fim::render(template, prefix, suffix)),
+                json!(fim::render_prompt(
+                    template,
+                    prefix,
+                    suffix,
+                    repository.as_ref()
+                )),
             );
             body.insert("max_tokens".into(), json!(request.max_tokens));
             stop.extend(template.stop.iter().cloned());
