@@ -48,9 +48,12 @@ pub struct ServerState {
     >,
     /// Turns for background checks (one per core).
     background: BackgroundTurns,
-    /// Bumped by work that leaves freed memory behind (edits, closes, completions): the
-    /// allocator's free pages go back to the system once it stops for [`QUIET`].
-    activity: std::sync::atomic::AtomicU64,
+    /// When work that leaves freed memory behind (edits, closes, completions) last ended, in
+    /// milliseconds since the server started: the allocator's free pages go back to the
+    /// system once the server has been quiet for [`QUIET`].
+    last_activity_ms: std::sync::atomic::AtomicU64,
+    /// The origin of `last_activity_ms`.
+    started: Started,
     /// A task is waiting for the activity to stop, to release memory then.
     release_pending: AtomicBool,
     /// Edits proposed in chat, until the client applies or rejects them.
@@ -61,6 +64,16 @@ pub struct ServerState {
     metrics_endpoint: super::metrics_endpoint::MetricsEndpoint,
     /// Pushes the same metrics to `[telemetry] otlp_endpoint`, when the user set it.
     otlp_exporter: super::otlp_export::OtlpExporter,
+}
+
+/// When the server started.
+#[derive(Debug)]
+struct Started(std::time::Instant);
+
+impl Default for Started {
+    fn default() -> Self {
+        Self(std::time::Instant::now())
+    }
 }
 
 /// Turns for background work: as many as there are cores.
@@ -238,24 +251,26 @@ impl Backend {
             .await;
     }
 
-    /// Releases freed memory once the server has been quiet for [`QUIET`]: the tree and text
-    /// an edit replaces, a closed document, a completion's prompt. glibc keeps most freed pages
-    /// otherwise (30-40 % of the resident memory after an edit storm). One task waits at a
-    /// time, so a storm of edits costs an increment each; a project switch closing hundreds
-    /// of documents releases once.
+    /// Releases freed memory once the server has been quiet for [`QUIET`]: the trees and
+    /// text edits replaced, closed documents, completions' prompts, large responses. glibc
+    /// keeps freed pages inside its heap otherwise. One task waits at a time, so each edit of
+    /// a storm costs a store; a project switch closing hundreds of documents releases once.
     fn release_memory_when_quiet(&self) {
-        self.state.activity.fetch_add(1, Ordering::Relaxed);
+        let now = self.state.started.0.elapsed().as_millis() as u64;
+        self.state.last_activity_ms.store(now, Ordering::Relaxed);
         if self.state.release_pending.swap(true, Ordering::AcqRel) {
             return;
         }
         let state = Arc::clone(&self.state);
         tokio::spawn(async move {
+            // Until QUIET has passed since the latest activity, however often it moved.
             loop {
-                let seen = state.activity.load(Ordering::Relaxed);
-                tokio::time::sleep(QUIET).await;
-                if state.activity.load(Ordering::Relaxed) == seen {
+                let last = state.last_activity_ms.load(Ordering::Relaxed);
+                let quiet_at = state.started.0 + std::time::Duration::from_millis(last) + QUIET;
+                if std::time::Instant::now() >= quiet_at {
                     break;
                 }
+                tokio::time::sleep_until(quiet_at.into()).await;
             }
             state.release_pending.store(false, Ordering::Release);
             // After the background work queued before: what it frees is released too (work
@@ -545,7 +560,7 @@ impl Backend {
 }
 
 /// How long the server must be quiet before it gives freed memory back to the system.
-const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+const QUIET: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How long a hover waits for the chunks of other open documents not computed yet.
 const OTHER_DOCUMENTS_PATIENCE: std::time::Duration = std::time::Duration::from_millis(300);
