@@ -164,21 +164,49 @@ impl PrivacyGate {
                 *prefix = before;
                 *suffix = after;
                 // Every other text that goes out with it: the pieces, their labels and paths.
-                for repository in repository.iter_mut() {
+                if let Some(repository) = repository {
                     let texts = repository
                         .pieces
                         .iter_mut()
-                        .flat_map(|piece| [&mut piece.text, &mut piece.reason, &mut piece.path]);
-                    for text in texts.chain([&mut repository.name, &mut repository.path]) {
-                        let redacted = crate::secrets::redact(text);
-                        count += redacted.spans.len();
-                        *text = redacted.text;
-                    }
+                        .flat_map(|piece| [&mut piece.text, &mut piece.reason, &mut piece.path])
+                        .chain([&mut repository.name, &mut repository.path]);
+                    count += redact_together(texts.collect());
                 }
                 count
             }
         }
     }
+}
+
+/// Redacts `texts` in one scan of them joined by newlines (one pass of the detector for the
+/// dozens of pieces of a prompt); a secret that runs from one text into the next is replaced
+/// in both. Returns the number of secrets replaced.
+fn redact_together(texts: Vec<&mut String>) -> usize {
+    let joined = texts
+        .iter()
+        .map(|text| text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let spans = crate::secrets::find_secrets(&joined);
+    if spans.is_empty() {
+        return 0;
+    }
+    let mut start = 0;
+    for text in texts {
+        let end = start + text.len();
+        let mut redacted = String::with_capacity(text.len());
+        let mut from = start;
+        // Sorted and without overlaps: each span inside this text, clipped to it.
+        for span in spans.iter().filter(|s| s.start < end && s.end > start) {
+            redacted.push_str(&joined[from..span.start.max(start)]);
+            redacted.push_str(&format!("<redacted:{}>", span.kind.id()));
+            from = span.end.min(end);
+        }
+        redacted.push_str(&joined[from..end]);
+        *text = redacted;
+        start = end + 1;
+    }
+    spans.len()
 }
 
 /// Redacts `text` as a whole and splits it at `at`; a secret spanning `at` goes, as its
