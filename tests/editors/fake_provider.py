@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMPLETION = 'def farewell(name), do: "Goodbye, " <> name'
@@ -41,6 +42,21 @@ CHAT_EDIT = (
     "  def farewell(name), do: \"Goodbye, \" <> format_name(name) <> \"!\"\n\n"
     "  defp format_name(name), do: name |> String.trim() |> String.capitalize()\nend\n```\n"
 )
+
+
+# The chat question the editors' Stop checks ask: its answer starts only after this pause, so
+# Stop always lands while the turn is in flight (answered at once, a loaded machine let the
+# answer win the race). A Stop that fails shows the late answer.
+SLOW_QUESTION = "tell me more"
+SLOW_ANSWER_DELAY_S = 6.0
+
+
+def is_slow(body: dict) -> bool:
+    """Whether the request is the chat question answered only after a pause."""
+    text = (prompt_of(body, system_only=True) or prompt_of(body, system_only=False)).lower()
+    if "answering questions about the user's code" not in text:
+        return False
+    return last_user_message(body).rsplit("\n\n", 1)[-1].strip().lower() == SLOW_QUESTION
 
 
 FIM_MARKERS = ("<|HOLE|>", "<fim_", "<|fim", "fim▁", "<PRE>", "[SUFFIX]")
@@ -106,7 +122,10 @@ class Handler(BaseHTTPRequestHandler):
         body = "".join(chunks).encode()
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server dropped a request it no longer needs (a stopped chat turn)
 
     def do_GET(self):
         if self.path.rstrip("/").endswith("/models") or self.path.startswith("/api/tags"):
@@ -123,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, "application/json", ['{"error": "bad json"}'])
             return
         text = answer_for(body)
+        if is_slow(body):
+            time.sleep(SLOW_ANSWER_DELAY_S)
         if Handler.log_file:
             with open(Handler.log_file, "a") as f:
                 f.write(json.dumps({"path": self.path, "body": body, "answer": text}) + "\n")

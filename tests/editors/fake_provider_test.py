@@ -45,6 +45,15 @@ class Routing(unittest.TestCase):
         # The file's own words do not make an edit of a plain question.
         self.assertEqual(ask("What is this?", context="# farewell\n\ndef farewell"), fp.CHAT)
         self.assertIn("```elixir path=lib/greeter.ex\ndefmodule Greeter do", fp.CHAT_EDIT)
+
+    def test_only_the_stop_checks_question_is_answered_after_a_pause(self):
+        system = "You are Aiex, an assistant for Elixir developers, answering questions about the user's code."
+        def body(question):
+            return {"messages": [{"role": "system", "content": system},
+                                 {"role": "user", "content": "The current file:\n\n" + question}]}
+        self.assertTrue(fp.is_slow(body("Tell me more")))
+        self.assertFalse(fp.is_slow(body("What does this module do?")))
+        self.assertFalse(fp.is_slow({"prompt": "Tell me more", "suffix": ""}))
         self.assertTrue(fp.CHAT_EDIT.rstrip().endswith("end\n```"))
 
 
