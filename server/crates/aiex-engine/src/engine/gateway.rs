@@ -7,12 +7,14 @@
 //! `ProviderChain::complete`, or writes the audit log.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::llm::{LlmError, LlmRequest, LlmResponse, LlmStream, ProviderChain};
 
 use super::audit::{AuditLog, AuditRequest, PendingWrites};
 use super::Engine;
+use crate::context::TokenCounter;
 
 /// What the gateway needs to know of a request besides the request itself.
 #[derive(Debug, Clone)]
@@ -44,7 +46,9 @@ struct PendingLine {
     provider: String,
     model: String,
     files: Vec<PathBuf>,
-    prompt_tokens: usize,
+    /// Counts the prompt when the line is written, on the blocking pool: a count of a
+    /// completion prompt costs more than the rest of the way to the network.
+    tokens: Arc<TokenCounter>,
     redactions: usize,
     prompt: String,
     /// Which cache answered, when the stream said so before its end.
@@ -136,7 +140,7 @@ fn write(log: Option<AuditLog>, pending: &PendingWrites, line: PendingLine, endi
             provider: &line.provider,
             model: &line.model,
             files: &line.files,
-            prompt_tokens: line.prompt_tokens,
+            prompt_tokens: line.tokens.count(&line.prompt),
             completion_tokens: ending.completion_tokens,
             redactions: line.redactions,
             prompt: &line.prompt,
@@ -225,7 +229,7 @@ impl Engine {
                 provider: first.map(|p| p.name().to_owned()).unwrap_or_default(),
                 model: first.map(|p| p.config().model.clone()).unwrap_or_default(),
                 files: outbound.files,
-                prompt_tokens: self.count_tokens(&prompt),
+                tokens: self.tokens(),
                 redactions,
                 prompt,
                 cache: None,
