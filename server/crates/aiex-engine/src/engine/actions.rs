@@ -135,8 +135,27 @@ struct TestFile {
 impl Engine {
     /// Runs an AI code action. The model is asked only for a document the privacy gate
     /// admits; every file the prompt draws on passes the gate too.
+    /// An edit of a document the user changed while the model was writing is refused
+    /// ([`AiError::DocumentChanged`]): it was made against text that is gone.
     pub async fn action(&self, request: ActionRequest) -> Result<ActionOutcome, AiError> {
-        Ok(self.run_action(request).await?.0)
+        let outcome = self.run_action(request).await?.0;
+        if let ActionOutcome::Edit(edit) = &outcome {
+            self.still_current(edit)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Fails with [`AiError::DocumentChanged`] when `edit` was made against a version of an
+    /// open document that is no longer the current one.
+    fn still_current(&self, edit: &FileEdit) -> Result<(), AiError> {
+        let (Some(version), Some(handle)) = (edit.version, self.documents.get(&edit.key)) else {
+            return Ok(());
+        };
+        if handle.with_document(|document| document.version()) == version {
+            Ok(())
+        } else {
+            Err(AiError::DocumentChanged)
+        }
     }
 
     /// "Generate ExUnit tests" with what running the tests found: the kept tests and their
@@ -160,6 +179,10 @@ impl Engine {
             instruction,
             run_project_code,
         } = request;
+        // One deadline over the whole action (`features.actions.timeout_ms`): every ask,
+        // its retries and failover, and a second ask all end by it.
+        let deadline = tokio::time::Instant::now()
+            + std::time::Duration::from_millis(self.config().config.features.actions.timeout_ms);
         self.may_send(&key)?;
         let (snapshot, chunks) = self
             .documents
@@ -222,6 +245,10 @@ impl Engine {
             }
             _ => prompts::refactor_request(&target, &source, instruction.as_deref(), &context),
         };
+        let prompt = crate::llm::LlmRequest {
+            deadline: Some(deadline),
+            ..prompt
+        };
         files.dedup();
         let outbound = Outbound {
             feature: kind.name(),
@@ -255,8 +282,6 @@ impl Engine {
             self.edit_alternatives.remember(&best, &target, others);
             return Ok((ActionOutcome::Edit(best), None));
         }
-        // No deadline of the engine's own: the provider's `request_timeout_ms` is the user's word
-        // on how long a model may take (minutes, for a model on a laptop CPU).
         let again = matches!(kind, ActionKind::AddDocs | ActionKind::GenerateTests).then(|| {
             (
                 prompt.clone().without_cache().with_temperature(0.6),
