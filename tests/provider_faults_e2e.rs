@@ -232,9 +232,9 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
-/// The server on `root`, initialized with the actions' deadline and the other deadlines left
-/// at their defaults.
-fn server(root: &Path, action_deadline: Duration) -> LspClient {
+/// The server on `root`, initialized with the actions' deadline (`None`: the default) and the
+/// other deadlines left at their defaults.
+fn server(root: &Path, action_deadline: Option<Duration>) -> LspClient {
     let options = lsp_client::SpawnOptions {
         env: vec![(
             "XDG_CONFIG_HOME".to_owned(),
@@ -245,7 +245,9 @@ fn server(root: &Path, action_deadline: Duration) -> LspClient {
     let mut client = LspClient::spawn_with(Some(root), &options);
     client.initialize(
         json!({ "workspace": { "workspaceEdit": { "documentChanges": true } } }),
-        json!({ "features": { "actions": { "timeout_ms": action_deadline.as_millis() as u64 } } }),
+        action_deadline.map_or(json!({}), |deadline| {
+            json!({ "features": { "actions": { "timeout_ms": deadline.as_millis() as u64 } } })
+        }),
         Some(root),
     );
     client
@@ -291,8 +293,12 @@ impl Outcome {
                 error["code"]
             ));
         }
-        // A message to act on: which provider, and that it is the model that failed.
-        if !message.contains("local") || !message.contains("model") {
+        // A message to act on: which provider, that it is the model that failed, and for a
+        // deadline, which setting holds it.
+        let names_the_deadline = !message.contains("deadline")
+            || self.deadline != ACTION_DEADLINE
+            || message.contains("features.actions.timeout_ms");
+        if !message.contains("local") || !message.contains("model") || !names_the_deadline {
             return Some(format!(
                 "{feature} under {fault}: the message does not say what failed: {message}"
             ));
@@ -313,7 +319,7 @@ fn run_fault(fault: &'static str, provider: &Provider) -> Vec<Outcome> {
         }
     };
     let (_dir, root) = project(&url);
-    let mut client = server(&root, ACTION_DEADLINE);
+    let mut client = server(&root, Some(ACTION_DEADLINE));
     let uri = file_uri(&root.join("lib/shop.ex"));
     client.open(&uri, SHOP);
     let mut outcomes = Vec::new();
@@ -390,7 +396,7 @@ fn an_edit_made_while_the_model_writes_answers_content_modified() {
     );
     let (_dir, root) = project(&fake.server.url());
     // A deadline long enough for the delayed answer on a loaded machine.
-    let mut client = server(&root, Duration::from_secs(30));
+    let mut client = server(&root, Some(Duration::from_secs(30)));
     let uri = file_uri(&root.join("lib/shop.ex"));
     client.open(&uri, SHOP);
     let id = client.send_request(
@@ -431,5 +437,44 @@ fn an_edit_made_while_the_model_writes_answers_content_modified() {
         Duration::from_secs(20),
     );
     assert_eq!(edit["method"], "workspace/applyEdit", "{edit}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn explain_against_a_dripping_provider_ends_at_the_default_action_deadline() {
+    // The case: 1 byte a second kept Explain waiting 90 s (three attempts of the
+    // provider's own 30 s); the default `features.actions.timeout_ms` is 60 s for it all.
+    let default_deadline = Duration::from_secs(60);
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Drip {
+            recording: good_answer(true),
+            piece: 1,
+            every: Duration::from_secs(1),
+        }],
+    );
+    let (_dir, root) = project(&fake.server.url());
+    let mut client = server(&root, None);
+    let uri = file_uri(&root.join("lib/shop.ex"));
+    client.open(&uri, SHOP);
+    let started = Instant::now();
+    let id = client.send_request(
+        "workspace/executeCommand",
+        action("aiex.explain", &uri, json!({})),
+    );
+    let response = client.response_within(id, default_deadline + Duration::from_secs(60));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed <= default_deadline + HEADROOM,
+        "answered after {elapsed:?}"
+    );
+    // Not before it either: a model that writes is given its whole time.
+    assert!(elapsed >= default_deadline, "answered after {elapsed:?}");
+    assert_eq!(
+        response["error"]["code"],
+        json!(REQUEST_FAILED),
+        "{response}"
+    );
     assert!(client.shutdown().success());
 }

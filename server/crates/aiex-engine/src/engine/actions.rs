@@ -181,8 +181,10 @@ impl Engine {
         } = request;
         // One deadline over the whole action (`features.actions.timeout_ms`): every ask,
         // its retries and failover, and a second ask all end by it.
-        let deadline = tokio::time::Instant::now()
-            + std::time::Duration::from_millis(self.config().config.features.actions.timeout_ms);
+        let timeout =
+            std::time::Duration::from_millis(self.config().config.features.actions.timeout_ms);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let failed = |error| action_failure(error, timeout);
         self.may_send(&key)?;
         let (snapshot, chunks) = self
             .documents
@@ -265,7 +267,8 @@ impl Engine {
         if versions > 1 {
             let answers = self
                 .ask_versions(&chain, prompt, outbound, versions)
-                .await?;
+                .await
+                .map_err(failed)?;
             let edits: Vec<Result<ActionOutcome, AiError>> = answers
                 .iter()
                 .map(|answer| match kind {
@@ -291,7 +294,7 @@ impl Engine {
         let answer = self
             .ask(&chain, prompt, outbound)
             .await
-            .map_err(AiError::Provider)?
+            .map_err(failed)?
             .text;
         let outcome = match (kind, tests) {
             (ActionKind::Explain, _) => ActionOutcome::Explanation {
@@ -308,7 +311,7 @@ impl Engine {
                         let answer = self
                             .ask(&chain, again, outbound)
                             .await
-                            .map_err(AiError::Provider)?
+                            .map_err(failed)?
                             .text;
                         add_docs(&key, &snapshot, &source, &target, &answer)?
                     }
@@ -330,7 +333,7 @@ impl Engine {
                         );
                         self.ask(&chain, again, outbound)
                             .await
-                            .map_err(AiError::Provider)?
+                            .map_err(failed)?
                             .text
                     }
                     _ => answer,
@@ -368,7 +371,7 @@ impl Engine {
         prompt: crate::llm::LlmRequest,
         outbound: Outbound,
         versions: usize,
-    ) -> Result<Vec<String>, AiError> {
+    ) -> Result<Vec<String>, crate::llm::LlmError> {
         let asks = (0..versions).map(|version| {
             let prompt = if version == 0 {
                 prompt.clone()
@@ -388,7 +391,7 @@ impl Engine {
             }
         }
         match first_error {
-            Some(error) if answers.is_empty() => Err(AiError::Provider(error)),
+            Some(error) if answers.is_empty() => Err(error),
             _ => Ok(answers),
         }
     }
@@ -915,6 +918,22 @@ fn line_start_and_indent(source: &str, byte: usize) -> (usize, String) {
         .take_while(|c| *c == ' ' || *c == '\t')
         .collect();
     (line_start, indent)
+}
+
+/// A provider failure as an action's error: the action's own deadline running out names the
+/// setting to raise.
+fn action_failure(error: crate::llm::LlmError, timeout: std::time::Duration) -> AiError {
+    match error {
+        crate::llm::LlmError::Timeout {
+            phase: crate::llm::TimeoutPhase::Deadline,
+            ..
+        } => AiError::OutOfTime {
+            setting: "features.actions.timeout_ms",
+            after: timeout,
+            source: error,
+        },
+        other => AiError::Provider(other),
+    }
 }
 
 #[cfg(test)]
