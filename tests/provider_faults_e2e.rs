@@ -221,14 +221,7 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     .expect("mix.exs");
     std::fs::create_dir_all(root.join("lib")).expect("lib");
     std::fs::write(root.join("lib/shop.ex"), SHOP).expect("shop.ex");
-    std::fs::create_dir_all(root.join("user-config/aiex")).expect("user-config");
-    std::fs::write(
-        root.join("user-config/aiex/config.toml"),
-        format!(
-            "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\nbreaker_failures = 1000\n"
-        ),
-    )
-    .expect("config.toml");
+    ollama::write_user_config(&root, url, "breaker_failures = 1000\n");
     (dir, root)
 }
 

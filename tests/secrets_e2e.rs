@@ -54,14 +54,7 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     }
     std::os::unix::fs::symlink("../../.env", root.join("lib/secrets_app/settings.ex"))
         .expect("symlink");
-    std::fs::create_dir_all(root.join("user-config/aiex")).expect("mkdir");
-    std::fs::write(
-        root.join("user-config/aiex/config.toml"),
-        format!(
-            "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n\n[audit]\nrecord_prompts = true\n"
-        ),
-    )
-    .expect("write");
+    ollama::write_user_config(&root, url, "\n[audit]\nrecord_prompts = true\n");
     (dir, root)
 }
 
