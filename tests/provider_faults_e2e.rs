@@ -436,7 +436,8 @@ fn an_edit_made_while_the_model_writes_answers_content_modified() {
 #[test]
 fn explain_against_a_dripping_provider_ends_at_the_default_action_deadline() {
     // The case: 1 byte a second kept Explain waiting 90 s (three attempts of the
-    // provider's own 30 s); the default `features.actions.timeout_ms` is 60 s for it all.
+    // provider's own 30 s). Unset, `features.actions.timeout_ms` is the provider's
+    // `request_timeout_ms` (60 s by default), for the whole action.
     let default_deadline = Duration::from_secs(60);
     let fake = Fake::start();
     fake.server.on(

@@ -179,12 +179,8 @@ impl Engine {
             instruction,
             run_project_code,
         } = request;
-        // One deadline over the whole action (`features.actions.timeout_ms`): every ask,
-        // its retries and failover, and a second ask all end by it.
-        let timeout =
-            std::time::Duration::from_millis(self.config().config.features.actions.timeout_ms);
-        let deadline = tokio::time::Instant::now() + timeout;
-        let failed = |error| action_failure(error, timeout);
+        // The action's deadline counts from here (see `timeout` below).
+        let started = tokio::time::Instant::now();
         self.may_send(&key)?;
         let (snapshot, chunks) = self
             .documents
@@ -219,6 +215,17 @@ impl Engine {
             });
         }
         let (chain, _) = self.chain(listed, kind.name(), section)?;
+        // One deadline over the whole action (`features.actions.timeout_ms`, else the first
+        // provider's request timeout): every ask, its retries and failover, and a second ask
+        // all end by it.
+        let timeout = features
+            .actions
+            .timeout_ms
+            .map(std::time::Duration::from_millis)
+            .or_else(|| chain.providers().first().map(|p| p.request_timeout()))
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let deadline = started + timeout;
+        let failed = |error| action_failure(error, timeout);
         let tests = match kind {
             ActionKind::GenerateTests => Some(self.test_file(&key)?),
             _ => None,
