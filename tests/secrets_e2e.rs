@@ -1,9 +1,11 @@
 //! No planted secret leaves the machine: the real `aiex` binary runs every AI feature path
 //! (LSP completion, inline completion, hover explanation, each code action through
-//! `workspace/executeCommand`, `aiex complete`, `aiex explain`) on a copy of
-//! `fixtures/secrets_app` (secrets in code, config, docs, a `.env` reached through a symlink in
-//! `lib/`), against a fake provider; then every byte the provider received and every line of
-//! the audit log (prompts recorded) is searched for each secret in `planted.txt`.
+//! `workspace/executeCommand`, the chat `aiex/chat` with `#file:` references, and the commands
+//! `aiex complete`, `explain`, `docs`, `tests` and `chat`) on a copy of `fixtures/secrets_app`
+//! (secrets in code, config, docs, a `.env` reached through a symlink in `lib/`, a GCP
+//! service-account key under a name that says nothing), against a fake provider; then every
+//! byte the provider received and every line of the audit logs (prompts recorded) is searched
+//! for each secret in `planted.txt`.
 
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
@@ -43,6 +45,8 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
         "config/runtime.exs",
         "lib/secrets_app/vault.ex",
         "lib/secrets_app/orders.ex",
+        "lib/secrets_app/integrations.ex",
+        "priv/deploy.json",
     ] {
         let target = root.join(relative);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
@@ -50,14 +54,7 @@ fn project(url: &str) -> (tempfile::TempDir, PathBuf) {
     }
     std::os::unix::fs::symlink("../../.env", root.join("lib/secrets_app/settings.ex"))
         .expect("symlink");
-    std::fs::create_dir_all(root.join("user-config/aiex")).expect("mkdir");
-    std::fs::write(
-        root.join("user-config/aiex/config.toml"),
-        format!(
-            "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"qwen2.5-coder:1.5b\"\n\n[audit]\nrecord_prompts = true\n"
-        ),
-    )
-    .expect("write");
+    ollama::write_user_config(&root, url, "\n[audit]\nrecord_prompts = true\n");
     (dir, root)
 }
 
@@ -117,6 +114,16 @@ fn execute(client: &mut LspClient, command: Value) -> Value {
     }
 }
 
+/// Every string in `value`, one a line.
+fn strings_of(value: &Value) -> String {
+    match value {
+        Value::String(text) => format!("{text}\n"),
+        Value::Array(items) => items.iter().map(strings_of).collect(),
+        Value::Object(fields) => fields.values().map(strings_of).collect(),
+        _ => String::new(),
+    }
+}
+
 fn audit_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("audit.jsonl")).unwrap_or_default()
 }
@@ -169,7 +176,17 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
     let settings_path = root.join("lib/secrets_app/settings.ex");
     let settings_uri = file_uri(&settings_path);
     let config_path = root.join("config/runtime.exs");
+    let integrations_path = root.join("lib/secrets_app/integrations.ex");
+    let integrations = std::fs::read_to_string(&integrations_path).expect("integrations");
+    let integrations_uri = file_uri(&integrations_path);
+    let deploy_path = root.join("priv/deploy.json");
+    let deploy_uri = file_uri(&deploy_path);
     client.open(&vault_uri, &vault);
+    client.open(&integrations_uri, &integrations);
+    client.open(
+        &deploy_uri,
+        &std::fs::read_to_string(&deploy_path).expect("deploy.json"),
+    );
     client.open(&orders_uri, &orders);
     client.open(
         &settings_uri,
@@ -185,6 +202,8 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         (&vault_uri, line_of(&vault, "def tokens"), 2),
         (&vault_uri, line_of(&vault, "@repo_url \"postgres"), 0),
         (&orders_uri, line_of(&orders, "Vault.put()"), 4),
+        (&integrations_uri, line_of(&integrations, "def webhook"), 2),
+        (&integrations_uri, line_of(&integrations, "region:"), 6),
     ] {
         let response = client.request(
             "textDocument/completion",
@@ -203,17 +222,20 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
     assert!(inline.get("result").is_some(), "{inline}");
     paths.push(("inline completion", fake.server.request_count() - before));
 
-    // A document that is a symlink to `.env` is never sent, whatever its name says.
-    let before = fake.server.request_count();
-    let _ = client.request(
-        "textDocument/completion",
-        json!({ "textDocument": { "uri": settings_uri }, "position": { "line": 1, "character": 0 } }),
-    );
-    assert_eq!(
-        fake.server.request_count(),
-        before,
-        "a secret file reached a provider"
-    );
+    // A document that is a symlink to `.env`, or a service-account key under a name that says
+    // nothing, is never sent, whatever its name says.
+    for uri in [&settings_uri, &deploy_uri] {
+        let before = fake.server.request_count();
+        let _ = client.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": 1, "character": 0 } }),
+        );
+        assert_eq!(
+            fake.server.request_count(),
+            before,
+            "a secret file reached a provider: {uri}"
+        );
+    }
 
     // Hover explanation of the vault's `put/0`, from the call in orders.ex.
     let before = fake.server.request_count();
@@ -254,11 +276,28 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         let _ = execute(&mut client, invocation);
         paths.push((command, fake.server.request_count() - before));
     }
-    let secret_line = line_of(&vault, "@db_password");
-    let all_diagnostics = client
+    // Explain and Add docs on the function holding the short secrets of the integrations.
+    for command in ["aiex.explain", "aiex.addDocs"] {
+        let before = fake.server.request_count();
+        let offered = client.code_action(
+            &integrations_uri,
+            line_of(&integrations, "region:"),
+            6,
+            command,
+        );
+        let _ = execute(&mut client, offered["command"].clone());
+        paths.push((command, fake.server.request_count() - before));
+    }
+
+    // "Fix with AI" on a hardcoded secret inside a function: it must be offered (a secret in
+    // a function body is what it fixes), and it runs like any action.
+    let secret_findings: Vec<Value> = client
         .notifications
         .iter()
-        .filter(|m| m["method"] == "textDocument/publishDiagnostics")
+        .filter(|m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == json!(vault_uri)
+        })
         .flat_map(|m| {
             m["params"]["diagnostics"]
                 .as_array()
@@ -266,23 +305,51 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
                 .unwrap_or_default()
         })
         .chain(diagnostics.as_array().cloned().unwrap_or_default())
-        .find(|d| d["code"] == "security/hardcoded-secret");
-    if let Some(diagnostic) = all_diagnostics {
-        let range = diagnostic["range"].clone();
-        let fixes = client.request(
-            "textDocument/codeAction",
-            json!({ "textDocument": { "uri": vault_uri }, "range": range, "context": { "diagnostics": [diagnostic] } }),
+        .filter(|d| d["code"] == "security/hardcoded-secret")
+        .collect();
+    let fix = secret_findings
+        .iter()
+        .find_map(|diagnostic| {
+            let fixes = client.request(
+                "textDocument/codeAction",
+                json!({ "textDocument": { "uri": vault_uri }, "range": diagnostic["range"], "context": { "diagnostics": [diagnostic] } }),
+            );
+            fixes["result"]
+                .as_array()?
+                .iter()
+                .find(|a| a["command"]["command"] == "aiex.fix")
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("aiex.fix not offered on any of {secret_findings:?}"));
+    let before = fake.server.request_count();
+    let _ = execute(&mut client, fix["command"].clone());
+    paths.push(("aiex.fix", fake.server.request_count() - before));
+
+    // The chat, about a file holding secrets and with `#file:` references to two more.
+    let before = fake.server.request_count();
+    let chat = client.request(
+        "aiex/chat",
+        json!({
+            "message": "What do #file:lib/secrets_app/vault.ex and #file:lib/secrets_app/integrations.ex connect to?",
+            "textDocument": { "uri": vault_uri },
+        }),
+    );
+    assert!(chat.get("result").is_some(), "{chat}");
+    paths.push(("aiex/chat", fake.server.request_count() - before));
+    // `#file:` of a secret file is refused, and nothing at all is sent.
+    for secret_file in [".env", "lib/secrets_app/settings.ex", "priv/deploy.json"] {
+        let before = fake.server.request_count();
+        let refused = client.request(
+            "aiex/chat",
+            json!({ "message": format!("What is in #file:{secret_file}?") }),
         );
-        if let Some(fix) = fixes["result"]
-            .as_array()
-            .and_then(|list| list.iter().find(|a| a["command"]["command"] == "aiex.fix"))
-        {
-            let before = fake.server.request_count();
-            let _ = execute(&mut client, fix["command"].clone());
-            paths.push(("aiex.fix", fake.server.request_count() - before));
-        }
+        assert!(refused.get("error").is_some(), "{secret_file}: {refused}");
+        assert_eq!(
+            fake.server.request_count(),
+            before,
+            "#file:{secret_file} reached a provider"
+        );
     }
-    let _ = secret_line;
     let lsp_audit = audit_of(&client.cache_dir);
     assert!(client.shutdown().success());
 
@@ -316,18 +383,62 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         String::from_utf8_lossy(&explain.stderr)
     );
     paths.push(("aiex explain", fake.server.request_count() - before));
+    let options_line = line_of(&integrations, "region:") + 1;
+    for (name, args) in [
+        (
+            "aiex docs",
+            vec![
+                "docs".to_owned(),
+                format!("lib/secrets_app/integrations.ex:{options_line}"),
+            ],
+        ),
+        (
+            "aiex tests",
+            vec![
+                "tests".to_owned(),
+                format!("lib/secrets_app/integrations.ex:{options_line}"),
+            ],
+        ),
+        (
+            "aiex chat",
+            vec![
+                "chat".to_owned(),
+                "--file".to_owned(),
+                "lib/secrets_app/vault.ex".to_owned(),
+                "--message".to_owned(),
+                "What do #file:lib/secrets_app/integrations.ex and #file:config/runtime.exs set?"
+                    .to_owned(),
+            ],
+        ),
+    ] {
+        let before = fake.server.request_count();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // The fake's answer need not make good docs or tests: what matters is what was sent.
+        let _ = cli(&args);
+        paths.push((name, fake.server.request_count() - before));
+    }
+    let before = fake.server.request_count();
+    let refused = cli(&["chat", "--message", "What is in #file:priv/deploy.json?"]);
+    assert!(!refused.status.success(), "a chat about a secret file ran");
+    assert_eq!(
+        fake.server.request_count(),
+        before,
+        "#file:priv/deploy.json reached a provider from the command line"
+    );
 
     // Every path asked the provider at least once (else this test would prove nothing)...
     let silent: Vec<_> = paths.iter().filter(|(_, n)| *n == 0).collect();
     assert!(silent.is_empty(), "paths that sent nothing: {silent:?}");
     // The vault's own text went out (redacted), so the secrets had every chance to leak...
-    assert!(
-        fake.server
-            .requests()
-            .iter()
-            .any(|r| String::from_utf8_lossy(&r.body).contains("eu-west-1")),
-        "no request carried the vault's code"
-    );
+    for (file, marker) in [("vault", "eu-west-1"), ("integrations", "eu-central-1")] {
+        assert!(
+            fake.server
+                .requests()
+                .iter()
+                .any(|r| String::from_utf8_lossy(&r.body).contains(marker)),
+            "no request carried the {file}'s code"
+        );
+    }
     // ...and no planted secret is in what it received or in the audit log.
     for request in fake.server.requests() {
         let body = String::from_utf8_lossy(&request.body).into_owned();
@@ -342,9 +453,29 @@ fn no_planted_secret_reaches_the_provider_or_the_audit_log_on_any_feature_path()
         "prompts are recorded: {lsp_audit}"
     );
     for (name, audit) in [("LSP", &lsp_audit), ("CLI", &cli_audit)] {
-        let found = leaks(audit);
-        assert!(found.is_empty(), "the {name} audit log holds {found:?}");
+        for line in audit.lines() {
+            // As written, and its strings decoded (JSON escapes quotes, newlines, `/`...).
+            let decoded = serde_json::from_str::<Value>(line)
+                .map(|entry| strings_of(&entry))
+                .unwrap_or_default();
+            let found = [leaks(line), leaks(&decoded)].concat();
+            assert!(
+                found.is_empty(),
+                "the {name} audit log holds {found:?} in {line}"
+            );
+        }
     }
+    // The chat and the command line's actions were audited like the rest.
+    for feature in ["chat", "explain", "docs", "tests"] {
+        assert!(
+            cli_audit.contains(&format!("\"feature\":\"{feature}")),
+            "no {feature} line in the CLI audit: {cli_audit}"
+        );
+    }
+    assert!(
+        lsp_audit.contains("\"feature\":\"chat\""),
+        "no chat line in the LSP audit"
+    );
 }
 
 #[test]

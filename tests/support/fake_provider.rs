@@ -34,6 +34,13 @@ pub enum Reply {
     Silence,
     /// Sends an endless SSE stream of OpenAI chunks, `piece` bytes of text each.
     Endless { piece: usize },
+    /// A 200 whose body is `line` repeated to `total` bytes, with its Content-Length (a
+    /// runaway answer, sent without holding it in memory).
+    Flood {
+        content_type: String,
+        line: Vec<u8>,
+        total: usize,
+    },
 }
 
 impl Reply {
@@ -247,6 +254,32 @@ async fn serve_connection(mut socket: TcpStream, state: Arc<State>) {
                         Ok(_) => {}
                     }
                 }
+            }
+            Reply::Flood {
+                content_type,
+                line,
+                total,
+            } => {
+                let recording = Recording::new(200, &content_type, Vec::new());
+                if socket
+                    .write_all(head(&recording, Some(total)).as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                // Whole lines per block, so the body is `line` after `line` throughout.
+                let block = line.repeat((64 * 1024 / line.len().max(1)).max(1));
+                let mut left = total;
+                while left > 0 {
+                    let piece = &block[..left.min(block.len())];
+                    if socket.write_all(piece).await.is_err() {
+                        mark_closed(&state);
+                        return;
+                    }
+                    left -= piece.len();
+                }
+                true
             }
             Reply::Endless { piece } => {
                 let recording = Recording::new(200, "text/event-stream", Vec::new());

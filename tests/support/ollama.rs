@@ -2,6 +2,8 @@
 //! and an `/api/chat` stream (explanations and actions), in the shape of the recordings in
 //! `fixtures/providers/ollama`.
 
+use std::path::Path;
+
 use serde_json::json;
 
 use super::recordings::Recording;
@@ -30,4 +32,19 @@ pub fn chat(content: &str) -> Recording {
     body.push_str(&json!({ "model": MODEL, "message": { "role": "assistant", "content": "" }, "done": true, "done_reason": "stop", "prompt_eval_count": 90, "eval_count": 30 }).to_string());
     body.push('\n');
     Recording::new(200, "application/x-ndjson", body.into_bytes())
+}
+
+/// Writes the user configuration `<root>/user-config/aiex/config.toml` (pass
+/// `<root>/user-config` as `XDG_CONFIG_HOME`): one provider, `local`, an Ollama at `url`, then
+/// `extra` TOML. Providers are the user's to set: a workspace file may not point them anywhere.
+pub fn write_user_config(root: &Path, url: &str, extra: &str) {
+    let dir = root.join("user-config/aiex");
+    std::fs::create_dir_all(&dir).expect("mkdir user-config/aiex");
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "[providers.local]\nkind = \"ollama\"\nbase_url = \"{url}\"\nmodel = \"{MODEL}\"\n{extra}"
+        ),
+    )
+    .expect("write the user configuration");
 }

@@ -17,6 +17,7 @@ pub fn to_lsp(error: AiError) -> Error {
         | AiError::Disabled { .. }
         | AiError::NoProvider { .. }
         | AiError::Provider(_)
+        | AiError::OutOfTime { .. }
         | AiError::NotApplicable(_)
         | AiError::UnusableAnswer(_)
         | AiError::Io(_) => ErrorCode::ServerError(REQUEST_FAILED),

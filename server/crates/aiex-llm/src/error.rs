@@ -112,7 +112,7 @@ pub enum LlmError {
         message: String,
     },
     /// A wait ran out.
-    #[error("{provider}: timed out {phase} (after {after:?})")]
+    #[error("{provider}: {}", fmt_timeout(*phase, *after))]
     Timeout {
         /// Configured provider name.
         provider: String,
@@ -161,6 +161,16 @@ pub enum LlmError {
     /// Every provider of a chain failed; the errors are in chain order.
     #[error("all providers failed: {}", join_errors(.0))]
     AllFailed(Vec<LlmError>),
+}
+
+/// A wait that ran out: the provider's own waits with their length; the request's deadline
+/// without one (the length it reports is the phase's, not the deadline's: the caller, who set
+/// the deadline, says how long it was).
+fn fmt_timeout(phase: TimeoutPhase, after: Duration) -> String {
+    match phase {
+        TimeoutPhase::Deadline => "no answer by the request's deadline".to_owned(),
+        _ => format!("timed out {phase} (after {after:?})"),
+    }
 }
 
 fn fmt_after(after: Option<Duration>) -> String {

@@ -167,7 +167,7 @@ impl Provider {
     }
 
     /// How long a whole request may take when its caller gave no deadline.
-    pub(crate) fn request_timeout(&self) -> Duration {
+    pub fn request_timeout(&self) -> Duration {
         self.timeouts.request
     }
 

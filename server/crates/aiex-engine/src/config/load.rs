@@ -301,6 +301,7 @@ const RANGES: &[Range] = &[
         " ms",
     ),
     range("features.explain.hover_timeout_ms", 0.0, 30_000.0, " ms"),
+    range("features.actions.timeout_ms", 100.0, 3_600_000.0, " ms"),
     range("providers.*.rpm", 1.0, 1_000_000.0, " requests a minute"),
     range("providers.*.tpm", 1.0, 1_000_000_000.0, " tokens a minute"),
     range("providers.*.first_byte_timeout_ms", 100.0, 600_000.0, " ms"),

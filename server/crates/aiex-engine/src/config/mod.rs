@@ -266,6 +266,10 @@ pub struct ActionsConfig {
     /// the one adding fewest findings of the built-in checks, and offers the others as code
     /// actions ("use alternative 2 of 3") on the edited function.
     pub candidates: usize,
+    /// How long an AI code action (Explain included) may wait for the model, retries, failover
+    /// and a second ask included, before it is given up (milliseconds). Unset: the first
+    /// provider's `request_timeout_ms` (60 s unless set), for the whole action.
+    pub timeout_ms: Option<u64>,
 }
 
 impl Default for ActionsConfig {
@@ -274,6 +278,7 @@ impl Default for ActionsConfig {
             enabled: true,
             providers: Vec::new(),
             candidates: 1,
+            timeout_ms: None,
         }
     }
 }

@@ -225,6 +225,7 @@ const WORKSPACE_KEYS: &[&str] = &[
     "features.explain.hover_timeout_ms",
     "features.actions.enabled",
     "features.actions.providers",
+    "features.actions.timeout_ms",
     "checks",
 ];
 

@@ -135,8 +135,27 @@ struct TestFile {
 impl Engine {
     /// Runs an AI code action. The model is asked only for a document the privacy gate
     /// admits; every file the prompt draws on passes the gate too.
+    /// An edit of a document the user changed while the model was writing is refused
+    /// ([`AiError::DocumentChanged`]): it was made against text that is gone.
     pub async fn action(&self, request: ActionRequest) -> Result<ActionOutcome, AiError> {
-        Ok(self.run_action(request).await?.0)
+        let outcome = self.run_action(request).await?.0;
+        if let ActionOutcome::Edit(edit) = &outcome {
+            self.still_current(edit)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Fails with [`AiError::DocumentChanged`] when `edit` was made against a version of an
+    /// open document that is no longer the current one.
+    fn still_current(&self, edit: &FileEdit) -> Result<(), AiError> {
+        let (Some(version), Some(handle)) = (edit.version, self.documents.get(&edit.key)) else {
+            return Ok(());
+        };
+        if handle.with_document(|document| document.version()) == version {
+            Ok(())
+        } else {
+            Err(AiError::DocumentChanged)
+        }
     }
 
     /// "Generate ExUnit tests" with what running the tests found: the kept tests and their
@@ -160,6 +179,8 @@ impl Engine {
             instruction,
             run_project_code,
         } = request;
+        // The action's deadline counts from here (see `timeout` below).
+        let started = tokio::time::Instant::now();
         self.may_send(&key)?;
         let (snapshot, chunks) = self
             .documents
@@ -194,6 +215,17 @@ impl Engine {
             });
         }
         let (chain, _) = self.chain(listed, kind.name(), section)?;
+        // One deadline over the whole action (`features.actions.timeout_ms`, else the first
+        // provider's request timeout): every ask, its retries and failover, and a second ask
+        // all end by it.
+        let timeout = features
+            .actions
+            .timeout_ms
+            .map(std::time::Duration::from_millis)
+            .or_else(|| chain.providers().first().map(|p| p.request_timeout()))
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let deadline = started + timeout;
+        let failed = |error| action_failure(error, timeout);
         let tests = match kind {
             ActionKind::GenerateTests => Some(self.test_file(&key)?),
             _ => None,
@@ -222,6 +254,10 @@ impl Engine {
             }
             _ => prompts::refactor_request(&target, &source, instruction.as_deref(), &context),
         };
+        let prompt = crate::llm::LlmRequest {
+            deadline: Some(deadline),
+            ..prompt
+        };
         files.dedup();
         let outbound = Outbound {
             feature: kind.name(),
@@ -238,7 +274,8 @@ impl Engine {
         if versions > 1 {
             let answers = self
                 .ask_versions(&chain, prompt, outbound, versions)
-                .await?;
+                .await
+                .map_err(failed)?;
             let edits: Vec<Result<ActionOutcome, AiError>> = answers
                 .iter()
                 .map(|answer| match kind {
@@ -255,8 +292,6 @@ impl Engine {
             self.edit_alternatives.remember(&best, &target, others);
             return Ok((ActionOutcome::Edit(best), None));
         }
-        // No deadline of the engine's own: the provider's `request_timeout_ms` is the user's word
-        // on how long a model may take (minutes, for a model on a laptop CPU).
         let again = matches!(kind, ActionKind::AddDocs | ActionKind::GenerateTests).then(|| {
             (
                 prompt.clone().without_cache().with_temperature(0.6),
@@ -266,7 +301,7 @@ impl Engine {
         let answer = self
             .ask(&chain, prompt, outbound)
             .await
-            .map_err(AiError::Provider)?
+            .map_err(failed)?
             .text;
         let outcome = match (kind, tests) {
             (ActionKind::Explain, _) => ActionOutcome::Explanation {
@@ -283,7 +318,7 @@ impl Engine {
                         let answer = self
                             .ask(&chain, again, outbound)
                             .await
-                            .map_err(AiError::Provider)?
+                            .map_err(failed)?
                             .text;
                         add_docs(&key, &snapshot, &source, &target, &answer)?
                     }
@@ -305,7 +340,7 @@ impl Engine {
                         );
                         self.ask(&chain, again, outbound)
                             .await
-                            .map_err(AiError::Provider)?
+                            .map_err(failed)?
                             .text
                     }
                     _ => answer,
@@ -343,7 +378,7 @@ impl Engine {
         prompt: crate::llm::LlmRequest,
         outbound: Outbound,
         versions: usize,
-    ) -> Result<Vec<String>, AiError> {
+    ) -> Result<Vec<String>, crate::llm::LlmError> {
         let asks = (0..versions).map(|version| {
             let prompt = if version == 0 {
                 prompt.clone()
@@ -363,7 +398,7 @@ impl Engine {
             }
         }
         match first_error {
-            Some(error) if answers.is_empty() => Err(AiError::Provider(error)),
+            Some(error) if answers.is_empty() => Err(error),
             _ => Ok(answers),
         }
     }
@@ -890,6 +925,22 @@ fn line_start_and_indent(source: &str, byte: usize) -> (usize, String) {
         .take_while(|c| *c == ' ' || *c == '\t')
         .collect();
     (line_start, indent)
+}
+
+/// A provider failure as an action's error: the action's own deadline running out names the
+/// setting to raise.
+fn action_failure(error: crate::llm::LlmError, timeout: std::time::Duration) -> AiError {
+    match error {
+        crate::llm::LlmError::Timeout {
+            phase: crate::llm::TimeoutPhase::Deadline,
+            ..
+        } => AiError::OutOfTime {
+            setting: "features.actions.timeout_ms",
+            after: timeout,
+            source: error,
+        },
+        other => AiError::Provider(other),
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,15 @@ use super::{AiError, Cursor, Engine};
 /// The wait before the first keystrokes of a document give a rhythm.
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(75);
 
+/// The most of a model's answer read for one suggestion: far more than any suggestion shown
+/// (a block of 256 tokens is a few KiB), little enough that a provider sending without end
+/// costs nothing (the answer is rescanned at each piece to decide where it ends).
+const MAX_SUGGESTION_BYTES: usize = 64 * 1024;
+
+/// How long past its deadline a completion may still be finishing the provider's own timeout
+/// (which says why, and shows the once-per-outage notice) before it is answered empty.
+const DEADLINE_GRACE: Duration = Duration::from_millis(100);
+
 /// How a completion is asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompletionOptions {
@@ -186,6 +195,12 @@ impl Engine {
             debug!("no completion: {refusal}");
             return Ok(CompletionOutcome::nothing(&refusal.to_string()));
         }
+        // One deadline from the request's arrival: the debounce, the parse, the context and the
+        // provider (its retries and failover included) all fit in it.
+        let timeout = options.timeout.unwrap_or(Duration::from_millis(
+            config.config.features.completion.timeout_ms,
+        ));
+        let deadline = tokio::time::Instant::now() + timeout;
         let state = self.completions.document(key);
         // Supersede the previous request for this document: it answers empty at once.
         let generation = state.generation.fetch_add(1, Ordering::SeqCst) + 1;
@@ -202,7 +217,15 @@ impl Engine {
         tokio::select! {
             biased;
             () = superseded => Ok(CompletionOutcome::nothing("a newer request replaced it")),
-            outcome = self.complete_now(key, cursor, options, &state) => Ok(outcome),
+            outcome = tokio::time::timeout_at(
+                deadline + DEADLINE_GRACE,
+                self.complete_now(key, cursor, options, &state, deadline),
+            ) => Ok(outcome.unwrap_or_else(|_| {
+                CompletionOutcome::nothing(&format!(
+                    "no answer within {} ms (features.completion.timeout_ms)",
+                    timeout.as_millis()
+                ))
+            })),
         }
     }
 
@@ -212,6 +235,7 @@ impl Engine {
         cursor: Cursor,
         options: CompletionOptions,
         state: &DocumentCompletions,
+        deadline: tokio::time::Instant,
     ) -> CompletionOutcome {
         let config = self.config();
         let settings = &config.config.features.completion;
@@ -296,9 +320,7 @@ impl Engine {
             Ok(found) => found,
             Err(error) => return CompletionOutcome::nothing(&error.to_string()),
         };
-        let timeout = options
-            .timeout
-            .unwrap_or(Duration::from_millis(settings.timeout_ms));
+        let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         // Sized to the provider's speed: the first suggestion at a new place should arrive
         // within the latency target, whatever the model reads per second.
         let first = chain.providers().first();
@@ -370,6 +392,11 @@ impl Engine {
                     .with_max_tokens(sized.answer_tokens);
                 (request, outbound)
             }
+        };
+        // The request's own deadline is the completion's, whatever the context took.
+        let request = crate::llm::LlmRequest {
+            deadline: Some(deadline),
+            ..request
         };
         let assembled = started.elapsed();
         debug!(
@@ -473,7 +500,8 @@ impl Engine {
             match event {
                 Ok(StreamEvent::Delta(delta)) => {
                     raw.push_str(&delta);
-                    if completion::is_decided(&raw, site, mode) {
+                    if raw.len() > MAX_SUGGESTION_BYTES || completion::is_decided(&raw, site, mode)
+                    {
                         break;
                     }
                 }

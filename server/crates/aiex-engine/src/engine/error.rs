@@ -38,6 +38,19 @@ pub enum AiError {
     /// The providers were asked and none answered.
     #[error("the model did not answer: {0}")]
     Provider(#[source] LlmError),
+    /// The model had not answered when the feature's deadline came.
+    #[error(
+        "the model did not answer within {} ms ({setting}; a slow model needs it raised): {source}",
+        after.as_millis()
+    )]
+    OutOfTime {
+        /// The setting holding the deadline (`features.actions.timeout_ms`).
+        setting: &'static str,
+        /// The deadline.
+        after: std::time::Duration,
+        /// What the provider layer said.
+        source: LlmError,
+    },
     /// The request does not apply where it was made (no function at the cursor...).
     #[error("{0}")]
     NotApplicable(String),
