@@ -500,8 +500,9 @@ impl Backend {
         super::chat::sessions(&self.state, "aiex/deleteSession", params)
     }
 
-    /// `aiex/checkpoints`: the checkpoints taken before AI edits, newest first.
-    pub async fn list_checkpoints(&self) -> Result<serde_json::Value> {
+    /// `aiex/checkpoints`: the checkpoints taken before AI edits, newest first. Its params are
+    /// ignored: `null` and `{}` alike (Emacs's JSON-RPC sends an empty object for none).
+    pub async fn list_checkpoints(&self, _params: serde_json::Value) -> Result<serde_json::Value> {
         super::chat::sessions(&self.state, "aiex/checkpoints", empty_session_params())
     }
 
