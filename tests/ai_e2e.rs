@@ -1188,9 +1188,8 @@ fn a_code_action_edit_is_checkpointed_and_undo_last_ai_edit_puts_the_function_ba
     );
     let mut client = action_client(&fake);
     let offered = action(&mut client, "aiex.refactor", 4, 6);
-    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
-    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
-    assert_eq!(client.response(id)["result"]["applied"], true);
+    let (apply, response) = client.execute_applying_edit(offered["command"].clone());
+    assert_eq!(response["result"]["applied"], true);
     let edited = apply_workspace_edit(ACTION_TEXT, &apply["params"]["edit"]);
     client.notify(
         "textDocument/didChange",
@@ -1202,15 +1201,12 @@ fn a_code_action_edit_is_checkpointed_and_undo_last_ai_edit_puts_the_function_ba
         Some(1),
         "{listed}"
     );
-    let undo = client.send_request(
-        "workspace/executeCommand",
-        json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }),
-    );
-    let restore = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    let (restore, undone) =
+        client.execute_applying_edit(json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }));
     let change = &restore["params"]["edit"]["documentChanges"][0];
     assert_eq!(change["textDocument"]["version"], 2);
     assert_eq!(change["edits"][0]["newText"], ACTION_TEXT);
-    assert_eq!(client.response(undo)["result"]["restored"], 1);
+    assert_eq!(undone["result"]["restored"], 1);
     assert!(client.shutdown().success());
 }
 
@@ -1221,9 +1217,8 @@ fn a_test_file_created_by_generate_tests_is_removed_by_undo() {
     fake.server
         .on("/api/chat", vec![Reply::Recorded(ollama_chat(describe))]);
     let (_dir, root, mut client, offered) = tests_client(&fake);
-    let id = client.send_request("workspace/executeCommand", offered["command"].clone());
-    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
-    assert!(client.response(id)["result"]["applied"] == true);
+    let (apply, response) = client.execute_applying_edit(offered["command"].clone());
+    assert_eq!(response["result"]["applied"], true);
     // The editor creates the file, as the edit says.
     let content = apply["params"]["edit"]["documentChanges"][1]["edits"][0]["newText"]
         .as_str()
@@ -1232,11 +1227,8 @@ fn a_test_file_created_by_generate_tests_is_removed_by_undo() {
     let test_file = root.join("test/cart_test.exs");
     std::fs::write(&test_file, &content).expect("write");
 
-    let undo = client.send_request(
-        "workspace/executeCommand",
-        json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }),
-    );
-    let restore = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    let (restore, undone) =
+        client.execute_applying_edit(json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }));
     let change = &restore["params"]["edit"]["documentChanges"][0];
     assert_eq!(change["kind"], "delete", "{restore}");
     assert_eq!(
@@ -1244,6 +1236,6 @@ fn a_test_file_created_by_generate_tests_is_removed_by_undo() {
         lsp_client::file_uri(&test_file).as_str(),
         "{restore}"
     );
-    assert_eq!(client.response(undo)["result"]["restored"], 1);
+    assert_eq!(undone["result"]["restored"], 1);
     assert!(client.shutdown().success());
 }

@@ -537,11 +537,8 @@ fn a_chat_proposal_naming_two_files_is_one_workspace_edit_one_checkpoint_and_one
         "{text}"
     );
 
-    let undo = client.send_request(
-        "workspace/executeCommand",
-        json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }),
-    );
-    let restore = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    let (restore, undone) =
+        client.execute_applying_edit(json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }));
     let restored: Vec<&str> = restore["params"]["edit"]["documentChanges"]
         .as_array()
         .expect("changes")
@@ -552,7 +549,7 @@ fn a_chat_proposal_naming_two_files_is_one_workspace_edit_one_checkpoint_and_one
         restored.contains(&CART) && restored.contains(&SHOP),
         "{restore}"
     );
-    assert_eq!(client.response(undo)["result"]["restored"], 1);
+    assert_eq!(undone["result"]["restored"], 1);
     assert!(client.shutdown().success());
 }
 

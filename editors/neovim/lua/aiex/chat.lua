@@ -391,14 +391,22 @@ function M.apply(number, reject)
     end))
 end
 
---- :AiexUndo: aiex.undoLastAiEdit (the files as they were before the last AI edit).
-function M.undo()
+--- The aiex client of the chat's file (else the current buffer's), or nil, said why.
+local function running_client()
   if not supported() then
-    return
+    return nil
   end
   local client = find_client(valid(M.state.source) and M.state.source or vim.api.nvim_get_current_buf())
   if not client then
     vim.notify("Aiex is not running", vim.log.levels.WARN)
+  end
+  return client
+end
+
+--- :AiexUndo: aiex.undoLastAiEdit (the files as they were before the last AI edit).
+function M.undo()
+  local client = running_client()
+  if not client then
     return
   end
   compat.request(client, "workspace/executeCommand", { command = "aiex.undoLastAiEdit", arguments = {} },
@@ -425,12 +433,8 @@ end
 --- Calls `then_(client, checkpoint_id)` with the checkpoint `id`, or the one picked from the
 --- server's list (aiex/checkpoints, newest first) when `id` is nil.
 local function with_checkpoint(id, prompt, then_)
-  if not supported() then
-    return
-  end
-  local client = find_client(valid(M.state.source) and M.state.source or vim.api.nvim_get_current_buf())
+  local client = running_client()
   if not client then
-    vim.notify("Aiex is not running", vim.log.levels.WARN)
     return
   end
   if id then
