@@ -1176,3 +1176,66 @@ fn the_prompt_carries_the_callees_definitions_from_other_files_and_is_audited() 
     );
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn a_code_action_edit_is_checkpointed_and_undo_last_ai_edit_puts_the_function_back() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat(
+            "```elixir\ndef total(items), do: Enum.reduce(items, 0, &+/2)\n```\n",
+        ))],
+    );
+    let mut client = action_client(&fake);
+    let offered = action(&mut client, "aiex.refactor", 4, 6);
+    let (apply, response) = client.execute_applying_edit(offered["command"].clone());
+    assert_eq!(response["result"]["applied"], true);
+    let edited = apply_workspace_edit(ACTION_TEXT, &apply["params"]["edit"]);
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": ACTION_DOC, "version": 2 }, "contentChanges": [{ "text": edited }] }),
+    );
+    let listed = client.request("aiex/checkpoints", Value::Null);
+    assert_eq!(
+        listed["result"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let (restore, undone) =
+        client.execute_applying_edit(json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }));
+    let change = &restore["params"]["edit"]["documentChanges"][0];
+    assert_eq!(change["textDocument"]["version"], 2);
+    assert_eq!(change["edits"][0]["newText"], ACTION_TEXT);
+    assert_eq!(undone["result"]["restored"], 1);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_test_file_created_by_generate_tests_is_removed_by_undo() {
+    let fake = Fake::start();
+    let describe = "```elixir\ndescribe \"total/1\" do\n  test \"sums the prices\" do\n    assert Cart.total([1, 2]) == 3\n  end\nend\n```\n";
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(describe))]);
+    let (_dir, root, mut client, offered) = tests_client(&fake);
+    let (apply, response) = client.execute_applying_edit(offered["command"].clone());
+    assert_eq!(response["result"]["applied"], true);
+    // The editor creates the file, as the edit says.
+    let content = apply["params"]["edit"]["documentChanges"][1]["edits"][0]["newText"]
+        .as_str()
+        .expect("content")
+        .to_owned();
+    let test_file = root.join("test/cart_test.exs");
+    std::fs::write(&test_file, &content).expect("write");
+
+    let (restore, undone) =
+        client.execute_applying_edit(json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }));
+    let change = &restore["params"]["edit"]["documentChanges"][0];
+    assert_eq!(change["kind"], "delete", "{restore}");
+    assert_eq!(
+        change["uri"],
+        lsp_client::file_uri(&test_file).as_str(),
+        "{restore}"
+    );
+    assert_eq!(undone["result"]["restored"], 1);
+    assert!(client.shutdown().success());
+}

@@ -447,3 +447,278 @@ fn a_chat_sends_no_planted_secret_and_no_secret_file() {
     let audit = std::fs::read_to_string(dir.path().join("cache/audit.jsonl")).expect("audit");
     assert!(audit.contains("\"feature\":\"chat\""), "{audit}");
 }
+
+const SHOP: &str = "defmodule Shop do\n  def checkout(items), do: Cart.total(items)\nend\n";
+
+/// The cart project with `lib/shop.ex` besides, an editor on it and `lib/cart.ex` open.
+fn shop_editor(fake: &Fake) -> (tempfile::TempDir, std::path::PathBuf, LspClient, String) {
+    let dir = project_using(&fake.server.url());
+    std::fs::write(dir.path().join("lib/shop.ex"), SHOP).expect("write lib/shop.ex");
+    let root = dir.path().canonicalize().expect("canonical");
+    let mut client = editor(&root);
+    let uri = file_uri(&root.join("lib/cart.ex"));
+    client.open(&uri, CART);
+    (dir, root, client, uri)
+}
+
+#[test]
+fn a_chat_proposal_naming_two_files_is_one_workspace_edit_one_checkpoint_and_one_undo() {
+    let fake = Fake::start();
+    let cart = "defmodule Cart do\n  def total(items), do: Enum.sum(items)\nend\n";
+    let shop = "defmodule Shop do\n  def checkout(items), do: {:ok, Cart.total(items)}\nend\n";
+    let answer = format!(
+        "Both:\n```elixir path=lib/cart.ex\n{cart}```\nand\n```elixir path=lib/shop.ex\n{shop}```\n"
+    );
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(&answer))]);
+    let (_dir, root, mut client, cart_uri) = shop_editor(&fake);
+    let shop_uri = file_uri(&root.join("lib/shop.ex"));
+    let response = client.request(
+        "aiex/chat",
+        json!({ "message": "return ok tuples", "textDocument": { "uri": cart_uri } }),
+    );
+    let proposals = response["result"]["proposals"]
+        .as_array()
+        .expect("proposals");
+    assert_eq!(
+        proposals.len(),
+        1,
+        "one proposal for both files: {response}"
+    );
+    let changes = proposals[0]["edit"]["documentChanges"]
+        .as_array()
+        .expect("document changes");
+    let uris: Vec<&str> = changes
+        .iter()
+        .map(|c| c["textDocument"]["uri"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(uris, vec![cart_uri.as_str(), shop_uri.as_str()]);
+    assert_eq!(changes[1]["edits"][0]["newText"], shop);
+    assert_eq!(
+        proposals[0]["edit"]["changeAnnotations"]["aiex"]["needsConfirmation"],
+        true
+    );
+
+    let apply_id = client.send_request(
+        "aiex/applyChatEdit",
+        json!({ "sessionId": 1, "proposal": 1 }),
+    );
+    let apply = client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(
+        apply["params"]["edit"]["documentChanges"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(client.response(apply_id)["result"]["checkpoint"], 1);
+    // The editor applies it: the open file changes in the editor, the other on disk.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": cart_uri, "version": 2 }, "contentChanges": [{ "text": cart }] }),
+    );
+    std::fs::write(root.join("lib/shop.ex"), shop).expect("write");
+
+    let listed = client.request("aiex/checkpoints", Value::Null);
+    let files = listed["result"][0]["files"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(files.len(), 2, "{listed}");
+    let compared = client.request("aiex/compareCheckpoint", json!({ "checkpoint": 1 }));
+    let diffs = compared["result"].as_array().expect("diffs");
+    assert_eq!(diffs.len(), 2, "{compared}");
+    let shop_diff = diffs
+        .iter()
+        .find(|d| d["path"].as_str().is_some_and(|p| p.ends_with("shop.ex")))
+        .expect("shop.ex compared");
+    let text = shop_diff["diff"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("-  def checkout(items), do: Cart.total(items)")
+            && text.contains("+  def checkout(items), do: {:ok, Cart.total(items)}"),
+        "{text}"
+    );
+
+    let (restore, undone) =
+        client.execute_applying_edit(json!({ "command": "aiex.undoLastAiEdit", "arguments": [] }));
+    let restored: Vec<&str> = restore["params"]["edit"]["documentChanges"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["edits"][0]["newText"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        restored.contains(&CART) && restored.contains(&SHOP),
+        "{restore}"
+    );
+    assert_eq!(undone["result"]["restored"], 1);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_two_file_proposal_with_a_file_that_does_not_parse_is_not_offered_at_all() {
+    let fake = Fake::start();
+    let answer = "```elixir path=lib/cart.ex\ndefmodule Cart do\n  def total(items), do: Enum.sum(items)\nend\n```\n```elixir path=lib/shop.ex\ndefmodule Shop do\n  def checkout(items do\nend\n```\n";
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat(answer))]);
+    let (_dir, _root, mut client, cart_uri) = shop_editor(&fake);
+    let response = client.request(
+        "aiex/chat",
+        json!({ "message": "both", "textDocument": { "uri": cart_uri } }),
+    );
+    assert_eq!(response["result"]["proposals"], json!([]), "{response}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn file_and_symbol_references_attach_that_code_over_lsp() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat("They agree.\n"))],
+    );
+    let (_dir, _root, mut client, _uri) = shop_editor(&fake);
+    let response = client.request(
+        "aiex/chat",
+        json!({ "message": "Does #file:lib/shop.ex use #symbol:Cart.total correctly?" }),
+    );
+    let context = response["result"]["context"].as_array().expect("context");
+    let reasons: Vec<(&str, &str)> = context
+        .iter()
+        .map(|c| {
+            (
+                c["reason"].as_str().unwrap_or_default(),
+                c["path"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(reasons.contains(&("#file", "lib/shop.ex")), "{response}");
+    assert!(reasons.contains(&("#symbol", "lib/cart.ex")), "{response}");
+    let prompt = fake.server.requests()[0].json().to_string();
+    assert!(
+        prompt.contains("def checkout(items), do: Cart.total(items)"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Enum.sum(items)"), "{prompt}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn the_workspace_context_of_a_chat_stays_within_its_token_budget() {
+    let fake = Fake::start();
+    fake.server
+        .on("/api/chat", vec![Reply::Recorded(ollama_chat("Fine.\n"))]);
+    let dir = project_using(&fake.server.url());
+    // Forty modules calling Cart.total, 2 KB each: far more than the budget (2,048 tokens).
+    for n in 0..40 {
+        let body: String = (0..30)
+            .map(|f| format!("  def f{f}(items), do: Cart.total(items) + {f}\n"))
+            .collect();
+        std::fs::write(
+            dir.path().join(format!("lib/user{n}.ex")),
+            format!("defmodule User{n} do\n{body}end\n"),
+        )
+        .expect("write");
+    }
+    let root = dir.path().canonicalize().expect("canonical");
+    let mut client = editor(&root);
+    let uri = file_uri(&root.join("lib/cart.ex"));
+    client.open(&uri, CART);
+    let response = client.request(
+        "aiex/chat",
+        json!({ "message": "Who calls total?", "textDocument": { "uri": uri } }),
+    );
+    let context = response["result"]["context"].as_array().expect("context");
+    let workspace = context
+        .iter()
+        .filter(|c| c["reason"] == "workspace")
+        .count();
+    assert!(workspace > 0, "related files attached: {response}");
+    assert!(workspace < 40, "not every file: {response}");
+    let prompt = fake.server.requests()[0].json();
+    let question = prompt["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .expect("the question")
+        .to_owned();
+    let related = question
+        .split("Related code from the workspace:")
+        .nth(1)
+        .expect("a workspace section");
+    // 2,048 tokens are at most ~10 KB of Elixir; 40 files are 80 KB.
+    assert!(related.len() < 12_000, "{} bytes", related.len());
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn checkpoints_list_diff_and_restore_from_the_command_line() {
+    let fake = Fake::start();
+    let shorter = "defmodule Cart do\n  def total(items), do: Enum.sum(items)\nend\n";
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat(&format!(
+            "```elixir path=lib/cart.ex\n{shorter}```\n"
+        )))],
+    );
+    let (dir, root, mut client, _uri) = shop_editor(&fake);
+    client.request("aiex/chat", json!({ "message": "shorter" }));
+    let id = client.send_request(
+        "aiex/applyChatEdit",
+        json!({ "sessionId": 1, "proposal": 1 }),
+    );
+    client.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+    assert_eq!(client.response(id)["result"]["applied"], true);
+    assert!(client.shutdown().success());
+    // The editor applied and saved it; the editor is closed.
+    std::fs::write(root.join("lib/cart.ex"), shorter).expect("write");
+
+    let list = stdout(&run(dir.path(), &["checkpoints", "list"]));
+    assert!(
+        list.starts_with("1\tAiex chat: rewrite lib/cart.ex\t") && list.contains("lib/cart.ex"),
+        "{list}"
+    );
+    let diff = stdout(&run(dir.path(), &["checkpoints", "diff", "1"]));
+    assert!(diff.contains("-  def total(items) do"), "{diff}");
+    assert!(
+        diff.contains("+  def total(items), do: Enum.sum(items)"),
+        "{diff}"
+    );
+    let restored = stdout(&run(dir.path(), &["checkpoints", "restore", "1"]));
+    assert!(restored.contains("restored"), "{restored}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("lib/cart.ex")).unwrap(),
+        CART,
+        "byte-identical to before the AI edit"
+    );
+    // Restored, the checkpoint (and any later one) is gone: nothing left to undo.
+    assert_eq!(stdout(&run(dir.path(), &["checkpoints", "list"])), "");
+}
+
+#[test]
+fn the_users_retention_deletes_the_oldest_sessions_and_a_workspace_cannot_set_it() {
+    let fake = Fake::start();
+    fake.server.on(
+        "/api/chat",
+        vec![
+            Reply::Recorded(ollama_chat("One.\n")),
+            Reply::Recorded(ollama_chat("Two.\n")),
+            Reply::Recorded(ollama_chat("Three.\n")),
+        ],
+    );
+    let dir = cli_project::cart_project(&fake.server.url(), CART, "[sessions]\nretain_count = 2\n");
+    // A workspace asking to keep one session is not obeyed, trusted or not.
+    std::fs::write(
+        dir.path().join(".aiex.toml"),
+        "[sessions]\nretain_count = 1\n",
+    )
+    .expect("write");
+    for message in ["first", "second", "third"] {
+        run(dir.path(), &["chat", "--message", message]);
+    }
+    let list = stdout(&run(dir.path(), &["sessions", "list"]));
+    let ids: Vec<&str> = list.lines().filter_map(|l| l.split('\t').next()).collect();
+    assert_eq!(ids, vec!["3", "2"], "{list}");
+    assert_eq!(
+        stdout(&run(dir.path(), &["sessions", "prune"])),
+        "0 session(s) and 0 checkpoint(s) deleted\n"
+    );
+}

@@ -227,6 +227,65 @@ fn retention_keeps_the_newest_sessions() {
     assert_eq!(removed, 0);
 }
 
+/// A session whose events were all written `days_ago` days before `now` (an import keeps
+/// the times of its events).
+fn session_written(store: &SessionStore, title: &str, now: i64, days_ago: i64) -> i64 {
+    let at_ms = now - days_ago * 86_400_000;
+    let export = format!(
+        "{}\n{}\n",
+        serde_json::json!({"seq": 1, "at_ms": at_ms, "event": {"session_created": {"title": title}}}),
+        serde_json::json!({"seq": 2, "at_ms": at_ms + 1, "event": {"user_message": {"turn": 1, "text": "hi"}}})
+    );
+    store.import(&export).unwrap()
+}
+
+#[test]
+fn retention_by_age_deletes_only_sessions_last_written_before_the_cutoff() {
+    let (_dir, store) = store();
+    let now = 1_800_000_000_000;
+    let old = session_written(&store, "old", now, 40);
+    let recent = session_written(&store, "recent", now, 10);
+    let today = session_written(&store, "today", now, 0);
+    let thirty_days = Retention {
+        max_age_days: Some(30),
+        ..Retention::default()
+    };
+    assert_eq!(store.retain_at(thirty_days, now).unwrap(), (1, 0));
+    let kept: Vec<_> = store.list().unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(kept, vec![today, recent]);
+    assert!(matches!(store.session(old), Err(StoreError::NoSession(id)) if id == old));
+    // Forty days on, "recent" is fifty days old and "today" forty: both go.
+    let later = now + 40 * 86_400_000;
+    assert_eq!(store.retain_at(thirty_days, later).unwrap(), (2, 0));
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_session_read_again_folds_the_events_written_since_as_a_whole_fold_would() {
+    let (_dir, store) = store();
+    let id = converse(&store);
+    let first = store.session(id).unwrap();
+    assert_eq!(first, aiex_sessions::fold(id, &store.events(id).unwrap()));
+    // A second turn, interrupted mid-answer and then completed, written after the first read.
+    store
+        .append(id, &Event::UserMessage { turn: 2, text: "And login/2?".into() })
+        .unwrap();
+    store
+        .append(id, &Event::AssistantDelta { turn: 2, text: "It checks".into() })
+        .unwrap();
+    let mid = store.session(id).unwrap();
+    assert!(mid.messages.last().unwrap().interrupted);
+    store.complete_answer(id, 2, "It checks a password.").unwrap();
+    let again = store.session(id).unwrap();
+    let whole = aiex_sessions::fold(id, &store.events(id).unwrap());
+    assert_eq!(again.messages, whole.messages);
+    assert_eq!(again.proposals, whole.proposals);
+    assert_eq!(again.next_turn(), 3);
+    // A session deleted is not served from memory.
+    store.delete(id).unwrap();
+    assert!(matches!(store.session(id), Err(StoreError::NoSession(_))));
+}
+
 #[test]
 fn an_event_for_a_missing_session_is_refused() {
     let (_dir, store) = store();

@@ -223,6 +223,15 @@ impl LspClient {
         request
     }
 
+    /// Runs `command` (`{command, arguments}`), accepting the edit it has the server send
+    /// (`aiex.undoLastAiEdit`, an AI action): the `workspace/applyEdit` request and the
+    /// command's response.
+    pub fn execute_applying_edit(&mut self, command: Value) -> (Value, Value) {
+        let id = self.send_request("workspace/executeCommand", command);
+        let apply = self.answer_server_request("workspace/applyEdit", json!({ "applied": true }));
+        (apply, self.response(id))
+    }
+
     /// Waits for a notification with `method`.
     pub fn notification(&mut self, method: &str) -> Value {
         self.wait_for(|m| m.get("method") == Some(&json!(method)) && m.get("id").is_none())

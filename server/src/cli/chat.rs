@@ -9,8 +9,9 @@ use anyhow::{bail, Context};
 
 use super::workspace::{self, FileWorkspace};
 use super::{out, outln};
+use crate::config::{user_config_path, ConfigLayers};
 use crate::engine::{ChatRequest, Engine, IndexCacheUse};
-use crate::sessions::{Role, SessionStore};
+use crate::sessions::Role;
 
 /// Arguments of `aiex chat`.
 #[derive(Debug, clap::Args)]
@@ -39,6 +40,9 @@ pub enum SessionsCommand {
     Import { file: PathBuf },
     /// Delete a session for good.
     Rm { id: i64 },
+    /// Delete the sessions and checkpoints your `[sessions]` retention no longer keeps (also
+    /// done when the language server or a sessions command starts).
+    Prune,
 }
 
 /// `aiex checkpoints ...`.
@@ -46,8 +50,13 @@ pub enum SessionsCommand {
 pub enum CheckpointsCommand {
     /// The checkpoints, newest first.
     List,
-    /// What changed in each file since the checkpoint.
-    Diff { id: i64 },
+    /// What changed in each file since the checkpoint (or between it and another).
+    Diff {
+        id: i64,
+        /// Compare with this checkpoint instead of the files as they are now.
+        #[arg(long, value_name = "ID")]
+        against: Option<i64>,
+    },
     /// Put the files back as the checkpoint recorded them.
     Restore {
         id: i64,
@@ -74,6 +83,7 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             )
         }
     };
+    retain(&engine)?;
     let runtime = workspace::runtime()?;
     if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
         bail!("{}", notice.trim_start_matches("Aiex: "));
@@ -92,8 +102,8 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
         if !turn.text.ends_with('\n') {
             outln!()?;
         }
-        for (id, edit) in &turn.proposals {
-            outln!("[proposed edit {id}: {}]", edit.label)?;
+        for proposal in &turn.proposals {
+            outln!("[proposed edit {}: {}]", proposal.id, proposal.label)?;
         }
         if session.is_none() {
             eprintln!(
@@ -118,13 +128,43 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
     }
 }
 
-fn store() -> anyhow::Result<std::sync::Arc<SessionStore>> {
-    Ok(Engine::new().sessions()?)
+/// An engine with the user's configuration (no workspace: sessions and checkpoints are the
+/// user's).
+fn user_engine() -> anyhow::Result<Engine> {
+    let engine = Engine::new();
+    let loaded = ConfigLayers::from_files(user_config_path().as_deref(), None).resolve();
+    for issue in loaded
+        .issues
+        .iter()
+        .filter(|i| i.key.starts_with("sessions"))
+    {
+        eprintln!("aiex: {issue}");
+    }
+    for problem in engine.configure(loaded) {
+        tracing::debug!("{problem}");
+    }
+    Ok(engine)
+}
+
+/// Applies the user's retention; says what it deleted.
+fn retain(engine: &Engine) -> anyhow::Result<(usize, usize)> {
+    let (sessions, checkpoints) = engine.apply_session_retention()?;
+    if sessions + checkpoints > 0 {
+        eprintln!(
+            "aiex: deleted {sessions} session(s) and {checkpoints} checkpoint(s) past the \
+             retention of [sessions] in your configuration"
+        );
+    }
+    Ok((sessions, checkpoints))
 }
 
 /// Runs `aiex sessions ...`.
 pub fn sessions(command: SessionsCommand) -> anyhow::Result<()> {
-    let store = store()?;
+    let engine = user_engine()?;
+    if !matches!(command, SessionsCommand::Prune) {
+        retain(&engine)?;
+    }
+    let store = engine.sessions()?;
     match command {
         SessionsCommand::List => {
             for session in store.list()? {
@@ -171,13 +211,18 @@ pub fn sessions(command: SessionsCommand) -> anyhow::Result<()> {
             store.delete(id)?;
             outln!("deleted session {id}")?;
         }
+        SessionsCommand::Prune => {
+            let (sessions, checkpoints) = retain(&engine)?;
+            outln!("{sessions} session(s) and {checkpoints} checkpoint(s) deleted")?;
+        }
     }
     Ok(())
 }
 
 /// Runs `aiex checkpoints ...`.
 pub fn checkpoints(command: CheckpointsCommand) -> anyhow::Result<()> {
-    let engine = Engine::new();
+    let engine = user_engine()?;
+    retain(&engine)?;
     let store = engine.sessions()?;
     match command {
         CheckpointsCommand::List => {
@@ -191,17 +236,9 @@ pub fn checkpoints(command: CheckpointsCommand) -> anyhow::Result<()> {
                 )?;
             }
         }
-        CheckpointsCommand::Diff { id } => {
-            let checkpoint = store
-                .checkpoints()?
-                .into_iter()
-                .find(|c| c.id == id)
-                .with_context(|| format!("no checkpoint {id}"))?;
-            for file in checkpoint.files {
-                let now = engine
-                    .current_text(std::path::Path::new(&file.path))
-                    .unwrap_or_default();
-                out!("{}", store.compare(id, &file.path, &now)?)?;
+        CheckpointsCommand::Diff { id, against } => {
+            for file in engine.checkpoint_diff(id, against)? {
+                out!("{}", file.diff)?;
             }
         }
         CheckpointsCommand::Restore { id, force } => {

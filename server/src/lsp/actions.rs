@@ -305,7 +305,17 @@ pub async fn run(
         ActionOutcome::CreateFile { path, text, label } => {
             let uri = lsp::Uri::from_file_path(&path)
                 .ok_or_else(|| request_failed(format!("{} is not a file path", path.display())))?;
+            // The way back from a file an AI edit creates: its checkpoint records it as
+            // absent, so undoing the edit removes it.
+            let checkpoint = state
+                .engine()
+                .checkpoint_file_creation(&label, &path, &text)
+                .map_err(to_lsp)?;
             create_file(client, state, &path, &uri, &text).await?;
+            state
+                .engine()
+                .note_edit_applied(&checkpoint)
+                .map_err(to_lsp)?;
             Ok(
                 serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text, "label": label }),
             )
@@ -409,62 +419,66 @@ async fn create_file(
 /// An engine edit as a workspace edit: versioned when the client supports it, annotated for
 /// review when the model rewrote the user's code and the client can ask.
 pub(super) fn file_edit(state: &ServerState, edit: FileEdit) -> Result<lsp::WorkspaceEdit> {
-    let uri = convert::uri_of(&edit.key)
-        .ok_or_else(|| request_failed(format!("{} has no URI", edit.key)))?;
-    let text_edit = lsp::TextEdit {
-        range: convert::range_to_lsp(&edit.base, edit.range, state.encoding()),
-        new_text: edit.new_text,
-    };
+    file_edits(state, vec![edit])
+}
+
+/// Engine edits of several files as one workspace edit (applied, or refused, as one).
+pub(super) fn file_edits(state: &ServerState, edits: Vec<FileEdit>) -> Result<lsp::WorkspaceEdit> {
     let support = state.edit_support();
-    if edit.needs_review && support.document_changes && support.annotations {
-        let id = "aiex".to_owned();
-        let annotation = lsp::ChangeAnnotation {
-            label: edit.label,
-            needs_confirmation: Some(true),
-            description: Some("Rewritten by a model: review before applying.".to_owned()),
+    let review =
+        edits.iter().any(|e| e.needs_review) && support.document_changes && support.annotations;
+    let annotation_id = "aiex".to_owned();
+    let mut label = None;
+    let mut document_edits = Vec::with_capacity(edits.len());
+    let mut changes = HashMap::new();
+    for edit in edits {
+        let uri = convert::uri_of(&edit.key)
+            .ok_or_else(|| request_failed(format!("{} has no URI", edit.key)))?;
+        let text_edit = lsp::TextEdit {
+            range: convert::range_to_lsp(&edit.base, edit.range, state.encoding()),
+            new_text: edit.new_text,
         };
+        let one = if review && edit.needs_review {
+            label.get_or_insert(edit.label);
+            lsp::OneOf::Right(lsp::AnnotatedTextEdit {
+                text_edit,
+                annotation_id: annotation_id.clone(),
+            })
+        } else if support.document_changes {
+            lsp::OneOf::Left(text_edit)
+        } else {
+            changes.insert(uri, vec![text_edit]);
+            continue;
+        };
+        document_edits.push(lsp::TextDocumentEdit {
+            text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                uri,
+                version: edit.version,
+            },
+            edits: vec![one],
+        });
+    }
+    if !support.document_changes {
         return Ok(lsp::WorkspaceEdit {
-            document_changes: Some(lsp::DocumentChanges::Edits(vec![lsp::TextDocumentEdit {
-                text_document: lsp::OptionalVersionedTextDocumentIdentifier {
-                    uri,
-                    version: edit.version,
-                },
-                edits: vec![lsp::OneOf::Right(lsp::AnnotatedTextEdit {
-                    text_edit,
-                    annotation_id: id.clone(),
-                })],
-            }])),
-            change_annotations: Some(HashMap::from([(id, annotation)])),
+            changes: Some(changes),
             ..lsp::WorkspaceEdit::default()
         });
     }
-    Ok(versioned_edit(&uri, edit.version, text_edit, support))
-}
-
-/// An edit of one document, versioned when the client supports it.
-fn versioned_edit(
-    uri: &lsp::Uri,
-    version: Option<i32>,
-    text_edit: lsp::TextEdit,
-    support: EditSupport,
-) -> lsp::WorkspaceEdit {
-    if support.document_changes {
-        lsp::WorkspaceEdit {
-            document_changes: Some(lsp::DocumentChanges::Edits(vec![lsp::TextDocumentEdit {
-                text_document: lsp::OptionalVersionedTextDocumentIdentifier {
-                    uri: uri.clone(),
-                    version,
-                },
-                edits: vec![lsp::OneOf::Left(text_edit)],
-            }])),
-            ..lsp::WorkspaceEdit::default()
-        }
-    } else {
-        lsp::WorkspaceEdit {
-            changes: Some(HashMap::from([(uri.clone(), vec![text_edit])])),
-            ..lsp::WorkspaceEdit::default()
-        }
-    }
+    let change_annotations = label.map(|label| {
+        HashMap::from([(
+            annotation_id,
+            lsp::ChangeAnnotation {
+                label,
+                needs_confirmation: Some(true),
+                description: Some("Rewritten by a model: review before applying.".to_owned()),
+            },
+        )])
+    });
+    Ok(lsp::WorkspaceEdit {
+        document_changes: Some(lsp::DocumentChanges::Edits(document_edits)),
+        change_annotations,
+        ..lsp::WorkspaceEdit::default()
+    })
 }
 
 /// Sends an edit and fails unless the client applied it.

@@ -18,15 +18,15 @@ use super::convert;
 use super::errors::{request_failed, to_lsp};
 use super::server::ServerState;
 use crate::chunks::ByteRange;
-use crate::engine::{ChatRequest, Cursor, FileEdit};
+use crate::engine::{ChatProposal, ChatRequest, Cursor};
 use crate::sessions::SessionId;
 
 /// The commands this module runs.
 pub const COMMANDS: &[&str] = &["aiex.undoLastAiEdit", "aiex.restoreCheckpoint"];
 
-/// Edits proposed in chat turns, until applied or rejected.
+/// Edits proposed in chat turns (each over one or more files), until applied or rejected.
 #[derive(Debug, Default)]
-pub struct Proposals(Mutex<HashMap<(SessionId, u32), FileEdit>>);
+pub struct Proposals(Mutex<HashMap<(SessionId, u32), ChatProposal>>);
 
 /// `aiex/chatDelta`: a piece of an answer as it streams.
 #[derive(Debug)]
@@ -64,6 +64,14 @@ pub struct ApplyParams {
     proposal: u32,
     #[serde(default)]
     reject: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompareParams {
+    checkpoint: i64,
+    /// Another checkpoint to compare with; the files as they are now when absent.
+    against: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,18 +148,18 @@ pub async fn chat(client: &Client, state: &ServerState, params: ChatParams) -> R
     let _ = forwarder.await;
     let turn = turn.map_err(to_lsp)?;
     let mut proposals = Vec::new();
-    for (id, edit) in turn.proposals {
-        let workspace_edit = super::actions::file_edit(state, edit.clone())?;
+    for proposal in turn.proposals {
+        let workspace_edit = super::actions::file_edits(state, proposal.edits.clone())?;
         proposals.push(ProposalOut {
-            proposal: id,
-            label: edit.label.clone(),
+            proposal: proposal.id,
+            label: proposal.label.clone(),
             edit: workspace_edit,
         });
         state
             .chat_proposals()
             .0
             .lock()
-            .insert((turn.session, id), edit);
+            .insert((turn.session, proposal.id), proposal);
     }
     Ok(json!({
         "sessionId": turn.session,
@@ -169,7 +177,7 @@ pub async fn apply_chat_edit(
     params: ApplyParams,
 ) -> Result<Value> {
     let key = (params.session_id, params.proposal);
-    let edit = state
+    let proposal = state
         .chat_proposals()
         .0
         .lock()
@@ -187,10 +195,11 @@ pub async fn apply_chat_edit(
             .map_err(to_lsp)?;
         return Ok(json!({ "applied": false }));
     }
+    // One checkpoint for every file of the proposal: one undo puts them all back.
     let pending = engine
-        .checkpoint_edit(Some(params.session_id), &edit)
+        .checkpoint_edits(Some(params.session_id), &proposal.label, &proposal.edits)
         .map_err(to_lsp)?;
-    let workspace_edit = super::actions::file_edit(state, edit)?;
+    let workspace_edit = super::actions::file_edits(state, proposal.edits)?;
     let applied = super::actions::send_edit(client, workspace_edit).await;
     engine
         .record_edit_decision(params.session_id, params.proposal, applied.is_ok())
@@ -224,6 +233,15 @@ pub fn sessions(state: &ServerState, method: &str, params: SessionParams) -> Res
         other => return Err(Error::invalid_params(format!("unknown method {other}"))),
     };
     value.map_err(|e| request_failed(e.to_string()))
+}
+
+/// `aiex/compareCheckpoint`: one unified diff per file of the checkpoint.
+pub fn compare_checkpoint(state: &ServerState, params: CompareParams) -> Result<Value> {
+    let diffs = state
+        .engine()
+        .checkpoint_diff(params.checkpoint, params.against)
+        .map_err(to_lsp)?;
+    serde_json::to_value(diffs).map_err(|e| request_failed(e.to_string()))
 }
 
 /// `aiex.undoLastAiEdit` and `aiex.restoreCheckpoint {checkpoint, force?}`: the files put back

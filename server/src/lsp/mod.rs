@@ -53,6 +53,10 @@ pub async fn serve_stdio() -> bool {
     .custom_method("aiex/importSession", server::Backend::import_session)
     .custom_method("aiex/deleteSession", server::Backend::delete_session)
     .custom_method("aiex/checkpoints", server::Backend::list_checkpoints)
+    .custom_method(
+        "aiex/compareCheckpoint",
+        server::Backend::compare_checkpoint,
+    )
     .custom_method("aiex/health", server::Backend::health)
     .custom_method(
         "textDocument/inlineCompletion",

@@ -500,9 +500,19 @@ impl Backend {
         super::chat::sessions(&self.state, "aiex/deleteSession", params)
     }
 
-    /// `aiex/checkpoints`: the checkpoints taken before AI edits, newest first.
-    pub async fn list_checkpoints(&self) -> Result<serde_json::Value> {
+    /// `aiex/checkpoints`: the checkpoints taken before AI edits, newest first. Its params are
+    /// ignored: `null` and `{}` alike (Emacs's JSON-RPC sends an empty object for none).
+    pub async fn list_checkpoints(&self, _params: serde_json::Value) -> Result<serde_json::Value> {
         super::chat::sessions(&self.state, "aiex/checkpoints", empty_session_params())
+    }
+
+    /// `aiex/compareCheckpoint {checkpoint, against?}`: what changed in each file of a
+    /// checkpoint since (or between it and checkpoint `against`), as unified diffs.
+    pub async fn compare_checkpoint(
+        &self,
+        params: super::chat::CompareParams,
+    ) -> Result<serde_json::Value> {
+        super::chat::compare_checkpoint(&self.state, params)
     }
 
     pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
@@ -736,6 +746,11 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: lsp::InitializedParams) {
         let issues = self.state.reload_config();
         self.report_config_issues(issues).await;
+        // What the user's `[sessions]` retention no longer keeps goes at start, on a blocking
+        // thread; a user who never chatted gets no session database for it.
+        if self.state.engine.session_database_exists() {
+            self.state.engine.apply_session_retention_later();
+        }
         if let Some(notice) = self.state.engine.probe_implicit_provider().await {
             info!("{notice}");
             self.client

@@ -464,6 +464,48 @@ else
       .. "\nlast message: " .. tostring(notes[#notes] and notes[#notes].msg))
   end)
 
+  check(":AiexCheckpoints compares a picked checkpoint with the buffer, :AiexRestore puts it back", function()
+    if not first_session then
+      return "skip: the first chat turn did not complete"
+    end
+    vim.cmd("buffer " .. bufnr)
+    local original = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
+    local result = chat_turn("AiexChat Add a farewell function")
+    local proposal = (result.proposals or {})[1]
+    assert(proposal, "no proposed edit: " .. vim.inspect(result))
+    local real_confirm, real_select = vim.fn.confirm, vim.ui.select
+    local offered = {}
+    vim.fn.confirm = function() return 1 end
+    -- The pick list: record what it offers, pick the newest (the first).
+    vim.ui.select = function(items, opts, on_choice)
+      table.insert(offered, opts.format_item(items[1]))
+      on_choice(items[1])
+    end
+    local ok, err = pcall(function()
+      vim.cmd("AiexChatApply " .. proposal.proposal)
+      assert(vim.wait(TIMEOUT_MS, function()
+        return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n"):find("def farewell", 1, true) ~= nil
+      end, 20), "the edit was not applied")
+      vim.wait(500)
+      vim.cmd("AiexCheckpoints")
+      assert(vim.wait(TIMEOUT_MS, function() return vim.bo.filetype == "diff" end, 20),
+        "no diff buffer; last message: " .. tostring(notes[#notes] and notes[#notes].msg))
+      local diff = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+      assert(diff:find("+  def farewell", 1, true), "the comparison does not show the AI edit:\n" .. diff)
+      assert(offered[1] and offered[1]:find("greeter.ex", 1, true), "the pick list: " .. vim.inspect(offered))
+      vim.cmd("close")
+      vim.cmd("buffer " .. bufnr)
+      vim.cmd("AiexRestore")
+      assert(vim.wait(TIMEOUT_MS, function()
+        return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") == original
+      end, 20), "the buffer is not back to its text before the edit; last message: "
+        .. tostring(notes[#notes] and notes[#notes].msg))
+      assert(#offered == 2, "the restore was not picked from the list")
+    end)
+    vim.fn.confirm, vim.ui.select = real_confirm, real_select
+    assert(ok, err)
+  end)
+
   check(":AiexChatStop cancels the turn in progress, :AiexChatNew starts a new session", function()
     if not first_session then
       return "skip: the first chat turn did not complete"

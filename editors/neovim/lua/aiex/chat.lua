@@ -391,14 +391,22 @@ function M.apply(number, reject)
     end))
 end
 
---- :AiexUndo: aiex.undoLastAiEdit (the files as they were before the last AI edit).
-function M.undo()
+--- The aiex client of the chat's file (else the current buffer's), or nil, said why.
+local function running_client()
   if not supported() then
-    return
+    return nil
   end
   local client = find_client(valid(M.state.source) and M.state.source or vim.api.nvim_get_current_buf())
   if not client then
     vim.notify("Aiex is not running", vim.log.levels.WARN)
+  end
+  return client
+end
+
+--- :AiexUndo: aiex.undoLastAiEdit (the files as they were before the last AI edit).
+function M.undo()
+  local client = running_client()
+  if not client then
     return
   end
   compat.request(client, "workspace/executeCommand", { command = "aiex.undoLastAiEdit", arguments = {} },
@@ -411,6 +419,87 @@ function M.undo()
       vim.notify("Aiex: restored " .. (files ~= "" and files or "the files") .. " from before the last AI edit",
         vim.log.levels.INFO)
     end))
+end
+
+--- One line of a checkpoint pick list: "3  Aiex chat: rewrite lib/a.ex  (lib/a.ex)".
+function M.checkpoint_label(checkpoint)
+  local files = {}
+  for _, f in ipairs(checkpoint.files or {}) do
+    table.insert(files, vim.fn.fnamemodify(f.path or "", ":~:."))
+  end
+  return string.format("%d  %s  (%s)", checkpoint.id, checkpoint.name or "", table.concat(files, ", "))
+end
+
+--- Calls `then_(client, checkpoint_id)` with the checkpoint `id`, or the one picked from the
+--- server's list (aiex/checkpoints, newest first) when `id` is nil.
+local function with_checkpoint(id, prompt, then_)
+  local client = running_client()
+  if not client then
+    return
+  end
+  if id then
+    then_(client, id)
+    return
+  end
+  compat.request(client, "aiex/checkpoints", vim.NIL, vim.schedule_wrap(function(err, result)
+    if err then
+      notify_error("listing checkpoints failed", err)
+      return
+    end
+    if type(result) ~= "table" or #result == 0 then
+      vim.notify("Aiex: there is no AI edit to go back to", vim.log.levels.INFO)
+      return
+    end
+    vim.ui.select(result, { prompt = prompt, format_item = M.checkpoint_label }, function(choice)
+      if choice then
+        then_(client, choice.id)
+      end
+    end)
+  end))
+end
+
+--- :AiexCheckpoints [id]: a checkpoint (picked from the list) compared with the files now, in
+--- a scratch buffer (filetype diff).
+function M.checkpoints(id)
+  with_checkpoint(id, "Aiex: compare which checkpoint with the files now?", function(client, checkpoint)
+    compat.request(client, "aiex/compareCheckpoint", { checkpoint = checkpoint }, vim.schedule_wrap(function(err, result)
+      if err then
+        notify_error("comparing failed", err)
+        return
+      end
+      local lines = {}
+      for _, file in ipairs(result or {}) do
+        local diff = file.diff ~= "" and file.diff or ("(" .. file.path .. " is as the checkpoint recorded it)\n")
+        vim.list_extend(lines, vim.split(diff, "\n", { plain = true }))
+      end
+      local bufnr = vim.api.nvim_create_buf(false, true)
+      vim.bo[bufnr].bufhidden = "wipe"
+      vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
+      vim.bo[bufnr].filetype = "diff"
+      vim.bo[bufnr].modifiable = false
+      vim.b[bufnr].aiex_checkpoint = checkpoint
+      vim.cmd("botright split")
+      vim.api.nvim_win_set_buf(0, bufnr)
+    end))
+  end)
+end
+
+--- :AiexRestore[!] [id]: aiex.restoreCheckpoint (picked from the list when no id); with !,
+--- even files changed since the AI edit (those changes are lost).
+function M.restore(id, force)
+  with_checkpoint(id, "Aiex: restore the files as which checkpoint recorded them?", function(client, checkpoint)
+    local arguments = { { checkpoint = checkpoint, force = force or false } }
+    compat.request(client, "workspace/executeCommand", { command = "aiex.restoreCheckpoint", arguments = arguments },
+      vim.schedule_wrap(function(err, result)
+        if err then
+          notify_error("restore failed", err)
+          return
+        end
+        local files = result and type(result.files) == "table" and table.concat(result.files, ", ") or ""
+        vim.notify(string.format("Aiex: restored %s from checkpoint %d", files ~= "" and files or "the files", checkpoint),
+          vim.log.levels.INFO)
+      end))
+  end)
 end
 
 function M.create_commands()
@@ -432,6 +521,12 @@ function M.create_commands()
     M.apply(tonumber(o.args), true)
   end, { nargs = "?", desc = "Aiex: reject the edit the last answer proposes [number]" })
   command("AiexUndo", function() M.undo() end, { desc = "Aiex: undo the last AI edit (restore its checkpoint)" })
+  command("AiexCheckpoints", function(o)
+    M.checkpoints(tonumber(o.args))
+  end, { nargs = "?", desc = "Aiex: compare a checkpoint (picked) with the files now [id]" })
+  command("AiexRestore", function(o)
+    M.restore(tonumber(o.args), o.bang)
+  end, { nargs = "?", bang = true, desc = "Aiex: restore a checkpoint (picked) [id]; ! even over later changes" })
 end
 
 return M

@@ -165,12 +165,24 @@ impl SessionStore {
         path: &str,
         current: &str,
     ) -> Result<String, StoreError> {
+        self.compare_with(checkpoint, path, current, "now")
+    }
+
+    /// A unified diff from what `checkpoint` recorded for `path` to `other`, named `other_name`
+    /// in the header (`now`, `checkpoint 7`).
+    pub fn compare_with(
+        &self,
+        checkpoint: i64,
+        path: &str,
+        other: &str,
+        other_name: &str,
+    ) -> Result<String, StoreError> {
         let recorded = self.checkpoint_text(checkpoint, path)?.unwrap_or_default();
-        Ok(similar::TextDiff::from_lines(recorded.as_str(), current)
+        Ok(similar::TextDiff::from_lines(recorded.as_str(), other)
             .unified_diff()
             .header(
                 &format!("{path} (checkpoint {checkpoint})"),
-                &format!("{path} (now)"),
+                &format!("{path} ({other_name})"),
             )
             .to_string())
     }
@@ -233,6 +245,9 @@ impl SessionStore {
             .skip(keep)
             .map(|c| c.id)
             .collect();
+        if doomed.is_empty() {
+            return Ok(0);
+        }
         for &id in &doomed {
             let dependants: Vec<(i64, String)> = self.with(|db| {
                 let mut statement =

@@ -75,14 +75,22 @@ pub fn fold(id: SessionId, records: &[EventRecord]) -> Session {
         ..Session::default()
     };
     for record in records {
-        if session.events == 0 {
-            session.created_ms = record.at_ms;
-        }
-        session.events += 1;
-        session.updated_ms = record.at_ms;
-        apply(&mut session, &record.event);
+        session.apply(record.at_ms, &record.event);
     }
     session
+}
+
+impl Session {
+    /// Folds one more event, written at `at_ms`, into the state: a fold continued where it
+    /// stopped gives what folding the whole log gives.
+    pub fn apply(&mut self, at_ms: i64, event: &Event) {
+        if self.events == 0 {
+            self.created_ms = at_ms;
+        }
+        self.events += 1;
+        self.updated_ms = at_ms;
+        apply(self, event);
+    }
 }
 
 fn apply(session: &mut Session, event: &Event) {
@@ -141,10 +149,17 @@ fn apply(session: &mut Session, event: &Event) {
 
 /// The assistant message of `turn`, created when it is the first piece of it.
 fn answer(session: &mut Session, turn: u32, interrupted: bool) -> &mut Message {
+    // Searched from the end, and no further back than the turn's own messages (turns only
+    // grow): the answer being written is the last message or near it, and a search of the
+    // whole list for each answer would make folding a long log quadratic.
     let found = session
         .messages
         .iter()
-        .position(|m| m.turn == turn && m.role == Role::Assistant);
+        .enumerate()
+        .rev()
+        .take_while(|(_, m)| m.turn >= turn)
+        .find(|(_, m)| m.turn == turn && m.role == Role::Assistant)
+        .map(|(index, _)| index);
     let index = found.unwrap_or_else(|| {
         session.messages.push(Message {
             turn,
@@ -160,7 +175,7 @@ fn answer(session: &mut Session, turn: u32, interrupted: bool) -> &mut Message {
 }
 
 fn set_state(session: &mut Session, id: u32, state: ProposalState) {
-    if let Some(proposal) = session.proposals.iter_mut().find(|p| p.id == id) {
+    if let Some(proposal) = session.proposals.iter_mut().rev().find(|p| p.id == id) {
         proposal.state = state;
     }
 }

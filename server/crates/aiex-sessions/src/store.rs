@@ -3,15 +3,16 @@
 //! committed event survives the process being killed (it is in the WAL, in the OS's hands),
 //! which is what crash recovery needs, without an fsync per streamed delta.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use crate::event::{Event, EventRecord};
-use crate::fold::{fold, Session};
+use crate::fold::Session;
 use crate::SessionId;
 
 /// The largest export [`SessionStore::import`] reads: a log is text, and a file larger than
@@ -70,7 +71,27 @@ pub struct SessionSummary {
 pub struct SessionStore {
     pub(crate) path: PathBuf,
     pub(crate) connection: Mutex<Connection>,
+    /// The folded state of the sessions read lately, each with the last event folded: the next
+    /// read folds only the events written since (a chat turn does not refold the whole log).
+    folds: Mutex<Folds>,
 }
+
+/// The sessions whose fold is kept, at most [`KEPT_FOLDS`], least recently read dropped first.
+#[derive(Debug, Default)]
+struct Folds {
+    sessions: HashMap<SessionId, KeptFold>,
+    reads: u64,
+}
+
+#[derive(Debug)]
+struct KeptFold {
+    session: Session,
+    last_seq: i64,
+    read: u64,
+}
+
+/// Folds kept in memory: the sessions open in editors and terminals at once.
+const KEPT_FOLDS: usize = 16;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -91,6 +112,8 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL,
     PRIMARY KEY (session, seq)
 ) WITHOUT ROWID;
+-- The streamed pieces of answers, found without reading the log when an answer completes.
+CREATE INDEX IF NOT EXISTS events_deltas ON events(session, turn) WHERE kind = 'assistant_delta';
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY,
     session INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
@@ -132,6 +155,7 @@ impl SessionStore {
         Ok(Self {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
+            folds: Mutex::default(),
         })
     }
 
@@ -199,11 +223,16 @@ impl SessionStore {
         };
         let result = self.with(|db| {
             let tx = db.transaction()?;
+            // Inserted before the deltas go: its sequence number is then above theirs, so a
+            // reader that folded up to a delta still reads the answer as new.
+            let seq = insert(&tx, session, now, &event)?;
+            // Through the index of deltas: SQLite's planner, without statistics, would read
+            // the whole log of the session instead (6 ms at 10,000 events).
             tx.execute(
-                "DELETE FROM events WHERE session = ?1 AND kind = 'assistant_delta' AND turn = ?2",
+                "DELETE FROM events INDEXED BY events_deltas
+                 WHERE session = ?1 AND kind = 'assistant_delta' AND turn = ?2",
                 params![session, turn],
             )?;
-            let seq = insert(&tx, session, now, &event)?;
             tx.commit()?;
             Ok(seq)
         });
@@ -212,47 +241,97 @@ impl SessionStore {
 
     /// A session's log, in order.
     pub fn events(&self, session: SessionId) -> Result<Vec<EventRecord>, StoreError> {
-        let rows = self.with(|db| {
-            let exists = db
-                .query_row(
-                    "SELECT 1 FROM sessions WHERE id = ?1",
-                    [session],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
-                return Ok(None);
-            }
-            let mut statement = db.prepare_cached(
-                "SELECT seq, at_ms, body FROM events WHERE session = ?1 ORDER BY seq",
-            )?;
-            let rows = statement
-                .query_map([session], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Some(rows))
-        })?;
-        let rows = rows.ok_or(StoreError::NoSession(session))?;
-        rows.into_iter()
-            .map(|(seq, at_ms, body)| {
-                let event = serde_json::from_str(&body).map_err(|error| StoreError::Import {
-                    line: usize::try_from(seq).unwrap_or(0),
-                    message: format!("session {session}: event {seq} is unreadable: {error}"),
-                })?;
-                Ok(EventRecord { seq, at_ms, event })
-            })
-            .collect()
+        self.events_after(session, 0)
     }
 
-    /// A session's state: the fold of its log.
+    /// The events of a session's log after sequence number `after`, in order.
+    fn events_after(&self, session: SessionId, after: i64) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = self.with(|db| {
+            // One statement: the session's row (absent: no such session) joined to its events.
+            let mut statement = db.prepare_cached(
+                "SELECT e.seq, e.at_ms, e.body FROM sessions s
+                 LEFT JOIN events e ON e.session = s.id AND e.seq > ?2
+                 WHERE s.id = ?1 ORDER BY e.seq",
+            )?;
+            let mut rows = statement.query(params![session, after])?;
+            let mut records = Vec::new();
+            let mut exists = false;
+            while let Some(row) = rows.next()? {
+                exists = true;
+                let Some(seq) = row.get::<_, Option<i64>>(0)? else {
+                    continue;
+                };
+                let at_ms: i64 = row.get(1)?;
+                // Parsed from the row's bytes in place: no copy of each body.
+                let body = row.get_ref(2)?.as_bytes()?;
+                let event = serde_json::from_slice(body).map_err(|error| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        format!("session {session}: event {seq} is unreadable: {error}").into(),
+                    )
+                })?;
+                records.push(EventRecord { seq, at_ms, event });
+            }
+            Ok(exists.then_some(records))
+        })?;
+        rows.ok_or(StoreError::NoSession(session))
+    }
+
+    /// A session's state: the fold of its log. Folded once, then only for the events written
+    /// since the last read (by this process or another).
     pub fn session(&self, session: SessionId) -> Result<Session, StoreError> {
-        Ok(fold(session, &self.events(session)?))
+        self.with_session(session, Session::clone)
+    }
+
+    /// Runs `view` on a session's state (see [`SessionStore::session`]) without copying it.
+    pub fn with_session<T>(
+        &self,
+        session: SessionId,
+        view: impl FnOnce(&Session) -> T,
+    ) -> Result<T, StoreError> {
+        let mut folds = self
+            .folds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        folds.reads += 1;
+        let read = folds.reads;
+        let mut kept = folds.sessions.remove(&session).unwrap_or_else(|| KeptFold {
+            session: Session {
+                id: session,
+                ..Session::default()
+            },
+            last_seq: 0,
+            read,
+        });
+        let records = self.events_after(session, kept.last_seq)?;
+        for record in &records {
+            kept.session.apply(record.at_ms, &record.event);
+            kept.last_seq = record.seq;
+        }
+        kept.read = read;
+        let result = view(&kept.session);
+        if folds.sessions.len() >= KEPT_FOLDS {
+            let oldest = folds
+                .sessions
+                .iter()
+                .min_by_key(|(_, fold)| fold.read)
+                .map(|(id, _)| *id);
+            if let Some(oldest) = oldest {
+                folds.sessions.remove(&oldest);
+            }
+        }
+        folds.sessions.insert(session, kept);
+        Ok(result)
+    }
+
+    /// Forgets the kept folds (after sessions were deleted, or events rewritten).
+    fn forget_folds(&self) {
+        self.folds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .sessions
+            .clear();
     }
 
     /// The sessions, most recently updated first.
@@ -279,6 +358,7 @@ impl SessionStore {
     /// Deletes a session and its log for good: freed pages are zeroed (`secure_delete`) and
     /// the WAL, which still holds the old pages, is checkpointed and truncated.
     pub fn delete(&self, session: SessionId) -> Result<(), StoreError> {
+        self.forget_folds();
         let deleted = self.with(|db| {
             let deleted = db.execute("DELETE FROM sessions WHERE id = ?1", [session])?;
             truncate_wal(db)?;
@@ -350,22 +430,33 @@ impl SessionStore {
 
     /// Deletes what `retention` no longer keeps; returns the sessions and checkpoints removed.
     pub fn retain(&self, retention: Retention) -> Result<(usize, usize), StoreError> {
-        let now = now_ms();
+        self.retain_at(retention, now_ms())
+    }
+
+    /// [`SessionStore::retain`] as if it were `now_ms` (milliseconds since the Unix epoch).
+    pub fn retain_at(
+        &self,
+        retention: Retention,
+        now: i64,
+    ) -> Result<(usize, usize), StoreError> {
+        // A session's last write is its last event's (found through the primary key, not by
+        // reading the whole log).
         let sessions = self.with(|db| {
             let mut removed = 0;
             if let Some(days) = retention.max_age_days {
-                let cutoff = now - i64::from(days) * 86_400_000;
+                let cutoff = now.saturating_sub(i64::from(days) * 86_400_000);
                 removed += db.execute(
-                    "DELETE FROM sessions WHERE
-                     (SELECT MAX(at_ms) FROM events WHERE session = sessions.id) < ?1",
+                    "DELETE FROM sessions WHERE (SELECT at_ms FROM events
+                     WHERE session = sessions.id ORDER BY seq DESC LIMIT 1) < ?1",
                     [cutoff],
                 )?;
             }
             if let Some(keep) = retention.max_sessions {
                 removed += db.execute(
                     "DELETE FROM sessions WHERE id NOT IN
-                     (SELECT session FROM events GROUP BY session
-                      ORDER BY MAX(at_ms) DESC, session DESC LIMIT ?1)",
+                     (SELECT id FROM sessions ORDER BY (SELECT at_ms FROM events
+                      WHERE session = sessions.id ORDER BY seq DESC LIMIT 1) DESC, id DESC
+                      LIMIT ?1)",
                     [i64::try_from(keep).unwrap_or(i64::MAX)],
                 )?;
             }
@@ -375,7 +466,11 @@ impl SessionStore {
             Some(keep) => self.keep_newest_checkpoints(keep)?,
             None => 0,
         };
-        self.with(truncate_wal)?;
+        if sessions + checkpoints > 0 {
+            self.forget_folds();
+            // What was deleted is gone from the WAL too.
+            self.with(truncate_wal)?;
+        }
         Ok((sessions, checkpoints))
     }
 

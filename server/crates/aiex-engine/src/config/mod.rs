@@ -48,6 +48,44 @@ pub struct Config {
     pub team: aiex_team::TeamConfig,
     /// Metrics for monitoring (`aiex metrics` prints them without any setting). The user's only.
     pub telemetry: TelemetryConfig,
+    /// How long conversations and checkpoints are kept. The user's only.
+    pub sessions: SessionsConfig,
+}
+
+/// How long the session database keeps conversations and checkpoints (they hold the user's
+/// code and questions). Only the user sets these: a repository must neither keep a
+/// developer's conversations forever nor delete them. Applied when the language server or a
+/// command that uses sessions starts, after a session is created, and by `aiex sessions prune`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// Delete sessions not written to for this many days (0: keep them whatever their age).
+    pub retain_days: u32,
+    /// Keep at most this many sessions, the most recently written (0: no limit).
+    pub retain_count: usize,
+    /// Keep at most this many checkpoints, the newest (0: no limit).
+    pub retain_checkpoints: usize,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            retain_days: 90,
+            retain_count: 500,
+            retain_checkpoints: 1_000,
+        }
+    }
+}
+
+impl SessionsConfig {
+    /// These settings as the store's retention (0 is no limit).
+    pub fn retention(&self) -> aiex_sessions::Retention {
+        aiex_sessions::Retention {
+            max_age_days: (self.retain_days > 0).then_some(self.retain_days),
+            max_sessions: (self.retain_count > 0).then_some(self.retain_count),
+            max_checkpoints: (self.retain_checkpoints > 0).then_some(self.retain_checkpoints),
+        }
+    }
 }
 
 /// Where metrics are served. Only the user sets these, even in a trusted workspace: a

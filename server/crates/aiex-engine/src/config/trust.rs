@@ -239,8 +239,9 @@ pub fn workspace_may_set(path: &str) -> bool {
 
 /// Keys nobody but the user sets, even in a trusted workspace: the audit, where the team's
 /// state lives and what it may spend (a repository must not point every editor at its own
-/// Redis), and telemetry (a repository must not open a port on the developer's machine).
-const USER_ONLY_ALWAYS: &[&str] = &["audit", "team", "telemetry"];
+/// Redis), telemetry (a repository must not open a port on the developer's machine), and how
+/// long conversations are kept (a repository must not keep them forever, nor delete them).
+const USER_ONLY_ALWAYS: &[&str] = &["audit", "team", "telemetry", "sessions"];
 
 /// Whether only the user may set the key at the dotted `path`, even in a trusted workspace:
 /// for the configuration reference.

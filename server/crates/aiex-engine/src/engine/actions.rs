@@ -493,7 +493,7 @@ impl Engine {
     /// An edit as the project's `mix format` writes it (its `.formatter.exs`), when the
     /// project is a Mix project and `mix` is there; as the model wrote it when mix refuses it
     /// (the edit parsed already) or is missing.
-    async fn formatted(&self, mut edit: FileEdit) -> FileEdit {
+    pub(super) async fn formatted(&self, mut edit: FileEdit) -> FileEdit {
         let Some(root) = edit
             .key
             .path()
@@ -521,7 +521,7 @@ impl Engine {
     /// Whether generated tests may be run here: `Ok` to run, or why not. Running `mix test`
     /// runs the project's code, so a workspace the user has not trusted (`aiex trust`) never
     /// gets it run by the editor; the command line runs it when the user asks.
-    fn may_run_project_code(&self, run_project_code: RunProjectCode) -> Result<(), String> {
+    pub(super) fn may_run_project_code(&self, run_project_code: RunProjectCode) -> Result<(), String> {
         match run_project_code {
             RunProjectCode::Never => Err("running them was not asked for".to_owned()),
             RunProjectCode::Allowed => Ok(()),

@@ -17,6 +17,7 @@ use crate::llm::{LlmRequest, Message, Prompt, StreamEvent};
 use crate::sessions::{ContextRef, Event, Role, SessionId, SessionStore};
 
 use super::gateway::Outbound;
+use super::mix_runner::RunProjectCode;
 use super::{AiError, Cursor, Engine, FileEdit};
 
 /// Tokens of workspace context a chat prompt may carry.
@@ -45,6 +46,23 @@ pub struct ChatRequest {
     pub selection: Option<(Cursor, Cursor)>,
 }
 
+/// An edit an answer proposes: every file its fenced blocks rewrite (each parses), applied,
+/// checkpointed and undone as one.
+#[derive(Debug, Clone)]
+pub struct ChatProposal {
+    /// Its number within the session.
+    pub id: u32,
+    pub label: String,
+    pub edits: Vec<FileEdit>,
+}
+
+impl ChatProposal {
+    /// The files it changes, as the session log names them.
+    pub fn files(&self) -> Vec<String> {
+        self.edits.iter().map(|e| e.key.to_string()).collect()
+    }
+}
+
 /// What a turn produced.
 #[derive(Debug, Clone)]
 pub struct ChatTurn {
@@ -54,8 +72,8 @@ pub struct ChatTurn {
     pub text: String,
     /// What the model was shown.
     pub context: Vec<ContextRef>,
-    /// Edits the answer proposes (each parses), numbered within the session.
-    pub proposals: Vec<(u32, FileEdit)>,
+    /// The edit the answer proposes, if any (at most one a turn, over all the files it names).
+    pub proposals: Vec<ChatProposal>,
 }
 
 /// Writes `assistant_stopped` when a turn ends before its answer completed (the caller
@@ -98,17 +116,44 @@ impl Engine {
         if let Some(store) = slot.as_ref() {
             return Ok(Arc::clone(store));
         }
-        let path = crate::config::trust::default_data_dir()
-            .ok_or_else(|| {
-                AiError::Io(
-                    "there is no data directory for sessions (set AIEX_DATA_DIR or HOME)"
-                        .to_owned(),
-                )
-            })?
-            .join("sessions.sqlite3");
+        let path = session_database_path().ok_or_else(|| {
+            AiError::Io(
+                "there is no data directory for sessions (set AIEX_DATA_DIR or HOME)".to_owned(),
+            )
+        })?;
         let store = Arc::new(SessionStore::open(&path).map_err(store_error)?);
         *slot = Some(Arc::clone(&store));
         Ok(store)
+    }
+
+    /// Whether the session database is there (opened already, or written by an earlier run).
+    pub fn session_database_exists(&self) -> bool {
+        self.sessions.lock().is_some() || session_database_path().is_some_and(|p| p.exists())
+    }
+
+    /// Deletes the sessions and checkpoints the user's `[sessions]` settings no longer keep;
+    /// returns how many of each went. Blocking (SQLite): call it off the message loop.
+    pub fn apply_session_retention(&self) -> Result<(usize, usize), AiError> {
+        let retention = self.config().config.sessions.retention();
+        self.sessions()?.retain(retention).map_err(store_error)
+    }
+
+    /// [`Engine::apply_session_retention`] on a blocking thread, its failure logged.
+    pub fn apply_session_retention_later(&self) {
+        let retention = self.config().config.sessions.retention();
+        let store = match self.sessions() {
+            Ok(store) => store,
+            Err(error) => return tracing::warn!("session retention: {error}"),
+        };
+        tokio::task::spawn_blocking(move || match store.retain(retention) {
+            Ok((0, 0)) => {}
+            Ok((sessions, checkpoints)) => tracing::info!(
+                sessions,
+                checkpoints,
+                "deleted what the session retention no longer keeps"
+            ),
+            Err(error) => tracing::warn!("session retention: {error}"),
+        });
     }
 
     /// Runs one chat turn: `on_delta` gets the answer as it streams. Every event is in the
@@ -133,15 +178,36 @@ impl Engine {
             self.may_send(key)?;
         }
         let store = self.sessions()?;
-        let (session, history) = match request.session {
-            Some(id) => (id, store.session(id).map_err(store_error)?),
+        let session = match request.session {
+            Some(id) => id,
             None => {
                 let title: String = request.message.chars().take(80).collect();
                 let id = store.create(title.trim()).map_err(store_error)?;
-                (id, store.session(id).map_err(store_error)?)
+                // A new session may take the count past what the user keeps.
+                self.apply_session_retention_later();
+                id
             }
         };
-        let turn = history.next_turn();
+        // The session's state is kept folded in the store: a turn reads only what was written
+        // since the last one, and copies only the messages it sends again.
+        let (turn, earlier_proposals, mut messages) = store
+            .with_session(session, |history| {
+                let earlier: Vec<_> = history
+                    .messages
+                    .iter()
+                    .filter(|m| !m.text.is_empty())
+                    .collect();
+                let messages: Vec<Message> = earlier
+                    [earlier.len().saturating_sub(HISTORY_MESSAGES)..]
+                    .iter()
+                    .map(|m| match m.role {
+                        Role::User => Message::user(m.text.clone()),
+                        Role::Assistant => Message::assistant(m.text.clone()),
+                    })
+                    .collect();
+                (history.next_turn(), history.proposals.len(), messages)
+            })
+            .map_err(store_error)?;
         store
             .append(
                 session,
@@ -163,18 +229,6 @@ impl Engine {
             )
             .map_err(store_error)?;
 
-        let earlier: Vec<_> = history
-            .messages
-            .iter()
-            .filter(|m| !m.text.is_empty())
-            .collect();
-        let mut messages: Vec<Message> = earlier[earlier.len().saturating_sub(HISTORY_MESSAGES)..]
-            .iter()
-            .map(|m| match m.role {
-                Role::User => Message::user(m.text.clone()),
-                Role::Assistant => Message::assistant(m.text.clone()),
-            })
-            .collect();
         let question = if gathered.text.is_empty() {
             request.message.clone()
         } else {
@@ -241,21 +295,24 @@ impl Engine {
         open.stopped = None;
 
         let mut proposals = Vec::new();
-        let mut next = u32::try_from(history.proposals.len()).unwrap_or(u32::MAX);
-        for edit in self.proposed_edits(&text).await {
-            next += 1;
-            let files = vec![edit.key.to_string()];
+        let edits = self.proposed_edits(&text).await;
+        if !edits.is_empty() {
+            let proposal = ChatProposal {
+                id: u32::try_from(earlier_proposals).unwrap_or(u32::MAX - 1) + 1,
+                label: proposal_label(&edits),
+                edits,
+            };
             store
                 .append(
                     session,
                     &Event::EditProposed {
                         turn,
-                        proposal: next,
-                        files,
+                        proposal: proposal.id,
+                        files: proposal.files(),
                     },
                 )
                 .map_err(store_error)?;
-            proposals.push((next, edit));
+            proposals.push(proposal);
         }
         Ok(ChatTurn {
             session,
@@ -454,9 +511,12 @@ impl Engine {
     }
 
     /// The edits an answer proposes: fenced blocks tagged `path=...` naming a file of the
-    /// workspace the gate admits, each the file's whole new text, kept only if it parses.
+    /// workspace the gate admits, each the file's whole new text. All of them or none: a
+    /// proposal with a block that does not parse is dropped whole (its other files would
+    /// likely not work without it). In a workspace the user trusted, each file is then
+    /// written as the project's `mix format` writes it, like the edits of code actions.
     async fn proposed_edits(&self, answer: &str) -> Vec<FileEdit> {
-        let mut edits = Vec::new();
+        let mut edits: Vec<FileEdit> = Vec::new();
         for (path, new_text) in fenced_files(answer) {
             let Some(candidate) = self
                 .roots()
@@ -469,9 +529,12 @@ impl Engine {
             let Ok(admitted) = self.gate().admit(&candidate) else {
                 continue;
             };
-            if admitted.root.is_none() || !parses(&new_text) {
-                tracing::info!(path, "a proposed edit that does not parse was dropped");
+            if admitted.root.is_none() {
                 continue;
+            }
+            if !parses(&new_text) {
+                tracing::info!(path, "a proposed edit with a file that does not parse was dropped");
+                return Vec::new();
             }
             let key = DocumentKey::file(&admitted.absolute);
             let (base, version) = match self.open_text(&key) {
@@ -481,9 +544,8 @@ impl Engine {
                     Err(_) => continue,
                 },
             };
-            if base == new_text.as_str() {
-                continue;
-            }
+            // A file named twice: the last block wins.
+            edits.retain(|e| e.key != key);
             edits.push(FileEdit {
                 range: ByteRange {
                     start: 0,
@@ -497,7 +559,28 @@ impl Engine {
                 label: format!("Aiex chat: rewrite {path}"),
             });
         }
+        if self.may_run_project_code(RunProjectCode::IfTrusted).is_ok() {
+            let mut formatted = Vec::with_capacity(edits.len());
+            for edit in edits {
+                formatted.push(self.formatted(edit).await);
+            }
+            edits = formatted;
+        }
+        edits.retain(|edit| edit.base != edit.new_text.as_str());
         edits
+    }
+}
+
+/// Where the user's session database is: under the data directory, never a workspace.
+fn session_database_path() -> Option<PathBuf> {
+    Some(crate::config::trust::default_data_dir()?.join("sessions.sqlite3"))
+}
+
+/// What a proposal is called: the one file it rewrites, or how many.
+fn proposal_label(edits: &[FileEdit]) -> String {
+    match edits {
+        [one] => one.label.clone(),
+        many => format!("Aiex chat: rewrite {} files", many.len()),
     }
 }
 

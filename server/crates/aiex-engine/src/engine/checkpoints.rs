@@ -28,12 +28,21 @@ impl AiEditFile {
     }
 }
 
-/// A checkpoint taken before an edit of one file, with what the edit will leave there.
+/// A checkpoint taken before an AI edit, with what the edit will leave in each file.
 #[derive(Debug, Clone)]
 pub struct PendingCheckpoint {
     pub id: i64,
-    pub path: PathBuf,
-    pub after: String,
+    /// Each file's absolute path and its text after the edit.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// What changed in one file of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointDiff {
+    /// The file's absolute path.
+    pub path: String,
+    /// A unified diff (empty when the file is the same).
+    pub diff: String,
 }
 
 fn store_error(error: impl std::fmt::Display) -> AiError {
@@ -74,27 +83,64 @@ impl Engine {
         session: Option<SessionId>,
         edit: &FileEdit,
     ) -> Result<Option<PendingCheckpoint>, AiError> {
-        let Some(file) = AiEditFile::of_edit(edit) else {
-            // An unsaved buffer: there is no file to restore; the editor's undo covers it.
+        self.checkpoint_edits(session, &edit.label, std::slice::from_ref(edit))
+    }
+
+    /// Records the files an edit of several changes (a chat proposal) in one checkpoint, so
+    /// one restore undoes all of it. `None` when no edit is of a file (unsaved buffers: the
+    /// editor's undo covers them).
+    pub fn checkpoint_edits(
+        &self,
+        session: Option<SessionId>,
+        name: &str,
+        edits: &[FileEdit],
+    ) -> Result<Option<PendingCheckpoint>, AiError> {
+        let mut files = Vec::new();
+        let mut afters = Vec::new();
+        for edit in edits {
+            let Some(file) = AiEditFile::of_edit(edit) else {
+                continue;
+            };
+            let mut after = edit.base.clone();
+            let start = after.byte_to_char(edit.range.start);
+            let end = after.byte_to_char(edit.range.end);
+            after.remove(start..end);
+            after.insert(start, &edit.new_text);
+            afters.push((file.path.clone(), after.to_string()));
+            files.push(file);
+        }
+        if files.is_empty() {
             return Ok(None);
+        }
+        let id = self.checkpoint_before_ai_edit(session, name, &files)?;
+        Ok(Some(PendingCheckpoint { id, files: afters }))
+    }
+
+    /// Records that `path`, absent now, is about to be created by an AI edit (Generate tests):
+    /// restoring the checkpoint removes it again.
+    pub fn checkpoint_file_creation(
+        &self,
+        name: &str,
+        path: &Path,
+        text: &str,
+    ) -> Result<PendingCheckpoint, AiError> {
+        let file = AiEditFile {
+            path: path.to_path_buf(),
+            before: None,
         };
-        let id =
-            self.checkpoint_before_ai_edit(session, &edit.label, std::slice::from_ref(&file))?;
-        let mut after = edit.base.clone();
-        let start = after.byte_to_char(edit.range.start);
-        let end = after.byte_to_char(edit.range.end);
-        after.remove(start..end);
-        after.insert(start, &edit.new_text);
-        Ok(Some(PendingCheckpoint {
+        let id = self.checkpoint_before_ai_edit(None, name, &[file])?;
+        Ok(PendingCheckpoint {
             id,
-            path: file.path,
-            after: after.to_string(),
-        }))
+            files: vec![(path.to_path_buf(), text.to_owned())],
+        })
     }
 
     /// Notes that the edit after `pending` was applied.
     pub fn note_edit_applied(&self, pending: &PendingCheckpoint) -> Result<(), AiError> {
-        self.note_ai_edit_applied(pending.id, &pending.path, &pending.after)
+        for (path, after) in &pending.files {
+            self.note_ai_edit_applied(pending.id, path, after)?;
+        }
+        Ok(())
     }
 
     /// Notes what the edit after `checkpoint` left in `path` (restores check it is still there).
@@ -124,6 +170,53 @@ impl Engine {
         self.sessions()?
             .restore_plan(checkpoint, |path| self.current_text(Path::new(path)), force)
             .map_err(|error| AiError::NotApplicable(error.to_string()))
+    }
+
+    /// What changed in each file of `checkpoint` since it was taken (`against: None`: the file
+    /// now, the editor's text when open), or between it and checkpoint `against` (the files
+    /// both recorded): one unified diff per file, empty when nothing changed.
+    pub fn checkpoint_diff(
+        &self,
+        checkpoint: i64,
+        against: Option<i64>,
+    ) -> Result<Vec<CheckpointDiff>, AiError> {
+        let store = self.sessions()?;
+        let checkpoints = store.checkpoints().map_err(store_error)?;
+        let find = |id: i64| {
+            checkpoints
+                .iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| AiError::NotApplicable(format!("there is no checkpoint {id}")))
+        };
+        let files = &find(checkpoint)?.files;
+        let other = against.map(find).transpose()?;
+        let mut diffs = Vec::with_capacity(files.len());
+        for file in files {
+            let (text, name) = match other {
+                None => (
+                    self.current_text(Path::new(&file.path)).unwrap_or_default(),
+                    "now".to_owned(),
+                ),
+                Some(other) => {
+                    if !other.files.iter().any(|f| f.path == file.path) {
+                        continue;
+                    }
+                    let text = store
+                        .checkpoint_text(other.id, &file.path)
+                        .map_err(store_error)?
+                        .unwrap_or_default();
+                    (text, format!("checkpoint {}", other.id))
+                }
+            };
+            let diff = store
+                .compare_with(checkpoint, &file.path, &text, &name)
+                .map_err(store_error)?;
+            diffs.push(CheckpointDiff {
+                path: file.path.clone(),
+                diff,
+            });
+        }
+        Ok(diffs)
     }
 
     /// The newest checkpoint: the one `aiex.undoLastAiEdit` restores.

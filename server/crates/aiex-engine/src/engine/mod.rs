@@ -43,8 +43,8 @@ use crate::llm::{LlmOptions, ProviderChain, Providers};
 
 pub use actions::{ActionKind, ActionOutcome, ActionRequest, FileEdit, GeneratedTests};
 pub use audit::AuditLog;
-pub use chat::{ChatRequest, ChatTurn};
-pub use checkpoints::{AiEditFile, PendingCheckpoint};
+pub use chat::{ChatProposal, ChatRequest, ChatTurn};
+pub use checkpoints::{AiEditFile, CheckpointDiff, PendingCheckpoint};
 pub use completion::{CompletionOptions, CompletionOutcome, Suggestion};
 pub use error::AiError;
 pub use explain::HoverExplanation;
