@@ -96,6 +96,49 @@ defmodule Aiex do
   end
 
   @doc """
+  Runs `aiex` with `args` (which ask for `--format json-lines`) and passes each event it
+  prints to `on_event` as it arrives, decoded (`%{"event" => "delta", "text" => ...}` while
+  the model writes, then `%{"event" => "result", ...}`). Returns what `stream/2` returns.
+
+  ## Examples
+
+      Aiex.events(["explain", "MyApp.Accounts", "--format", "json-lines"], &IO.inspect/1)
+      #=> 0
+
+  """
+  @spec events([String.t()], (map -> any)) :: non_neg_integer | {:error, :not_found}
+  def events(args, on_event) when is_list(args) and is_function(on_event, 1) do
+    with {:ok, path} <- binary() do
+      port =
+        Port.open({:spawn_executable, path}, [
+          :binary,
+          :exit_status,
+          :use_stdio,
+          {:line, 65_536},
+          args: args,
+          cd: File.cwd!()
+        ])
+
+      receive_lines(port, on_event, [])
+    end
+  end
+
+  defp receive_lines(port, on_event, partial) do
+    receive do
+      {^port, {:data, {:noeol, piece}}} ->
+        receive_lines(port, on_event, [partial | piece])
+
+      {^port, {:data, {:eol, piece}}} ->
+        line = IO.iodata_to_binary([partial | piece])
+        if String.trim(line) != "", do: on_event.(Aiex.JSON.decode!(line))
+        receive_lines(port, on_event, [])
+
+      {^port, {:exit_status, status}} ->
+        status
+    end
+  end
+
+  @doc """
   Runs `aiex` with `args` (which ask for `--format json`) and decodes its output.
 
   Returns `{:ok, term}`, `{:error, {:exit, status}}` when the command failed (it has said

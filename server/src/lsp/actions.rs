@@ -288,6 +288,8 @@ pub async fn run(
         // The editor runs generated tests only in a workspace the user trusted: opening a
         // cloned repository and asking for tests must not run its code.
         run_project_code: crate::engine::RunProjectCode::IfTrusted,
+        // `features.actions.repair_tests` decides for the editor.
+        repair_tests: false,
     };
     let outcome = state.engine().action(request).await.map_err(to_lsp)?;
     match outcome {

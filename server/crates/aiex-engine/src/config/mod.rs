@@ -266,6 +266,11 @@ pub struct ActionsConfig {
     /// the one adding fewest findings of the built-in checks, and offers the others as code
     /// actions ("use alternative 2 of 3") on the edited function.
     pub candidates: usize,
+    /// Whether "Generate ExUnit tests", when its tests are run and some fail, sends the failing
+    /// tests with `mix test`'s output back to the model once and keeps the repaired tests that
+    /// then pass (one more request; `aiex tests --repair` and `mix aiex.gen.test --repair` ask
+    /// for it whatever this says).
+    pub repair_tests: bool,
 }
 
 impl Default for ActionsConfig {
@@ -274,6 +279,7 @@ impl Default for ActionsConfig {
             enabled: true,
             providers: Vec::new(),
             candidates: 1,
+            repair_tests: false,
         }
     }
 }
