@@ -30,6 +30,14 @@ pub enum Reply {
         recording: Recording,
         delay: Duration,
     },
+    /// Sends the headers and the first `first` bytes of the body, then the rest only once
+    /// `release` is notified: a stream a test holds open until it has seen its beginning
+    /// arrive at the far end.
+    Held {
+        recording: Recording,
+        first: usize,
+        release: Arc<Notify>,
+    },
     /// Reads the request and never answers (until the client goes away).
     Silence,
     /// Sends an endless SSE stream of OpenAI chunks, `piece` bytes of text each.
@@ -228,6 +236,14 @@ async fn serve_connection(mut socket: TcpStream, state: Arc<State>) {
                 let pieces = vec![recording.body.as_slice()];
                 send_chunked(&mut socket, &state, &recording, pieces, Duration::ZERO).await
             }
+            Reply::Held {
+                recording,
+                first,
+                release,
+            } => {
+                let (head_part, rest) = recording.body.split_at(first.min(recording.body.len()));
+                send_chunked_held(&mut socket, &state, &recording, head_part, rest, &release).await
+            }
             Reply::CutAfter { recording, bytes } => {
                 let cut = &recording.body[..bytes.min(recording.body.len())];
                 let _ =
@@ -299,6 +315,33 @@ async fn write_chunk(socket: &mut TcpStream, data: &[u8]) -> bool {
     bytes.extend_from_slice(data);
     bytes.extend_from_slice(b"\r\n");
     socket.write_all(&bytes).await.is_ok()
+}
+
+/// A chunked body in two pieces, the second sent once `release` is notified.
+async fn send_chunked_held(
+    socket: &mut TcpStream,
+    state: &State,
+    recording: &Recording,
+    first: &[u8],
+    rest: &[u8],
+    release: &Notify,
+) -> bool {
+    if socket
+        .write_all(head(recording, None).as_bytes())
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    if !first.is_empty() && !write_chunk(socket, first).await {
+        return false;
+    }
+    release.notified().await;
+    if !rest.is_empty() && !write_chunk(socket, rest).await {
+        mark_closed(state);
+        return false;
+    }
+    socket.write_all(b"0\r\n\r\n").await.is_ok()
 }
 
 /// Sends the body in chunked encoding, one HTTP chunk per piece, watching for the client closing

@@ -1015,6 +1015,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_tests_prompt_asks_for_properties_only_with_stream_data_and_doctests_only_with_iex_examples(
+    ) {
+        let project = tempfile::tempdir().expect("tempdir");
+        let documented = "@doc \"\"\"\n    iex> Cart.total([1])\n    1\n\"\"\"\ndef total(items), do: Enum.sum(items)";
+        std::fs::write(project.path().join("mix.exs"), "defp deps, do: []").expect("write");
+        assert_eq!(test_style_hint(project.path(), documented, false), "");
+        let doctest = test_style_hint(project.path(), documented, true);
+        assert!(doctest.contains("`doctest`"), "{doctest}");
+        assert!(!doctest.contains("StreamData"), "{doctest}");
+        assert_eq!(
+            test_style_hint(
+                project.path(),
+                "def total(items), do: Enum.sum(items)",
+                true
+            ),
+            "",
+            "a @doc without examples has no doctest"
+        );
+        std::fs::write(
+            project.path().join("mix.exs"),
+            "defp deps, do: [{:stream_data, \"~> 1.0\", only: :test}]",
+        )
+        .expect("write");
+        let both = test_style_hint(project.path(), documented, true);
+        assert!(
+            both.contains("`property`") && both.contains("`doctest`"),
+            "{both}"
+        );
+    }
+
+    #[test]
     fn a_new_test_file_defines_its_test_module_alone() {
         let own = "defmodule CartTest do\n  use ExUnit.Case\nend\n";
         assert!(only_the_test_module(own, "CartTest").is_ok());
