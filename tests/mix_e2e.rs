@@ -67,6 +67,18 @@ impl Project {
         command.output().expect("run mix")
     }
 
+    /// `aiex ARGS` in the project, not started yet.
+    fn aiex_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aiex"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("AIEX_DATA_DIR", self.dir.path().join("data"))
+            .env("AIEX_CACHE_DIR", self.dir.path().join("cache"));
+        command
+    }
+
     /// `mix ARGS` in the project, not started yet.
     fn mix_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("mix");
@@ -82,6 +94,12 @@ impl Project {
         command
     }
 }
+
+/// Tests of `register/1` as a model writes them: the first passes, the second fails.
+const ONE_PASSING_ONE_FAILING: &str = "```elixir\ndescribe \"register/1 with bad attrs\" do\n  test \"rejects attrs without an email\" do\n    assert {:error, :invalid_email} = SampleApp.Accounts.register(%{name: \"Ann\"})\n  end\n\n  test \"accepts anything\" do\n    assert SampleApp.Accounts.register(%{}) == :ok\n  end\nend\n```\n";
+
+/// A test of `SampleApp.Repo.insert/1` that passes.
+const PASSING_INSERT_TEST: &str = "```elixir\ndescribe \"insert/1\" do\n  test \"returns the record\" do\n    assert {:ok, %{a: 1}} = SampleApp.Repo.insert(%{a: 1})\n  end\nend\n```\n";
 
 /// The prompt of the last request the fake received, as JSON text.
 fn last_prompt(fake: &Fake) -> String {
@@ -157,12 +175,8 @@ fn each_task_drives_the_binary() {
         "the signature: {prompt}"
     );
     // The command line alone cannot see Elixir's modules: it says where to ask.
-    let alone = Command::new(env!("CARGO_BIN_EXE_aiex"))
-        .args(["explain", "Enum.map/2"])
-        .current_dir(project.root())
-        .env("XDG_CONFIG_HOME", project.dir.path().join("config"))
-        .env("AIEX_DATA_DIR", project.dir.path().join("data"))
-        .env("AIEX_CACHE_DIR", project.dir.path().join("cache"))
+    let alone = project
+        .aiex_command(&["explain", "Enum.map/2"])
         .output()
         .expect("run aiex");
     let (_, stderr) = text(&alone);
@@ -202,9 +216,10 @@ fn gen_test_keeps_the_passing_test_only() {
         return;
     }
     let fake = Fake::start();
-    let answer = "```elixir\ndescribe \"register/1 with bad attrs\" do\n  test \"rejects attrs without an email\" do\n    assert {:error, :invalid_email} = SampleApp.Accounts.register(%{name: \"Ann\"})\n  end\n\n  test \"accepts anything\" do\n    assert SampleApp.Accounts.register(%{}) == :ok\n  end\nend\n```\n";
-    fake.server
-        .on("/api/chat", vec![Reply::Recorded(ollama_chat(answer))]);
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat(ONE_PASSING_ONE_FAILING))],
+    );
     let project = Project::new(&fake.server.url());
     let output = project.mix(&[
         "aiex.gen.test",
@@ -437,12 +452,11 @@ fn gen_test_repair_keeps_the_repaired_test_that_passes() {
         return;
     }
     let fake = Fake::start();
-    let answer = "```elixir\ndescribe \"register/1 with bad attrs\" do\n  test \"rejects attrs without an email\" do\n    assert {:error, :invalid_email} = SampleApp.Accounts.register(%{name: \"Ann\"})\n  end\n\n  test \"accepts anything\" do\n    assert SampleApp.Accounts.register(%{}) == :ok\n  end\nend\n```\n";
     let repaired = "```elixir\ntest \"refuses an empty map\" do\n  assert SampleApp.Accounts.register(%{}) == {:error, :invalid_email}\nend\n```\n";
     fake.server.on(
         "/api/chat",
         vec![
-            Reply::Recorded(ollama_chat(answer)),
+            Reply::Recorded(ollama_chat(ONE_PASSING_ONE_FAILING)),
             Reply::Recorded(ollama_chat(repaired)),
         ],
     );
@@ -484,26 +498,23 @@ fn gen_test_repair_keeps_the_repaired_test_that_passes() {
 #[test]
 fn tests_without_mix_on_path_say_they_were_not_run() {
     let fake = Fake::start();
-    let answer = "```elixir\ndescribe \"insert/1\" do\n  test \"returns the record\" do\n    assert {:ok, %{a: 1}} = SampleApp.Repo.insert(%{a: 1})\n  end\nend\n```\n";
-    fake.server
-        .on("/api/chat", vec![Reply::Recorded(ollama_chat(answer))]);
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat(PASSING_INSERT_TEST))],
+    );
     let project = Project::new(&fake.server.url());
     std::fs::remove_file(project.root().join("test/sample_app/accounts_test.exs")).ok();
     let no_mix = project.dir.path().join("no-mix-bin");
     std::fs::create_dir_all(&no_mix).expect("mkdir");
-    let output = Command::new(env!("CARGO_BIN_EXE_aiex"))
-        .args([
+    let output = project
+        .aiex_command(&[
             "tests",
             "lib/sample_app/repo.ex",
             "--run",
             "--format",
             "json",
         ])
-        .current_dir(project.root())
         .env("PATH", &no_mix)
-        .env("XDG_CONFIG_HOME", project.dir.path().join("config"))
-        .env("AIEX_DATA_DIR", project.dir.path().join("data"))
-        .env("AIEX_CACHE_DIR", project.dir.path().join("cache"))
         .output()
         .expect("run aiex");
     let (stdout, stderr) = text(&output);
@@ -550,20 +561,12 @@ fn tests_run_without_asking_only_in_a_trusted_workspace() {
         return;
     }
     let fake = Fake::start();
-    let answer = "```elixir\ndescribe \"insert/1\" do\n  test \"returns the record\" do\n    assert {:ok, %{a: 1}} = SampleApp.Repo.insert(%{a: 1})\n  end\nend\n```\n";
-    fake.server
-        .on("/api/chat", vec![Reply::Recorded(ollama_chat(answer))]);
+    fake.server.on(
+        "/api/chat",
+        vec![Reply::Recorded(ollama_chat(PASSING_INSERT_TEST))],
+    );
     let project = Project::new(&fake.server.url());
-    let aiex = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_aiex"))
-            .args(args)
-            .current_dir(project.root())
-            .env("XDG_CONFIG_HOME", project.dir.path().join("config"))
-            .env("AIEX_DATA_DIR", project.dir.path().join("data"))
-            .env("AIEX_CACHE_DIR", project.dir.path().join("cache"))
-            .output()
-            .expect("run aiex")
-    };
+    let aiex = |args: &[&str]| project.aiex_command(args).output().expect("run aiex");
     let untrusted = aiex(&["tests", "lib/sample_app/repo.ex", "--format", "json"]);
     let (stdout, stderr) = text(&untrusted);
     assert!(untrusted.status.success(), "{stderr}");
@@ -600,13 +603,12 @@ fn a_trusted_workspace_gets_generated_tests_run_and_ai_edits_formatted_by_the_pr
         return;
     }
     let fake = Fake::start();
-    let tests = "```elixir\ndescribe \"register/1 with bad attrs\" do\n  test \"rejects attrs without an email\" do\n    assert {:error, :invalid_email} = SampleApp.Accounts.register(%{name: \"Ann\"})\n  end\n\n  test \"accepts anything\" do\n    assert SampleApp.Accounts.register(%{}) == :ok\n  end\nend\n```\n";
     let long_line = "def register(attrs), do: SampleApp.Accounts.Registration.register_with_defaults(attrs, [:notify, :audit])";
     let refactor = format!("```elixir\n{long_line}\n```\n");
     fake.server.on(
         "/api/chat",
         vec![
-            Reply::Recorded(ollama_chat(tests)),
+            Reply::Recorded(ollama_chat(ONE_PASSING_ONE_FAILING)),
             Reply::Recorded(ollama_chat(&refactor)),
         ],
     );

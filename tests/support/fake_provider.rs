@@ -229,12 +229,19 @@ async fn serve_connection(mut socket: TcpStream, state: Arc<State>) {
                 every,
             } => {
                 let pieces: Vec<&[u8]> = recording.body.chunks(piece.max(1)).collect();
-                send_chunked(&mut socket, &state, &recording, pieces, every).await
+                send_chunked(&mut socket, &state, &recording, pieces, Pace::Every(every)).await
             }
             Reply::Delayed { recording, delay } => {
                 tokio::time::sleep(delay).await;
                 let pieces = vec![recording.body.as_slice()];
-                send_chunked(&mut socket, &state, &recording, pieces, Duration::ZERO).await
+                send_chunked(
+                    &mut socket,
+                    &state,
+                    &recording,
+                    pieces,
+                    Pace::Every(Duration::ZERO),
+                )
+                .await
             }
             Reply::Held {
                 recording,
@@ -242,12 +249,26 @@ async fn serve_connection(mut socket: TcpStream, state: Arc<State>) {
                 release,
             } => {
                 let (head_part, rest) = recording.body.split_at(first.min(recording.body.len()));
-                send_chunked_held(&mut socket, &state, &recording, head_part, rest, &release).await
+                let pieces = vec![head_part, rest];
+                send_chunked(
+                    &mut socket,
+                    &state,
+                    &recording,
+                    pieces,
+                    Pace::HeldAfterFirst(&release),
+                )
+                .await
             }
             Reply::CutAfter { recording, bytes } => {
                 let cut = &recording.body[..bytes.min(recording.body.len())];
-                let _ =
-                    send_chunked(&mut socket, &state, &recording, vec![cut], Duration::ZERO).await;
+                let _ = send_chunked(
+                    &mut socket,
+                    &state,
+                    &recording,
+                    vec![cut],
+                    Pace::Every(Duration::ZERO),
+                )
+                .await;
                 // Close without the terminating zero-size chunk.
                 false
             }
@@ -317,31 +338,13 @@ async fn write_chunk(socket: &mut TcpStream, data: &[u8]) -> bool {
     socket.write_all(&bytes).await.is_ok()
 }
 
-/// A chunked body in two pieces, the second sent once `release` is notified.
-async fn send_chunked_held(
-    socket: &mut TcpStream,
-    state: &State,
-    recording: &Recording,
-    first: &[u8],
-    rest: &[u8],
-    release: &Notify,
-) -> bool {
-    if socket
-        .write_all(head(recording, None).as_bytes())
-        .await
-        .is_err()
-    {
-        return false;
-    }
-    if !first.is_empty() && !write_chunk(socket, first).await {
-        return false;
-    }
-    release.notified().await;
-    if !rest.is_empty() && !write_chunk(socket, rest).await {
-        mark_closed(state);
-        return false;
-    }
-    socket.write_all(b"0\r\n\r\n").await.is_ok()
+/// When the pieces of a chunked body go out.
+#[derive(Clone, Copy)]
+enum Pace<'a> {
+    /// Each piece `every` after the previous one.
+    Every(Duration),
+    /// The first piece at once, the others once the notify is notified.
+    HeldAfterFirst(&'a Notify),
 }
 
 /// Sends the body in chunked encoding, one HTTP chunk per piece, watching for the client closing
@@ -351,7 +354,7 @@ async fn send_chunked(
     state: &State,
     recording: &Recording,
     pieces: Vec<&[u8]>,
-    every: Duration,
+    pace: Pace<'_>,
 ) -> bool {
     if socket
         .write_all(head(recording, None).as_bytes())
@@ -360,10 +363,19 @@ async fn send_chunked(
     {
         return false;
     }
-    for piece in pieces {
+    for (index, piece) in pieces.into_iter().enumerate() {
         if piece.is_empty() {
             continue;
         }
+        let every = match pace {
+            Pace::Every(every) => every,
+            Pace::HeldAfterFirst(release) => {
+                if index > 0 {
+                    release.notified().await;
+                }
+                Duration::ZERO
+            }
+        };
         if !every.is_zero() {
             let (mut reader, _) = socket.split();
             let mut scratch = [0u8; 64];

@@ -71,16 +71,7 @@ defmodule Aiex do
   @spec stream([String.t()], (binary -> any)) :: non_neg_integer | {:error, :not_found}
   def stream(args, on_output) when is_list(args) and is_function(on_output, 1) do
     with {:ok, path} <- binary() do
-      port =
-        Port.open({:spawn_executable, path}, [
-          :binary,
-          :exit_status,
-          :use_stdio,
-          args: args,
-          cd: File.cwd!()
-        ])
-
-      receive_output(port, on_output)
+      path |> open_port(args, []) |> receive_output(on_output)
     end
   end
 
@@ -109,18 +100,16 @@ defmodule Aiex do
   @spec events([String.t()], (map -> any)) :: non_neg_integer | {:error, :not_found}
   def events(args, on_event) when is_list(args) and is_function(on_event, 1) do
     with {:ok, path} <- binary() do
-      port =
-        Port.open({:spawn_executable, path}, [
-          :binary,
-          :exit_status,
-          :use_stdio,
-          {:line, 65_536},
-          args: args,
-          cd: File.cwd!()
-        ])
-
-      receive_lines(port, on_event, [])
+      path |> open_port(args, [{:line, 65_536}]) |> receive_lines(on_event, [])
     end
+  end
+
+  # The binary in the current directory, its standard output read through the port.
+  defp open_port(path, args, options) do
+    Port.open(
+      {:spawn_executable, path},
+      [:binary, :exit_status, :use_stdio | options] ++ [args: args, cd: File.cwd!()]
+    )
   end
 
   defp receive_lines(port, on_event, partial) do

@@ -909,15 +909,7 @@ impl Engine {
             only_the_test_module(&content, &format!("{module}Test"))?;
         }
         let verdict = match may_run {
-            Err(reason) => TestsVerdict {
-                text: content,
-                kept: 0,
-                dropped: 0,
-                not_run: Some(reason),
-                run_failed: None,
-                failed: None,
-                repaired: 0,
-            },
+            Err(reason) => TestsVerdict::not_run(content, reason),
             Ok(()) => {
                 let root = tests.root.clone();
                 // `mix test` blocks for seconds: off the async workers.

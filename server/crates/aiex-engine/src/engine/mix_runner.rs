@@ -116,6 +116,19 @@ pub struct FailedTests {
 }
 
 impl TestsVerdict {
+    /// Tests that were not run, and why: `text` is the test file as written.
+    pub fn not_run(text: String, reason: String) -> Self {
+        Self {
+            text,
+            kept: 0,
+            dropped: 0,
+            not_run: Some(reason),
+            run_failed: None,
+            failed: None,
+            repaired: 0,
+        }
+    }
+
     /// One line for the user: how many tests were kept, or why none were run.
     pub fn summary(&self) -> String {
         match &self.not_run {
@@ -171,15 +184,7 @@ pub fn keep_passing_tests(
     let theirs: Vec<String> = existing
         .map(|e| test_blocks(e).into_iter().map(|b| b.name).collect())
         .unwrap_or_default();
-    let not_run = |reason: String| TestsVerdict {
-        text: text.to_owned(),
-        kept: 0,
-        dropped: 0,
-        not_run: Some(reason),
-        run_failed: None,
-        failed: None,
-        repaired: 0,
-    };
+    let not_run = |reason: String| TestsVerdict::not_run(text.to_owned(), reason);
     let Some(mix) = find_mix() else {
         return not_run("mix is not on PATH".to_owned());
     };
