@@ -2,6 +2,9 @@ defmodule Aiex.MixProject do
   use Mix.Project
 
   @version "0.1.0"
+  # The repository's address as the other packages give it (editors/vscode/package.json),
+  # until it is published.
+  @source_url "https://example.invalid/aiex"
 
   def project do
     [
@@ -11,7 +14,12 @@ defmodule Aiex.MixProject do
       start_permanent: false,
       deps: [],
       description: "Mix tasks and IEx helpers for Aiex, the AI assistant for Elixir",
-      package: [licenses: ["MIT"], links: %{}],
+      package: [
+        licenses: ["MIT"],
+        links: %{"Repository" => @source_url},
+        files: ~w(lib mix.exs README.md LICENSE)
+      ],
+      source_url: @source_url,
       docs: [main: "Aiex"]
     ]
   end

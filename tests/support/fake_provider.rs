@@ -30,6 +30,14 @@ pub enum Reply {
         recording: Recording,
         delay: Duration,
     },
+    /// Sends the headers and the first `first` bytes of the body, then the rest only once
+    /// `release` is notified: a stream a test holds open until it has seen its beginning
+    /// arrive at the far end.
+    Held {
+        recording: Recording,
+        first: usize,
+        release: Arc<Notify>,
+    },
     /// Reads the request and never answers (until the client goes away).
     Silence,
     /// Sends an endless SSE stream of OpenAI chunks, `piece` bytes of text each.
@@ -228,17 +236,46 @@ async fn serve_connection(mut socket: TcpStream, state: Arc<State>) {
                 every,
             } => {
                 let pieces: Vec<&[u8]> = recording.body.chunks(piece.max(1)).collect();
-                send_chunked(&mut socket, &state, &recording, pieces, every).await
+                send_chunked(&mut socket, &state, &recording, pieces, Pace::Every(every)).await
             }
             Reply::Delayed { recording, delay } => {
                 tokio::time::sleep(delay).await;
                 let pieces = vec![recording.body.as_slice()];
-                send_chunked(&mut socket, &state, &recording, pieces, Duration::ZERO).await
+                send_chunked(
+                    &mut socket,
+                    &state,
+                    &recording,
+                    pieces,
+                    Pace::Every(Duration::ZERO),
+                )
+                .await
+            }
+            Reply::Held {
+                recording,
+                first,
+                release,
+            } => {
+                let (head_part, rest) = recording.body.split_at(first.min(recording.body.len()));
+                let pieces = vec![head_part, rest];
+                send_chunked(
+                    &mut socket,
+                    &state,
+                    &recording,
+                    pieces,
+                    Pace::HeldAfterFirst(&release),
+                )
+                .await
             }
             Reply::CutAfter { recording, bytes } => {
                 let cut = &recording.body[..bytes.min(recording.body.len())];
-                let _ =
-                    send_chunked(&mut socket, &state, &recording, vec![cut], Duration::ZERO).await;
+                let _ = send_chunked(
+                    &mut socket,
+                    &state,
+                    &recording,
+                    vec![cut],
+                    Pace::Every(Duration::ZERO),
+                )
+                .await;
                 // Close without the terminating zero-size chunk.
                 false
             }
@@ -334,6 +371,15 @@ async fn write_chunk(socket: &mut TcpStream, data: &[u8]) -> bool {
     socket.write_all(&bytes).await.is_ok()
 }
 
+/// When the pieces of a chunked body go out.
+#[derive(Clone, Copy)]
+enum Pace<'a> {
+    /// Each piece `every` after the previous one.
+    Every(Duration),
+    /// The first piece at once, the others once the notify is notified.
+    HeldAfterFirst(&'a Notify),
+}
+
 /// Sends the body in chunked encoding, one HTTP chunk per piece, watching for the client closing
 /// the connection in between. Returns whether the connection can be reused.
 async fn send_chunked(
@@ -341,7 +387,7 @@ async fn send_chunked(
     state: &State,
     recording: &Recording,
     pieces: Vec<&[u8]>,
-    every: Duration,
+    pace: Pace<'_>,
 ) -> bool {
     if socket
         .write_all(head(recording, None).as_bytes())
@@ -350,10 +396,19 @@ async fn send_chunked(
     {
         return false;
     }
-    for piece in pieces {
+    for (index, piece) in pieces.into_iter().enumerate() {
         if piece.is_empty() {
             continue;
         }
+        let every = match pace {
+            Pace::Every(every) => every,
+            Pace::HeldAfterFirst(release) => {
+                if index > 0 {
+                    release.notified().await;
+                }
+                Duration::ZERO
+            }
+        };
         if !every.is_zero() {
             let (mut reader, _) = socket.split();
             let mut scratch = [0u8; 64];

@@ -71,16 +71,7 @@ defmodule Aiex do
   @spec stream([String.t()], (binary -> any)) :: non_neg_integer | {:error, :not_found}
   def stream(args, on_output) when is_list(args) and is_function(on_output, 1) do
     with {:ok, path} <- binary() do
-      port =
-        Port.open({:spawn_executable, path}, [
-          :binary,
-          :exit_status,
-          :use_stdio,
-          args: args,
-          cd: File.cwd!()
-        ])
-
-      receive_output(port, on_output)
+      path |> open_port(args, []) |> receive_output(on_output)
     end
   end
 
@@ -89,6 +80,47 @@ defmodule Aiex do
       {^port, {:data, data}} ->
         on_output.(data)
         receive_output(port, on_output)
+
+      {^port, {:exit_status, status}} ->
+        status
+    end
+  end
+
+  @doc """
+  Runs `aiex` with `args` (which ask for `--format json-lines`) and passes each event it
+  prints to `on_event` as it arrives, decoded (`%{"event" => "delta", "text" => ...}` while
+  the model writes, then `%{"event" => "result", ...}`). Returns what `stream/2` returns.
+
+  ## Examples
+
+      Aiex.events(["explain", "MyApp.Accounts", "--format", "json-lines"], &IO.inspect/1)
+      #=> 0
+
+  """
+  @spec events([String.t()], (map -> any)) :: non_neg_integer | {:error, :not_found}
+  def events(args, on_event) when is_list(args) and is_function(on_event, 1) do
+    with {:ok, path} <- binary() do
+      path |> open_port(args, [{:line, 65_536}]) |> receive_lines(on_event, [])
+    end
+  end
+
+  # The binary in the current directory, its standard output read through the port.
+  defp open_port(path, args, options) do
+    Port.open(
+      {:spawn_executable, path},
+      [:binary, :exit_status, :use_stdio | options] ++ [args: args, cd: File.cwd!()]
+    )
+  end
+
+  defp receive_lines(port, on_event, partial) do
+    receive do
+      {^port, {:data, {:noeol, piece}}} ->
+        receive_lines(port, on_event, [partial | piece])
+
+      {^port, {:data, {:eol, piece}}} ->
+        line = IO.iodata_to_binary([partial | piece])
+        if String.trim(line) != "", do: on_event.(Aiex.JSON.decode!(line))
+        receive_lines(port, on_event, [])
 
       {^port, {:exit_status, status}} ->
         status

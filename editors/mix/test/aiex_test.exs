@@ -5,6 +5,7 @@ defmodule AiexTest do
   doctest Aiex
   doctest Aiex.JSON
   doctest Aiex.IEx
+  doctest Aiex.Explain
 
   @moduletag :tmp_dir
 
@@ -49,14 +50,30 @@ defmodule AiexTest do
       assert output == "finding in lib\n"
     end
 
-    test "explain asks for JSON and prints the Markdown", %{tmp_dir: dir} do
+    test "explain asks for JSON lines and prints the deltas as they come", %{tmp_dir: dir} do
       fake_binary(dir, ~S"""
-      [ "$1 $2 $3 $4" = "explain Cart.total/1 --format json" ] || exit 9
-      printf '{"title":"Cart.total/1","markdown":"# Cart.total/1\\n\\nSums.\\n"}\n'
+      [ "$1 $2 $3 $4" = "explain Cart.total/1 --format json-lines" ] || exit 9
+      printf '{"event":"delta","text":"# Cart.total/1\\n\\n"}\n'
+      printf '{"event":"delta","text":"Sums"}\n'
+      printf '{"event":"result","title":"Cart.total/1","markdown":"# Cart.total/1\\n\\nSums\\n"}\n'
       """)
 
       output = ExUnit.CaptureIO.capture_io(fn -> Mix.Tasks.Aiex.Explain.run(["Cart.total/1"]) end)
-      assert output == "# Cart.total/1\n\nSums.\n"
+      # The line the deltas left open is ended.
+      assert output == "# Cart.total/1\n\nSums\n"
+    end
+
+    test "a function outside the workspace is described to the binary", %{tmp_dir: dir} do
+      fake_binary(dir, ~S"""
+      [ "$1 $2 $3" = "explain Enum.map/2 --external" ] || exit 9
+      grep -q '"module":"Enum"' "$4" || exit 8
+      grep -q 'Returns a list where each element' "$4" || exit 7
+      printf '{"event":"result","title":"Enum.map/2","markdown":"# Enum.map/2\\n\\nMaps.\\n"}\n'
+      """)
+
+      output = ExUnit.CaptureIO.capture_io(fn -> Mix.Tasks.Aiex.Explain.run(["Enum.map/2"]) end)
+      # Nothing streamed: the result is printed whole.
+      assert output == "# Enum.map/2\n\nMaps.\n"
     end
 
     test "gen.test runs the tests unless --no-run", %{tmp_dir: dir} do

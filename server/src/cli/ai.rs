@@ -3,6 +3,7 @@
 //! workspace is set up as the server sets up an editor's, so the prompt for a place is the
 //! editor's prompt for that place.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -11,8 +12,8 @@ use super::context::{byte_offset, parse_position};
 use super::workspace::{self, FileWorkspace};
 use super::{out, outln};
 use crate::engine::{
-    ActionKind, ActionOutcome, ActionRequest, AiError, CompletionOptions, Cursor, GeneratedTests,
-    IndexCacheUse, RunProjectCode,
+    ActionKind, ActionOutcome, ActionRequest, AiError, CompletionOptions, Cursor, ExternalFunction,
+    GeneratedTests, IndexCacheUse, RunProjectCode,
 };
 
 /// The least time a one-shot completion waits for a model: nobody is typing on, and a model on
@@ -29,13 +30,22 @@ pub struct CompleteArgs {
 /// Arguments of `aiex explain`.
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// The function: `FILE:LINE` (any line of its definition, from 1), `FILE` with
-    /// `--function`, or `Module.fun/arity` (found in the workspace of the current directory).
+    /// What to explain: a function as `FILE:LINE` (any line of its definition, from 1), `FILE`
+    /// with `--function`, or `Module.fun/arity`; or a whole module as `Module` (found in the
+    /// workspace of the current directory).
     pub target: String,
     /// The function of FILE to explain, as `name/arity`.
     #[arg(long, value_name = "NAME/ARITY")]
     pub function: Option<String>,
-    /// Output format: text (the Markdown) or json (`{"title", "markdown"}`).
+    /// A function the workspace does not define, described in a JSON file (`-`: stdin):
+    /// `{"module", "name", "arity", "signatures", "doc", "source"}`. The Mix task and the
+    /// IEx helper write it from the loaded module; the source file is read only if the privacy
+    /// gate admits it.
+    #[arg(long, value_name = "FILE")]
+    pub external: Option<PathBuf>,
+    /// Output format: text (the Markdown, as it streams), json (`{"title", "markdown"}`) or
+    /// json-lines (`{"event": "delta", "text"}` as it streams, then
+    /// `{"event": "result", "title", "markdown"}`).
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
 }
@@ -48,7 +58,9 @@ pub struct DocsArgs {
     /// The function of FILE, as `name/arity`.
     #[arg(long, value_name = "NAME/ARITY")]
     pub function: Option<String>,
-    /// Output format: text (the `@doc`/`@spec` to add) or json (`{"file", "line", "text"}`).
+    /// Output format: text (the `@doc`/`@spec` to add), json (`{"file", "line", "text"}`) or
+    /// json-lines (the model's answer as `{"event": "delta", "text"}` lines as it streams,
+    /// then `{"event": "result", "file", "line", "text"}`).
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
 }
@@ -66,8 +78,14 @@ pub struct TestsArgs {
     /// trusted with `aiex trust`.
     #[arg(long)]
     pub run: bool,
-    /// Output format: text (a summary) or json (`{"path", "created", "kept", "dropped",
-    /// "not_run", "summary"}`).
+    /// When tests ran and some failed: send the failing tests with `mix test`'s report back
+    /// to the model once, and keep the repaired tests that then pass (one more request;
+    /// `features.actions.repair_tests` turns it on for every run).
+    #[arg(long)]
+    pub repair: bool,
+    /// Output format: text (a summary), json (`{"path", "created", "kept", "dropped",
+    /// "repaired", "not_run", "summary"}`) or json-lines (the model's tests as
+    /// `{"event": "delta", "text"}` lines as they stream, then `{"event": "result", ...}`).
     #[arg(long, default_value = "text")]
     pub format: OutputFormat,
 }
@@ -77,8 +95,66 @@ pub struct TestsArgs {
 pub enum OutputFormat {
     /// For people.
     Text,
-    /// One JSON object, for tools (the Mix tasks read it).
+    /// One JSON object, for tools.
     Json,
+    /// One JSON object a line: the model's answer as `delta` events while it streams, then
+    /// the `result` event (the Mix tasks and IEx helpers read it).
+    JsonLines,
+}
+
+/// Prints what a streaming command's format shows of the model's answer as it comes: each
+/// piece as a `delta` line (json-lines), or the text itself when `text_streams` (an
+/// explanation, whose text is the result).
+struct Deltas {
+    format: OutputFormat,
+    text_streams: bool,
+    /// Whether the text printed so far ends a line.
+    at_line_start: bool,
+}
+
+impl Deltas {
+    fn new(format: OutputFormat, text_streams: bool) -> Self {
+        Self {
+            format,
+            text_streams,
+            at_line_start: true,
+        }
+    }
+
+    fn show(&mut self, delta: &str) {
+        // A reader gone away is handled by `write_stdout`; another write error ends nothing.
+        let _ = match self.format {
+            OutputFormat::JsonLines => {
+                outln!("{}", serde_json::json!({ "event": "delta", "text": delta }))
+            }
+            OutputFormat::Text if self.text_streams && !delta.is_empty() => {
+                self.at_line_start = delta.ends_with('\n');
+                out!("{delta}")
+            }
+            _ => Ok(()),
+        };
+    }
+
+    /// Prints the result: `text` in the text format (unless it streamed: then the line is
+    /// ended), else `json` (a `result` event in json-lines).
+    fn finish(&self, text: &str, mut json: serde_json::Value) -> anyhow::Result<()> {
+        match self.format {
+            OutputFormat::Text if self.text_streams => {
+                if !self.at_line_start {
+                    outln!()?;
+                }
+            }
+            OutputFormat::Text => out!("{text}")?,
+            OutputFormat::Json => outln!("{json}")?,
+            OutputFormat::JsonLines => {
+                if let Some(object) = json.as_object_mut() {
+                    object.insert("event".to_owned(), "result".into());
+                }
+                outln!("{json}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs `aiex complete`: prints the suggestion for the cursor.
@@ -130,14 +206,10 @@ fn target_function(target: &str, function: Option<&str>) -> anyhow::Result<Targe
         let (workspace, cursor) = workspace::open_function(&module, &name, arity)?;
         return Ok(TargetFunction { workspace, cursor });
     }
-    let is_module = !target.contains(['/', ':'])
-        && target
-            .split('.')
-            .all(|part| part.starts_with(|c: char| c.is_ascii_uppercase()));
-    if is_module {
+    if is_module_name(target) {
         bail!(
             "`{target}` is a module: name one of its functions, as `{target}.fun/arity` \
-             (explaining a whole module is not supported)"
+             (`aiex explain {target}` explains the whole module)"
         );
     }
     let (path, line) = match target.rsplit_once(':') {
@@ -194,6 +266,14 @@ fn target_function(target: &str, function: Option<&str>) -> anyhow::Result<Targe
     })
 }
 
+/// `Module` or `Module.Nested` (capitalised; a path would not be).
+fn is_module_name(target: &str) -> bool {
+    !target.contains(['/', ':'])
+        && target
+            .split('.')
+            .all(|part| part.starts_with(|c: char| c.is_ascii_uppercase()))
+}
+
 /// `Module.fun/arity` (a module is capitalised; a path would not be).
 fn parse_mfa(target: &str) -> Option<(String, String, usize)> {
     let (qualified, arity) = target.rsplit_once('/')?;
@@ -219,6 +299,7 @@ fn run_action(
         kind,
         instruction: None,
         run_project_code,
+        repair_tests: false,
     };
     Ok((workspace.engine, request))
 }
@@ -233,32 +314,85 @@ fn at_target(target: &str) -> impl Fn(AiError) -> anyhow::Error + '_ {
     }
 }
 
-/// Runs `aiex explain`: prints the explanation of a function.
+/// Runs `aiex explain`: prints the explanation of a function or a module as it streams.
 pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
-    let (engine, request) = run_action(
-        &args.target,
-        args.function.as_deref(),
-        ActionKind::Explain,
-        RunProjectCode::Never,
-    )?;
     let runtime = workspace::runtime()?;
-    if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
-        bail!("{}", notice.trim_start_matches("Aiex: "));
-    }
-    let outcome = runtime
-        .block_on(engine.action(request))
-        .map_err(at_target(&args.target))?;
-    match outcome {
-        ActionOutcome::Explanation { title, markdown } => match args.format {
-            OutputFormat::Text => out!("{markdown}"),
-            OutputFormat::Json => outln!(
-                "{}",
-                serde_json::json!({ "title": title, "markdown": markdown })
-            ),
+    let mut deltas = Deltas::new(args.format, true);
+    let outcome = match &args.external {
+        Some(description) => {
+            let function = external_function(description, &args.target)?;
+            let (engine, _) = workspace::current_engine()?;
+            probe(&runtime, &engine)?;
+            runtime.block_on(engine.explain_external(&function, &mut |d| deltas.show(d)))?
         }
-        .map_err(Into::into),
-        other => bail!("the explanation came back as an edit: {other:?}"),
+        None if args.function.is_none() && is_module_name(&args.target) => {
+            let (engine, _) = workspace::current_engine()?;
+            probe(&runtime, &engine)?;
+            runtime.block_on(engine.explain_module(&args.target, &mut |d| deltas.show(d)))?
+        }
+        None => {
+            let (engine, request) = run_action(
+                &args.target,
+                args.function.as_deref(),
+                ActionKind::Explain,
+                RunProjectCode::Never,
+            )?;
+            probe(&runtime, &engine)?;
+            runtime
+                .block_on(engine.action_streamed(request, &mut |d| deltas.show(d)))
+                .map_err(at_target(&args.target))?
+        }
+    };
+    let ActionOutcome::Explanation { title, markdown } = outcome else {
+        bail!("the explanation came back as an edit: {outcome:?}");
+    };
+    deltas.finish(
+        &markdown,
+        serde_json::json!({ "title": title, "markdown": markdown }),
+    )
+}
+
+/// Stops before asking when no model is there (the implicit local Ollama not running).
+fn probe(runtime: &tokio::runtime::Runtime, engine: &crate::engine::Engine) -> anyhow::Result<()> {
+    match runtime.block_on(engine.probe_implicit_provider()) {
+        Some(notice) => bail!("{}", notice.trim_start_matches("Aiex: ")),
+        None => Ok(()),
     }
+}
+
+/// The `--external` description of a function (a file, or `-` for stdin), which must be the
+/// function named as the target.
+fn external_function(
+    description: &std::path::Path,
+    target: &str,
+) -> anyhow::Result<ExternalFunction> {
+    /// A description is a doc and a few signatures: anything larger is not one.
+    const MAX_DESCRIPTION_BYTES: u64 = 1 << 20;
+    let mut text = String::new();
+    let read = if description == std::path::Path::new("-") {
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(std::io::stdin().lock(), MAX_DESCRIPTION_BYTES),
+            &mut text,
+        )
+    } else {
+        std::fs::File::open(description).and_then(|file| {
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(file, MAX_DESCRIPTION_BYTES),
+                &mut text,
+            )
+        })
+    };
+    read.with_context(|| format!("cannot read {}", description.display()))?;
+    let function: ExternalFunction = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a function's description", description.display()))?;
+    if function.label() != target {
+        bail!(
+            "{} describes {}, not {target}",
+            description.display(),
+            function.label()
+        );
+    }
+    Ok(function)
 }
 
 /// Runs `aiex docs`: prints the `@doc`/`@spec` the model proposes for a function (nothing is
@@ -271,25 +405,20 @@ pub fn docs(args: DocsArgs) -> anyhow::Result<()> {
         RunProjectCode::Never,
     )?;
     let runtime = workspace::runtime()?;
-    if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
-        bail!("{}", notice.trim_start_matches("Aiex: "));
-    }
+    probe(&runtime, &engine)?;
+    let mut deltas = Deltas::new(args.format, false);
     let outcome = runtime
-        .block_on(engine.action(request))
+        .block_on(engine.action_streamed(request, &mut |d| deltas.show(d)))
         .map_err(at_target(&args.target))?;
     let ActionOutcome::Edit(edit) = outcome else {
         bail!("the docs came back as something else: {outcome:?}");
     };
     let line = edit.base.byte_to_line(edit.range.start) + 1;
     let file = edit.key.path().map(|p| p.display().to_string());
-    match args.format {
-        OutputFormat::Text => out!("{}", edit.new_text)?,
-        OutputFormat::Json => outln!(
-            "{}",
-            serde_json::json!({ "file": file, "line": line, "text": edit.new_text })
-        )?,
-    }
-    Ok(())
+    deltas.finish(
+        &edit.new_text,
+        serde_json::json!({ "file": file, "line": line, "text": edit.new_text }),
+    )
 }
 
 /// Runs `aiex tests`: writes tests for a function into its test file (created, or extended),
@@ -300,18 +429,18 @@ pub fn tests(args: TestsArgs) -> anyhow::Result<()> {
     } else {
         RunProjectCode::IfTrusted
     };
-    let (engine, request) = run_action(
+    let (engine, mut request) = run_action(
         &args.target,
         args.function.as_deref(),
         ActionKind::GenerateTests,
         run_project_code,
     )?;
+    request.repair_tests = args.repair;
     let runtime = workspace::runtime()?;
-    if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {
-        bail!("{}", notice.trim_start_matches("Aiex: "));
-    }
+    probe(&runtime, &engine)?;
+    let mut deltas = Deltas::new(args.format, false);
     let GeneratedTests { outcome, verdict } = runtime
-        .block_on(engine.generate_tests(request))
+        .block_on(engine.generate_tests_streamed(request, &mut |d| deltas.show(d)))
         .map_err(at_target(&args.target))?;
     let (path, created) = match &outcome {
         ActionOutcome::CreateFile { path, text, .. } => {
@@ -326,23 +455,20 @@ pub fn tests(args: TestsArgs) -> anyhow::Result<()> {
         other => bail!("the tests came back as an explanation: {other:?}"),
     };
     let summary = verdict.summary();
-    match args.format {
-        OutputFormat::Text => outln!(
-            "{} {}; {summary}",
+    deltas.finish(
+        &format!(
+            "{} {}; {summary}\n",
             if created { "created" } else { "updated" },
             path.display()
-        )?,
-        OutputFormat::Json => outln!(
-            "{}",
-            serde_json::json!({
-                "path": path,
-                "created": created,
-                "kept": verdict.kept,
-                "dropped": verdict.dropped,
-                "not_run": verdict.not_run,
-                "summary": summary,
-            })
-        )?,
-    }
-    Ok(())
+        ),
+        serde_json::json!({
+            "path": path,
+            "created": created,
+            "kept": verdict.kept,
+            "dropped": verdict.dropped,
+            "repaired": verdict.repaired,
+            "not_run": verdict.not_run,
+            "summary": summary,
+        }),
+    )
 }

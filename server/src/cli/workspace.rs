@@ -100,13 +100,13 @@ pub(super) fn open_function(
     name: &str,
     arity: usize,
 ) -> anyhow::Result<(FileWorkspace, usize)> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let root = workspace_root(&cwd.join("mix.exs"));
-    let engine = engine_for(&root, IndexCacheUse::ReadWrite)?;
+    let (engine, root) = current_engine()?;
     let Some((file, function)) = engine.index().function(module, name, arity) else {
         anyhow::bail!(
             "{module}.{name}/{arity} is not defined in the workspace {}: Aiex works on your \
-             project's own code (is the module under lib/, and the arity right?)",
+             project's own code (is the module under lib/, and the arity right?); a \
+             dependency's or Elixir's function is explained by `mix aiex.explain` or \
+             `ai_explain` in IEx, which describe it from the loaded module (`--external`)",
             root.display()
         );
     };
@@ -118,6 +118,15 @@ pub(super) fn open_function(
         root,
     };
     Ok((workspace, function.range.start))
+}
+
+/// An engine over the workspace of the current directory (the Mix project it is in), and
+/// that workspace's root.
+pub(super) fn current_engine() -> anyhow::Result<(std::sync::Arc<Engine>, PathBuf)> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = workspace_root(&cwd.join("mix.exs"));
+    let engine = engine_for(&root, IndexCacheUse::ReadWrite)?;
+    Ok((engine, root))
 }
 
 /// The nearest directory above `file` holding `mix.exs` or `.git`, else the file's directory.

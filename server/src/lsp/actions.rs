@@ -288,6 +288,8 @@ pub async fn run(
         // The editor runs generated tests only in a workspace the user trusted: opening a
         // cloned repository and asking for tests must not run its code.
         run_project_code: crate::engine::RunProjectCode::IfTrusted,
+        // `features.actions.repair_tests` decides for the editor.
+        repair_tests: false,
     };
     let outcome = state.engine().action(request).await.map_err(to_lsp)?;
     match outcome {
@@ -296,9 +298,12 @@ pub async fn run(
         }
         ActionOutcome::Edit(edit) => {
             let uri = convert::uri_of(&edit.key);
+            let label = edit.label.clone();
             let mut result = apply_ai_edit(client, state, edit).await?;
             if let (ActionKind::GenerateTests, Some(uri)) = (kind, uri) {
                 result["uri"] = serde_json::json!(uri.as_str());
+                result["label"] = serde_json::json!(label);
+                tests_notice(client, &label).await;
             }
             Ok(result)
         }
@@ -316,11 +321,20 @@ pub async fn run(
                 .engine()
                 .note_edit_applied(&checkpoint)
                 .map_err(to_lsp)?;
+            tests_notice(client, &label).await;
             Ok(
                 serde_json::json!({ "applied": true, "uri": uri.as_str(), "text": text, "label": label }),
             )
         }
     }
+}
+
+/// Says what became of generated tests (how many were kept, or why they were not run): the
+/// edit of a test file does not say it itself.
+async fn tests_notice(client: &Client, label: &str) {
+    client
+        .show_message(lsp::MessageType::INFO, label.to_owned())
+        .await;
 }
 
 /// Shows an explanation: written under the cache directory and opened in the editor when it

@@ -5,16 +5,21 @@ defmodule Aiex.IEx do
 
       import Aiex.IEx
       ai_explain(MyApp.Accounts.register/1)
+      ai_explain(MyApp.Accounts)
+      ai_explain(Enum.map/2)
       ai_test(MyApp.Accounts.register/1)
       ai_doc(MyApp.Accounts.register/1)
 
   Functions are named as you would capture them (`Mod.fun/arity`, aliases resolved) and
-  found in the project's own code, in the workspace IEx was started in (`iex -S mix`).
+  found in the project's own code, in the workspace IEx was started in (`iex -S mix`);
+  `ai_explain/1` also explains a whole module of the project, and a function of Elixir or of
+  a dependency from what the loaded module says of it (its docs, signatures and, when the
+  privacy gate admits its file, its source). The answer is printed as the model writes it.
   Requests go through the same privacy gate and audit log as the editor's.
   """
 
   @doc """
-  Prints the model's explanation of `Mod.fun/arity`.
+  Prints the model's explanation of `Mod.fun/arity` or of a module, as it streams.
 
   ## Examples
 
@@ -23,21 +28,22 @@ defmodule Aiex.IEx do
       #
       # Validates the params and inserts the user...
 
+      ai_explain(MyApp.Accounts)
+      ai_explain(Enum.map/2)
+
   """
   defmacro ai_explain(function) do
     target = target!(function, __CALLER__)
 
     quote do
-      %{"markdown" => markdown} =
-        Aiex.Runner.json!(["explain", unquote(target), "--format", "json"])
-
-      IO.write(markdown)
+      Aiex.Explain.run!(unquote(target))
     end
   end
 
   @doc """
   Writes ExUnit tests for `Mod.fun/arity` into its test file, runs them with `mix test`
-  and keeps the passing ones (this runs the project's code); prints how many were kept.
+  and keeps the passing ones (this runs the project's code); prints the model's tests as it
+  writes them, then how many were kept.
 
   ## Examples
 
@@ -49,15 +55,21 @@ defmodule Aiex.IEx do
     target = target!(function, __CALLER__)
 
     quote do
-      result = Aiex.Runner.json!(["tests", unquote(target), "--run", "--format", "json"])
+      {result, streamed} =
+        Aiex.Runner.streamed!(
+          ["tests", unquote(target), "--run", "--format", "json-lines"],
+          &IO.write/1
+        )
+
+      if streamed != "" and not String.ends_with?(streamed, "\n"), do: IO.write("\n")
       verb = if result["created"], do: "created", else: "updated"
       IO.puts("#{verb} #{Path.relative_to_cwd(result["path"])}: #{result["summary"]}")
     end
   end
 
   @doc """
-  Prints the `@doc` and `@spec` the model proposes for `Mod.fun/arity` (the file is not
-  changed).
+  Prints the model's answer as it streams, then the `@doc` and `@spec` it proposes for
+  `Mod.fun/arity` and where they go (the file is not changed).
 
   ## Examples
 
@@ -70,15 +82,22 @@ defmodule Aiex.IEx do
     target = target!(function, __CALLER__)
 
     quote do
-      %{"text" => text} = Aiex.Runner.json!(["docs", unquote(target), "--format", "json"])
-      IO.write(text)
+      {result, streamed} =
+        Aiex.Runner.streamed!(
+          ["docs", unquote(target), "--format", "json-lines"],
+          &IO.write/1
+        )
+
+      if streamed != "" and not String.ends_with?(streamed, "\n"), do: IO.write("\n")
+      IO.puts("# to add at #{Path.relative_to_cwd(result["file"])}:#{result["line"]}")
+      IO.write(result["text"])
     end
   end
 
   @doc """
   The command-line name of a function written as a capture (`Mod.fun/arity`), with the
-  caller's aliases expanded. A module alone is kept as its name (the binary says to name a
-  function).
+  caller's aliases expanded. A module alone is kept as its name (explained whole; the other
+  helpers are told to name a function).
 
   ## Examples
 

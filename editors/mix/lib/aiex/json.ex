@@ -1,6 +1,7 @@
 defmodule Aiex.JSON do
   @moduledoc """
-  A small JSON decoder for the `aiex` binary's output, so the package needs no dependency.
+  A small JSON decoder for the `aiex` binary's output, and an encoder for what the package
+  hands it (a function's description), so the package needs no dependency.
 
   Objects become maps with string keys; `null`, `true` and `false` become `nil`, `true`
   and `false`.
@@ -113,4 +114,51 @@ defmodule Aiex.JSON do
 
   defp invalid(text),
     do: raise(ArgumentError, "invalid JSON from aiex near: #{inspect(String.slice(text, 0, 20))}")
+
+  @doc """
+  Encodes maps (atom or string keys), lists, strings, integers, floats, booleans and `nil`.
+
+  ## Examples
+
+      iex> Aiex.JSON.encode!(%{name: "map", arity: 2, doc: nil, signatures: ["map(a, \\"f\\")\\n"]})
+      ~S'{"arity":2,"doc":null,"name":"map","signatures":["map(a, \\"f\\")\\n"]}'
+
+  """
+  @spec encode!(term) :: String.t()
+  def encode!(value), do: value |> encode() |> IO.iodata_to_binary()
+
+  defp encode(nil), do: "null"
+  defp encode(true), do: "true"
+  defp encode(false), do: "false"
+  defp encode(n) when is_integer(n), do: Integer.to_string(n)
+  defp encode(n) when is_float(n), do: Float.to_string(n)
+  defp encode(atom) when is_atom(atom), do: encode(Atom.to_string(atom))
+  defp encode(text) when is_binary(text), do: [?", escape(text, []), ?"]
+
+  defp encode(list) when is_list(list),
+    do: [?[, list |> Enum.map(&encode/1) |> Enum.intersperse(?,), ?]]
+
+  defp encode(map) when is_map(map) do
+    pairs =
+      map
+      |> Enum.map(fn {key, value} -> {to_string(key), value} end)
+      |> Enum.sort()
+      |> Enum.map(fn {key, value} -> [encode(key), ?:, encode(value)] end)
+
+    [?{, Enum.intersperse(pairs, ?,), ?}]
+  end
+
+  defp escape(<<>>, acc), do: Enum.reverse(acc)
+  defp escape(<<?", rest::binary>>, acc), do: escape(rest, ["\\\"" | acc])
+  defp escape(<<?\\, rest::binary>>, acc), do: escape(rest, ["\\\\" | acc])
+  defp escape(<<?\n, rest::binary>>, acc), do: escape(rest, ["\\n" | acc])
+  defp escape(<<?\r, rest::binary>>, acc), do: escape(rest, ["\\r" | acc])
+  defp escape(<<?\t, rest::binary>>, acc), do: escape(rest, ["\\t" | acc])
+
+  defp escape(<<c, rest::binary>>, acc) when c < 0x20,
+    do: escape(rest, [:io_lib.format("\\u~4.16.0b", [c]) | acc])
+
+  defp escape(<<c::utf8, rest::binary>>, acc), do: escape(rest, [<<c::utf8>> | acc])
+  # A byte that is not UTF-8: the replacement character, so the JSON stays valid.
+  defp escape(<<_, rest::binary>>, acc), do: escape(rest, ["\\ufffd" | acc])
 end

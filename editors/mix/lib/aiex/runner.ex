@@ -24,6 +24,52 @@ defmodule Aiex.Runner do
   end
 
   @doc false
+  # Runs a streaming command (`--format json-lines`): each delta goes to `on_delta` as the
+  # model writes it. Returns the result event and the text streamed.
+  @spec streamed!([String.t()], (String.t() -> any)) :: {map, String.t()}
+  def streamed!(args, on_delta) do
+    parent = self()
+    ref = make_ref()
+
+    on_event = fn
+      %{"event" => "delta", "text" => text} ->
+        on_delta.(text)
+        send(parent, {ref, :delta, text})
+
+      %{"event" => "result"} = result ->
+        send(parent, {ref, :result, result})
+
+      _other ->
+        :ok
+    end
+
+    case Aiex.events(args, on_event) do
+      0 ->
+        streamed = ref |> collect_deltas([]) |> IO.iodata_to_binary()
+
+        receive do
+          {^ref, :result, result} -> {result, streamed}
+        after
+          0 -> Mix.raise("the aiex binary ended without a result")
+        end
+
+      {:error, :not_found} ->
+        missing!()
+
+      status ->
+        exit({:shutdown, status})
+    end
+  end
+
+  defp collect_deltas(ref, acc) do
+    receive do
+      {^ref, :delta, text} -> collect_deltas(ref, [acc | text])
+    after
+      0 -> acc
+    end
+  end
+
+  @doc false
   @spec missing!() :: no_return
   def missing!, do: Mix.raise(Aiex.missing_binary_message())
 end

@@ -2,15 +2,22 @@ defmodule Mix.Tasks.Aiex.Explain do
   @shortdoc "Explains a function with the configured model"
 
   @moduledoc """
-  Asks the configured model to explain a function of the project and prints the answer as
-  Markdown.
+  Asks the configured model to explain a function or a module and prints the answer as
+  Markdown, as the model writes it.
 
       mix aiex.explain MyApp.Accounts.register/1
+      mix aiex.explain MyApp.Accounts
       mix aiex.explain lib/my_app/accounts.ex:12
       mix aiex.explain lib/my_app/accounts.ex --function register/1
+      mix aiex.explain Enum.map/2
 
-  The function is found in the project's own code (the workspace of the current directory);
-  the request goes through Aiex's privacy gate and is recorded in its audit log, as in the
+  Functions and modules are found in the project's own code (the workspace of the current
+  directory). A module is explained from its `@moduledoc`, its public functions with their
+  specs and docs, and the places of the project calling it. A function of Elixir or of a
+  dependency is explained from what the loaded module says of it: its documentation and
+  signatures, and its source when Aiex's privacy gate admits the file.
+
+  The request goes through Aiex's privacy gate and is recorded in its audit log, as in the
   editor. `mix aiex.doctor` shows which model answers.
   """
 
@@ -23,16 +30,21 @@ defmodule Mix.Tasks.Aiex.Explain do
     case OptionParser.parse(args, strict: @switches) do
       {opts, [target], []} ->
         function = if f = opts[:function], do: ["--function", f], else: []
-
-        %{"markdown" => markdown} =
-          Aiex.Runner.json!(["explain", target, "--format", "json" | function])
-
-        IO.write(markdown)
+        # A dependency's modules, to describe its functions (nothing is compiled).
+        load_dependencies()
+        Aiex.Explain.run!(target, function)
 
       _ ->
         Mix.raise(
-          "usage: mix aiex.explain Mod.fun/arity | FILE:LINE | FILE --function name/arity"
+          "usage: mix aiex.explain Mod.fun/arity | Mod | FILE:LINE | FILE --function name/arity"
         )
     end
+  end
+
+  defp load_dependencies do
+    Mix.Task.run("loadpaths", ["--no-deps-check", "--no-elixir-version-check"])
+  rescue
+    # A project whose dependencies are not there still has its own code explained.
+    _ -> :ok
   end
 end

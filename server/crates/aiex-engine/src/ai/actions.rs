@@ -87,6 +87,100 @@ pub fn explain_request(target: &Target<'_>, source: &str, context: &str) -> LlmR
         .with_temperature(0.2)
 }
 
+/// What an explanation of a whole module is told: what the module says of itself, its public
+/// functions (head, specs, first paragraph of their docs), and who calls it in the workspace.
+/// Bounded: a large module shows its first functions.
+pub fn module_explain_request(
+    module: &ModuleChunk,
+    callers: &[(String, Vec<String>)],
+) -> LlmRequest {
+    const MAX_FUNCTIONS: usize = 60;
+    const MAX_CALLERS: usize = 30;
+    let task = "Explain what the module is for, for a developer meeting it: its responsibility, \
+                its main functions and how they fit together, its side effects (processes, \
+                messages, I/O, database), and how the rest of the project uses it. Be concise: \
+                a short paragraph, then bullet points. Markdown, no preamble.";
+    let mut user = format!("Module `{}`", module.name);
+    match &module.moduledoc {
+        Some(Doc::Text(text)) => user.push_str(&format!(", its @moduledoc:\n\n{}\n", text.trim())),
+        Some(Doc::Hidden) => user.push_str(" (@moduledoc false: internal).\n"),
+        None => user.push_str(" (no @moduledoc).\n"),
+    }
+    let public: Vec<&FunctionChunk> = module
+        .functions
+        .iter()
+        .filter(|f| !f.kind.is_private() && f.doc != Some(Doc::Hidden))
+        .collect();
+    user.push_str("\nPublic functions:\n```elixir\n");
+    for function in public.iter().take(MAX_FUNCTIONS) {
+        if let Some(Doc::Text(doc)) = &function.doc {
+            let summary = doc.split("\n\n").next().unwrap_or("").trim();
+            user.push_str(&format!("@doc \"{}\"\n", summary.replace('"', "'")));
+        }
+        for spec in &function.specs {
+            user.push_str(&format!("@spec {spec}\n"));
+        }
+        let head = function
+            .clauses
+            .first()
+            .map_or_else(|| function.label(), |c| c.signature.clone());
+        user.push_str(&format!("{} {head}\n\n", function.kind.keyword()));
+    }
+    if public.len() > MAX_FUNCTIONS {
+        user.push_str(&format!(
+            "# ... and {} more\n",
+            public.len() - MAX_FUNCTIONS
+        ));
+    }
+    user.push_str("```\n");
+    if callers.is_empty() {
+        user.push_str("\nNothing else in the workspace calls it.\n");
+    } else {
+        user.push_str("\nCalled from (file: functions called):\n");
+        for (file, functions) in callers.iter().take(MAX_CALLERS) {
+            user.push_str(&format!("- {file}: {}\n", functions.join(", ")));
+        }
+    }
+    LlmRequest::chat(Some(&system(task)), user)
+        .with_max_tokens(800)
+        .with_temperature(0.2)
+}
+
+/// What an explanation of a function outside the workspace is told (a dependency's, or
+/// Elixir's own, described by the VM that has it loaded): its signatures, its documentation
+/// and, when the privacy gate let its source through, its code.
+pub fn external_explain_request(
+    label: &str,
+    signatures: &[String],
+    doc: Option<&str>,
+    code: Option<&str>,
+) -> LlmRequest {
+    let task = "Explain what the function does for a developer calling it: its purpose, its \
+                inputs and outputs, side effects, and edge cases or failure modes, with a short \
+                example call. Be concise: a short paragraph, then bullet points. Markdown, no \
+                preamble.";
+    let mut user = format!("Function `{label}`");
+    if !signatures.is_empty() {
+        user.push_str(&format!(
+            ", called as:\n```elixir\n{}\n```",
+            signatures.join("\n")
+        ));
+    }
+    match doc {
+        Some(doc) => user.push_str(&format!("\n\nIts documentation:\n\n{}\n", doc.trim())),
+        None => user.push_str("\n\nIt has no documentation.\n"),
+    }
+    if let Some(code) = code {
+        user.push_str(&format!(
+            "\nIts source:\n```elixir\n{}\n```\n",
+            code.trim_end()
+        ));
+    }
+    LlmRequest::chat(Some(&system(task)), user)
+        .with_max_tokens(600)
+        .with_temperature(0.2)
+}
+
 /// The request for `@doc` and `@spec` of a function.
 pub fn docs_request(target: &Target<'_>, source: &str, context: &str) -> LlmRequest {
     let task = "Write the @doc and the @spec for the function, matching the module's style. \
@@ -170,6 +264,35 @@ pub fn tests_request(
             "\n\nAnother test file of this project, for its style:\n```elixir\n{example}\n```"
         ));
     }
+    LlmRequest::chat(Some(&system(&task)), user)
+        .with_max_tokens(1500)
+        .with_temperature(0.2)
+        .without_cache()
+}
+
+/// The request to repair generated tests that failed under `mix test`, once: the function,
+/// the failing tests as written and ExUnit's report. The answer is `test` blocks only, added to
+/// the test file that kept the passing ones.
+pub fn repair_tests_request(
+    target: &Target<'_>,
+    source: &str,
+    failing: &str,
+    report: &str,
+) -> LlmRequest {
+    let label = target.function.label();
+    let task = format!(
+        "These ExUnit tests of {label} failed. The function is right: fix the tests so they \
+         state what the function really does (or drop a test that cannot). Answer with only \
+         the corrected `test` blocks, no `describe`, no module, in one ```elixir block."
+    );
+    let code = &source[target.function.range.start..target.function.range.end];
+    let user = format!(
+        "{}\n\nFunction:\n```elixir\n{code}\n```\n\nFailing tests:\n```elixir\n{}\n```\n\n\
+         mix test said:\n```\n{}\n```",
+        module_and_context(target, ""),
+        failing.trim_end(),
+        report.trim_end()
+    );
     LlmRequest::chat(Some(&system(&task)), user)
         .with_max_tokens(1500)
         .with_temperature(0.2)

@@ -308,6 +308,11 @@ pub struct ActionsConfig {
     /// and a second ask included, before it is given up (milliseconds). Unset: the first
     /// provider's `request_timeout_ms` (60 s unless set), for the whole action.
     pub timeout_ms: Option<u64>,
+    /// Whether "Generate ExUnit tests", when its tests are run and some fail, sends the failing
+    /// tests with `mix test`'s output back to the model once and keeps the repaired tests that
+    /// then pass (one more request; `aiex tests --repair` and `mix aiex.gen.test --repair` ask
+    /// for it whatever this says).
+    pub repair_tests: bool,
 }
 
 impl Default for ActionsConfig {
@@ -317,6 +322,7 @@ impl Default for ActionsConfig {
             providers: Vec::new(),
             candidates: 1,
             timeout_ms: None,
+            repair_tests: false,
         }
     }
 }

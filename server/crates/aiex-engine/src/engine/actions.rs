@@ -68,6 +68,10 @@ pub struct ActionRequest {
     pub instruction: Option<String>,
     /// Whether generated tests may be run with `mix test` (which runs the project's code).
     pub run_project_code: RunProjectCode,
+    /// Whether generated tests that ran and failed go back to the model once, with ExUnit's
+    /// report, and the repaired ones that pass are kept (`features.actions.repair_tests`
+    /// asks for it too).
+    pub repair_tests: bool,
 }
 
 /// An edit of one file, as a byte range of a known text.
@@ -138,7 +142,17 @@ impl Engine {
     /// An edit of a document the user changed while the model was writing is refused
     /// ([`AiError::DocumentChanged`]): it was made against text that is gone.
     pub async fn action(&self, request: ActionRequest) -> Result<ActionOutcome, AiError> {
-        let outcome = self.run_action(request).await?.0;
+        self.action_streamed(request, &mut |_| {}).await
+    }
+
+    /// [`Engine::action`], with the model's answer passed to `on_delta` as it streams (an
+    /// explanation: its Markdown, heading first; an edit: the model's answer it is made from).
+    pub async fn action_streamed(
+        &self,
+        request: ActionRequest,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ActionOutcome, AiError> {
+        let outcome = self.run_action(request, on_delta).await?.0;
         if let ActionOutcome::Edit(edit) = &outcome {
             self.still_current(edit)?;
         }
@@ -161,8 +175,18 @@ impl Engine {
     /// "Generate ExUnit tests" with what running the tests found: the kept tests and their
     /// count, or why they were not run.
     pub async fn generate_tests(&self, request: ActionRequest) -> Result<GeneratedTests, AiError> {
+        self.generate_tests_streamed(request, &mut |_| {}).await
+    }
+
+    /// [`Engine::generate_tests`], with the model's tests passed to `on_delta` as they stream
+    /// (before they are run).
+    pub async fn generate_tests_streamed(
+        &self,
+        request: ActionRequest,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<GeneratedTests, AiError> {
         debug_assert_eq!(request.kind, ActionKind::GenerateTests);
-        let (outcome, verdict) = self.run_action(request).await?;
+        let (outcome, verdict) = self.run_action(request, on_delta).await?;
         let verdict = verdict
             .ok_or_else(|| AiError::NotApplicable("only Generate tests writes tests".to_owned()))?;
         Ok(GeneratedTests { outcome, verdict })
@@ -171,6 +195,7 @@ impl Engine {
     async fn run_action(
         &self,
         request: ActionRequest,
+        on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(ActionOutcome, Option<TestsVerdict>), AiError> {
         let ActionRequest {
             key,
@@ -178,6 +203,7 @@ impl Engine {
             kind,
             instruction,
             run_project_code,
+            repair_tests,
         } = request;
         // The action's deadline counts from here (see `timeout` below).
         let started = tokio::time::Instant::now();
@@ -292,22 +318,29 @@ impl Engine {
             self.edit_alternatives.remember(&best, &target, others);
             return Ok((ActionOutcome::Edit(best), None));
         }
+        if kind == ActionKind::Explain {
+            let outcome = self
+                .explanation(&chain, prompt, outbound, &target.label(), on_delta)
+                .await
+                .map_err(|error| match error {
+                    AiError::Provider(error) => failed(error),
+                    other => other,
+                })?;
+            return Ok((outcome, None));
+        }
         let again = matches!(kind, ActionKind::AddDocs | ActionKind::GenerateTests).then(|| {
             (
                 prompt.clone().without_cache().with_temperature(0.6),
                 outbound.clone(),
             )
         });
+        let repair = (repair_tests || features.actions.repair_tests)
+            .then(|| (chain.clone(), outbound.clone()));
         let answer = self
-            .ask(&chain, prompt, outbound)
+            .ask_streamed(&chain, prompt, outbound, on_delta)
             .await
-            .map_err(failed)?
-            .text;
+            .map_err(failed)?;
         let outcome = match (kind, tests) {
-            (ActionKind::Explain, _) => ActionOutcome::Explanation {
-                title: target.label(),
-                markdown: format!("# {}\n\n{}\n", target.label(), answer.trim()),
-            },
             (ActionKind::AddDocs, _) => {
                 // Docs of a neighbouring function, or none: a small model does that now and
                 // then (Qwen2.5-Coder 0.5B, about one answer in three on a held-out body);
@@ -345,7 +378,15 @@ impl Engine {
                     }
                     _ => answer,
                 };
-                let (outcome, verdict) = generate_tests(tests, module, &answer, may_run).await?;
+                let repair = repair.map(|(chain, outbound)| Repair {
+                    chain,
+                    outbound,
+                    target: &target,
+                    source: &source,
+                });
+                let (outcome, verdict) = self
+                    .written_tests(tests, module, &answer, may_run, repair)
+                    .await?;
                 return Ok((outcome, Some(verdict)));
             }
             _ => refactor(&key, &snapshot, &source, &target, &answer)?,
@@ -813,90 +854,163 @@ fn test_style_hint(root: &Path, function: &str, documented: bool) -> String {
     hints.join(" ")
 }
 
-/// The test file with the model's tests, run (when allowed) so only the passing ones are kept.
-async fn generate_tests(
-    tests: TestFile,
-    module: &str,
-    answer: &str,
-    may_run: Result<(), String>,
-) -> Result<(ActionOutcome, TestsVerdict), AiError> {
-    let existing_text = tests.existing.as_ref().map(|(text, _)| text.clone());
-    let content =
-        prompts::tests_file(answer, existing_text.as_deref(), module).ok_or_else(|| {
-            AiError::UnusableAnswer(
-                "the generated tests do not parse; nothing was changed".to_owned(),
+/// What a repair of failing generated tests needs: where to ask, and what the tests test.
+struct Repair<'a> {
+    chain: crate::llm::ProviderChain,
+    outbound: Outbound,
+    target: &'a Target<'a>,
+    source: &'a str,
+}
+
+impl Engine {
+    /// `verdict` after one repair of its failing tests: the repaired tests that pass are added
+    /// to the kept ones. Unchanged when nothing failed, or when the repair could not be asked
+    /// for or run (said in the log: the passing tests are worth keeping anyway).
+    async fn repaired(
+        &self,
+        verdict: TestsVerdict,
+        root: PathBuf,
+        module: &str,
+        repair: Option<Repair<'_>>,
+    ) -> TestsVerdict {
+        let (Some(repair), Some(failed)) = (repair, verdict.failed.clone()) else {
+            return verdict;
+        };
+        let request = prompts::repair_tests_request(
+            repair.target,
+            repair.source,
+            &failed.code,
+            &failed.report,
+        );
+        let answer = match self.ask(&repair.chain, request, repair.outbound).await {
+            Ok(response) => response.text,
+            Err(error) => {
+                tracing::warn!("Generate tests: the repair request failed: {error}");
+                return verdict;
+            }
+        };
+        let Some(text) = prompts::tests_file(&answer, Some(&verdict.text), module) else {
+            tracing::info!("Generate tests: the repaired tests do not parse; not kept");
+            return verdict;
+        };
+        let kept = verdict.text.clone();
+        let second = tokio::task::spawn_blocking(move || {
+            mix_runner::keep_passing_tests(
+                &root,
+                &text,
+                Some(&kept),
+                mix_runner::DEFAULT_TEST_DEADLINE,
             )
-        })?;
-    if existing_text.is_none() {
-        only_the_test_module(&content, &format!("{module}Test"))?;
-    }
-    let verdict = match may_run {
-        Err(reason) => TestsVerdict {
-            text: content,
-            kept: 0,
-            dropped: 0,
-            not_run: Some(reason),
-            run_failed: None,
-        },
-        Ok(()) => {
-            let root = tests.root.clone();
-            // `mix test` blocks for seconds: off the async workers.
-            tokio::task::spawn_blocking(move || {
-                mix_runner::keep_passing_tests(
-                    &root,
-                    &content,
-                    existing_text.as_deref(),
-                    mix_runner::DEFAULT_TEST_DEADLINE,
-                )
-            })
-            .await
-            .map_err(|e| AiError::Io(format!("the mix test run failed: {e}")))?
-        }
-    };
-    if let Some(failure) = &verdict.run_failed {
-        return Err(AiError::UnusableAnswer(format!(
-            "mix test could not run the generated tests; nothing was changed:\n{failure}"
-        )));
-    }
-    if verdict.not_run.is_none() && verdict.kept == 0 {
-        return Err(AiError::UnusableAnswer(format!(
-            "none of the generated tests passed under mix test ({} failed); nothing was changed",
-            verdict.dropped
-        )));
-    }
-    let mut content = verdict.text.clone();
-    if verdict.not_run.is_none() {
-        // Allowed to run the project's mix: the kept tests as the project formats them.
-        let (root, text) = (tests.root.clone(), content.clone());
-        let formatted = tokio::task::spawn_blocking(move || {
-            mix_runner::format(&root, &text, "", mix_runner::FORMAT_DEADLINE)
         })
         .await;
-        if let Ok(Ok(formatted)) = formatted {
-            content = formatted;
+        match second {
+            Ok(second) if second.not_run.is_none() && second.run_failed.is_none() => TestsVerdict {
+                text: second.text,
+                kept: verdict.kept + second.kept,
+                dropped: verdict.dropped.saturating_sub(second.kept),
+                repaired: second.kept,
+                failed: second.failed,
+                ..verdict
+            },
+            Ok(second) => {
+                tracing::info!(
+                    "Generate tests: the repaired tests did not run: {}",
+                    second.summary()
+                );
+                verdict
+            }
+            Err(error) => {
+                tracing::warn!("Generate tests: the repaired tests' run failed: {error}");
+                verdict
+            }
         }
     }
-    let label = format!("Aiex: tests for {module} ({})", verdict.summary());
-    let outcome = match tests.existing {
-        Some((existing, version)) => ActionOutcome::Edit(FileEdit {
-            key: DocumentKey::file(&tests.path),
-            version,
-            range: ByteRange {
-                start: 0,
-                end: existing.len(),
+
+    /// The test file with the model's tests, run (when allowed) so only the passing ones are
+    /// kept; with `repair`, the failing ones are sent back to the model once with ExUnit's
+    /// report, and the repaired tests that then pass are kept too.
+    async fn written_tests(
+        &self,
+        tests: TestFile,
+        module: &str,
+        answer: &str,
+        may_run: Result<(), String>,
+        repair: Option<Repair<'_>>,
+    ) -> Result<(ActionOutcome, TestsVerdict), AiError> {
+        let existing_text = tests.existing.as_ref().map(|(text, _)| text.clone());
+        let content =
+            prompts::tests_file(answer, existing_text.as_deref(), module).ok_or_else(|| {
+                AiError::UnusableAnswer(
+                    "the generated tests do not parse; nothing was changed".to_owned(),
+                )
+            })?;
+        if existing_text.is_none() {
+            only_the_test_module(&content, &format!("{module}Test"))?;
+        }
+        let verdict = match may_run {
+            Err(reason) => TestsVerdict::not_run(content, reason),
+            Ok(()) => {
+                let root = tests.root.clone();
+                // `mix test` blocks for seconds: off the async workers.
+                let verdict = tokio::task::spawn_blocking(move || {
+                    mix_runner::keep_passing_tests(
+                        &root,
+                        &content,
+                        existing_text.as_deref(),
+                        mix_runner::DEFAULT_TEST_DEADLINE,
+                    )
+                })
+                .await
+                .map_err(|e| AiError::Io(format!("the mix test run failed: {e}")))?;
+                self.repaired(verdict, tests.root.clone(), module, repair)
+                    .await
+            }
+        };
+        if let Some(failure) = &verdict.run_failed {
+            return Err(AiError::UnusableAnswer(format!(
+                "mix test could not run the generated tests; nothing was changed:\n{failure}"
+            )));
+        }
+        if verdict.not_run.is_none() && verdict.kept == 0 {
+            return Err(AiError::UnusableAnswer(format!(
+                "none of the generated tests passed under mix test ({} failed); nothing was changed",
+                verdict.dropped
+            )));
+        }
+        let mut content = verdict.text.clone();
+        if verdict.not_run.is_none() {
+            // Allowed to run the project's mix: the kept tests as the project formats them.
+            let (root, text) = (tests.root.clone(), content.clone());
+            let formatted = tokio::task::spawn_blocking(move || {
+                mix_runner::format(&root, &text, "", mix_runner::FORMAT_DEADLINE)
+            })
+            .await;
+            if let Ok(Ok(formatted)) = formatted {
+                content = formatted;
+            }
+        }
+        let label = format!("Aiex: tests for {module} ({})", verdict.summary());
+        let outcome = match tests.existing {
+            Some((existing, version)) => ActionOutcome::Edit(FileEdit {
+                key: DocumentKey::file(&tests.path),
+                version,
+                range: ByteRange {
+                    start: 0,
+                    end: existing.len(),
+                },
+                base: ropey::Rope::from_str(&existing),
+                new_text: content,
+                needs_review: false,
+                label,
+            }),
+            None => ActionOutcome::CreateFile {
+                path: tests.path,
+                text: content,
+                label,
             },
-            base: ropey::Rope::from_str(&existing),
-            new_text: content,
-            needs_review: false,
-            label,
-        }),
-        None => ActionOutcome::CreateFile {
-            path: tests.path,
-            text: content,
-            label,
-        },
-    };
-    Ok((outcome, verdict))
+        };
+        Ok((outcome, verdict))
+    }
 }
 
 /// A new test file must define its test module and nothing else: a small model copies the
@@ -946,6 +1060,37 @@ fn action_failure(error: crate::llm::LlmError, timeout: std::time::Duration) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tests_prompt_asks_for_properties_only_with_stream_data_and_doctests_only_with_iex_examples(
+    ) {
+        let project = tempfile::tempdir().expect("tempdir");
+        let documented = "@doc \"\"\"\n    iex> Cart.total([1])\n    1\n\"\"\"\ndef total(items), do: Enum.sum(items)";
+        std::fs::write(project.path().join("mix.exs"), "defp deps, do: []").expect("write");
+        assert_eq!(test_style_hint(project.path(), documented, false), "");
+        let doctest = test_style_hint(project.path(), documented, true);
+        assert!(doctest.contains("`doctest`"), "{doctest}");
+        assert!(!doctest.contains("StreamData"), "{doctest}");
+        assert_eq!(
+            test_style_hint(
+                project.path(),
+                "def total(items), do: Enum.sum(items)",
+                true
+            ),
+            "",
+            "a @doc without examples has no doctest"
+        );
+        std::fs::write(
+            project.path().join("mix.exs"),
+            "defp deps, do: [{:stream_data, \"~> 1.0\", only: :test}]",
+        )
+        .expect("write");
+        let both = test_style_hint(project.path(), documented, true);
+        assert!(
+            both.contains("`property`") && both.contains("`doctest`"),
+            "{both}"
+        );
+    }
 
     #[test]
     fn a_new_test_file_defines_its_test_module_alone() {

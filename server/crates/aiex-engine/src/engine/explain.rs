@@ -1,6 +1,10 @@
 //! Explanations shown on hover: asked once per function text, cached, and never making a hover
 //! wait longer than `features.explain.hover_timeout_ms` (the model keeps writing in the
-//! background so the next hover has it).
+//! background so the next hover has it). And explanations asked for by name, streamed as the
+//! model writes them: a whole module of the workspace ([`Engine::explain_module`]), or a
+//! function the workspace does not define, described by the VM that has it loaded
+//! ([`Engine::explain_external`]: IEx, the Mix tasks). Functions of the workspace are the
+//! Explain code action's (`super::actions`), which streams through [`Engine::explanation`] too.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,13 +15,48 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tracing::warn;
 
-use crate::ai::actions::{explain_request, Target};
+use crate::ai::actions::{self as prompts, explain_request, Target};
 use crate::chunks::FileChunks;
 use crate::document::DocumentKey;
 use crate::features::hover::HoverDoc;
 
+use super::actions::ActionOutcome;
 use super::gateway::Outbound;
-use super::Engine;
+use super::{AiError, Engine};
+
+/// The most of an external function's documentation, and of its source, a prompt carries.
+const MAX_EXTERNAL_TEXT: usize = 8 * 1024;
+
+/// A function the workspace does not define (a dependency's, or Elixir's own), described by
+/// the entry point that has it loaded: IEx and the Mix tasks run in the project's VM, where
+/// `Code.fetch_docs/1` and the module's compile info have what the index cannot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalFunction {
+    /// Its module (`Enum`).
+    pub module: String,
+    /// Its name (`map`).
+    pub name: String,
+    /// Its arity.
+    pub arity: usize,
+    /// Its heads as the documentation gives them (`map(enumerable, fun)`).
+    #[serde(default)]
+    pub signatures: Vec<String>,
+    /// Its documentation (Markdown), if it has some.
+    #[serde(default)]
+    pub doc: Option<String>,
+    /// The module's source file, when the VM knows it: read only if the privacy gate admits
+    /// it (a file outside the workspace is not sent).
+    #[serde(default)]
+    pub source: Option<PathBuf>,
+}
+
+impl ExternalFunction {
+    /// `Module.name/arity`.
+    pub fn label(&self) -> String {
+        format!("{}.{}/{}", self.module, self.name, self.arity)
+    }
+}
 
 /// A hover explanation: ready, or still being written (ready for the next hover).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,4 +177,168 @@ impl Engine {
         }
         self.explanations.get(&subject).map(HoverExplanation::Ready)
     }
+}
+
+impl Engine {
+    /// Asks `chain` for an explanation titled `title` and streams it to `on_delta` as Markdown,
+    /// heading first: every explanation asked for by name goes through here.
+    pub(super) async fn explanation(
+        &self,
+        chain: &crate::llm::ProviderChain,
+        prompt: crate::llm::LlmRequest,
+        outbound: Outbound,
+        title: &str,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ActionOutcome, AiError> {
+        let heading = format!("# {title}\n\n");
+        on_delta(&heading);
+        // The answer's leading blank lines are not shown (the Markdown trims them too).
+        let mut started = false;
+        let mut shown = |delta: &str| {
+            let delta = if started { delta } else { delta.trim_start() };
+            if !delta.is_empty() {
+                started = true;
+                on_delta(delta);
+            }
+        };
+        let answer = self
+            .ask_streamed(chain, prompt, outbound, &mut shown)
+            .await
+            .map_err(AiError::Provider)?;
+        Ok(ActionOutcome::Explanation {
+            title: title.to_owned(),
+            markdown: format!("{heading}{}\n", answer.trim()),
+        })
+    }
+
+    /// The explanation of the workspace module `name`: its moduledoc, its public functions
+    /// with their specs and docs, and the files of the workspace calling it. Only a module
+    /// whose file the privacy gate admits; callers are named only from admitted files.
+    pub async fn explain_module(
+        &self,
+        name: &str,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ActionOutcome, AiError> {
+        let chain = self.explain_chain()?;
+        let file = self.index.module_file(name).ok_or_else(|| {
+            AiError::NotApplicable(format!(
+                "{name} is not defined in the workspace: Aiex explains your project's own modules"
+            ))
+        })?;
+        let admitted = self.gate().admit(&file.path)?;
+        self.gate().admit_document(Some(&file.path), &file.text)?;
+        let module = file
+            .chunks
+            .all_modules()
+            .into_iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| {
+                AiError::NotApplicable(format!("{name} is not a module of the index"))
+            })?;
+        let mut callers: Vec<(String, Vec<String>)> = Vec::new();
+        for caller in self.index.files() {
+            if caller.path == file.path || self.gate().admit(&caller.path).is_err() {
+                continue;
+            }
+            let mut called: Vec<String> = caller
+                .chunks
+                .remote_calls()
+                .into_iter()
+                .filter(|(module, _)| module == name)
+                .map(|(_, function)| function.to_owned())
+                .collect();
+            called.sort();
+            called.dedup();
+            if !called.is_empty() {
+                callers.push((caller.relative.display().to_string(), called));
+            }
+        }
+        callers.sort();
+        let prompt = prompts::module_explain_request(module, &callers);
+        let outbound = Outbound {
+            feature: "explain",
+            files: vec![admitted.relative],
+            redactions: 0,
+        };
+        self.explanation(&chain, prompt, outbound, name, on_delta)
+            .await
+    }
+
+    /// The explanation of a function the workspace does not define, from what the VM that
+    /// has it loaded says of it. Its source goes with it only when the privacy gate admits the
+    /// file (a dependency inside the workspace that no ignore rule excludes), and the whole
+    /// request is redacted and audited like any other.
+    pub async fn explain_external(
+        &self,
+        function: &ExternalFunction,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ActionOutcome, AiError> {
+        let chain = self.explain_chain()?;
+        let mut files = Vec::new();
+        let code = function.source.as_deref().and_then(|path| {
+            let admitted = match self.gate().admit(path) {
+                Ok(admitted) => admitted,
+                Err(refusal) => {
+                    tracing::info!(
+                        "explain: the source of {} is not sent: {refusal}",
+                        function.label()
+                    );
+                    return None;
+                }
+            };
+            let text = std::fs::read_to_string(path).ok()?;
+            self.gate().admit_document(Some(path), &text).ok()?;
+            let tree = crate::syntax::parse_str(&text).ok()?;
+            let chunks = crate::chunks::extract(&tree, &text);
+            let defined = chunks
+                .all_modules()
+                .into_iter()
+                .find(|m| m.name == function.module)?
+                .function(&function.name, function.arity)?
+                .range;
+            files.push(admitted.relative);
+            Some(bounded(&text[defined.start..defined.end]).to_owned())
+        });
+        let signatures: Vec<String> = function
+            .signatures
+            .iter()
+            .take(8)
+            .map(|s| bounded(s).to_owned())
+            .collect();
+        let prompt = prompts::external_explain_request(
+            &function.label(),
+            &signatures,
+            function.doc.as_deref().map(bounded),
+            code.as_deref(),
+        );
+        let outbound = Outbound {
+            feature: "explain",
+            files,
+            redactions: 0,
+        };
+        self.explanation(&chain, prompt, outbound, &function.label(), on_delta)
+            .await
+    }
+
+    /// The providers of explanations, when explanations are on.
+    fn explain_chain(&self) -> Result<crate::llm::ProviderChain, AiError> {
+        let config = self.config();
+        let settings = &config.config.features.explain;
+        if !settings.enabled {
+            return Err(AiError::Disabled {
+                feature: "explain",
+                section: "explain",
+            });
+        }
+        Ok(self.chain(&settings.providers, "explain", "explain")?.0)
+    }
+}
+
+/// `text` cut to [`MAX_EXTERNAL_TEXT`] bytes, on a character boundary.
+fn bounded(text: &str) -> &str {
+    let mut end = text.len().min(MAX_EXTERNAL_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }

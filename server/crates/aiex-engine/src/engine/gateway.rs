@@ -211,6 +211,47 @@ impl Engine {
         result
     }
 
+    /// Redacts `request`, streams the answer from `chain` to `on_delta` as it comes, and
+    /// records how it went: [`Engine::ask`] for an entry point that shows the answer while the
+    /// model writes it (`aiex explain --format json-lines`, the IEx helpers).
+    pub(crate) async fn ask_streamed(
+        &self,
+        chain: &ProviderChain,
+        request: LlmRequest,
+        outbound: Outbound,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String, LlmError> {
+        use futures::StreamExt as _;
+        let (mut stream, ticket) = self.stream(chain, request, outbound).await?;
+        let mut streamed = String::new();
+        let mut response = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(crate::llm::StreamEvent::Delta(delta)) => {
+                    streamed.push_str(&delta);
+                    on_delta(&delta);
+                }
+                Ok(crate::llm::StreamEvent::Done(done)) => {
+                    response = Some(done);
+                    break;
+                }
+                Err(error) => {
+                    ticket.fail(&error);
+                    return Err(error);
+                }
+            }
+        }
+        ticket.finish("ok", response.as_ref());
+        match response {
+            // A cached answer may come whole, without deltas: shown at once.
+            Some(done) if streamed.is_empty() && !done.text.is_empty() => {
+                on_delta(&done.text);
+                Ok(done.text)
+            }
+            _ => Ok(streamed),
+        }
+    }
+
     /// The last step before the network: redaction of the whole request, and its audit line.
     fn pass_gate(
         &self,

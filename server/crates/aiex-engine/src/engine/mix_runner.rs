@@ -62,6 +62,8 @@ pub enum TestRun {
         total: usize,
         /// The first line of each failing test, as ExUnit reported it.
         failed_lines: Vec<usize>,
+        /// What ExUnit said about the failures (bounded), for a model asked to repair them.
+        report: String,
     },
     /// The file did not compile, and the compiler named a line of it.
     DidNotCompile {
@@ -97,9 +99,36 @@ pub struct TestsVerdict {
     /// Set when `mix test` was run but ran none of the tests (they did not compile, the
     /// project did not build, the deadline passed): what mix said. Every new test is dropped.
     pub run_failed: Option<String>,
+    /// The new tests that ran and failed, as written, and what ExUnit said about them: what
+    /// a repair request sends back to the model. `None` when none failed.
+    pub failed: Option<FailedTests>,
+    /// Of the kept tests, how many failed at first and passed once the model repaired them.
+    pub repaired: usize,
+}
+
+/// Generated tests that ran and failed, and ExUnit's report of the failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedTests {
+    /// The failing `test` blocks, as the model wrote them.
+    pub code: String,
+    /// ExUnit's failure report (bounded).
+    pub report: String,
 }
 
 impl TestsVerdict {
+    /// Tests that were not run, and why: `text` is the test file as written.
+    pub fn not_run(text: String, reason: String) -> Self {
+        Self {
+            text,
+            kept: 0,
+            dropped: 0,
+            not_run: Some(reason),
+            run_failed: None,
+            failed: None,
+            repaired: 0,
+        }
+    }
+
     /// One line for the user: how many tests were kept, or why none were run.
     pub fn summary(&self) -> String {
         match &self.not_run {
@@ -107,6 +136,11 @@ impl TestsVerdict {
             None if self.run_failed.is_some() => format!(
                 "mix test could not run the generated tests, so none was kept: {}",
                 self.run_failed.as_deref().unwrap_or_default()
+            ),
+            None if self.repaired > 0 => format!(
+                "ran the generated tests with mix test: {} kept ({} after a repair by the model), \
+                 {} dropped (failed or did not compile)",
+                self.kept, self.repaired, self.dropped
             ),
             None => format!(
                 "ran the generated tests with mix test: {} kept, {} dropped (failed or did not compile)",
@@ -150,13 +184,7 @@ pub fn keep_passing_tests(
     let theirs: Vec<String> = existing
         .map(|e| test_blocks(e).into_iter().map(|b| b.name).collect())
         .unwrap_or_default();
-    let not_run = |reason: String| TestsVerdict {
-        text: text.to_owned(),
-        kept: 0,
-        dropped: 0,
-        not_run: Some(reason),
-        run_failed: None,
-    };
+    let not_run = |reason: String| TestsVerdict::not_run(text.to_owned(), reason);
     let Some(mix) = find_mix() else {
         return not_run("mix is not on PATH".to_owned());
     };
@@ -188,18 +216,29 @@ pub fn keep_passing_tests(
                 }
             }
             TestRun::NotRun { reason } => reason,
-            TestRun::Ran { failed_lines, .. } => {
+            TestRun::Ran {
+                failed_lines,
+                report,
+                ..
+            } => {
                 let failed: Vec<&TestBlock> = new
                     .iter()
                     .copied()
                     .filter(|b| failed_lines.contains(&b.line))
                     .collect();
+                let failed_code: String =
+                    failed.iter().map(|b| &current[b.lines.clone()]).collect();
                 return TestsVerdict {
                     text: without_tests(&current, &failed),
                     kept: new.len() - failed.len(),
                     dropped: failed.len() + cut,
                     not_run: None,
                     run_failed: None,
+                    failed: (!failed.is_empty()).then_some(FailedTests {
+                        code: failed_code,
+                        report,
+                    }),
+                    repaired: 0,
                 };
             }
         };
@@ -209,6 +248,8 @@ pub fn keep_passing_tests(
             dropped: new.len() + cut,
             not_run: None,
             run_failed: Some(reason),
+            failed: None,
+            repaired: 0,
         };
     }
 }
@@ -463,7 +504,34 @@ pub fn parse_run(output: &str, file: &str, success: bool) -> TestRun {
     TestRun::Ran {
         total,
         failed_lines,
+        report: failure_report(output),
     }
+}
+
+/// The most of ExUnit's failure report a repair request carries.
+const MAX_REPORT_BYTES: usize = 8 * 1024;
+
+/// ExUnit's failure report: from the first failure's header to the run's summary, bounded.
+fn failure_report(output: &str) -> String {
+    let mut at = 0;
+    let mut start = None;
+    for line in output.split_inclusive('\n') {
+        if is_failure_header(line.trim()) {
+            start = Some(at + (line.len() - line.trim_start().len()));
+            break;
+        }
+        at += line.len();
+    }
+    let Some(start) = start else {
+        return String::new();
+    };
+    let report = &output[start..];
+    let end = report.find("\nFinished in ").unwrap_or(report.len());
+    let mut end = end.min(MAX_REPORT_BYTES);
+    while !report.is_char_boundary(end) {
+        end -= 1;
+    }
+    report[..end].trim_end().to_owned()
 }
 
 /// The line of `file` a compile error is on: `** (CompileError) FILE:LINE: ...` (and the
@@ -755,7 +823,8 @@ mod tests {
             parse_run(output, "test/aiex_generated_1_0_test.exs", false),
             TestRun::Ran {
                 total: 3,
-                failed_lines: vec![9]
+                failed_lines: vec![9],
+                report: "1) test total/1 is wrong (CartTest)\n     test/aiex_generated_1_0_test.exs:9\n     Assertion with == failed\n\n  2) test other (CartTest)\n     test/elsewhere.exs:3\n.".to_owned(),
             }
         );
         assert_eq!(
