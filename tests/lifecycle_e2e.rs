@@ -191,7 +191,11 @@ fn a_package_without_capabilities_of_its_own_states_its_minimum_in_the_initializ
         .notifications
         .iter()
         .filter(|n| n["method"] == "window/showMessage")
-        .filter(|n| n["params"]["message"].as_str().is_some_and(|m| m.contains("minimumServerVersion")))
+        .filter(|n| {
+            n["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("minimumServerVersion"))
+        })
         .collect();
     assert!(
         about_the_key.is_empty(),
