@@ -1,6 +1,6 @@
 //! The binary's lifecycle end to end: `--version`, `aiex health` and `aiex/health`, the
-//! editor package's minimum version, and a SIGTERM that still writes the index cache and the
-//! audit line of the request it interrupted.
+//! editor package's minimum version, and a stop (`shutdown` then `exit`, or SIGTERM) that still
+//! writes the index cache, the usage totals and the audit line of the request it interrupted.
 
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
@@ -174,6 +174,36 @@ fn an_editor_package_needing_a_newer_binary_is_told_so_and_still_served() {
     assert!(current.shutdown().success());
 }
 
+#[test]
+fn a_package_without_capabilities_of_its_own_states_its_minimum_in_the_initialization_options() {
+    // Zed's extension API gives the extension the initialization options only.
+    let mut client = LspClient::spawn(None);
+    client.initialize(
+        json!({}),
+        json!({ "minimumServerVersion": "999.0.0", "features": { "completion": { "enabled": false } } }),
+        None,
+    );
+    client.request("aiex/health", Value::Null);
+    let notices = version_notices(&client);
+    assert_eq!(notices.len(), 1, "{:?}", client.notifications);
+    assert!(notices[0].contains("(999.0.0 or newer)"), "{}", notices[0]);
+    let about_the_key: Vec<&Value> = client
+        .notifications
+        .iter()
+        .filter(|n| n["method"] == "window/showMessage")
+        .filter(|n| {
+            n["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("minimumServerVersion"))
+        })
+        .collect();
+    assert!(
+        about_the_key.is_empty(),
+        "the requirement is not read as configuration: {about_the_key:?}"
+    );
+    assert!(client.shutdown().success());
+}
+
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
@@ -199,8 +229,21 @@ fn terminate(client: &LspClient) {
     assert_eq!(sent, 0, "kill(SIGTERM)");
 }
 
-#[test]
-fn sigterm_writes_the_index_cache_before_the_process_ends() {
+/// The server's stop after `shutdown` and `exit`, as an editor closing sends them.
+fn shutdown_and_exit(client: &mut LspClient) -> std::process::ExitStatus {
+    client.shutdown()
+}
+
+/// The server's stop on SIGTERM, as a service manager or a killed editor sends it.
+fn sigterm(client: &mut LspClient) -> std::process::ExitStatus {
+    terminate(client);
+    client.wait_exit(Duration::from_secs(10))
+}
+
+/// Crawls `fixtures/sample_app`, removes the index cache the crawl wrote (so only the
+/// shutdown step can write it again), stops the server with `stop`, and checks the cache is
+/// back with the project's symbols.
+fn index_cache_is_written_when_stopped_by(stop: fn(&mut LspClient) -> std::process::ExitStatus) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("sample_app");
     support::files::copy_dir(
@@ -216,15 +259,98 @@ fn sigterm_writes_the_index_cache_before_the_process_ends() {
     let cache = index_caches(&cache_dir).remove(0);
     // Gone from disk, still in memory: only the shutdown step can bring it back.
     std::fs::remove_file(&cache).unwrap();
-    terminate(&client);
-    let status = client.wait_exit(Duration::from_secs(10));
-    assert!(status.success(), "SIGTERM is a requested stop: {status:?}");
+    let status = stop(&mut client);
+    assert!(status.success(), "a requested stop: {status:?}");
     let written = std::fs::read_to_string(&cache).expect("the index cache, written at shutdown");
     assert!(
         written.contains("SampleApp.Accounts"),
         "{}",
         &written[..written.len().min(300)]
     );
+}
+
+#[test]
+fn sigterm_writes_the_index_cache_before_the_process_ends() {
+    index_cache_is_written_when_stopped_by(sigterm);
+}
+
+#[test]
+fn shutdown_and_exit_write_the_index_cache_before_the_process_ends() {
+    index_cache_is_written_when_stopped_by(shutdown_and_exit);
+}
+
+/// The completed model requests the usage ledger on disk counts (`None`: no ledger yet).
+fn usage_requests_on_disk(client: &LspClient) -> Option<u64> {
+    fn requests(value: &Value) -> u64 {
+        match value {
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, value)| match (key.as_str(), value.as_u64()) {
+                    ("requests", Some(count)) => count,
+                    _ => requests(value),
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+    let text = std::fs::read_to_string(client.cache_dir.join("data").join("usage.json")).ok()?;
+    let ledger: Value = serde_json::from_str(&text).expect("the usage ledger is JSON");
+    Some(requests(&ledger["days"]))
+}
+
+/// Two completions: the ledger writes the first at once and holds the second in memory (it
+/// writes at most once every 10 s), so only the shutdown step can put the second on disk.
+fn usage_totals_are_written_when_stopped_by(stop: fn(&mut LspClient) -> std::process::ExitStatus) {
+    let fake = BlockingFake::start();
+    fake.server.on(
+        "/api/generate",
+        vec![Reply::Recorded(support::ollama::generate(&["sum * 2\n"]))],
+    );
+    let settings = json!({
+        "providers": { "local": { "kind": "ollama", "base_url": fake.server.url(), "model": "qwen2.5-coder:1.5b" } },
+        "features": { "completion": { "providers": ["local"], "debounce_min_ms": 10, "debounce_max_ms": 20, "timeout_ms": 10000 } }
+    });
+    let mut client = LspClient::spawn(None);
+    client.initialize(json!({}), settings, None);
+    for (round, name) in ["pricing", "billing"].into_iter().enumerate() {
+        let uri = file_uri(Path::new(&format!("/tmp/lifecycle/lib/{name}.ex")));
+        let module = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
+        client.open(
+            &uri,
+            &format!("defmodule {module} do\n  def total(items) do\n    sum = Enum.sum(items)\n    \n  end\nend\n"),
+        );
+        let completion = client.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": 3, "character": 4 } }),
+        );
+        assert_eq!(
+            completion["result"]["items"][0]["textEdit"]["newText"], "sum * 2",
+            "{completion}"
+        );
+        if round == 0 {
+            wait_for("the first request's usage on disk", || {
+                usage_requests_on_disk(&client) == Some(1)
+            });
+        }
+    }
+    assert_eq!(fake.server.request_count(), 2, "two model requests");
+    let status = stop(&mut client);
+    assert!(status.success(), "a requested stop: {status:?}");
+    assert_eq!(
+        usage_requests_on_disk(&client),
+        Some(2),
+        "both requests in the usage totals written at shutdown"
+    );
+}
+
+#[test]
+fn shutdown_and_exit_write_the_usage_totals() {
+    usage_totals_are_written_when_stopped_by(shutdown_and_exit);
+}
+
+#[test]
+fn sigterm_writes_the_usage_totals() {
+    usage_totals_are_written_when_stopped_by(sigterm);
 }
 
 #[test]

@@ -42,6 +42,25 @@ environment variable holding one in :api_key_env.  Example:
   "Major modes in which Aiex runs."
   :type '(repeat symbol))
 
+(defconst aiex-minimum-server-version "0.1.0"
+  "The oldest aiex binary this package works with (the package's own version).
+Sent in the client capabilities as experimental.aiex.minimumServerVersion,
+as the VS Code and Neovim packages do: an older binary says so in a
+message asking to update it, and goes on serving.")
+
+(defun aiex-client-experimental-capabilities (experimental)
+  "EXPERIMENTAL client capabilities (a plist, a hash table or nil) plus aiex's.
+aiex's is `aiex-minimum-server-version', under :aiex; EXPERIMENTAL itself
+is left as it was."
+  (let ((aiex (list :minimumServerVersion aiex-minimum-server-version)))
+    (cond ((and (hash-table-p experimental) (> (hash-table-count experimental) 0))
+           (let ((copy (copy-hash-table experimental)))
+             (puthash "aiex" aiex copy)
+             copy))
+          ((and experimental (listp experimental))
+           (plist-put (copy-sequence experimental) :aiex aiex))
+          (t (list :aiex aiex)))))
+
 (defconst aiex-action-commands
   '((explain . "aiex.explain")
     (refactor . "aiex.refactor")

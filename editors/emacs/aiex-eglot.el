@@ -21,10 +21,20 @@
 (require 'aiex-common)
 (require 'aiex-chat)
 
+(defclass aiex-eglot-server (eglot-lsp-server) ()
+  :documentation "An aiex server: Eglot's, with the client capabilities aiex reads.")
+
+(cl-defmethod eglot-client-capabilities ((_server aiex-eglot-server))
+  "Eglot's capabilities plus the minimum server version this package needs."
+  (let ((capabilities (copy-sequence (cl-call-next-method))))
+    (plist-put capabilities :experimental
+               (aiex-client-experimental-capabilities (plist-get capabilities :experimental)))))
+
 (defun aiex-eglot-contact (&optional _interactive)
-  "Eglot contact for aiex: its command line and initializationOptions."
-  (append (aiex-server-command)
-          (list :initializationOptions (lambda (_server) (or aiex-settings (make-hash-table))))))
+  "Eglot contact for aiex: server class, command line, initializationOptions."
+  (cons 'aiex-eglot-server
+        (append (aiex-server-command)
+                (list :initializationOptions (lambda (_server) (or aiex-settings (make-hash-table)))))))
 
 ;;;###autoload
 (defun aiex-eglot-setup ()

@@ -117,6 +117,9 @@ timeout of their own: TIMER calls ON-TIMEOUT after TIMEOUT seconds."
   :priority -2
   :server-id 'aiex
   :initialization-options (lambda () (or aiex-settings (make-hash-table)))
+  ;; lsp-mode appends these (an alist) to its own client capabilities, which have no
+  ;; `experimental' of their own.
+  :custom-capabilities `((experimental . ,(aiex-client-experimental-capabilities nil)))
   :notification-handlers (let ((handlers (make-hash-table :test #'equal)))
                            (puthash "aiex/chatDelta" #'aiex-lsp--chat-delta handlers)
                            handlers)

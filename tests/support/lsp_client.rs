@@ -273,7 +273,6 @@ impl LspClient {
         }
     }
 
-    /// Sends shutdown and exit, and returns the exit status.
     /// The code action running `command` offered at (`line`, `character`) of `uri`; fails
     /// the test when there is none.
     pub fn code_action(&mut self, uri: &str, line: u32, character: u32, command: &str) -> Value {
@@ -291,6 +290,7 @@ impl LspClient {
             .unwrap_or_else(|| panic!("no {command} in {actions}"))
     }
 
+    /// Sends shutdown and exit, and returns the exit status.
     pub fn shutdown(&mut self) -> ExitStatus {
         let response = self.request("shutdown", Value::Null);
         assert_eq!(response["result"], Value::Null, "{response}");

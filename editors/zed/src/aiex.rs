@@ -48,14 +48,37 @@ pub fn server_command(
     })
 }
 
-/// `initialization_options` and `settings` fall back on each other.
+/// The initialization options key naming the oldest server this extension works with. VS Code
+/// and Neovim send it in the client capabilities (`experimental.aiex.minimumServerVersion`);
+/// Zed's extension API has no way to add capabilities, so it goes with the initialization
+/// options, which the server takes it out of. An older binary shows a message asking to update it.
+pub const MINIMUM_SERVER_VERSION_OPTION: &str = "minimumServerVersion";
+
+/// `initialization_options` and `settings` fall back on each other; the initialization
+/// options also carry the minimum server version (the version this extension downloads).
 pub fn configuration(
     initialization_options: Option<serde_json::Value>,
     settings: Option<serde_json::Value>,
 ) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
     let init = initialization_options.clone().or_else(|| settings.clone());
     let workspace = settings.or(initialization_options);
-    (init, workspace.map(|s| serde_json::json!({ "aiex": s })))
+    (
+        with_minimum_server_version(init),
+        workspace.map(|s| serde_json::json!({ "aiex": s })),
+    )
+}
+
+/// The initialization options with the minimum server version added. Options that are not an
+/// object are left as the user wrote them, for the server to report.
+fn with_minimum_server_version(init: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    let version = serde_json::Value::from(install::AIEX_VERSION);
+    match init.unwrap_or_else(|| serde_json::Value::Object(Default::default())) {
+        serde_json::Value::Object(mut options) => {
+            options.insert(MINIMUM_SERVER_VERSION_OPTION.to_owned(), version);
+            Some(serde_json::Value::Object(options))
+        }
+        other => Some(other),
+    }
 }
 
 struct AiexExtension {
@@ -186,14 +209,33 @@ mod tests {
 
     #[test]
     fn settings_and_initialization_options_fall_back_on_each_other() {
+        let version = install::AIEX_VERSION;
         let only_settings = configuration(None, Some(json!({"providers": {}})));
-        assert_eq!(only_settings.0, Some(json!({"providers": {}})));
+        assert_eq!(
+            only_settings.0,
+            Some(json!({"providers": {}, "minimumServerVersion": version}))
+        );
         assert_eq!(only_settings.1, Some(json!({"aiex": {"providers": {}}})));
 
         let only_init = configuration(Some(json!({"checks": {}})), None);
-        assert_eq!(only_init.0, Some(json!({"checks": {}})));
+        assert_eq!(
+            only_init.0,
+            Some(json!({"checks": {}, "minimumServerVersion": version}))
+        );
         assert_eq!(only_init.1, Some(json!({"aiex": {"checks": {}}})));
+    }
 
-        assert_eq!(configuration(None, None), (None, None));
+    #[test]
+    fn the_initialization_options_always_name_the_minimum_server_version() {
+        let version = install::AIEX_VERSION;
+        assert_eq!(
+            configuration(None, None),
+            (Some(json!({"minimumServerVersion": version})), None)
+        );
+        // The extension's requirement, not a stale one copied into the settings.
+        let stale = configuration(Some(json!({"minimumServerVersion": "0.0.1"})), None);
+        assert_eq!(stale.0, Some(json!({"minimumServerVersion": version})));
+        // Options that are not an object reach the server as written (it reports them).
+        assert_eq!(configuration(Some(json!([1])), None).0, Some(json!([1])));
     }
 }

@@ -95,11 +95,34 @@ pub fn too_old_message(running: Version, required: &str) -> Option<String> {
     }
 }
 
+/// The `initializationOptions` key under which a client that cannot add client capabilities
+/// names the version it needs: Zed's extension API gives an extension the initialization
+/// options only. The server takes it out before reading the options as configuration.
+pub const REQUIREMENT_OPTION: &str = "minimumServerVersion";
+
+/// Takes the editor package's version requirement out of the initialization options (so the
+/// configuration does not report it as an unknown key).
+pub fn take_requirement_option(
+    options: &mut Option<serde_json::Value>,
+) -> Option<serde_json::Value> {
+    options
+        .as_mut()?
+        .as_object_mut()?
+        .remove(REQUIREMENT_OPTION)
+}
+
 /// The message for a client whose editor package needs a newer binary: the package says so in
 /// its client capabilities, `experimental.aiex.minimumServerVersion` (outside the
-/// configuration, which the user edits). `None` when it is absent or met.
-pub fn client_requirement_notice(experimental: Option<&serde_json::Value>) -> Option<String> {
-    let required = experimental?.get("aiex")?.get("minimumServerVersion")?;
+/// configuration, which the user edits), or, when it cannot add capabilities, in the
+/// initialization options (`REQUIREMENT_OPTION`, taken out by `take_requirement_option`);
+/// the capability wins. `None` when both are absent or the requirement is met.
+pub fn client_requirement_notice(
+    experimental: Option<&serde_json::Value>,
+    from_options: Option<&serde_json::Value>,
+) -> Option<String> {
+    let required = experimental
+        .and_then(|e| e.get("aiex")?.get("minimumServerVersion"))
+        .or(from_options)?;
     match required.as_str() {
         Some(required) => too_old_message(Version::current(), required),
         None => too_old_message(Version::current(), &required.to_string()),
@@ -137,19 +160,44 @@ mod tests {
     #[test]
     fn a_client_states_its_requirement_in_experimental_capabilities() {
         let needs = |version: &str| serde_json::json!({"aiex": {"minimumServerVersion": version}});
-        assert_eq!(client_requirement_notice(None), None);
+        assert_eq!(client_requirement_notice(None, None), None);
         assert_eq!(
-            client_requirement_notice(Some(&serde_json::json!({}))),
+            client_requirement_notice(Some(&serde_json::json!({})), None),
             None
         );
-        assert_eq!(client_requirement_notice(Some(&needs(VERSION))), None);
-        let notice = client_requirement_notice(Some(&needs("999.0.0"))).expect("too old");
+        assert_eq!(client_requirement_notice(Some(&needs(VERSION)), None), None);
+        let notice = client_requirement_notice(Some(&needs("999.0.0")), None).expect("too old");
         assert!(
             notice.contains(&format!("aiex {VERSION} is older")),
             "{notice}"
         );
         let number = serde_json::json!({"aiex": {"minimumServerVersion": 2}});
-        assert!(client_requirement_notice(Some(&number)).is_some());
+        assert!(client_requirement_notice(Some(&number), None).is_some());
+    }
+
+    #[test]
+    fn a_client_without_capabilities_of_its_own_states_it_in_the_initialization_options() {
+        let mut options = Some(serde_json::json!({
+            "minimumServerVersion": "999.0.0",
+            "features": { "completion": { "enabled": false } }
+        }));
+        let taken = take_requirement_option(&mut options);
+        assert_eq!(taken, Some(serde_json::json!("999.0.0")));
+        assert_eq!(
+            options,
+            Some(serde_json::json!({ "features": { "completion": { "enabled": false } } })),
+            "the configuration left without the requirement"
+        );
+        let notice = client_requirement_notice(None, taken.as_ref()).expect("too old");
+        assert!(notice.contains("999.0.0 or newer"), "{notice}");
+        // The capability wins over the option.
+        let met = serde_json::json!({"aiex": {"minimumServerVersion": VERSION}});
+        assert_eq!(client_requirement_notice(Some(&met), taken.as_ref()), None);
+        assert_eq!(take_requirement_option(&mut None), None);
+        assert_eq!(
+            take_requirement_option(&mut Some(serde_json::json!([1]))),
+            None
+        );
     }
 
     #[test]

@@ -642,8 +642,14 @@ impl LanguageServer for Backend {
         *self.state.edit_support.write() =
             super::actions::EditSupport::from_capabilities(&params.capabilities);
         info!(?encoding, ?roots, "initialize");
+        let mut initialization_options = params.initialization_options;
+        let required_by_options =
+            crate::lifecycle::version::take_requirement_option(&mut initialization_options);
         let experimental = params.capabilities.experimental.as_ref();
-        if let Some(notice) = crate::lifecycle::version::client_requirement_notice(experimental) {
+        if let Some(notice) = crate::lifecycle::version::client_requirement_notice(
+            experimental,
+            required_by_options.as_ref(),
+        ) {
             warn!("{notice}");
             self.client
                 .show_message(lsp::MessageType::ERROR, notice)
@@ -654,7 +660,7 @@ impl LanguageServer for Backend {
                 user_config_path().as_deref(),
                 roots.first().map(PathBuf::as_path),
             );
-            if let Some(options) = params.initialization_options {
+            if let Some(options) = initialization_options {
                 layers.set_editor(options);
             }
             completion_enabled = layers.resolve().config.features.completion.enabled;

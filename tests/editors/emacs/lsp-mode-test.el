@@ -36,6 +36,15 @@
     (when (funcall (plist-get (lsp--client-new-connection client) :test?))
       (error "lsp-mode would start aiex although the binary does not exist"))))
 
+(aiex-test-check "the client capabilities name the minimum server version"
+  (let* ((client (gethash 'aiex lsp-clients))
+         (capabilities (lsp--client-capabilities (lsp--client-custom-capabilities client)))
+         (experimental (json-parse-string (json-serialize (alist-get 'experimental capabilities))
+                                          :object-type 'plist)))
+    (unless (equal (plist-get (plist-get experimental :aiex) :minimumServerVersion)
+                   aiex-minimum-server-version)
+      (error "experimental capabilities: %S" experimental))))
+
 (unless (file-executable-p aiex-test-bin)
   (aiex-test-check "aiex binary"
     (error "No executable at %s: build it (cargo build) or set AIEX_BIN" aiex-test-bin))

@@ -45,6 +45,12 @@
 
 (unless aiex-test-server (aiex-test-finish))
 
+(aiex-test-check "the client capabilities name the minimum server version (met: no complaint)"
+  (let ((experimental (plist-get (eglot-client-capabilities aiex-test-server) :experimental)))
+    (unless (equal (plist-get (plist-get experimental :aiex) :minimumServerVersion)
+                   aiex-minimum-server-version)
+      (error "experimental capabilities: %S" experimental))))
+
 (aiex-test-check "the server accepts the configuration without complaint"
   (aiex-test-check-no-complaint))
 

@@ -197,5 +197,30 @@
                     "Aiex is not running: open an Elixir file with aiex first (M-x eglot, or lsp-mode with aiex-lsp)"
                     "no server"))
 
+(aiex-test-check "version: the minimum server version is the server workspace's version"
+  (let ((manifest (with-temp-buffer
+                    (insert-file-contents (expand-file-name "Cargo.toml" aiex-test-repo))
+                    (buffer-string))))
+    (unless (string-match "^version = \"\\([^\"]+\\)\"" manifest)
+      (error "No version in the workspace's Cargo.toml"))
+    (aiex-test-expect aiex-minimum-server-version (match-string 1 manifest) "minimum version")))
+
+(aiex-test-check "version: sent under experimental.aiex, other experimental capabilities kept"
+  (let ((aiex (list :minimumServerVersion aiex-minimum-server-version)))
+    (aiex-test-expect (aiex-client-experimental-capabilities nil) (list :aiex aiex) "none before")
+    (aiex-test-expect (aiex-client-experimental-capabilities (make-hash-table)) (list :aiex aiex)
+                      "Eglot's empty object")
+    (let ((mine (list :other t)))
+      (aiex-test-expect (aiex-client-experimental-capabilities mine) (list :other t :aiex aiex) "plist")
+      (aiex-test-expect mine '(:other t) "the caller's plist untouched"))
+    (let ((table (make-hash-table :test #'equal)))
+      (puthash "other" t table)
+      (let ((merged (aiex-client-experimental-capabilities table)))
+        (aiex-test-expect (list (gethash "other" merged) (gethash "aiex" merged)) (list t aiex) "table")
+        (aiex-test-expect (hash-table-count table) 1 "the caller's table untouched")))
+    (aiex-test-expect (json-serialize (aiex-client-experimental-capabilities nil))
+                      (format "{\"aiex\":{\"minimumServerVersion\":\"%s\"}}" aiex-minimum-server-version)
+                      "JSON")))
+
 (aiex-test-finish)
 ;;; unit.el ends here

@@ -48,6 +48,35 @@ check("installs with a pinned checksum, per platform", function()
   assert(binary, detail)
 end)
 
+check("the lazy.nvim build hook installs from the spec's opts.install", function()
+  vim.fn.delete(dir .. "/" .. version, "rf")
+  assert(vim.fn.executable(install.binary_path({ dir = dir, version = version })) == 0, "still installed")
+  -- What lazy.nvim passes the hook: the plugin, its spec's fields included.
+  local plugin = { name = "aiex", opts = { install = { url = url, dir = dir, version = version } } }
+  local binary, detail = install.build(plugin)
+  assert(binary == install.binary_path({ dir = dir, version = version }), tostring(binary))
+  assert(vim.fn.executable(binary) == 1, binary .. " not installed")
+  assert(detail:find("aiex " .. version, 1, true), detail)
+end)
+
+check("the build hook takes opts given as a function, as lazy.nvim allows", function()
+  local plugin = { name = "aiex" }
+  plugin.opts = function(p, defaults)
+    assert(p == plugin and type(defaults) == "table", "called as lazy.nvim calls it")
+    return { install = { url = url, dir = dir, version = version } }
+  end
+  local binary = install.build(plugin)
+  assert(binary == install.binary_path({ dir = dir, version = version }), tostring(binary))
+end)
+
+check("a failed build raises, so lazy.nvim marks the build failed", function()
+  local ok, err = pcall(install.build, { opts = { install = { dir = dir, version = version } } })
+  assert(not ok, "no error raised")
+  assert(tostring(err):find("aiex install failed: no release URL", 1, true), tostring(err))
+  ok, err = pcall(install.build, { opts = { install = { url = url, dir = dir, version = version, sha256 = string.rep("0", 64) } } })
+  assert(not ok and tostring(err):find("checksum mismatch", 1, true), tostring(err))
+end)
+
 check("the plugin starts the installed binary when aiex is not on PATH", function()
   vim.env.PATH = "/nonexistent"
   local aiex = require("aiex")

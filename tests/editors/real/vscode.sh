@@ -55,6 +55,9 @@ cat >"$W/user/User/settings.json" <<JSON
   "aiex.trace.server": "verbose"}
 }
 JSON
+# The log of this run only: the bundled check below reads the server's version from it, and a
+# log an earlier run left in $out (a kept AIEX_EDITORS_OUT) must not make it pass.
+rm -f "$out/server.log"
 "$cs" "${args[@]}" --disable-telemetry --disable-update-check --disable-workspace-trust \
   --disable-getting-started-override ${AIEX_VSCODE_TRACE:+--log trace} "$W/ws/greeter" >"$W/code-server.log" 2>&1 &
 cs_pid=$!

@@ -165,4 +165,20 @@ function M.command(opts)
   return binary, detail
 end
 
+--- The lazy.nvim `build` hook: `build = function(plugin) require("aiex.install").build(plugin) end`.
+--- Installs with the spec's `opts.install` (the options `setup` gets, so the URL is written
+--- once; `opts` may be a table or a function, as lazy.nvim allows), and raises an error on
+--- failure so that lazy.nvim marks the build as failed instead of a notification scrolling by.
+function M.build(plugin)
+  local opts = type(plugin) == "table" and plugin.opts or nil
+  if type(opts) == "function" then
+    opts = opts(plugin, {})
+  end
+  local binary, detail = M.command(type(opts) == "table" and opts.install or nil)
+  if not binary then
+    error("aiex install failed: " .. detail, 0)
+  end
+  return binary, detail
+end
+
 return M
