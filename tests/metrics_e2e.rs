@@ -237,6 +237,9 @@ fn the_language_server_sends_metrics_to_the_users_otlp_collector_and_once_more_a
     collector
         .server
         .on("/v1/metrics", vec![Reply::status(200, "{}", &[])]);
+    collector
+        .server
+        .on("/v1/traces", vec![Reply::status(200, "{}", &[])]);
     let (_fake, dir, mut client, uri) = server_with_telemetry(
         &format!(
             "otlp_endpoint = \"{}\"\notlp_interval_secs = 1\n",
@@ -290,6 +293,60 @@ fn the_language_server_sends_metrics_to_the_users_otlp_collector_and_once_more_a
     let text = String::from_utf8_lossy(&counted.body);
     assert!(
         !text.contains("Cart") && !text.contains(&*dir.path().to_string_lossy()),
+        "{text}"
+    );
+
+    // The request's span went to /v1/traces: what it did, nothing of what it said.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let traces = loop {
+        if let Some(export) = collector
+            .server
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/v1/traces")
+        {
+            break export;
+        }
+        assert!(Instant::now() < deadline, "no spans exported");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(traces.method, "POST");
+    assert_eq!(traces.headers["x-collector-key"], "k123");
+    let body = traces.json();
+    let spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .expect("spans");
+    assert_eq!(spans.len(), 1, "one span per model request: {body}");
+    let span = &spans[0];
+    let attribute = |key: &str| {
+        span["attributes"]
+            .as_array()
+            .and_then(|list| list.iter().find(|a| a["key"] == key))
+            .map(|a| a["value"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        attribute("aiex.feature")["stringValue"],
+        "completion",
+        "{span}"
+    );
+    assert_eq!(attribute("aiex.provider")["stringValue"], "local", "{span}");
+    assert_eq!(attribute("aiex.outcome")["stringValue"], "ok", "{span}");
+    assert_eq!(
+        attribute("gen_ai.request.model")["stringValue"],
+        "qwen2.5-coder:1.5b"
+    );
+    assert!(
+        attribute("gen_ai.usage.input_tokens")["intValue"].is_string(),
+        "{span}"
+    );
+    assert_eq!(span["status"]["code"], 1, "{span}");
+    assert_eq!(span["traceId"].as_str().map(str::len), Some(32), "{span}");
+    let text = String::from_utf8_lossy(&traces.body);
+    assert!(
+        !text.contains("Cart")
+            && !text.contains("cart.ex")
+            && !text.contains(&*dir.path().to_string_lossy()),
         "{text}"
     );
 

@@ -12,11 +12,18 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Arguments after the defaults (`--requirepass`...).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts one, or says why not: `None` when `redis-server` is missing and not required.
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, &[])
+    }
+
+    /// [`Self::start`], with `extra` arguments for `redis-server` (`--requirepass`, ...).
+    pub fn start_with(test: &str, extra: &[&str]) -> Option<Self> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -42,6 +49,7 @@ impl RedisServer {
             port,
             dir: tempfile::tempdir().expect("tempdir"),
             child: None,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         server.restart();
         Some(server)
@@ -68,6 +76,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -80,9 +89,39 @@ impl RedisServer {
         }
     }
 
-    /// Runs a `redis-cli` command and returns its output.
+    /// Stops it without closing anything (SIGSTOP): connections stay open and hang, as with a
+    /// Redis stuck in a long command or behind a dead network path.
+    pub fn hang(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a hung Redis go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server runs");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal} redis-server");
+    }
+
+    /// Runs a `redis-cli` command and returns its output (authenticated when the server was
+    /// started with `--requirepass`).
     pub fn cli(&self, args: &[&str]) -> String {
-        Command::new("redis-cli")
+        let password = self
+            .extra
+            .iter()
+            .position(|a| a == "--requirepass")
+            .and_then(|at| self.extra.get(at + 1));
+        let mut command = Command::new("redis-cli");
+        if let Some(password) = password {
+            command.env("REDISCLI_AUTH", password);
+        }
+        command
             .args(["-p", &self.port.to_string()])
             .args(args)
             .output()

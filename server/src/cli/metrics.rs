@@ -39,8 +39,9 @@ pub(crate) const LONG_ABOUT: &str =
      prometheus_addr` is set in your user configuration.\n\nWith `[telemetry] otlp_endpoint` \
      (for example `http://127.0.0.1:4318`) the language server also sends these metrics to an \
      OpenTelemetry collector as OTLP/HTTP JSON every `otlp_interval_secs` (60 by default) and \
-     when it stops; headers a collector needs come from OTEL_EXPORTER_OTLP_HEADERS. \
-     `--format otlp-json` prints what it sends.";
+     when it stops, with one span per model request to its `/v1/traces` (never the prompt \
+     or a path); headers a collector needs come from OTEL_EXPORTER_OTLP_HEADERS. \
+     `--format otlp-json` prints the metrics it sends.";
 
 /// Runs `aiex metrics`.
 pub fn run(args: MetricsArgs) -> anyhow::Result<()> {

@@ -1,12 +1,14 @@
 //! `[telemetry] otlp_endpoint`: the metrics `GET /metrics` serves, pushed to an OpenTelemetry
 //! collector as OTLP/HTTP JSON (`POST <endpoint>/v1/metrics`) every `otlp_interval_secs`, and
-//! once more when the server stops.
+//! once more when the server stops; with them, one span per model request that ended since
+//! the last export (`POST <endpoint>/v1/traces`, `metrics::traces`).
 //!
 //! Invariants: never on the message loop (one tokio task; the audit log is read and the body
 //! built on the blocking pool); bounded (one export at a time, each within
 //! [`EXPORT_DEADLINE`]; a failed export is not queued, the next one carries the same cumulative
-//! counts); a failure is logged once until an export succeeds again; only what
-//! `metrics::otlp` renders leaves (counts, provider and feature names).
+//! counts; spans not delivered wait for the next export, within the engine's bound); a
+//! failure is logged once until an export succeeds again; only what `metrics::otlp` and
+//! `metrics::traces` render leaves (counts, names, tokens, times: no prompt, no path).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,6 +48,10 @@ impl Drop for Exporting {
 struct Target {
     url: String,
     source: OtlpSource,
+    /// `<endpoint>/v1/traces`.
+    traces_url: String,
+    /// Whose model requests' spans are exported.
+    engine: Arc<crate::engine::Engine>,
     client: reqwest::Client,
     headers: reqwest::header::HeaderMap,
     /// Whether the last export failed (and was logged), so that a run of failures is logged
@@ -70,6 +76,7 @@ impl OtlpExporter {
         &self,
         url: Option<String>,
         interval: Duration,
+        engine: &Arc<crate::engine::Engine>,
         source: impl FnOnce() -> OtlpSource,
     ) -> Option<String> {
         let mut exporting = self.exporting.lock();
@@ -79,7 +86,13 @@ impl OtlpExporter {
             return None;
         }
         *exporting = None;
+        // Spans are kept only while they have somewhere to go.
+        engine.keep_spans(url.is_some());
         let url = url?;
+        let traces_url = format!(
+            "{}/v1/traces",
+            url.strip_suffix("/v1/metrics").unwrap_or(&url)
+        );
         let (headers, bad_header) = headers_from_env();
         let client = match reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
@@ -97,6 +110,8 @@ impl OtlpExporter {
         let target = Arc::new(Target {
             url: url.clone(),
             source: source(),
+            traces_url,
+            engine: Arc::clone(engine),
             client,
             headers,
             failing: AtomicBool::new(false),
@@ -152,20 +167,45 @@ impl OtlpExporter {
 
 impl Target {
     async fn export(&self) {
+        self.export_metrics().await;
+        self.export_spans().await;
+    }
+
+    /// The spans of the requests that ended since the last export; put back when the
+    /// collector does not take them.
+    async fn export_spans(&self) {
+        let Some((body, spans)) = self.engine.spans_otlp_json() else {
+            return;
+        };
+        let sent = self.post(&self.traces_url, body).await;
+        let problem = match sent {
+            Ok(response) if response.status().is_success() => return,
+            Ok(response) => format!("the collector answered {} to the spans", response.status()),
+            Err(error) => format!("{error}"),
+        };
+        self.engine.spans_not_delivered(spans);
+        self.failed(&problem);
+    }
+
+    /// Sends one OTLP/HTTP JSON body to `url`, with the user's headers.
+    async fn post(&self, url: &str, body: String) -> reqwest::Result<reqwest::Response> {
+        self.client
+            .post(url)
+            .headers(self.headers.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+    }
+
+    async fn export_metrics(&self) {
         let source = Arc::clone(&self.source);
         let body = match tokio::task::spawn_blocking(move || source()).await {
             Ok(Ok(body)) => body,
             Ok(Err(error)) => return self.failed(&format!("cannot count the metrics: {error}")),
             Err(error) => return self.failed(&format!("counting the metrics failed: {error}")),
         };
-        let sent = self
-            .client
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await;
+        let sent = self.post(&self.url, body).await;
         match sent {
             Ok(response) if response.status().is_success() => {
                 if self.failing.swap(false, Ordering::Relaxed) {

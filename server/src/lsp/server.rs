@@ -204,6 +204,7 @@ impl ServerState {
         let otlp_problem = self.otlp_exporter.apply(
             telemetry.otlp_metrics_url().ok().flatten(),
             telemetry.otlp_interval(),
+            &self.engine,
             || {
                 let engine = Arc::clone(&self.engine);
                 let start_unix_nano = crate::metrics::unix_nanos(std::time::SystemTime::now());

@@ -22,7 +22,9 @@ use serde::Deserialize;
 use crate::llm::breaker::BreakerState;
 
 mod otlp;
+mod traces;
 pub use otlp::{unix_nanos, OtlpWindow};
+pub use traces::{random_hex_id, traces_json, RequestSpan, SpanBuffer, MAX_PENDING_SPANS};
 
 /// Upper bounds of the latency histogram's buckets, in milliseconds (rendered in seconds):
 /// from a cache hit to a long generation on a CPU model.
@@ -491,6 +493,29 @@ impl crate::Engine {
             now_unix_nano: unix_nanos(std::time::SystemTime::now()),
         };
         Ok(metrics.otlp_json(&breakers, window).to_string())
+    }
+
+    /// Keeps the spans of model requests from now on (an OTLP exporter started), or stops.
+    pub fn keep_spans(&self, keep: bool) {
+        self.spans.set_enabled(keep);
+    }
+
+    /// The OTLP export request of the spans of the model requests that ended since the last
+    /// call, or `None` when there were none. Spans of an export that failed go back with
+    /// [`Self::spans_not_delivered`].
+    pub fn spans_otlp_json(&self) -> Option<(String, Vec<RequestSpan>)> {
+        let spans = self.spans.drain();
+        if spans.is_empty() {
+            return None;
+        }
+        let body = traces_json(&spans, env!("CARGO_PKG_VERSION"), random_hex_id).to_string();
+        Some((body, spans))
+    }
+
+    /// Puts back spans an export could not deliver (the next export carries them, within the
+    /// buffer's bound).
+    pub fn spans_not_delivered(&self, spans: Vec<RequestSpan>) {
+        self.spans.put_back(spans);
     }
 
     /// The audit log's counts and the providers' breakers, now.

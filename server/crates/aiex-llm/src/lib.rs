@@ -35,7 +35,7 @@ pub use providers::{DoctorReport, LlmOptions, Providers};
 pub use speed::{SpeedBook, SpeedEstimate};
 pub use status::{LlmStatus, ProviderDescription, ProviderStatus};
 pub use stream::LlmStream;
-pub use team::{TeamAsk, TeamHooks, TeamVerdict};
+pub use team::{team_limit_key, TeamAsk, TeamHooks, TeamSettlement, TeamVerdict};
 pub use types::{
     FinishReason, LlmRequest, LlmResponse, Message, Prompt, Role, StreamEvent, Timings, Usage,
 };

@@ -117,6 +117,22 @@ impl RateLimiter {
             bucket.level = (bucket.level + tokens as f64).min(bucket.capacity);
         }
     }
+
+    /// Gives back a whole reservation of `tokens`: the request was never sent (the team's
+    /// shared limit or budget refused it), so it must not count against this process's own.
+    pub fn give_back(&self, tokens: u64) {
+        let mut guard = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(bucket) = guard.0.as_mut() {
+            bucket.level = (bucket.level + 1.0).min(bucket.capacity);
+        }
+        if let Some(bucket) = guard.1.as_mut() {
+            bucket.level =
+                (bucket.level + (tokens as f64).min(bucket.capacity)).min(bucket.capacity);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +147,16 @@ mod tests {
         assert!(limiter.reserve(500, now, now).is_err());
         limiter.refund(600);
         assert_eq!(limiter.reserve(500, now, now), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_reservation_given_back_frees_its_request_and_its_tokens() {
+        let limiter = RateLimiter::new(Some(1), Some(1_000));
+        let now = Instant::now();
+        assert_eq!(limiter.reserve(800, now, now), Ok(Duration::ZERO));
+        assert!(limiter.reserve(800, now, now).is_err());
+        limiter.give_back(800);
+        assert_eq!(limiter.reserve(800, now, now), Ok(Duration::ZERO));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::retry::RetryPolicy;
 use super::speed::{Measure, SpeedBook, SpeedEstimate};
 use super::status::{ProviderDescription, ProviderStatus};
 use super::stream::LlmStream;
-use super::team::{TeamAsk, TeamHooks, TeamVerdict};
+use super::team::{team_limit_key, TeamAsk, TeamHooks, TeamSettlement, TeamVerdict};
 use super::tokens::estimate_tokens;
 use super::transport::{self, BodyReader, Timeouts};
 use super::types::{FinishReason, LlmRequest, LlmResponse, Prompt, StreamEvent, Usage};
@@ -329,12 +329,22 @@ impl Provider {
             None => None,
         };
 
+        let limit_key = team_limit_key(self.kind.name(), &self.base_url, &model);
         let mut failures = 0;
         loop {
             // Every attempt is a request the provider counts, retries included.
             match self.limiter.reserve(tokens, Instant::now(), deadline) {
                 Ok(wait) if wait > Duration::ZERO => tokio::time::sleep(wait).await,
                 Ok(_) => {}
+                // The deadline passed before the request could go (it waited elsewhere): a
+                // timeout, not a rate limit.
+                Err(wait) if wait.is_zero() => {
+                    return Err(LlmError::Timeout {
+                        provider: self.name.clone(),
+                        phase: super::error::TimeoutPhase::Deadline,
+                        after: started.elapsed(),
+                    })
+                }
                 Err(wait) => {
                     return Err(LlmError::LocalRateLimit {
                         provider: self.name.clone(),
@@ -342,18 +352,49 @@ impl Provider {
                     })
                 }
             }
-            if let Some(team) = &team {
-                self.admit_in_team(team.as_ref(), tokens, max_cost_usd, deadline)
-                    .await?;
+            let mut charge = match &team {
+                Some(team) => {
+                    let (reserved_usd, wait) = self
+                        .admit_in_team(team.as_ref(), &limit_key, tokens, max_cost_usd, deadline)
+                        .await
+                        // Refused by the team: nothing is sent, this process's slot goes back.
+                        .inspect_err(|_| self.limiter.give_back(tokens))?;
+                    // Held from here: dropped while it waits for its slot, the request gives
+                    // its reservation back.
+                    let charge = TeamCharge {
+                        team: Arc::clone(team),
+                        reserved_usd,
+                        provider: Arc::clone(self),
+                        model: model.clone(),
+                        prompt: request.prompt_text(),
+                        streamed: String::new(),
+                        sent: false,
+                        settled: false,
+                    };
+                    if wait > Duration::ZERO {
+                        tokio::time::sleep(wait).await;
+                    }
+                    Some(charge)
+                }
+                None => None,
+            };
+            let permit = match self.breaker.admit() {
+                Ok(permit) => permit,
+                Err(refused) => {
+                    // Nothing was sent: the reservation goes back.
+                    if let Some(charge) = charge {
+                        charge.refund().await;
+                    }
+                    return Err(LlmError::CircuitOpen {
+                        provider: self.name.clone(),
+                        failures: refused.failures,
+                        retry_in: refused.retry_in,
+                    });
+                }
+            };
+            if let Some(charge) = &mut charge {
+                charge.sent = true;
             }
-            let permit = self
-                .breaker
-                .admit()
-                .map_err(|refused| LlmError::CircuitOpen {
-                    provider: self.name.clone(),
-                    failures: refused.failures,
-                    retry_in: refused.retry_in,
-                })?;
             match self.attempt(&call, body.as_ref(), deadline).await {
                 Ok((reader, deltas)) => {
                     let finish = Finish {
@@ -364,9 +405,14 @@ impl Provider {
                         started,
                         reserved_tokens: tokens,
                     };
-                    return Ok(live_stream(reader, deltas, permit, finish));
+                    return Ok(live_stream(reader, deltas, permit, finish, charge));
                 }
                 Err(error) => {
+                    // The provider refused the attempt (it bills none): the reservation goes
+                    // back. Dropped while it was being sent, the charge bills its prompt.
+                    if let Some(charge) = charge {
+                        charge.refund().await;
+                    }
                     if error.is_provider_failure() {
                         permit.failure();
                     } else {
@@ -374,7 +420,7 @@ impl Provider {
                     }
                     failures += 1;
                     if let (Some(team), Some(wait)) = (&team, error.retry_after()) {
-                        team.pause(&self.name, wait).await;
+                        team.pause(&limit_key, wait).await;
                     }
                     // Once this failure opened the breaker a retry would only be refused; the
                     // user is better served by the provider's own error, now.
@@ -394,15 +440,18 @@ impl Provider {
 
     /// Takes the team's slot for one attempt (its shared rate limits and any pause a provider
     /// asked for) and waits for it, or refuses: a slot after the deadline, a budget cap.
+    /// Returns what the team reserved against its budget for the attempt, and how long to
+    /// wait for the slot.
     async fn admit_in_team(
         &self,
         team: &dyn TeamHooks,
+        limit_key: &str,
         tokens: u64,
         max_cost_usd: f64,
         deadline: Instant,
-    ) -> Result<(), LlmError> {
+    ) -> Result<(f64, Duration), LlmError> {
         let ask = TeamAsk {
-            provider: &self.name,
+            limit_key,
             rpm: self.config.rpm,
             tpm: self.config.tpm,
             tokens,
@@ -410,11 +459,8 @@ impl Provider {
             max_wait: deadline.saturating_duration_since(Instant::now()),
         };
         match team.admit(ask).await {
-            TeamVerdict::Go { wait } if wait > Duration::ZERO => {
-                tokio::time::sleep(wait).await;
-                Ok(())
-            }
-            TeamVerdict::Go { .. } | TeamVerdict::Local => Ok(()),
+            TeamVerdict::Go { wait } => Ok((max_cost_usd, wait)),
+            TeamVerdict::Local => Ok((0.0, Duration::ZERO)),
             TeamVerdict::TooLate { wait } => Err(LlmError::TeamRateLimit {
                 provider: self.name.clone(),
                 wait,
@@ -697,14 +743,126 @@ impl Finish {
     }
 }
 
+/// A request the team let through, until it is settled: a complete answer settles it with its
+/// cost; an attempt the provider refused gives the reservation back; a request that never
+/// finishes (the editor cancelled it, the stream was dropped or broke off: common for
+/// completions) is charged when dropped, for its prompt and the text that streamed, since
+/// the provider bills those whether or not anyone reads the rest.
+struct TeamCharge {
+    team: Arc<dyn TeamHooks>,
+    reserved_usd: f64,
+    provider: Arc<Provider>,
+    model: String,
+    prompt: String,
+    /// The text that arrived so far (set when the stream is dropped).
+    streamed: String,
+    /// Whether the request left: dropped before, nothing is billed.
+    sent: bool,
+    settled: bool,
+}
+
+impl TeamCharge {
+    /// Settles a complete answer: its cost replaces the reservation, its text is shared.
+    async fn finished(mut self, key: &CacheKey, response: &LlmResponse) {
+        self.settled = true;
+        self.team
+            .settle(TeamSettlement {
+                reserved_usd: self.reserved_usd,
+                cost_usd: response.cost_usd,
+                provider: &response.provider,
+                model: &response.model,
+                usage: response.usage,
+                answer: Some((key, &response.text)),
+            })
+            .await;
+    }
+
+    /// Gives the reservation back: the provider refused the attempt, or it was never sent.
+    async fn refund(mut self) {
+        self.settled = true;
+        self.team
+            .settle(TeamSettlement {
+                reserved_usd: self.reserved_usd,
+                cost_usd: 0.0,
+                provider: &self.provider.name,
+                model: &self.model,
+                usage: Usage::default(),
+                answer: None,
+            })
+            .await;
+    }
+}
+
+impl Drop for TeamCharge {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        // Dropping cannot wait for Redis, and counting the prompt's tokens is a tokenizer
+        // pass: both happen on a task of their own, off whatever loop dropped the request.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let team = Arc::clone(&self.team);
+        let provider = Arc::clone(&self.provider);
+        let sent = self.sent;
+        let model = std::mem::take(&mut self.model);
+        let prompt = std::mem::take(&mut self.prompt);
+        let streamed = std::mem::take(&mut self.streamed);
+        let reserved_usd = self.reserved_usd;
+        runtime.spawn(async move {
+            let usage = if sent {
+                Usage {
+                    input_tokens: estimate_tokens(&prompt),
+                    output_tokens: estimate_tokens(&streamed),
+                    estimated: true,
+                }
+            } else {
+                Usage::default()
+            };
+            let price = cost::price_of(provider.kind, &model, provider.config.prices);
+            let cost_usd = cost::cost_usd(&usage, price);
+            if sent {
+                provider
+                    .shared
+                    .ledger
+                    .record(&provider.name, &model, &usage, cost_usd);
+            }
+            tracing::debug!(provider = %provider.name, cost_usd, "a request that never finished is charged its prompt and what streamed");
+            team.settle(TeamSettlement {
+                reserved_usd,
+                cost_usd,
+                provider: &provider.name,
+                model: &model,
+                usage,
+                answer: None,
+            })
+            .await;
+        });
+    }
+}
+
 struct Live {
     reader: BodyReader,
     deltas: VecDeque<String>,
     text: String,
     permit: Option<BreakerPermit>,
     finish: Finish,
+    /// The team's charge for this request (team mode), settled when the stream ends or is
+    /// dropped.
+    charge: Option<TeamCharge>,
     done: bool,
     first_text_at: Option<Instant>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // Not settled at the end of the stream: the rest of the answer was never read; the
+        // charge bills what streamed.
+        if let Some(mut charge) = self.charge.take() {
+            charge.streamed = std::mem::take(&mut self.text);
+        }
+    }
 }
 
 fn live_stream(
@@ -712,6 +870,7 @@ fn live_stream(
     deltas: VecDeque<String>,
     permit: BreakerPermit,
     finish: Finish,
+    charge: Option<TeamCharge>,
 ) -> LlmStream {
     let live = Live {
         reader,
@@ -719,6 +878,7 @@ fn live_stream(
         text: String::new(),
         permit: Some(permit),
         finish,
+        charge,
         done: false,
         first_text_at: None,
     };
@@ -739,13 +899,17 @@ fn live_stream(
                 }
                 let text = std::mem::take(&mut live.text);
                 let response = live.finish.response(text, &live.reader, live.first_text_at);
-                if let Some(team) = live.finish.provider.shared.team() {
-                    team.finished(&live.finish.key, &response).await;
+                if let Some(charge) = live.charge.take() {
+                    charge.finished(&live.finish.key, &response).await;
                 }
                 return Some((Ok(StreamEvent::Done(response)), live));
             }
             if let Err(error) = live.reader.pull(&mut live.deltas).await {
                 live.done = true;
+                // Broken off: the charge bills the prompt and what streamed.
+                if let Some(mut charge) = live.charge.take() {
+                    charge.streamed = live.text.clone();
+                }
                 if let Some(permit) = live.permit.take() {
                     if error.is_provider_failure() {
                         permit.failure();

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use aiex_llm::cache::CacheKey;
-use aiex_llm::team::{TeamAsk, TeamHooks, TeamVerdict};
+use aiex_llm::team::{TeamAsk, TeamHooks, TeamSettlement, TeamVerdict};
 use aiex_llm::{FinishReason, LlmResponse, Usage};
 use aiex_team::{BudgetConfig, Team, TeamConfig};
 
@@ -72,7 +72,15 @@ fn main() {
             let started = Instant::now();
             assert!(team.cached(&key).await.is_none());
             assert!(matches!(team.admit(ask()).await, TeamVerdict::Go { .. }));
-            team.finished(&key, &response).await;
+            team.settle(TeamSettlement {
+                reserved_usd: ask().max_cost_usd,
+                cost_usd: response.cost_usd,
+                provider: &response.provider,
+                model: &response.model,
+                usage: response.usage,
+                answer: Some((&key, &response.text)),
+            })
+            .await;
             if i >= 200 {
                 samples.push(started.elapsed());
             }
@@ -94,7 +102,7 @@ fn main() {
 
 fn ask() -> TeamAsk<'static> {
     TeamAsk {
-        provider: "bench",
+        limit_key: "bench",
         rpm: Some(1_000_000),
         tpm: Some(1_000_000_000),
         tokens: 600,

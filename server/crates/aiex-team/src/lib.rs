@@ -20,8 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use aiex_llm::cache::CacheKey;
 use aiex_llm::cost::day_string;
-use aiex_llm::team::{BoxFuture, TeamAsk, TeamHooks, TeamVerdict};
-use aiex_llm::LlmResponse;
+use aiex_llm::team::{BoxFuture, TeamAsk, TeamHooks, TeamSettlement, TeamVerdict};
 use redis::Script;
 
 pub use config::{current_user, BudgetConfig, TeamConfig};
@@ -135,9 +134,9 @@ impl Team {
         ];
         let mut invocation = self.admit.prepare_invoke();
         invocation
-            .key(self.key(&format!("rl:{}:requests", ask.provider)))
-            .key(self.key(&format!("rl:{}:tokens", ask.provider)))
-            .key(self.key(&format!("pause:{}", ask.provider)));
+            .key(self.key(&format!("rl:{}:requests", ask.limit_key)))
+            .key(self.key(&format!("rl:{}:tokens", ask.limit_key)))
+            .key(self.key(&format!("pause:{}", ask.limit_key)));
         for key in self.spend_keys() {
             invocation.key(key);
         }
@@ -206,33 +205,39 @@ impl Team {
             .flatten()
     }
 
-    async fn finished_now(&self, key: &CacheKey, response: &LlmResponse) {
+    async fn settle_now(&self, settlement: TeamSettlement<'_>) {
         let mut invocation = self.finished.prepare_invoke();
         for spend in self.spend_keys() {
             invocation.key(spend);
         }
         let day = day_string(SystemTime::now());
-        invocation
-            .key(self.key(&format!("usage:{day}")))
-            .key(self.cache_key(key))
-            .key(self.key("cache-index"));
-        let shared = if response.text.len() <= MAX_SHARED_ANSWER_BYTES {
-            response.text.as_str()
-        } else {
-            ""
+        let (cache_key, shared) = match settlement.answer {
+            Some((key, text)) if text.len() <= MAX_SHARED_ANSWER_BYTES => {
+                (self.cache_key(key), text)
+            }
+            // Nothing to share: the script leaves the answer's key alone.
+            _ => (self.key("cache-index"), ""),
         };
         invocation
-            .arg(response.cost_usd)
-            .arg(response.usage.input_tokens)
-            .arg(response.usage.output_tokens)
+            .key(self.key(&format!("usage:{day}")))
+            .key(cache_key)
+            .key(self.key("cache-index"));
+        let usage = settlement.usage;
+        let counted = settlement.answer.is_some() || usage.input_tokens + usage.output_tokens > 0;
+        invocation
+            .arg(settlement.cost_usd)
+            .arg(usage.input_tokens)
+            .arg(usage.output_tokens)
             .arg(usage::field_prefix(
                 &self.user,
-                &response.provider,
-                &response.model,
+                settlement.provider,
+                settlement.model,
             ))
             .arg(shared)
             .arg(self.config.cache_ttl().as_millis() as u64)
-            .arg(self.config.cache_max_entries());
+            .arg(self.config.cache_max_entries())
+            .arg(settlement.reserved_usd)
+            .arg(if counted { "1" } else { "0" });
         self.link
             .run(|mut connection| async move {
                 invocation.invoke_async::<i64>(&mut connection).await
@@ -240,10 +245,10 @@ impl Team {
             .await;
     }
 
-    async fn pause_now(&self, provider: &str, wait: Duration) {
+    async fn pause_now(&self, limit_key: &str, wait: Duration) {
         let mut invocation = self.pause.prepare_invoke();
         invocation
-            .key(self.key(&format!("pause:{provider}")))
+            .key(self.key(&format!("pause:{limit_key}")))
             .arg((wait.as_millis() as u64).max(1));
         self.link
             .run(|mut connection| async move {
@@ -291,11 +296,11 @@ impl TeamHooks for Team {
         Box::pin(self.cached_now(key))
     }
 
-    fn finished<'a>(&'a self, key: &'a CacheKey, response: &'a LlmResponse) -> BoxFuture<'a, ()> {
-        Box::pin(self.finished_now(key, response))
+    fn settle<'a>(&'a self, settlement: TeamSettlement<'a>) -> BoxFuture<'a, ()> {
+        Box::pin(self.settle_now(settlement))
     }
 
-    fn pause<'a>(&'a self, provider: &'a str, wait: Duration) -> BoxFuture<'a, ()> {
-        Box::pin(self.pause_now(provider, wait))
+    fn pause<'a>(&'a self, limit_key: &'a str, wait: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(self.pause_now(limit_key, wait))
     }
 }

@@ -11,8 +11,10 @@
 /// slots in any 60 s, so the provider never sees more than its limit. A slot may lie in the
 /// future, as the local limiter's reservations do; the caller sleeps until it. Tokens per
 /// minute are GCRA (the "theoretical arrival time" of the next token) with a burst of one
-/// minute's worth, the local token bucket's shape. Returns `{1, wait_ms}` (taken), `{0,
-/// wait_ms}` (after the longest wait: nothing taken) or `{2, which_cap, spent}`.
+/// minute's worth, the local token bucket's shape. A request let through reserves its most
+/// cost in the four spend counters (settled by `FINISHED`), so requests running at once cannot
+/// pass a cap together: each sees the others' reservations. Returns `{1, wait_ms}` (taken),
+/// `{0, wait_ms}` (after the longest wait: nothing taken) or `{2, which_cap, spent}`.
 pub(crate) const ADMIT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -56,29 +58,43 @@ end
 if tpm > 0 then
   redis.call('SET', KEYS[2], string.format('%d', math.ceil(tat)), 'PX', math.ceil(tat - now) + window)
 end
+if cost > 0 then
+  for i = 4, 7 do
+    redis.call('INCRBYFLOAT', KEYS[i], string.format('%.17g', cost))
+    redis.call('EXPIRE', KEYS[i], (i % 2 == 0) and 2 * 86400 or 35 * 86400)
+  end
+end
 return {1, math.ceil(wait), ''}
 ";
 
-/// Records a finished request and shares its answer. KEYS: team day spend, team month spend,
-/// user day spend, user month spend, the day's usage hash, the answer's key, the cache index.
-/// ARGV: cost, input tokens, output tokens, the usage field prefix, the answer ('' to share
-/// nothing), its time to live (ms), the cache's most entries.
+/// Settles a request `ADMIT` let through and shares its answer. KEYS: team day spend, team
+/// month spend, user day spend, user month spend, the day's usage hash, the answer's key, the
+/// cache index. ARGV: cost, input tokens, output tokens, the usage field prefix, the answer
+/// ('' to share nothing), its time to live (ms), the cache's most entries, what `ADMIT`
+/// reserved, whether to count the request in the usage (1, or 0 for a refused attempt).
 ///
-/// The cache holds the answer under its key (a hash of provider, model, parameters and
-/// prompt) and nothing else; its index, by time stored, drops the oldest past the cap.
+/// The spend counters get the cost less the reservation: the reservation is replaced by what
+/// the request cost, in one step. The cache holds the answer under its key (a hash of
+/// provider, model, parameters and prompt) and nothing else; its index, by time stored, drops
+/// the oldest past the cap.
 pub(crate) const FINISHED: &str = r"
-local cost = ARGV[1]
+local cost = tonumber(ARGV[1])
+local change = cost - tonumber(ARGV[8])
 local day, month = 2 * 86400, 35 * 86400
-for i = 1, 4 do
-  redis.call('INCRBYFLOAT', KEYS[i], cost)
-  redis.call('EXPIRE', KEYS[i], (i % 2 == 1) and day or month)
+if change ~= 0 then
+  for i = 1, 4 do
+    redis.call('INCRBYFLOAT', KEYS[i], string.format('%.17g', change))
+    redis.call('EXPIRE', KEYS[i], (i % 2 == 1) and day or month)
+  end
 end
-local field = ARGV[4]
-redis.call('HINCRBY', KEYS[5], field .. 'requests', 1)
-redis.call('HINCRBY', KEYS[5], field .. 'input_tokens', ARGV[2])
-redis.call('HINCRBY', KEYS[5], field .. 'output_tokens', ARGV[3])
-redis.call('HINCRBYFLOAT', KEYS[5], field .. 'cost_usd', cost)
-redis.call('EXPIRE', KEYS[5], month)
+if ARGV[9] == '1' then
+  local field = ARGV[4]
+  redis.call('HINCRBY', KEYS[5], field .. 'requests', 1)
+  redis.call('HINCRBY', KEYS[5], field .. 'input_tokens', ARGV[2])
+  redis.call('HINCRBY', KEYS[5], field .. 'output_tokens', ARGV[3])
+  redis.call('HINCRBYFLOAT', KEYS[5], field .. 'cost_usd', ARGV[1])
+  redis.call('EXPIRE', KEYS[5], month)
+end
 if ARGV[5] ~= '' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -35,6 +35,8 @@ pub(crate) struct Outbound {
 pub(crate) struct AuditTicket {
     log: Option<AuditLog>,
     pending: PendingWrites,
+    /// Where the request's span goes (kept only while an OTLP exporter runs).
+    spans: std::sync::Arc<crate::metrics::SpanBuffer>,
     line: Option<PendingLine>,
     /// When the request passed the gate: its latency is measured from here, whatever its end.
     started: Instant,
@@ -87,7 +89,7 @@ impl AuditTicket {
                 },
                 latency_ms: elapsed_ms(self.started),
             };
-            write(self.log.take(), &self.pending, line, ending);
+            write(self.log.take(), &self.pending, &self.spans, line, ending);
         }
     }
 
@@ -102,7 +104,7 @@ impl AuditTicket {
                 cache: None,
                 latency_ms: elapsed_ms(self.started),
             };
-            write(self.log.take(), &self.pending, line, ending);
+            write(self.log.take(), &self.pending, &self.spans, line, ending);
         }
     }
 }
@@ -122,7 +124,7 @@ impl Drop for AuditTicket {
                 cache: line.cache,
                 latency_ms: elapsed_ms(self.started),
             };
-            write(self.log.take(), &self.pending, line, ending);
+            write(self.log.take(), &self.pending, &self.spans, line, ending);
         }
     }
 }
@@ -130,7 +132,16 @@ impl Drop for AuditTicket {
 /// Appends the line off the message loop on a multi-threaded runtime (the server), at once on
 /// a single-threaded one or none (the command line, which exits right after: a blocking task
 /// queued then could be dropped with the runtime, and its line lost).
-fn write(log: Option<AuditLog>, pending: &PendingWrites, line: PendingLine, ending: Ending) {
+fn write(
+    log: Option<AuditLog>,
+    pending: &PendingWrites,
+    spans: &crate::metrics::SpanBuffer,
+    line: PendingLine,
+    ending: Ending,
+) {
+    if spans.is_enabled() {
+        spans.push(span_of(&line, &ending));
+    }
     let Some(log) = log else { return };
     let pending = pending.start();
     let record = move || {
@@ -162,6 +173,32 @@ fn write(log: Option<AuditLog>, pending: &PendingWrites, line: PendingLine, endi
             runtime.spawn_blocking(record);
         }
         _ => record(),
+    }
+}
+
+/// The request's span: its audit line without the files and the prompt.
+fn span_of(line: &PendingLine, ending: &Ending) -> crate::metrics::RequestSpan {
+    let end = std::time::SystemTime::now();
+    let start = end - std::time::Duration::from_millis(ending.latency_ms);
+    let outcome = if ending.outcome == "ok" {
+        "ok"
+    } else if ending.outcome == "cancelled" {
+        "cancelled"
+    } else {
+        "error"
+    };
+    crate::metrics::RequestSpan {
+        feature: line.feature.to_owned(),
+        provider: line.provider.clone(),
+        model: line.model.clone(),
+        input_tokens: line.prompt_tokens as u64,
+        output_tokens: ending.completion_tokens.map(|t| t as u64),
+        outcome,
+        error_kind: ending.error_kind,
+        cache: ending.cache,
+        cost_usd: ending.cost_usd,
+        start_unix_nano: crate::metrics::unix_nanos(start),
+        end_unix_nano: crate::metrics::unix_nanos(end),
     }
 }
 
@@ -265,6 +302,7 @@ impl Engine {
         AuditTicket {
             log: self.audit_log(),
             pending: self.audit_writes.clone(),
+            spans: std::sync::Arc::clone(&self.spans),
             line: Some(PendingLine {
                 feature: outbound.feature,
                 provider: first.map(|p| p.name().to_owned()).unwrap_or_default(),

@@ -105,6 +105,8 @@ pub struct Engine {
     sessions: parking_lot::Mutex<Option<Arc<crate::sessions::SessionStore>>>,
     /// Audit lines queued for writing; shutdown waits for them.
     audit_writes: audit::PendingWrites,
+    /// The spans of finished model requests, kept while an OTLP exporter runs.
+    pub(crate) spans: Arc<crate::metrics::SpanBuffer>,
 }
 
 impl Engine {

@@ -555,3 +555,128 @@ fn an_otlp_export_without_traffic_is_a_valid_empty_request() {
     let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
     assert_eq!(metrics.len(), 8, "every metric declared, with no points");
 }
+
+fn span(outcome: &'static str, error_kind: Option<&'static str>) -> RequestSpan {
+    RequestSpan {
+        feature: "completion".to_owned(),
+        provider: "local".to_owned(),
+        model: "qwen2.5-coder:1.5b".to_owned(),
+        input_tokens: 512,
+        output_tokens: (outcome == "ok").then_some(12),
+        outcome,
+        error_kind,
+        cache: None,
+        cost_usd: (outcome == "ok").then_some(0.25),
+        start_unix_nano: 1_700_000_000_000_000_000,
+        end_unix_nano: 1_700_000_000_420_000_000,
+    }
+}
+
+#[test]
+fn the_spans_decode_as_opentelemetry_s_own_trace_types_with_what_each_request_did() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+    use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
+
+    let spans = [
+        span("ok", None),
+        span("error", Some("team_rate_limit")),
+        span("cancelled", None),
+    ];
+    let body = traces_json(&spans, "0.1.0", random_hex_id).to_string();
+    let request: ExportTraceServiceRequest =
+        serde_json::from_str(&body).expect("an OTLP ExportTraceServiceRequest");
+    let resource = &request.resource_spans[0];
+    let service = &resource.resource.as_ref().expect("resource").attributes[0];
+    assert_eq!(service.key, "service.name");
+    let decoded = &resource.scope_spans[0].spans;
+    assert_eq!(decoded.len(), 3);
+    let attribute = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.as_ref()?.value.clone())
+    };
+    let ok = &decoded[0];
+    assert_eq!(ok.name, "completion qwen2.5-coder:1.5b");
+    assert_eq!(ok.kind, SpanKind::Client as i32);
+    assert_eq!(ok.trace_id.len(), 16);
+    assert_eq!(ok.span_id.len(), 8);
+    assert_ne!(
+        ok.trace_id, decoded[1].trace_id,
+        "each request its own trace"
+    );
+    assert_eq!(ok.end_time_unix_nano - ok.start_time_unix_nano, 420_000_000);
+    assert_eq!(
+        attribute(ok, "aiex.feature"),
+        Some(AnyValue::StringValue("completion".into()))
+    );
+    assert_eq!(
+        attribute(ok, "aiex.provider"),
+        Some(AnyValue::StringValue("local".into()))
+    );
+    assert_eq!(
+        attribute(ok, "gen_ai.usage.input_tokens"),
+        Some(AnyValue::IntValue(512))
+    );
+    assert_eq!(
+        attribute(ok, "gen_ai.usage.output_tokens"),
+        Some(AnyValue::IntValue(12))
+    );
+    assert_eq!(
+        attribute(ok, "aiex.latency_ms"),
+        Some(AnyValue::IntValue(420))
+    );
+    assert_eq!(
+        attribute(ok, "aiex.cost_usd"),
+        Some(AnyValue::DoubleValue(0.25))
+    );
+    assert_eq!(
+        attribute(ok, "aiex.cache"),
+        Some(AnyValue::StringValue("none".into()))
+    );
+    assert_eq!(
+        ok.status.as_ref().map(|s| s.code),
+        Some(StatusCode::Ok as i32)
+    );
+    let refused = &decoded[1];
+    assert_eq!(
+        refused
+            .status
+            .as_ref()
+            .map(|s| (s.code, s.message.as_str())),
+        Some((StatusCode::Error as i32, "team_rate_limit"))
+    );
+    assert_eq!(
+        attribute(refused, "error.type"),
+        Some(AnyValue::StringValue("team_rate_limit".into()))
+    );
+    assert_eq!(
+        decoded[2].status.as_ref().map(|s| s.code),
+        Some(StatusCode::Unset as i32),
+        "a cancelled request is neither"
+    );
+}
+
+#[test]
+fn spans_are_kept_only_while_exported_and_within_their_bound() {
+    let buffer = SpanBuffer::default();
+    buffer.push(span("ok", None));
+    assert!(buffer.drain().is_empty(), "no exporter: nothing kept");
+    buffer.set_enabled(true);
+    for _ in 0..MAX_PENDING_SPANS + 5 {
+        buffer.push(span("ok", None));
+    }
+    assert_eq!(buffer.dropped(), 5);
+    let taken = buffer.drain();
+    assert_eq!(taken.len(), MAX_PENDING_SPANS);
+    buffer.push(span("error", Some("timeout")));
+    // An export that failed puts its spans back ahead of the newer one, within the bound.
+    buffer.put_back(taken);
+    let again = buffer.drain();
+    assert_eq!(again.len(), MAX_PENDING_SPANS);
+    assert_eq!(again.last().map(|s| s.outcome), Some("error"));
+    buffer.set_enabled(false);
+    buffer.push(span("ok", None));
+    assert!(buffer.drain().is_empty());
+}
