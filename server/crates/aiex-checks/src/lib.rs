@@ -1037,10 +1037,10 @@ end
         // minutes.
         let depth = 100_000;
         let src = format!(
-            "defmodule Deep do\n  def f(x) do\n{}x{}\n{}\n  end\nend\n",
+            "defmodule Deep do\n  def f(x) do\n{}x{}\ny{}\n  end\nend\n",
             "g(".repeat(depth),
             ")".repeat(depth),
-            format!("y{}", " |> h()".repeat(depth / 2))
+            " |> h()".repeat(depth / 2)
         );
         let tree = parse(&src);
         bounded(
