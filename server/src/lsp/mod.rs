@@ -66,7 +66,10 @@ pub async fn serve_stdio() -> bool {
     let stdio = transport::guard(tokio::io::stdin(), tokio::io::stdout());
     let serving = Server::new(stdio.input, stdio.output, socket)
         .concurrency_level(MAX_CONCURRENT_HANDLERS)
-        .serve(boundary::PanicBoundary::new(service));
+        .serve(boundary::PanicBoundary::new(service, {
+            let state = Arc::clone(&state);
+            Arc::new(move || state.release_memory_when_quiet())
+        }));
     // A signal drops the serving future, and with it every handler in flight: a model request
     // dropped so writes its audit line ("dropped") before the state below is written.
     let terminated = tokio::select! {

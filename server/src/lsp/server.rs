@@ -113,6 +113,41 @@ impl ServerState {
         self.otlp_exporter.flush().await;
     }
 
+    /// Releases freed memory once the server has been quiet for [`QUIET`]: the trees and
+    /// text edits replaced, closed documents, completions' prompts, large responses (every
+    /// request marks activity when it is answered), and the trees of large documents (see
+    /// `DocumentStore::release_memory`). glibc
+    /// keeps freed pages inside its heap otherwise. One task waits at a time, so each edit of
+    /// a storm costs a store; a project switch closing hundreds of documents releases once.
+    pub fn release_memory_when_quiet(self: &Arc<Self>) {
+        let now = self.started.0.elapsed().as_millis() as u64;
+        self.last_activity_ms.store(now, Ordering::Relaxed);
+        if self.release_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            // Until QUIET has passed since the latest activity, however often it moved.
+            loop {
+                let last = state.last_activity_ms.load(Ordering::Relaxed);
+                let quiet_at = state.started.0 + std::time::Duration::from_millis(last) + QUIET;
+                if std::time::Instant::now() >= quiet_at {
+                    break;
+                }
+                tokio::time::sleep_until(quiet_at.into()).await;
+            }
+            state.release_pending.store(false, Ordering::Release);
+            // After the background work queued before: what it frees is released too (work
+            // for closed documents skips at its turn).
+            let turns = BackgroundTurns::count() as u32;
+            let background = Arc::clone(&state.background.0);
+            let Ok(_all) = background.acquire_many(turns).await else {
+                return;
+            };
+            let _ = tokio::task::spawn_blocking(move || state.documents().release_memory()).await;
+        });
+    }
+
     /// The open documents.
     pub fn documents(&self) -> &DocumentStore {
         self.engine.documents()
@@ -252,37 +287,9 @@ impl Backend {
             .await;
     }
 
-    /// Releases freed memory once the server has been quiet for [`QUIET`]: the trees and
-    /// text edits replaced, closed documents, completions' prompts, large responses. glibc
-    /// keeps freed pages inside its heap otherwise. One task waits at a time, so each edit of
-    /// a storm costs a store; a project switch closing hundreds of documents releases once.
+    /// See [`ServerState::release_memory_when_quiet`].
     fn release_memory_when_quiet(&self) {
-        let now = self.state.started.0.elapsed().as_millis() as u64;
-        self.state.last_activity_ms.store(now, Ordering::Relaxed);
-        if self.state.release_pending.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let state = Arc::clone(&self.state);
-        tokio::spawn(async move {
-            // Until QUIET has passed since the latest activity, however often it moved.
-            loop {
-                let last = state.last_activity_ms.load(Ordering::Relaxed);
-                let quiet_at = state.started.0 + std::time::Duration::from_millis(last) + QUIET;
-                if std::time::Instant::now() >= quiet_at {
-                    break;
-                }
-                tokio::time::sleep_until(quiet_at.into()).await;
-            }
-            state.release_pending.store(false, Ordering::Release);
-            // After the background work queued before: what it frees is released too (work
-            // for closed documents skips at its turn).
-            let turns = BackgroundTurns::count() as u32;
-            let background = Arc::clone(&state.background.0);
-            let Ok(_all) = background.acquire_many(turns).await else {
-                return;
-            };
-            let _ = tokio::task::spawn_blocking(move || state.documents().release_memory()).await;
-        });
+        ServerState::release_memory_when_quiet(&self.state);
     }
 
     /// Says that a result was cut at its time budget: in the log, and in the client's.

@@ -15,8 +15,17 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-/// The largest message accepted (a 50 MB file opened in full fits).
-const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
+/// The largest message accepted: 64 MiB. What a real client sends that is largest is a whole
+/// document in `didOpen`/`didChange`; the server has syntax features up to 384 KiB and keeps
+/// larger files as plain text, so the bound only has to carry any file a user edits. JSON
+/// escapes a byte into at most 6 (`\u0001`), 2 for the common `\n`, `\"`, `\\`: an 8 MiB file
+/// of any content fits (6 × 8 MiB = 48 MiB, with room for the envelope), and so does 50 MB of
+/// ordinary text. A larger body is refused and skipped in [`SKIP_CHUNK_BYTES`] pieces, never
+/// allocated: the server holds at most about 3 copies of a message while decoding it (the
+/// body, the guard's check, tower-lsp-server's decode), so this bounds a message at ~200 MB.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// The piece size in which a refused body is read and dropped.
+const SKIP_CHUNK_BYTES: usize = 64 * 1024;
 /// The longest header line accepted.
 const MAX_HEADER_LINE: usize = 8 * 1024;
 /// Buffer of the in-process pipes to and from tower-lsp-server. A larger message passes in
@@ -178,6 +187,8 @@ async fn read_frame<R: AsyncRead + Unpin>(
     let length =
         content_length.ok_or_else(|| FrameError::Header("no Content-Length header".to_owned()))?;
     if length > MAX_MESSAGE_BYTES {
+        // Skipped rather than left in the stream, where its bytes would be read as headers.
+        skip_body(reader, length).await?;
         return Err(FrameError::Header(format!(
             "a {length}-byte message is over the {MAX_MESSAGE_BYTES}-byte limit"
         )));
@@ -185,6 +196,27 @@ async fn read_frame<R: AsyncRead + Unpin>(
     let mut body = vec![0; length];
     reader.read_exact(&mut body).await.map_err(FrameError::Io)?;
     Ok(Some(body))
+}
+
+/// Reads and drops `length` bytes in bounded pieces.
+async fn skip_body<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    length: usize,
+) -> Result<(), FrameError> {
+    let mut left = length;
+    let mut piece = vec![0; SKIP_CHUNK_BYTES];
+    while left > 0 {
+        let want = left.min(SKIP_CHUNK_BYTES);
+        let read = reader
+            .read(&mut piece[..want])
+            .await
+            .map_err(FrameError::Io)?;
+        if read == 0 {
+            return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        left -= read;
+    }
+    Ok(())
 }
 
 fn truncate(text: &str) -> String {
@@ -427,6 +459,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_refused_skipped_and_the_next_message_read() {
+        let length = MAX_MESSAGE_BYTES + 1;
+        let mut input = format!("Content-Length: {length}\r\n\r\n").into_bytes();
+        input.resize(input.len() + length, b'x');
+        input.extend_from_slice(b"Content-Length: 2\r\n\r\n{}");
+        let frames = frames_of(&input).await;
+        assert_eq!(frames.len(), 2, "one refusal, then the next message");
+        assert!(
+            frames[0].as_ref().is_err_and(|e| e.contains("over the")),
+            "{:?}",
+            frames[0].as_ref().err()
+        );
+        assert_eq!(frames[1], Ok(b"{}".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn a_claimed_huge_length_is_never_allocated() {
+        // 2^60 bytes announced, none sent: refused at the end of input, not by a failed
+        // allocation.
+        let input = b"Content-Length: 1152921504606846976\r\n\r\nabc";
+        let frames = frames_of(input).await;
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert!(frames[0].is_err());
     }
 
     #[tokio::test]

@@ -104,15 +104,17 @@ fn unused_operation<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, module: &str, fun: &s
     // In a pipe, the chain's value is the last call's: climb to the outermost pipe only when
     // this call is its last step.
     let mut expr = node;
-    if let Some(pipe) = syntax::pipe_parent(node, ctx.src, k) {
+    if let Some(pipe) = syntax::pipe_parent(ctx, node) {
         expr = pipe;
-        if pipe.parent().is_some_and(|p| {
+        if ctx.parent_of(pipe).is_some_and(|p| {
             p.kind_id() == k.binary_operator && syntax::operator(p, ctx.src) == "|>"
         }) {
             return; // an inner step: its value flows on
         }
     }
-    let Some(parent) = expr.parent() else { return };
+    let Some(parent) = ctx.parent_of(expr) else {
+        return;
+    };
     let block = parent.kind_id() == k.do_block
         || parent.kind_id() == k.body
         || parent.kind_id() == k.else_block
@@ -150,7 +152,7 @@ fn twice<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, fun: &str) {
         return;
     }
     let k = ctx.k;
-    let (args, _) = syntax::effective_args(node, ctx.src, k);
+    let (args, _) = syntax::effective_args(ctx, node);
     let Some(mut first) = args.first().copied() else {
         return;
     };
@@ -173,7 +175,7 @@ fn raise_inside_rescue<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
     let k = ctx.k;
     let mut current = node;
     for _ in 0..MAX_CLIMB {
-        let Some(parent) = current.parent() else {
+        let Some(parent) = ctx.parent_of(current) else {
             return;
         };
         let kind = parent.kind_id();

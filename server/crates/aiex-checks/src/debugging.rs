@@ -49,14 +49,10 @@ fn to_device(ctx: &Ctx, node: Node) -> bool {
 /// Whether a `dbg` call is `Kernel.dbg/0,1,2`: not `@dbg value` (an attribute named `dbg`) nor
 /// a local `dbg/3`.
 fn is_kernel_dbg(ctx: &Ctx, node: Node) -> bool {
-    if syntax::args(node, ctx.k).len()
-        + usize::from(syntax::pipe_parent(node, ctx.src, ctx.k).is_some())
-        > 2
-    {
+    if syntax::args(node, ctx.k).len() + usize::from(syntax::pipe_parent(ctx, node).is_some()) > 2 {
         return false;
     }
-    !node
-        .parent()
+    !ctx.parent_of(node)
         .is_some_and(|p| p.kind_id() == ctx.k.unary_operator && syntax::operator(p, ctx.src) == "@")
 }
 
@@ -64,7 +60,7 @@ fn is_kernel_dbg(ctx: &Ctx, node: Node) -> bool {
 /// replacing it by that argument, or, in a pipe, by the pipe's left side.
 fn keep_argument_fix(ctx: &Ctx, node: Node, title: &str) -> Vec<Fix> {
     let k = ctx.k;
-    if let Some(pipe) = syntax::pipe_parent(node, ctx.src, k) {
+    if let Some(pipe) = syntax::pipe_parent(ctx, node) {
         let Some(left) = pipe.child_by_field_id(k.f_left) else {
             return vec![];
         };

@@ -264,9 +264,37 @@ pub(crate) struct Ctx<'a> {
     pub flows: Vec<security::FunctionFlow>,
     /// What the Phoenix configuration checks need of the forms walked.
     pub config_facts: config_env::ConfigFacts,
+    /// The node being visited, and its ancestors within the walk, outermost first: a check
+    /// asks [`Ctx::parent_of`] rather than tree-sitter's `Node::parent`, which searches down
+    /// from the root (O(depth)), so a check per node over 130,000 nested calls was cubic.
+    current: Option<Node<'a>>,
+    ancestors: Vec<Node<'a>>,
+    /// Taint reads left in this walk (see `security::MAX_TAINT_STEPS_PER_FORM`).
+    taint_steps_left: std::cell::Cell<u32>,
 }
 
 impl<'a> Ctx<'a> {
+    /// Counts one taint read; false once the walk's budget is spent.
+    pub fn take_taint_step(&self) -> bool {
+        let left = self.taint_steps_left.get();
+        self.taint_steps_left.set(left.saturating_sub(1));
+        left > 0
+    }
+
+    /// The parent of `node`, in O(1) for the node being visited and its ancestors (the only
+    /// nodes checks ask about); tree-sitter's search from the root otherwise.
+    pub fn parent_of(&self, node: Node<'a>) -> Option<Node<'a>> {
+        let on_path = if self.current.is_some_and(|c| c.id() == node.id()) {
+            Some(self.ancestors.len())
+        } else {
+            self.ancestors.iter().rposition(|a| a.id() == node.id())
+        };
+        match on_path {
+            Some(depth) if depth > 0 => Some(self.ancestors[depth - 1]),
+            _ => node.parent(),
+        }
+    }
+
     /// Whether a check runs.
     #[inline]
     pub fn on(&self, id: CheckId) -> bool {
@@ -423,6 +451,9 @@ impl<'a> Ctx<'a> {
             suppressions: Vec::new(),
             flows: Vec::new(),
             config_facts: config_env::ConfigFacts::default(),
+            current: None,
+            ancestors: Vec::new(),
+            taint_steps_left: std::cell::Cell::new(security::MAX_TAINT_STEPS_PER_FORM),
         }
     }
 }
@@ -430,19 +461,26 @@ impl<'a> Ctx<'a> {
 /// The one walk: visits every node once, keeping the enclosing scopes current.
 fn walk<'a>(ctx: &mut Ctx<'a>, root: Node<'a>) {
     let mut cursor = root.walk();
+    ctx.ancestors.clear();
+    ctx.taint_steps_left.set(security::MAX_TAINT_STEPS_PER_FORM);
     loop {
         let node = cursor.node();
+        ctx.current = Some(node);
         if enter(ctx, node) && cursor.goto_first_child() {
+            ctx.ancestors.push(node);
             continue;
         }
         loop {
+            ctx.current = Some(cursor.node());
             leave(ctx, cursor.node());
             if cursor.goto_next_sibling() {
                 break;
             }
             if !cursor.goto_parent() {
+                ctx.current = None;
                 return;
             }
+            ctx.ancestors.pop();
         }
     }
 }
@@ -987,6 +1025,31 @@ end
                     doc.run(&src, &tree, &file, &ChecksConfig::default()),
                     findings
                 );
+                drop(tree);
+            },
+        );
+    }
+
+    #[test]
+    fn a_hundred_thousand_nested_calls_and_pipes_are_checked_in_bounded_time() {
+        // Each call asks for its parent (is it piped into?): through tree-sitter's
+        // `Node::parent`, a search from the root, this was cubic in the depth and ran for
+        // minutes.
+        let depth = 100_000;
+        let src = format!(
+            "defmodule Deep do\n  def f(x) do\n{}x{}\ny{}\n  end\nend\n",
+            "g(".repeat(depth),
+            ")".repeat(depth),
+            " |> h()".repeat(depth / 2)
+        );
+        let tree = parse(&src);
+        bounded(
+            "100,000 nested calls",
+            std::time::Duration::from_secs(20),
+            move || {
+                let file = FileContext::for_path("lib/a.ex");
+                let mut doc = DocumentChecks::default();
+                doc.run(&src, &tree, &file, &ChecksConfig::default());
                 drop(tree);
             },
         );

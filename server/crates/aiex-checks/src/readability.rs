@@ -252,7 +252,7 @@ fn unless_else<'a>(ctx: &mut Ctx<'a>, node: Node<'a>) {
         }
     };
     let fixes = match branches {
-        Some((then_range, else_range)) if syntax::pipe_parent(node, ctx.src, k).is_none() => {
+        Some((then_range, else_range)) if syntax::pipe_parent(ctx, node).is_none() => {
             let (a, b): ((usize, usize), (usize, usize)) = (then_range, else_range);
             vec![Fix {
                 title: "Rewrite as if with swapped branches".to_owned(),
@@ -301,7 +301,7 @@ fn nested_rewrite<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, inner_fun: &str, id: Ch
         return;
     }
     let inner_args = syntax::args(inner, k);
-    if inner_args.len() != 2 || syntax::pipe_parent(node, ctx.src, k).is_some() {
+    if inner_args.len() != 2 || syntax::pipe_parent(ctx, node).is_some() {
         return;
     }
     let (x, f) = (ctx.text(inner_args[0]), ctx.text(inner_args[1]));

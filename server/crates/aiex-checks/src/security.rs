@@ -27,6 +27,12 @@ const MAX_TRACKED_PARAMS: usize = 30;
 /// Deeper expressions are not looked into: taint reading is recursive, and bounded.
 const MAX_TAINT_DEPTH: u32 = 48;
 
+/// Nodes read for taint per top-level form. Each call's arguments are read up to
+/// [`MAX_TAINT_DEPTH`] deep, so 130,000 nested calls cost 48 reads each (minutes in a debug
+/// build, the server's memory held meanwhile); past this many the form's remaining
+/// expressions count as untainted. Real forms read a few thousand.
+pub(crate) const MAX_TAINT_STEPS_PER_FORM: u32 = 200_000;
+
 /// Modules whose functions return a value derived from their arguments (taint passes through).
 /// Calls to other modules (a `Repo`, an API client...) return new data.
 const PASS_THROUGH: &[&str] = &[
@@ -227,7 +233,7 @@ pub(crate) fn taint_of(ctx: &Ctx, node: Node) -> u32 {
 }
 
 fn taint_within(ctx: &Ctx, node: Node, depth: u32) -> u32 {
-    if depth > MAX_TAINT_DEPTH {
+    if depth > MAX_TAINT_DEPTH || !ctx.take_taint_step() {
         return 0;
     }
     let k = ctx.k;
@@ -561,7 +567,7 @@ fn local_call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, fun: &'a str) {
     if ctx.functions.is_empty() || NOT_LOCAL.contains(&fun) {
         return;
     }
-    let (args, _) = syntax::effective_args(node, ctx.src, ctx.k);
+    let (args, _) = syntax::effective_args(ctx, node);
     if args
         .iter()
         .any(|a| a.kind_id() == ctx.k.keywords && ctx.text(*a).starts_with("do:"))
@@ -744,7 +750,7 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, node: Node<'a>, name: &CallName<'a>) {
     if injection && !attack_surface(ctx) {
         return;
     }
-    let (args, _) = syntax::effective_args(node, ctx.src, k);
+    let (args, _) = syntax::effective_args(ctx, node);
     let first = args.first().copied();
     let call_text = match module {
         Some(m) => format!("{m}.{fun}"),

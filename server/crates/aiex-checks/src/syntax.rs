@@ -194,8 +194,9 @@ pub(crate) fn args<'a>(call: Node<'a>, k: &Kinds) -> Vec<Node<'a>> {
 }
 
 /// When `call` is the right side of `left |> call`, that pipe node.
-pub(crate) fn pipe_parent<'a>(call: Node<'a>, src: &str, k: &Kinds) -> Option<Node<'a>> {
-    let parent = call.parent()?;
+pub(crate) fn pipe_parent<'a>(ctx: &crate::Ctx<'a>, call: Node<'a>) -> Option<Node<'a>> {
+    let (src, k) = (ctx.src, ctx.k);
+    let parent = ctx.parent_of(call)?;
     (parent.kind_id() == k.binary_operator
         && operator(parent, src) == "|>"
         && parent.child_by_field_id(k.f_right) == Some(call))
@@ -204,9 +205,10 @@ pub(crate) fn pipe_parent<'a>(call: Node<'a>, src: &str, k: &Kinds) -> Option<No
 
 /// The arguments a call receives, the piped value first when the call is the right side of a
 /// pipe. The flag says whether it was piped.
-pub(crate) fn effective_args<'a>(call: Node<'a>, src: &str, k: &Kinds) -> (Vec<Node<'a>>, bool) {
+pub(crate) fn effective_args<'a>(ctx: &crate::Ctx<'a>, call: Node<'a>) -> (Vec<Node<'a>>, bool) {
+    let k = ctx.k;
     let mut list = args(call, k);
-    match pipe_parent(call, src, k).and_then(|p| p.child_by_field_id(k.f_left)) {
+    match pipe_parent(ctx, call).and_then(|p| p.child_by_field_id(k.f_left)) {
         Some(left) => {
             list.insert(0, left);
             (list, true)

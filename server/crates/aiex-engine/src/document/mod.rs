@@ -216,6 +216,21 @@ impl Document {
         self.syntax.tree.is_some()
     }
 
+    /// Frees the tree of a document larger than `keep_up_to` bytes, unless a parse is in
+    /// flight; the next feature that needs it parses afresh. Returns whether a tree was freed.
+    pub fn free_tree_if_larger_than(&mut self, keep_up_to: usize) -> bool {
+        if self.rope.len_bytes() <= keep_up_to
+            || self.syntax.parse_in_flight
+            || self.syntax.tree.is_none()
+        {
+            return false;
+        }
+        self.syntax.tree = None;
+        self.syntax.parsed_version = None;
+        self.syntax.edits_since_snapshot = Vec::new();
+        true
+    }
+
     /// The tree if it reflects the current version.
     pub fn fresh_syntax(&self) -> Option<SyntaxSnapshot> {
         if self.syntax.parsed_version != Some(self.version) {

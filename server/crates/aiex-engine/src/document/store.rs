@@ -112,6 +112,15 @@ pub fn use_one_allocator_arena() {
     }
 }
 
+/// The largest document whose tree is kept while the server is quiet. A tree costs 40 to 70
+/// bytes per source byte (tree-sitter allocates each node): 26.5 MB for a 383 KB file of small
+/// modules, which alone broke the budget of resident memory (10 × the file + 50 MB over a
+/// 35 MB server). Up to 128 KiB (a tree of at most ~9 MB) the tree is kept, and edits reparse
+/// incrementally; a larger document's tree is freed once the server has been quiet for
+/// 500 ms, and the next feature that needs it parses afresh (tens of milliseconds at the
+/// 384 KiB tree limit), after which edits are incremental again until the next quiet spell.
+pub const KEEP_TREE_BYTES: usize = 128 * 1024;
+
 /// All open documents, by key (their path, or an unsaved buffer's name).
 #[derive(Debug, Default)]
 pub struct DocumentStore {
@@ -135,11 +144,22 @@ impl DocumentStore {
         self.documents.remove(key).is_some()
     }
 
-    /// Gives memory freed by closed documents back to the system: the map's spare capacity,
-    /// and the allocator's free pages (glibc keeps them in per-thread arenas otherwise: 5,000
-    /// opened-then-closed documents left 674 MB resident). Takes milliseconds: call it once
-    /// closes pause, on the blocking pool.
+    /// Gives memory back to the system: the trees of documents over [`KEEP_TREE_BYTES`]
+    /// (their chunks stay cached), the map's spare capacity, and the allocator's free pages
+    /// (glibc keeps them in per-thread arenas otherwise: 5,000 opened-then-closed documents
+    /// left 674 MB resident). Takes milliseconds: call it once the server is quiet, on the
+    /// blocking pool.
     pub fn release_memory(&self) {
+        for entry in self.documents.iter() {
+            let freed = entry
+                .value()
+                .document
+                .lock()
+                .free_tree_if_larger_than(KEEP_TREE_BYTES);
+            if freed {
+                tracing::debug!(document = %entry.key(), "tree freed while quiet");
+            }
+        }
         self.documents.shrink_to_fit();
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: `malloc_trim` only returns free pages to the kernel; it takes no pointers

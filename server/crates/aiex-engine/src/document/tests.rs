@@ -1,6 +1,7 @@
 //! Property tests: random edit sequences keep the rope equal to a plain-string model, in both
 //! encodings, and the incrementally maintained tree equal to a fresh parse.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -265,4 +266,35 @@ async fn a_tree_in_use_is_brought_up_to_date_once_edits_pause() {
     }
     assert_eq!(fresh(&used), Some(9), "parsed at the last version");
     assert_eq!(fresh(&unused), None, "no tree was asked for, none is kept");
+}
+
+#[tokio::test]
+async fn a_quiet_release_frees_the_trees_of_large_documents_only_and_features_parse_again() {
+    let store = store::DocumentStore::new();
+    let small = DocumentKey::file(std::path::Path::new("/w/small.ex"));
+    let large = DocumentKey::file(std::path::Path::new("/w/large.ex"));
+    let module = "defmodule A do\n  def f(x), do: x\nend\n";
+    let large_text = module.repeat(store::KEEP_TREE_BYTES / module.len() + 1);
+    store.open(&small, module, 1, Language::Elixir);
+    store.open(&large, &large_text, 1, Language::Elixir);
+    store.chunks(&small).await.expect("open");
+    let (_, chunks_before) = store.chunks(&large).await.expect("open");
+    let has_tree = |key: &DocumentKey| {
+        store
+            .get(key)
+            .expect("open")
+            .with_document(|d| d.has_tree())
+    };
+    assert!(has_tree(&small) && has_tree(&large));
+
+    store.release_memory();
+    assert!(has_tree(&small), "a small document keeps its tree");
+    assert!(!has_tree(&large), "a large document's tree is freed");
+
+    let (snapshot, chunks_after) = store.chunks(&large).await.expect("open");
+    assert!(snapshot.tree.is_ok(), "parsed afresh when asked");
+    assert!(
+        Arc::ptr_eq(&chunks_before, &chunks_after),
+        "the chunks of the unchanged version are reused"
+    );
 }
