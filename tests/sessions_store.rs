@@ -268,14 +268,28 @@ fn a_session_read_again_folds_the_events_written_since_as_a_whole_fold_would() {
     assert_eq!(first, aiex_sessions::fold(id, &store.events(id).unwrap()));
     // A second turn, interrupted mid-answer and then completed, written after the first read.
     store
-        .append(id, &Event::UserMessage { turn: 2, text: "And login/2?".into() })
+        .append(
+            id,
+            &Event::UserMessage {
+                turn: 2,
+                text: "And login/2?".into(),
+            },
+        )
         .unwrap();
     store
-        .append(id, &Event::AssistantDelta { turn: 2, text: "It checks".into() })
+        .append(
+            id,
+            &Event::AssistantDelta {
+                turn: 2,
+                text: "It checks".into(),
+            },
+        )
         .unwrap();
     let mid = store.session(id).unwrap();
     assert!(mid.messages.last().unwrap().interrupted);
-    store.complete_answer(id, 2, "It checks a password.").unwrap();
+    store
+        .complete_answer(id, 2, "It checks a password.")
+        .unwrap();
     let again = store.session(id).unwrap();
     let whole = aiex_sessions::fold(id, &store.events(id).unwrap());
     assert_eq!(again.messages, whole.messages);

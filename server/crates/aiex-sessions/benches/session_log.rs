@@ -15,7 +15,13 @@ fn turn(store: &SessionStore, id: i64) -> std::time::Duration {
     // What `Engine::chat` reads before a turn: the next turn's number and the last messages.
     let (turn, history) = store
         .with_session(id, |s| {
-            let recent: Vec<String> = s.messages.iter().rev().take(8).map(|m| m.text.clone()).collect();
+            let recent: Vec<String> = s
+                .messages
+                .iter()
+                .rev()
+                .take(8)
+                .map(|m| m.text.clone())
+                .collect();
             (s.next_turn(), recent)
         })
         .unwrap();

@@ -434,11 +434,7 @@ impl SessionStore {
     }
 
     /// [`SessionStore::retain`] as if it were `now_ms` (milliseconds since the Unix epoch).
-    pub fn retain_at(
-        &self,
-        retention: Retention,
-        now: i64,
-    ) -> Result<(usize, usize), StoreError> {
+    pub fn retain_at(&self, retention: Retention, now: i64) -> Result<(usize, usize), StoreError> {
         // A session's last write is its last event's (found through the primary key, not by
         // reading the whole log).
         let sessions = self.with(|db| {

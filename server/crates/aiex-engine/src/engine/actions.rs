@@ -562,7 +562,10 @@ impl Engine {
     /// Whether generated tests may be run here: `Ok` to run, or why not. Running `mix test`
     /// runs the project's code, so a workspace the user has not trusted (`aiex trust`) never
     /// gets it run by the editor; the command line runs it when the user asks.
-    pub(super) fn may_run_project_code(&self, run_project_code: RunProjectCode) -> Result<(), String> {
+    pub(super) fn may_run_project_code(
+        &self,
+        run_project_code: RunProjectCode,
+    ) -> Result<(), String> {
         match run_project_code {
             RunProjectCode::Never => Err("running them was not asked for".to_owned()),
             RunProjectCode::Allowed => Ok(()),

@@ -533,7 +533,10 @@ impl Engine {
                 continue;
             }
             if !parses(&new_text) {
-                tracing::info!(path, "a proposed edit with a file that does not parse was dropped");
+                tracing::info!(
+                    path,
+                    "a proposed edit with a file that does not parse was dropped"
+                );
                 return Vec::new();
             }
             let key = DocumentKey::file(&admitted.absolute);

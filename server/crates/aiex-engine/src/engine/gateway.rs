@@ -139,8 +139,13 @@ fn write(
     line: PendingLine,
     ending: Ending,
 ) {
+    // Counted here only for a span (the request has ended: no one waits on it); else on the
+    // blocking pool with the line.
+    let mut prompt_tokens = None;
     if spans.is_enabled() {
-        spans.push(span_of(&line, &ending));
+        let tokens = line.tokens.count(&line.prompt);
+        prompt_tokens = Some(tokens);
+        spans.push(span_of(&line, tokens, &ending));
     }
     let Some(log) = log else { return };
     let pending = pending.start();
@@ -151,7 +156,7 @@ fn write(
             provider: &line.provider,
             model: &line.model,
             files: &line.files,
-            prompt_tokens: line.tokens.count(&line.prompt),
+            prompt_tokens: prompt_tokens.unwrap_or_else(|| line.tokens.count(&line.prompt)),
             completion_tokens: ending.completion_tokens,
             redactions: line.redactions,
             prompt: &line.prompt,
@@ -177,7 +182,11 @@ fn write(
 }
 
 /// The request's span: its audit line without the files and the prompt.
-fn span_of(line: &PendingLine, ending: &Ending) -> crate::metrics::RequestSpan {
+fn span_of(
+    line: &PendingLine,
+    prompt_tokens: usize,
+    ending: &Ending,
+) -> crate::metrics::RequestSpan {
     let end = std::time::SystemTime::now();
     let start = end - std::time::Duration::from_millis(ending.latency_ms);
     let outcome = if ending.outcome == "ok" {
@@ -191,7 +200,7 @@ fn span_of(line: &PendingLine, ending: &Ending) -> crate::metrics::RequestSpan {
         feature: line.feature.to_owned(),
         provider: line.provider.clone(),
         model: line.model.clone(),
-        input_tokens: line.prompt_tokens as u64,
+        input_tokens: prompt_tokens as u64,
         output_tokens: ending.completion_tokens.map(|t| t as u64),
         outcome,
         error_kind: ending.error_kind,
