@@ -194,6 +194,44 @@
                         (lambda () (string-match-p (format "^> Edit %d rejected$" n) (aiex-test-chat-text)))))
       (unless (equal (buffer-string) original) (error "Rejecting changed the buffer")))))
 
+(aiex-test-check "aiex-checkpoints compares a picked checkpoint with the buffer, aiex-restore-checkpoint puts it back"
+  (if (not aiex-test-first-session)
+      '(skip "the first chat turn did not complete")
+    (switch-to-buffer aiex-test-source)
+    (let* ((original (buffer-string))
+           (result (aiex-test-chat-turn (lambda () (aiex-chat "Add a farewell function"))))
+           (proposal (and (plist-get result :proposals) (aref (plist-get result :proposals) 0)))
+           (offered nil))
+      (unless proposal (error "No proposed edit: %S" result))
+      ;; Eglot's confirmations: yes; the pick list: record what it offers, pick the newest (its default).
+      (cl-letf (((symbol-function 'y-or-n-p) (lambda (&rest _) t))
+                ((symbol-function 'completing-read)
+                 (lambda (_prompt collection &rest _)
+                   (push (mapcar #'car collection) offered)
+                   (caar collection))))
+        (aiex-chat-apply (plist-get proposal :proposal))
+        (aiex-test-wait "The edit was not applied"
+                        (lambda () (string-match-p "def farewell" (with-current-buffer aiex-test-source (buffer-string)))))
+        (aiex-test-wait "The chat buffer does not say the edit was applied"
+                        (lambda () (string-match-p "^> Edit [0-9]+ applied (checkpoint" (aiex-test-chat-text))))
+        (switch-to-buffer aiex-test-source)
+        (aiex-checkpoints)
+        (let ((diff (aiex-test-wait "No comparison shown"
+                                    (lambda () (when-let ((b (get-buffer aiex-checkpoint-buffer-name)))
+                                                 (with-current-buffer b (and (eq major-mode 'diff-mode) (buffer-string))))))))
+          (unless (string-match-p (regexp-quote "+  def farewell") diff)
+            (error "The comparison does not show the AI edit:\n%s" diff)))
+        (unless (and offered (string-match-p "greeter.ex" (car (car offered))))
+          (error "The pick list: %S" offered))
+        (switch-to-buffer aiex-test-source)
+        (aiex-restore-checkpoint)
+        (aiex-test-wait "The buffer is not back to its text before the edit"
+                        (lambda () (equal (with-current-buffer aiex-test-source (buffer-string)) original)))
+        (unless (= (length offered) 2) (error "The restore was not picked from the list: %S" offered)))
+      (aiex-test-wait "aiex-restore-checkpoint did not say what it restored"
+                      (lambda () (cl-find-if (lambda (m) (string-match-p "restored .*greeter.ex from checkpoint [0-9]+" m))
+                                             aiex-test-messages))))))
+
 (aiex-test-check "aiex-chat-stop cancels the turn in flight, aiex-chat-new starts a new session"
   (if (not aiex-test-first-session)
       '(skip "the first chat turn did not complete")
