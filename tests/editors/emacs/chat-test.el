@@ -219,11 +219,7 @@
                         (lambda () (string-match-p "^> Edit [0-9]+ applied (checkpoint" (aiex-test-chat-text))))
         (switch-to-buffer aiex-test-source)
         (aiex-checkpoints)
-        (let ((diff (aiex-test-wait "No comparison shown"
-                                    (lambda () (when-let ((b (get-buffer aiex-checkpoint-buffer-name)))
-                                                 (with-current-buffer b (and (eq major-mode 'diff-mode) (buffer-string))))))))
-          (unless (string-match-p (regexp-quote "+  def farewell") diff)
-            (error "The comparison does not show the AI edit:\n%s" diff)))
+        (aiex-test-expect-farewell-diff (aiex-test-wait "No comparison shown" #'aiex-test-shown-comparison))
         (unless (and offered (string-match-p "greeter.ex" (car (car offered))))
           (error "The pick list: %S" offered))
         (switch-to-buffer aiex-test-source)

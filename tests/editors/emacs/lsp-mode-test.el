@@ -179,11 +179,7 @@
       ;; The pick list: the newest checkpoint, the one the edit just took.
       (cl-letf (((symbol-function 'completing-read) (lambda (_prompt collection &rest _) (caar collection))))
         (aiex-checkpoints)
-        (let ((diff (aiex-test-wait "No comparison shown"
-                                    (lambda () (when-let ((b (get-buffer aiex-checkpoint-buffer-name)))
-                                                 (with-current-buffer b (and (eq major-mode 'diff-mode) (buffer-string))))))))
-          (unless (string-match-p (regexp-quote "+  def farewell") diff)
-            (error "The comparison does not show the AI edit:\n%s" diff)))
+        (aiex-test-expect-farewell-diff (aiex-test-wait "No comparison shown" #'aiex-test-shown-comparison))
         (with-current-buffer source (aiex-restore-checkpoint))
         (aiex-test-wait "The buffer is not back to its text before the edit"
                         (lambda () (equal (with-current-buffer source (buffer-string)) original)))))))
