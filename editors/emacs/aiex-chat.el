@@ -31,6 +31,7 @@
 (require 'cl-lib)
 (require 'subr-x)
 (require 'aiex-common)
+(require 'diff-mode)
 
 (defcustom aiex-chat-timeout 1800
   "Seconds to wait for a chat answer (or an applied edit) before giving up.
@@ -456,6 +457,122 @@ and refuses, saying why, when one changed since."
                (message "Aiex: undo failed: %s" (aiex-chat-error-message err)))
              aiex-chat-timeout
              (lambda () (message "Aiex: undo: no answer from the server within %s s" aiex-chat-timeout)))))
+
+;;; Checkpoints
+
+(defconst aiex-checkpoint-buffer-name "*aiex-checkpoint*"
+  "The buffer `aiex-checkpoints' shows a comparison in.")
+
+(defvar-local aiex-checkpoint-id nil
+  "The checkpoint the *aiex-checkpoint* buffer compares with the files now.")
+
+(defun aiex-checkpoint-label (checkpoint)
+  "One line of the pick list for CHECKPOINT, an `aiex/checkpoints' item:
+\"3  Aiex chat: rewrite lib/a.ex  (lib/a.ex)\".  The id leads, so
+labels are distinct."
+  (format "%s  %s  (%s)" (plist-get checkpoint :id) (or (plist-get checkpoint :name) "")
+          (mapconcat (lambda (file) (abbreviate-file-name (or (plist-get file :path) "")))
+                     (plist-get checkpoint :files) ", ")))
+
+(defun aiex-checkpoint-diff-text (files)
+  "The text of a comparison: the unified diff of each of FILES (the
+`aiex/compareCheckpoint' result, items {path, diff}), or a line saying
+the file is as the checkpoint recorded it."
+  (mapconcat (lambda (file)
+               (let ((diff (plist-get file :diff)))
+                 (if (and (stringp diff) (not (string-empty-p diff)))
+                     (if (string-suffix-p "\n" diff) diff (concat diff "\n"))
+                   (format "(%s is as the checkpoint recorded it)\n" (plist-get file :path)))))
+             files ""))
+
+(defun aiex-checkpoint-restore-params (checkpoint force)
+  "The `workspace/executeCommand' params restoring CHECKPOINT (FORCE: even
+over files changed since the AI edit)."
+  (list :command "aiex.restoreCheckpoint"
+        :arguments (vector (append (list :checkpoint checkpoint) (and force (list :force t))))))
+
+(defun aiex-checkpoint--connection ()
+  "The (CLIENT . CONNECTION) for a checkpoint command, with every buffer synced."
+  (let* ((found (aiex-chat--find (if (aiex-chat--managing (current-buffer)) (current-buffer) aiex-chat--source))))
+    (aiex-chat--sync-all (car found) (cdr found))
+    found))
+
+(defun aiex-checkpoint--with (found id prompt then)
+  "Call THEN with the checkpoint ID, or the one picked (`completing-read'
+with PROMPT) from the server's list when ID is nil.  FOUND is the
+\(CLIENT . CONNECTION) to ask."
+  (if id
+      (funcall then id)
+    (funcall (aiex-chat-client-request (car found)) (cdr found) "aiex/checkpoints" nil
+             (lambda (checkpoints)
+               (let ((labels (mapcar (lambda (c) (cons (aiex-checkpoint-label c) (plist-get c :id)))
+                                     checkpoints)))
+                 (if (null labels)
+                     (message "Aiex: there is no AI edit to go back to")
+                   ;; Newest first, as the server lists them: the default is the last AI edit.
+                   (let ((picked (completing-read prompt labels nil t nil nil (caar labels))))
+                     (funcall then (cdr (assoc picked labels)))))))
+             (lambda (err) (message "Aiex: listing checkpoints failed: %s" (aiex-chat-error-message err)))
+             aiex-chat-timeout
+             (lambda () (message "Aiex: checkpoints: no answer from the server within %s s" aiex-chat-timeout)))))
+
+(defun aiex-checkpoint--show (checkpoint files)
+  "Show FILES, the comparison with CHECKPOINT, in a `diff-mode' buffer."
+  (with-current-buffer (get-buffer-create aiex-checkpoint-buffer-name)
+    (let ((inhibit-read-only t))
+      (erase-buffer)
+      (insert (aiex-checkpoint-diff-text files))
+      (goto-char (point-min))
+      (diff-mode)
+      (setq aiex-checkpoint-id checkpoint)
+      (setq buffer-read-only t)
+      (set-buffer-modified-p nil))
+    (display-buffer (current-buffer))
+    (current-buffer)))
+
+;;;###autoload
+(defun aiex-checkpoints (&optional id)
+  "Compare a checkpoint with the files now, in a `diff-mode' buffer.
+The checkpoint is picked from the server's list (one is taken before
+every AI edit, newest first); with a numeric prefix argument, checkpoint
+ID.  \\[aiex-restore-checkpoint] puts the files back as it recorded them."
+  (interactive (list (and current-prefix-arg (prefix-numeric-value current-prefix-arg))))
+  (let ((found (aiex-checkpoint--connection)))
+    (aiex-checkpoint--with
+     found id "Aiex: compare which checkpoint with the files now? "
+     (lambda (checkpoint)
+       (funcall (aiex-chat-client-request (car found)) (cdr found) "aiex/compareCheckpoint"
+                (list :checkpoint checkpoint)
+                (lambda (files) (aiex-checkpoint--show checkpoint files))
+                (lambda (err) (message "Aiex: comparing failed: %s" (aiex-chat-error-message err)))
+                aiex-chat-timeout
+                (lambda () (message "Aiex: compare: no answer from the server within %s s" aiex-chat-timeout)))))))
+
+;;;###autoload
+(defun aiex-restore-checkpoint (&optional force id)
+  "Restore the files as a checkpoint recorded them: aiex.restoreCheckpoint.
+The checkpoint is picked from the server's list (newest first), or is
+ID from Lisp.  The server refuses, saying why, when a file changed since
+the AI edit; with a prefix argument (FORCE), it restores anyway and those
+changes are lost."
+  (interactive "P")
+  (let ((found (aiex-checkpoint--connection))
+        (force (and force t)))
+    (aiex-checkpoint--with
+     found id (if force "Aiex: restore (even over later changes) which checkpoint? "
+                "Aiex: restore the files as which checkpoint recorded them? ")
+     (lambda (checkpoint)
+       (funcall (aiex-chat-client-request (car found)) (cdr found) "workspace/executeCommand"
+                (aiex-checkpoint-restore-params checkpoint force)
+                (lambda (result)
+                  (let ((files (append (plist-get result :files) nil)))
+                    (message "Aiex: restored %s from checkpoint %s"
+                             (if files (string-join files ", ") "the files") checkpoint)))
+                (lambda (err)
+                  (message "Aiex: restore failed: %s%s" (aiex-chat-error-message err)
+                           (if force "" " (C-u M-x aiex-restore-checkpoint restores anyway)")))
+                aiex-chat-timeout
+                (lambda () (message "Aiex: restore: no answer from the server within %s s" aiex-chat-timeout)))))))
 
 (provide 'aiex-chat)
 ;;; aiex-chat.el ends here

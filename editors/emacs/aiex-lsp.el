@@ -39,6 +39,9 @@
                     value)
            (nreverse plist)))
         ((vectorp value) (vconcat (mapcar #'aiex-lsp--plist value)))
+        ;; A list that is not a plist: an array (lsp-mode gives a result that is an array,
+        ;; such as the `aiex/checkpoints' list, as a list).
+        ((and (consp value) (not (keywordp (car value)))) (mapcar #'aiex-lsp--plist value))
         (t value)))
 
 (defun aiex-lsp--chat-delta (_workspace params)

@@ -20,6 +20,7 @@ import {
 } from "vscode-languageclient/node";
 import { ACTIONS, type ActionName, normaliseActions, pickAction, withInstruction } from "./actions";
 import { ChatPanel } from "./chatPanel";
+import { checkpointItem, comparisonText, isChangedSinceRefusal, readCheckpoints, readComparison, restoreArguments } from "./checkpoints";
 import { resolveServerPath } from "./serverPath";
 import { minimumVersionFeature } from "./serverVersion";
 import { type RawSettings, toServerConfig } from "./settings";
@@ -209,12 +210,10 @@ async function runAction(name: ActionName): Promise<void> {
     void vscode.window.showInformationMessage("Aiex: open an Elixir file and put the cursor inside a function.");
     return;
   }
-  if (!client?.isRunning()) {
-    void vscode.window.showErrorMessage("Aiex: the server is not running. Run \"Aiex: Restart Server\" or see the \"Aiex\" output.");
-    return;
-  }
-  const c2p = client.code2ProtocolConverter;
-  const answer = await client.sendRequest(CodeActionRequest.type, {
+  const running = runningClient();
+  if (!running) return;
+  const c2p = running.code2ProtocolConverter;
+  const answer = await running.sendRequest(CodeActionRequest.type, {
     textDocument: c2p.asTextDocumentIdentifier(editor.document),
     range: c2p.asRange(editor.selection),
     context: { diagnostics: [], triggerKind: 1 /* Invoked */ },
@@ -239,7 +238,7 @@ async function runAction(name: ActionName): Promise<void> {
     async (_progress, token) => {
       try {
         if (action.edit) {
-          const edit = await client!.protocol2CodeConverter.asWorkspaceEdit(action.edit as LspWorkspaceEdit);
+          const edit = await running.protocol2CodeConverter.asWorkspaceEdit(action.edit as LspWorkspaceEdit);
           await vscode.workspace.applyEdit(edit);
         }
         // The server answers with `workspace/applyEdit` or `window/showDocument`,
@@ -251,6 +250,80 @@ async function runAction(name: ActionName): Promise<void> {
     },
   );
   void refreshStatus();
+}
+
+/** The running client, or undefined after saying the server is not running. */
+function runningClient(): LanguageClient | undefined {
+  if (client?.isRunning()) return client;
+  void vscode.window.showErrorMessage("Aiex: the server is not running. Run \"Aiex: Restart Server\" or see the \"Aiex\" output.");
+  return undefined;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A checkpoint picked from the server's list (newest first), or undefined (none, or cancelled). */
+async function pickCheckpoint(running: LanguageClient, title: string): Promise<number | undefined> {
+  const checkpoints = readCheckpoints(await running.sendRequest("aiex/checkpoints", null));
+  if (checkpoints.length === 0) {
+    void vscode.window.showInformationMessage("Aiex: there is no AI edit to go back to.");
+    return undefined;
+  }
+  const items = checkpoints.map((c) => checkpointItem(c, (path) => vscode.workspace.asRelativePath(path)));
+  return (await vscode.window.showQuickPick(items, { title, placeHolder: "Checkpoints are taken before every AI edit, newest first" }))?.checkpoint;
+}
+
+/** "Aiex: Compare checkpoint": a picked checkpoint against the files now, as a unified diff. */
+async function compareCheckpoint(): Promise<void> {
+  const running = runningClient();
+  if (!running) return;
+  try {
+    const checkpoint = await pickCheckpoint(running, "Aiex: compare which checkpoint with the files now?");
+    if (checkpoint === undefined) return;
+    const files = readComparison(await running.sendRequest("aiex/compareCheckpoint", { checkpoint }));
+    const document = await vscode.workspace.openTextDocument({ content: comparisonText(files), language: "diff" });
+    await vscode.window.showTextDocument(document, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Aiex: comparing the checkpoint failed: ${errorText(err)}`);
+  }
+}
+
+/**
+ * "Aiex: Restore checkpoint": `aiex.restoreCheckpoint` on a picked checkpoint. When the server
+ * refuses because a file changed since the AI edit, a modal offers to restore anyway (those
+ * changes are lost). The command id is not the server's: the language client registers that.
+ */
+async function restoreCheckpoint(): Promise<void> {
+  const running = runningClient();
+  if (!running) return;
+  let checkpoint: number | undefined;
+  try {
+    checkpoint = await pickCheckpoint(running, "Aiex: restore the files as which checkpoint recorded them?");
+    if (checkpoint === undefined) return;
+    await restore(running, checkpoint, false);
+  } catch (err) {
+    const message = errorText(err);
+    if (checkpoint === undefined || !isChangedSinceRefusal(message)) {
+      void vscode.window.showErrorMessage(`Aiex: restoring the checkpoint failed: ${message}`);
+      return;
+    }
+    const choice = await vscode.window.showWarningMessage(`Aiex: ${message}`, { modal: true }, "Restore Anyway");
+    if (choice !== "Restore Anyway") return;
+    try {
+      await restore(running, checkpoint, true);
+    } catch (again) {
+      void vscode.window.showErrorMessage(`Aiex: restoring the checkpoint failed: ${errorText(again)}`);
+    }
+  }
+}
+
+async function restore(running: LanguageClient, checkpoint: number, force: boolean): Promise<void> {
+  const answer: unknown = await running.sendRequest(ExecuteCommandRequest.type,
+    { command: "aiex.restoreCheckpoint", arguments: restoreArguments(checkpoint, force) });
+  const raw = answer as { files?: unknown } | null;
+  const files = Array.isArray(raw?.files) ? raw.files.map((f) => vscode.workspace.asRelativePath(String(f))).join(", ") : "";
+  void vscode.window.showInformationMessage(`Aiex: restored ${files || "the files"} from checkpoint ${checkpoint}.`);
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -273,6 +346,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     context.subscriptions.push(vscode.commands.registerCommand(`aiex.${name}Here`, () => runAction(name)));
   }
   context.subscriptions.push(
+    vscode.commands.registerCommand("aiex.pickCheckpoint", () => restoreCheckpoint()),
+    vscode.commands.registerCommand("aiex.compareCheckpoint", () => compareCheckpoint()),
     vscode.commands.registerCommand("aiex.showStatus", async () => {
       await refreshStatus();
       output.show(true);

@@ -46,7 +46,8 @@ describe("package.json", () => {
   it("never contributes a command the server registers itself (aiex.explain, aiex.status...)", () => {
     // vscode-languageclient registers the server's executeCommand commands;
     // contributing the same id would make one of the registrations fail.
-    const serverCommands = new Set<string>([...Object.values(ACTIONS).map((a) => a.command), "aiex.status", "aiex.usage"]);
+    const serverCommands = new Set<string>([...Object.values(ACTIONS).map((a) => a.command), "aiex.status", "aiex.usage",
+      "aiex.undoLastAiEdit", "aiex.restoreCheckpoint"]);
     for (const { command } of manifest.contributes.commands) {
       assert.ok(!serverCommands.has(command), `${command} collides with the server's command`);
     }

@@ -38,6 +38,18 @@
     (while (string-match regexp text start) (setq n (1+ n) start (match-end 0)))
     n))
 
+(defun aiex-test-farewell-turn ()
+  "Ask for a farewell function from the Elixir buffer: the answer, which proposes an edit."
+  (switch-to-buffer aiex-test-source)
+  (let ((result (aiex-test-chat-turn (lambda () (aiex-chat "Add a farewell function")))))
+    (unless (> (length (plist-get result :proposals)) 0) (error "No proposed edit: %S" result))
+    result))
+
+(defun aiex-test-wait-farewell ()
+  "Wait until the farewell edit is in the Elixir buffer."
+  (aiex-test-wait "The edit was not applied"
+                  (lambda () (string-match-p "def farewell" (with-current-buffer aiex-test-source (buffer-string))))))
+
 (aiex-test-check "aiex-chat with no aiex server running says how to start one"
   (let ((msg (condition-case e (progn (aiex-chat "hello") nil) (user-error (cadr e)))))
     (unless (and msg (string-match-p "Aiex is not running" msg) (string-match-p "eglot" msg))
@@ -138,13 +150,11 @@
 (aiex-test-check "aiex-chat-apply applies the proposed edit to the buffer, aiex-undo restores it byte-identically"
   (if (not aiex-test-first-session)
       '(skip "the first chat turn did not complete")
-    (switch-to-buffer aiex-test-source)
-    (let* ((original (buffer-string))
-           (result (aiex-test-chat-turn (lambda () (aiex-chat "Add a farewell function"))))
-           (proposal (and (plist-get result :proposals) (aref (plist-get result :proposals) 0)))
+    (let* ((original (with-current-buffer aiex-test-source (buffer-string)))
+           (result (aiex-test-farewell-turn))
+           (proposal (aref (plist-get result :proposals) 0))
            (asked 0))
       (unless (equal (plist-get result :sessionId) aiex-test-first-session) (error "A new session was started"))
-      (unless proposal (error "No proposed edit: %S" result))
       (unless (plist-get (plist-get proposal :edit) :documentChanges)
         (error "The edit is not versioned (documentChanges): %S" (plist-get proposal :edit)))
       (unless (string-match-p (regexp-quote "> Proposed edit 1: ") (aiex-test-chat-text))
@@ -154,8 +164,7 @@
       ;; Eglot asks before applying a server's edit (eglot-confirm-server-initiated-edits): yes.
       (cl-letf (((symbol-function 'y-or-n-p) (lambda (&rest _) (cl-incf asked) t)))
         (aiex-chat-apply)
-        (aiex-test-wait "The edit was not applied"
-                        (lambda () (string-match-p "def farewell" (with-current-buffer aiex-test-source (buffer-string)))))
+        (aiex-test-wait-farewell)
         (aiex-test-wait "The chat buffer does not say the edit was applied"
                         (lambda () (string-match-p "^> Edit 1 applied (checkpoint [0-9]+; M-x aiex-undo restores)$"
                                                    (aiex-test-chat-text))))
@@ -177,10 +186,8 @@
       '(skip "the first chat turn did not complete")
     (switch-to-buffer aiex-test-source)
     (let ((original (buffer-string)))
-      (let* ((result (aiex-test-chat-turn (lambda () (aiex-chat "Add a farewell function"))))
-             (proposal (and (plist-get result :proposals) (aref (plist-get result :proposals) 0)))
+      (let* ((proposal (aref (plist-get (aiex-test-farewell-turn) :proposals) 0))
              (n (plist-get proposal :proposal)))
-        (unless proposal (error "No proposed edit: %S" result))
         ;; Numbered within the session: the first farewell was edit 1.
         (unless (> n 1) (error "Proposal number %S, expected more than 1" n))
         (unless (string-match-p (format "(C-u %d M-x aiex-chat-apply to apply" n) (aiex-test-chat-text))
@@ -193,6 +200,36 @@
         (aiex-test-wait "The chat buffer does not say the edit was rejected"
                         (lambda () (string-match-p (format "^> Edit %d rejected$" n) (aiex-test-chat-text)))))
       (unless (equal (buffer-string) original) (error "Rejecting changed the buffer")))))
+
+(aiex-test-check "aiex-checkpoints compares a picked checkpoint with the buffer, aiex-restore-checkpoint puts it back"
+  (if (not aiex-test-first-session)
+      '(skip "the first chat turn did not complete")
+    (let* ((original (with-current-buffer aiex-test-source (buffer-string)))
+           (proposal (aref (plist-get (aiex-test-farewell-turn) :proposals) 0))
+           (offered nil))
+      ;; Eglot's confirmations: yes; the pick list: record what it offers, pick the newest (its default).
+      (cl-letf (((symbol-function 'y-or-n-p) (lambda (&rest _) t))
+                ((symbol-function 'completing-read)
+                 (lambda (_prompt collection &rest _)
+                   (push (mapcar #'car collection) offered)
+                   (caar collection))))
+        (aiex-chat-apply (plist-get proposal :proposal))
+        (aiex-test-wait-farewell)
+        (aiex-test-wait "The chat buffer does not say the edit was applied"
+                        (lambda () (string-match-p "^> Edit [0-9]+ applied (checkpoint" (aiex-test-chat-text))))
+        (switch-to-buffer aiex-test-source)
+        (aiex-checkpoints)
+        (aiex-test-expect-farewell-diff (aiex-test-wait "No comparison shown" #'aiex-test-shown-comparison))
+        (unless (and offered (string-match-p "greeter.ex" (car (car offered))))
+          (error "The pick list: %S" offered))
+        (switch-to-buffer aiex-test-source)
+        (aiex-restore-checkpoint)
+        (aiex-test-wait "The buffer is not back to its text before the edit"
+                        (lambda () (equal (with-current-buffer aiex-test-source (buffer-string)) original)))
+        (unless (= (length offered) 2) (error "The restore was not picked from the list: %S" offered)))
+      (aiex-test-wait "aiex-restore-checkpoint did not say what it restored"
+                      (lambda () (cl-find-if (lambda (m) (string-match-p "restored .*greeter.ex from checkpoint [0-9]+" m))
+                                             aiex-test-messages))))))
 
 (aiex-test-check "aiex-chat-stop cancels the turn in flight, aiex-chat-new starts a new session"
   (if (not aiex-test-first-session)

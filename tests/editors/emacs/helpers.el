@@ -55,6 +55,16 @@
         eglot-events-buffer-size 0
         jsonrpc-default-request-timeout aiex-test-timeout))
 
+(defun aiex-test-shown-comparison ()
+  "The text of the *aiex-checkpoint* buffer once `aiex-checkpoints' showed it, else nil."
+  (when-let ((buffer (get-buffer "*aiex-checkpoint*")))
+    (with-current-buffer buffer (and (eq major-mode 'diff-mode) (buffer-string)))))
+
+(defun aiex-test-expect-farewell-diff (diff)
+  "Fail unless DIFF, a checkpoint compared with the files now, shows the farewell edit."
+  (unless (string-match-p (regexp-quote "+  def farewell") diff)
+    (error "The comparison does not show the AI edit:\n%s" diff)))
+
 (defun aiex-test-finish ()
   (ignore-errors (funcall aiex-test-shutdown))
   (aiex-test-out "%s: %d passed, %d failed, %d skipped"

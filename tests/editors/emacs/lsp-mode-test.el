@@ -139,6 +139,18 @@
 
 (defvar aiex-test-chat-session nil)
 
+(defun aiex-test-apply-farewell ()
+  "Ask for a farewell function, apply the proposed edit, wait for it; return the text before."
+  (let ((original (buffer-string))
+        (result (aiex-test-chat-turn "Add a farewell function")))
+    (unless (plist-get result :proposals) (error "No proposed edit: %S" result))
+    (aiex-chat-apply)
+    (aiex-test-wait "The edit was not applied" (lambda () (string-match-p "def farewell" (buffer-string))))
+    (aiex-test-wait "The chat buffer does not say the edit was applied"
+                    (lambda () (with-current-buffer aiex-chat-buffer-name
+                                 (string-match-p "^> Edit [0-9]+ applied (checkpoint" (buffer-string)))))
+    original))
+
 (aiex-test-check "aiex-chat through lsp-mode streams the answer and continues the session on a region"
   (if (not (getenv "AIEX_TEST_SETTINGS"))
       '(skip "AIEX_TEST_SETTINGS (a fake provider) not set; run.sh sets it")
@@ -163,17 +175,23 @@
 (aiex-test-check "aiex-chat-apply through lsp-mode applies the proposed edit, aiex-undo restores the buffer"
   (if (not aiex-test-chat-session)
       '(skip "the first chat turn did not complete")
-    (let* ((original (buffer-string))
-           (result (aiex-test-chat-turn "Add a farewell function")))
-      (unless (plist-get result :proposals) (error "No proposed edit: %S" result))
-      (aiex-chat-apply)
-      (aiex-test-wait "The edit was not applied" (lambda () (string-match-p "def farewell" (buffer-string))))
-      (aiex-test-wait "The chat buffer does not say the edit was applied"
-                      (lambda () (with-current-buffer aiex-chat-buffer-name
-                                   (string-match-p "^> Edit [0-9]+ applied (checkpoint" (buffer-string)))))
+    (let ((original (aiex-test-apply-farewell)))
       (aiex-undo)
       (aiex-test-wait "The buffer is not back to its text before the edit"
                       (lambda () (equal (buffer-string) original))))))
+
+(aiex-test-check "aiex-checkpoints through lsp-mode shows the applied edit, aiex-restore-checkpoint restores the buffer"
+  (if (not aiex-test-chat-session)
+      '(skip "the first chat turn did not complete")
+    (let ((source (current-buffer))
+          (original (aiex-test-apply-farewell)))
+      ;; The pick list: the newest checkpoint, the one the edit just took.
+      (cl-letf (((symbol-function 'completing-read) (lambda (_prompt collection &rest _) (caar collection))))
+        (aiex-checkpoints)
+        (aiex-test-expect-farewell-diff (aiex-test-wait "No comparison shown" #'aiex-test-shown-comparison))
+        (with-current-buffer source (aiex-restore-checkpoint))
+        (aiex-test-wait "The buffer is not back to its text before the edit"
+                        (lambda () (equal (with-current-buffer source (buffer-string)) original)))))))
 
 (aiex-test-check "aiex-chat-stop through lsp-mode cancels the turn in flight"
   (if (not aiex-test-chat-session)

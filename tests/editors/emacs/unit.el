@@ -222,5 +222,67 @@
                       (format "{\"aiex\":{\"minimumServerVersion\":\"%s\"}}" aiex-minimum-server-version)
                       "JSON")))
 
+;;; Checkpoints: the pick list, the comparison text, the restore command.
+
+(aiex-test-check "checkpoint label: id, name and files, so labels are distinct"
+  (aiex-test-expect (aiex-checkpoint-label '(:id 3 :name "Aiex chat: add farewell" :files [(:path "/p/lib/a.ex") (:path "/p/lib/b.ex")]))
+                    "3  Aiex chat: add farewell  (/p/lib/a.ex, /p/lib/b.ex)" "two files")
+  (aiex-test-expect (aiex-checkpoint-label '(:id 4 :files [])) "4    ()" "no name, no file"))
+
+(aiex-test-check "checkpoint diff text: each file's diff, or a line saying it is unchanged"
+  (aiex-test-expect (aiex-checkpoint-diff-text [(:path "/p/a.ex" :diff "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y")
+                                                (:path "/p/b.ex" :diff "")])
+                    "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n(/p/b.ex is as the checkpoint recorded it)\n" "two files")
+  (aiex-test-expect (aiex-checkpoint-diff-text []) "" "none"))
+
+(aiex-test-check "checkpoint restore params: force only when asked, in the server's shape"
+  (aiex-test-expect (aiex-checkpoint-restore-params 5 nil)
+                    '(:command "aiex.restoreCheckpoint" :arguments [(:checkpoint 5)]) "not forced")
+  (aiex-test-expect (json-serialize (aiex-checkpoint-restore-params 5 t))
+                    "{\"command\":\"aiex.restoreCheckpoint\",\"arguments\":[{\"checkpoint\":5,\"force\":true}]}" "forced"))
+
+(aiex-test-check "checkpoints flow: the list is picked from, the comparison shown in diff-mode"
+  (setq aiex-test-fake-buffer (generate-new-buffer "a.ex"))
+  (let ((offered nil))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (setq offered (mapcar #'car collection))
+                 (cadr offered))))
+      (with-current-buffer aiex-test-fake-buffer (aiex-checkpoints))
+      (let ((req (car aiex-test-fake-requests)))
+        (aiex-test-expect (list (plist-get req :method) (plist-get req :params)) '("aiex/checkpoints" nil) "list")
+        (funcall (plist-get req :on-result) [(:id 7 :name "newest" :files [(:path "/p/a.ex")])
+                                             (:id 6 :name "older" :files [(:path "/p/a.ex")])])))
+    (aiex-test-expect offered '("7  newest  (/p/a.ex)" "6  older  (/p/a.ex)") "offered, newest first")
+    (let ((req (car aiex-test-fake-requests)))
+      (aiex-test-expect (list (plist-get req :method) (plist-get req :params))
+                        '("aiex/compareCheckpoint" (:checkpoint 6)) "compare the picked one")
+      (funcall (plist-get req :on-result) [(:path "/p/a.ex" :diff "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n")]))
+    (with-current-buffer aiex-checkpoint-buffer-name
+      (aiex-test-expect (list major-mode aiex-checkpoint-id buffer-read-only) '(diff-mode 6 t) "diff buffer")
+      (aiex-test-expect (buffer-string) "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n" "diff text"))))
+
+(aiex-test-check "checkpoints flow: no checkpoint says so; a refused restore says how to force"
+  (with-current-buffer aiex-test-fake-buffer (aiex-restore-checkpoint))
+  (funcall (plist-get (car aiex-test-fake-requests) :on-result) [])
+  (aiex-test-expect (car aiex-test-messages) "Aiex: there is no AI edit to go back to" "empty list")
+  (with-current-buffer aiex-test-fake-buffer (aiex-restore-checkpoint nil 6))
+  (let ((req (car aiex-test-fake-requests)))
+    (aiex-test-expect (plist-get req :params) (aiex-checkpoint-restore-params 6 nil) "restore 6, not forced")
+    (funcall (plist-get req :on-error) '(:code -32603 :message "/p/a.ex changed since the checkpoint"))
+    (aiex-test-expect (car aiex-test-messages)
+                      "Aiex: restore failed: /p/a.ex changed since the checkpoint (C-u M-x aiex-restore-checkpoint restores anyway)"
+                      "refusal"))
+  (let ((current-prefix-arg '(4)))
+    (cl-letf (((symbol-function 'completing-read) (lambda (_p collection &rest _) (caar collection))))
+      (with-current-buffer aiex-test-fake-buffer (call-interactively #'aiex-restore-checkpoint))
+      (funcall (plist-get (car aiex-test-fake-requests) :on-result) [(:id 6 :name "older" :files [])])))
+  (let ((req (car aiex-test-fake-requests)))
+    (aiex-test-expect (plist-get req :params) (aiex-checkpoint-restore-params 6 t) "C-u forces")
+    (funcall (plist-get req :on-result) '(:files ["/p/a.ex"]))
+    (aiex-test-expect (car aiex-test-messages) "Aiex: restored /p/a.ex from checkpoint 6" "restored"))
+  (kill-buffer aiex-test-fake-buffer)
+  (setq aiex-test-fake-buffer nil))
+
 (aiex-test-finish)
 ;;; unit.el ends here

@@ -4,7 +4,7 @@
 // Checks: attach (status bar says ready), diagnostics (IO.inspect squiggle), one code action
 // applied (its quick fix), hover, document symbols, `Aiex: Chat` (the streamed answer in its
 // webview, the session kept on a second turn, the proposed edit applied and undone, Stop, New
-// session), ghost text in TRIALS places with VS Code's default suggest settings, Tab accepts
+// session, Aiex: Compare Checkpoint with none left), ghost text in TRIALS places with VS Code's default suggest settings, Tab accepts
 // it. Screenshots go to OUTDIR.
 const puppeteer = require("puppeteer-core");
 const fs = require("fs");
@@ -225,6 +225,13 @@ async function chatChecks() {
   if (fresh.answers === 1 && /Greeter greets/.test(fresh.text) && /Session \d+/.test(fresh.session) && fresh.session !== first.session) {
     ok(`New session clears the conversation and the next question starts ${fresh.session}`);
   } else notOk("chat new session", `the webview shows ${JSON.stringify(fresh)} (first ${first.session})`);
+  // Checkpoints: the undo restored (and so removed) the only one, so the palette command asks
+  // the server (aiex/checkpoints through the real client) and says there is none to go back to.
+  await palette("Aiex: Compare Checkpoint");
+  const none = await until(() => /there is no AI edit to go back to/.test(document.body.innerText || ""), 15000);
+  await shot("13-checkpoints-none");
+  if (none) ok("Aiex: Compare Checkpoint asks the server for its checkpoints and says there is none after the undo");
+  else notOk("compare checkpoint", "no \"there is no AI edit to go back to\" notification");
   // Close the chat, back to the editor.
   await palette("View: Close Editor");
 }
