@@ -24,6 +24,17 @@ fn openai(fake: &FakeProvider) -> ProviderConfig {
     config("openai", &format!("{}/v1", fake.url()), "gpt-4o-mini")
 }
 
+/// [`openai`] at a price that makes a few tokens cost cents: budgets bite at once.
+fn priced_openai(fake: &FakeProvider) -> ProviderConfig {
+    ProviderConfig {
+        prices: Some(PriceConfig {
+            input_per_mtok: 1_000.0,
+            output_per_mtok: 1_000.0,
+        }),
+        ..openai(fake)
+    }
+}
+
 /// What the team keeps [`openai`]'s limits under.
 fn openai_limit_key(fake: &FakeProvider) -> String {
     aiex::llm::team_limit_key("openai", &format!("{}/v1", fake.url()), "gpt-4o-mini")
@@ -359,11 +370,7 @@ async fn a_request_that_could_pass_a_hard_cap_is_refused_with_a_clear_message() 
             "openai/langchaingo__chat_stream_usage.httprr",
         ))],
     );
-    let mut provider = openai(&fake);
-    provider.prices = Some(PriceConfig {
-        input_per_mtok: 1_000.0,
-        output_per_mtok: 1_000.0,
-    });
+    let provider = priced_openai(&fake);
     let team = TeamConfig {
         budget: BudgetConfig {
             team_daily_usd: Some(0.05),
@@ -483,11 +490,7 @@ async fn a_stream_dropped_before_its_end_is_charged_its_prompt_and_what_streamed
     let fake = FakeProvider::start().await;
     // An answer that never ends: only the reader's going away stops it.
     fake.on(CHAT, vec![Reply::Endless { piece: 40 }]);
-    let mut provider = openai(&fake);
-    provider.prices = Some(PriceConfig {
-        input_per_mtok: 1_000.0,
-        output_per_mtok: 1_000.0,
-    });
+    let provider = priced_openai(&fake);
     let team = TeamConfig {
         budget: BudgetConfig {
             team_daily_usd: Some(100.0),
