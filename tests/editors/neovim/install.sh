@@ -30,4 +30,9 @@ for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.05; done
 AIEX_INSTALL_URL="http://127.0.0.1:$(head -1 "$work/port")" AIEX_INSTALL_DIR="$work/data" \
 AIEX_INSTALL_VERSION="$version" AIEX_INSTALL_SHA256="$(cut -d' ' -f1 "$site/$archive.sha256")" \
   "${NVIM:-nvim}" --headless -n -u NONE -i NONE --cmd "set rtp^=$repo/editors/neovim" \
-  -c "luafile $here/install.lua"
+  -c "luafile $here/install.lua" 2>"$work/nvim.stderr"
+status=$?
+# Neovim's own messages (the install's progress, the errors the checks provoke) end without a
+# newline on stderr: shown after the checks, as comments, so no check's line is cut by them.
+sed 's/^/# /' "$work/nvim.stderr"
+exit "$status"
