@@ -20,6 +20,18 @@ use support::{config, providers, stream_through};
 
 const CHAT: &str = "/v1/chat/completions";
 
+/// A fake OpenAI answering every chat with one recorded stream (with its usage).
+async fn recorded_chat() -> FakeProvider {
+    let fake = FakeProvider::start().await;
+    fake.on(
+        CHAT,
+        vec![Reply::Recorded(load(
+            "openai/langchaingo__chat_stream_usage.httprr",
+        ))],
+    );
+    fake
+}
+
 fn openai(fake: &FakeProvider) -> ProviderConfig {
     config("openai", &format!("{}/v1", fake.url()), "gpt-4o-mini")
 }
@@ -97,13 +109,7 @@ async fn two_processes_asking_the_same_prompt_call_the_provider_once() {
     let Some(redis) = RedisServer::start("two_processes_asking_the_same_prompt") else {
         return;
     };
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let team = team_config(&redis);
     let (first, _) = process(&openai(&fake), &team, "ana");
     let (second, _) = process(&openai(&fake), &team, "bo");
@@ -136,13 +142,7 @@ async fn load_test(window: Duration, rpm: u32) {
     let Some(redis) = RedisServer::start("team_rate_limit_load") else {
         return;
     };
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let team = team_config(&redis);
     let mut provider = openai(&fake);
     provider.rpm = Some(rpm);
@@ -216,13 +216,7 @@ async fn redis_dying_mid_run_falls_back_to_local_limits_and_comes_back() {
     let Some(mut redis) = RedisServer::start("redis_dying_mid_run") else {
         return;
     };
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let team = team_config(&redis);
     let mut provider = openai(&fake);
     provider.rpm = Some(4);
@@ -308,13 +302,7 @@ async fn teammates_naming_one_provider_differently_share_its_rate_limit() {
     let Some(redis) = RedisServer::start("one_provider_named_differently") else {
         return;
     };
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let team = team_config(&redis);
     let mut provider = openai(&fake);
     provider.rpm = Some(2);
@@ -363,13 +351,7 @@ async fn a_request_that_could_pass_a_hard_cap_is_refused_with_a_clear_message() 
     let Some(redis) = RedisServer::start("budget_cap") else {
         return;
     };
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let provider = priced_openai(&fake);
     let team = TeamConfig {
         budget: BudgetConfig {
@@ -612,13 +594,7 @@ async fn the_tokens_per_minute_limit_is_the_teams() {
     let Some(redis) = RedisServer::start("team_tokens_per_minute") else {
         return;
     };
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let mut provider = openai(&fake);
     provider.tpm = Some(100);
     let team = team_config(&redis);
@@ -808,13 +784,7 @@ async fn a_hung_redis_costs_a_request_no_more_than_its_deadline_and_is_said_once
     let Some(redis) = RedisServer::start("hung_redis") else {
         return;
     };
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let logs = captured_logs();
     let team = TeamConfig {
         timeout_ms: Some(200),
@@ -860,13 +830,7 @@ async fn an_unreachable_redis_is_no_worse_than_none() {
         .local_addr()
         .unwrap()
         .port();
-    let fake = FakeProvider::start().await;
-    fake.on(
-        CHAT,
-        vec![Reply::Recorded(load(
-            "openai/langchaingo__chat_stream_usage.httprr",
-        ))],
-    );
+    let fake = recorded_chat().await;
     let team = TeamConfig {
         redis_url: Some(format!("redis://127.0.0.1:{port}/0")),
         ..TeamConfig::default()
