@@ -444,3 +444,188 @@ fn checkpoint_retention_keeps_every_kept_checkpoint_restorable() {
         Some("v3\nshared\n")
     );
 }
+
+/// A small deterministic generator: the same seed gives the same log.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Writes `turns` random turns: a question, maybe context, streamed deltas then either the
+/// whole answer, a stop, or nothing (as a crash leaves it), and now and then edits and
+/// checkpoints. The state is read between turns, as a chat does (which writes snapshots).
+fn random_turns(store: &SessionStore, id: i64, random: &mut Random, turns: u32) {
+    for _ in 0..turns {
+        let turn = store.session(id).unwrap().next_turn();
+        store
+            .append(
+                id,
+                &Event::UserMessage {
+                    turn,
+                    text: format!("question {turn}"),
+                },
+            )
+            .unwrap();
+        if random.below(2) == 0 {
+            let items = vec![ContextRef {
+                path: format!("lib/f{}.ex", random.below(5)),
+                range: None,
+                reason: "file".into(),
+            }];
+            store
+                .append(id, &Event::ContextAttached { turn, items })
+                .unwrap();
+        }
+        let mut text = String::new();
+        for n in 0..random.below(6) {
+            let piece = format!("t{n} ");
+            text.push_str(&piece);
+            store
+                .append(id, &Event::AssistantDelta { turn, text: piece })
+                .unwrap();
+        }
+        match random.below(6) {
+            0 => {} // the process died mid-answer
+            1 => {
+                let reason = "cancelled".to_owned();
+                store
+                    .append(id, &Event::AssistantStopped { turn, reason })
+                    .unwrap();
+            }
+            _ => {
+                store.complete_answer(id, turn, &text).unwrap();
+            }
+        }
+        if random.below(4) == 0 {
+            let proposal = turn;
+            let files = vec!["lib/a.ex".to_owned()];
+            store
+                .append(id, &Event::EditProposed { turn, proposal, files })
+                .unwrap();
+            let next = if random.below(2) == 0 {
+                Event::EditApplied { proposal }
+            } else {
+                Event::EditRejected { proposal }
+            };
+            store.append(id, &next).unwrap();
+        }
+        if random.below(10) == 0 {
+            let checkpoint = i64::from(turn);
+            store
+                .append(id, &Event::CheckpointCreated { checkpoint, name: "c".into() })
+                .unwrap();
+        }
+    }
+}
+
+fn snapshot_rows(path: &std::path::Path, session: i64) -> i64 {
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.query_row(
+        "SELECT COUNT(*) FROM snapshots WHERE session = ?1",
+        [session],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_session_opened_from_its_snapshot_and_the_events_after_it_folds_as_the_whole_log_does() {
+    for seed in 1..=12u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.sqlite3");
+        let mut random = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let id = {
+            let store = SessionStore::open(&path).unwrap();
+            let id = store.create("random").unwrap();
+            let turns = 60 + random.below(80) as u32;
+            random_turns(&store, id, &mut random, turns);
+            id
+        };
+        assert_eq!(snapshot_rows(&path, id), 1, "seed {seed}: a snapshot was written");
+        // Events after the snapshot, written by another process (no fold kept in memory).
+        {
+            let store = SessionStore::open(&path).unwrap();
+            let turns = 1 + random.below(20) as u32;
+            random_turns(&store, id, &mut random, turns);
+        }
+        let store = SessionStore::open(&path).unwrap();
+        let opened = store.session(id).unwrap();
+        let whole = aiex_sessions::fold(id, &store.events(id).unwrap());
+        assert_eq!(opened, whole, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_corrupt_or_other_format_snapshot_is_ignored_and_the_whole_log_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.sqlite3");
+    let id = {
+        let store = SessionStore::open(&path).unwrap();
+        let id = store.create("snap").unwrap();
+        random_turns(&store, id, &mut Random(77), 120);
+        id
+    };
+    assert_eq!(snapshot_rows(&path, id), 1);
+    let whole = {
+        let store = SessionStore::open(&path).unwrap();
+        aiex_sessions::fold(id, &store.events(id).unwrap())
+    };
+    let db = rusqlite::Connection::open(&path).unwrap();
+    // A snapshot that says something else than the log: used as is, it would show.
+    let wrong = serde_json::to_string(&Session {
+        id,
+        title: "not from the log".into(),
+        events: 1,
+        ..Session::default()
+    })
+    .unwrap();
+    for (label, change) in [
+        ("unreadable", "UPDATE snapshots SET body = '{not json'"),
+        ("older format", "UPDATE snapshots SET format = format - 1, body = ?1"),
+        ("newer format", "UPDATE snapshots SET format = format + 1, body = ?1"),
+        ("past the log", "UPDATE snapshots SET last_seq = 1000000, body = ?1"),
+    ] {
+        let valid: (i64, i64, String) = db
+            .query_row("SELECT format, last_seq, body FROM snapshots", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        if change.contains("?1") {
+            db.execute(change, [&wrong]).unwrap();
+        } else {
+            db.execute(change, []).unwrap();
+        }
+        let store = SessionStore::open(&path).unwrap();
+        assert_eq!(store.session(id).unwrap(), whole, "{label} snapshot");
+        drop(store);
+        db.execute(
+            "UPDATE snapshots SET format = ?1, last_seq = ?2, body = ?3",
+            rusqlite::params![valid.0, valid.1, valid.2],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn deleting_a_session_deletes_its_snapshot_and_an_import_folds_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sessions.sqlite3");
+    let store = SessionStore::open(&path).unwrap();
+    let id = store.create("snap").unwrap();
+    random_turns(&store, id, &mut Random(5), 120);
+    assert_eq!(snapshot_rows(&path, id), 1);
+    let imported = store.import(&store.export(id).unwrap()).unwrap();
+    let fresh = SessionStore::open(&path).unwrap();
+    let mut original = fresh.session(id).unwrap();
+    let copy = fresh.session(imported).unwrap();
+    original.id = imported;
+    assert_eq!(copy, original);
+    store.delete(id).unwrap();
+    assert_eq!(snapshot_rows(&path, id), 0);
+}

@@ -1,12 +1,12 @@
 //! A session's state as a fold of its events: the one place that decides what a log means.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{ContextRef, Event, EventRecord};
 use crate::SessionId;
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     User,
@@ -14,7 +14,7 @@ pub enum Role {
 }
 
 /// One message of the conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub turn: u32,
     pub role: Role,
@@ -28,7 +28,7 @@ pub struct Message {
 }
 
 /// Where a proposed edit stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProposalState {
     Proposed,
@@ -37,7 +37,7 @@ pub enum ProposalState {
 }
 
 /// An edit the model proposed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     pub id: u32,
     pub turn: u32,
@@ -46,7 +46,7 @@ pub struct Proposal {
 }
 
 /// A session as its events make it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub id: SessionId,
     pub title: String,

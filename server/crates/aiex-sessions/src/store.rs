@@ -87,8 +87,18 @@ struct Folds {
 struct KeptFold {
     session: Session,
     last_seq: i64,
+    /// The last event the stored snapshot of this session covers.
+    snapshot_seq: i64,
     read: u64,
 }
+
+/// The format of a stored snapshot (the JSON of [`Session`]): bump it when `Session` changes
+/// shape, and snapshots of another version are ignored and rewritten from the log.
+const SNAPSHOT_FORMAT: i64 = 1;
+
+/// A snapshot is rewritten once this many events were folded past the stored one: opening
+/// then folds at most this many events after reading the snapshot.
+const SNAPSHOT_EVERY: i64 = 256;
 
 /// Folds kept in memory: the sessions open in editors and terminals at once.
 const KEPT_FOLDS: usize = 16;
@@ -130,6 +140,15 @@ CREATE TABLE IF NOT EXISTS checkpoint_files (
     PRIMARY KEY (checkpoint, path)
 );
 CREATE INDEX IF NOT EXISTS checkpoint_files_by_path ON checkpoint_files(path, checkpoint);
+-- The fold of a session up to event `last_seq`, so that opening a long session reads it and
+-- folds only the events after. A cache: the log stays the truth (export reads the log, and a
+-- snapshot of another format, unreadable, or past the log is ignored and rewritten).
+CREATE TABLE IF NOT EXISTS snapshots (
+    session INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+    format INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 ";
 
 impl SessionStore {
@@ -296,18 +315,42 @@ impl SessionStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         folds.reads += 1;
         let read = folds.reads;
-        let mut kept = folds.sessions.remove(&session).unwrap_or_else(|| KeptFold {
-            session: Session {
-                id: session,
-                ..Session::default()
-            },
-            last_seq: 0,
-            read,
-        });
+        let mut kept = match folds.sessions.remove(&session) {
+            Some(kept) => kept,
+            None => {
+                let (session, last_seq) = self.snapshot(session)?.unwrap_or_else(|| {
+                    let empty = Session {
+                        id: session,
+                        ..Session::default()
+                    };
+                    (empty, 0)
+                });
+                KeptFold {
+                    session,
+                    last_seq,
+                    snapshot_seq: last_seq,
+                    read,
+                }
+            }
+        };
         let records = self.events_after(session, kept.last_seq)?;
         for record in &records {
             kept.session.apply(record.at_ms, &record.event);
             kept.last_seq = record.seq;
+        }
+        // Not in the middle of an answer: its deltas are about to be replaced by one event,
+        // and a snapshot holding them would fold differently from the compacted log.
+        let streaming = matches!(
+            records.last().map(|r| &r.event),
+            Some(Event::AssistantDelta { .. })
+        );
+        if kept.last_seq - kept.snapshot_seq >= SNAPSHOT_EVERY && !streaming {
+            // A snapshot that cannot be written only costs the next open a longer fold.
+            match self.write_snapshot(&kept.session, kept.last_seq) {
+                Ok(()) => kept.snapshot_seq = kept.last_seq,
+                // Not retried at every read: the next try is another SNAPSHOT_EVERY events on.
+                Err(_) => kept.snapshot_seq = kept.last_seq,
+            }
         }
         kept.read = read;
         let result = view(&kept.session);
@@ -323,6 +366,45 @@ impl SessionStore {
         }
         folds.sessions.insert(session, kept);
         Ok(result)
+    }
+
+    /// The stored snapshot of a session and the last event it covers, when there is one of
+    /// this format that reads back and whose last event is still in the log.
+    fn snapshot(&self, session: SessionId) -> Result<Option<(Session, i64)>, StoreError> {
+        let stored = self.with(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT p.format, p.last_seq, p.body FROM snapshots p
+                 JOIN events e ON e.session = p.session AND e.seq = p.last_seq
+                 WHERE p.session = ?1",
+            )?;
+            let mut rows = statement.query([session])?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            let format: i64 = row.get(0)?;
+            let last_seq: i64 = row.get(1)?;
+            if format != SNAPSHOT_FORMAT {
+                return Ok(None);
+            }
+            let parsed = serde_json::from_slice::<Session>(row.get_ref(2)?.as_bytes()?);
+            Ok(parsed.ok().map(|folded| (folded, last_seq)))
+        })?;
+        Ok(stored.filter(|(folded, last_seq)| {
+            folded.id == session && *last_seq > 0 && folded.events > 0
+        }))
+    }
+
+    /// Stores `folded`, the fold of a session up to event `last_seq`, as its snapshot.
+    fn write_snapshot(&self, folded: &Session, last_seq: i64) -> Result<(), StoreError> {
+        let body = serde_json::to_string(folded).expect("sessions serialise");
+        self.with(|db| {
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO snapshots (session, format, last_seq, body)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![folded.id, SNAPSHOT_FORMAT, last_seq, body])?;
+            Ok(())
+        })
     }
 
     /// Forgets the kept folds (after sessions were deleted, or events rewritten).
