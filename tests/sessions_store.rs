@@ -543,7 +543,7 @@ fn a_session_opened_from_its_snapshot_and_the_events_after_it_folds_as_the_whole
         let id = {
             let store = SessionStore::open(&path).unwrap();
             let id = store.create("random").unwrap();
-            let turns = 60 + random.below(80) as u32;
+            let turns = 100 + random.below(80) as u32;
             random_turns(&store, id, &mut random, turns);
             id
         };
@@ -616,10 +616,15 @@ fn a_corrupt_or_other_format_snapshot_is_ignored_and_the_whole_log_folded() {
 fn deleting_a_session_deletes_its_snapshot_and_an_import_folds_from_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sessions.sqlite3");
-    let store = SessionStore::open(&path).unwrap();
-    let id = store.create("snap").unwrap();
-    random_turns(&store, id, &mut Random(5), 120);
+    let id = {
+        // Closing the store writes the snapshot.
+        let store = SessionStore::open(&path).unwrap();
+        let id = store.create("snap").unwrap();
+        random_turns(&store, id, &mut Random(5), 120);
+        id
+    };
     assert_eq!(snapshot_rows(&path, id), 1);
+    let store = SessionStore::open(&path).unwrap();
     let imported = store.import(&store.export(id).unwrap()).unwrap();
     let fresh = SessionStore::open(&path).unwrap();
     let mut original = fresh.session(id).unwrap();

@@ -87,8 +87,10 @@ struct Folds {
 struct KeptFold {
     session: Session,
     last_seq: i64,
-    /// The last event the stored snapshot of this session covers.
-    snapshot_seq: i64,
+    /// How many of the folded events the stored snapshot of this session covers.
+    snapshot_events: usize,
+    /// The last event folded is a streamed delta (see [`KeptFold::snapshot_due`]).
+    streaming: bool,
     read: u64,
 }
 
@@ -96,9 +98,25 @@ struct KeptFold {
 /// shape, and snapshots of another version are ignored and rewritten from the log.
 const SNAPSHOT_FORMAT: i64 = 1;
 
-/// A snapshot is rewritten once this many events were folded past the stored one: opening
-/// then folds at most this many events after reading the snapshot.
-const SNAPSHOT_EVERY: i64 = 256;
+/// A tail worth a new snapshot: a read that had to fold this many events (opening a session
+/// whose snapshot is old or absent) writes one, and so does closing the store.
+const SNAPSHOT_TAIL: usize = 256;
+
+/// The longest tail a session open in this process lets grow before a read writes a snapshot
+/// (a `kill -9` skips the snapshot written on close). Serialising a 10,000-event fold costs
+/// a few milliseconds, so a chat turn pays it about once in a thousand turns.
+const SNAPSHOT_BOUND: usize = 3000;
+
+impl KeptFold {
+    /// Whether the fold should be stored as the session's snapshot, having folded `tail`
+    /// events in this read. Never in the middle of an answer: its deltas are about to be
+    /// replaced by one event, and a snapshot holding them would fold differently from the
+    /// compacted log.
+    fn snapshot_due(&self, tail: usize, bound: usize) -> bool {
+        let since = self.session.events - self.snapshot_events;
+        !self.streaming && since > 0 && (tail >= SNAPSHOT_TAIL || since >= bound)
+    }
+}
 
 /// Folds kept in memory: the sessions open in editors and terminals at once.
 const KEPT_FOLDS: usize = 16;
@@ -150,6 +168,34 @@ CREATE TABLE IF NOT EXISTS snapshots (
     body TEXT NOT NULL
 );
 ";
+
+impl Drop for SessionStore {
+    /// Stores the folds read in this process that are well past their snapshot, so that the
+    /// next process opens them from there.
+    fn drop(&mut self) {
+        let folds = std::mem::take(
+            self.folds
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (id, mut kept) in folds.sessions {
+            // Brought up to date first: the last read may predate a turn's events.
+            let Ok(records) = self.events_after(id, kept.last_seq) else {
+                continue;
+            };
+            for record in &records {
+                kept.session.apply(record.at_ms, &record.event);
+                kept.last_seq = record.seq;
+            }
+            if let Some(last) = records.last() {
+                kept.streaming = matches!(last.event, Event::AssistantDelta { .. });
+            }
+            if kept.snapshot_due(0, SNAPSHOT_TAIL) {
+                let _ = self.write_snapshot(&kept.session, kept.last_seq);
+            }
+        }
+    }
+}
 
 impl SessionStore {
     /// Opens (creating if needed) the database at `path`.
@@ -326,9 +372,10 @@ impl SessionStore {
                     (empty, 0)
                 });
                 KeptFold {
+                    snapshot_events: session.events,
                     session,
                     last_seq,
-                    snapshot_seq: last_seq,
+                    streaming: false,
                     read,
                 }
             }
@@ -338,19 +385,14 @@ impl SessionStore {
             kept.session.apply(record.at_ms, &record.event);
             kept.last_seq = record.seq;
         }
-        // Not in the middle of an answer: its deltas are about to be replaced by one event,
-        // and a snapshot holding them would fold differently from the compacted log.
-        let streaming = matches!(
-            records.last().map(|r| &r.event),
-            Some(Event::AssistantDelta { .. })
-        );
-        if kept.last_seq - kept.snapshot_seq >= SNAPSHOT_EVERY && !streaming {
-            // A snapshot that cannot be written only costs the next open a longer fold.
-            match self.write_snapshot(&kept.session, kept.last_seq) {
-                Ok(()) => kept.snapshot_seq = kept.last_seq,
-                // Not retried at every read: the next try is another SNAPSHOT_EVERY events on.
-                Err(_) => kept.snapshot_seq = kept.last_seq,
-            }
+        if let Some(last) = records.last() {
+            kept.streaming = matches!(last.event, Event::AssistantDelta { .. });
+        }
+        if kept.snapshot_due(records.len(), SNAPSHOT_BOUND) {
+            // A snapshot that cannot be written only costs the next open a longer fold; not
+            // retried at every read either.
+            let _ = self.write_snapshot(&kept.session, kept.last_seq);
+            kept.snapshot_events = kept.session.events;
         }
         kept.read = read;
         let result = view(&kept.session);
