@@ -74,7 +74,17 @@ pub struct SessionStore {
     /// The folded state of the sessions read lately, each with the last event folded: the next
     /// read folds only the events written since (a chat turn does not refold the whole log).
     folds: Mutex<Folds>,
+    /// Statements run since the last checkpoint of the WAL.
+    since_checkpoint: std::sync::atomic::AtomicU32,
 }
+
+/// A streamed delta checkpoints the WAL once this many statements ran since the last one:
+/// deltas are written while the next piece is on the network, off a turn's critical path.
+const CHECKPOINT_WHILE_STREAMING: u32 = 100;
+
+/// Any statement checkpoints past this many, so the WAL stays bounded in a process that
+/// writes without streaming answers (SQLite also checkpoints when the last connection closes).
+const CHECKPOINT_BOUND: u32 = 2000;
 
 /// The sessions whose fold is kept, at most [`KEPT_FOLDS`], least recently read dropped first.
 #[derive(Debug, Default)]
@@ -124,6 +134,10 @@ const KEPT_FOLDS: usize = 16;
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+-- Checkpoints (copying the WAL into the database, with an fsync) are run by the store while an
+-- answer streams, not by whichever commit crosses SQLite's threshold: that commit was often
+-- the one completing an answer, and made it cost milliseconds (see `SessionStore::append`).
+PRAGMA wal_autocheckpoint = 0;
 PRAGMA foreign_keys = ON;
 PRAGMA secure_delete = ON;
 CREATE TABLE IF NOT EXISTS sessions (
@@ -221,6 +235,7 @@ impl SessionStore {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
             folds: Mutex::default(),
+            since_checkpoint: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -238,10 +253,28 @@ impl SessionStore {
             .connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ran = self
+            .since_checkpoint
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if ran >= CHECKPOINT_BOUND {
+            self.checkpoint_wal(&connection);
+        }
         run(&mut connection).map_err(|source| StoreError::Database {
             path: self.path.clone(),
             source,
         })
+    }
+
+    /// Copies the WAL into the database as far as readers allow (PASSIVE: never waits). A
+    /// failure leaves the WAL longer, nothing lost: the next one retries.
+    fn checkpoint_wal(&self, db: &Connection) {
+        if db
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .is_ok()
+        {
+            self.since_checkpoint
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Starts a session; its first event records `title`.
@@ -264,10 +297,17 @@ impl SessionStore {
     /// Appends an event to a session's log; returns its sequence number.
     pub fn append(&self, session: SessionId, event: &Event) -> Result<i64, StoreError> {
         let now = now_ms();
+        // One statement, so atomic on its own: no BEGIN and COMMIT to parse and run for each
+        // streamed delta.
+        let streaming = matches!(event, Event::AssistantDelta { .. });
         let result = self.with(|db| {
-            let tx = db.transaction()?;
-            let seq = insert(&tx, session, now, event)?;
-            tx.commit()?;
+            let seq = insert(db, session, now, event)?;
+            if streaming
+                && self.since_checkpoint.load(std::sync::atomic::Ordering::Relaxed)
+                    >= CHECKPOINT_WHILE_STREAMING
+            {
+                self.checkpoint_wal(db);
+            }
             Ok(seq)
         });
         self.missing_session(session, result)
@@ -614,7 +654,7 @@ impl SessionStore {
 
 /// Inserts an event at the end of a session's log.
 fn insert(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     session: SessionId,
     at_ms: i64,
     event: &Event,
