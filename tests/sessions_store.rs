@@ -506,7 +506,14 @@ fn random_turns(store: &SessionStore, id: i64, random: &mut Random, turns: u32) 
             let proposal = turn;
             let files = vec!["lib/a.ex".to_owned()];
             store
-                .append(id, &Event::EditProposed { turn, proposal, files })
+                .append(
+                    id,
+                    &Event::EditProposed {
+                        turn,
+                        proposal,
+                        files,
+                    },
+                )
                 .unwrap();
             let next = if random.below(2) == 0 {
                 Event::EditApplied { proposal }
@@ -518,7 +525,13 @@ fn random_turns(store: &SessionStore, id: i64, random: &mut Random, turns: u32) 
         if random.below(10) == 0 {
             let checkpoint = i64::from(turn);
             store
-                .append(id, &Event::CheckpointCreated { checkpoint, name: "c".into() })
+                .append(
+                    id,
+                    &Event::CheckpointCreated {
+                        checkpoint,
+                        name: "c".into(),
+                    },
+                )
                 .unwrap();
         }
     }
@@ -547,7 +560,11 @@ fn a_session_opened_from_its_snapshot_and_the_events_after_it_folds_as_the_whole
             random_turns(&store, id, &mut random, turns);
             id
         };
-        assert_eq!(snapshot_rows(&path, id), 1, "seed {seed}: a snapshot was written");
+        assert_eq!(
+            snapshot_rows(&path, id),
+            1,
+            "seed {seed}: a snapshot was written"
+        );
         // Events after the snapshot, written by another process (no fold kept in memory).
         {
             let store = SessionStore::open(&path).unwrap();
@@ -587,9 +604,18 @@ fn a_corrupt_or_other_format_snapshot_is_ignored_and_the_whole_log_folded() {
     .unwrap();
     for (label, change) in [
         ("unreadable", "UPDATE snapshots SET body = '{not json'"),
-        ("older format", "UPDATE snapshots SET format = format - 1, body = ?1"),
-        ("newer format", "UPDATE snapshots SET format = format + 1, body = ?1"),
-        ("past the log", "UPDATE snapshots SET last_seq = 1000000, body = ?1"),
+        (
+            "older format",
+            "UPDATE snapshots SET format = format - 1, body = ?1",
+        ),
+        (
+            "newer format",
+            "UPDATE snapshots SET format = format + 1, body = ?1",
+        ),
+        (
+            "past the log",
+            "UPDATE snapshots SET last_seq = 1000000, body = ?1",
+        ),
     ] {
         let valid: (i64, i64, String) = db
             .query_row("SELECT format, last_seq, body FROM snapshots", [], |r| {

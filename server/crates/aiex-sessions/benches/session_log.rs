@@ -104,7 +104,6 @@ fn main() {
     let events = store.events(id).unwrap().len();
     drop(store);
 
-
     let path = dir.path().join("sessions.sqlite3");
     let median = |mut ms: Vec<f64>| {
         ms.sort_by(f64::total_cmp);
@@ -151,8 +150,7 @@ fn main() {
             *sum += part;
         }
     }
-    let [read, before, after] =
-        parts.map(|part| part.as_secs_f64() * 1e3 / f64::from(turns));
+    let [read, before, after] = parts.map(|part| part.as_secs_f64() * 1e3 / f64::from(turns));
     let critical = read + before + after;
     let per_turn = started.elapsed().as_secs_f64() * 1e3 / f64::from(turns);
     println!(

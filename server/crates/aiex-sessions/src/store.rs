@@ -303,7 +303,9 @@ impl SessionStore {
         let result = self.with(|db| {
             let seq = insert(db, session, now, event)?;
             if streaming
-                && self.since_checkpoint.load(std::sync::atomic::Ordering::Relaxed)
+                && self
+                    .since_checkpoint
+                    .load(std::sync::atomic::Ordering::Relaxed)
                     >= CHECKPOINT_WHILE_STREAMING
             {
                 self.checkpoint_wal(db);
@@ -653,12 +655,7 @@ impl SessionStore {
 }
 
 /// Inserts an event at the end of a session's log.
-fn insert(
-    tx: &Connection,
-    session: SessionId,
-    at_ms: i64,
-    event: &Event,
-) -> rusqlite::Result<i64> {
+fn insert(tx: &Connection, session: SessionId, at_ms: i64, event: &Event) -> rusqlite::Result<i64> {
     let body = serde_json::to_string(event).expect("events serialise");
     let (kind, turn) = kind_and_turn(event);
     let seq = tx
