@@ -218,16 +218,22 @@ struct Shape {
 }
 
 /// Shapes not run yet, and why: each is a known failure of issue 11, printed on every run.
-const NOT_RUN: &[(&str, &str)] = &[(
-    "nested_cases",
-    "30,000 nested `case`s: folding ranges answered after 22 s (past the client's 20 s), the \
-     checks hold 217 MB (peak 353 MB) while they run",
-)];
+const NOT_RUN: &[(&str, &str)] = &[];
 
-/// The checks on 130,000 nested calls still hold a few hundred MB for seconds in the debug
-/// build after the parents and the taint budget were fixed.
-const NESTED_CALLS_CHECKS: Option<&str> =
-    Some("the checks of 130,000 nested calls hold 120-220 MB while they run (issue 11)");
+/// 130,000 nested calls: with the checks' walk cut at `MAX_WALK_DEPTH` the checks add little
+/// (heaptrack: ~50 MB of per-level stacks before the cut, ~0 after), but the server still holds
+/// ~118 MB after everything answered, and tree-sitter's parse peaks at ~72 MB of heap alone.
+/// Who holds the resident memory is not found yet.
+const NESTED_CALLS_HELD: Option<&str> = Some(
+    "130,000 nested calls: 118 MB resident after all answers, not held by the checks (issue 11)",
+);
+
+/// 30,000 nested `case`s: resident memory is within budget (38 MB) and every feature answers in
+/// time (folding in well under a second), but tree-sitter's own parse peaks at ~190 MB of heap
+/// (heaptrack: `ts_parser__accept` → `stack__iter`), over 2.5 × the budget.
+const NESTED_CASES_PARSE_PEAK: Option<&str> = Some(
+    "30,000 nested `case`s: tree-sitter's parse peaks at ~190 MB; resident memory is in budget",
+);
 
 const SHAPES: &[Shape] = &[
     Shape {
@@ -312,7 +318,7 @@ const SHAPES: &[Shape] = &[
         name: "nested_calls",
         text: nested_calls,
         diagnostics: Diagnostics::Pushed,
-        over_budget: NESTED_CALLS_CHECKS,
+        over_budget: NESTED_CALLS_HELD,
     },
     Shape {
         name: "nested_maps",
@@ -330,7 +336,7 @@ const SHAPES: &[Shape] = &[
         name: "nested_cases",
         text: nested_cases,
         diagnostics: Diagnostics::Pulled,
-        over_budget: NESTED_CALLS_CHECKS,
+        over_budget: NESTED_CASES_PARSE_PEAK,
     },
     Shape {
         name: "pipes",

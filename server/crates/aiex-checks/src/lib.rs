@@ -458,15 +458,31 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The one walk: visits every node once, keeping the enclosing scopes current.
+/// The deepest node the checks visit. Hand-written code nests a few dozen levels; past this a
+/// generated file (130,000 nested calls, 30,000 nested `case`s) made the walk's two per-level
+/// stacks (our ancestors and tree-sitter's cursor) grow to ~50 MB. Below it the checks skip
+/// the subtree, and say so in the log, so their memory stays bounded whatever the nesting.
+pub const MAX_WALK_DEPTH: usize = 2_000;
+
+/// The one walk: visits every node once (down to [`MAX_WALK_DEPTH`]), keeping the enclosing
+/// scopes current.
 fn walk<'a>(ctx: &mut Ctx<'a>, root: Node<'a>) {
     let mut cursor = root.walk();
     ctx.ancestors.clear();
     ctx.taint_steps_left.set(security::MAX_TAINT_STEPS_PER_FORM);
+    let mut cut = false;
     loop {
         let node = cursor.node();
         ctx.current = Some(node);
-        if enter(ctx, node) && cursor.goto_first_child() {
+        let deeper = ctx.ancestors.len() < MAX_WALK_DEPTH;
+        if !deeper && !cut && node.child_count() > 0 {
+            cut = true;
+            tracing::warn!(
+                line = node.start_position().row + 1,
+                "checks skip code nested deeper than {MAX_WALK_DEPTH} levels in this file"
+            );
+        }
+        if enter(ctx, node) && deeper && cursor.goto_first_child() {
             ctx.ancestors.push(node);
             continue;
         }
@@ -1052,6 +1068,30 @@ end
                 doc.run(&src, &tree, &file, &ChecksConfig::default());
                 drop(tree);
             },
+        );
+    }
+
+    #[test]
+    fn code_nested_past_the_walk_depth_is_skipped_and_code_beside_it_is_still_checked() {
+        let depth = MAX_WALK_DEPTH * 2;
+        let src = format!(
+            "defmodule Deep do\n  def f(x) do\n{}IO.inspect(x){}\n  end\n  def g(y), do: IO.inspect(y)\nend\n",
+            "g(".repeat(depth),
+            ")".repeat(depth),
+        );
+        let tree = parse(&src);
+        let file = FileContext::for_path("lib/a.ex");
+        let findings = run_checks(&src, &tree, &file, &ChecksConfig::default());
+        let inspects: Vec<usize> = findings
+            .iter()
+            .filter(|f| f.check == CheckId::IoInspect)
+            .map(|f| f.start_byte)
+            .collect();
+        // Only `g`'s: the one at the bottom of the nesting is past the limit.
+        assert_eq!(
+            inspects,
+            vec![src.rfind("IO.inspect(y)").unwrap()],
+            "{findings:?}"
         );
     }
 
