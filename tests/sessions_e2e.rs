@@ -458,6 +458,17 @@ fn shop_editor(fake: &Fake) -> (tempfile::TempDir, std::path::PathBuf, LspClient
     let mut client = editor(&root);
     let uri = file_uri(&root.join("lib/cart.ex"));
     client.open(&uri, CART);
+    // `#symbol` references resolve through the workspace index: chat once it holds both
+    // files (a loaded machine indexed them after the first chat turn once in five runs).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ["Cart", "Shop"].iter().any(|module| {
+        client.request("workspace/symbol", json!({ "query": module }))["result"]
+            .as_array()
+            .is_none_or(|found| found.is_empty())
+    }) {
+        assert!(Instant::now() < deadline, "the workspace was never indexed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     (dir, root, client, uri)
 }
 
