@@ -5,7 +5,9 @@
 # triple), `aiex check sample_app` (0 findings, exit 0), and an LSP initialize/shutdown/exit
 # exchange over stdio. Slow builds, so not in .ci/run; build the archives first with
 #   cargo xtask dist --target x86_64-pc-windows-gnu --target aarch64-unknown-linux-musl
-# and install the runners with `apt-get install wine64 qemu-user`.
+# and install the runners with `apt-get install wine64 qemu-user`. Wine older than 9.0 lacks
+# bcryptprimitives.dll, which Rust's standard library needs: the script then builds the stand-in
+# in tests/dist/wine/ with zig (`bash tests/dist/install-tools.sh`) and puts it beside aiex.exe.
 # A missing archive or runner is a skip ("skip - ..."), a failure when AIEX_REQUIRE_FOREIGN=1.
 # Prints "ok - ..." / "not ok - ..." lines and "N passed, N failed, N skipped".
 # Usage: run-foreign.sh DIST_DIR [REPO]
@@ -95,6 +97,9 @@ check_platform() {
   tar -xzf "$dist/$archive" -C "$dir" --strip-components=1
   local exe="$dir/$binary"
   ok "$triple: unpacked: $(file -b "$exe" 2>/dev/null | cut -c1-100)"
+  if [[ "$triple" == *windows* ]] && ! wine_shim "$dir"; then
+    return
+  fi
   # Wine answers with CRLF; the comparison is on the text.
   out="$("${runner[@]}" "$exe" --version 2>/dev/null | tr -d '\r')"
   if [[ "$out" == "aiex $version (commit "*"$triple)" ]]; then
@@ -103,7 +108,8 @@ check_platform() {
     not_ok "$triple: ${runner[*]} aiex --version" "$out"
   fi
   cp -r "$repo/fixtures/sample_app" "$dir/"
-  out="$(cd "$dir" && "${runner[@]}" "$exe" check sample_app 2>/dev/null | tr -d '\r')"
+  # The findings go to stdout, the summary line to stderr.
+  out="$(cd "$dir" && "${runner[@]}" "$exe" check sample_app 2>&1 | tr -d '\r')"
   rc=$?
   if [[ $rc -eq 0 && "$out" =~ 0\ finding\(s\)\ in\ [1-9][0-9]*\ file ]]; then
     ok "$triple: aiex check sample_app: $(tail -1 <<<"$out")"
@@ -117,8 +123,35 @@ check_platform() {
   fi
 }
 
-# A prefix of its own unless one is given (creating one takes Wine ~30 s).
-export WINEDEBUG=-all WINEPREFIX="${WINEPREFIX:-$work/wine}"
+# wine_shim DIR: under a Wine without bcryptprimitives.dll (before 9.0), builds the stand-in
+# (tests/dist/wine/bcryptprimitives.c) with zig into DIR, beside aiex.exe, where Windows looks
+# first. Says which Wine needed it; fails when it is needed and zig is missing.
+wine_shim() {
+  local dir="$1" winedir
+  winedir="$(dirname "$(readlink -f "$(command -v "$wine")")")"
+  if compgen -G "$winedir/../lib/*/wine/x86_64-windows/bcryptprimitives.dll" >/dev/null ||
+    compgen -G "/usr/lib/*/wine/x86_64-windows/bcryptprimitives.dll" >/dev/null; then
+    return 0
+  fi
+  local zig
+  zig="$(command -v zig || echo "$HOME/.cache/aiex-dist/zig/ziglang/zig")"
+  if [[ ! -x "$zig" ]]; then
+    not_ok "x86_64-pc-windows-gnu: $("$wine" --version) lacks bcryptprimitives.dll and zig is not installed for the stand-in (bash tests/dist/install-tools.sh)"
+    return 1
+  fi
+  local out
+  if out="$("$zig" cc -target x86_64-windows-gnu -shared -O2 -o "$dir/bcryptprimitives.dll" \
+    "$repo/tests/dist/wine/bcryptprimitives.c" 2>&1)"; then
+    ok "x86_64-pc-windows-gnu: $("$wine" --version) lacks bcryptprimitives.dll (Windows 10+ has it): the ProcessPrng stand-in is beside aiex.exe"
+  else
+    not_ok "x86_64-pc-windows-gnu: building the bcryptprimitives.dll stand-in" "$out"
+    return 1
+  fi
+}
+
+# A prefix of its own unless one is given (creating one takes Wine ~30 s). Debian installs the
+# wine64 loader in /usr/lib/wine, off PATH.
+export WINEDEBUG=-all WINEPREFIX="${WINEPREFIX:-$work/wine}" PATH="$PATH:/usr/lib/wine"
 wine=wine
 command -v wine >/dev/null || wine=wine64
 check_platform x86_64-pc-windows-gnu aiex.exe "$wine"
