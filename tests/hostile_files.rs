@@ -8,8 +8,9 @@
 //! One table of shapes, one test body: thousands of small modules, generated code from the
 //! tree limit to 50 MB, 20,000 levels of `defmodule`, deeply nested lists, calls, maps, `fn`,
 //! `case` and pipes, binary content. Each shape with a tree is tried at the tree limit (the
-//! worst case: a tree costs 40 to 70 bytes per source byte); larger ones get no tree and the
-//! user is told. Before the fixes these shapes took the server past 3 GB (quadratic module
+//! worst case: a tree costs 40 to 70 bytes per source byte) and at the nesting limit (the
+//! parse costs up to 8.5 KB per open level); larger or deeper ones get no tree and the user is
+//! told. Before the fixes these shapes took the server past 3 GB (quadratic module
 //! names) or ended it (recursion). `AIEX_HOSTILE_ONLY=name` runs the shapes whose name
 //! contains `name`.
 
@@ -132,13 +133,27 @@ fn binary_4mb() -> String {
 }
 
 /// `open` and `close` repeated as deep as fits in the tree limit around `middle`, inside a
-/// function of a module (so chunking, symbols and checks walk it).
+/// function of a module (so chunking, symbols and checks walk it). Far past the nesting
+/// limit: no tree.
 fn nested_to_the_limit(open: &str, middle: &str, close: &str) -> String {
     let head = "defmodule Deep do\n  def f(x) do\n";
     let tail = "\n  end\nend\n";
     let room = aiex::syntax::MAX_PARSE_BYTES - head.len() - tail.len() - middle.len();
-    let levels = room / (open.len() + close.len());
-    let mut out = String::with_capacity(aiex::syntax::MAX_PARSE_BYTES);
+    nested_levels(open, middle, close, room / (open.len() + close.len()))
+}
+
+/// `open` and `close` (each one level) nested as deep as still gets a tree, inside a function
+/// of a module (two levels more).
+fn nested_to_the_depth_limit(open: &str, middle: &str, close: &str) -> String {
+    nested_levels(open, middle, close, aiex::syntax::MAX_NESTING_DEPTH - 2)
+}
+
+/// `open` and `close` repeated `levels` times around `middle`, inside a function of a module.
+fn nested_levels(open: &str, middle: &str, close: &str, levels: usize) -> String {
+    let head = "defmodule Deep do\n  def f(x) do\n";
+    let tail = "\n  end\nend\n";
+    let mut out =
+        String::with_capacity(head.len() + tail.len() + levels * (open.len() + close.len()));
     out.push_str(head);
     for _ in 0..levels {
         out.push_str(open);
@@ -193,6 +208,22 @@ fn nested_cases() -> String {
     nested_to_the_limit("case x do\n y -> ", "y", "\nend")
 }
 
+fn nested_lists_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("[", "x", "]")
+}
+
+fn nested_calls_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("f(", "x", ")")
+}
+
+fn nested_fns_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("fn x -> ", "x", " end")
+}
+
+fn nested_cases_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("case x do\n y -> ", "y", "\nend")
+}
+
 /// One pipeline as long as fits: a left-nested binary operator thousands deep.
 fn pipes() -> String {
     nested_to_the_limit("", "x", " |> f()")
@@ -219,21 +250,6 @@ struct Shape {
 
 /// Shapes not run yet, and why: each is a known failure of issue 11, printed on every run.
 const NOT_RUN: &[(&str, &str)] = &[];
-
-/// 130,000 nested calls: with the checks' walk cut at `MAX_WALK_DEPTH` the checks add little
-/// (heaptrack: ~50 MB of per-level stacks before the cut, ~0 after), but the server still holds
-/// ~118 MB after everything answered, and tree-sitter's parse peaks at ~72 MB of heap alone.
-/// Who holds the resident memory is not found yet.
-const NESTED_CALLS_HELD: Option<&str> = Some(
-    "130,000 nested calls: 118 MB resident after all answers, not held by the checks (issue 11)",
-);
-
-/// 30,000 nested `case`s: resident memory is within budget (38 MB) and every feature answers in
-/// time (folding in well under a second), but tree-sitter's own parse peaks at ~190 MB of heap
-/// (heaptrack: `ts_parser__accept` → `stack__iter`), over 2.5 × the budget.
-const NESTED_CASES_PARSE_PEAK: Option<&str> = Some(
-    "30,000 nested `case`s: tree-sitter's parse peaks at ~190 MB; resident memory is in budget",
-);
 
 const SHAPES: &[Shape] = &[
     Shape {
@@ -318,7 +334,7 @@ const SHAPES: &[Shape] = &[
         name: "nested_calls",
         text: nested_calls,
         diagnostics: Diagnostics::Pushed,
-        over_budget: NESTED_CALLS_HELD,
+        over_budget: None,
     },
     Shape {
         name: "nested_maps",
@@ -336,7 +352,31 @@ const SHAPES: &[Shape] = &[
         name: "nested_cases",
         text: nested_cases,
         diagnostics: Diagnostics::Pulled,
-        over_budget: NESTED_CASES_PARSE_PEAK,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_lists_at_depth_limit",
+        text: nested_lists_at_the_depth_limit,
+        diagnostics: Diagnostics::Pushed,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_calls_at_depth_limit",
+        text: nested_calls_at_the_depth_limit,
+        diagnostics: Diagnostics::Pulled,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_fns_at_depth_limit",
+        text: nested_fns_at_the_depth_limit,
+        diagnostics: Diagnostics::Pulled,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_cases_at_depth_limit",
+        text: nested_cases_at_the_depth_limit,
+        diagnostics: Diagnostics::Pushed,
+        over_budget: None,
     },
     Shape {
         name: "pipes",
@@ -417,6 +457,8 @@ fn patience(bytes: usize) -> Duration {
 /// What one shape cost the server.
 struct Figures {
     bytes: usize,
+    /// Whether the file gets a syntax tree (it is within the size and nesting limits).
+    tree: bool,
     rss: u64,
     peak: u64,
     budget: u64,
@@ -453,7 +495,7 @@ fn measure(shape: &Shape) -> Figures {
         shape.diagnostics,
         patience(text.len()),
     );
-    if text.len() > aiex::syntax::MAX_PARSE_BYTES {
+    if aiex::syntax::syntax_notice(&text).is_some() {
         let notice = client.wait_for(|m| {
             m["method"] == "window/showMessage"
                 && m["params"]["message"]
@@ -476,6 +518,7 @@ fn measure(shape: &Shape) -> Figures {
 
     let figures = Figures {
         bytes: text.len(),
+        tree: aiex::syntax::syntax_notice(&text).is_none(),
         rss: settled_rss_bytes(client.pid()),
         peak: status_bytes(client.pid(), "VmHWM:"),
         budget: 10 * text.len() as u64 + 50 * MB,
@@ -505,11 +548,7 @@ fn every_hostile_shape_stays_within_its_memory_and_time_budget_and_the_server_an
             "{:<30} {:>6} KB {:<8} RSS {:>4} MB, peak {:>4} MB, budget {:>4} MB, symbols in {:?}",
             shape.name,
             figures.bytes / 1024,
-            if figures.bytes > aiex::syntax::MAX_PARSE_BYTES {
-                "no tree"
-            } else {
-                "a tree"
-            },
+            if figures.tree { "a tree" } else { "no tree" },
             figures.rss / MB,
             figures.peak / MB,
             figures.budget / MB,

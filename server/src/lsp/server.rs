@@ -802,7 +802,7 @@ impl LanguageServer for Backend {
             language,
         );
         if language == Language::Elixir {
-            if let Some(notice) = crate::syntax::size_notice(document.text.len()) {
+            if let Some(notice) = crate::syntax::syntax_notice(&document.text) {
                 warn!(uri = document.uri.as_str(), "{notice}");
                 self.client
                     .show_message(lsp::MessageType::WARNING, notice)
