@@ -607,3 +607,103 @@ fn the_outline_of_many_modules_is_cut_at_its_limit_with_a_note() {
         "{last}"
     );
 }
+
+/// The CPU time the process has used so far (user and system, all threads), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // The fields after the command name, which ends at the last `)`: state is the first,
+    // utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 1..]
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// Waits until the process has used `ticks` more clock ticks of CPU than `since`.
+fn wait_for_cpu(pid: u32, since: u64, ticks: u64) {
+    let started = Instant::now();
+    while cpu_ticks(pid) < since + ticks {
+        assert!(
+            started.elapsed() < lsp_client::TIMEOUT,
+            "the server never started working"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits until the process has used no CPU for `quiet`.
+fn wait_until_idle(pid: u32, quiet: Duration) {
+    let started = Instant::now();
+    let mut last = cpu_ticks(pid);
+    loop {
+        std::thread::sleep(quiet);
+        let now = cpu_ticks(pid);
+        if now == last || started.elapsed() > lsp_client::TIMEOUT {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to the process.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// The checks of a document within their budget (`CHECKS_BUDGET`, 5 s) or the request answered
+/// `ServerCancelled` (-32802) with `retriggerRequest`, the checks going on in the background.
+/// The real condition is a machine too busy for the checks of a large file: here the server is
+/// suspended (SIGSTOP) once it has started checking a file at the tree limit, for longer than
+/// the budget, so the budget is spent before the checks are done.
+#[test]
+fn checks_past_their_budget_are_answered_server_cancelled_and_asking_again_gets_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut client = LspClient::spawn(Some(dir.path()));
+    client.initialize(
+        json!({ "textDocument": { "diagnostic": {} } }),
+        json!({}),
+        Some(dir.path()),
+    );
+    let uri = file_uri(&dir.path().join("lib/many.ex"));
+    client.open(&uri, &small_modules_under_the_limit());
+    let pid = client.pid();
+    wait_until_idle(pid, Duration::from_millis(300));
+
+    let before = cpu_ticks(pid);
+    let id = client.send_request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    // Three ticks (30 ms) into parsing and checking 383 KB, far from done (the debug build
+    // takes about a second), the budget is already running.
+    wait_for_cpu(pid, before, 3);
+    signal(pid, "STOP");
+    std::thread::sleep(Duration::from_secs(6));
+    signal(pid, "CONT");
+
+    let answer = client.response(id);
+    let error = &answer["error"];
+    assert_eq!(error["code"], -32802, "ServerCancelled: {answer}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("many.ex") && message.contains("took longer than 5000 ms"),
+        "says which file and what happened: {message}"
+    );
+    assert!(
+        message.contains("asking again gets their result"),
+        "says what to do: {message}"
+    );
+    assert_eq!(error["data"]["retriggerRequest"], true, "{answer}");
+
+    // The checks went on: asking again (as the client does, told to retrigger) gets them.
+    let again = client.request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert!(again["result"]["items"].is_array(), "{again}");
+    assert!(client.shutdown().success(), "shut down");
+}
