@@ -110,13 +110,23 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
                         continue;
                     }
                     b'(' | b'[' | b'{' => depth += 1,
-                    b'<' if text.get(i + 1) == Some(&b'<') => {
-                        depth += 1;
-                        i += 1;
-                    }
-                    b'>' if text.get(i + 1) == Some(&b'>') => {
-                        depth = depth.saturating_sub(1);
-                        i += 1;
+                    // `<<` and `>>` as binaries, not inside the operators `<<<`, `>>>`,
+                    // `<<~` and `~>>` (one would open a level that nothing closes).
+                    b'<' | b'>' if text.get(i + 1) == Some(&byte) => {
+                        let operator = text
+                            .get(i + 2)
+                            .is_some_and(|b| matches!(b, b'<' | b'>' | b'~'))
+                            || i.checked_sub(1)
+                                .is_some_and(|b| matches!(text[b], b'<' | b'>' | b'~'));
+                        if !operator {
+                            depth = if byte == b'<' {
+                                depth + 1
+                            } else {
+                                depth.saturating_sub(1)
+                            };
+                        }
+                        i += 2;
+                        continue;
                     }
                     b'}' if interpolations
                         .last()
@@ -226,6 +236,13 @@ mod tests {
         assert_eq!(depth("f(g([1, {2, <<3>>}]))"), 5);
         assert_eq!(depth("defmodule A do\n def f, do: fn x -> x end\nend"), 2);
         assert_eq!(depth("case x do\n y -> case y do\n z -> z\n end\nend"), 2);
+    }
+
+    #[test]
+    fn shift_and_arrow_operators_are_not_binaries() {
+        let shifts = "x = a <<< 1 ||| b >>> 2 <<~ c ~>> d\n".repeat(3_000);
+        assert_eq!(depth(&shifts), 0);
+        assert_eq!(depth("<<a, b::binary>> <> <<>>"), 1);
     }
 
     #[test]
