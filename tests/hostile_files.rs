@@ -442,7 +442,7 @@ fn ask_every_feature(
 
 /// The figure: `documentSymbol` answered within 2 s on a file up to the tree limit.
 /// Measured in the debug build on a 2-core machine shared with other builds it is met
-/// (250-420 ms for the densest shapes at load 2-3, up to 1.6 s at load 6-8; shapes nested
+/// (230-570 ms for the densest shapes at load 2-5, up to 1.6 s at load 6-8; shapes nested
 /// past the nesting limit get no tree and answer in under 30 ms); timing is still at the
 /// mercy of the machine's load, so the assertion keeps 3 × headroom and the figure is printed. A file over the limit has no tree, and its time is that of moving its
 /// text (the debug build decodes 50 MB of JSON in seconds): 1 s more per 4 MB.
