@@ -8,8 +8,9 @@
 //! One table of shapes, one test body: thousands of small modules, generated code from the
 //! tree limit to 50 MB, 20,000 levels of `defmodule`, deeply nested lists, calls, maps, `fn`,
 //! `case` and pipes, binary content. Each shape with a tree is tried at the tree limit (the
-//! worst case: a tree costs 40 to 70 bytes per source byte); larger ones get no tree and the
-//! user is told. Before the fixes these shapes took the server past 3 GB (quadratic module
+//! worst case: a tree costs 40 to 70 bytes per source byte) and at the nesting limit (the
+//! parse costs up to 8.5 KB per open level); larger or deeper ones get no tree and the user is
+//! told. Before the fixes these shapes took the server past 3 GB (quadratic module
 //! names) or ended it (recursion). `AIEX_HOSTILE_ONLY=name` runs the shapes whose name
 //! contains `name`.
 
@@ -132,13 +133,27 @@ fn binary_4mb() -> String {
 }
 
 /// `open` and `close` repeated as deep as fits in the tree limit around `middle`, inside a
-/// function of a module (so chunking, symbols and checks walk it).
+/// function of a module (so chunking, symbols and checks walk it). Far past the nesting
+/// limit: no tree.
 fn nested_to_the_limit(open: &str, middle: &str, close: &str) -> String {
     let head = "defmodule Deep do\n  def f(x) do\n";
     let tail = "\n  end\nend\n";
     let room = aiex::syntax::MAX_PARSE_BYTES - head.len() - tail.len() - middle.len();
-    let levels = room / (open.len() + close.len());
-    let mut out = String::with_capacity(aiex::syntax::MAX_PARSE_BYTES);
+    nested_levels(open, middle, close, room / (open.len() + close.len()))
+}
+
+/// `open` and `close` (each one level) nested as deep as still gets a tree, inside a function
+/// of a module (two levels more).
+fn nested_to_the_depth_limit(open: &str, middle: &str, close: &str) -> String {
+    nested_levels(open, middle, close, aiex::syntax::MAX_NESTING_DEPTH - 2)
+}
+
+/// `open` and `close` repeated `levels` times around `middle`, inside a function of a module.
+fn nested_levels(open: &str, middle: &str, close: &str, levels: usize) -> String {
+    let head = "defmodule Deep do\n  def f(x) do\n";
+    let tail = "\n  end\nend\n";
+    let mut out =
+        String::with_capacity(head.len() + tail.len() + levels * (open.len() + close.len()));
     out.push_str(head);
     for _ in 0..levels {
         out.push_str(open);
@@ -193,6 +208,22 @@ fn nested_cases() -> String {
     nested_to_the_limit("case x do\n y -> ", "y", "\nend")
 }
 
+fn nested_lists_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("[", "x", "]")
+}
+
+fn nested_calls_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("f(", "x", ")")
+}
+
+fn nested_fns_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("fn x -> ", "x", " end")
+}
+
+fn nested_cases_at_the_depth_limit() -> String {
+    nested_to_the_depth_limit("case x do\n y -> ", "y", "\nend")
+}
+
 /// One pipeline as long as fits: a left-nested binary operator thousands deep.
 fn pipes() -> String {
     nested_to_the_limit("", "x", " |> f()")
@@ -219,21 +250,6 @@ struct Shape {
 
 /// Shapes not run yet, and why: each is a known failure of issue 11, printed on every run.
 const NOT_RUN: &[(&str, &str)] = &[];
-
-/// 130,000 nested calls: with the checks' walk cut at `MAX_WALK_DEPTH` the checks add little
-/// (heaptrack: ~50 MB of per-level stacks before the cut, ~0 after), but the server still holds
-/// ~118 MB after everything answered, and tree-sitter's parse peaks at ~72 MB of heap alone.
-/// Who holds the resident memory is not found yet.
-const NESTED_CALLS_HELD: Option<&str> = Some(
-    "130,000 nested calls: 118 MB resident after all answers, not held by the checks (issue 11)",
-);
-
-/// 30,000 nested `case`s: resident memory is within budget (38 MB) and every feature answers in
-/// time (folding in well under a second), but tree-sitter's own parse peaks at ~190 MB of heap
-/// (heaptrack: `ts_parser__accept` → `stack__iter`), over 2.5 × the budget.
-const NESTED_CASES_PARSE_PEAK: Option<&str> = Some(
-    "30,000 nested `case`s: tree-sitter's parse peaks at ~190 MB; resident memory is in budget",
-);
 
 const SHAPES: &[Shape] = &[
     Shape {
@@ -318,7 +334,7 @@ const SHAPES: &[Shape] = &[
         name: "nested_calls",
         text: nested_calls,
         diagnostics: Diagnostics::Pushed,
-        over_budget: NESTED_CALLS_HELD,
+        over_budget: None,
     },
     Shape {
         name: "nested_maps",
@@ -336,7 +352,31 @@ const SHAPES: &[Shape] = &[
         name: "nested_cases",
         text: nested_cases,
         diagnostics: Diagnostics::Pulled,
-        over_budget: NESTED_CASES_PARSE_PEAK,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_lists_at_depth_limit",
+        text: nested_lists_at_the_depth_limit,
+        diagnostics: Diagnostics::Pushed,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_calls_at_depth_limit",
+        text: nested_calls_at_the_depth_limit,
+        diagnostics: Diagnostics::Pulled,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_fns_at_depth_limit",
+        text: nested_fns_at_the_depth_limit,
+        diagnostics: Diagnostics::Pulled,
+        over_budget: None,
+    },
+    Shape {
+        name: "nested_cases_at_depth_limit",
+        text: nested_cases_at_the_depth_limit,
+        diagnostics: Diagnostics::Pushed,
+        over_budget: None,
     },
     Shape {
         name: "pipes",
@@ -401,9 +441,10 @@ fn ask_every_feature(
 }
 
 /// The issue's figure: `documentSymbol` answered within 2 s on a file up to the tree limit.
-/// Measured in the debug build on an idle 2-core machine it is met (1.0-1.3 s for the densest
-/// shape); on a loaded one it is not (2.0-3.0 s), so the assertion keeps 3 × headroom and the
-/// figure is printed. A file over the limit has no tree, and its time is that of moving its
+/// Measured in the debug build on a 2-core machine shared with other builds it is met
+/// (230-570 ms for the densest shapes at load 2-5, up to 1.6 s at load 6-8; shapes nested
+/// past the nesting limit get no tree and answer in under 30 ms); timing is still at the
+/// mercy of the machine's load, so the assertion keeps 3 × headroom and the figure is printed. A file over the limit has no tree, and its time is that of moving its
 /// text (the debug build decodes 50 MB of JSON in seconds): 1 s more per 4 MB.
 fn patience(bytes: usize) -> Duration {
     let target = Duration::from_secs(2);
@@ -417,6 +458,8 @@ fn patience(bytes: usize) -> Duration {
 /// What one shape cost the server.
 struct Figures {
     bytes: usize,
+    /// Whether the file gets a syntax tree (it is within the size and nesting limits).
+    tree: bool,
     rss: u64,
     peak: u64,
     budget: u64,
@@ -453,7 +496,7 @@ fn measure(shape: &Shape) -> Figures {
         shape.diagnostics,
         patience(text.len()),
     );
-    if text.len() > aiex::syntax::MAX_PARSE_BYTES {
+    if aiex::syntax::syntax_notice(&text).is_some() {
         let notice = client.wait_for(|m| {
             m["method"] == "window/showMessage"
                 && m["params"]["message"]
@@ -476,6 +519,7 @@ fn measure(shape: &Shape) -> Figures {
 
     let figures = Figures {
         bytes: text.len(),
+        tree: aiex::syntax::syntax_notice(&text).is_none(),
         rss: settled_rss_bytes(client.pid()),
         peak: status_bytes(client.pid(), "VmHWM:"),
         budget: 10 * text.len() as u64 + 50 * MB,
@@ -505,11 +549,7 @@ fn every_hostile_shape_stays_within_its_memory_and_time_budget_and_the_server_an
             "{:<30} {:>6} KB {:<8} RSS {:>4} MB, peak {:>4} MB, budget {:>4} MB, symbols in {:?}",
             shape.name,
             figures.bytes / 1024,
-            if figures.bytes > aiex::syntax::MAX_PARSE_BYTES {
-                "no tree"
-            } else {
-                "a tree"
-            },
+            if figures.tree { "a tree" } else { "no tree" },
             figures.rss / MB,
             figures.peak / MB,
             figures.budget / MB,
@@ -567,4 +607,104 @@ fn the_outline_of_many_modules_is_cut_at_its_limit_with_a_note() {
             .is_some_and(|n| n.contains("more symbols not shown")),
         "{last}"
     );
+}
+
+/// The CPU time the process has used so far (user and system, all threads), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // The fields after the command name, which ends at the last `)`: state is the first,
+    // utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 1..]
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// Waits until the process has used `ticks` more clock ticks of CPU than `since`.
+fn wait_for_cpu(pid: u32, since: u64, ticks: u64) {
+    let started = Instant::now();
+    while cpu_ticks(pid) < since + ticks {
+        assert!(
+            started.elapsed() < lsp_client::TIMEOUT,
+            "the server never started working"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits until the process has used no CPU for `quiet`.
+fn wait_until_idle(pid: u32, quiet: Duration) {
+    let started = Instant::now();
+    let mut last = cpu_ticks(pid);
+    loop {
+        std::thread::sleep(quiet);
+        let now = cpu_ticks(pid);
+        if now == last || started.elapsed() > lsp_client::TIMEOUT {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to the process.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// The checks of a document within their budget (`CHECKS_BUDGET`, 5 s) or the request answered
+/// `ServerCancelled` (-32802) with `retriggerRequest`, the checks going on in the background.
+/// The real condition is a machine too busy for the checks of a large file: here the server is
+/// suspended (SIGSTOP) once it has started checking a file at the tree limit, for longer than
+/// the budget, so the budget is spent before the checks are done.
+#[test]
+fn checks_past_their_budget_are_answered_server_cancelled_and_asking_again_gets_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut client = LspClient::spawn(Some(dir.path()));
+    client.initialize(
+        json!({ "textDocument": { "diagnostic": {} } }),
+        json!({}),
+        Some(dir.path()),
+    );
+    let uri = file_uri(&dir.path().join("lib/many.ex"));
+    client.open(&uri, &small_modules_under_the_limit());
+    let pid = client.pid();
+    wait_until_idle(pid, Duration::from_millis(300));
+
+    let before = cpu_ticks(pid);
+    let id = client.send_request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    // Three ticks (30 ms) into parsing and checking 383 KB, far from done (the debug build
+    // takes about a second), the budget is already running.
+    wait_for_cpu(pid, before, 3);
+    signal(pid, "STOP");
+    std::thread::sleep(Duration::from_secs(6));
+    signal(pid, "CONT");
+
+    let answer = client.response(id);
+    let error = &answer["error"];
+    assert_eq!(error["code"], -32802, "ServerCancelled: {answer}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("many.ex") && message.contains("took longer than 5000 ms"),
+        "says which file and what happened: {message}"
+    );
+    assert!(
+        message.contains("asking again gets their result"),
+        "says what to do: {message}"
+    );
+    assert_eq!(error["data"]["retriggerRequest"], true, "{answer}");
+
+    // The checks went on: asking again (as the client does, told to retrigger) gets them.
+    let again = client.request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert!(again["result"]["items"].is_array(), "{again}");
+    assert!(client.shutdown().success(), "shut down");
 }

@@ -495,22 +495,30 @@ fn a_document_uri_with_a_double_slash_in_a_workspace_with_an_aiexignore_gets_ans
     assert!(client.shutdown().success());
 }
 
-/// `g(g(g(...x...)))`, `depth` calls deep, in a function.
-fn deeply_nested(depth: usize) -> String {
-    format!(
-        "defmodule Deep do\n  def f(x) do\n    {}x{}\n  end\nend\n",
-        "g(".repeat(depth),
-        ")".repeat(depth)
-    )
+/// Small modules up to the tree limit: the slowest file to fold and outline that still gets a
+/// tree (a file nested past `MAX_NESTING_DEPTH`, as 20,000 nested calls were here, now gets
+/// none and answers at once).
+fn dense_file_at_the_tree_limit() -> String {
+    let mut out = String::new();
+    for i in 0.. {
+        let module = format!(
+            "defmodule Dense.M{i} do\n  def f(x), do: x + {i}\n  def g(list), do: Enum.map(list, fn y -> {{y, [y]}} end)\nend\n"
+        );
+        if out.len() + module.len() > aiex::syntax::MAX_PARSE_BYTES {
+            return out;
+        }
+        out.push_str(&module);
+    }
+    out
 }
 
 #[test]
-fn slow_requests_on_a_20000_level_nested_file_never_hold_up_another_document() {
+fn slow_requests_on_a_file_at_the_tree_limit_never_hold_up_another_document() {
     let mut client = LspClient::spawn(None);
     client.initialize(json!({}), Value::Null, None);
     let deep = "file:///tmp/trust-fair/lib/deep.ex";
     let small = "file:///tmp/trust-fair/lib/small.ex";
-    client.open(deep, &deeply_nested(20_000));
+    client.open(deep, &dense_file_at_the_tree_limit());
     client.open(small, DOC_TEXT);
     // Warm the small document once (its first parse).
     client.request(

@@ -205,7 +205,9 @@ impl ServerState {
                 let mut error =
                     Error::new(tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32802));
                 error.message = format!(
-                    "the checks of {} take longer than {} ms; they go on in the background",
+                    "Aiex: the checks of {} took longer than {} ms (a large file or a busy \
+                     machine); they go on in the background, and asking again gets their \
+                     result",
                     uri.as_str(),
                     budget::CHECKS_BUDGET.as_millis()
                 )
@@ -802,7 +804,7 @@ impl LanguageServer for Backend {
             language,
         );
         if language == Language::Elixir {
-            if let Some(notice) = crate::syntax::size_notice(document.text.len()) {
+            if let Some(notice) = crate::syntax::syntax_notice(&document.text) {
                 warn!(uri = document.uri.as_str(), "{notice}");
                 self.client
                     .show_message(lsp::MessageType::WARNING, notice)

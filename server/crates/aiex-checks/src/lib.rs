@@ -458,11 +458,14 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The deepest node the checks visit. Hand-written code nests a few dozen levels; past this a
-/// generated file (130,000 nested calls, 30,000 nested `case`s) made the walk's two per-level
-/// stacks (our ancestors and tree-sitter's cursor) grow to ~50 MB. Below it the checks skip
-/// the subtree, and say so in the log, so their memory stays bounded whatever the nesting.
-pub const MAX_WALK_DEPTH: usize = 2_000;
+/// The deepest node the checks visit: the one nesting limit of syntax features
+/// ([`aiex_syntax::syntax::MAX_NESTING_DEPTH`]), counted in tree levels. A text nested past it
+/// in brackets and blocks gets no tree at all; what reaches the checks deeper than this is a
+/// tree a few levels deeper per bracket, or a chain of binary operators (a pipeline of
+/// 100,000 steps), whose walk's two per-level stacks (our ancestors and tree-sitter's cursor)
+/// grew to ~50 MB. Below it the checks skip the subtree, and say so in the log, so their
+/// memory stays bounded whatever the nesting.
+pub const MAX_WALK_DEPTH: usize = aiex_syntax::syntax::MAX_NESTING_DEPTH;
 
 /// The one walk: visits every node once (down to [`MAX_WALK_DEPTH`]), keeping the enclosing
 /// scopes current.

@@ -4,8 +4,12 @@
 //! from a tree that has seen every edit through [`tree_sitter::Tree::edit`]. Parsing is never
 //! done per keystroke: documents record edits and parse lazily when a feature needs the tree.
 
+mod nesting;
+
 use ropey::Rope;
 use tree_sitter::{InputEdit, Language, Node, Parser, Point, Tree};
+
+pub use nesting::{nesting_depth, MAX_NESTING_DEPTH};
 
 /// Files larger than this keep their text but get no syntax tree (no outline, folding, checks
 /// or syntax-aware AI context for them; [`size_notice`] says so to the user).
@@ -33,6 +37,23 @@ pub fn size_notice(bytes: usize) -> Option<String> {
     })
 }
 
+/// What to tell the user about a document that gets no tree for its size or its nesting, or
+/// `None` when it gets one (as far as its text can say: binary content is not reported here).
+pub fn syntax_notice(text: &str) -> Option<String> {
+    size_notice(text.len()).or_else(|| nesting_notice(text.as_bytes()))
+}
+
+/// What to tell the user about a text nested past [`MAX_NESTING_DEPTH`], or `None`.
+pub fn nesting_notice(text: &[u8]) -> Option<String> {
+    (nesting_depth(text, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH).then(|| {
+        format!(
+            "Aiex: this file nests deeper than the {MAX_NESTING_DEPTH}-level limit for syntax \
+             features (brackets, `do`/`end` and `fn` blocks), so it gets no outline, folding, \
+             checks or syntax-aware AI context (code nested this deep is usually generated)"
+        )
+    })
+}
+
 /// Why a document has no syntax tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyntaxUnavailable {
@@ -45,6 +66,9 @@ pub enum SyntaxUnavailable {
         /// Size of the document.
         bytes: usize,
     },
+    /// The document nests deeper than [`MAX_NESTING_DEPTH`].
+    #[error("the file nests deeper than {MAX_NESTING_DEPTH} levels")]
+    TooDeep,
     /// The document holds NUL bytes, so it is not source code.
     #[error("the file looks binary (it contains NUL bytes)")]
     Binary,
@@ -72,6 +96,13 @@ pub fn check_parseable(rope: &Rope) -> Result<(), SyntaxUnavailable> {
         .any(|chunk| memchr::memchr(0, chunk.as_bytes()).is_some())
     {
         return Err(SyntaxUnavailable::Binary);
+    }
+    // One contiguous copy (at most the tree limit) for the scan; the tree would cost 40 times
+    // more.
+    let text: std::borrow::Cow<'_, str> = rope.slice(..).into();
+    if nesting_depth(text.as_bytes(), MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH {
+        tracing::warn!("a document nested deeper than {MAX_NESTING_DEPTH} levels gets no tree");
+        return Err(SyntaxUnavailable::TooDeep);
     }
     Ok(())
 }
@@ -151,6 +182,29 @@ mod tests {
             parse(&huge, None),
             Err(SyntaxUnavailable::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_text_nested_past_the_limit_gets_no_tree_and_a_notice_and_one_at_it_gets_both() {
+        let nested = |levels: usize| {
+            format!(
+                "defmodule Deep do\n{}x{}\nend\n",
+                "f(".repeat(levels),
+                ")".repeat(levels)
+            )
+        };
+        // The module's `do` is one level.
+        let at_limit = nested(MAX_NESTING_DEPTH - 1);
+        assert!(parse_str(&at_limit).is_ok());
+        assert_eq!(syntax_notice(&at_limit), None);
+        let past = nested(MAX_NESTING_DEPTH);
+        assert_eq!(parse_str(&past).err(), Some(SyntaxUnavailable::TooDeep));
+        let notice = syntax_notice(&past).expect("a notice");
+        assert!(
+            notice.contains(&format!("{MAX_NESTING_DEPTH}-level limit")),
+            "{notice}"
+        );
+        assert!(notice.contains("no outline"), "{notice}");
     }
 
     #[test]
