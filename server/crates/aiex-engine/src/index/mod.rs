@@ -89,23 +89,21 @@ impl WorkspaceIndex {
         self.relevance.warm(&self.files());
     }
 
-    /// The functions most relevant to `query`, best first (BM25 over their words). Runs on
-    /// completion requests: the ranking is reused until the files change, then rebuilt in the
-    /// background while the previous one answers.
-    pub fn relevant(&self, query: &str) -> Vec<RelevantFunction> {
+    /// The functions most relevant to `query`, best first (BM25 over their words), drawn as
+    /// the caller reads them. Runs on completion requests: the ranking is reused until the
+    /// files change, then rebuilt in the background while the previous one answers.
+    pub fn relevant(&self, query: &str) -> impl Iterator<Item = RelevantFunction> {
         let files = self.files();
-        if files.is_empty() {
-            return Vec::new();
-        }
-        let bm25 = self.relevance.for_files(files);
-        bm25.rank(query)
-            .into_iter()
-            .map(|document| RelevantFunction {
+        let bm25 = (!files.is_empty()).then(|| self.relevance.for_files(files));
+        let ranking = bm25.as_ref().map(|bm25| bm25.rank(query));
+        ranking.into_iter().flatten().filter_map(move |id| {
+            let document = bm25.as_ref()?.document(id)?;
+            Some(RelevantFunction {
                 file: Arc::clone(&document.file),
                 module: document.module.clone(),
                 function: document.function,
             })
-            .collect()
+        })
     }
 
     /// An empty index.

@@ -5,7 +5,7 @@
 //! previous inverted index while a background thread builds the new one, so a save never puts a
 //! rebuild on a completion's path; [`WorkspaceIndex::warm_relevance`] builds it up front.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -121,8 +121,10 @@ impl Relevance {
 }
 
 impl Bm25 {
-    /// The documents relevant to `query`, best first.
-    pub fn rank(&self, query: &str) -> Vec<&Document> {
+    /// The documents relevant to `query`, best first (highest score, then first indexed),
+    /// drawn one at a time: a request reads the few it shows, not a sorted list of the
+    /// thousands a common word touches.
+    pub fn rank(&self, query: &str) -> Ranking {
         let mut query_words: Vec<String> = Vec::new();
         words(query, &mut |word| {
             if !query_words.iter().any(|w| w == word) {
@@ -137,7 +139,10 @@ impl Bm25 {
             .collect();
         lists.sort_by_key(|postings| postings.len());
         let total = self.documents.len() as f32;
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        // Scores by document, dense: a posting costs an add, not a hash-map entry. A document
+        // is ranked once a posting touched it (NEG_INFINITY marks the untouched).
+        let mut scores = vec![f32::NEG_INFINITY; self.documents.len()];
+        let mut touched: Vec<u32> = Vec::new();
         let mut scanned = 0;
         for postings in lists {
             scanned += postings.len();
@@ -151,17 +156,73 @@ impl Bm25 {
                 let tf = f32::from(frequency);
                 let norm = tf * (K1 + 1.0)
                     / (tf + K1 * (1.0 - B + B * length / self.average_length.max(1.0)));
-                *scores.entry(document).or_insert(0.0) += idf * norm;
+                let score = &mut scores[document as usize];
+                if *score == f32::NEG_INFINITY {
+                    *score = 0.0;
+                    touched.push(document);
+                }
+                *score += idf * norm;
             }
         }
-        let mut ranked: Vec<(u32, f32)> = scores.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked
-            .into_iter()
-            .filter_map(|(document, _)| self.documents.get(document as usize))
-            .collect()
+        Ranking {
+            heap: touched
+                .into_iter()
+                .map(|document| Scored {
+                    score: scores[document as usize],
+                    document,
+                })
+                .collect(),
+        }
+    }
+
+    /// The document numbered `id` by a [`Ranking`].
+    pub fn document(&self, id: u32) -> Option<&Document> {
+        self.documents.get(id as usize)
     }
 }
+
+/// The documents a query touched, best first: a heap built in linear time, popped as the caller
+/// reads (the order of a full sort by score, then document number).
+pub(crate) struct Ranking {
+    heap: BinaryHeap<Scored>,
+}
+
+impl Iterator for Ranking {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        self.heap.pop().map(|scored| scored.document)
+    }
+}
+
+/// A document's score; the greatest is the best: higher score, then lower number.
+#[derive(Clone, Copy)]
+struct Scored {
+    score: f32,
+    document: u32,
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(other.document.cmp(&self.document))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Scored {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Scored {}
 
 /// An order-independent sum over the files' paths and content hashes: no sorting per request.
 fn fingerprint(files: &[Arc<IndexedFile>]) -> u64 {
