@@ -307,12 +307,27 @@ impl DocumentStore {
             return Arc::clone(&ready.text);
         }
         let text: Arc<str> = Arc::from(rope.to_string());
-        *prepared = Some(PreparedText {
-            version,
-            text: Arc::clone(&text),
-            around: None,
-        });
+        // Kept unless a newer version is already prepared (a request that raced an edit).
+        if prepared.as_ref().is_none_or(|p| p.version < version) {
+            *prepared = Some(PreparedText {
+                version,
+                text: Arc::clone(&text),
+                around: None,
+            });
+        }
         text
+    }
+
+    /// The version and top-level form a document's chunks are prepared for, if any.
+    #[cfg(test)]
+    pub(crate) fn prepared_around(
+        &self,
+        key: &DocumentKey,
+    ) -> Option<(i32, Option<chunks::ByteRange>)> {
+        let handle = self.get(key)?;
+        let prepared = handle.prepared.lock();
+        let prepared = prepared.as_ref()?;
+        Some((prepared.version, prepared.around.as_ref()?.0))
     }
 
     /// The chunks of the top-level form around `cursor` ([`chunks::extract_around`]) in `text`,
@@ -367,30 +382,42 @@ async fn prepare_in_background(handle: Arc<DocumentHandle>, snapshot: SyntaxSnap
     let Ok(tree) = snapshot.tree else {
         return;
     };
-    // Already prepared (a request got there first), or the user typed on: nothing to do.
-    let done = handle
-        .prepared
-        .lock()
-        .as_ref()
-        .is_some_and(|p| p.version == snapshot.version && p.around.is_some());
-    if done || handle.document.lock().version() != snapshot.version {
+    // Already prepared (a request got there first), or the user typed on: nothing to do. A
+    // request that copied the text of this version already leaves it to be reused.
+    let version = snapshot.version;
+    let copied = {
+        let prepared = handle.prepared.lock();
+        match prepared.as_ref().filter(|p| p.version == version) {
+            Some(p) if p.around.is_some() => return,
+            Some(p) => Some(Arc::clone(&p.text)),
+            None => None,
+        }
+    };
+    if handle.document.lock().version() != version {
         return;
     }
-    let version = snapshot.version;
     let rope = snapshot.rope;
     let _ = tokio::task::spawn_blocking(move || {
-        let text: Arc<str> = Arc::from(rope.to_string());
+        let text = copied.unwrap_or_else(|| Arc::from(rope.to_string()));
         let at = at.min(text.len());
         let form = chunks::top_level_at(&tree, at);
         let around = Arc::new(chunks::extract_around(&tree, &text, at));
         if handle.document.lock().version() != version {
             return;
         }
-        *handle.prepared.lock() = Some(PreparedText {
-            version,
-            text,
-            around: Some((form, around)),
-        });
+        let mut prepared = handle.prepared.lock();
+        match prepared.as_mut().filter(|p| p.version == version) {
+            // A request extracted around its own place meanwhile: keep that.
+            Some(p) if p.around.is_some() => {}
+            Some(p) if Arc::ptr_eq(&p.text, &text) => p.around = Some((form, around)),
+            _ => {
+                *prepared = Some(PreparedText {
+                    version,
+                    text,
+                    around: Some((form, around)),
+                })
+            }
+        }
     })
     .await;
 }

@@ -35,6 +35,9 @@ pub(crate) struct Document {
     /// Position of the function in its module.
     pub function: usize,
     length: f32,
+    /// BM25's length normalisation of this document, `K1 * (1 - B + B * length / average)`:
+    /// the same for every query, so computed once when the index is built.
+    length_norm: f32,
 }
 
 /// The inverted index.
@@ -43,7 +46,6 @@ pub(crate) struct Bm25 {
     documents: Vec<Document>,
     /// Word to (document, frequency).
     postings: HashMap<String, Vec<(u32, u16)>>,
-    average_length: f32,
 }
 
 /// The inverted index of an index, rebuilt as the index changes.
@@ -152,10 +154,8 @@ impl Bm25 {
             let df = postings.len() as f32;
             let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
             for &(document, frequency) in postings {
-                let length = self.documents[document as usize].length;
                 let tf = f32::from(frequency);
-                let norm = tf * (K1 + 1.0)
-                    / (tf + K1 * (1.0 - B + B * length / self.average_length.max(1.0)));
+                let norm = tf * (K1 + 1.0) / (tf + self.documents[document as usize].length_norm);
                 let score = &mut scores[document as usize];
                 if *score == f32::NEG_INFINITY {
                     *score = 0.0;
@@ -269,6 +269,7 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
                     module: module.name.clone(),
                     function: position,
                     length: length as f32,
+                    length_norm: 0.0,
                 });
             }
         }
@@ -278,11 +279,13 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
     } else {
         total_length / documents.len() as f32
     };
+    for document in &mut documents {
+        document.length_norm = K1 * (1.0 - B + B * document.length / average_length.max(1.0));
+    }
     Bm25 {
         fingerprint,
         documents,
         postings,
-        average_length,
     }
 }
 
@@ -329,6 +332,58 @@ fn words(text: &str, emit: &mut dyn FnMut(&str)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ranking_pops_every_touched_function_best_score_first_then_in_index_order() {
+        let index = crate::index::WorkspaceIndex::new();
+        for (name, text) in [
+            ("a.ex", "defmodule Shop.Cart do\n  def total(cart), do: Enum.sum(cart.prices)\n  def add(cart, item), do: [item | cart]\nend\n"),
+            ("b.ex", "defmodule Shop.Orders do\n  def place(cart), do: Shop.Cart.total(cart)\n  def cancel(order), do: order\nend\n"),
+            ("c.ex", "defmodule Shop.Prices do\n  def total(prices), do: Enum.sum(prices)\n  def add(a, b), do: a + b\nend\n"),
+        ] {
+            index.update_file(
+                std::path::Path::new(&format!("/w/{name}")),
+                std::path::Path::new(name),
+                text,
+            );
+        }
+        let bm25 = build(&index.files(), 0);
+        let query = "def total(cart) do Enum.sum(cart.prices) end add item order";
+        // The rule, written plainly: every document a query word's postings reach, scored by
+        // BM25, sorted by score (highest first) and then by number.
+        let mut words_of_query: Vec<String> = Vec::new();
+        words(query, &mut |w| {
+            if !words_of_query.iter().any(|seen| seen == w) {
+                words_of_query.push(w.to_owned());
+            }
+        });
+        let total = bm25.documents.len() as f32;
+        let average = bm25.documents.iter().map(|d| d.length).sum::<f32>() / total;
+        let mut lists: Vec<&Vec<(u32, u16)>> = words_of_query
+            .iter()
+            .filter_map(|w| bm25.postings.get(w))
+            .collect();
+        lists.sort_by_key(|p| p.len());
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for postings in lists {
+            let df = postings.len() as f32;
+            let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(document, frequency) in postings {
+                let length = bm25.documents[document as usize].length;
+                let tf = f32::from(frequency);
+                let norm = tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * length / average.max(1.0)));
+                *scores.entry(document).or_insert(0.0) += idf * norm;
+            }
+        }
+        let mut expected: Vec<(u32, f32)> = scores.into_iter().collect();
+        expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let expected: Vec<u32> = expected.into_iter().map(|(document, _)| document).collect();
+        assert!(
+            expected.len() >= 4,
+            "the query touches most functions: {expected:?}"
+        );
+        assert_eq!(bm25.rank(query).collect::<Vec<_>>(), expected);
+    }
 
     #[test]
     fn words_split_snake_and_camel_case() {
