@@ -51,8 +51,17 @@ pub(crate) struct Bm25 {
 /// The inverted index of an index, rebuilt as the index changes.
 #[derive(Default)]
 pub(crate) struct Relevance {
-    current: Mutex<Option<Arc<Bm25>>>,
+    current: Mutex<Option<Current>>,
     rebuilding: AtomicBool,
+}
+
+/// The inverted index requests use.
+struct Current {
+    bm25: Arc<Bm25>,
+    /// A generation of the workspace index whose files `bm25` was found to match: while the
+    /// index is at that generation, requests use it without fingerprinting the files again.
+    /// `None` until a request checks.
+    verified_at: Option<u64>,
 }
 
 impl std::fmt::Debug for Relevance {
@@ -61,7 +70,7 @@ impl std::fmt::Debug for Relevance {
             .current
             .lock()
             .as_ref()
-            .map(|bm25| bm25.documents.len());
+            .map(|current| current.bm25.documents.len());
         f.debug_struct("Relevance")
             .field("documents", &documents)
             .finish()
@@ -77,28 +86,55 @@ impl Relevance {
             .current
             .lock()
             .as_ref()
-            .is_some_and(|c| c.fingerprint == fingerprint);
+            .is_some_and(|c| c.bm25.fingerprint == fingerprint);
         if !fresh {
             let built = Arc::new(build(files, fingerprint));
-            *self.current.lock() = Some(built);
+            *self.current.lock() = Some(Current {
+                bm25: built,
+                verified_at: None,
+            });
         }
     }
 
-    /// The inverted index for these files: the current one, even if out of date (a
-    /// background rebuild is then started); built here only when there is none.
-    pub fn for_files(self: &Arc<Self>, files: Vec<Arc<IndexedFile>>) -> Arc<Bm25> {
+    /// The inverted index for the files of the workspace index at `generation` (`files` lists
+    /// them; none: no ranking): the current one, even if out of date (a background rebuild is
+    /// then started); built here only when there is none. Once the current one is found to
+    /// match the files of a generation, requests at that generation take it at once.
+    pub fn for_index(
+        self: &Arc<Self>,
+        generation: u64,
+        files: impl FnOnce() -> Vec<Arc<IndexedFile>>,
+    ) -> Option<Arc<Bm25>> {
+        if let Some(current) = &*self.current.lock() {
+            if current.verified_at == Some(generation) {
+                return Some(Arc::clone(&current.bm25));
+            }
+        }
+        let files = files();
+        if files.is_empty() {
+            return None;
+        }
         let fingerprint = fingerprint(&files);
-        let cached = self.current.lock().clone();
-        match cached {
-            Some(cached) if cached.fingerprint == fingerprint => cached,
+        let mut current = self.current.lock();
+        match current.as_mut() {
+            Some(fresh) if fresh.bm25.fingerprint == fingerprint => {
+                fresh.verified_at = Some(generation);
+                Some(Arc::clone(&fresh.bm25))
+            }
             Some(stale) => {
+                let stale = Arc::clone(&stale.bm25);
+                drop(current);
                 self.rebuild_in_background(files, fingerprint);
-                stale
+                Some(stale)
             }
             None => {
+                drop(current);
                 let built = Arc::new(build(&files, fingerprint));
-                *self.current.lock() = Some(Arc::clone(&built));
-                built
+                *self.current.lock() = Some(Current {
+                    bm25: Arc::clone(&built),
+                    verified_at: Some(generation),
+                });
+                Some(built)
             }
         }
     }
@@ -112,7 +148,10 @@ impl Relevance {
             .name("aiex-bm25".to_owned())
             .spawn(move || {
                 let built = Arc::new(build(&files, fingerprint));
-                *relevance.current.lock() = Some(built);
+                *relevance.current.lock() = Some(Current {
+                    bm25: built,
+                    verified_at: None,
+                });
                 relevance.rebuilding.store(false, Ordering::SeqCst);
             });
         if let Err(error) = spawned {
