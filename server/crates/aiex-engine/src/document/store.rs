@@ -45,9 +45,10 @@ pub struct DocumentHandle {
 /// Invariant: `text` is the document's text at `version`, and `around` holds the chunks
 /// `extract_around` gives for that text and the tree of that version, for any place whose
 /// top-level form ([`chunks::top_level_at`]) is `around.0`. A new version makes it stale (it is
-/// only used when the versions match), freeing the tree drops it (a tree parsed afresh could
-/// differ from the incremental one in how it recovers from errors), and it is replaced by the
-/// next version's once a background reparse prepares that.
+/// only used when the versions match), it is replaced by the next version's once a background
+/// reparse prepares that, and [`DocumentStore::release_memory`] drops it when the server is
+/// quiet (no copy of the text at rest, and it never outlives the tree it was extracted from:
+/// a tree parsed afresh could recover from errors differently than the incremental one).
 #[derive(Debug, Clone)]
 pub struct PreparedText {
     /// The document version.
@@ -176,7 +177,8 @@ impl DocumentStore {
     }
 
     /// Gives memory back to the system: the trees of documents over [`KEEP_TREE_BYTES`]
-    /// (their chunks stay cached), the map's spare capacity, and the allocator's free pages
+    /// (their chunks stay cached), every prepared text (the next keystroke's background
+    /// reparse prepares one again), the map's spare capacity, and the allocator's free pages
     /// (glibc keeps them in per-thread arenas otherwise: 5,000 opened-then-closed documents
     /// left 674 MB resident). Takes milliseconds: call it once the server is quiet, on the
     /// blocking pool.
@@ -187,8 +189,10 @@ impl DocumentStore {
                 .document
                 .lock()
                 .free_tree_if_larger_than(KEEP_TREE_BYTES);
+            // A copy of the text is not kept at rest; and a tree parsed afresh could recover
+            // from errors differently than the incremental one the chunks came from.
+            entry.value().prepared.lock().take();
             if freed {
-                entry.value().prepared.lock().take();
                 tracing::debug!(document = %entry.key(), "tree freed while quiet");
             }
         }

@@ -379,4 +379,10 @@ async fn a_background_reparse_prepares_the_text_and_chunks_a_completion_uses_onc
         store.prepared_text(&key, 1, &snapshot.rope).as_ptr() != text.as_ptr(),
         "an older version is never served the newer text"
     );
+    store.release_memory();
+    assert_eq!(
+        store.prepared_around(&key),
+        None,
+        "no copy of the text is kept once the server is quiet"
+    );
 }
