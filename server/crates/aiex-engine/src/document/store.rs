@@ -306,11 +306,21 @@ impl DocumentStore {
         handle
             .wants_prepared
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut prepared = handle.prepared.lock();
-        if let Some(ready) = prepared.as_ref().filter(|p| p.version == version) {
+        if let Some(ready) = handle
+            .prepared
+            .lock()
+            .as_ref()
+            .filter(|p| p.version == version)
+        {
             return Arc::clone(&ready.text);
         }
+        // Copied outside the lock: the background preparation never waits for it.
         let text: Arc<str> = Arc::from(rope.to_string());
+        let mut prepared = handle.prepared.lock();
+        if let Some(ready) = prepared.as_ref().filter(|p| p.version == version) {
+            // The background prepared it meanwhile: its chunks go with its copy.
+            return Arc::clone(&ready.text);
+        }
         // Kept unless a newer version is already prepared (a request that raced an edit).
         if prepared.as_ref().is_none_or(|p| p.version < version) {
             *prepared = Some(PreparedText {
