@@ -16,7 +16,6 @@ pub(crate) struct Hit<'a> {
 pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Vec<Hit<'a>> {
     sources
         .relevant(query)
-        .into_iter()
         .filter_map(|found| {
             if !sources.shows_indexed(&found.file.relative) {
                 return None;

@@ -175,7 +175,7 @@ impl<'a> Sources<'a> {
     }
 
     /// The indexed functions most relevant to `query`, best first.
-    pub fn relevant(&self, query: &str) -> Vec<crate::index::RelevantFunction> {
+    pub fn relevant(&self, query: &str) -> impl Iterator<Item = crate::index::RelevantFunction> {
         self.index.relevant(query)
     }
 

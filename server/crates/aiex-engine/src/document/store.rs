@@ -31,6 +31,32 @@ pub struct DocumentHandle {
     chunks: Mutex<Option<CachedChunks>>,
     /// When the last edit arrived, and whether a background reparse is already waiting.
     background: Mutex<BackgroundParse>,
+    /// The text of a recent version, with the chunks around a place in it: what a completion
+    /// builds its context from, prepared after a background reparse (see [`PreparedText`]).
+    prepared: Mutex<Option<PreparedText>>,
+    /// Whether a completion asked for [`DocumentStore::prepared_text`]: only then does a
+    /// background reparse prepare the next version's text and chunks.
+    wants_prepared: std::sync::atomic::AtomicBool,
+}
+
+/// The text of one version of a document as one string, and the chunks of the top-level form
+/// around one place in it ([`chunks::extract_around`]).
+///
+/// Invariant: `text` is the document's text at `version`, and `around` holds the chunks
+/// `extract_around` gives for that text and the tree of that version, for any place whose
+/// top-level form ([`chunks::top_level_at`]) is `around.0`. A new version makes it stale (it is
+/// only used when the versions match), it is replaced by the next version's once a background
+/// reparse prepares that, and [`DocumentStore::release_memory`] drops it when the server is
+/// quiet (no copy of the text at rest, and it never outlives the tree it was extracted from:
+/// a tree parsed afresh could recover from errors differently than the incremental one).
+#[derive(Debug, Clone)]
+pub struct PreparedText {
+    /// The document version.
+    pub version: i32,
+    /// Its text.
+    pub text: Arc<str>,
+    /// The top-level form the chunks were extracted around, and the chunks.
+    around: Option<(Option<chunks::ByteRange>, Arc<FileChunks>)>,
 }
 
 /// How long a document's edits must pause before its tree is brought up to date in the
@@ -41,6 +67,9 @@ const QUIET_BEFORE_PARSE: Duration = Duration::from_millis(2);
 #[derive(Debug)]
 struct BackgroundParse {
     last_edit: Instant,
+    /// Where the last edit ended, in bytes of the text after it: where the next completion
+    /// most likely asks, so where the background reparse prepares the chunks.
+    last_edit_at: Option<usize>,
     scheduled: bool,
 }
 
@@ -63,8 +92,11 @@ impl DocumentHandle {
             chunks: Mutex::new(None),
             background: Mutex::new(BackgroundParse {
                 last_edit: Instant::now(),
+                last_edit_at: None,
                 scheduled: false,
             }),
+            prepared: Mutex::new(None),
+            wants_prepared: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -145,7 +177,8 @@ impl DocumentStore {
     }
 
     /// Gives memory back to the system: the trees of documents over [`KEEP_TREE_BYTES`]
-    /// (their chunks stay cached), the map's spare capacity, and the allocator's free pages
+    /// (their chunks stay cached), every prepared text (the next keystroke's background
+    /// reparse prepares one again), the map's spare capacity, and the allocator's free pages
     /// (glibc keeps them in per-thread arenas otherwise: 5,000 opened-then-closed documents
     /// left 674 MB resident). Takes milliseconds: call it once the server is quiet, on the
     /// blocking pool.
@@ -156,6 +189,9 @@ impl DocumentStore {
                 .document
                 .lock()
                 .free_tree_if_larger_than(KEEP_TREE_BYTES);
+            // A copy of the text is not kept at rest; and a tree parsed afresh could recover
+            // from errors differently than the incremental one the chunks came from.
+            entry.value().prepared.lock().take();
             if freed {
                 tracing::debug!(document = %entry.key(), "tree freed while quiet");
             }
@@ -201,7 +237,7 @@ impl DocumentStore {
             (report, document.has_tree())
         };
         if has_tree {
-            reparse_when_quiet(&handle);
+            reparse_when_quiet(&handle, report.last_edit);
         }
         Ok(report)
     }
@@ -258,17 +294,160 @@ impl DocumentStore {
     }
 }
 
+impl DocumentStore {
+    /// The text of `version` of a document as one string: the prepared one when a background
+    /// reparse made it, otherwise copied from `rope` (the text of that version) now and kept for
+    /// [`DocumentStore::chunks_around`]. From now on the document's background reparses prepare
+    /// the text and chunks of each new version (a completion asked once, more will follow).
+    pub fn prepared_text(&self, key: &DocumentKey, version: i32, rope: &ropey::Rope) -> Arc<str> {
+        let Some(handle) = self.get(key) else {
+            return Arc::from(rope.to_string());
+        };
+        handle
+            .wants_prepared
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(ready) = handle
+            .prepared
+            .lock()
+            .as_ref()
+            .filter(|p| p.version == version)
+        {
+            return Arc::clone(&ready.text);
+        }
+        // Copied outside the lock: the background preparation never waits for it.
+        let text: Arc<str> = Arc::from(rope.to_string());
+        let mut prepared = handle.prepared.lock();
+        if let Some(ready) = prepared.as_ref().filter(|p| p.version == version) {
+            // The background prepared it meanwhile: its chunks go with its copy.
+            return Arc::clone(&ready.text);
+        }
+        // Kept unless a newer version is already prepared (a request that raced an edit).
+        if prepared.as_ref().is_none_or(|p| p.version < version) {
+            *prepared = Some(PreparedText {
+                version,
+                text: Arc::clone(&text),
+                around: None,
+            });
+        }
+        text
+    }
+
+    /// The version and top-level form a document's chunks are prepared for, if any.
+    #[cfg(test)]
+    pub(crate) fn prepared_around(
+        &self,
+        key: &DocumentKey,
+    ) -> Option<(i32, Option<chunks::ByteRange>)> {
+        let handle = self.get(key)?;
+        let prepared = handle.prepared.lock();
+        let prepared = prepared.as_ref()?;
+        Some((prepared.version, prepared.around.as_ref()?.0))
+    }
+
+    /// The chunks of the top-level form around `cursor` ([`chunks::extract_around`]) in `text`,
+    /// version `version` of the document, whose tree is `tree`: the prepared ones when they
+    /// were extracted around the same form of the same version, otherwise extracted now (and
+    /// kept for the next request at that version).
+    pub fn chunks_around(
+        &self,
+        key: &DocumentKey,
+        version: i32,
+        text: &Arc<str>,
+        tree: &tree_sitter::Tree,
+        cursor: usize,
+    ) -> Arc<FileChunks> {
+        let form = chunks::top_level_at(tree, cursor);
+        let handle = self.get(key);
+        if let Some(handle) = &handle {
+            let prepared = handle.prepared.lock();
+            let ready = prepared
+                .as_ref()
+                .filter(|p| p.version == version && Arc::ptr_eq(&p.text, text))
+                .and_then(|p| p.around.as_ref())
+                .filter(|(around, _)| *around == form);
+            if let Some((_, chunks)) = ready {
+                return Arc::clone(chunks);
+            }
+        }
+        let extracted = Arc::new(chunks::extract_around(tree, text, cursor));
+        if let Some(handle) = handle {
+            let mut prepared = handle.prepared.lock();
+            if let Some(same) = prepared
+                .as_mut()
+                .filter(|p| p.version == version && Arc::ptr_eq(&p.text, text))
+            {
+                same.around = Some((form, Arc::clone(&extracted)));
+            }
+        }
+        extracted
+    }
+}
+
+/// After a background reparse of a document a completion asked about: its text as one string
+/// and the chunks around the last edit, on the blocking pool, so the completion that follows
+/// the pause finds them ready instead of copying and extracting on its own path.
+async fn prepare_in_background(handle: Arc<DocumentHandle>, snapshot: SyntaxSnapshot, at: usize) {
+    if !handle
+        .wants_prepared
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return;
+    }
+    let Ok(tree) = snapshot.tree else {
+        return;
+    };
+    // Already prepared (a request got there first), or the user typed on: nothing to do. A
+    // request that copied the text of this version already leaves it to be reused.
+    let version = snapshot.version;
+    let copied = {
+        let prepared = handle.prepared.lock();
+        match prepared.as_ref().filter(|p| p.version == version) {
+            Some(p) if p.around.is_some() => return,
+            Some(p) => Some(Arc::clone(&p.text)),
+            None => None,
+        }
+    };
+    if handle.document.lock().version() != version {
+        return;
+    }
+    let rope = snapshot.rope;
+    let _ = tokio::task::spawn_blocking(move || {
+        let text = copied.unwrap_or_else(|| Arc::from(rope.to_string()));
+        let at = at.min(text.len());
+        let form = chunks::top_level_at(&tree, at);
+        let around = Arc::new(chunks::extract_around(&tree, &text, at));
+        if handle.document.lock().version() != version {
+            return;
+        }
+        let mut prepared = handle.prepared.lock();
+        match prepared.as_mut().filter(|p| p.version == version) {
+            // A request extracted around its own place meanwhile: keep that.
+            Some(p) if p.around.is_some() => {}
+            Some(p) if Arc::ptr_eq(&p.text, &text) => p.around = Some((form, around)),
+            _ => {
+                *prepared = Some(PreparedText {
+                    version,
+                    text,
+                    around: Some((form, around)),
+                })
+            }
+        }
+    })
+    .await;
+}
+
 /// Brings the document's tree up to date once its edits pause for [`QUIET_BEFORE_PARSE`], on
 /// the runtime the edit came from (none on the command line, which parses when it asks).
 /// Only documents that have a tree get one kept current: a document too large or binary to
 /// parse, or whose tree no feature asked for, is left alone.
-fn reparse_when_quiet(handle: &Arc<DocumentHandle>) {
+fn reparse_when_quiet(handle: &Arc<DocumentHandle>, edited_at: Option<usize>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     {
         let mut background = handle.background.lock();
         background.last_edit = Instant::now();
+        background.last_edit_at = edited_at;
         if background.scheduled {
             return;
         }
@@ -283,8 +462,15 @@ fn reparse_when_quiet(handle: &Arc<DocumentHandle>) {
             };
             let quiet = handle.background.lock().last_edit.elapsed();
             if quiet >= QUIET_BEFORE_PARSE {
-                handle.background.lock().scheduled = false;
-                syntax_of(&handle).await;
+                let edited_at = {
+                    let mut background = handle.background.lock();
+                    background.scheduled = false;
+                    background.last_edit_at
+                };
+                let snapshot = syntax_of(&handle).await;
+                if let Some(at) = edited_at {
+                    prepare_in_background(handle, snapshot, at).await;
+                }
                 return;
             }
             drop(handle);

@@ -298,3 +298,91 @@ async fn a_quiet_release_frees_the_trees_of_large_documents_only_and_features_pa
         "the chunks of the unchanged version are reused"
     );
 }
+
+#[tokio::test]
+async fn a_background_reparse_prepares_the_text_and_chunks_a_completion_uses_once_one_asked() {
+    let store = store::DocumentStore::new();
+    let key = DocumentKey::file(std::path::Path::new("/w/prepared.ex"));
+    let text = "defmodule A do\n  def f(x), do: x\nend\n\ndefmodule B do\n  def g(y), do: y\nend\n";
+    store.open(&key, text, 1, Language::Elixir);
+    let snapshot = store.syntax(&key).await.expect("open");
+    // The first completion copies the text itself, and from then on asks for it prepared.
+    let first = store.prepared_text(&key, 1, &snapshot.rope);
+    assert_eq!(&*first, text);
+    let tree = snapshot.tree.expect("parsed");
+    let in_b = text.find("def g").expect("g");
+    let chunks = store.chunks_around(&key, 1, &first, &tree, in_b);
+    assert_eq!(*chunks, crate::chunks::extract_around(&tree, text, in_b));
+    assert!(
+        Arc::ptr_eq(
+            &chunks,
+            &store.chunks_around(&key, 1, &first, &tree, in_b + 2)
+        ),
+        "a place in the same module of the same version reuses them"
+    );
+
+    // A keystroke in A: the background reparse prepares version 2 around it.
+    let at = Position { line: 1, column: 2 };
+    store
+        .change(
+            &key,
+            2,
+            &[TextChange {
+                range: Some(PositionRange { start: at, end: at }),
+                text: "x".to_owned(),
+            }],
+            PositionEncoding::Utf16,
+        )
+        .expect("applied");
+    let rope = store
+        .get(&key)
+        .expect("open")
+        .with_document(|d| d.rope().clone());
+    let expected = rope.to_string();
+    let cursor = expected.find("xdef f").expect("typed") + 1;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store
+        .prepared_around(&key)
+        .is_none_or(|(version, _)| version != 2)
+    {
+        assert!(Instant::now() < deadline, "version 2 was never prepared");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (_, form) = store.prepared_around(&key).expect("prepared");
+    let tree = store
+        .syntax(&key)
+        .await
+        .expect("open")
+        .tree
+        .expect("parsed");
+    assert_eq!(
+        form,
+        crate::chunks::top_level_at(&tree, cursor),
+        "around the edit"
+    );
+    let text = store.prepared_text(&key, 2, &rope);
+    let chunks = store.chunks_around(&key, 2, &text, &tree, cursor);
+    let prepared = (text, tree, chunks, cursor);
+    let (text, tree, chunks, cursor) = prepared;
+    assert_eq!(&*text, expected, "the text of version 2");
+    assert_eq!(
+        *chunks,
+        crate::chunks::extract_around(&tree, &expected, cursor)
+    );
+    let in_b = expected.find("def g").expect("g");
+    assert_eq!(
+        *store.chunks_around(&key, 2, &text, &tree, in_b),
+        crate::chunks::extract_around(&tree, &expected, in_b),
+        "a place in another module gets that module's chunks"
+    );
+    assert!(
+        store.prepared_text(&key, 1, &snapshot.rope).as_ptr() != text.as_ptr(),
+        "an older version is never served the newer text"
+    );
+    store.release_memory();
+    assert_eq!(
+        store.prepared_around(&key),
+        None,
+        "no copy of the text is kept once the server is quiet"
+    );
+}

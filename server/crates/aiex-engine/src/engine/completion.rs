@@ -244,7 +244,8 @@ impl Engine {
         };
         let (rope, version) = handle.with_document(|d| (d.rope().clone(), d.version()));
         let cursor = cursor.offset_in(&rope);
-        let text = rope.to_string();
+        // Usually prepared by the background reparse that followed the keystroke.
+        let text = self.documents.prepared_text(key, version, &rope);
         let site = Site {
             text: &text,
             cursor,
@@ -332,7 +333,9 @@ impl Engine {
             Some((workspace, path)) => {
                 // The context engine: the enclosing function, the module header, the callees'
                 // definitions and specs from the whole workspace, within the token budget.
-                let chunks = crate::chunks::extract_around(tree, &text, cursor);
+                let chunks = self
+                    .documents
+                    .chunks_around(key, version, &text, tree, cursor);
                 let open = self.open_documents_for_context(key);
                 let recent = self.recent_edits();
                 let tokens = self.tokens();

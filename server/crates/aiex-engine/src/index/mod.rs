@@ -11,6 +11,7 @@ mod relevance;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -56,6 +57,9 @@ pub struct WorkspaceIndex {
     /// Module name to how many call sites in the workspace call each of its functions (by
     /// name): which of a large module's functions a caller most likely wants.
     calls_into: DashMap<String, HashMap<String, u32>>,
+    /// Bumped after every change to `files`: a request finds the relevance ranking still
+    /// current without listing and fingerprinting every file.
+    generation: AtomicU64,
 }
 
 /// A function the relevance ranking found.
@@ -89,23 +93,21 @@ impl WorkspaceIndex {
         self.relevance.warm(&self.files());
     }
 
-    /// The functions most relevant to `query`, best first (BM25 over their words). Runs on
-    /// completion requests: the ranking is reused until the files change, then rebuilt in the
-    /// background while the previous one answers.
-    pub fn relevant(&self, query: &str) -> Vec<RelevantFunction> {
-        let files = self.files();
-        if files.is_empty() {
-            return Vec::new();
-        }
-        let bm25 = self.relevance.for_files(files);
-        bm25.rank(query)
-            .into_iter()
-            .map(|document| RelevantFunction {
+    /// The functions most relevant to `query`, best first (BM25 over their words), drawn as
+    /// the caller reads them. Runs on completion requests: the ranking is reused until the
+    /// files change, then rebuilt in the background while the previous one answers.
+    pub fn relevant(&self, query: &str) -> impl Iterator<Item = RelevantFunction> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let bm25 = self.relevance.for_index(generation, || self.files());
+        let ranking = bm25.as_ref().map(|bm25| bm25.rank(query));
+        ranking.into_iter().flatten().filter_map(move |id| {
+            let document = bm25.as_ref()?.document(id)?;
+            Some(RelevantFunction {
                 file: Arc::clone(&document.file),
                 module: document.module.clone(),
                 function: document.function,
             })
-            .collect()
+        })
     }
 
     /// An empty index.
@@ -145,6 +147,7 @@ impl WorkspaceIndex {
             self.modules.insert(module.name.clone(), file.path.clone());
         }
         self.count_calls(&file.chunks, 1);
+        self.generation.fetch_add(1, Ordering::Release);
         file
     }
 
@@ -154,6 +157,7 @@ impl WorkspaceIndex {
             Some((_, old)) => {
                 self.forget_modules(&old);
                 self.count_calls(&old.chunks, -1);
+                self.generation.fetch_add(1, Ordering::Release);
                 true
             }
             None => false,
@@ -245,6 +249,7 @@ impl WorkspaceIndex {
         self.files.clear();
         self.modules.clear();
         self.calls_into.clear();
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }
 

@@ -5,7 +5,7 @@
 //! previous inverted index while a background thread builds the new one, so a save never puts a
 //! rebuild on a completion's path; [`WorkspaceIndex::warm_relevance`] builds it up front.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +35,9 @@ pub(crate) struct Document {
     /// Position of the function in its module.
     pub function: usize,
     length: f32,
+    /// BM25's length normalisation of this document, `K1 * (1 - B + B * length / average)`:
+    /// the same for every query, so computed once when the index is built.
+    length_norm: f32,
 }
 
 /// The inverted index.
@@ -43,14 +46,22 @@ pub(crate) struct Bm25 {
     documents: Vec<Document>,
     /// Word to (document, frequency).
     postings: HashMap<String, Vec<(u32, u16)>>,
-    average_length: f32,
 }
 
 /// The inverted index of an index, rebuilt as the index changes.
 #[derive(Default)]
 pub(crate) struct Relevance {
-    current: Mutex<Option<Arc<Bm25>>>,
+    current: Mutex<Option<Current>>,
     rebuilding: AtomicBool,
+}
+
+/// The inverted index requests use.
+struct Current {
+    bm25: Arc<Bm25>,
+    /// A generation of the workspace index whose files `bm25` was found to match: while the
+    /// index is at that generation, requests use it without fingerprinting the files again.
+    /// `None` until a request checks.
+    verified_at: Option<u64>,
 }
 
 impl std::fmt::Debug for Relevance {
@@ -59,7 +70,7 @@ impl std::fmt::Debug for Relevance {
             .current
             .lock()
             .as_ref()
-            .map(|bm25| bm25.documents.len());
+            .map(|current| current.bm25.documents.len());
         f.debug_struct("Relevance")
             .field("documents", &documents)
             .finish()
@@ -75,28 +86,55 @@ impl Relevance {
             .current
             .lock()
             .as_ref()
-            .is_some_and(|c| c.fingerprint == fingerprint);
+            .is_some_and(|c| c.bm25.fingerprint == fingerprint);
         if !fresh {
             let built = Arc::new(build(files, fingerprint));
-            *self.current.lock() = Some(built);
+            *self.current.lock() = Some(Current {
+                bm25: built,
+                verified_at: None,
+            });
         }
     }
 
-    /// The inverted index for these files: the current one, even if out of date (a
-    /// background rebuild is then started); built here only when there is none.
-    pub fn for_files(self: &Arc<Self>, files: Vec<Arc<IndexedFile>>) -> Arc<Bm25> {
+    /// The inverted index for the files of the workspace index at `generation` (`files` lists
+    /// them; none: no ranking): the current one, even if out of date (a background rebuild is
+    /// then started); built here only when there is none. Once the current one is found to
+    /// match the files of a generation, requests at that generation take it at once.
+    pub fn for_index(
+        self: &Arc<Self>,
+        generation: u64,
+        files: impl FnOnce() -> Vec<Arc<IndexedFile>>,
+    ) -> Option<Arc<Bm25>> {
+        if let Some(current) = &*self.current.lock() {
+            if current.verified_at == Some(generation) {
+                return Some(Arc::clone(&current.bm25));
+            }
+        }
+        let files = files();
+        if files.is_empty() {
+            return None;
+        }
         let fingerprint = fingerprint(&files);
-        let cached = self.current.lock().clone();
-        match cached {
-            Some(cached) if cached.fingerprint == fingerprint => cached,
+        let mut current = self.current.lock();
+        match current.as_mut() {
+            Some(fresh) if fresh.bm25.fingerprint == fingerprint => {
+                fresh.verified_at = Some(generation);
+                Some(Arc::clone(&fresh.bm25))
+            }
             Some(stale) => {
+                let stale = Arc::clone(&stale.bm25);
+                drop(current);
                 self.rebuild_in_background(files, fingerprint);
-                stale
+                Some(stale)
             }
             None => {
+                drop(current);
                 let built = Arc::new(build(&files, fingerprint));
-                *self.current.lock() = Some(Arc::clone(&built));
-                built
+                *self.current.lock() = Some(Current {
+                    bm25: Arc::clone(&built),
+                    verified_at: Some(generation),
+                });
+                Some(built)
             }
         }
     }
@@ -110,7 +148,10 @@ impl Relevance {
             .name("aiex-bm25".to_owned())
             .spawn(move || {
                 let built = Arc::new(build(&files, fingerprint));
-                *relevance.current.lock() = Some(built);
+                *relevance.current.lock() = Some(Current {
+                    bm25: built,
+                    verified_at: None,
+                });
                 relevance.rebuilding.store(false, Ordering::SeqCst);
             });
         if let Err(error) = spawned {
@@ -121,8 +162,10 @@ impl Relevance {
 }
 
 impl Bm25 {
-    /// The documents relevant to `query`, best first.
-    pub fn rank(&self, query: &str) -> Vec<&Document> {
+    /// The documents relevant to `query`, best first (highest score, then first indexed),
+    /// drawn one at a time: a request reads the few it shows, not a sorted list of the
+    /// thousands a common word touches.
+    pub fn rank(&self, query: &str) -> Ranking {
         let mut query_words: Vec<String> = Vec::new();
         words(query, &mut |word| {
             if !query_words.iter().any(|w| w == word) {
@@ -137,7 +180,10 @@ impl Bm25 {
             .collect();
         lists.sort_by_key(|postings| postings.len());
         let total = self.documents.len() as f32;
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        // Scores by document, dense: a posting costs an add, not a hash-map entry. A document
+        // is ranked once a posting touched it (NEG_INFINITY marks the untouched).
+        let mut scores = vec![f32::NEG_INFINITY; self.documents.len()];
+        let mut touched: Vec<u32> = Vec::new();
         let mut scanned = 0;
         for postings in lists {
             scanned += postings.len();
@@ -147,21 +193,75 @@ impl Bm25 {
             let df = postings.len() as f32;
             let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
             for &(document, frequency) in postings {
-                let length = self.documents[document as usize].length;
                 let tf = f32::from(frequency);
-                let norm = tf * (K1 + 1.0)
-                    / (tf + K1 * (1.0 - B + B * length / self.average_length.max(1.0)));
-                *scores.entry(document).or_insert(0.0) += idf * norm;
+                let norm = tf * (K1 + 1.0) / (tf + self.documents[document as usize].length_norm);
+                let score = &mut scores[document as usize];
+                if *score == f32::NEG_INFINITY {
+                    *score = 0.0;
+                    touched.push(document);
+                }
+                *score += idf * norm;
             }
         }
-        let mut ranked: Vec<(u32, f32)> = scores.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked
-            .into_iter()
-            .filter_map(|(document, _)| self.documents.get(document as usize))
-            .collect()
+        Ranking {
+            heap: touched
+                .into_iter()
+                .map(|document| Scored {
+                    score: scores[document as usize],
+                    document,
+                })
+                .collect(),
+        }
+    }
+
+    /// The document numbered `id` by a [`Ranking`].
+    pub fn document(&self, id: u32) -> Option<&Document> {
+        self.documents.get(id as usize)
     }
 }
+
+/// The documents a query touched, best first: a heap built in linear time, popped as the caller
+/// reads (the order of a full sort by score, then document number).
+pub(crate) struct Ranking {
+    heap: BinaryHeap<Scored>,
+}
+
+impl Iterator for Ranking {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        self.heap.pop().map(|scored| scored.document)
+    }
+}
+
+/// A document's score; the greatest is the best: higher score, then lower number.
+#[derive(Clone, Copy)]
+struct Scored {
+    score: f32,
+    document: u32,
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(other.document.cmp(&self.document))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Scored {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Scored {}
 
 /// An order-independent sum over the files' paths and content hashes: no sorting per request.
 fn fingerprint(files: &[Arc<IndexedFile>]) -> u64 {
@@ -208,6 +308,7 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
                     module: module.name.clone(),
                     function: position,
                     length: length as f32,
+                    length_norm: 0.0,
                 });
             }
         }
@@ -217,11 +318,13 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
     } else {
         total_length / documents.len() as f32
     };
+    for document in &mut documents {
+        document.length_norm = K1 * (1.0 - B + B * document.length / average_length.max(1.0));
+    }
     Bm25 {
         fingerprint,
         documents,
         postings,
-        average_length,
     }
 }
 
@@ -268,6 +371,58 @@ fn words(text: &str, emit: &mut dyn FnMut(&str)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ranking_pops_every_touched_function_best_score_first_then_in_index_order() {
+        let index = crate::index::WorkspaceIndex::new();
+        for (name, text) in [
+            ("a.ex", "defmodule Shop.Cart do\n  def total(cart), do: Enum.sum(cart.prices)\n  def add(cart, item), do: [item | cart]\nend\n"),
+            ("b.ex", "defmodule Shop.Orders do\n  def place(cart), do: Shop.Cart.total(cart)\n  def cancel(order), do: order\nend\n"),
+            ("c.ex", "defmodule Shop.Prices do\n  def total(prices), do: Enum.sum(prices)\n  def add(a, b), do: a + b\nend\n"),
+        ] {
+            index.update_file(
+                std::path::Path::new(&format!("/w/{name}")),
+                std::path::Path::new(name),
+                text,
+            );
+        }
+        let bm25 = build(&index.files(), 0);
+        let query = "def total(cart) do Enum.sum(cart.prices) end add item order";
+        // The rule, written plainly: every document a query word's postings reach, scored by
+        // BM25, sorted by score (highest first) and then by number.
+        let mut words_of_query: Vec<String> = Vec::new();
+        words(query, &mut |w| {
+            if !words_of_query.iter().any(|seen| seen == w) {
+                words_of_query.push(w.to_owned());
+            }
+        });
+        let total = bm25.documents.len() as f32;
+        let average = bm25.documents.iter().map(|d| d.length).sum::<f32>() / total;
+        let mut lists: Vec<&Vec<(u32, u16)>> = words_of_query
+            .iter()
+            .filter_map(|w| bm25.postings.get(w))
+            .collect();
+        lists.sort_by_key(|p| p.len());
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for postings in lists {
+            let df = postings.len() as f32;
+            let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(document, frequency) in postings {
+                let length = bm25.documents[document as usize].length;
+                let tf = f32::from(frequency);
+                let norm = tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * length / average.max(1.0)));
+                *scores.entry(document).or_insert(0.0) += idf * norm;
+            }
+        }
+        let mut expected: Vec<(u32, f32)> = scores.into_iter().collect();
+        expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let expected: Vec<u32> = expected.into_iter().map(|(document, _)| document).collect();
+        assert!(
+            expected.len() >= 4,
+            "the query touches most functions: {expected:?}"
+        );
+        assert_eq!(bm25.rank(query).collect::<Vec<_>>(), expected);
+    }
 
     #[test]
     fn words_split_snake_and_camel_case() {

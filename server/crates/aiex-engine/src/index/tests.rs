@@ -199,3 +199,48 @@ fn a_huge_workspace_symbol_query_is_answered_at_once_and_a_stop_cuts_the_search(
     assert!(found.is_empty());
     assert!(!index.search("", 256).is_empty());
 }
+
+#[test]
+fn the_relevance_ranking_follows_every_change_to_the_index_after_requests_reused_it() {
+    let index = WorkspaceIndex::new();
+    let add = |name: &str, text: &str| {
+        index.update_file(Path::new(&format!("/w/{name}")), Path::new(name), text);
+    };
+    add(
+        "a.ex",
+        "defmodule A do\n  def refund_payment(x), do: x\nend\n",
+    );
+    let modules = |index: &WorkspaceIndex, query: &str| -> Vec<String> {
+        index.relevant(query).map(|found| found.module).collect()
+    };
+    // Requests at one generation reuse the ranking they verified.
+    assert_eq!(modules(&index, "refund payment"), ["A"]);
+    assert_eq!(modules(&index, "refund payment"), ["A"]);
+    // A new file: the next requests are served the old ranking while it is rebuilt, then the
+    // new one, never the old one for good.
+    add(
+        "b.ex",
+        "defmodule B do\n  def refund_order(x), do: x\nend\n",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while modules(&index, "refund order") != ["B", "A"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new file was never ranked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    index.remove_file(Path::new("/w/b.ex"));
+    while modules(&index, "refund order") != ["A"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the removed file was still ranked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    index.clear();
+    assert!(
+        modules(&index, "refund").is_empty(),
+        "an empty index ranks nothing"
+    );
+}

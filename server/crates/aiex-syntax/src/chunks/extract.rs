@@ -38,17 +38,14 @@ pub fn extract(tree: &Tree, source: &str) -> FileChunks {
 pub const MAX_NESTING: usize = 32;
 
 /// Extracts only the top-level form that contains `byte` (the module around a cursor): what a
-/// request at the cursor needs, at a fraction of the cost of the whole file.
+/// request at the cursor needs, at a fraction of the cost of the whole file. The result depends
+/// only on the tree, the source and [`top_level_at`]`(tree, byte)`: two places in the same
+/// top-level form get the same chunks.
 ///
-/// Hot path: runs on every completion request.
+/// Hot path: runs on completion requests (the engine prepares it after a reparse).
 pub fn extract_around(tree: &Tree, source: &str, byte: usize) -> FileChunks {
     let mut scope = Scope::new(source, None, 0);
-    let root = tree.root_node();
-    let mut cursor = root.walk();
-    let enclosing = root
-        .named_children(&mut cursor)
-        .find(|statement| statement.start_byte() <= byte && byte <= statement.end_byte());
-    match enclosing {
+    match top_level_node_at(tree, byte) {
         // A module whose body the parser could not hold together: take the whole file.
         Some(statement) if statement.kind() == "ERROR" || statement.has_error() => {
             return extract(tree, source)
@@ -58,6 +55,21 @@ pub fn extract_around(tree: &Tree, source: &str, byte: usize) -> FileChunks {
     }
     let (functions, modules) = scope.finish_top_level();
     FileChunks { modules, functions }
+}
+
+/// The byte range of the top-level form [`extract_around`] extracts for `byte` (`None`: no
+/// form holds it, and the chunks are empty).
+pub fn top_level_at(tree: &Tree, byte: usize) -> Option<ByteRange> {
+    top_level_node_at(tree, byte).map(ByteRange::of)
+}
+
+fn top_level_node_at(tree: &Tree, byte: usize) -> Option<Node<'_>> {
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let found = root
+        .named_children(&mut cursor)
+        .find(|statement| statement.start_byte() <= byte && byte <= statement.end_byte());
+    found
 }
 
 /// Attributes that configure the module itself, never a function.

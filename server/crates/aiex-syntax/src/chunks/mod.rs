@@ -10,7 +10,7 @@ mod extract;
 use serde::{Deserialize, Serialize};
 
 pub use calls::calls_in;
-pub use extract::{extract, extract_around};
+pub use extract::{extract, extract_around, top_level_at};
 
 /// A half-open range of bytes in a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]
