@@ -67,15 +67,18 @@ fn completion_items_and_inline_completions_insert_the_models_block_exactly() {
     assert_eq!(item["labelDetails"]["description"], "✨ aiex");
     assert_eq!(response["result"]["isIncomplete"], true);
 
-    // The provider got a fill-in-the-middle request with the text around the cursor.
+    // The provider got a fill-in-the-middle request with the text around the cursor, the last
+    // space of the indentation-only line left to the model (its tokenizer starts the next token
+    // with it).
     let sent = fake.server.requests()[0].json();
     assert!(
         sent["prompt"]
             .as_str()
             .expect("prompt")
-            .ends_with("sum = Enum.sum(items)\n    "),
+            .ends_with("sum = Enum.sum(items)\n   "),
         "{sent}"
     );
+    assert!(!sent["prompt"].as_str().expect("prompt").ends_with("\n    "));
     assert!(
         sent["suffix"]
             .as_str()

@@ -1,5 +1,5 @@
 //! Completion quality against a real model: held-out lines of the fixture projects
-//! (`fixtures/context_app`, `fixtures/sample_app`). At each site one line inside a function
+//! (`fixtures/context_app`, `fixtures/sample_app`, `fixtures/blog_app`). At each site one line inside a function
 //! body is deleted (its indentation kept), the real `aiex` binary is asked for an inline
 //! completion there, and the answer is compared with the deleted line. The same sites are
 //! asked twice, with the same model and the same prompt budget:
@@ -18,7 +18,8 @@
 //! Needs a model server: `tests/realmodel/setup.sh --port 18080 --threads 2`, then
 //! `cargo bench --bench completion_quality`. Settings: `AIEX_REALMODEL_URL` (default
 //! `http://127.0.0.1:18080/v1`), `AIEX_REALMODEL_MODEL` (default `qwen2.5-coder-0.5b`),
-//! `AIEX_QUALITY_SITES` (default 30), `AIEX_QUALITY_BUDGET` (prompt tokens, default 1024),
+//! `AIEX_QUALITY_SITES` (default 30), `AIEX_QUALITY_PROJECTS` (default
+//! `context_app,sample_app,blog_app`), `AIEX_QUALITY_BUDGET` (prompt tokens, default 1024),
 //! `AIEX_QUALITY_MODES` (default `context,file`; `defaults` adds a run with the default
 //! budget and latency target, the prompt sized to the speed learnt from the model).
 //! Without a server it says so and exits 0, or 1 under `AIEX_REQUIRE_REALMODEL=1`.
@@ -37,6 +38,12 @@ use std::time::{Duration, Instant};
 use lsp_client::LspClient;
 use realmodel::{RealModel, REQUEST_DEADLINE};
 use serde_json::{json, Value};
+
+/// The fixture projects whose lines are held out: `context_app` (a shop whose modules call each
+/// other through aliases, imports and pipes, with generated callers of a large module),
+/// `sample_app` (a small accounts module) and `blog_app` (written to read like a Phoenix
+/// application: contexts, Ecto schemas, controllers, LiveViews, a notifier).
+const PROJECTS: &[&str] = &["context_app", "sample_app", "blog_app"];
 
 /// One held-out line.
 #[derive(Debug, Clone)]
@@ -108,14 +115,28 @@ fn main() {
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let mut sites = Vec::new();
-    for project in ["context_app", "sample_app"] {
+    let projects = std::env::var("AIEX_QUALITY_PROJECTS").unwrap_or_else(|_| PROJECTS.join(","));
+    for project in projects.split(',').map(str::trim) {
+        if !PROJECTS.contains(&project) {
+            println!(
+                "completion_quality: unknown project {project:?} ({})",
+                PROJECTS.join(", ")
+            );
+            std::process::exit(2);
+        }
         let copy = scratch.path().join(project);
         files::copy_dir(&fixtures.join(project), &copy);
-        sites.extend(sites_in(&copy));
+        let found = sites_in(&copy);
+        println!(
+            "completion_quality: {project}: {} candidate lines",
+            found.len()
+        );
+        sites.extend(found);
     }
+    let candidates = sites.len();
     let sites = spread(sites, wanted_sites);
     println!(
-        "completion_quality: {} held-out lines, model {} at {}, prompt budget {budget} tokens",
+        "completion_quality: {} held-out lines (of {candidates}), model {} at {}, prompt budget {budget} tokens",
         sites.len(),
         model.model,
         model.base_url
@@ -339,9 +360,18 @@ fn sites_in(project: &Path) -> Vec<Site> {
     let mut sites = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).expect("a fixture file");
+        let tree = aiex_engine::syntax::parse_str(&text).expect("a fixture file parses");
+        assert!(
+            !tree.root_node().has_error(),
+            "{} does not parse",
+            path.display()
+        );
         let lines: Vec<&str> = text.lines().collect();
+        let mut line_start = 0;
         let mut in_function = None::<usize>;
         for (at, line) in lines.iter().enumerate() {
+            let start = line_start;
+            line_start += line.len() + 1;
             let trimmed = line.trim();
             let indent = line.len() - line.trim_start().len();
             if (trimmed.starts_with("def ") || trimmed.starts_with("defp "))
@@ -371,7 +401,9 @@ fn sites_in(project: &Path) -> Vec<Site> {
                 && !trimmed.ends_with(',')
                 && !trimmed.ends_with(['(', '[', '{', '='])
                 && !previous.ends_with([',', '(', '[', '{', '='])
-                && !previous.ends_with("|>");
+                && !previous.ends_with("|>")
+                // A line of code, not a line of a heredoc or a multi-line sigil.
+                && !in_string(&tree, start + indent);
             if !statement {
                 continue;
             }
@@ -392,6 +424,19 @@ fn sites_in(project: &Path) -> Vec<Site> {
         }
     }
     sites
+}
+
+/// Whether `byte` lies inside a string, sigil or charlist.
+fn in_string(tree: &tree_sitter::Tree, byte: usize) -> bool {
+    let mut node = tree.root_node().descendant_for_byte_range(byte, byte);
+    while let Some(current) = node {
+        if matches!(current.kind(), "string" | "sigil" | "charlist") && current.start_byte() < byte
+        {
+            return true;
+        }
+        node = current.parent();
+    }
+    false
 }
 
 /// At most `wanted` sites, spread evenly over all of them (deterministic).

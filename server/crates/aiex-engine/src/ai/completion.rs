@@ -176,7 +176,7 @@ pub fn fim_request_with_context(
     timeout: std::time::Duration,
 ) -> crate::llm::LlmRequest {
     let request = crate::llm::LlmRequest::fim_in_repository(
-        context.prefix.clone(),
+        healed(context.prefix.clone()),
         context.suffix.clone(),
         context.repository(workspace, path),
     );
@@ -189,7 +189,26 @@ fn fim_request_from(
     mode: Mode,
     timeout: std::time::Duration,
 ) -> crate::llm::LlmRequest {
-    with_completion_settings(crate::llm::LlmRequest::fim(prefix, suffix), mode, timeout)
+    with_completion_settings(
+        crate::llm::LlmRequest::fim(healed(prefix), suffix),
+        mode,
+        timeout,
+    )
+}
+
+/// A prompt's text before the cursor, ending where the model's tokenizer would end it. BPE
+/// tokenizers (Qwen's and most code models') give a run of spaces' last space to the word
+/// after it (`"   "`, `" |>"`), so a prefix ending in a line's whole indentation asks for a
+/// token sequence the model rarely saw: Qwen2.5-Coder 0.5B then wrote `| String.replace(..)`
+/// for `|> String.replace(..)` and `{v0: ..}` for `%{v0: ..}`. On a line holding only
+/// indentation, the last space is left to the model; [`clean`] drops the answer's leading
+/// spaces, which the line already has.
+fn healed(mut prefix: String) -> String {
+    let line = &prefix[prefix.rfind('\n').map_or(0, |at| at + 1)..];
+    if !line.is_empty() && line.bytes().all(|b| b == b' ') {
+        prefix.pop();
+    }
+    prefix
 }
 
 fn with_completion_settings(
@@ -278,6 +297,12 @@ pub fn clean(raw: &str, site: &Site<'_>, mode: Mode) -> Option<String> {
         if let Some(rest) = text.trim_start().strip_prefix(typed) {
             text = rest.to_owned();
         }
+    }
+    // On a line of indentation only, the prompt left the last space to the model (`healed`):
+    // the answer starts at the line's indentation, which the line already has.
+    let line_prefix = site.line_prefix();
+    if !line_prefix.is_empty() && line_prefix.bytes().all(|b| b == b' ') {
+        text = text.trim_start_matches(' ').to_owned();
     }
     match mode {
         Mode::Line => {
@@ -553,6 +578,30 @@ mod tests {
         let mode = decide_mode(&tree, &site);
         let cleaned = clean(raw, &site, mode)?;
         fit_to_syntax(&Rope::from_str(&text), &tree, cursor, &cleaned, mode)
+    }
+
+    #[test]
+    fn a_line_of_indentation_only_leaves_its_last_space_to_the_model() {
+        let fixture = "def f(x) do\n  x\n  ┃\n  |> g()\nend\n";
+        let (text, cursor) = site(fixture);
+        let request = fim_request(
+            &Site {
+                text: &text,
+                cursor,
+            },
+            Mode::Line,
+            std::time::Duration::from_secs(1),
+            1_000,
+        );
+        let crate::llm::types::Prompt::Fim { prefix, .. } = &request.prompt else {
+            panic!("a fill-in-the-middle prompt");
+        };
+        assert_eq!(prefix, "def f(x) do\n  x\n ");
+        // The answer, in the tokens the model writes after ` `, goes in after the indentation.
+        assert_eq!(cleaned(fixture, " |> h()").as_deref(), Some("|> h()"));
+        // A line with code before the cursor keeps its prefix whole.
+        assert_eq!(healed("  x = ".to_owned()), "  x = ");
+        assert_eq!(healed("end\n".to_owned()), "end\n");
     }
 
     #[test]

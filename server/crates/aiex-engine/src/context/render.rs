@@ -128,11 +128,28 @@ pub(crate) fn module_api<'m>(module: &'m ModuleChunk, partial: &str) -> Vec<&'m 
 /// The forms of [`module_api`]: with doc first lines, then specs and heads only (never less:
 /// the specs are what the user is about to need).
 pub(crate) fn module_api_forms(module: &ModuleChunk, functions: &[&FunctionChunk]) -> Vec<String> {
+    ranked_list_forms(module, functions, 2)
+}
+
+/// The forms of a module's public functions that the code around the cursor may call (the
+/// modules it aliases): as [`module_api_forms`], down to one head per function, since none of
+/// them is being typed yet.
+pub(crate) fn aliased_api_forms(module: &ModuleChunk, functions: &[&FunctionChunk]) -> Vec<String> {
+    ranked_list_forms(module, functions, 3)
+}
+
+/// The `depth` fullest forms of [`function_list_forms`] for `functions` (ranked by the
+/// caller), then the least of them for the first seven eighths, six eighths, ... of the list.
+fn ranked_list_forms(
+    module: &ModuleChunk,
+    functions: &[&FunctionChunk],
+    depth: usize,
+) -> Vec<String> {
     let title = format!("# {} (public functions)\n", module.name);
     let mut forms = function_list_forms(&title, functions);
-    forms.truncate(2);
+    forms.truncate(depth);
     // A large module's list does not fit a small budget: then the first functions only, which
-    // the caller ranked most called first, with their specs, in steps of an eighth, so that the
+    // the caller ranked most called first, in the least of the forms kept, in steps of an eighth, so that the
     // budget keeps as many as it can hold (a fixed 40 left half the room of a 2,048-token
     // budget unused when the whole list was a little too long).
     let mut kept = functions.len();
@@ -143,7 +160,7 @@ pub(crate) fn module_api_forms(module: &ModuleChunk, functions: &[&FunctionChunk
         }
         kept = keep;
         let mut shorter = function_list_forms(&title, &functions[..keep]);
-        shorter.truncate(2);
+        shorter.truncate(depth);
         forms.extend(shorter.into_iter().last());
     }
     forms

@@ -127,6 +127,7 @@ pub(super) fn candidates(
     let typing_remote = calls::remote_being_typed(request.text, cursor).is_some();
     if request.task == Task::Completion && !typing_remote {
         local_callables(request, sources, &scopes, cursor, visible, &mut out);
+        aliased_apis(request, sources, &scopes, cursor, &mut seen, &mut out);
     }
 
     // Recently edited chunks.
@@ -233,6 +234,69 @@ fn local_callables(
             format!("imported: {}", imported.name),
             budget::Slot::Callee,
             forms(format!("# {} (imported)\n", imported.name), &functions),
+        ));
+    }
+}
+
+/// For a completion outside a remote call: the public functions of each workspace module the
+/// code around the cursor aliases (innermost scope first), those this file calls most first,
+/// each list ranked by how often the workspace calls its functions, without the callees
+/// already offered. A line not written yet mostly calls what the file's aliases bring in; the
+/// enclosing function's calls say only what it called already. Measured with the
+/// `completion_quality` bench (see ARCHITECTURE-context.md).
+fn aliased_apis(
+    request: &ContextRequest<'_>,
+    sources: &Sources<'_>,
+    scopes: &[&ModuleChunk],
+    cursor: usize,
+    seen: &mut Vec<(String, String, usize)>,
+    out: &mut Vec<Candidate>,
+) {
+    let partial = calls::partial_identifier(request.text, cursor);
+    let own = scopes.first().map(|m| m.name.as_str());
+    let mut modules: Vec<&str> = Vec::new();
+    for directive in scopes
+        .iter()
+        .flat_map(|scope| scope.directives.iter())
+        .filter(|d| d.kind == crate::chunks::DirectiveKind::Alias)
+    {
+        let module = directive.module.as_str();
+        if Some(module) != own && !modules.contains(&module) {
+            modules.push(module);
+        }
+    }
+    if modules.is_empty() {
+        return;
+    }
+    // How often this file calls each module: the ones it leans on come first.
+    let from_here = request.chunks.remote_calls();
+    let uses = |module: &str| from_here.iter().filter(|(m, _)| m == module).count();
+    modules.sort_by_key(|module| std::cmp::Reverse(uses(module)));
+    let counts = sources.calls_into_each(&modules);
+    for (module, calls) in modules.iter().zip(counts) {
+        let Some(file) = sources.module_file(module) else {
+            continue;
+        };
+        let Some(target) = file.module(module) else {
+            continue;
+        };
+        let mut api: Vec<&FunctionChunk> = render::module_api(target, partial)
+            .into_iter()
+            .filter(|f| !seen.contains(&((*module).to_owned(), f.name.clone(), f.arity)))
+            .collect();
+        if api.is_empty() {
+            continue;
+        }
+        api.sort_by_key(|f| std::cmp::Reverse(calls.get(&f.name).copied().unwrap_or(0)));
+        seen.extend(
+            api.iter()
+                .map(|f| ((*module).to_owned(), f.name.clone(), f.arity)),
+        );
+        out.push(Candidate::new(
+            &file.relative,
+            format!("aliased: {module}"),
+            budget::Slot::Callee,
+            render::aliased_api_forms(target, &api),
         ));
     }
 }

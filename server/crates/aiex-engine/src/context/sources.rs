@@ -120,11 +120,22 @@ impl<'a> Sources<'a> {
     /// index knows them, with the current document's own calls counted from its text (the
     /// index holds the file as it was saved).
     pub fn calls_into(&self, module: &str) -> HashMap<String, u32> {
-        let mut counts = self.index.calls_into(module);
+        self.calls_into_each(&[module]).pop().unwrap_or_default()
+    }
+
+    /// [`Self::calls_into`] for several modules, in their order, looking the saved copy of the
+    /// current document up once.
+    pub fn calls_into_each(&self, modules: &[&str]) -> Vec<HashMap<String, u32>> {
+        let mut all: Vec<HashMap<String, u32>> = modules
+            .iter()
+            .map(|module| self.index.calls_into(module))
+            .collect();
         let mut adjust = |chunks: &FileChunks, sign: i64| {
             for (called, function) in chunks.remote_calls() {
-                if called == module {
-                    crate::index::add_call(&mut counts, function, sign);
+                for (module, counts) in modules.iter().zip(all.iter_mut()) {
+                    if called == *module {
+                        crate::index::add_call(counts, function, sign);
+                    }
                 }
             }
         };
@@ -137,7 +148,7 @@ impl<'a> Sources<'a> {
             adjust(&saved.chunks, -1);
         }
         adjust(self.chunks, 1);
-        counts
+        all
     }
 
     /// The file defining module `name`.

@@ -780,3 +780,39 @@ fn nested_modules_see_the_aliases_and_imports_of_the_modules_around_them() {
         "{reasons:#?}"
     );
 }
+
+#[test]
+fn a_blank_line_is_shown_what_the_aliased_modules_offer_without_repeating_the_callees() {
+    let index = fixture_index();
+    // The line that calls `Notifications` is not written yet: nothing in the function calls it.
+    let text = fixture_text("lib/shop/orders.ex").replace(
+        "      Notifications.order_confirmed(order)\n      {:ok, order}",
+        "      \n      {:ok, order}",
+    );
+    let context = assemble_at(
+        &index,
+        "lib/shop/orders.ex",
+        &text,
+        ("      \n      {:ok, order}", 6),
+        Task::Completion,
+        1024,
+        &[],
+    );
+    let piece = |reason: &str| context.pieces.iter().find(|p| p.reason == reason);
+    let notifications = piece("aliased: Shop.Notifications").expect("Notifications' functions");
+    assert_eq!(notifications.path, Path::new("lib/shop/notifications.ex"));
+    assert!(
+        notifications.text.contains("def order_confirmed(order)"),
+        "{}",
+        notifications.text
+    );
+    // `Payments.charge/2` is a callee already: its list offers the rest only.
+    assert!(piece("called: Shop.Payments.charge/2").is_some());
+    let payments = piece("aliased: Shop.Payments").expect("Payments' other functions");
+    assert!(payments.text.contains("def refund("), "{}", payments.text);
+    assert!(!payments.text.contains("def charge("), "{}", payments.text);
+    // The callees still come first: their pieces are shown nearest the code.
+    let position = |reason: &str| context.pieces.iter().position(|p| p.reason == reason);
+    assert!(position("aliased: Shop.Payments") < position("called: Shop.Payments.charge/2"));
+    assert!(context.tokens <= 1024);
+}
