@@ -52,10 +52,15 @@ impl Project {
         let user_config = dir.path().join("user-config");
         std::fs::create_dir_all(user_config.join("aiex")).expect("mkdir");
         let deadline = REQUEST_DEADLINE.as_millis();
+        // An action's deadline covers all its requests: generated tests are asked for, then
+        // repaired once, and the 0.5B model can run to the 1,500-token cap on each (100 s at
+        // 15 tokens per second in CI, where the default 180 s ran out once).
+        let action_deadline = 2 * deadline;
         std::fs::write(
             user_config.join("aiex/config.toml"),
             format!(
-                "{}\n[features.completion]\ntimeout_ms = {deadline}\n",
+                "{}\n[features.completion]\ntimeout_ms = {deadline}\n\n\
+                 [features.actions]\ntimeout_ms = {action_deadline}\n",
                 model.user_config()
             ),
         )
