@@ -269,9 +269,13 @@ fn aliased_apis(
         return;
     }
     // How often this file calls each module: the ones it leans on come first.
-    let from_here = request.chunks.remote_calls();
-    let uses = |module: &str| from_here.iter().filter(|(m, _)| m == module).count();
-    modules.sort_by_key(|module| std::cmp::Reverse(uses(module)));
+    let mut uses = vec![0usize; modules.len()];
+    for (at, _) in request.chunks.remote_calls_into(&modules) {
+        uses[at] += 1;
+    }
+    let mut by_use: Vec<(usize, &str)> = uses.into_iter().zip(modules).collect();
+    by_use.sort_by_key(|(uses, _)| std::cmp::Reverse(*uses));
+    let modules: Vec<&str> = by_use.into_iter().map(|(_, module)| module).collect();
     let counts = sources.calls_into_each(&modules);
     for (module, calls) in modules.iter().zip(counts) {
         let Some(file) = sources.module_file(module) else {

@@ -131,20 +131,11 @@ impl<'a> Sources<'a> {
             .map(|module| self.index.calls_into(module))
             .collect();
         let mut adjust = |chunks: &FileChunks, sign: i64| {
-            for (called, function) in chunks.remote_calls() {
-                for (module, counts) in modules.iter().zip(all.iter_mut()) {
-                    if called == *module {
-                        crate::index::add_call(counts, function, sign);
-                    }
-                }
+            for (at, function) in chunks.remote_calls_into(modules) {
+                crate::index::add_call(&mut all[at], function, sign);
             }
         };
-        if let Some(saved) = self
-            .index
-            .files()
-            .into_iter()
-            .find(|f| f.relative == self.path)
-        {
+        if let Some(saved) = self.saved_copy() {
             adjust(&saved.chunks, -1);
         }
         adjust(self.chunks, 1);
@@ -165,6 +156,23 @@ impl<'a> Sources<'a> {
             return None;
         }
         Some(Self::from_index(&file))
+    }
+
+    /// The index's copy of the current document: found through a module it defines (a map
+    /// lookup), else by listing the index (a document with no module left in its text).
+    fn saved_copy(&self) -> Option<Arc<IndexedFile>> {
+        let by_module = self
+            .chunks
+            .modules
+            .iter()
+            .filter_map(|module| self.index.module_file(&module.name))
+            .find(|file| file.relative == self.path);
+        by_module.or_else(|| {
+            self.index
+                .files()
+                .into_iter()
+                .find(|f| f.relative == self.path)
+        })
     }
 
     /// The file at a workspace-relative path.

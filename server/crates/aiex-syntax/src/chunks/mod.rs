@@ -86,6 +86,25 @@ impl FileChunks {
         calls
     }
 
+    /// The call sites of [`Self::remote_calls`] whose module is one of `modules`: the module's
+    /// position in `modules` and the function's name. Nothing is allocated per call site.
+    pub fn remote_calls_into<'s>(
+        &'s self,
+        modules: &'s [&str],
+    ) -> impl Iterator<Item = (usize, &'s str)> + 's {
+        self.all_modules().into_iter().flat_map(move |module| {
+            module.functions.iter().flat_map(move |function| {
+                function.calls.iter().filter_map(move |call| {
+                    let written = call.module.as_deref()?;
+                    let at = modules
+                        .iter()
+                        .position(|full| module.names_module(written, full))?;
+                    Some((at, call.name.as_str()))
+                })
+            })
+        })
+    }
+
     /// The innermost module whose range contains `byte`.
     pub fn module_at(&self, byte: usize) -> Option<&ModuleChunk> {
         let mut found = None;
@@ -171,21 +190,41 @@ impl ModuleChunk {
     /// Expands a module name as written inside this module through its aliases and
     /// `__MODULE__` (`Repo.Query` → `MyApp.Repo.Query`); other names are returned unchanged.
     pub fn expand_alias(&self, written: &str) -> String {
+        match self.expansion(written) {
+            Some((base, Some(rest))) => format!("{base}.{rest}"),
+            Some((base, None)) => base.to_owned(),
+            None => written.to_owned(),
+        }
+    }
+
+    /// True when `written`, a module name as written inside this module, names `full` once
+    /// expanded as [`Self::expand_alias`] does, without building the expanded name: a request
+    /// asks this of every call site in a file.
+    pub fn names_module(&self, written: &str, full: &str) -> bool {
+        match self.expansion(written) {
+            Some((base, Some(rest))) => {
+                full.strip_prefix(base)
+                    .and_then(|after| after.strip_prefix('.'))
+                    == Some(rest)
+            }
+            Some((base, None)) => base == full,
+            None => written == full,
+        }
+    }
+
+    /// The full module that the first segment of `written` stands for, and the segments after
+    /// it; `None` when nothing expands.
+    fn expansion<'s, 'w>(&'s self, written: &'w str) -> Option<(&'s str, Option<&'w str>)> {
         let (head, rest) = match written.split_once('.') {
             Some((head, rest)) => (head, Some(rest)),
             None => (written, None),
         };
         let base = if head == "__MODULE__" {
             self.name.as_str()
-        } else if let Some(full) = self.resolve_alias(head) {
-            full
         } else {
-            return written.to_owned();
+            self.resolve_alias(head)?
         };
-        match rest {
-            Some(rest) => format!("{base}.{rest}"),
-            None => base.to_owned(),
-        }
+        Some((base, rest))
     }
 }
 

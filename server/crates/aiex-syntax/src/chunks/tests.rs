@@ -405,6 +405,57 @@ end
     );
 }
 
+#[test]
+fn calls_into_chosen_modules_are_found_as_the_expanded_remote_calls_name_them() {
+    let source = r#"
+defmodule MyApp.Orders do
+  alias MyApp.Repo
+  alias MyApp.Accounts.User, as: U
+
+  def place(order) do
+    Repo.insert(order)
+    U.fetch(order.user_id)
+    U.Query.by_id(order.user_id)
+    __MODULE__.total(order)
+    MyApp.Repo.get(order.id)
+    Enum.map(order.items, & &1)
+    Repo.Sub.run()
+  end
+end
+"#;
+    let tree = parse_str(source).expect("parses");
+    let chunks = extract(&tree, source);
+    let modules = [
+        "MyApp.Repo",
+        "MyApp.Accounts.User",
+        "MyApp.Accounts.User.Query",
+        "MyApp.Orders",
+        "Enum",
+        "MyApp.Repo.Sub",
+        "Repo",
+        "U",
+    ];
+    let expected: Vec<(usize, &str)> = chunks
+        .remote_calls()
+        .into_iter()
+        .filter_map(|(module, name)| Some((modules.iter().position(|m| *m == module)?, name)))
+        .collect();
+    let found: Vec<(usize, &str)> = chunks.remote_calls_into(&modules).collect();
+    assert_eq!(found, expected);
+    assert_eq!(
+        found,
+        vec![
+            (0, "insert"),
+            (1, "fetch"),
+            (2, "by_id"),
+            (3, "total"),
+            (0, "get"),
+            (4, "map"),
+            (5, "run"),
+        ]
+    );
+}
+
 /// The depth of the deepest module in `chunks`.
 fn module_depth(modules: &[crate::chunks::ModuleChunk]) -> usize {
     let mut deepest = 0;
