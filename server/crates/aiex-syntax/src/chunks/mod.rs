@@ -96,9 +96,11 @@ impl FileChunks {
             module.functions.iter().flat_map(move |function| {
                 function.calls.iter().filter_map(move |call| {
                     let written = call.module.as_deref()?;
+                    // Expanded once per call site, compared with each module.
+                    let expansion = module.expansion(written);
                     let at = modules
                         .iter()
-                        .position(|full| module.names_module(written, full))?;
+                        .position(|full| ModuleChunk::expands_to(expansion, written, full))?;
                     Some((at, call.name.as_str()))
                 })
             })
@@ -197,11 +199,12 @@ impl ModuleChunk {
         }
     }
 
-    /// True when `written`, a module name as written inside this module, names `full` once
-    /// expanded as [`Self::expand_alias`] does, without building the expanded name: a request
-    /// asks this of every call site in a file.
-    pub fn names_module(&self, written: &str, full: &str) -> bool {
-        match self.expansion(written) {
+    /// True when `written`, a module name as written inside this module whose
+    /// [`Self::expansion`] is `expansion`, names `full` once expanded as [`Self::expand_alias`]
+    /// does, without building the expanded name: a request asks this of every call site in a
+    /// file.
+    fn expands_to(expansion: Option<(&str, Option<&str>)>, written: &str, full: &str) -> bool {
+        match expansion {
             Some((base, Some(rest))) => {
                 full.strip_prefix(base)
                     .and_then(|after| after.strip_prefix('.'))
