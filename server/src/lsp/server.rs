@@ -18,7 +18,7 @@ use super::workspace;
 use crate::chunks::FileChunks;
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::document::store::DocumentStore;
-use crate::document::{position, DocumentKey, Language, PositionEncoding, SyntaxSnapshot};
+use crate::document::{position, DocumentKey, PositionEncoding, SyntaxSnapshot};
 use crate::engine::{CompletionOptions, Cursor, Engine, HoverExplanation};
 use crate::features::{folding, hover, symbols};
 use crate::index::WorkspaceIndex;
@@ -272,6 +272,17 @@ pub struct Backend {
 impl Backend {
     /// A backend talking to `client`, over `state`.
     pub fn new(client: Client, state: Arc<ServerState>) -> Self {
+        // An edit that takes a document past a limit for syntax features is found by the
+        // parse that follows it, off any handler: shown from a task of its own.
+        let notifier = client.clone();
+        state
+            .documents()
+            .on_limit_notices(Arc::new(move |_key: &DocumentKey, notice: String| {
+                let client = notifier.clone();
+                tokio::spawn(async move {
+                    client.show_message(lsp::MessageType::WARNING, notice).await;
+                });
+            }));
         Self { client, state }
     }
 
@@ -797,19 +808,17 @@ impl LanguageServer for Backend {
             bytes = document.text.len(),
             "didOpen"
         );
-        self.state.engine.open(
+        let notice = self.state.engine.open(
             &convert::document_key(&document.uri),
             &document.text,
             document.version,
             language,
         );
-        if language == Language::Elixir {
-            if let Some(notice) = crate::syntax::syntax_notice(&document.text) {
-                warn!(uri = document.uri.as_str(), "{notice}");
-                self.client
-                    .show_message(lsp::MessageType::WARNING, notice)
-                    .await;
-            }
+        if let Some(notice) = notice {
+            warn!(uri = document.uri.as_str(), "{notice}");
+            self.client
+                .show_message(lsp::MessageType::WARNING, notice)
+                .await;
         }
         self.release_memory_when_quiet();
         self.schedule_diagnostics(document.uri);

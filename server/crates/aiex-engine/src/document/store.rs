@@ -22,8 +22,11 @@ use crate::chunks::{self, FileChunks};
 use crate::syntax::SyntaxUnavailable;
 
 /// One open document and what is derived from it.
-#[derive(Debug)]
 pub struct DocumentHandle {
+    /// The document's key, for what is said about it.
+    key: DocumentKey,
+    /// Where to tell the user that the document went past a limit for syntax features.
+    limit_notices: Option<LimitNotices>,
     document: Mutex<Document>,
     /// Serialises parses of this document (held across the parse, never by edits).
     parse_permit: tokio::sync::Mutex<()>,
@@ -84,9 +87,24 @@ pub struct CachedChunks {
     pub text: Arc<str>,
 }
 
+/// What receives the notices of documents that an edit took past a limit for syntax features
+/// (their key and the message): the protocol layer shows them to the user.
+pub type LimitNotices = Arc<dyn Fn(&DocumentKey, String) + Send + Sync>;
+
+impl std::fmt::Debug for DocumentHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentHandle")
+            .field("key", &self.key)
+            .field("document", &self.document)
+            .finish_non_exhaustive()
+    }
+}
+
 impl DocumentHandle {
-    fn new(document: Document) -> Self {
+    fn new(key: DocumentKey, document: Document, limit_notices: Option<LimitNotices>) -> Self {
         Self {
+            key,
+            limit_notices,
             document: Mutex::new(document),
             parse_permit: tokio::sync::Mutex::new(()),
             chunks: Mutex::new(None),
@@ -154,9 +172,18 @@ pub fn use_one_allocator_arena() {
 pub const KEEP_TREE_BYTES: usize = 128 * 1024;
 
 /// All open documents, by key (their path, or an unsaved buffer's name).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct DocumentStore {
     documents: DashMap<DocumentKey, Arc<DocumentHandle>>,
+    limit_notices: parking_lot::RwLock<Option<LimitNotices>>,
+}
+
+impl std::fmt::Debug for DocumentStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentStore")
+            .field("documents", &self.documents)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DocumentStore {
@@ -165,10 +192,27 @@ impl DocumentStore {
         Self::default()
     }
 
-    /// Opens (or reopens, replacing) a document.
-    pub fn open(&self, key: &DocumentKey, text: &str, version: i32, language: Language) {
-        let handle = Arc::new(DocumentHandle::new(Document::new(text, version, language)));
+    /// Sends the notices of documents that a parse finds past a limit for syntax features,
+    /// once per crossing, to `notices` (documents opened from now on). Called from a parse, on
+    /// the runtime or the blocking pool: it must not block.
+    pub fn on_limit_notices(&self, notices: LimitNotices) {
+        *self.limit_notices.write() = Some(notices);
+    }
+
+    /// Opens (or reopens, replacing) a document; returns what to tell the user when its text
+    /// is past a limit for syntax features (size, nesting).
+    pub fn open(
+        &self,
+        key: &DocumentKey,
+        text: &str,
+        version: i32,
+        language: Language,
+    ) -> Option<String> {
+        let (document, notice) = Document::opened(text, version, language);
+        let notices = self.limit_notices.read().clone();
+        let handle = Arc::new(DocumentHandle::new(key.clone(), document, notices));
         self.documents.insert(key.clone(), handle);
+        notice
     }
 
     /// Closes a document and frees everything derived from it; false if it was not open.
@@ -496,7 +540,11 @@ async fn syntax_of(handle: &DocumentHandle) -> SyntaxSnapshot {
     } else {
         Err(SyntaxUnavailable::NotElixir)
     };
-    handle.document.lock().install_tree(&snapshot, &result);
+    let notice = handle.document.lock().install_tree(&snapshot, &result);
+    if let (Some(notice), Some(notices)) = (notice, &handle.limit_notices) {
+        tracing::warn!(document = %handle.key, "{notice}");
+        notices(&handle.key, notice);
+    }
     SyntaxSnapshot {
         rope: snapshot.rope,
         version: snapshot.version,

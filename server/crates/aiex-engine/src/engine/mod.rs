@@ -373,9 +373,17 @@ impl Engine {
         &self.documents
     }
 
-    /// Opens (or reopens) a document.
-    pub fn open(&self, key: &DocumentKey, text: &str, version: i32, language: Language) {
-        self.documents.open(key, text, version, language);
+    /// Opens (or reopens) a document; returns what to tell the user when its text is past a
+    /// limit for syntax features (size, nesting). An edit that takes it past one later is told
+    /// through [`DocumentStore::on_limit_notices`].
+    pub fn open(
+        &self,
+        key: &DocumentKey,
+        text: &str,
+        version: i32,
+        language: Language,
+    ) -> Option<String> {
+        self.documents.open(key, text, version, language)
     }
 
     /// Applies an edit to an open document, and notes it for the typing rhythm and the

@@ -9,7 +9,7 @@ mod nesting;
 use ropey::Rope;
 use tree_sitter::{InputEdit, Language, Node, Parser, Point, Tree};
 
-pub use nesting::{nesting_depth, MAX_NESTING_DEPTH};
+pub use nesting::{nesting_depth, rope_nesting_depth, MAX_NESTING_DEPTH};
 
 /// Files larger than this keep their text but get no syntax tree (no outline, folding, checks
 /// or syntax-aware AI context for them; [`size_notice`] says so to the user).
@@ -45,13 +45,33 @@ pub fn syntax_notice(text: &str) -> Option<String> {
 
 /// What to tell the user about a text nested past [`MAX_NESTING_DEPTH`], or `None`.
 pub fn nesting_notice(text: &[u8]) -> Option<String> {
-    (nesting_depth(text, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH).then(|| {
-        format!(
-            "Aiex: this file nests deeper than the {MAX_NESTING_DEPTH}-level limit for syntax \
-             features (brackets, `do`/`end` and `fn` blocks), so it gets no outline, folding, \
-             checks or syntax-aware AI context (code nested this deep is usually generated)"
-        )
-    })
+    (nesting_depth(text, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH).then(too_deep_notice)
+}
+
+fn too_deep_notice() -> String {
+    format!(
+        "Aiex: this file nests deeper than the {MAX_NESTING_DEPTH}-level limit for syntax \
+         features (brackets, `do`/`end` and `fn` blocks), so it gets no outline, folding, \
+         checks or syntax-aware AI context (code nested this deep is usually generated)"
+    )
+}
+
+/// What to tell the user about a document that got no tree because it is past one of the
+/// limits for syntax features (its size, its nesting), or `None` for any other reason (not
+/// Elixir, binary: nothing the user would want to hear about on every file).
+pub fn limit_notice(unavailable: &SyntaxUnavailable) -> Option<String> {
+    match unavailable {
+        SyntaxUnavailable::TooLarge { bytes } => size_notice(*bytes),
+        SyntaxUnavailable::TooDeep => Some(too_deep_notice()),
+        SyntaxUnavailable::NotElixir
+        | SyntaxUnavailable::Binary
+        | SyntaxUnavailable::ParserFailed => None,
+    }
+}
+
+/// Whether `rope` nests past [`MAX_NESTING_DEPTH`] (it then gets no tree).
+pub fn too_deep(rope: &Rope) -> bool {
+    rope_nesting_depth(rope, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH
 }
 
 /// Why a document has no syntax tree.
@@ -97,10 +117,8 @@ pub fn check_parseable(rope: &Rope) -> Result<(), SyntaxUnavailable> {
     {
         return Err(SyntaxUnavailable::Binary);
     }
-    // One contiguous copy (at most the tree limit) for the scan; the tree would cost 40 times
-    // more.
-    let text: std::borrow::Cow<'_, str> = rope.slice(..).into();
-    if nesting_depth(text.as_bytes(), MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH {
+    // Read in place, chunk by chunk: no copy of the text per parse.
+    if too_deep(rope) {
         tracing::warn!("a document nested deeper than {MAX_NESTING_DEPTH} levels gets no tree");
         return Err(SyntaxUnavailable::TooDeep);
     }
