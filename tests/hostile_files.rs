@@ -272,7 +272,7 @@ fn the_outline_of_many_modules_is_cut_at_its_limit_with_a_note() {
         "textDocument/documentSymbol",
         json!({ "textDocument": { "uri": uri } }),
     );
-    // 2,000 symbols (modules and their functions, in file order) and the note.
+    // 1,000 symbols (modules and their functions, in file order) and the note.
     let top = outline_names(&symbols);
     assert!(top > 100 && top < 3_319, "{top} top-level entries");
     let last = &symbols["result"][top - 1]["name"];

@@ -354,11 +354,12 @@ impl Backend {
         doc: &hover::HoverDoc,
         chunks: &FileChunks,
         source: &str,
+        arrived: tokio::time::Instant,
     ) -> Option<String> {
         match self
             .state
             .engine
-            .hover_explanation(key, doc, chunks, source)
+            .hover_explanation(key, doc, chunks, source, arrived)
             .await?
         {
             HoverExplanation::Ready(text) => Some(format!("**Explanation** (AI)\n\n{text}")),
@@ -931,6 +932,7 @@ impl LanguageServer for Backend {
     }
 
     async fn hover(&self, params: lsp::HoverParams) -> Result<Option<lsp::Hover>> {
+        let arrived = tokio::time::Instant::now();
         let uri = &params.text_document_position_params.text_document.uri;
         let key = convert::document_key(uri);
         let (snapshot, chunks) =
@@ -968,7 +970,10 @@ impl LanguageServer for Backend {
             Err(_) => Vec::new(),
         };
         let explanation = match &symbol {
-            Some(doc) => self.hover_explanation(&key, doc, &chunks, &source).await,
+            Some(doc) => {
+                self.hover_explanation(&key, doc, &chunks, &source, arrived)
+                    .await
+            }
             None => None,
         };
         let range = symbol
