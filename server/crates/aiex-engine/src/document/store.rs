@@ -131,6 +131,16 @@ impl DocumentHandle {
         });
     }
 
+    /// The text of `version` as the cached chunks hold it, if they are of that version: shared
+    /// rather than copied again (a third copy of a 300 KB text at the peak of a large file).
+    fn cached_text(&self, version: i32) -> Option<Arc<str>> {
+        let cached = self.chunks.lock();
+        cached
+            .as_ref()
+            .filter(|c| c.version == version)
+            .map(|c| Arc::clone(&c.text))
+    }
+
     /// Runs `f` on the document under its lock. `f` must be quick: it delays edits.
     pub fn with_document<R>(&self, f: impl FnOnce(&Document) -> R) -> R {
         f(&self.document.lock())
@@ -168,7 +178,7 @@ pub fn use_one_allocator_arena() {
 /// 35 MB server). Up to 128 KiB (a tree of at most ~9 MB) the tree is kept, and edits reparse
 /// incrementally; a larger document's tree is freed once the server has been quiet for
 /// 500 ms, and the next feature that needs it parses afresh (tens of milliseconds at the
-/// 384 KiB tree limit), after which edits are incremental again until the next quiet spell.
+/// 320 KiB tree limit), after which edits are incremental again until the next quiet spell.
 pub const KEEP_TREE_BYTES: usize = 128 * 1024;
 
 /// All open documents, by key (their path, or an unsaved buffer's name).
@@ -359,7 +369,9 @@ impl DocumentStore {
             return Arc::clone(&ready.text);
         }
         // Copied outside the lock: the background preparation never waits for it.
-        let text: Arc<str> = Arc::from(rope.to_string());
+        let text = handle
+            .cached_text(version)
+            .unwrap_or_else(|| Arc::from(rope.to_string()));
         let mut prepared = handle.prepared.lock();
         if let Some(ready) = prepared.as_ref().filter(|p| p.version == version) {
             // The background prepared it meanwhile: its chunks go with its copy.
@@ -456,7 +468,9 @@ async fn prepare_in_background(handle: Arc<DocumentHandle>, snapshot: SyntaxSnap
     }
     let rope = snapshot.rope;
     let _ = tokio::task::spawn_blocking(move || {
-        let text = copied.unwrap_or_else(|| Arc::from(rope.to_string()));
+        let text = copied
+            .or_else(|| handle.cached_text(version))
+            .unwrap_or_else(|| Arc::from(rope.to_string()));
         let at = at.min(text.len());
         let form = chunks::top_level_at(&tree, at);
         let around = Arc::new(chunks::extract_around(&tree, &text, at));
