@@ -90,19 +90,13 @@ impl Explanations {
     }
 }
 
-/// How long before a hover's deadline the wait for its explanation ends: the time to build
-/// and write the answer (the Markdown, its JSON, the pipe), with room for a loaded machine
-/// (measured: hover answers 0.03 s past a 1.5 s deadline waiting the full 1.5 s, with ten
-/// servers at once on 2 cores).
-pub const REPLY_MARGIN: Duration = Duration::from_millis(100);
-
 impl Engine {
     /// The AI explanation of the function a hover resolved to (`doc`), when explanations on
     /// hover are on and the function's file passes the privacy gate. `chunks` and `source`
     /// are the hovered document's. `None`: nothing to show (off, refused, no model).
     ///
     /// The hover's deadline (`features.explain.hover_timeout_ms`) counts from `arrived`, when
-    /// the hover request came in: the wait for the model ends [`REPLY_MARGIN`] before it,
+    /// the hover request came in: the wait for the model ends [`super::REPLY_MARGIN`] before it,
     /// whatever the outline, the checks and the index took first, so the answer is written
     /// by the deadline on a loaded machine too.
     pub async fn hover_explanation(
@@ -156,7 +150,7 @@ impl Engine {
         let request = explain_request(&target, module_source, "");
         let give_up_at = arrived + Duration::from_millis(settings.hover_timeout_ms);
         let give_up_at = give_up_at
-            .checked_sub(REPLY_MARGIN)
+            .checked_sub(super::REPLY_MARGIN)
             .unwrap_or(give_up_at)
             .max(arrived);
         let notify = match self.explanations.pending.entry(subject.clone()) {
