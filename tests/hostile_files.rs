@@ -1,7 +1,8 @@
 //! End-to-end: files of hostile shapes keep the real server within a budget linear in the
 //! file, the issue's figure taken literally: the server's resident memory (`VmRSS`, once it is
 //! quiet after answering: it returns freed memory to the system 500 ms after the last
-//! activity) under 10 × the file size + 50 MB, its peak (`VmHWM`) under 2.5 times that, and
+//! activity) under 10 × the file size + 50 MB, its peak (`VmHWM`) within it too once the debug
+//! binary's own weight is set aside (see [`RELEASE_SERVER_MB`]), and
 //! `documentSymbol` answered in time (see [`patience`]); diagnostics (pushed or pulled), folding and hover
 //! answered, the process alive and answering another document.
 //!
@@ -129,11 +130,18 @@ fn patience(bytes: usize) -> Duration {
     }
 }
 
+/// The release server's own resident memory with a small document open, in MB (the
+/// `hostile_memory` bench: 14.8-15.2 MB once quiet with a 320 KB text that gets no tree, a
+/// provider configured).
+const RELEASE_SERVER_MB: u64 = 15;
+
 /// What one shape cost the server.
 struct Figures {
     bytes: usize,
     /// Whether the file gets a syntax tree (it is within the size and nesting limits).
     tree: bool,
+    /// Resident before the file was opened (the server with one small document).
+    before: u64,
     rss: u64,
     peak: u64,
     budget: u64,
@@ -161,6 +169,7 @@ fn measure(shape: &Shape) -> Figures {
         patience(0),
     );
 
+    let before = status_bytes(client.pid(), "VmRSS:");
     let uri = file_uri(&dir.path().join(format!("lib/{}.ex", shape.name)));
     client.open(&uri, &text);
     let symbols = ask_every_feature(
@@ -194,6 +203,7 @@ fn measure(shape: &Shape) -> Figures {
     let figures = Figures {
         bytes: text.len(),
         tree: aiex::syntax::syntax_notice(&text).is_none(),
+        before,
         rss: settled_rss_bytes(client.pid()),
         peak: status_bytes(client.pid(), "VmHWM:"),
         budget: 10 * text.len() as u64 + 50 * MB,
@@ -220,10 +230,11 @@ fn every_hostile_shape_stays_within_its_memory_and_time_budget_and_the_server_an
             }
         };
         eprintln!(
-            "{:<30} {:>6} KB {:<8} RSS {:>4} MB, peak {:>4} MB, budget {:>4} MB, symbols in {:?}",
+            "{:<30} {:>6} KB {:<8} before {:>3} MB, RSS {:>4} MB, peak {:>4} MB, budget {:>4} MB, symbols in {:?}",
             shape.name,
             figures.bytes / 1024,
             if figures.tree { "a tree" } else { "no tree" },
+            figures.before / MB,
             figures.rss / MB,
             figures.peak / MB,
             figures.budget / MB,
@@ -241,15 +252,18 @@ fn every_hostile_shape_stays_within_its_memory_and_time_budget_and_the_server_an
                 figures.budget / MB
             ));
         }
-        // The issue sets no figure for the peak; this bound keeps it linear. The peak holds
-        // the tree while it is parsed and chunked (up to 70 bytes per source byte, more with
-        // the parser's stack on 190,000 levels of nested lists: 95-108 MB at the limit) and
-        // the outline's JSON.
-        if 2 * figures.peak >= 5 * figures.budget {
+        // The peak, held to the budget itself: what the file adds to the server at its
+        // peak fits in what the budget leaves beside the release server's own
+        // `RELEASE_SERVER_MB` (the debug binary's code alone is ~22 MB more; the release
+        // server's peaks against the budget are the `hostile_memory` bench's).
+        let added = figures.peak.saturating_sub(figures.before);
+        if added + RELEASE_SERVER_MB * MB >= figures.budget {
             failures.push(format!(
-                "{}: peak {} MB, over 2.5 times the {} MB budget",
+                "{}: peak {} MB, {} MB over the server before the file: over the {} MB budget \
+                 beside a {RELEASE_SERVER_MB} MB release server",
                 shape.name,
                 figures.peak / MB,
+                added / MB,
                 figures.budget / MB
             ));
         }
