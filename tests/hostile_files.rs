@@ -1,7 +1,8 @@
 //! End-to-end: files of hostile shapes keep the real server within a budget linear in the
 //! file, the issue's figure taken literally: the server's resident memory (`VmRSS`, once it is
 //! quiet after answering: it returns freed memory to the system 500 ms after the last
-//! activity) under 10 × the file size + 50 MB, its peak (`VmHWM`) under 2.5 times that, and
+//! activity) under 10 × the file size + 50 MB, its peak (`VmHWM`) within it too once the debug
+//! binary's own weight is set aside (see [`RELEASE_SERVER_MB`]), and
 //! `documentSymbol` answered in time (see [`patience`]); diagnostics (pushed or pulled), folding and hover
 //! answered, the process alive and answering another document.
 //!
@@ -14,13 +15,16 @@
 //! names) or ended it (recursion). `AIEX_HOSTILE_ONLY=name` runs the shapes whose name
 //! contains `name`.
 
-#[path = "support/elixir_gen.rs"]
-mod elixir_gen;
+#[path = "support/hostile_shapes.rs"]
+mod hostile_shapes;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
 
 use std::time::{Duration, Instant};
 
+use hostile_shapes::{
+    small_modules, small_modules_under_the_limit, Diagnostics, Shape, NOT_RUN, SHAPES,
+};
 use lsp_client::{file_uri, LspClient};
 use serde_json::{json, Value};
 
@@ -56,335 +60,6 @@ fn settled_rss_bytes(pid: u32) -> u64 {
     }
     last
 }
-
-/// The small modules of the attack, `count` of them (3,319 make about half a megabyte).
-fn small_modules(count: usize) -> String {
-    (0..count).map(small_module).collect()
-}
-
-fn small_module(i: usize) -> String {
-    format!(
-        "defmodule Shape.M{i} do\n  @moduledoc false\n  def f(x), do: x + {i}\n  def g, do: :ok\n  defp h(a, b), do: {{a, b}}\n  def k(list), do: Enum.map(list, &(&1 * 2))\nend\n"
-    )
-}
-
-/// As many small modules as fit in the tree limit: the most tree per byte of any shape here.
-fn small_modules_under_the_limit() -> String {
-    let mut out = String::new();
-    for i in 0.. {
-        let module = small_module(i);
-        if out.len() + module.len() > aiex::syntax::MAX_PARSE_BYTES {
-            break;
-        }
-        out.push_str(&module);
-    }
-    out
-}
-
-fn three_thousand_small_modules() -> String {
-    small_modules(3_319)
-}
-
-/// Generated modules up to `bytes`.
-fn generated(bytes: usize) -> String {
-    let mut out = String::with_capacity(bytes + 4096);
-    let mut index = 0;
-    while out.len() < bytes {
-        out.push_str(&elixir_gen::module(index));
-        index += 1;
-    }
-    out
-}
-
-fn generated_up_to_the_tree_limit() -> String {
-    generated(aiex::syntax::MAX_PARSE_BYTES - 8_000)
-}
-
-fn generated_1mb() -> String {
-    generated(1 << 20)
-}
-
-fn generated_4mb() -> String {
-    generated(4 << 20)
-}
-
-/// Just under 8 MiB, the size the tree limit had before; no tree now.
-fn generated_8mb() -> String {
-    generated((8 << 20) - 16_000)
-}
-
-fn generated_50mb() -> String {
-    generated(50_000_000)
-}
-
-/// What an editor sends for a binary file: arbitrary bytes decoded lossily (control
-/// characters, NULs, replacement characters), 4 MB of them from a fixed seed.
-fn binary_4mb() -> String {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let bytes: Vec<u8> = (0..4_000_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// `open` and `close` repeated as deep as fits in the tree limit around `middle`, inside a
-/// function of a module (so chunking, symbols and checks walk it). Far past the nesting
-/// limit: no tree.
-fn nested_to_the_limit(open: &str, middle: &str, close: &str) -> String {
-    let head = "defmodule Deep do\n  def f(x) do\n";
-    let tail = "\n  end\nend\n";
-    let room = aiex::syntax::MAX_PARSE_BYTES - head.len() - tail.len() - middle.len();
-    nested_levels(open, middle, close, room / (open.len() + close.len()))
-}
-
-/// `open` and `close` (each one level) nested as deep as still gets a tree, inside a function
-/// of a module (two levels more).
-fn nested_to_the_depth_limit(open: &str, middle: &str, close: &str) -> String {
-    nested_levels(open, middle, close, aiex::syntax::MAX_NESTING_DEPTH - 2)
-}
-
-/// `open` and `close` repeated `levels` times around `middle`, inside a function of a module.
-fn nested_levels(open: &str, middle: &str, close: &str, levels: usize) -> String {
-    let head = "defmodule Deep do\n  def f(x) do\n";
-    let tail = "\n  end\nend\n";
-    let mut out =
-        String::with_capacity(head.len() + tail.len() + levels * (open.len() + close.len()));
-    out.push_str(head);
-    for _ in 0..levels {
-        out.push_str(open);
-    }
-    out.push_str(middle);
-    for _ in 0..levels {
-        out.push_str(close);
-    }
-    out.push_str(tail);
-    out
-}
-
-/// `levels` nested `defmodule`s, each with a function.
-fn nested_modules(levels: usize) -> String {
-    let mut out = String::with_capacity(levels * 40);
-    for i in 0..levels {
-        out.push_str(&format!("defmodule N{i} do\n"));
-    }
-    out.push_str("def deepest, do: :ok\n");
-    for _ in 0..levels {
-        out.push_str("end\n");
-    }
-    out
-}
-
-fn nested_modules_up_to_the_tree_limit() -> String {
-    // About 24 bytes a level: the deepest nesting that still gets a tree.
-    nested_modules(aiex::syntax::MAX_PARSE_BYTES / 24 - 100)
-}
-
-fn nested_modules_20000() -> String {
-    nested_modules(20_000)
-}
-
-fn nested_lists() -> String {
-    nested_to_the_limit("[", "x", "]")
-}
-
-fn nested_calls() -> String {
-    nested_to_the_limit("f(", "x", ")")
-}
-
-fn nested_maps() -> String {
-    nested_to_the_limit("%{a: ", "x", "}")
-}
-
-fn nested_fns() -> String {
-    nested_to_the_limit("fn x -> ", "x", " end")
-}
-
-fn nested_cases() -> String {
-    nested_to_the_limit("case x do\n y -> ", "y", "\nend")
-}
-
-fn nested_lists_at_the_depth_limit() -> String {
-    nested_to_the_depth_limit("[", "x", "]")
-}
-
-fn nested_calls_at_the_depth_limit() -> String {
-    nested_to_the_depth_limit("f(", "x", ")")
-}
-
-fn nested_fns_at_the_depth_limit() -> String {
-    nested_to_the_depth_limit("fn x -> ", "x", " end")
-}
-
-fn nested_cases_at_the_depth_limit() -> String {
-    nested_to_the_depth_limit("case x do\n y -> ", "y", "\nend")
-}
-
-/// One pipeline as long as fits: a left-nested binary operator thousands deep.
-fn pipes() -> String {
-    nested_to_the_limit("", "x", " |> f()")
-}
-
-/// How the server learns of diagnostics for a shape.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Diagnostics {
-    /// `textDocument/publishDiagnostics`, unasked.
-    Pushed,
-    /// `textDocument/diagnostic`, asked.
-    Pulled,
-}
-
-/// A hostile file and how its diagnostics reach the client.
-struct Shape {
-    name: &'static str,
-    text: fn() -> String,
-    diagnostics: Diagnostics,
-    /// Why the memory budget is not met yet, for a shape known to miss it: its figures are
-    /// printed and everything else asserted (answers in time, the server alive).
-    over_budget: Option<&'static str>,
-}
-
-/// Shapes not run yet, and why: each is a known failure of issue 11, printed on every run.
-const NOT_RUN: &[(&str, &str)] = &[];
-
-const SHAPES: &[Shape] = &[
-    Shape {
-        name: "small_modules_at_limit_pushed",
-        text: small_modules_under_the_limit,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "small_modules_at_limit_pulled",
-        text: small_modules_under_the_limit,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "modules_3319_pushed",
-        text: three_thousand_small_modules,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "modules_3319_pulled",
-        text: three_thousand_small_modules,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "generated_at_limit",
-        text: generated_up_to_the_tree_limit,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "generated_1mb",
-        text: generated_1mb,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "generated_4mb",
-        text: generated_4mb,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "generated_8mb",
-        text: generated_8mb,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "generated_50mb",
-        text: generated_50mb,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "binary_4mb",
-        text: binary_4mb,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_modules_at_limit",
-        text: nested_modules_up_to_the_tree_limit,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_modules_20000",
-        text: nested_modules_20000,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_lists",
-        text: nested_lists,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_calls",
-        text: nested_calls,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_maps",
-        text: nested_maps,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_fns",
-        text: nested_fns,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_cases",
-        text: nested_cases,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_lists_at_depth_limit",
-        text: nested_lists_at_the_depth_limit,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_calls_at_depth_limit",
-        text: nested_calls_at_the_depth_limit,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_fns_at_depth_limit",
-        text: nested_fns_at_the_depth_limit,
-        diagnostics: Diagnostics::Pulled,
-        over_budget: None,
-    },
-    Shape {
-        name: "nested_cases_at_depth_limit",
-        text: nested_cases_at_the_depth_limit,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-    Shape {
-        name: "pipes",
-        text: pipes,
-        diagnostics: Diagnostics::Pushed,
-        over_budget: None,
-    },
-];
 
 /// The outline, folding, diagnostics and hover of `uri`, each answered (documentSymbol within
 /// `patience`); returns how long documentSymbol took.
@@ -455,11 +130,18 @@ fn patience(bytes: usize) -> Duration {
     }
 }
 
+/// The release server's own resident memory with a small document open, in MB (the
+/// `hostile_memory` bench: 14.8-15.2 MB once quiet with a 320 KB text that gets no tree, a
+/// provider configured).
+const RELEASE_SERVER_MB: u64 = 15;
+
 /// What one shape cost the server.
 struct Figures {
     bytes: usize,
     /// Whether the file gets a syntax tree (it is within the size and nesting limits).
     tree: bool,
+    /// Resident before the file was opened (the server with one small document).
+    before: u64,
     rss: u64,
     peak: u64,
     budget: u64,
@@ -487,6 +169,7 @@ fn measure(shape: &Shape) -> Figures {
         patience(0),
     );
 
+    let before = status_bytes(client.pid(), "VmRSS:");
     let uri = file_uri(&dir.path().join(format!("lib/{}.ex", shape.name)));
     client.open(&uri, &text);
     let symbols = ask_every_feature(
@@ -520,6 +203,7 @@ fn measure(shape: &Shape) -> Figures {
     let figures = Figures {
         bytes: text.len(),
         tree: aiex::syntax::syntax_notice(&text).is_none(),
+        before,
         rss: settled_rss_bytes(client.pid()),
         peak: status_bytes(client.pid(), "VmHWM:"),
         budget: 10 * text.len() as u64 + 50 * MB,
@@ -546,10 +230,11 @@ fn every_hostile_shape_stays_within_its_memory_and_time_budget_and_the_server_an
             }
         };
         eprintln!(
-            "{:<30} {:>6} KB {:<8} RSS {:>4} MB, peak {:>4} MB, budget {:>4} MB, symbols in {:?}",
+            "{:<30} {:>6} KB {:<8} before {:>3} MB, RSS {:>4} MB, peak {:>4} MB, budget {:>4} MB, symbols in {:?}",
             shape.name,
             figures.bytes / 1024,
             if figures.tree { "a tree" } else { "no tree" },
+            figures.before / MB,
             figures.rss / MB,
             figures.peak / MB,
             figures.budget / MB,
@@ -567,15 +252,18 @@ fn every_hostile_shape_stays_within_its_memory_and_time_budget_and_the_server_an
                 figures.budget / MB
             ));
         }
-        // The issue sets no figure for the peak; this bound keeps it linear. The peak holds
-        // the tree while it is parsed and chunked (up to 70 bytes per source byte, more with
-        // the parser's stack on 190,000 levels of nested lists: 95-108 MB at the limit) and
-        // the outline's JSON.
-        if 2 * figures.peak >= 5 * figures.budget {
+        // The peak, held to the budget itself: what the file adds to the server at its
+        // peak fits in what the budget leaves beside the release server's own
+        // `RELEASE_SERVER_MB` (the debug binary's code alone is ~22 MB more; the release
+        // server's peaks against the budget are the `hostile_memory` bench's).
+        let added = figures.peak.saturating_sub(figures.before);
+        if added + RELEASE_SERVER_MB * MB >= figures.budget {
             failures.push(format!(
-                "{}: peak {} MB, over 2.5 times the {} MB budget",
+                "{}: peak {} MB, {} MB over the server before the file: over the {} MB budget \
+                 beside a {RELEASE_SERVER_MB} MB release server",
                 shape.name,
                 figures.peak / MB,
+                added / MB,
                 figures.budget / MB
             ));
         }
@@ -598,7 +286,7 @@ fn the_outline_of_many_modules_is_cut_at_its_limit_with_a_note() {
         "textDocument/documentSymbol",
         json!({ "textDocument": { "uri": uri } }),
     );
-    // 2,000 symbols (modules and their functions, in file order) and the note.
+    // 1,000 symbols (modules and their functions, in file order) and the note.
     let top = outline_names(&symbols);
     assert!(top > 100 && top < 3_319, "{top} top-level entries");
     let last = &symbols["result"][top - 1]["name"];
@@ -706,5 +394,119 @@ fn checks_past_their_budget_are_answered_server_cancelled_and_asking_again_gets_
         json!({ "textDocument": { "uri": uri } }),
     );
     assert!(again["result"]["items"].is_array(), "{again}");
+    assert!(client.shutdown().success(), "shut down");
+}
+
+/// Whether `message` is the notice of a document past the nesting limit.
+fn is_nesting_notice(message: &Value) -> bool {
+    message["method"] == "window/showMessage"
+        && message["params"]["message"]
+            .as_str()
+            .is_some_and(|t| t.contains("-level limit for syntax features"))
+}
+
+/// Replaces columns `from..to` of `line` with `text`, as version `version`.
+fn replace_on_line(
+    client: &mut LspClient,
+    uri: &str,
+    version: i64,
+    line: u32,
+    (from, to): (u32, u32),
+    text: &str,
+) {
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": uri, "version": version },
+            "contentChanges": [{
+                "range": { "start": { "line": line, "character": from }, "end": { "line": line, "character": to } },
+                "text": text
+            }]
+        }),
+    );
+}
+
+#[test]
+fn an_edit_that_nests_a_document_past_the_limit_is_told_once_per_crossing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut client = LspClient::spawn(Some(dir.path()));
+    client.initialize(
+        json!({ "textDocument": { "diagnostic": {} } }),
+        json!({}),
+        Some(dir.path()),
+    );
+    let uri = file_uri(&dir.path().join("lib/deep.ex"));
+    // The module's and the function's `do` are two levels: 992 in all, under the limit.
+    let levels = 990;
+    let text = format!(
+        "defmodule Deep do\n  def f(x) do\n{}x{}\n  end\nend\n",
+        "[".repeat(levels),
+        "]".repeat(levels)
+    );
+    client.open(&uri, &text);
+    let outline = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(outline["result"][0]["name"], "Deep", "{outline}");
+    let x = levels as u32;
+    let deeper = format!("{}x{}", "[".repeat(10), "]".repeat(10));
+
+    // Ten levels more: past the limit, which the background parse after the edit finds.
+    replace_on_line(&mut client, &uri, 2, 2, (x, x + 1), &deeper);
+    let notice = client.wait_for(is_nesting_notice);
+    assert_eq!(notice["params"]["type"], 2, "a warning: {notice}");
+    let outline = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(
+        outline["result"],
+        json!([]),
+        "no tree, no outline: {outline}"
+    );
+
+    // More keystrokes while it stays past the limit, each parsed: no more notices.
+    for (version, column) in [(3, x + 11), (4, x + 12)] {
+        replace_on_line(&mut client, &uri, version, 2, (column, column), "y");
+        client.request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri } }),
+        );
+    }
+    // Back under the limit, then past it again: a second crossing, a second notice.
+    replace_on_line(
+        &mut client,
+        &uri,
+        5,
+        2,
+        (x, x + deeper.len() as u32 + 2),
+        "x",
+    );
+    let outline = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(
+        outline["result"][0]["name"], "Deep",
+        "a tree again: {outline}"
+    );
+    assert!(
+        !client.notifications.iter().any(is_nesting_notice),
+        "one notice for the first crossing: {:#?}",
+        client.notifications
+    );
+    replace_on_line(&mut client, &uri, 6, 2, (x, x + 1), &deeper);
+    client.wait_for(is_nesting_notice);
+    std::thread::sleep(Duration::from_millis(300));
+    client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert!(
+        !client.notifications.iter().any(is_nesting_notice),
+        "one notice for the second crossing: {:#?}",
+        client.notifications
+    );
     assert!(client.shutdown().success(), "shut down");
 }

@@ -35,8 +35,13 @@ const COMPLETION_DEADLINE: Duration = Duration::from_millis(5_000);
 const HOVER_DEADLINE: Duration = Duration::from_millis(1_500);
 /// The actions' deadline these runs configure (`features.actions.timeout_ms`).
 const ACTION_DEADLINE: Duration = Duration::from_millis(2_000);
-/// Room past a deadline for a loaded CI machine (ten servers run at once here).
-const HEADROOM: Duration = Duration::from_millis(1_000);
+/// How far past its deadline a completion may answer. Not held yet: the engine lets the
+/// provider's own timeout finish for 100 ms past the deadline (`DEADLINE_GRACE` in
+/// `engine/completion.rs`, to say why the model failed), and the answer then takes up to 80 ms
+/// more on a loaded machine (5.18 s measured). Hover and the actions hold their deadline
+/// itself: their wait for the model ends `aiex::engine::REPLY_MARGIN` before it, counted from
+/// the request's arrival.
+const COMPLETION_GRACE: Duration = Duration::from_millis(300);
 
 const SHOP: &str = r#"defmodule Shop do
   @moduledoc "A shop."
@@ -267,7 +272,12 @@ impl Outcome {
             response,
             ..
         } = self;
-        if *elapsed > *deadline + HEADROOM {
+        let allowed = if *deadline == COMPLETION_DEADLINE {
+            *deadline + COMPLETION_GRACE
+        } else {
+            *deadline
+        };
+        if *elapsed > allowed {
             return Some(format!(
                 "{feature} under {fault}: answered after {elapsed:?}, deadline {deadline:?}"
             ));
@@ -459,12 +469,13 @@ fn explain_against_a_dripping_provider_ends_at_the_default_action_deadline() {
     );
     let response = client.response_within(id, default_deadline + Duration::from_secs(60));
     let elapsed = started.elapsed();
+    assert!(elapsed <= default_deadline, "answered after {elapsed:?}");
+    // Not long before it either: a model that writes is given its whole time but the margin
+    // for answering.
     assert!(
-        elapsed <= default_deadline + HEADROOM,
+        elapsed >= default_deadline - aiex::engine::REPLY_MARGIN,
         "answered after {elapsed:?}"
     );
-    // Not before it either: a model that writes is given its whole time.
-    assert!(elapsed >= default_deadline, "answered after {elapsed:?}");
     assert_eq!(
         response["error"]["code"],
         json!(REQUEST_FAILED),

@@ -18,7 +18,7 @@ use super::workspace;
 use crate::chunks::FileChunks;
 use crate::config::{user_config_path, ConfigLayers, LoadedConfig};
 use crate::document::store::DocumentStore;
-use crate::document::{position, DocumentKey, Language, PositionEncoding, SyntaxSnapshot};
+use crate::document::{position, DocumentKey, PositionEncoding, SyntaxSnapshot};
 use crate::engine::{CompletionOptions, Cursor, Engine, HoverExplanation};
 use crate::features::{folding, hover, symbols};
 use crate::index::WorkspaceIndex;
@@ -272,6 +272,17 @@ pub struct Backend {
 impl Backend {
     /// A backend talking to `client`, over `state`.
     pub fn new(client: Client, state: Arc<ServerState>) -> Self {
+        // An edit that takes a document past a limit for syntax features is found by the
+        // parse that follows it, off any handler: shown from a task of its own.
+        let notifier = client.clone();
+        state
+            .documents()
+            .on_limit_notices(Arc::new(move |_key: &DocumentKey, notice: String| {
+                let client = notifier.clone();
+                tokio::spawn(async move {
+                    client.show_message(lsp::MessageType::WARNING, notice).await;
+                });
+            }));
         Self { client, state }
     }
 
@@ -343,11 +354,12 @@ impl Backend {
         doc: &hover::HoverDoc,
         chunks: &FileChunks,
         source: &str,
+        arrived: tokio::time::Instant,
     ) -> Option<String> {
         match self
             .state
             .engine
-            .hover_explanation(key, doc, chunks, source)
+            .hover_explanation(key, doc, chunks, source, arrived)
             .await?
         {
             HoverExplanation::Ready(text) => Some(format!("**Explanation** (AI)\n\n{text}")),
@@ -797,19 +809,17 @@ impl LanguageServer for Backend {
             bytes = document.text.len(),
             "didOpen"
         );
-        self.state.engine.open(
+        let notice = self.state.engine.open(
             &convert::document_key(&document.uri),
             &document.text,
             document.version,
             language,
         );
-        if language == Language::Elixir {
-            if let Some(notice) = crate::syntax::syntax_notice(&document.text) {
-                warn!(uri = document.uri.as_str(), "{notice}");
-                self.client
-                    .show_message(lsp::MessageType::WARNING, notice)
-                    .await;
-            }
+        if let Some(notice) = notice {
+            warn!(uri = document.uri.as_str(), "{notice}");
+            self.client
+                .show_message(lsp::MessageType::WARNING, notice)
+                .await;
         }
         self.release_memory_when_quiet();
         self.schedule_diagnostics(document.uri);
@@ -922,6 +932,7 @@ impl LanguageServer for Backend {
     }
 
     async fn hover(&self, params: lsp::HoverParams) -> Result<Option<lsp::Hover>> {
+        let arrived = tokio::time::Instant::now();
         let uri = &params.text_document_position_params.text_document.uri;
         let key = convert::document_key(uri);
         let (snapshot, chunks) =
@@ -959,7 +970,10 @@ impl LanguageServer for Backend {
             Err(_) => Vec::new(),
         };
         let explanation = match &symbol {
-            Some(doc) => self.hover_explanation(&key, doc, &chunks, &source).await,
+            Some(doc) => {
+                self.hover_explanation(&key, doc, &chunks, &source, arrived)
+                    .await
+            }
             None => None,
         };
         let range = symbol

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 /// The largest message accepted: 64 MiB. What a real client sends that is largest is a whole
-/// document in `didOpen`/`didChange`; the server has syntax features up to 384 KiB and keeps
+/// document in `didOpen`/`didChange`; the server has syntax features up to 320 KiB and keeps
 /// larger files as plain text, so the bound only has to carry any file a user edits. JSON
 /// escapes a byte into at most 6 (`\u0001`), 2 for the common `\n`, `\"`, `\\`: an 8 MiB file
 /// of any content fits (6 × 8 MiB = 48 MiB, with room for the envelope), and so does 50 MB of

@@ -82,6 +82,10 @@ pub struct Document {
     version: i32,
     language: Language,
     syntax: SyntaxState,
+    /// Whether the document was past a limit for syntax features (its size, its nesting) when
+    /// last looked at (opened, or parsed): the user is told when it goes past one, once per
+    /// crossing, not at every parse while it stays there.
+    past_limit: bool,
 }
 
 /// The tree of a document and how it relates to the current text.
@@ -131,7 +135,21 @@ impl Document {
             version,
             language,
             syntax: SyntaxState::default(),
+            past_limit: false,
         }
+    }
+
+    /// A document opened with `text` at `version`, and what to tell the user when its text is
+    /// past a limit for syntax features ([`syntax::syntax_notice`]; Elixir only).
+    pub fn opened(text: &str, version: i32, language: Language) -> (Self, Option<String>) {
+        let mut document = Self::new(text, version, language);
+        let notice = if language == Language::Elixir {
+            syntax::syntax_notice(text)
+        } else {
+            None
+        };
+        document.past_limit = notice.is_some();
+        (document, notice)
     }
 
     /// The current text.
@@ -257,6 +275,8 @@ impl Document {
     }
 
     /// Installs the result of parsing `snapshot`, replaying on the tree the edits made since.
+    /// Returns what to tell the user when this parse found the document past a limit for
+    /// syntax features (size, nesting) and the last look did not ([`syntax::limit_notice`]).
     ///
     /// Callers must not let two snapshots of one document be parsed at once (the store holds a
     /// per-document parse permit), or the replayed edits would be the wrong ones.
@@ -264,16 +284,19 @@ impl Document {
         &mut self,
         snapshot: &ParseSnapshot,
         result: &Result<Tree, syntax::SyntaxUnavailable>,
-    ) {
+    ) -> Option<String> {
         if snapshot.generation != self.syntax.generation {
-            return;
+            return None;
         }
         self.syntax.parse_in_flight = false;
         let edits = std::mem::take(&mut self.syntax.edits_since_snapshot);
+        let limit = result.as_ref().err().and_then(syntax::limit_notice);
+        let was_past = std::mem::replace(&mut self.past_limit, limit.is_some());
+        let notice = limit.filter(|_| !was_past);
         let Ok(tree) = result else {
             self.syntax.tree = None;
             self.syntax.parsed_version = None;
-            return;
+            return notice;
         };
         let mut tree = tree.clone();
         for edit in &edits {
@@ -281,6 +304,7 @@ impl Document {
         }
         self.syntax.tree = Some(tree);
         self.syntax.parsed_version = Some(snapshot.version);
+        notice
     }
 
     /// Parses the document in place (for the command line and tests, where nothing waits).

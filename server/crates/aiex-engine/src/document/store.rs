@@ -22,8 +22,11 @@ use crate::chunks::{self, FileChunks};
 use crate::syntax::SyntaxUnavailable;
 
 /// One open document and what is derived from it.
-#[derive(Debug)]
 pub struct DocumentHandle {
+    /// The document's key, for what is said about it.
+    key: DocumentKey,
+    /// Where to tell the user that the document went past a limit for syntax features.
+    limit_notices: Option<LimitNotices>,
     document: Mutex<Document>,
     /// Serialises parses of this document (held across the parse, never by edits).
     parse_permit: tokio::sync::Mutex<()>,
@@ -84,9 +87,24 @@ pub struct CachedChunks {
     pub text: Arc<str>,
 }
 
+/// What receives the notices of documents that an edit took past a limit for syntax features
+/// (their key and the message): the protocol layer shows them to the user.
+pub type LimitNotices = Arc<dyn Fn(&DocumentKey, String) + Send + Sync>;
+
+impl std::fmt::Debug for DocumentHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentHandle")
+            .field("key", &self.key)
+            .field("document", &self.document)
+            .finish_non_exhaustive()
+    }
+}
+
 impl DocumentHandle {
-    fn new(document: Document) -> Self {
+    fn new(key: DocumentKey, document: Document, limit_notices: Option<LimitNotices>) -> Self {
         Self {
+            key,
+            limit_notices,
             document: Mutex::new(document),
             parse_permit: tokio::sync::Mutex::new(()),
             chunks: Mutex::new(None),
@@ -111,6 +129,16 @@ impl DocumentHandle {
             chunks: Arc::clone(chunks),
             text,
         });
+    }
+
+    /// The text of `version` as the cached chunks hold it, if they are of that version: shared
+    /// rather than copied again (a third copy of a 300 KB text at the peak of a large file).
+    fn cached_text(&self, version: i32) -> Option<Arc<str>> {
+        let cached = self.chunks.lock();
+        cached
+            .as_ref()
+            .filter(|c| c.version == version)
+            .map(|c| Arc::clone(&c.text))
     }
 
     /// Runs `f` on the document under its lock. `f` must be quick: it delays edits.
@@ -150,13 +178,22 @@ pub fn use_one_allocator_arena() {
 /// 35 MB server). Up to 128 KiB (a tree of at most ~9 MB) the tree is kept, and edits reparse
 /// incrementally; a larger document's tree is freed once the server has been quiet for
 /// 500 ms, and the next feature that needs it parses afresh (tens of milliseconds at the
-/// 384 KiB tree limit), after which edits are incremental again until the next quiet spell.
+/// 320 KiB tree limit), after which edits are incremental again until the next quiet spell.
 pub const KEEP_TREE_BYTES: usize = 128 * 1024;
 
 /// All open documents, by key (their path, or an unsaved buffer's name).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct DocumentStore {
     documents: DashMap<DocumentKey, Arc<DocumentHandle>>,
+    limit_notices: parking_lot::RwLock<Option<LimitNotices>>,
+}
+
+impl std::fmt::Debug for DocumentStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentStore")
+            .field("documents", &self.documents)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DocumentStore {
@@ -165,10 +202,27 @@ impl DocumentStore {
         Self::default()
     }
 
-    /// Opens (or reopens, replacing) a document.
-    pub fn open(&self, key: &DocumentKey, text: &str, version: i32, language: Language) {
-        let handle = Arc::new(DocumentHandle::new(Document::new(text, version, language)));
+    /// Sends the notices of documents that a parse finds past a limit for syntax features,
+    /// once per crossing, to `notices` (documents opened from now on). Called from a parse, on
+    /// the runtime or the blocking pool: it must not block.
+    pub fn on_limit_notices(&self, notices: LimitNotices) {
+        *self.limit_notices.write() = Some(notices);
+    }
+
+    /// Opens (or reopens, replacing) a document; returns what to tell the user when its text
+    /// is past a limit for syntax features (size, nesting).
+    pub fn open(
+        &self,
+        key: &DocumentKey,
+        text: &str,
+        version: i32,
+        language: Language,
+    ) -> Option<String> {
+        let (document, notice) = Document::opened(text, version, language);
+        let notices = self.limit_notices.read().clone();
+        let handle = Arc::new(DocumentHandle::new(key.clone(), document, notices));
         self.documents.insert(key.clone(), handle);
+        notice
     }
 
     /// Closes a document and frees everything derived from it; false if it was not open.
@@ -315,7 +369,9 @@ impl DocumentStore {
             return Arc::clone(&ready.text);
         }
         // Copied outside the lock: the background preparation never waits for it.
-        let text: Arc<str> = Arc::from(rope.to_string());
+        let text = handle
+            .cached_text(version)
+            .unwrap_or_else(|| Arc::from(rope.to_string()));
         let mut prepared = handle.prepared.lock();
         if let Some(ready) = prepared.as_ref().filter(|p| p.version == version) {
             // The background prepared it meanwhile: its chunks go with its copy.
@@ -412,7 +468,9 @@ async fn prepare_in_background(handle: Arc<DocumentHandle>, snapshot: SyntaxSnap
     }
     let rope = snapshot.rope;
     let _ = tokio::task::spawn_blocking(move || {
-        let text = copied.unwrap_or_else(|| Arc::from(rope.to_string()));
+        let text = copied
+            .or_else(|| handle.cached_text(version))
+            .unwrap_or_else(|| Arc::from(rope.to_string()));
         let at = at.min(text.len());
         let form = chunks::top_level_at(&tree, at);
         let around = Arc::new(chunks::extract_around(&tree, &text, at));
@@ -496,7 +554,11 @@ async fn syntax_of(handle: &DocumentHandle) -> SyntaxSnapshot {
     } else {
         Err(SyntaxUnavailable::NotElixir)
     };
-    handle.document.lock().install_tree(&snapshot, &result);
+    let notice = handle.document.lock().install_tree(&snapshot, &result);
+    if let (Some(notice), Some(notices)) = (notice, &handle.limit_notices) {
+        tracing::warn!(document = %handle.key, "{notice}");
+        notices(&handle.key, notice);
+    }
     SyntaxSnapshot {
         rope: snapshot.rope,
         version: snapshot.version,

@@ -250,7 +250,8 @@ impl Engine {
             .map(std::time::Duration::from_millis)
             .or_else(|| chain.providers().first().map(|p| p.request_timeout()))
             .unwrap_or(std::time::Duration::from_secs(60));
-        let deadline = started + timeout;
+        // The model's part ends a little earlier, so the answer is written by the deadline.
+        let deadline = started + timeout.saturating_sub(super::REPLY_MARGIN);
         let failed = |error| action_failure(error, timeout);
         let tests = match kind {
             ActionKind::GenerateTests => Some(self.test_file(&key)?),

@@ -94,12 +94,18 @@ impl Engine {
     /// The AI explanation of the function a hover resolved to (`doc`), when explanations on
     /// hover are on and the function's file passes the privacy gate. `chunks` and `source`
     /// are the hovered document's. `None`: nothing to show (off, refused, no model).
+    ///
+    /// The hover's deadline (`features.explain.hover_timeout_ms`) counts from `arrived`, when
+    /// the hover request came in: the wait for the model ends [`super::REPLY_MARGIN`] before it,
+    /// whatever the outline, the checks and the index took first, so the answer is written
+    /// by the deadline on a loaded machine too.
     pub async fn hover_explanation(
         self: &Arc<Self>,
         key: &DocumentKey,
         doc: &HoverDoc,
         chunks: &FileChunks,
         source: &str,
+        arrived: tokio::time::Instant,
     ) -> Option<HoverExplanation> {
         let (module_name, function) = doc.function.as_ref()?;
         let config = self.config();
@@ -142,7 +148,11 @@ impl Engine {
             .chain(&settings.providers, "explanations", "explain")
             .ok()?;
         let request = explain_request(&target, module_source, "");
-        let wait = Duration::from_millis(settings.hover_timeout_ms);
+        let give_up_at = arrived + Duration::from_millis(settings.hover_timeout_ms);
+        let give_up_at = give_up_at
+            .checked_sub(super::REPLY_MARGIN)
+            .unwrap_or(give_up_at)
+            .max(arrived);
         let notify = match self.explanations.pending.entry(subject.clone()) {
             dashmap::mapref::entry::Entry::Occupied(entry) => Arc::clone(entry.get()),
             dashmap::mapref::entry::Entry::Vacant(entry) => {
@@ -172,7 +182,7 @@ impl Engine {
         if let Some(text) = self.explanations.get(&subject) {
             return Some(HoverExplanation::Ready(text));
         }
-        if tokio::time::timeout(wait, finished).await.is_err() {
+        if tokio::time::timeout_at(give_up_at, finished).await.is_err() {
             return Some(HoverExplanation::Pending);
         }
         self.explanations.get(&subject).map(HoverExplanation::Ready)

@@ -56,6 +56,12 @@ pub use workspace::IndexCacheUse;
 /// How much of a document the gate reads to recognise a secret file by its content.
 const SECRET_SNIFF_BYTES: usize = 8 * 1024;
 
+/// How long before a feature's deadline its wait for the model ends: the time to build and
+/// write the answer (its text, its JSON, the pipe), with room for a loaded machine (measured:
+/// hover answered 0.03 s past its 1.5 s deadline when it waited the full 1.5 s, ten servers at
+/// once on 2 cores). Hover and the actions count their deadline from the request's arrival.
+pub const REPLY_MARGIN: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Where in a document a request is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cursor {
@@ -373,9 +379,17 @@ impl Engine {
         &self.documents
     }
 
-    /// Opens (or reopens) a document.
-    pub fn open(&self, key: &DocumentKey, text: &str, version: i32, language: Language) {
-        self.documents.open(key, text, version, language);
+    /// Opens (or reopens) a document; returns what to tell the user when its text is past a
+    /// limit for syntax features (size, nesting). An edit that takes it past one later is told
+    /// through [`DocumentStore::on_limit_notices`].
+    pub fn open(
+        &self,
+        key: &DocumentKey,
+        text: &str,
+        version: i32,
+        language: Language,
+    ) -> Option<String> {
+        self.documents.open(key, text, version, language)
     }
 
     /// Applies an edit to an open document, and notes it for the typing rhythm and the

@@ -34,6 +34,13 @@ const SPECIAL_FORMS: &[&str] = &[
     "with",
 ];
 
+/// The most calls recorded for one function (all its clauses) or one node: far more than code
+/// written by hand makes (a long controller action makes a few hundred), few enough that a
+/// generated one (a 100,000-step pipeline at the tree limit, 55,000 calls) costs a bounded
+/// amount: each call is about 100 bytes with its name. Past it the calls are left out, the
+/// first ones the walk meets kept.
+pub const MAX_CALLS: usize = 10_000;
+
 /// The calls in one clause of a definition (`def head do body end` or `def head, do: body`),
 /// the head itself left out.
 pub(super) fn clause_calls(definition: Node<'_>, head: Node<'_>, source: &str) -> Vec<Call> {
@@ -52,16 +59,23 @@ pub(super) fn clause_calls(definition: Node<'_>, head: Node<'_>, source: &str) -
         }
     }
     // A bare pipe step is seen with its pipe, before the pipe's left side.
-    calls.sort_by_key(|call| call.range.start);
+    in_source_order(&mut calls);
     calls
 }
 
-/// Every call inside `node` (itself included), in source order.
+/// Every call inside `node` (itself included), in source order, at most [`MAX_CALLS`].
 pub fn calls_in(node: Node<'_>, source: &str) -> Vec<Call> {
     let mut calls = Vec::new();
     collect(node, source, &mut calls);
-    calls.sort_by_key(|call| call.range.start);
+    in_source_order(&mut calls);
     calls
+}
+
+/// Sorts calls by where they are, in place: two calls never share a name's range, so an
+/// unstable sort gives the same order without a stable sort's buffer (half the list: 4 MB for
+/// the calls of a generated pipeline).
+fn in_source_order(calls: &mut [Call]) {
+    calls.sort_unstable_by_key(|call| (call.range.start, call.range.end));
 }
 
 /// A pre-order walk with one tree cursor (no allocation per node): calls come out in source
@@ -74,6 +88,10 @@ fn collect(root: Node<'_>, source: &str, calls: &mut Vec<Call>) {
     // The right-hand sides of the pipes seen so far: calls that get one more argument.
     let mut piped = Vec::new();
     loop {
+        if calls.len() >= MAX_CALLS {
+            calls.truncate(MAX_CALLS);
+            return;
+        }
         let node = cursor.node();
         let descend = node.is_named() && visit(node, source, calls, &mut piped) == Descend::Yes;
         if descend && cursor.goto_first_child() {

@@ -390,7 +390,8 @@ impl<'s> Scope<'s> {
             function.range.end = function.range.end.max(clause_range.end);
             function.defaults = function.defaults.max(head.defaults);
             function.clauses.push(clause);
-            function.calls.extend(calls);
+            let room = super::calls::MAX_CALLS.saturating_sub(function.calls.len());
+            function.calls.extend(calls.into_iter().take(room));
             if function.doc.is_none() {
                 function.doc = pending.doc;
             }

@@ -9,7 +9,7 @@ mod extract;
 
 use serde::{Deserialize, Serialize};
 
-pub use calls::calls_in;
+pub use calls::{calls_in, MAX_CALLS};
 pub use extract::{extract, extract_around, top_level_at};
 
 /// A half-open range of bytes in a document.

@@ -526,3 +526,23 @@ fn thousands_of_nested_conditional_blocks_do_not_recurse_without_bound() {
         .expect("no stack overflow");
     assert_eq!(names, vec!["g".to_owned()]);
 }
+
+#[test]
+fn a_function_keeps_at_most_max_calls_calls_in_source_order_across_its_clauses() {
+    let steps = |count: usize| " |> f()".repeat(count);
+    let source = format!(
+        "defmodule Gen do\n  def run(x, 1), do: x{}\n  def run(x, 2), do: x{}\nend\n",
+        steps(MAX_CALLS + 500),
+        steps(10)
+    );
+    let tree = parse_str(&source).expect("parse");
+    let chunks = extract(&tree, &source);
+    let run = &chunks.modules[0].functions[0];
+    assert_eq!(run.clauses.len(), 2);
+    assert_eq!(run.calls.len(), MAX_CALLS);
+    assert!(run.calls.iter().all(|c| c.name == "f" && c.arity == 1));
+    assert!(run
+        .calls
+        .windows(2)
+        .all(|pair| pair[0].range.start < pair[1].range.start));
+}

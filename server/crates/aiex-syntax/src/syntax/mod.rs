@@ -9,19 +9,21 @@ mod nesting;
 use ropey::Rope;
 use tree_sitter::{InputEdit, Language, Node, Parser, Point, Tree};
 
-pub use nesting::{nesting_depth, MAX_NESTING_DEPTH};
+pub use nesting::{nesting_depth, rope_nesting_depth, MAX_NESTING_DEPTH};
 
 /// Files larger than this keep their text but get no syntax tree (no outline, folding, checks
 /// or syntax-aware AI context for them; [`size_notice`] says so to the user).
 ///
 /// The limit follows from the memory budget of a document: the server may grow by at most
 /// 10 × its size + 50 MB for it. A tree-sitter-elixir tree costs 40 to 70 bytes per byte of
-/// source (measured: 36 MB for 534 KB of small modules), and with its chunks, checks, outline
-/// and the allocator's slack a document with a tree costs about 90 bytes per byte plus 10 MB
-/// (47 MB for 402 KB). At 384 KiB that is 45 MB against a 54 MB budget. Hand-written Elixir
-/// stays well below (the largest file of Elixir's own standard library, `kernel.ex`, is about
-/// 200 KB); files past it are generated, not edited by hand. The workspace index skips them too.
-pub const MAX_PARSE_BYTES: usize = 384 * 1024;
+/// source (27 MB for 383 KB of small modules, 32 MB for a 383 KB pipeline), held while its
+/// chunks, checks and outline are computed. Measured in the release server with a provider
+/// (`cargo bench --bench hostile_memory`), the densest shapes at 384 KiB peaked at 55-57 MB
+/// resident against their 53.7 MB budget; at 320 KiB the tree and what is derived from it are a
+/// sixth smaller. Hand-written Elixir stays well below (the largest file of Elixir's own
+/// standard library, `kernel.ex`, is about 200 KB); files past it are generated, not edited by
+/// hand. The workspace index skips them too.
+pub const MAX_PARSE_BYTES: usize = 320 * 1024;
 
 /// What to tell the user about a document of `bytes` bytes that gets no tree for its size,
 /// or `None` when its size is fine.
@@ -45,13 +47,33 @@ pub fn syntax_notice(text: &str) -> Option<String> {
 
 /// What to tell the user about a text nested past [`MAX_NESTING_DEPTH`], or `None`.
 pub fn nesting_notice(text: &[u8]) -> Option<String> {
-    (nesting_depth(text, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH).then(|| {
-        format!(
-            "Aiex: this file nests deeper than the {MAX_NESTING_DEPTH}-level limit for syntax \
-             features (brackets, `do`/`end` and `fn` blocks), so it gets no outline, folding, \
-             checks or syntax-aware AI context (code nested this deep is usually generated)"
-        )
-    })
+    (nesting_depth(text, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH).then(too_deep_notice)
+}
+
+fn too_deep_notice() -> String {
+    format!(
+        "Aiex: this file nests deeper than the {MAX_NESTING_DEPTH}-level limit for syntax \
+         features (brackets, `do`/`end` and `fn` blocks), so it gets no outline, folding, \
+         checks or syntax-aware AI context (code nested this deep is usually generated)"
+    )
+}
+
+/// What to tell the user about a document that got no tree because it is past one of the
+/// limits for syntax features (its size, its nesting), or `None` for any other reason (not
+/// Elixir, binary: nothing the user would want to hear about on every file).
+pub fn limit_notice(unavailable: &SyntaxUnavailable) -> Option<String> {
+    match unavailable {
+        SyntaxUnavailable::TooLarge { bytes } => size_notice(*bytes),
+        SyntaxUnavailable::TooDeep => Some(too_deep_notice()),
+        SyntaxUnavailable::NotElixir
+        | SyntaxUnavailable::Binary
+        | SyntaxUnavailable::ParserFailed => None,
+    }
+}
+
+/// Whether `rope` nests past [`MAX_NESTING_DEPTH`] (it then gets no tree).
+pub fn too_deep(rope: &Rope) -> bool {
+    rope_nesting_depth(rope, MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH
 }
 
 /// Why a document has no syntax tree.
@@ -97,10 +119,8 @@ pub fn check_parseable(rope: &Rope) -> Result<(), SyntaxUnavailable> {
     {
         return Err(SyntaxUnavailable::Binary);
     }
-    // One contiguous copy (at most the tree limit) for the scan; the tree would cost 40 times
-    // more.
-    let text: std::borrow::Cow<'_, str> = rope.slice(..).into();
-    if nesting_depth(text.as_bytes(), MAX_NESTING_DEPTH) > MAX_NESTING_DEPTH {
+    // Read in place, chunk by chunk: no copy of the text per parse.
+    if too_deep(rope) {
         tracing::warn!("a document nested deeper than {MAX_NESTING_DEPTH} levels gets no tree");
         return Err(SyntaxUnavailable::TooDeep);
     }
@@ -211,7 +231,7 @@ mod tests {
     fn only_a_document_over_the_limit_gets_a_size_notice() {
         assert_eq!(size_notice(MAX_PARSE_BYTES), None);
         let notice = size_notice(MAX_PARSE_BYTES + 1).expect("a notice");
-        assert!(notice.contains("384 KB limit"), "{notice}");
+        assert!(notice.contains("320 KB limit"), "{notice}");
         assert!(notice.contains("no outline"), "{notice}");
     }
 

@@ -40,9 +40,108 @@ enum Mode {
     },
 }
 
+/// Bytes the scan reads by index: a slice, or a rope read chunk by chunk
+/// ([`RopeBytes`]). Reads move forward with a lookahead of a few bytes and a look back of one.
+trait Bytes {
+    /// How many bytes there are.
+    fn len(&self) -> usize;
+    /// The byte at `at`, if within the text.
+    fn get(&mut self, at: usize) -> Option<u8>;
+    /// The index of the first newline at or after `at`, or the end of the text.
+    fn line_end(&mut self, at: usize) -> usize;
+}
+
+impl Bytes for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    #[inline]
+    fn get(&mut self, at: usize) -> Option<u8> {
+        <[u8]>::get(self, at).copied()
+    }
+
+    fn line_end(&mut self, at: usize) -> usize {
+        memchr::memchr(b'\n', &self[at..]).map_or(self.len(), |offset| at + offset)
+    }
+}
+
+/// A rope's bytes, read in place from the chunk that holds the index asked for (the scan
+/// asks in order, so a chunk is looked up once or twice per chunk of text): no contiguous
+/// copy of the text.
+pub(super) struct RopeBytes<'a> {
+    rope: &'a ropey::Rope,
+    chunk: &'a [u8],
+    chunk_start: usize,
+    len: usize,
+}
+
+impl<'a> RopeBytes<'a> {
+    pub(super) fn new(rope: &'a ropey::Rope) -> Self {
+        Self {
+            rope,
+            chunk: &[],
+            chunk_start: 0,
+            len: rope.len_bytes(),
+        }
+    }
+
+    /// Makes the chunk holding `at` (< len) current.
+    #[cold]
+    fn seek(&mut self, at: usize) {
+        let (chunk, chunk_start, _, _) = self.rope.chunk_at_byte(at);
+        self.chunk = chunk.as_bytes();
+        self.chunk_start = chunk_start;
+    }
+}
+
+impl Bytes for RopeBytes<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn get(&mut self, at: usize) -> Option<u8> {
+        if let Some(&byte) = at
+            .checked_sub(self.chunk_start)
+            .and_then(|offset| self.chunk.get(offset))
+        {
+            return Some(byte);
+        }
+        if at >= self.len {
+            return None;
+        }
+        self.seek(at);
+        Some(self.chunk[at - self.chunk_start])
+    }
+
+    fn line_end(&mut self, mut at: usize) -> usize {
+        while at < self.len {
+            if self.get(at).is_none() {
+                return self.len;
+            }
+            let offset = at - self.chunk_start;
+            match memchr::memchr(b'\n', &self.chunk[offset..]) {
+                Some(found) => return at + found,
+                None => at = self.chunk_start + self.chunk.len(),
+            }
+        }
+        self.len
+    }
+}
+
 /// The deepest nesting of `text`, stopping as soon as it passes `limit` (the result is then
 /// `limit + 1`).
 pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
+    depth_of(text, limit)
+}
+
+/// [`nesting_depth`] of a rope, read chunk by chunk in place.
+pub fn rope_nesting_depth(rope: &ropey::Rope, limit: usize) -> usize {
+    depth_of(RopeBytes::new(rope), limit)
+}
+
+fn depth_of(mut text: impl Bytes, limit: usize) -> usize {
     let mut depth = 0usize;
     let mut deepest = 0usize;
     // Open interpolations: the code depth at each `#{`, to return to its string at `}`.
@@ -51,7 +150,7 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
     let mut i = 0;
     let n = text.len();
     while i < n {
-        let byte = text[i];
+        let Some(byte) = text.get(i) else { break };
         match mode {
             Mode::Quoted {
                 close,
@@ -62,7 +161,7 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
                     i += 2;
                     continue;
                 }
-                if interpolates && byte == b'#' && text.get(i + 1) == Some(&b'{') {
+                if interpolates && byte == b'#' && text.get(i + 1) == Some(b'{') {
                     interpolations.push((depth, mode));
                     mode = Mode::Code;
                     depth += 1;
@@ -73,7 +172,7 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
                     i += 2;
                     continue;
                 }
-                if byte == close && repeats(text, i, close, count) {
+                if byte == close && repeats(&mut text, i, close, count) {
                     mode = Mode::Code;
                     i += count as usize;
                     continue;
@@ -83,20 +182,16 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
             Mode::Code => {
                 match byte {
                     b'#' => {
-                        i = line_end(text, i);
+                        i = text.line_end(i);
                         continue;
                     }
                     b'?' if text.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) => {
                         // A character literal: `?(`, `?"`, `?\)`.
-                        i += if text.get(i + 1) == Some(&b'\\') {
-                            3
-                        } else {
-                            2
-                        };
+                        i += if text.get(i + 1) == Some(b'\\') { 3 } else { 2 };
                         continue;
                     }
                     b'"' | b'\'' => {
-                        let count = if repeats(text, i, byte, 3) { 3 } else { 1 };
+                        let count = if repeats(&mut text, i, byte, 3) { 3 } else { 1 };
                         mode = Mode::Quoted {
                             close: byte,
                             count,
@@ -105,19 +200,20 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
                         i += count as usize;
                         continue;
                     }
-                    b'~' if text.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => {
-                        i = sigil_start(text, i, &mut mode);
+                    b'~' if text.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic()) => {
+                        i = sigil_start(&mut text, i, &mut mode);
                         continue;
                     }
                     b'(' | b'[' | b'{' => depth += 1,
                     // `<<` and `>>` as binaries, not inside the operators `<<<`, `>>>`,
                     // `<<~` and `~>>` (one would open a level that nothing closes).
-                    b'<' | b'>' if text.get(i + 1) == Some(&byte) => {
+                    b'<' | b'>' if text.get(i + 1) == Some(byte) => {
                         let operator = text
                             .get(i + 2)
                             .is_some_and(|b| matches!(b, b'<' | b'>' | b'~'))
                             || i.checked_sub(1)
-                                .is_some_and(|b| matches!(text[b], b'<' | b'>' | b'~'));
+                                .and_then(|b| text.get(b))
+                                .is_some_and(|b| matches!(b, b'<' | b'>' | b'~'));
                         if !operator {
                             depth = if byte == b'<' {
                                 depth + 1
@@ -138,15 +234,17 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
                     }
                     b')' | b']' | b'}' => depth = depth.saturating_sub(1),
                     b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
-                        let end = word_end(text, i);
-                        let word = &text[i..end];
-                        let after = text.get(end).copied();
-                        let before = i.checked_sub(1).map(|b| text[b]);
+                        let before = i.checked_sub(1).and_then(|b| text.get(b));
+                        let end = word_end(&mut text, i);
+                        let after = text.get(end);
                         // `do:` and `end:` are keys, `:do` an atom, `x.end` a call.
                         let plain = after != Some(b':') && !matches!(before, Some(b':' | b'.'));
-                        if plain && (word == b"do" || word == b"fn") {
+                        if plain
+                            && (is_word(&mut text, i, end, b"do")
+                                || is_word(&mut text, i, end, b"fn"))
+                        {
                             depth += 1;
-                        } else if plain && word == b"end" {
+                        } else if plain && is_word(&mut text, i, end, b"end") {
                             depth = depth.saturating_sub(1);
                         }
                         i = end;
@@ -167,23 +265,25 @@ pub fn nesting_depth(text: &[u8], limit: usize) -> usize {
 }
 
 /// Whether `byte` appears `count` times from `at`.
-fn repeats(text: &[u8], at: usize, byte: u8, count: u8) -> bool {
-    text.get(at..at + count as usize)
-        .is_some_and(|run| run.iter().all(|b| *b == byte))
+fn repeats(text: &mut impl Bytes, at: usize, byte: u8, count: u8) -> bool {
+    (at..at + count as usize).all(|i| text.get(i) == Some(byte))
 }
 
-/// The index of the newline ending the line of `at` (or the end of the text).
-fn line_end(text: &[u8], at: usize) -> usize {
-    memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |offset| at + offset)
+/// Whether bytes `start..end` are `word`.
+fn is_word(text: &mut impl Bytes, start: usize, end: usize, word: &[u8]) -> bool {
+    end - start == word.len() && (start..end).zip(word).all(|(i, b)| text.get(i) == Some(*b))
 }
 
 /// The end of the identifier starting at `at` (letters, digits, `_`, and a final `?` or `!`).
-fn word_end(text: &[u8], at: usize) -> usize {
+fn word_end(text: &mut impl Bytes, at: usize) -> usize {
     let mut end = at;
-    while end < text.len() && (text[end].is_ascii_alphanumeric() || text[end] == b'_') {
+    while text
+        .get(end)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         end += 1;
     }
-    if end < text.len() && matches!(text[end], b'?' | b'!') {
+    if text.get(end).is_some_and(|b| matches!(b, b'?' | b'!')) {
         end += 1;
     }
     end
@@ -191,12 +291,12 @@ fn word_end(text: &[u8], at: usize) -> usize {
 
 /// Enters the sigil starting at `at` (`~r/.../`, `~s(...)`, `~S"""..."""`) and returns where
 /// its content starts; a `~` followed by no delimiter is left as code.
-fn sigil_start(text: &[u8], at: usize, mode: &mut Mode) -> usize {
+fn sigil_start(text: &mut impl Bytes, at: usize, mode: &mut Mode) -> usize {
     let mut i = at + 1;
-    while i < text.len() && text[i].is_ascii_alphanumeric() {
+    while text.get(i).is_some_and(|b| b.is_ascii_alphanumeric()) {
         i += 1;
     }
-    let Some(&open) = text.get(i) else {
+    let Some(open) = text.get(i) else {
         return i;
     };
     let close = match open {
@@ -273,6 +373,29 @@ mod tests {
         assert_eq!(nesting_depth(deep.as_bytes(), 100), 101);
         let cases = "case x do\n y -> ".repeat(3_000);
         assert_eq!(nesting_depth(cases.as_bytes(), 2_000), 2_001);
+    }
+
+    #[test]
+    fn a_rope_read_chunk_by_chunk_nests_as_deep_as_its_text() {
+        // Ropes keep about 1 KB a chunk: tokens, strings and comments cross chunk boundaries.
+        let module = "defmodule A do\n  # ((( a comment\n  def f(x), do: [x, \"(#{g(x)}\"] |> h()\n  def k, do: fn y -> <<y>> end\nend\n";
+        let text = format!(
+            "{}{}{}",
+            module.repeat(300),
+            "f(".repeat(700),
+            ")".repeat(700)
+        );
+        let rope = ropey::Rope::from_str(&text);
+        assert!(rope.chunks().count() > 10);
+        for limit in [5, 699, 10_000] {
+            assert_eq!(
+                rope_nesting_depth(&rope, limit),
+                nesting_depth(text.as_bytes(), limit),
+                "limit {limit}"
+            );
+        }
+        assert_eq!(rope_nesting_depth(&rope, 10_000), 700);
+        assert_eq!(rope_nesting_depth(&ropey::Rope::new(), 10), 0);
     }
 
     #[test]
