@@ -4,6 +4,8 @@
 //! accumulate until the next definition takes them; definitions nested in `quote` blocks or in
 //! function bodies are not the module's own and are skipped.
 
+use std::collections::HashMap;
+
 use tree_sitter::{Node, Tree};
 
 use super::{
@@ -105,6 +107,9 @@ struct Scope<'s> {
     directives: Vec<Directive>,
     attributes: Vec<Attribute>,
     functions: Vec<FunctionChunk>,
+    /// Each function name's positions in `functions`: a clause or a spec finds its function
+    /// without scanning every function (a generated module may define thousands).
+    functions_named: HashMap<String, Vec<usize>>,
     specs: Vec<(String, usize, String)>,
     types: Vec<TypeChunk>,
     modules: Vec<ModuleChunk>,
@@ -123,6 +128,7 @@ impl<'s> Scope<'s> {
             directives: Vec::new(),
             attributes: Vec::new(),
             functions: Vec::new(),
+            functions_named: HashMap::new(),
             specs: Vec::new(),
             types: Vec::new(),
             modules: Vec::new(),
@@ -382,11 +388,15 @@ impl<'s> Scope<'s> {
             name_range: ByteRange::of(head.name),
         };
         let name = self.text(head.name);
-        let existing = self
-            .functions
-            .iter_mut()
-            .find(|f| f.name == name && f.arity == head.arity && f.kind == kind);
-        if let Some(function) = existing {
+        let functions = &self.functions;
+        let existing = self.functions_named.get(name).and_then(|at| {
+            at.iter().copied().find(|&at| {
+                let f = &functions[at];
+                f.arity == head.arity && f.kind == kind
+            })
+        });
+        if let Some(at) = existing {
+            let function = &mut self.functions[at];
             function.range.end = function.range.end.max(clause_range.end);
             function.defaults = function.defaults.max(head.defaults);
             function.clauses.push(clause);
@@ -397,6 +407,10 @@ impl<'s> Scope<'s> {
             }
             return;
         }
+        self.functions_named
+            .entry(name.to_owned())
+            .or_default()
+            .push(self.functions.len());
         self.functions.push(FunctionChunk {
             name: name.to_owned(),
             arity: head.arity,
@@ -424,12 +438,14 @@ impl<'s> Scope<'s> {
     /// Attaches each `@spec` to the function of its name and arity.
     fn attach_specs(&mut self) {
         for (name, arity, spec) in self.specs.drain(..) {
-            if let Some(function) = self
-                .functions
-                .iter_mut()
-                .find(|f| f.name == name && f.accepts_arity(arity))
-            {
-                function.specs.push(spec);
+            let functions = &self.functions;
+            let found = self.functions_named.get(&name).and_then(|at| {
+                at.iter()
+                    .copied()
+                    .find(|&at| functions[at].accepts_arity(arity))
+            });
+            if let Some(at) = found {
+                self.functions[at].specs.push(spec);
             }
         }
     }
