@@ -130,12 +130,10 @@ impl<'a> Sources<'a> {
             .iter()
             .map(|module| self.index.calls_into(module))
             .collect();
-        let mut adjust = |chunks: &FileChunks, sign: i64| {
-            for (called, function) in chunks.remote_calls() {
-                for (module, counts) in modules.iter().zip(all.iter_mut()) {
-                    if called == *module {
-                        crate::index::add_call(counts, function, sign);
-                    }
+        let mut adjust = |called: &str, function: &str, sign: i64| {
+            for (module, counts) in modules.iter().zip(all.iter_mut()) {
+                if called == *module {
+                    crate::index::add_call(counts, function, sign);
                 }
             }
         };
@@ -145,9 +143,13 @@ impl<'a> Sources<'a> {
             .into_iter()
             .find(|f| f.relative == self.path)
         {
-            adjust(&saved.chunks, -1);
+            for (called, function, count) in saved.remote_calls.iter() {
+                adjust(called, function, -i64::from(*count));
+            }
         }
-        adjust(self.chunks, 1);
+        for (called, function) in self.chunks.remote_calls() {
+            adjust(&called, function, 1);
+        }
         all
     }
 

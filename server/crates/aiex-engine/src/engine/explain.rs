@@ -241,11 +241,10 @@ impl Engine {
                 continue;
             }
             let mut called: Vec<String> = caller
-                .chunks
-                .remote_calls()
-                .into_iter()
-                .filter(|(module, _)| module == name)
-                .map(|(_, function)| function.to_owned())
+                .remote_calls
+                .iter()
+                .filter(|(module, _, _)| &**module == name)
+                .map(|(_, function, _)| function.to_string())
                 .collect();
             called.sort();
             called.dedup();

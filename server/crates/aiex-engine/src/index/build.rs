@@ -158,21 +158,27 @@ fn index_one(
         }
     };
     let hash = content_hash(&text);
-    let cached = cache.and_then(|c| c.get(&hash));
-    let was_cached = cached.is_some();
-    let file_chunks = match cached {
-        Some(found) => found,
-        None => Arc::new(match crate::syntax::parse_str(&text) {
-            Ok(tree) => chunks::extract(&tree, &text),
-            Err(_) => FileChunks::default(),
-        }),
+    if let Some((chunks, remote_calls)) = cache.and_then(|c| c.get(&hash)) {
+        let file = IndexedFile {
+            path: walked.path.clone(),
+            relative: walked.relative.clone(),
+            hash,
+            text: Arc::from(text),
+            chunks,
+            remote_calls,
+        };
+        return Some((file, true));
+    }
+    let file_chunks = match crate::syntax::parse_str(&text) {
+        Ok(tree) => chunks::extract(&tree, &text),
+        Err(_) => FileChunks::default(),
     };
-    let file = IndexedFile {
-        path: walked.path.clone(),
-        relative: walked.relative.clone(),
+    let file = IndexedFile::new(
+        walked.path.clone(),
+        walked.relative.clone(),
         hash,
-        text: Arc::from(text),
-        chunks: file_chunks,
-    };
-    Some((file, was_cached))
+        Arc::from(text),
+        file_chunks,
+    );
+    Some((file, false))
 }

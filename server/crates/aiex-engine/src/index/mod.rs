@@ -18,7 +18,7 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 
 pub use build::{BuildReport, IndexOptions, Progress};
-pub use cache::{default_cache_dir, IndexCache};
+pub use cache::{default_cache_dir, IndexCache, RemoteCalls};
 
 use crate::chunks::{self, FileChunks, FunctionChunk, ModuleChunk};
 
@@ -42,8 +42,40 @@ pub struct IndexedFile {
     pub hash: ContentHash,
     /// The content, for the context engine and for turning byte ranges into positions.
     pub text: Arc<str>,
-    /// Its chunks.
+    /// Its chunks, without their call sites (every function's `calls` is empty: the index
+    /// keeps what it needs of them, counted, in `remote_calls`).
     pub chunks: Arc<FileChunks>,
+    /// The file's remote calls by target: (module as the caller's aliases resolve it,
+    /// function name, call sites). Once inserted, the names are the ones the index's call
+    /// counts are keyed by, shared rather than copied per file.
+    pub remote_calls: RemoteCalls,
+}
+
+impl IndexedFile {
+    /// A file from its text and its freshly extracted chunks: the call sites leave the chunks
+    /// (counted into `remote_calls`) and the lists are trimmed to their length.
+    pub fn new(
+        path: PathBuf,
+        relative: PathBuf,
+        hash: ContentHash,
+        text: Arc<str>,
+        mut chunks: FileChunks,
+    ) -> Self {
+        let remote_calls = chunks
+            .take_remote_calls()
+            .into_iter()
+            .map(|(module, function, count)| (Arc::from(module), Arc::from(function), count))
+            .collect();
+        chunks.shrink_to_fit();
+        Self {
+            path,
+            relative,
+            hash,
+            text,
+            chunks: Arc::new(chunks),
+            remote_calls,
+        }
+    }
 }
 
 /// The index of a workspace.
@@ -56,7 +88,8 @@ pub struct WorkspaceIndex {
     relevance: Arc<relevance::Relevance>,
     /// Module name to how many call sites in the workspace call each of its functions (by
     /// name): which of a large module's functions a caller most likely wants.
-    calls_into: DashMap<String, HashMap<String, u32>>,
+    /// Its keys are the names files' `remote_calls` share.
+    calls_into: DashMap<Arc<str>, HashMap<Arc<str>, u32>>,
     /// Bumped after every change to `files`: a request finds the relevance ranking still
     /// current without listing and fingerprinting every file.
     generation: AtomicU64,
@@ -102,10 +135,17 @@ impl WorkspaceIndex {
         let ranking = bm25.as_ref().map(|bm25| bm25.rank(query));
         ranking.into_iter().flatten().filter_map(move |id| {
             let document = bm25.as_ref()?.document(id)?;
+            let module = document
+                .file
+                .chunks
+                .all_modules()
+                .get(document.module as usize)?
+                .name
+                .clone();
             Some(RelevantFunction {
                 file: Arc::clone(&document.file),
-                module: document.module.clone(),
-                function: document.function,
+                module,
+                function: document.function as usize,
             })
         })
     }
@@ -127,26 +167,26 @@ impl WorkspaceIndex {
             Ok(tree) => chunks::extract(&tree, text),
             Err(_) => FileChunks::default(),
         };
-        self.insert(IndexedFile {
-            path: path.to_owned(),
-            relative: relative.to_owned(),
+        self.insert(IndexedFile::new(
+            path.to_owned(),
+            relative.to_owned(),
             hash,
-            text: Arc::from(text),
-            chunks: Arc::new(file_chunks),
-        })
+            Arc::from(text),
+            file_chunks,
+        ))
     }
 
     /// Adds a file whose chunks are already known.
-    pub fn insert(&self, file: IndexedFile) -> Arc<IndexedFile> {
+    pub fn insert(&self, mut file: IndexedFile) -> Arc<IndexedFile> {
+        self.count_calls(&mut file.remote_calls);
         let file = Arc::new(file);
         if let Some(old) = self.files.insert(file.path.clone(), Arc::clone(&file)) {
             self.forget_modules(&old);
-            self.count_calls(&old.chunks, -1);
+            self.uncount_calls(&old.remote_calls);
         }
         for module in file.chunks.all_modules() {
             self.modules.insert(module.name.clone(), file.path.clone());
         }
-        self.count_calls(&file.chunks, 1);
         self.generation.fetch_add(1, Ordering::Release);
         file
     }
@@ -156,7 +196,7 @@ impl WorkspaceIndex {
         match self.files.remove(path) {
             Some((_, old)) => {
                 self.forget_modules(&old);
-                self.count_calls(&old.chunks, -1);
+                self.uncount_calls(&old.remote_calls);
                 self.generation.fetch_add(1, Ordering::Release);
                 true
             }
@@ -171,10 +211,30 @@ impl WorkspaceIndex {
         }
     }
 
-    fn count_calls(&self, chunks: &FileChunks, sign: i64) {
-        for (module, function) in chunks.remote_calls() {
-            let mut counts = self.calls_into.entry(module).or_default();
-            add_call(&mut counts, function, sign);
+    /// Adds a file's calls to the counts, and makes its names the counts' own (one copy of
+    /// each name, however many files call it).
+    fn count_calls(&self, calls: &mut [(Arc<str>, Arc<str>, u32)]) {
+        for (module, function, count) in calls.iter_mut() {
+            let mut counts = match self.calls_into.get_mut(&**module) {
+                Some(counts) => counts,
+                None => self.calls_into.entry(Arc::clone(module)).or_default(),
+            };
+            *module = Arc::clone(counts.key());
+            if let Some((name, _)) = counts.get_key_value(&**function) {
+                *function = Arc::clone(name);
+            }
+            let total = counts.entry(Arc::clone(function)).or_insert(0);
+            *total = total.saturating_add(*count);
+        }
+    }
+
+    fn uncount_calls(&self, calls: &[(Arc<str>, Arc<str>, u32)]) {
+        for (module, function, count) in calls {
+            if let Some(mut counts) = self.calls_into.get_mut(&**module) {
+                if let Some(total) = counts.get_mut(&**function) {
+                    *total = total.saturating_sub(*count);
+                }
+            }
         }
     }
 
@@ -182,7 +242,12 @@ impl WorkspaceIndex {
     pub fn calls_into(&self, module: &str) -> HashMap<String, u32> {
         self.calls_into
             .get(module)
-            .map(|counts| counts.clone())
+            .map(|counts| {
+                counts
+                    .iter()
+                    .map(|(name, count)| (name.to_string(), *count))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
