@@ -34,10 +34,15 @@ pub struct IndexCache {
     entries: HashMap<ContentHash, (Arc<FileChunks>, RemoteCalls)>,
 }
 
+/// A remote call as the cache file holds it: (module, function, call sites).
+type SavedCall = (String, String, u32);
+/// [`SavedCall`] as written, borrowed from the index.
+type SavedCallRef<'a> = (&'a str, &'a str, u32);
+
 #[derive(Deserialize)]
 struct CacheFile {
     format: u32,
-    entries: Vec<(ContentHash, FileChunks, Vec<(String, String, u32)>)>,
+    entries: Vec<(ContentHash, FileChunks, Vec<SavedCall>)>,
 }
 
 /// Only the version of a cache file, read when the whole does not parse as this version's.
@@ -51,11 +56,7 @@ struct CacheFormat {
 #[derive(Serialize)]
 struct CacheFileRef<'a> {
     format: u32,
-    entries: Vec<(
-        &'a ContentHash,
-        &'a FileChunks,
-        Vec<(&'a str, &'a str, u32)>,
-    )>,
+    entries: Vec<(&'a ContentHash, &'a FileChunks, Vec<SavedCallRef<'a>>)>,
 }
 
 impl IndexCache {
