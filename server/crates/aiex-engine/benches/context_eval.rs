@@ -212,8 +212,9 @@ fn call_sites(index: &WorkspaceIndex) -> Vec<Site> {
         if aiex_syntax::secrets::is_secret_path(&file.relative) {
             continue;
         }
-        let tree = aiex_syntax::syntax::parse_str(&file.text).expect("parse");
-        let extracted = chunks::extract(&tree, &file.text);
+        let text = file.text().expect("the fixture's files are as indexed");
+        let tree = aiex_syntax::syntax::parse_str(&text).expect("parse");
+        let extracted = chunks::extract(&tree, &text);
         for module in extracted.all_modules() {
             for function in &module.functions {
                 for call in &function.calls {
@@ -229,7 +230,7 @@ fn call_sites(index: &WorkspaceIndex) -> Vec<Site> {
                     needles.extend(callee.specs.iter().map(|s| collapse(&format!("@spec {s}"))));
                     sites.push(Site {
                         relative: file.relative.clone(),
-                        text: std::sync::Arc::clone(&file.text),
+                        text: std::sync::Arc::clone(&text),
                         cursor: call.range.start,
                         cross_file: defined_in != file.relative,
                         label: format!("{} → {}.{}", function.label(), owner, callee.label()),

@@ -96,12 +96,14 @@ impl<'a> Sources<'a> {
         }
     }
 
-    fn from_index(file: &IndexedFile) -> SourceFile<'a> {
-        SourceFile {
+    /// An indexed file read from disk (the index does not hold texts); `None` when it
+    /// changed since it was indexed.
+    fn from_index(file: &IndexedFile) -> Option<SourceFile<'a>> {
+        Some(SourceFile {
             relative: file.relative.clone(),
-            text: Held::Shared(Arc::clone(&file.text)),
+            text: Held::Shared(file.text()?),
             chunks: Held::Shared(Arc::clone(&file.chunks)),
-        }
+        })
     }
 
     /// True when an indexed file is shadowed by the current or an open document.
@@ -166,7 +168,7 @@ impl<'a> Sources<'a> {
         if self.overridden(&file.relative) || !is_allowed(&file.relative) {
             return None;
         }
-        Some(Self::from_index(&file))
+        Self::from_index(&file)
     }
 
     /// The file at a workspace-relative path.
@@ -184,7 +186,7 @@ impl<'a> Sources<'a> {
             .files()
             .into_iter()
             .find(|f| f.relative == relative)
-            .map(|f| Self::from_index(&f))
+            .and_then(|f| Self::from_index(&f))
     }
 
     /// The indexed functions most relevant to `query`, best first.
@@ -203,7 +205,7 @@ impl<'a> Sources<'a> {
     }
 
     /// The indexed file as a source.
-    pub fn indexed(&self, file: &IndexedFile) -> SourceFile<'a> {
+    pub fn indexed(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
         Self::from_index(file)
     }
 }

@@ -110,6 +110,7 @@ impl Engine {
         // The function's own text and file: this document, or the index's copy of another.
         let in_this_file = chunks.all_modules().iter().any(|m| &m.name == module_name);
         let indexed = self.index.module_file(module_name);
+        let mut indexed_text = None;
         let (module_source, module_chunks, file): (&str, &FileChunks, PathBuf) = if in_this_file {
             self.may_send(key).ok()?;
             let file = self
@@ -120,10 +121,9 @@ impl Engine {
         } else {
             let indexed = indexed.as_ref()?;
             let admitted = self.gate().admit(&indexed.path).ok()?;
-            self.gate()
-                .admit_document(Some(&indexed.path), &indexed.text)
-                .ok()?;
-            (&indexed.text, &indexed.chunks, admitted.relative)
+            let text = indexed_text.insert(indexed.text()?);
+            self.gate().admit_document(Some(&indexed.path), text).ok()?;
+            (&**text, &indexed.chunks, admitted.relative)
         };
         let module = module_chunks
             .all_modules()
@@ -226,7 +226,13 @@ impl Engine {
             ))
         })?;
         let admitted = self.gate().admit(&file.path)?;
-        self.gate().admit_document(Some(&file.path), &file.text)?;
+        let text = file.text().ok_or_else(|| {
+            AiError::NotApplicable(format!(
+                "{} changed since it was indexed; try again once it is reindexed",
+                file.relative.display()
+            ))
+        })?;
+        self.gate().admit_document(Some(&file.path), &text)?;
         let module = file
             .chunks
             .all_modules()

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{content_hash, IndexCache, IndexedFile, WorkspaceIndex};
@@ -158,27 +158,24 @@ fn index_one(
         }
     };
     let hash = content_hash(&text);
-    if let Some((chunks, remote_calls)) = cache.and_then(|c| c.get(&hash)) {
-        let file = IndexedFile {
-            path: walked.path.clone(),
-            relative: walked.relative.clone(),
-            hash,
-            text: Arc::from(text),
-            chunks,
-            remote_calls,
-        };
-        return Some((file, true));
-    }
-    let file_chunks = match crate::syntax::parse_str(&text) {
-        Ok(tree) => chunks::extract(&tree, &text),
-        Err(_) => FileChunks::default(),
+    let (chunks, remote_calls, cached) = match cache.and_then(|c| c.get(&hash)) {
+        Some((chunks, remote_calls)) => (chunks, remote_calls, true),
+        None => {
+            let file_chunks = match crate::syntax::parse_str(&text) {
+                Ok(tree) => chunks::extract(&tree, &text),
+                Err(_) => FileChunks::default(),
+            };
+            let (chunks, remote_calls) = IndexedFile::compact(file_chunks);
+            (chunks, remote_calls, false)
+        }
     };
-    let file = IndexedFile::new(
+    let file = IndexedFile::from_disk(
         walked.path.clone(),
         walked.relative.clone(),
         hash,
-        Arc::from(text),
-        file_chunks,
+        &text,
+        chunks,
+        remote_calls,
     );
-    Some((file, false))
+    Some((file, cached))
 }

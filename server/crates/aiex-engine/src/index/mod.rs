@@ -40,8 +40,8 @@ pub struct IndexedFile {
     pub relative: PathBuf,
     /// Hash of the content the chunks come from.
     pub hash: ContentHash,
-    /// The content, for the context engine and for turning byte ranges into positions.
-    pub text: Arc<str>,
+    /// Where the content is: read from disk when asked for ([`Self::text`]), not held.
+    content: Content,
     /// Its chunks, without their call sites (every function's `calls` is empty: the index
     /// keeps what it needs of them, counted, in `remote_calls`).
     pub chunks: Arc<FileChunks>,
@@ -51,30 +51,113 @@ pub struct IndexedFile {
     pub remote_calls: RemoteCalls,
 }
 
+/// Where an indexed file's content is.
+#[derive(Debug, Clone)]
+enum Content {
+    /// Given by its text (an editor's saved buffer, a test): held.
+    Held(Arc<str>),
+    /// Read from disk by the walker: read again when needed, and only while the file's size
+    /// and modification time are still the ones it was indexed at (a file changed since is
+    /// reindexed by the watcher; until then its chunks' ranges do not fit its new text).
+    OnDisk {
+        len: usize,
+        modified: Option<std::time::SystemTime>,
+    },
+}
+
 impl IndexedFile {
+    /// The file's content as indexed: `None` when it is on disk and no longer the indexed
+    /// version (or unreadable).
+    pub fn text(&self) -> Option<Arc<str>> {
+        match &self.content {
+            Content::Held(text) => Some(Arc::clone(text)),
+            Content::OnDisk { len, modified } => {
+                let unchanged = |metadata: &std::fs::Metadata| {
+                    metadata.len() == *len as u64 && metadata.modified().ok() == *modified
+                };
+                let mut file = std::fs::File::open(&self.path).ok()?;
+                if !unchanged(&file.metadata().ok()?) {
+                    return None;
+                }
+                let mut bytes = Vec::with_capacity(*len);
+                std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+                if bytes.len() != *len {
+                    return None;
+                }
+                String::from_utf8(bytes).ok().map(Arc::from)
+            }
+        }
+    }
+
+    /// Bytes of the content as indexed.
+    pub fn len(&self) -> usize {
+        match &self.content {
+            Content::Held(text) => text.len(),
+            Content::OnDisk { len, .. } => *len,
+        }
+    }
+
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A file the walker read from disk: its text is not kept (8 MB with 300,000 lines
+    /// indexed), only what tells whether the file is still the one indexed.
+    pub fn from_disk(
+        path: PathBuf,
+        relative: PathBuf,
+        hash: ContentHash,
+        text: &str,
+        chunks: Arc<FileChunks>,
+        remote_calls: RemoteCalls,
+    ) -> Self {
+        let modified = std::fs::metadata(&path)
+            .ok()
+            .and_then(|metadata| metadata.modified().ok());
+        Self {
+            path,
+            relative,
+            hash,
+            content: Content::OnDisk {
+                len: text.len(),
+                modified,
+            },
+            chunks,
+            remote_calls,
+        }
+    }
+
     /// A file from its text and its freshly extracted chunks: the call sites leave the chunks
-    /// (counted into `remote_calls`) and the lists are trimmed to their length.
+    /// (counted into `remote_calls`) and the lists are trimmed to their length. The text is
+    /// held.
     pub fn new(
         path: PathBuf,
         relative: PathBuf,
         hash: ContentHash,
         text: Arc<str>,
-        mut chunks: FileChunks,
+        chunks: FileChunks,
     ) -> Self {
+        let (chunks, remote_calls) = Self::compact(chunks);
+        Self {
+            path,
+            relative,
+            hash,
+            content: Content::Held(text),
+            chunks,
+            remote_calls,
+        }
+    }
+
+    /// Chunks as the index keeps them: call sites taken out and counted, lists trimmed.
+    pub fn compact(mut chunks: FileChunks) -> (Arc<FileChunks>, RemoteCalls) {
         let remote_calls = chunks
             .take_remote_calls()
             .into_iter()
             .map(|(module, function, count)| (Arc::from(module), Arc::from(function), count))
             .collect();
         chunks.shrink_to_fit();
-        Self {
-            path,
-            relative,
-            hash,
-            text,
-            chunks: Arc::new(chunks),
-            remote_calls,
-        }
+        (Arc::new(chunks), remote_calls)
     }
 }
 
@@ -289,7 +372,7 @@ impl WorkspaceIndex {
         let mut counts = IndexCounts::default();
         for file in self.files.iter() {
             counts.files += 1;
-            counts.bytes += file.text.len();
+            counts.bytes += file.len();
             let modules = file.chunks.all_modules();
             counts.modules += modules.len();
             counts.functions += file.chunks.functions.len()

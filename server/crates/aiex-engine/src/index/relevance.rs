@@ -301,6 +301,9 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
         if crate::secrets::is_secret_path(&file.relative) {
             continue;
         }
+        // Read once per file (the index does not hold the texts); a file changed since it was
+        // indexed is ranked by its names alone until it is reindexed.
+        let file_text = file.text().unwrap_or_default();
         for (module_position, module) in file.chunks.all_modules().into_iter().enumerate() {
             for (position, function) in module.functions.iter().enumerate() {
                 counts.clear();
@@ -310,8 +313,7 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
                     let count = counts.entry(word.to_owned()).or_insert(0);
                     *count = count.saturating_add(1);
                 };
-                let text = file
-                    .text
+                let text = file_text
                     .get(function.range.start..function.range.end)
                     .unwrap_or("");
                 words(&function.name, &mut add);

@@ -309,3 +309,24 @@ fn the_relevance_ranking_follows_every_change_to_the_index_after_requests_reused
         "an empty index ranks nothing"
     );
 }
+
+#[test]
+fn a_walked_file_is_read_from_disk_when_asked_and_not_once_it_changed() {
+    let dir = workspace();
+    let (index, _) = build_index(dir.path(), None);
+    let a = index.module_file("App.A").expect("App.A");
+    let on_disk = std::fs::read_to_string(dir.path().join("lib/a.ex")).expect("read");
+    assert_eq!(a.text().as_deref(), Some(on_disk.as_str()));
+    assert_eq!(a.len(), on_disk.len());
+    write(
+        dir.path(),
+        "lib/a.ex",
+        "defmodule App.A do\n  def other, do: 1\nend\n",
+    );
+    assert_eq!(a.text(), None, "the indexed ranges do not fit the new text");
+    // A text given to the index (an editor's saved buffer) is held.
+    let given = "defmodule App.A do\nend\n";
+    let held = index.update_file(&a.path, Path::new("lib/a.ex"), given);
+    std::fs::remove_file(dir.path().join("lib/a.ex")).expect("remove");
+    assert_eq!(held.text().as_deref(), Some(given));
+}
