@@ -62,6 +62,9 @@ pub(crate) struct Sources<'a> {
     chunks: &'a FileChunks,
     open: &'a [OpenDocument],
     index: &'a WorkspaceIndex,
+    /// The indexed files' texts this request read from disk (the index does not hold them):
+    /// a file several pieces come from is read once.
+    read: std::cell::RefCell<Vec<(PathBuf, Option<Arc<str>>)>>,
 }
 
 impl<'a> Sources<'a> {
@@ -77,6 +80,7 @@ impl<'a> Sources<'a> {
             chunks: request.chunks,
             open,
             index,
+            read: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -98,10 +102,26 @@ impl<'a> Sources<'a> {
 
     /// An indexed file read from disk (the index does not hold texts); `None` when it
     /// changed since it was indexed.
-    fn from_index(file: &IndexedFile) -> Option<SourceFile<'a>> {
+    fn from_index(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+        let known = self
+            .read
+            .borrow()
+            .iter()
+            .find(|(path, _)| path == &file.path)
+            .map(|(_, text)| text.clone());
+        let text = match known {
+            Some(text) => text,
+            None => {
+                let text = file.text();
+                self.read
+                    .borrow_mut()
+                    .push((file.path.clone(), text.clone()));
+                text
+            }
+        }?;
         Some(SourceFile {
             relative: file.relative.clone(),
-            text: Held::Shared(file.text()?),
+            text: Held::Shared(text),
             chunks: Held::Shared(Arc::clone(&file.chunks)),
         })
     }
@@ -168,7 +188,7 @@ impl<'a> Sources<'a> {
         if self.overridden(&file.relative) || !is_allowed(&file.relative) {
             return None;
         }
-        Self::from_index(&file)
+        self.from_index(&file)
     }
 
     /// The file at a workspace-relative path.
@@ -186,7 +206,7 @@ impl<'a> Sources<'a> {
             .files()
             .into_iter()
             .find(|f| f.relative == relative)
-            .and_then(|f| Self::from_index(&f))
+            .and_then(|f| self.from_index(&f))
     }
 
     /// The indexed functions most relevant to `query`, best first.
@@ -206,6 +226,6 @@ impl<'a> Sources<'a> {
 
     /// The indexed file as a source.
     pub fn indexed(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
-        Self::from_index(file)
+        self.from_index(file)
     }
 }
