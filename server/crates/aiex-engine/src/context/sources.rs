@@ -102,7 +102,7 @@ impl<'a> Sources<'a> {
 
     /// An indexed file read from disk (the index does not hold texts); `None` when it
     /// changed since it was indexed.
-    fn from_index(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+    fn indexed_source(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
         let known = self
             .read
             .borrow()
@@ -188,7 +188,7 @@ impl<'a> Sources<'a> {
         if self.overridden(&file.relative) || !is_allowed(&file.relative) {
             return None;
         }
-        self.from_index(&file)
+        self.indexed_source(&file)
     }
 
     /// The file at a workspace-relative path.
@@ -206,7 +206,7 @@ impl<'a> Sources<'a> {
             .files()
             .into_iter()
             .find(|f| f.relative == relative)
-            .and_then(|f| self.from_index(&f))
+            .and_then(|f| self.indexed_source(&f))
     }
 
     /// The indexed functions most relevant to `query`, best first.
@@ -226,6 +226,6 @@ impl<'a> Sources<'a> {
 
     /// The indexed file as a source.
     pub fn indexed(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
-        self.from_index(file)
+        self.indexed_source(file)
     }
 }
