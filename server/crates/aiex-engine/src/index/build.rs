@@ -146,6 +146,10 @@ fn index_one(
     max_size: u64,
     cache: Option<&IndexCache>,
 ) -> Option<(IndexedFile, bool)> {
+    // Before the read: see `IndexedFile::from_disk`.
+    let modified = std::fs::metadata(&walked.path)
+        .ok()
+        .and_then(|metadata| metadata.modified().ok());
     let text = match walk::read_source(&walked.path, max_size) {
         Ok(Some(text)) => text,
         Ok(None) => {
@@ -174,6 +178,7 @@ fn index_one(
         walked.relative.clone(),
         hash,
         &text,
+        modified,
         chunks,
         remote_calls,
     );

@@ -103,18 +103,18 @@ impl IndexedFile {
     }
 
     /// A file the walker read from disk: its text is not kept (8 MB with 300,000 lines
-    /// indexed), only what tells whether the file is still the one indexed.
+    /// indexed), only what tells whether the file is still the one indexed. `modified` is
+    /// the modification time read *before* the text: a write in between leaves a time or a
+    /// size that does not match, and the text is then refused rather than misread.
     pub fn from_disk(
         path: PathBuf,
         relative: PathBuf,
         hash: ContentHash,
         text: &str,
+        modified: Option<std::time::SystemTime>,
         chunks: Arc<FileChunks>,
         remote_calls: RemoteCalls,
     ) -> Self {
-        let modified = std::fs::metadata(&path)
-            .ok()
-            .and_then(|metadata| metadata.modified().ok());
         Self {
             path,
             relative,
