@@ -1173,9 +1173,17 @@ impl LanguageServer for Backend {
                 let Some(uri) = lsp::Uri::from_file_path(&found.file) else {
                     continue;
                 };
-                let rope = ropes
-                    .entry(found.file.clone())
-                    .or_insert_with(|| ropey::Rope::from_str(&file.text));
+                // The index reads the text from disk; a file changed since it was indexed
+                // has no positions for its old ranges until it is reindexed.
+                let rope = match ropes.entry(found.file.clone()) {
+                    std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(entry) => {
+                        let Some(text) = file.text() else {
+                            continue;
+                        };
+                        entry.insert(ropey::Rope::from_str(&text))
+                    }
+                };
                 #[allow(deprecated)]
                 symbols.push(lsp::SymbolInformation {
                     name: found.name,

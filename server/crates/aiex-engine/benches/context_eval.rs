@@ -202,7 +202,8 @@ fn collapse(text: &str) -> String {
 
 /// Every call, inside a function body, of a function the workspace defines, with what its
 /// context must show. The ground truth is read from the chunks directly: aliases expanded,
-/// local calls in the module then its imports.
+/// local calls in the module then its imports. The call sites come from the files' chunks
+/// extracted again (the index keeps its chunks without them).
 fn call_sites(index: &WorkspaceIndex) -> Vec<Site> {
     let mut files = index.files();
     files.sort_by(|a, b| a.relative.cmp(&b.relative));
@@ -211,7 +212,10 @@ fn call_sites(index: &WorkspaceIndex) -> Vec<Site> {
         if aiex_syntax::secrets::is_secret_path(&file.relative) {
             continue;
         }
-        for module in file.chunks.all_modules() {
+        let text = file.text().expect("the fixture's files are as indexed");
+        let tree = aiex_syntax::syntax::parse_str(&text).expect("parse");
+        let extracted = chunks::extract(&tree, &text);
+        for module in extracted.all_modules() {
             for function in &module.functions {
                 for call in &function.calls {
                     let Some((defined_in, owner, callee)) = ground_truth(index, module, call)
@@ -226,7 +230,7 @@ fn call_sites(index: &WorkspaceIndex) -> Vec<Site> {
                     needles.extend(callee.specs.iter().map(|s| collapse(&format!("@spec {s}"))));
                     sites.push(Site {
                         relative: file.relative.clone(),
-                        text: std::sync::Arc::clone(&file.text),
+                        text: std::sync::Arc::clone(&text),
                         cursor: call.range.start,
                         cross_file: defined_in != file.relative,
                         label: format!("{} → {}.{}", function.label(), owner, callee.label()),

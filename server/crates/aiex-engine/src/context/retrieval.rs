@@ -35,7 +35,7 @@ pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Ve
                 .get(found.function)?
                 .clone();
             Some(Hit {
-                file: sources.indexed(&current),
+                file: sources.indexed(&current)?,
                 module: found.module,
                 function,
             })

@@ -62,6 +62,9 @@ pub(crate) struct Sources<'a> {
     chunks: &'a FileChunks,
     open: &'a [OpenDocument],
     index: &'a WorkspaceIndex,
+    /// The indexed files' texts this request read from disk (the index does not hold them):
+    /// a file several pieces come from is read once.
+    read: std::cell::RefCell<Vec<(PathBuf, Option<Arc<str>>)>>,
 }
 
 impl<'a> Sources<'a> {
@@ -77,6 +80,7 @@ impl<'a> Sources<'a> {
             chunks: request.chunks,
             open,
             index,
+            read: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -96,12 +100,30 @@ impl<'a> Sources<'a> {
         }
     }
 
-    fn from_index(file: &IndexedFile) -> SourceFile<'a> {
-        SourceFile {
+    /// An indexed file read from disk (the index does not hold texts); `None` when it
+    /// changed since it was indexed.
+    fn indexed_source(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+        let known = self
+            .read
+            .borrow()
+            .iter()
+            .find(|(path, _)| path == &file.path)
+            .map(|(_, text)| text.clone());
+        let text = match known {
+            Some(text) => text,
+            None => {
+                let text = file.text();
+                self.read
+                    .borrow_mut()
+                    .push((file.path.clone(), text.clone()));
+                text
+            }
+        }?;
+        Some(SourceFile {
             relative: file.relative.clone(),
-            text: Held::Shared(Arc::clone(&file.text)),
+            text: Held::Shared(text),
             chunks: Held::Shared(Arc::clone(&file.chunks)),
-        }
+        })
     }
 
     /// True when an indexed file is shadowed by the current or an open document.
@@ -130,15 +152,19 @@ impl<'a> Sources<'a> {
             .iter()
             .map(|module| self.index.calls_into(module))
             .collect();
-        let mut adjust = |chunks: &FileChunks, sign: i64| {
-            for (at, function) in chunks.remote_calls_into(modules) {
-                crate::index::add_call(&mut all[at], function, sign);
-            }
+        let mut adjust = |at: usize, function: &str, sign: i64| {
+            crate::index::add_call(&mut all[at], function, sign);
         };
         if let Some(saved) = self.saved_copy() {
-            adjust(&saved.chunks, -1);
+            for (called, function, count) in saved.remote_calls.iter() {
+                if let Some(at) = modules.iter().position(|m| **m == **called) {
+                    adjust(at, function, -i64::from(*count));
+                }
+            }
         }
-        adjust(self.chunks, 1);
+        for (at, function) in self.chunks.remote_calls_into(modules) {
+            adjust(at, function, 1);
+        }
         all
     }
 
@@ -155,7 +181,7 @@ impl<'a> Sources<'a> {
         if self.overridden(&file.relative) || !is_allowed(&file.relative) {
             return None;
         }
-        Some(Self::from_index(&file))
+        self.indexed_source(&file)
     }
 
     /// The index's copy of the current document: found through a module it defines (a map
@@ -190,7 +216,7 @@ impl<'a> Sources<'a> {
             .files()
             .into_iter()
             .find(|f| f.relative == relative)
-            .map(|f| Self::from_index(&f))
+            .and_then(|f| self.indexed_source(&f))
     }
 
     /// The indexed functions most relevant to `query`, best first.
@@ -209,7 +235,7 @@ impl<'a> Sources<'a> {
     }
 
     /// The indexed file as a source.
-    pub fn indexed(&self, file: &IndexedFile) -> SourceFile<'a> {
-        Self::from_index(file)
+    pub fn indexed(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+        self.indexed_source(file)
     }
 }

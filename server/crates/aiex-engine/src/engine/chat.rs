@@ -494,7 +494,8 @@ impl Engine {
             .filter(|r| r.start <= found.range.start && found.range.end <= r.end)
             .min_by_key(|r| r.end - r.start);
         let Some(range) = range else { return };
-        let Some(code) = file.text.get(range.start..range.end) else {
+        let Some(text) = file.text() else { return };
+        let Some(code) = text.get(range.start..range.end) else {
             return;
         };
         let shown = file.relative.display().to_string();

@@ -116,6 +116,7 @@ impl Engine {
         // The function's own text and file: this document, or the index's copy of another.
         let in_this_file = chunks.all_modules().iter().any(|m| &m.name == module_name);
         let indexed = self.index.module_file(module_name);
+        let mut indexed_text = None;
         let (module_source, module_chunks, file): (&str, &FileChunks, PathBuf) = if in_this_file {
             self.may_send(key).ok()?;
             let file = self
@@ -126,10 +127,9 @@ impl Engine {
         } else {
             let indexed = indexed.as_ref()?;
             let admitted = self.gate().admit(&indexed.path).ok()?;
-            self.gate()
-                .admit_document(Some(&indexed.path), &indexed.text)
-                .ok()?;
-            (&indexed.text, &indexed.chunks, admitted.relative)
+            let text = indexed_text.insert(indexed.text()?);
+            self.gate().admit_document(Some(&indexed.path), text).ok()?;
+            (&**text, &indexed.chunks, admitted.relative)
         };
         let module = module_chunks
             .all_modules()
@@ -236,7 +236,13 @@ impl Engine {
             ))
         })?;
         let admitted = self.gate().admit(&file.path)?;
-        self.gate().admit_document(Some(&file.path), &file.text)?;
+        let text = file.text().ok_or_else(|| {
+            AiError::NotApplicable(format!(
+                "{} changed since it was indexed; try again once it is reindexed",
+                file.relative.display()
+            ))
+        })?;
+        self.gate().admit_document(Some(&file.path), &text)?;
         let module = file
             .chunks
             .all_modules()
@@ -251,11 +257,10 @@ impl Engine {
                 continue;
             }
             let mut called: Vec<String> = caller
-                .chunks
-                .remote_calls()
-                .into_iter()
-                .filter(|(module, _)| module == name)
-                .map(|(_, function)| function.to_owned())
+                .remote_calls
+                .iter()
+                .filter(|(module, _, _)| &**module == name)
+                .map(|(_, function, _)| function.to_string())
                 .collect();
             called.sort();
             called.dedup();

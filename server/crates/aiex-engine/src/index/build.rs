@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{content_hash, IndexCache, IndexedFile, WorkspaceIndex};
@@ -146,6 +146,10 @@ fn index_one(
     max_size: u64,
     cache: Option<&IndexCache>,
 ) -> Option<(IndexedFile, bool)> {
+    // Before the read: see `IndexedFile::from_disk`.
+    let modified = std::fs::metadata(&walked.path)
+        .ok()
+        .and_then(|metadata| metadata.modified().ok());
     let text = match walk::read_source(&walked.path, max_size) {
         Ok(Some(text)) => text,
         Ok(None) => {
@@ -158,21 +162,25 @@ fn index_one(
         }
     };
     let hash = content_hash(&text);
-    let cached = cache.and_then(|c| c.get(&hash));
-    let was_cached = cached.is_some();
-    let file_chunks = match cached {
-        Some(found) => found,
-        None => Arc::new(match crate::syntax::parse_str(&text) {
-            Ok(tree) => chunks::extract(&tree, &text),
-            Err(_) => FileChunks::default(),
-        }),
+    let (chunks, remote_calls, cached) = match cache.and_then(|c| c.get(&hash)) {
+        Some((chunks, remote_calls)) => (chunks, remote_calls, true),
+        None => {
+            let file_chunks = match crate::syntax::parse_str(&text) {
+                Ok(tree) => chunks::extract(&tree, &text),
+                Err(_) => FileChunks::default(),
+            };
+            let (chunks, remote_calls) = IndexedFile::compact(file_chunks);
+            (chunks, remote_calls, false)
+        }
     };
-    let file = IndexedFile {
-        path: walked.path.clone(),
-        relative: walked.relative.clone(),
+    let file = IndexedFile::from_disk(
+        walked.path.clone(),
+        walked.relative.clone(),
         hash,
-        text: Arc::from(text),
-        chunks: file_chunks,
-    };
-    Some((file, was_cached))
+        &text,
+        modified,
+        chunks,
+        remote_calls,
+    );
+    Some((file, cached))
 }

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::{ContentHash, WorkspaceIndex};
 use crate::chunks::FileChunks;
 
-/// Bumped whenever the cached data's shape or meaning changes.
-const FORMAT_VERSION: u32 = 2;
+/// Bumped whenever the cached data's shape or meaning changes. 3: chunks without their call
+/// sites, and each file's remote calls counted by target beside them.
+pub(super) const FORMAT_VERSION: u32 = 3;
 
 /// The directory for Aiex's caches: `$AIEX_CACHE_DIR`, or the platform's cache directory.
 pub fn default_cache_dir() -> Option<PathBuf> {
@@ -23,17 +24,31 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     dirs::cache_dir().map(|dir| dir.join("aiex"))
 }
 
+/// A file's remote calls as the index keeps them: (module, function, call sites).
+pub type RemoteCalls = Box<[(Arc<str>, Arc<str>, u32)]>;
+
 /// Chunks by content hash, loaded from and saved to one file.
 #[derive(Debug, Default)]
 pub struct IndexCache {
     path: PathBuf,
-    entries: HashMap<ContentHash, Arc<FileChunks>>,
+    entries: HashMap<ContentHash, (Arc<FileChunks>, RemoteCalls)>,
 }
+
+/// A remote call as the cache file holds it: (module, function, call sites).
+type SavedCall = (String, String, u32);
+/// [`SavedCall`] as written, borrowed from the index.
+type SavedCallRef<'a> = (&'a str, &'a str, u32);
 
 #[derive(Deserialize)]
 struct CacheFile {
     format: u32,
-    entries: Vec<(ContentHash, FileChunks)>,
+    entries: Vec<(ContentHash, FileChunks, Vec<SavedCall>)>,
+}
+
+/// Only the version of a cache file, read when the whole does not parse as this version's.
+#[derive(Deserialize)]
+struct CacheFormat {
+    format: u32,
 }
 
 /// [`CacheFile`] as written: borrowed from the index, so saving copies no chunk (the same
@@ -41,7 +56,7 @@ struct CacheFile {
 #[derive(Serialize)]
 struct CacheFileRef<'a> {
     format: u32,
-    entries: Vec<(&'a ContentHash, &'a FileChunks)>,
+    entries: Vec<(&'a ContentHash, &'a FileChunks, Vec<SavedCallRef<'a>>)>,
 }
 
 impl IndexCache {
@@ -86,26 +101,60 @@ impl IndexCache {
         };
         match serde_json::from_reader::<_, CacheFile>(reader) {
             Ok(file) if file.format == FORMAT_VERSION => {
-                let entries = file.entries.into_iter().map(|(hash, chunks)| (hash, Arc::new(chunks))).collect();
-                (Self { path: path.to_owned(), entries }, None)
+                let entries = file
+                    .entries
+                    .into_iter()
+                    .map(|(hash, mut chunks, calls)| {
+                        // Read from JSON, every list holds up to twice its length.
+                        chunks.shrink_to_fit();
+                        let calls = calls
+                            .into_iter()
+                            .map(|(module, function, count)| {
+                                (Arc::from(module), Arc::from(function), count)
+                            })
+                            .collect();
+                        (hash, (Arc::new(chunks), calls))
+                    })
+                    .collect();
+                (
+                    Self {
+                        path: path.to_owned(),
+                        entries,
+                    },
+                    None,
+                )
             }
-            Ok(file) => (
-                empty,
-                Some(format!(
-                    "index cache {} has format {} (this Aiex writes {FORMAT_VERSION}); discarded and rebuilt",
-                    path.display(),
-                    file.format
-                )),
-            ),
-            Err(error) => {
-                (empty, Some(format!("index cache {} is corrupt ({error}); discarded and rebuilt", path.display())))
-            }
+            Ok(file) => (empty, Some(Self::other_format(path, file.format))),
+            // Another version's entries have another shape: say which version it was.
+            Err(error) => match std::fs::File::open(path).ok().and_then(|file| {
+                serde_json::from_reader::<_, CacheFormat>(std::io::BufReader::new(file)).ok()
+            }) {
+                Some(found) if found.format != FORMAT_VERSION => {
+                    (empty, Some(Self::other_format(path, found.format)))
+                }
+                _ => (
+                    empty,
+                    Some(format!(
+                        "index cache {} is corrupt ({error}); discarded and rebuilt",
+                        path.display()
+                    )),
+                ),
+            },
         }
     }
 
-    /// The cached chunks of a content hash.
-    pub fn get(&self, hash: &str) -> Option<Arc<FileChunks>> {
-        self.entries.get(hash).cloned()
+    fn other_format(path: &Path, format: u32) -> String {
+        format!(
+            "index cache {} has format {format} (this Aiex writes {FORMAT_VERSION}); discarded and rebuilt",
+            path.display()
+        )
+    }
+
+    /// The cached chunks of a content hash (without call sites) and its remote calls.
+    pub fn get(&self, hash: &str) -> Option<(Arc<FileChunks>, RemoteCalls)> {
+        self.entries
+            .get(hash)
+            .map(|(chunks, calls)| (Arc::clone(chunks), calls.clone()))
     }
 
     /// Number of cached files.
@@ -127,7 +176,17 @@ impl IndexCache {
         let files = index.files();
         let cache = CacheFileRef {
             format: FORMAT_VERSION,
-            entries: files.iter().map(|f| (&f.hash, f.chunks.as_ref())).collect(),
+            entries: files
+                .iter()
+                .map(|f| {
+                    let calls = f
+                        .remote_calls
+                        .iter()
+                        .map(|(module, function, count)| (&**module, &**function, *count))
+                        .collect();
+                    (&f.hash, f.chunks.as_ref(), calls)
+                })
+                .collect(),
         };
         if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent)?;

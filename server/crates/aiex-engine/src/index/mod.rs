@@ -18,7 +18,7 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 
 pub use build::{BuildReport, IndexOptions, Progress};
-pub use cache::{default_cache_dir, IndexCache};
+pub use cache::{default_cache_dir, IndexCache, RemoteCalls};
 
 use crate::chunks::{self, FileChunks, FunctionChunk, ModuleChunk};
 
@@ -40,10 +40,125 @@ pub struct IndexedFile {
     pub relative: PathBuf,
     /// Hash of the content the chunks come from.
     pub hash: ContentHash,
-    /// The content, for the context engine and for turning byte ranges into positions.
-    pub text: Arc<str>,
-    /// Its chunks.
+    /// Where the content is: read from disk when asked for ([`Self::text`]), not held.
+    content: Content,
+    /// Its chunks, without their call sites (every function's `calls` is empty: the index
+    /// keeps what it needs of them, counted, in `remote_calls`).
     pub chunks: Arc<FileChunks>,
+    /// The file's remote calls by target: (module as the caller's aliases resolve it,
+    /// function name, call sites). Once inserted, the names are the ones the index's call
+    /// counts are keyed by, shared rather than copied per file.
+    pub remote_calls: RemoteCalls,
+}
+
+/// Where an indexed file's content is.
+#[derive(Debug, Clone)]
+enum Content {
+    /// Given by its text (an editor's saved buffer, a test): held.
+    Held(Arc<str>),
+    /// Read from disk by the walker: read again when needed, and only while the file's size
+    /// and modification time are still the ones it was indexed at (a file changed since is
+    /// reindexed by the watcher; until then its chunks' ranges do not fit its new text).
+    OnDisk {
+        len: usize,
+        modified: Option<std::time::SystemTime>,
+    },
+}
+
+impl IndexedFile {
+    /// The file's content as indexed: `None` when it is on disk and no longer the indexed
+    /// version (or unreadable).
+    pub fn text(&self) -> Option<Arc<str>> {
+        match &self.content {
+            Content::Held(text) => Some(Arc::clone(text)),
+            Content::OnDisk { len, modified } => {
+                let unchanged = |metadata: &std::fs::Metadata| {
+                    metadata.len() == *len as u64 && metadata.modified().ok() == *modified
+                };
+                let mut file = std::fs::File::open(&self.path).ok()?;
+                if !unchanged(&file.metadata().ok()?) {
+                    return None;
+                }
+                let mut bytes = Vec::with_capacity(*len);
+                std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+                if bytes.len() != *len {
+                    return None;
+                }
+                String::from_utf8(bytes).ok().map(Arc::from)
+            }
+        }
+    }
+
+    /// Bytes of the content as indexed.
+    pub fn len(&self) -> usize {
+        match &self.content {
+            Content::Held(text) => text.len(),
+            Content::OnDisk { len, .. } => *len,
+        }
+    }
+
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A file the walker read from disk: its text is not kept (8 MB with 300,000 lines
+    /// indexed), only what tells whether the file is still the one indexed. `modified` is
+    /// the modification time read *before* the text: a write in between leaves a time or a
+    /// size that does not match, and the text is then refused rather than misread.
+    pub fn from_disk(
+        path: PathBuf,
+        relative: PathBuf,
+        hash: ContentHash,
+        text: &str,
+        modified: Option<std::time::SystemTime>,
+        chunks: Arc<FileChunks>,
+        remote_calls: RemoteCalls,
+    ) -> Self {
+        Self {
+            path,
+            relative,
+            hash,
+            content: Content::OnDisk {
+                len: text.len(),
+                modified,
+            },
+            chunks,
+            remote_calls,
+        }
+    }
+
+    /// A file from its text and its freshly extracted chunks: the call sites leave the chunks
+    /// (counted into `remote_calls`) and the lists are trimmed to their length. The text is
+    /// held.
+    pub fn new(
+        path: PathBuf,
+        relative: PathBuf,
+        hash: ContentHash,
+        text: Arc<str>,
+        chunks: FileChunks,
+    ) -> Self {
+        let (chunks, remote_calls) = Self::compact(chunks);
+        Self {
+            path,
+            relative,
+            hash,
+            content: Content::Held(text),
+            chunks,
+            remote_calls,
+        }
+    }
+
+    /// Chunks as the index keeps them: call sites taken out and counted, lists trimmed.
+    pub fn compact(mut chunks: FileChunks) -> (Arc<FileChunks>, RemoteCalls) {
+        let remote_calls = chunks
+            .take_remote_calls()
+            .into_iter()
+            .map(|(module, function, count)| (Arc::from(module), Arc::from(function), count))
+            .collect();
+        chunks.shrink_to_fit();
+        (Arc::new(chunks), remote_calls)
+    }
 }
 
 /// The index of a workspace.
@@ -56,7 +171,8 @@ pub struct WorkspaceIndex {
     relevance: Arc<relevance::Relevance>,
     /// Module name to how many call sites in the workspace call each of its functions (by
     /// name): which of a large module's functions a caller most likely wants.
-    calls_into: DashMap<String, HashMap<String, u32>>,
+    /// Its keys are the names files' `remote_calls` share.
+    calls_into: DashMap<Arc<str>, HashMap<Arc<str>, u32>>,
     /// Bumped after every change to `files`: a request finds the relevance ranking still
     /// current without listing and fingerprinting every file.
     generation: AtomicU64,
@@ -102,10 +218,17 @@ impl WorkspaceIndex {
         let ranking = bm25.as_ref().map(|bm25| bm25.rank(query));
         ranking.into_iter().flatten().filter_map(move |id| {
             let document = bm25.as_ref()?.document(id)?;
+            let module = document
+                .file
+                .chunks
+                .all_modules()
+                .get(document.module as usize)?
+                .name
+                .clone();
             Some(RelevantFunction {
                 file: Arc::clone(&document.file),
-                module: document.module.clone(),
-                function: document.function,
+                module,
+                function: document.function as usize,
             })
         })
     }
@@ -127,26 +250,26 @@ impl WorkspaceIndex {
             Ok(tree) => chunks::extract(&tree, text),
             Err(_) => FileChunks::default(),
         };
-        self.insert(IndexedFile {
-            path: path.to_owned(),
-            relative: relative.to_owned(),
+        self.insert(IndexedFile::new(
+            path.to_owned(),
+            relative.to_owned(),
             hash,
-            text: Arc::from(text),
-            chunks: Arc::new(file_chunks),
-        })
+            Arc::from(text),
+            file_chunks,
+        ))
     }
 
     /// Adds a file whose chunks are already known.
-    pub fn insert(&self, file: IndexedFile) -> Arc<IndexedFile> {
+    pub fn insert(&self, mut file: IndexedFile) -> Arc<IndexedFile> {
+        self.count_calls(&mut file.remote_calls);
         let file = Arc::new(file);
         if let Some(old) = self.files.insert(file.path.clone(), Arc::clone(&file)) {
             self.forget_modules(&old);
-            self.count_calls(&old.chunks, -1);
+            self.uncount_calls(&old.remote_calls);
         }
         for module in file.chunks.all_modules() {
             self.modules.insert(module.name.clone(), file.path.clone());
         }
-        self.count_calls(&file.chunks, 1);
         self.generation.fetch_add(1, Ordering::Release);
         file
     }
@@ -156,7 +279,7 @@ impl WorkspaceIndex {
         match self.files.remove(path) {
             Some((_, old)) => {
                 self.forget_modules(&old);
-                self.count_calls(&old.chunks, -1);
+                self.uncount_calls(&old.remote_calls);
                 self.generation.fetch_add(1, Ordering::Release);
                 true
             }
@@ -171,10 +294,30 @@ impl WorkspaceIndex {
         }
     }
 
-    fn count_calls(&self, chunks: &FileChunks, sign: i64) {
-        for (module, function) in chunks.remote_calls() {
-            let mut counts = self.calls_into.entry(module).or_default();
-            add_call(&mut counts, function, sign);
+    /// Adds a file's calls to the counts, and makes its names the counts' own (one copy of
+    /// each name, however many files call it).
+    fn count_calls(&self, calls: &mut [(Arc<str>, Arc<str>, u32)]) {
+        for (module, function, count) in calls.iter_mut() {
+            let mut counts = match self.calls_into.get_mut(&**module) {
+                Some(counts) => counts,
+                None => self.calls_into.entry(Arc::clone(module)).or_default(),
+            };
+            *module = Arc::clone(counts.key());
+            if let Some((name, _)) = counts.get_key_value(&**function) {
+                *function = Arc::clone(name);
+            }
+            let total = counts.entry(Arc::clone(function)).or_insert(0);
+            *total = total.saturating_add(*count);
+        }
+    }
+
+    fn uncount_calls(&self, calls: &[(Arc<str>, Arc<str>, u32)]) {
+        for (module, function, count) in calls {
+            if let Some(mut counts) = self.calls_into.get_mut(&**module) {
+                if let Some(total) = counts.get_mut(&**function) {
+                    *total = total.saturating_sub(*count);
+                }
+            }
         }
     }
 
@@ -182,7 +325,12 @@ impl WorkspaceIndex {
     pub fn calls_into(&self, module: &str) -> HashMap<String, u32> {
         self.calls_into
             .get(module)
-            .map(|counts| counts.clone())
+            .map(|counts| {
+                counts
+                    .iter()
+                    .map(|(name, count)| (name.to_string(), *count))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -224,7 +372,7 @@ impl WorkspaceIndex {
         let mut counts = IndexCounts::default();
         for file in self.files.iter() {
             counts.files += 1;
-            counts.bytes += file.text.len();
+            counts.bytes += file.len();
             let modules = file.chunks.all_modules();
             counts.modules += modules.len();
             counts.functions += file.chunks.functions.len()

@@ -98,10 +98,75 @@ fn corrupt_or_old_caches_are_discarded_with_a_warning() {
     .expect("write");
     let (cache, warning) = IndexCache::load(&path);
     assert!(cache.is_empty());
-    assert!(warning.expect("warning").contains("corrupt"));
+    assert!(warning.expect("warning").contains("format 1"));
     std::fs::write(&path, b"{\"format\": 0, \"entries\": []}").expect("write");
     let (_, warning) = IndexCache::load(&path);
     assert!(warning.expect("warning").contains("format 0"));
+    std::fs::write(
+        &path,
+        format!(
+            "{{\"format\": {}, \"entries\": [[\"abc\", {{\"modules\": 7}}, []]]}}",
+            cache::FORMAT_VERSION
+        ),
+    )
+    .expect("write");
+    let (cache, warning) = IndexCache::load(&path);
+    assert!(cache.is_empty());
+    assert!(warning.expect("warning").contains("corrupt"));
+}
+
+#[test]
+fn a_cache_written_by_the_previous_format_is_discarded_not_misread() {
+    // Format 2 held each file's chunks with their call sites and no counted calls.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("index.json");
+    std::fs::write(
+        &path,
+        b"{\"format\": 2, \"entries\": [[\"abc\", {\"modules\": [], \"functions\": []}]]}",
+    )
+    .expect("write");
+    let (cache, warning) = IndexCache::load(&path);
+    assert!(cache.is_empty());
+    assert!(warning.expect("warning").contains("format 2"));
+}
+
+#[test]
+fn call_counts_survive_the_cache_and_follow_replacements_and_removals() {
+    let dir = workspace();
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache_path = IndexCache::path_for(cache_dir.path(), &[dir.path().to_owned()]);
+    let (index, _) = build_index(dir.path(), None);
+    let once = HashMap::from([("add".to_owned(), 1)]);
+    assert_eq!(index.calls_into("App.A"), once);
+    let b = index.module_file("App.B").expect("App.B");
+    assert!(
+        b.chunks.all_modules()[0].functions[0].calls.is_empty(),
+        "the index keeps counts, not call sites"
+    );
+    assert_eq!(&*b.remote_calls[0].0, "App.A");
+    IndexCache::load(&cache_path).0.save(&index).expect("save");
+
+    let (cache, warning) = IndexCache::load(&cache_path);
+    assert_eq!(warning, None);
+    let (warm, report) = build_index(dir.path(), Some(&cache));
+    assert_eq!(report.from_cache, report.files);
+    assert_eq!(warm.calls_into("App.A"), once, "counted from the cache");
+
+    let b_path = b.path.clone();
+    warm.update_file(
+        &b_path,
+        Path::new("lib/b.ex"),
+        "defmodule App.B do\n  alias App.A\n  def twice(x), do: A.add(x, A.add(x, x))\nend\n",
+    );
+    assert_eq!(
+        warm.calls_into("App.A"),
+        HashMap::from([("add".to_owned(), 2)])
+    );
+    warm.remove_file(&b_path);
+    assert_eq!(
+        warm.calls_into("App.A"),
+        HashMap::from([("add".to_owned(), 0)])
+    );
 }
 
 #[test]
@@ -243,4 +308,25 @@ fn the_relevance_ranking_follows_every_change_to_the_index_after_requests_reused
         modules(&index, "refund").is_empty(),
         "an empty index ranks nothing"
     );
+}
+
+#[test]
+fn a_walked_file_is_read_from_disk_when_asked_and_not_once_it_changed() {
+    let dir = workspace();
+    let (index, _) = build_index(dir.path(), None);
+    let a = index.module_file("App.A").expect("App.A");
+    let on_disk = std::fs::read_to_string(dir.path().join("lib/a.ex")).expect("read");
+    assert_eq!(a.text().as_deref(), Some(on_disk.as_str()));
+    assert_eq!(a.len(), on_disk.len());
+    write(
+        dir.path(),
+        "lib/a.ex",
+        "defmodule App.A do\n  def other, do: 1\nend\n",
+    );
+    assert_eq!(a.text(), None, "the indexed ranges do not fit the new text");
+    // A text given to the index (an editor's saved buffer) is held.
+    let given = "defmodule App.A do\nend\n";
+    let held = index.update_file(&a.path, Path::new("lib/a.ex"), given);
+    std::fs::remove_file(dir.path().join("lib/a.ex")).expect("remove");
+    assert_eq!(held.text().as_deref(), Some(given));
 }

@@ -107,6 +107,52 @@ impl FileChunks {
         })
     }
 
+    /// The remote calls of [`Self::remote_calls`] counted by target (module, function,
+    /// call sites), in order of first call, and every function's `calls` emptied: the form a
+    /// long-lived holder of many files' chunks (the workspace index) keeps, as the call sites
+    /// themselves (a name or two and a range each) were a third of its chunks' heap.
+    pub fn take_remote_calls(&mut self) -> Vec<(String, String, u32)> {
+        let mut counted: Vec<(String, String, u32)> = Vec::new();
+        let mut at: std::collections::HashMap<(String, String), usize> =
+            std::collections::HashMap::new();
+        for (module, function) in self.remote_calls() {
+            let key = (module, function.to_owned());
+            match at.get(&key) {
+                Some(&i) => counted[i].2 += 1,
+                None => {
+                    at.insert(key.clone(), counted.len());
+                    counted.push((key.0, key.1, 1));
+                }
+            }
+        }
+        fn clear(modules: &mut [ModuleChunk]) {
+            for module in modules {
+                for function in &mut module.functions {
+                    function.calls = Vec::new();
+                }
+                clear(&mut module.modules);
+            }
+        }
+        clear(&mut self.modules);
+        for function in &mut self.functions {
+            function.calls = Vec::new();
+        }
+        counted
+    }
+
+    /// Gives back the spare capacity of every list and string: chunks built by pushing (or
+    /// read from JSON) hold up to twice what they use, which a holder of many files keeps.
+    pub fn shrink_to_fit(&mut self) {
+        for module in &mut self.modules {
+            module.shrink_to_fit();
+        }
+        self.modules.shrink_to_fit();
+        for function in &mut self.functions {
+            function.shrink_to_fit();
+        }
+        self.functions.shrink_to_fit();
+    }
+
     /// The innermost module whose range contains `byte`.
     pub fn module_at(&self, byte: usize) -> Option<&ModuleChunk> {
         let mut found = None;
@@ -161,6 +207,33 @@ pub struct ModuleChunk {
 }
 
 impl ModuleChunk {
+    fn shrink_to_fit(&mut self) {
+        self.name.shrink_to_fit();
+        shrink_option(&mut self.implemented_for);
+        shrink_doc(&mut self.moduledoc);
+        for directive in &mut self.directives {
+            directive.module.shrink_to_fit();
+            shrink_option(&mut directive.alias_as);
+            directive.text.shrink_to_fit();
+        }
+        self.directives.shrink_to_fit();
+        shrink_attributes(&mut self.attributes);
+        for function in &mut self.functions {
+            function.shrink_to_fit();
+        }
+        self.functions.shrink_to_fit();
+        for declared in &mut self.types {
+            declared.name.shrink_to_fit();
+            declared.definition.shrink_to_fit();
+            shrink_doc(&mut declared.doc);
+        }
+        self.types.shrink_to_fit();
+        for module in &mut self.modules {
+            module.shrink_to_fit();
+        }
+        self.modules.shrink_to_fit();
+    }
+
     /// The source text of each directive once: `alias A.{B, C}` is one line of source but two
     /// [`Directive`]s, and a prompt that showed it per name repeated it.
     pub fn directive_lines(&self) -> Vec<&str> {
@@ -411,7 +484,47 @@ pub struct Call {
     pub range: ByteRange,
 }
 
+fn shrink_option(text: &mut Option<String>) {
+    if let Some(text) = text {
+        text.shrink_to_fit();
+    }
+}
+
+fn shrink_doc(doc: &mut Option<Doc>) {
+    if let Some(Doc::Text(text)) = doc {
+        text.shrink_to_fit();
+    }
+}
+
+fn shrink_attributes(attributes: &mut Vec<Attribute>) {
+    for attribute in attributes.iter_mut() {
+        attribute.name.shrink_to_fit();
+        attribute.text.shrink_to_fit();
+    }
+    attributes.shrink_to_fit();
+}
+
 impl FunctionChunk {
+    fn shrink_to_fit(&mut self) {
+        self.name.shrink_to_fit();
+        for clause in &mut self.clauses {
+            clause.signature.shrink_to_fit();
+        }
+        self.clauses.shrink_to_fit();
+        shrink_doc(&mut self.doc);
+        for spec in &mut self.specs {
+            spec.shrink_to_fit();
+        }
+        self.specs.shrink_to_fit();
+        shrink_option(&mut self.impl_);
+        shrink_attributes(&mut self.attributes);
+        for call in &mut self.calls {
+            shrink_option(&mut call.module);
+            call.name.shrink_to_fit();
+        }
+        self.calls.shrink_to_fit();
+    }
+
     /// `name/arity`.
     pub fn label(&self) -> String {
         format!("{}/{}", self.name, self.arity)

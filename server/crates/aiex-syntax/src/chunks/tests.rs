@@ -546,3 +546,27 @@ fn a_function_keeps_at_most_max_calls_calls_in_source_order_across_its_clauses()
         .windows(2)
         .all(|pair| pair[0].range.start < pair[1].range.start));
 }
+
+#[test]
+fn taking_the_remote_calls_counts_them_by_target_and_leaves_the_chunks_otherwise_unchanged() {
+    let source = "defmodule App.B do\n  alias App.Repo\n  def run(x) do\n    Repo.get(x)\n    Repo.get(x)\n    helper(x)\n    App.A.add(x, x)\n  end\n  defmodule Inner do\n    def go, do: __MODULE__.run(1)\n  end\nend\n";
+    let tree = parse_str(source).expect("parse");
+    let mut chunks = extract(&tree, source);
+    let before = render(&chunks);
+    let calls = chunks.take_remote_calls();
+    assert_eq!(
+        calls,
+        [
+            ("App.Repo".to_owned(), "get".to_owned(), 2),
+            ("App.A".to_owned(), "add".to_owned(), 1),
+            ("App.B.Inner".to_owned(), "run".to_owned(), 1),
+        ]
+    );
+    chunks.shrink_to_fit();
+    assert!(chunks.remote_calls().is_empty());
+    assert!(chunks
+        .all_modules()
+        .iter()
+        .all(|m| m.functions.iter().all(|f| f.calls.is_empty())));
+    assert_eq!(render(&chunks), before, "everything else is kept");
+}
