@@ -47,8 +47,12 @@ impl<'a> Site<'a> {
 
 /// Decides how much to complete at the cursor.
 ///
-/// Inside brackets or with code after the cursor on its line: one line. On an empty line, or
-/// right after `do`/`->`/`fn`: a block.
+/// A block only where one starts: right after `do`/`->`/`fn`, or on an empty line whose
+/// previous line opens a block (the first line of a body). Everywhere else one line: inside
+/// brackets, with code after the cursor, and on an empty line between statements, where the
+/// next statement is what the user writes next. A block costs its writing time (a 0.5B model
+/// on two CPU cores writes ~22 tokens a second, so 32 tokens are 1.5 s), which a line the user
+/// reads and accepts at once does not.
 pub fn decide_mode(tree: &Tree, site: &Site<'_>) -> Mode {
     if !site.line_suffix().trim().is_empty() {
         return Mode::Line;
@@ -57,12 +61,17 @@ pub fn decide_mode(tree: &Tree, site: &Site<'_>) -> Mode {
         return Mode::Line;
     }
     let before = site.line_prefix().trim_end();
-    if before.is_empty()
-        || before.ends_with(" do")
-        || before == "do"
-        || before.ends_with("->")
-        || before.ends_with("fn")
-    {
+    let opens_block = |line: &str| {
+        line.ends_with(" do") || line == "do" || line.ends_with("->") || line.ends_with("fn")
+    };
+    let starts_a_body = before.is_empty()
+        && site.text[..site.cursor - site.line_prefix().len()]
+            .lines()
+            .rev()
+            .map(str::trim_end)
+            .find(|line| !line.trim().is_empty())
+            .is_some_and(|line| opens_block(line.trim_start()));
+    if opens_block(before) || starts_a_body {
         Mode::Block
     } else {
         Mode::Line
@@ -115,8 +124,8 @@ const MIN_CONTEXT_TOKENS: usize = 96;
 const LINE_ANSWER_TOKENS: usize = 16;
 
 /// Sizes a completion so that a model of `speed` answers within `target`: the time to write
-/// the answer first (a line is short; a block gets what the target leaves, between 32 and 256
-/// tokens), then the prompt gets the tokens the model reads in the rest, at most `max_context`.
+/// the answer first (a line is short, capped at what half the target writes, 24 to 64 tokens;
+/// a block gets what half the target writes, between 32 and 256 tokens), then the prompt gets the tokens the model reads in the rest, at most `max_context`.
 /// A remote service reads thousands of tokens a second and gets `max_context`; a 0.5B model
 /// on two CPU cores (~80 tokens/s) gets a couple of hundred.
 pub fn sized_to(
@@ -128,8 +137,11 @@ pub fn sized_to(
     // The server's own costs (the request, tokenizing, the first sampling step).
     let overhead = std::time::Duration::from_millis(150);
     let available = target.saturating_sub(overhead);
+    // A line ends at its line break (the stop sequence), usually within 16 tokens; the cap
+    // only bounds a model that runs on (a 0.5B model wrote 64-token lines of map literals,
+    // 3 s at 22 tokens/s): what it writes in half the target, at least a long line's 24.
     let answer_tokens = match mode {
-        Mode::Line => 64,
+        Mode::Line => speed.generated_tokens_in(available / 2).clamp(24, 64) as u32,
         Mode::Block => speed.generated_tokens_in(available / 2).clamp(32, 256) as u32,
     };
     let planned_answer = match mode {
@@ -221,7 +233,10 @@ fn with_completion_settings(
             Mode::Line => 64,
             Mode::Block => 256,
         })
-        .with_temperature(0.2)
+        // Greedy: the suggestion shown is the model's most likely text, the same every time
+        // at the same place (a suggestion that changes when asked again reads as noise, and a
+        // quality comparison needs it). Extra candidates are sampled on top of it.
+        .with_temperature(0.0)
         .with_stop(stop_sequences(mode))
         .with_timeout(timeout)
 }
@@ -628,6 +643,10 @@ mod tests {
         );
         let total = cpu.time_for(line.context_tokens, LINE_ANSWER_TOKENS);
         assert!(total <= target, "{total:?}");
+        assert_eq!(
+            line.answer_tokens, 24,
+            "a long line's worth, not 64 tokens (3 s) at 20/s"
+        );
         let block = sized_to(cpu, target, Mode::Block, 1_536);
         assert_eq!(
             block.answer_tokens, 32,
@@ -653,9 +672,23 @@ mod tests {
         assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃)\nend\n"), Mode::Line);
         assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃\nend\n"), Mode::Line);
         assert_eq!(mode_at("def f(x) do\n  ┃\nend\n"), Mode::Block);
+        assert_eq!(mode_at("def f(x) do\n\n  ┃\nend\n"), Mode::Block);
         assert_eq!(mode_at("def f(x) do┃\nend\n"), Mode::Block);
         assert_eq!(mode_at("def f(x) do\n  y = x + ┃\nend\n"), Mode::Line);
         assert_eq!(mode_at("case x do\n  :ok ->┃\nend\n"), Mode::Block);
+    }
+
+    #[test]
+    fn an_empty_line_between_statements_gets_one_line_and_the_first_line_of_a_body_a_block() {
+        assert_eq!(mode_at("def f(x) do\n  y = x\n  ┃\nend\n"), Mode::Line);
+        assert_eq!(
+            mode_at("def f(x) do\n  y = x\n  ┃\n  y\nend\n"),
+            Mode::Line
+        );
+        assert_eq!(
+            mode_at("case x do\n  :ok ->\n    ┃\nend\n"),
+            Mode::Block
+        );
     }
 
     #[test]
