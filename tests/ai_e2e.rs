@@ -130,7 +130,8 @@ fn with_several_candidates_the_one_adding_no_finding_comes_first_and_the_others_
         "features": { "completion": { "providers": ["local"], "debounce_min_ms": 0, "debounce_max_ms": 0, "timeout_ms": 4000, "candidates": 3 } }
     }));
     // Candidates are for blocks: the cursor is on the first line of a function body.
-    let text = "defmodule Pricing do\n  def total(items) do\n    \n    Enum.sum(items)\n  end\nend\n";
+    let text =
+        "defmodule Pricing do\n  def total(items) do\n    \n    Enum.sum(items)\n  end\nend\n";
     let line = 2;
     client.open(DOC, text);
     let inline = client.request(

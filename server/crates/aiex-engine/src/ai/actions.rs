@@ -638,7 +638,10 @@ mod tests {
     fn the_tests_answer_is_capped_in_proportion_to_the_function() {
         with_target("def greet", |target| {
             let request = tests_request(&target, SOURCE, None, None, "");
-            assert_eq!(request.max_tokens, 400, "the floor, for a one-line function");
+            assert_eq!(
+                request.max_tokens, 400,
+                "the floor, for a one-line function"
+            );
         });
         assert_eq!(tests_answer_tokens(150), 500, "a five-line function");
         assert_eq!(tests_answer_tokens(30_000), 1_500, "never past the old cap");

@@ -681,14 +681,8 @@ mod tests {
     #[test]
     fn an_empty_line_between_statements_gets_one_line_and_the_first_line_of_a_body_a_block() {
         assert_eq!(mode_at("def f(x) do\n  y = x\n  ┃\nend\n"), Mode::Line);
-        assert_eq!(
-            mode_at("def f(x) do\n  y = x\n  ┃\n  y\nend\n"),
-            Mode::Line
-        );
-        assert_eq!(
-            mode_at("case x do\n  :ok ->\n    ┃\nend\n"),
-            Mode::Block
-        );
+        assert_eq!(mode_at("def f(x) do\n  y = x\n  ┃\n  y\nend\n"), Mode::Line);
+        assert_eq!(mode_at("case x do\n  :ok ->\n    ┃\nend\n"), Mode::Block);
     }
 
     #[test]
