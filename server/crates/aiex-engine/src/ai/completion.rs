@@ -125,8 +125,8 @@ const LINE_ANSWER_TOKENS: usize = 16;
 
 /// Sizes a completion so that a model of `speed` answers within `target`: the time to write
 /// the answer first (a line is short, capped at what half the target writes, 24 to 64 tokens;
-/// a block gets what half the target writes, between 32 and 256 tokens), then the prompt gets the tokens the model reads in the rest, at most `max_context`.
-/// A remote service reads thousands of tokens a second and gets `max_context`; a 0.5B model
+/// a block gets what half the target writes, between 16 and 256 tokens), then the prompt gets
+/// the tokens the model reads in the rest, at most `max_context`. A remote service reads thousands of tokens a second and gets `max_context`; a 0.5B model
 /// on two CPU cores (~80 tokens/s) gets a couple of hundred.
 pub fn sized_to(
     speed: crate::llm::SpeedEstimate,
@@ -142,7 +142,9 @@ pub fn sized_to(
     // 3 s at 22 tokens/s): what it writes in half the target, at least a long line's 24.
     let answer_tokens = match mode {
         Mode::Line => speed.generated_tokens_in(available / 2).clamp(24, 64) as u32,
-        Mode::Block => speed.generated_tokens_in(available / 2).clamp(32, 256) as u32,
+        // A slow model's block is a line or two: 32 tokens were 2.6 s of writing at load 2
+        // on two cores, the p90 of first suggestions.
+        Mode::Block => speed.generated_tokens_in(available / 2).clamp(16, 256) as u32,
     };
     let planned_answer = match mode {
         Mode::Line => LINE_ANSWER_TOKENS,
@@ -699,8 +701,17 @@ mod tests {
         );
         let block = sized_to(cpu, target, Mode::Block, 1_536);
         assert_eq!(
-            block.answer_tokens, 32,
-            "a short block, not 256 tokens at 20/s"
+            block.answer_tokens, 23,
+            "what half the target writes, not 256 tokens at 20/s"
+        );
+        let loaded = crate::llm::SpeedEstimate {
+            generated_tokens_per_s: 10.0,
+            ..cpu
+        };
+        assert_eq!(
+            sized_to(loaded, target, Mode::Block, 1_536).answer_tokens,
+            16,
+            "a line or two on a busy machine"
         );
         assert_eq!(
             block.context_tokens, MIN_CONTEXT_TOKENS,
