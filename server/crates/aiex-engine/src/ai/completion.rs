@@ -126,8 +126,9 @@ const LINE_ANSWER_TOKENS: usize = 16;
 /// Sizes a completion so that a model of `speed` answers within `target`: the time to write
 /// the answer first (a line is short, capped at what half the target writes, 24 to 64 tokens;
 /// a block gets what half the target writes, between 16 and 256 tokens), then the prompt gets
-/// the tokens the model reads in the rest, at most `max_context`. A remote service reads thousands of tokens a second and gets `max_context`; a 0.5B model
-/// on two CPU cores (~80 tokens/s) gets a couple of hundred.
+/// the tokens the model reads in the rest, at most `max_context`. A remote service reads
+/// thousands of tokens a second and gets `max_context`; a 0.5B model on two CPU cores
+/// (~80 tokens/s) gets a couple of hundred.
 pub fn sized_to(
     speed: crate::llm::SpeedEstimate,
     target: std::time::Duration,
