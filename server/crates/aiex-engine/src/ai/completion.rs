@@ -462,18 +462,22 @@ pub fn fit_to_syntax(
     mode: Mode,
 ) -> Option<String> {
     let tolerated = unrelated_errors(rope, tree, cursor);
+    // Counted once: each shortening below reparses, the document before it is the same.
+    let keywords_before = keywords_read_as_variables(tree.root_node(), rope).len();
     let mut candidate = completion.to_owned();
     for _ in 0..12 {
         if candidate.trim().is_empty() {
             return None;
         }
         let fits = !ends_dangling(&candidate)
-            && parses_in_place(rope, tree, cursor, &candidate).is_some_and(|errors| {
-                let inserted = cursor..cursor + candidate.len();
-                errors
-                    .iter()
-                    .all(|error| is_tolerated(error, &tolerated, &inserted))
-            });
+            && parses_in_place(rope, tree, cursor, &candidate, keywords_before).is_some_and(
+                |errors| {
+                    let inserted = cursor..cursor + candidate.len();
+                    errors
+                        .iter()
+                        .all(|error| is_tolerated(error, &tolerated, &inserted))
+                },
+            );
         if fits {
             return Some(candidate);
         }
@@ -520,12 +524,14 @@ fn is_tolerated(
         .any(|old| shift(old.start) <= error.start && error.end <= shift(old.end))
 }
 
-/// The syntax errors of the document with `completion` inserted at `cursor`.
+/// The syntax errors of the document with `completion` inserted at `cursor`; the document
+/// had `keywords_before` block keywords read as variables.
 fn parses_in_place(
     rope: &Rope,
     tree: &Tree,
     cursor: usize,
     completion: &str,
+    keywords_before: usize,
 ) -> Option<Vec<std::ops::Range<usize>>> {
     let mut edited_rope = rope.clone();
     let char_index = edited_rope.try_byte_to_char(cursor).ok()?;
@@ -537,9 +543,8 @@ fn parses_in_place(
     let mut errors = error_nodes(reparsed.root_node());
     // Elixir refuses a block's keyword read as a variable: an error the tree does not show.
     // Only new ones count: the document may have its own.
-    let before = keywords_read_as_variables(tree.root_node(), rope);
     let after = keywords_read_as_variables(reparsed.root_node(), &edited_rope);
-    if after.len() > before.len() {
+    if after.len() > keywords_before {
         errors.extend(after);
     }
     Some(errors)
