@@ -129,10 +129,14 @@ fn with_several_candidates_the_one_adding_no_finding_comes_first_and_the_others_
         "providers": { "local": ollama(&fake.server.url()) },
         "features": { "completion": { "providers": ["local"], "debounce_min_ms": 0, "debounce_max_ms": 0, "timeout_ms": 4000, "candidates": 3 } }
     }));
-    client.open(DOC, TEXT);
+    // Candidates are for blocks: the cursor is on the first line of a function body.
+    let text =
+        "defmodule Pricing do\n  def total(items) do\n    \n    Enum.sum(items)\n  end\nend\n";
+    let line = 2;
+    client.open(DOC, text);
     let inline = client.request(
         "textDocument/inlineCompletion",
-        json!({ "textDocument": { "uri": DOC }, "position": { "line": CURSOR_LINE, "character": 4 }, "context": { "triggerKind": 1 } }),
+        json!({ "textDocument": { "uri": DOC }, "position": { "line": line, "character": 4 }, "context": { "triggerKind": 1 } }),
     );
     let offered: Vec<&str> = inline["result"]["items"]
         .as_array()
@@ -158,7 +162,7 @@ fn with_several_candidates_the_one_adding_no_finding_comes_first_and_the_others_
         "{temperatures:?}"
     );
     // Completion items: the same three, the best preselected.
-    let items = completion_at(&mut client, CURSOR_LINE, 4);
+    let items = completion_at(&mut client, line, 4);
     let items = items["result"]["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["preselect"], true);

@@ -22,6 +22,9 @@ use support::realmodel::{RealModel, REQUEST_DEADLINE};
 /// `lib/sample_app/accounts.ex`, 1-based line 27: `    Mailer.deliver_welcome(user)`, held
 /// out (its indentation kept) so that the model has a statement to write.
 const HELD_OUT_LINE: usize = 27;
+/// The first line of the same function's body (`    user = User.new(attrs)`): a block starts
+/// there, and blocks are where completions get several candidates.
+const BODY_START_LINE: usize = 25;
 const ACCOUNTS: &str = "lib/sample_app/accounts.ex";
 
 /// A copy of the sample project with the line held out, and a user configuration (its own
@@ -30,10 +33,17 @@ struct Project {
     _dir: tempfile::TempDir,
     root: PathBuf,
     user_config: PathBuf,
+    /// The 1-based line held out.
+    held_out: usize,
 }
 
 impl Project {
     fn new(model: &RealModel) -> Self {
+        Self::holding_out(model, HELD_OUT_LINE, "Mailer.deliver_welcome(user)")
+    }
+
+    /// A copy whose 1-based `line`, reading `expected`, is held out.
+    fn holding_out(model: &RealModel, line: usize, expected: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("sample_app");
         support::files::copy_dir(
@@ -43,11 +53,8 @@ impl Project {
         let path = root.join(ACCOUNTS);
         let text = std::fs::read_to_string(&path).expect("accounts.ex");
         let mut lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines[HELD_OUT_LINE - 1].trim(),
-            "Mailer.deliver_welcome(user)"
-        );
-        lines[HELD_OUT_LINE - 1] = "    ";
+        assert_eq!(lines[line - 1].trim(), expected);
+        lines[line - 1] = "    ";
         std::fs::write(&path, lines.join("\n") + "\n").expect("write");
         let user_config = dir.path().join("user-config");
         std::fs::create_dir_all(user_config.join("aiex")).expect("mkdir");
@@ -69,6 +76,7 @@ impl Project {
             _dir: dir,
             root,
             user_config,
+            held_out: line,
         }
     }
 
@@ -229,7 +237,7 @@ fn several_candidates_from_a_real_model_each_parse_in_place_and_refactors_altern
     let Some(model) = RealModel::for_test("realmodel_e2e::candidates") else {
         return;
     };
-    let project = Project::new(&model);
+    let project = Project::holding_out(&model, BODY_START_LINE, "user = User.new(attrs)");
     let mut client = project.server(&model, 3);
     let offered = inline_completions_at_the_held_out_line(&project, &mut client);
     assert!(!offered.is_empty(), "no inline completion");
@@ -311,7 +319,7 @@ fn inline_completions_at_the_held_out_line(
     let id = client.send_request(
         "textDocument/inlineCompletion",
         json!({ "textDocument": { "uri": project.uri() },
-                "position": { "line": HELD_OUT_LINE - 1, "character": 4 },
+                "position": { "line": project.held_out - 1, "character": 4 },
                 "context": { "triggerKind": 1 } }),
     );
     let response = client.response_within(id, REQUEST_DEADLINE);
@@ -333,7 +341,7 @@ fn inline_completions_at_the_held_out_line(
             None => {
                 let at = lsp_client::byte_offset(
                     &text,
-                    &json!({ "line": HELD_OUT_LINE - 1, "character": 4 }),
+                    &json!({ "line": project.held_out - 1, "character": 4 }),
                 );
                 (at, at)
             }

@@ -50,7 +50,10 @@ impl LspClient {
     pub fn spawn_with(workspace: Option<&Path>, options: &SpawnOptions) -> Self {
         // AIEX_TEST_LOG=debug shows the server's logs while debugging a test.
         let log = std::env::var("AIEX_TEST_LOG").ok();
-        let binary = env!("CARGO_BIN_EXE_aiex");
+        // AIEX_TEST_BINARY runs another build of the server: a benchmark compares two builds
+        // in turn, each kept outside the target directory that the next build replaces.
+        let binary = std::env::var("AIEX_TEST_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_aiex").to_owned());
         let mut command = match options.wrapper.split_first() {
             Some((program, arguments)) => {
                 let mut command = Command::new(program);

@@ -265,9 +265,19 @@ pub fn tests_request(
         ));
     }
     LlmRequest::chat(Some(&system(&task)), user)
-        .with_max_tokens(1500)
+        .with_max_tokens(tests_answer_tokens(code.len()))
         .with_temperature(0.2)
         .without_cache()
+}
+
+/// The most of the model's answer asked for in tests of `code_bytes` of code: a few tests per
+/// line of the function, so the cap grows with it. A flat 1,500 tokens let Qwen2.5-Coder 0.5B
+/// write the same test over and over to the cap, about 100 s on two CPU cores, for a
+/// five-line function; a describe block of five tests of such a function is 300-500 tokens.
+fn tests_answer_tokens(code_bytes: usize) -> u32 {
+    // About 3 bytes of Elixir per token.
+    let function_tokens = (code_bytes / 3) as u32;
+    (300 + 4 * function_tokens).clamp(400, 1_500)
 }
 
 /// The request to repair generated tests that failed under `mix test`, once: the function,
@@ -293,8 +303,10 @@ pub fn repair_tests_request(
         failing.trim_end(),
         report.trim_end()
     );
+    // The corrected tests are about as long as the failing ones.
+    let failing_tokens = (failing.len() / 3) as u32;
     LlmRequest::chat(Some(&system(&task)), user)
-        .with_max_tokens(1500)
+        .with_max_tokens((200 + failing_tokens * 3 / 2).clamp(300, 1_500))
         .with_temperature(0.2)
         .without_cache()
 }
@@ -620,6 +632,19 @@ mod tests {
         assert!(with_target("String.trim", |t| docs_insertion(other_def, &t, "  ")).is_err());
         let multi_line = "@spec format(\n  String.t()\n) :: String.t()";
         assert!(with_target("String.trim", |t| docs_insertion(multi_line, &t, "  ")).is_ok());
+    }
+
+    #[test]
+    fn the_tests_answer_is_capped_in_proportion_to_the_function() {
+        with_target("def greet", |target| {
+            let request = tests_request(&target, SOURCE, None, None, "");
+            assert_eq!(
+                request.max_tokens, 400,
+                "the floor, for a one-line function"
+            );
+        });
+        assert_eq!(tests_answer_tokens(150), 500, "a five-line function");
+        assert_eq!(tests_answer_tokens(30_000), 1_500, "never past the old cap");
     }
 
     #[test]

@@ -47,8 +47,12 @@ impl<'a> Site<'a> {
 
 /// Decides how much to complete at the cursor.
 ///
-/// Inside brackets or with code after the cursor on its line: one line. On an empty line, or
-/// right after `do`/`->`/`fn`: a block.
+/// A block only where one starts: right after `do`/`->`/`fn`, or on an empty line whose
+/// previous line opens a block (the first line of a body). Everywhere else one line: inside
+/// brackets, with code after the cursor, and on an empty line between statements, where the
+/// next statement is what the user writes next. A block costs its writing time (a 0.5B model
+/// on two CPU cores writes ~22 tokens a second, so 32 tokens are 1.5 s), which a line the user
+/// reads and accepts at once does not.
 pub fn decide_mode(tree: &Tree, site: &Site<'_>) -> Mode {
     if !site.line_suffix().trim().is_empty() {
         return Mode::Line;
@@ -57,12 +61,17 @@ pub fn decide_mode(tree: &Tree, site: &Site<'_>) -> Mode {
         return Mode::Line;
     }
     let before = site.line_prefix().trim_end();
-    if before.is_empty()
-        || before.ends_with(" do")
-        || before == "do"
-        || before.ends_with("->")
-        || before.ends_with("fn")
-    {
+    let opens_block = |line: &str| {
+        line.ends_with(" do") || line == "do" || line.ends_with("->") || line.ends_with("fn")
+    };
+    let starts_a_body = before.is_empty()
+        && site.text[..site.cursor - site.line_prefix().len()]
+            .lines()
+            .rev()
+            .map(str::trim_end)
+            .find(|line| !line.trim().is_empty())
+            .is_some_and(|line| opens_block(line.trim_start()));
+    if opens_block(before) || starts_a_body {
         Mode::Block
     } else {
         Mode::Line
@@ -115,10 +124,11 @@ const MIN_CONTEXT_TOKENS: usize = 96;
 const LINE_ANSWER_TOKENS: usize = 16;
 
 /// Sizes a completion so that a model of `speed` answers within `target`: the time to write
-/// the answer first (a line is short; a block gets what the target leaves, between 32 and 256
-/// tokens), then the prompt gets the tokens the model reads in the rest, at most `max_context`.
-/// A remote service reads thousands of tokens a second and gets `max_context`; a 0.5B model
-/// on two CPU cores (~80 tokens/s) gets a couple of hundred.
+/// the answer first (a line is short, capped at what half the target writes, 24 to 64 tokens;
+/// a block gets what half the target writes, between 16 and 256 tokens), then the prompt gets
+/// the tokens the model reads in the rest, at most `max_context`. A remote service reads
+/// thousands of tokens a second and gets `max_context`; a 0.5B model on two CPU cores
+/// (~80 tokens/s) gets a couple of hundred.
 pub fn sized_to(
     speed: crate::llm::SpeedEstimate,
     target: std::time::Duration,
@@ -128,9 +138,14 @@ pub fn sized_to(
     // The server's own costs (the request, tokenizing, the first sampling step).
     let overhead = std::time::Duration::from_millis(150);
     let available = target.saturating_sub(overhead);
+    // A line ends at its line break (the stop sequence), usually within 16 tokens; the cap
+    // only bounds a model that runs on (a 0.5B model wrote 64-token lines of map literals,
+    // 3 s at 22 tokens/s): what it writes in half the target, at least a long line's 24.
     let answer_tokens = match mode {
-        Mode::Line => 64,
-        Mode::Block => speed.generated_tokens_in(available / 2).clamp(32, 256) as u32,
+        Mode::Line => speed.generated_tokens_in(available / 2).clamp(24, 64) as u32,
+        // A slow model's block is a line or two: 32 tokens were 2.6 s of writing at load 2
+        // on two cores, the p90 of first suggestions.
+        Mode::Block => speed.generated_tokens_in(available / 2).clamp(16, 256) as u32,
     };
     let planned_answer = match mode {
         Mode::Line => LINE_ANSWER_TOKENS,
@@ -221,7 +236,10 @@ fn with_completion_settings(
             Mode::Line => 64,
             Mode::Block => 256,
         })
-        .with_temperature(0.2)
+        // Greedy: the suggestion shown is the model's most likely text, the same every time
+        // at the same place (a suggestion that changes when asked again reads as noise, and a
+        // quality comparison needs it). Extra candidates are sampled on top of it.
+        .with_temperature(0.0)
         .with_stop(stop_sequences(mode))
         .with_timeout(timeout)
 }
@@ -319,10 +337,29 @@ pub fn clean(raw: &str, site: &Site<'_>, mode: Mode) -> Option<String> {
         }
     }
     text = remove_suffix_overlap(&text, site);
-    if text.trim().is_empty() {
+    if text.trim().is_empty() || repeats_the_line_below(&text, site) {
         return None;
     }
     Some(text)
+}
+
+/// True when a statement written on a line of its own is the line below the cursor again: a
+/// small model fills the hole with what the suffix shows next (`|> Repo.update()` above
+/// `|> Repo.update()`, `conn` above `conn`; 7 of 40 held-out lines for Qwen2.5-Coder 0.5B with
+/// the context, 6 with the file only, `end`s included). Nobody wants that line twice.
+fn repeats_the_line_below(completion: &str, site: &Site<'_>) -> bool {
+    if !site.line_prefix().trim().is_empty() || !site.line_suffix().trim().is_empty() {
+        return false;
+    }
+    let first = completion.lines().next().unwrap_or_default().trim();
+    let below = site.text[site.cursor..]
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .find(|line| !line.is_empty());
+    // An `end` above an `end` closes a block the user left open; a stray one is caught by
+    // the parse check (`keywords_read_as_variables`).
+    !first.is_empty() && first != "end" && below == Some(first)
 }
 
 /// Removes the end of `completion` that the text after the cursor already has (a closing
@@ -412,7 +449,9 @@ fn drop_repetition(text: &str) -> String {
 /// cursor's line, at the same place: errors on the line being typed must be gone, and an error
 /// that moves (tree-sitter blaming the next line for an unclosed form) is new. Comparing counts
 /// was not enough: the half-typed line's error made room for one the completion caused
-/// elsewhere. Unrelated errors elsewhere in the file do not block suggestions.
+/// elsewhere. Unrelated errors elsewhere in the file do not block suggestions. A new block
+/// keyword read as a variable counts as an error: an `end` that closes the function early
+/// leaves the module's last `end` a variable to tree-sitter, and the compiler refuses it.
 ///
 /// Reparses incrementally from the document's tree, so this costs milliseconds.
 pub fn fit_to_syntax(
@@ -423,18 +462,22 @@ pub fn fit_to_syntax(
     mode: Mode,
 ) -> Option<String> {
     let tolerated = unrelated_errors(rope, tree, cursor);
+    // Counted once: each shortening below reparses, the document before it is the same.
+    let keywords_before = keywords_read_as_variables(tree.root_node(), rope).len();
     let mut candidate = completion.to_owned();
     for _ in 0..12 {
         if candidate.trim().is_empty() {
             return None;
         }
         let fits = !ends_dangling(&candidate)
-            && parses_in_place(rope, tree, cursor, &candidate).is_some_and(|errors| {
-                let inserted = cursor..cursor + candidate.len();
-                errors
-                    .iter()
-                    .all(|error| is_tolerated(error, &tolerated, &inserted))
-            });
+            && parses_in_place(rope, tree, cursor, &candidate, keywords_before).is_some_and(
+                |errors| {
+                    let inserted = cursor..cursor + candidate.len();
+                    errors
+                        .iter()
+                        .all(|error| is_tolerated(error, &tolerated, &inserted))
+                },
+            );
         if fits {
             return Some(candidate);
         }
@@ -481,12 +524,14 @@ fn is_tolerated(
         .any(|old| shift(old.start) <= error.start && error.end <= shift(old.end))
 }
 
-/// The syntax errors of the document with `completion` inserted at `cursor`.
+/// The syntax errors of the document with `completion` inserted at `cursor`; the document
+/// had `keywords_before` block keywords read as variables.
 fn parses_in_place(
     rope: &Rope,
     tree: &Tree,
     cursor: usize,
     completion: &str,
+    keywords_before: usize,
 ) -> Option<Vec<std::ops::Range<usize>>> {
     let mut edited_rope = rope.clone();
     let char_index = edited_rope.try_byte_to_char(cursor).ok()?;
@@ -495,7 +540,35 @@ fn parses_in_place(
     let edit: InputEdit = syntax::input_edit(rope, &edited_rope, cursor, cursor, completion.len());
     edited_tree.edit(&edit);
     let reparsed = syntax::parse(&edited_rope, Some(&edited_tree)).ok()?;
-    Some(error_nodes(reparsed.root_node()))
+    let mut errors = error_nodes(reparsed.root_node());
+    // Elixir refuses a block's keyword read as a variable: an error the tree does not show.
+    // Only new ones count: the document may have its own.
+    let after = keywords_read_as_variables(reparsed.root_node(), &edited_rope);
+    if after.len() > keywords_before {
+        errors.extend(after);
+    }
+    Some(errors)
+}
+
+/// The reserved words of blocks (`end`, `else`, `do`...) that the tree reads as variables:
+/// tree-sitter accepts an `end` that closes the function early, reading the module's last
+/// `end` as a variable; the compiler does not.
+fn keywords_read_as_variables(root: Node<'_>, rope: &Rope) -> Vec<std::ops::Range<usize>> {
+    const RESERVED: [&str; 6] = ["end", "else", "do", "after", "catch", "rescue"];
+    let mut found = Vec::new();
+    let mut walk = root.walk();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "identifier" && node.byte_range().len() <= 6 {
+            let text = rope.get_byte_slice(node.start_byte()..node.end_byte());
+            if text.is_some_and(|text| RESERVED.iter().any(|word| text == *word)) {
+                found.push(node.byte_range());
+            }
+            continue;
+        }
+        stack.extend(node.children(&mut walk));
+    }
+    found
 }
 
 /// True when text cut from the end of a line opens a block (`if user do`, `fn x ->`): what is
@@ -628,10 +701,23 @@ mod tests {
         );
         let total = cpu.time_for(line.context_tokens, LINE_ANSWER_TOKENS);
         assert!(total <= target, "{total:?}");
+        assert_eq!(
+            line.answer_tokens, 24,
+            "a long line's worth, not 64 tokens (3 s) at 20/s"
+        );
         let block = sized_to(cpu, target, Mode::Block, 1_536);
         assert_eq!(
-            block.answer_tokens, 32,
-            "a short block, not 256 tokens at 20/s"
+            block.answer_tokens, 23,
+            "what half the target writes, not 256 tokens at 20/s"
+        );
+        let loaded = crate::llm::SpeedEstimate {
+            generated_tokens_per_s: 10.0,
+            ..cpu
+        };
+        assert_eq!(
+            sized_to(loaded, target, Mode::Block, 1_536).answer_tokens,
+            16,
+            "a line or two on a busy machine"
         );
         assert_eq!(
             block.context_tokens, MIN_CONTEXT_TOKENS,
@@ -653,9 +739,17 @@ mod tests {
         assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃)\nend\n"), Mode::Line);
         assert_eq!(mode_at("def f(x) do\n  Enum.map(x, ┃\nend\n"), Mode::Line);
         assert_eq!(mode_at("def f(x) do\n  ┃\nend\n"), Mode::Block);
+        assert_eq!(mode_at("def f(x) do\n\n  ┃\nend\n"), Mode::Block);
         assert_eq!(mode_at("def f(x) do┃\nend\n"), Mode::Block);
         assert_eq!(mode_at("def f(x) do\n  y = x + ┃\nend\n"), Mode::Line);
         assert_eq!(mode_at("case x do\n  :ok ->┃\nend\n"), Mode::Block);
+    }
+
+    #[test]
+    fn an_empty_line_between_statements_gets_one_line_and_the_first_line_of_a_body_a_block() {
+        assert_eq!(mode_at("def f(x) do\n  y = x\n  ┃\nend\n"), Mode::Line);
+        assert_eq!(mode_at("def f(x) do\n  y = x\n  ┃\n  y\nend\n"), Mode::Line);
+        assert_eq!(mode_at("case x do\n  :ok ->\n    ┃\nend\n"), Mode::Block);
     }
 
     #[test]
@@ -733,6 +827,34 @@ mod tests {
         let fixture = "defmodule M do\n  def f(x) do\n    y = ┃\n    y\n  end\nend\n";
         assert_eq!(cleaned(fixture, "[1, 2"), None);
         assert_eq!(cleaned(fixture, "[1, 2]"), Some("[1, 2]".to_owned()));
+    }
+
+    #[test]
+    fn a_statement_that_repeats_the_line_below_is_dropped() {
+        let fixture = "def f(user) do\n  user\n  ┃\n  |> Repo.update()\nend\n";
+        assert_eq!(cleaned(fixture, "|> Repo.update()"), None);
+        assert_eq!(
+            cleaned(fixture, "|> User.confirm_changeset()"),
+            Some("|> User.confirm_changeset()".to_owned())
+        );
+        // Typed on the line: the same text as below is what the user is writing.
+        let typed = "def f(user) do\n  user\n  |> Repo.┃\n  |> Repo.update()\nend\n";
+        assert_eq!(cleaned(typed, "update()"), Some("update()".to_owned()));
+    }
+
+    #[test]
+    fn a_keyword_that_only_parses_as_a_variable_is_dropped() {
+        // `end` alone on a statement line, where no block is open: tree-sitter reads it as a
+        // variable and the file still "parses"; Elixir refuses it. The 0.5B model wrote it at
+        // 4 of 40 held-out lines with the context, 1 with the file only (`completion_quality`).
+        // (An `else` there reads as the function's `else` block: syntax Elixir has, for `if`.)
+        let statement =
+            "defmodule M do\n  def f(conn) do\n    conn\n    |> g()\n    ┃\n  end\nend\n";
+        assert_eq!(cleaned(statement, "end"), None);
+        assert_eq!(cleaned(statement, "|> h()"), Some("|> h()".to_owned()));
+        // Closing a block the user left open is an `end` that belongs there.
+        let open = "defmodule M do\n  def f(x) do\n    x\n  ┃\nend\n";
+        assert_eq!(cleaned(open, "end"), Some("end".to_owned()));
     }
 
     #[test]

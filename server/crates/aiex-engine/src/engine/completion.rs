@@ -519,6 +519,19 @@ impl Engine {
                 }
             }
         }
+        if let Some(timings) = response.as_ref().and_then(|r| r.timings) {
+            // Where a suggestion's time went: prompt tokens read (few when the server's prompt
+            // cache covered the start), and tokens written.
+            debug!(
+                document = %key,
+                prompt_tokens = timings.prompt_tokens,
+                cached_tokens = timings.cached_tokens,
+                prompt_ms = timings.prompt_ms as u64,
+                generated_tokens = timings.generated_tokens,
+                generation_ms = timings.generation_ms as u64,
+                "completion timings"
+            );
+        }
         match &failure {
             Some(error) => ticket.fail(error),
             None => ticket.finish("ok", response.as_ref()),
