@@ -35,13 +35,6 @@ const COMPLETION_DEADLINE: Duration = Duration::from_millis(5_000);
 const HOVER_DEADLINE: Duration = Duration::from_millis(1_500);
 /// The actions' deadline these runs configure (`features.actions.timeout_ms`).
 const ACTION_DEADLINE: Duration = Duration::from_millis(2_000);
-/// How far past its deadline a completion may answer. Not held yet: the engine lets the
-/// provider's own timeout finish for 100 ms past the deadline (`DEADLINE_GRACE` in
-/// `engine/completion.rs`, to say why the model failed), and the answer then takes up to 80 ms
-/// more on a loaded machine (5.18 s measured). Hover and the actions hold their deadline
-/// itself: their wait for the model ends `aiex::engine::REPLY_MARGIN` before it, counted from
-/// the request's arrival.
-const COMPLETION_GRACE: Duration = Duration::from_millis(300);
 
 const SHOP: &str = r#"defmodule Shop do
   @moduledoc "A shop."
@@ -272,12 +265,9 @@ impl Outcome {
             response,
             ..
         } = self;
-        let allowed = if *deadline == COMPLETION_DEADLINE {
-            *deadline + COMPLETION_GRACE
-        } else {
-            *deadline
-        };
-        if *elapsed > allowed {
+        // Every feature holds its deadline itself: its wait for the model ends
+        // `aiex::engine::REPLY_MARGIN` before it, counted from the request's arrival.
+        if elapsed > deadline {
             return Some(format!(
                 "{feature} under {fault}: answered after {elapsed:?}, deadline {deadline:?}"
             ));

@@ -171,6 +171,7 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
     let options = CompletionOptions {
         explicit: true,
         timeout: Some(Duration::from_millis(settings.timeout_ms).max(CLI_COMPLETION_TIMEOUT)),
+        arrived: None,
     };
     let runtime = workspace::runtime()?;
     if let Some(notice) = runtime.block_on(engine.probe_implicit_provider()) {

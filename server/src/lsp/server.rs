@@ -1480,6 +1480,8 @@ impl Backend {
         explicit: bool,
         for_completion_list: bool,
     ) -> Result<Option<crate::engine::Suggestion>> {
+        // The deadline counts from here: the wait for an earlier list below is in it.
+        let arrived = tokio::time::Instant::now();
         let document = convert::document_key(uri);
         let Some(handle) = self.state.documents().get(&document) else {
             return Err(unknown_document(uri));
@@ -1504,7 +1506,7 @@ impl Backend {
             .state
             .suggestions_in_flight
             .run(key, for_completion_list, move || async move {
-                backend.suggest_now(&uri, position, explicit).await
+                backend.suggest_now(&uri, position, explicit, arrived).await
             })
             .await;
         self.release_memory_when_quiet();
@@ -1517,12 +1519,14 @@ impl Backend {
         uri: &lsp::Uri,
         position: lsp::Position,
         explicit: bool,
+        arrived: tokio::time::Instant,
     ) -> Result<Option<crate::engine::Suggestion>> {
         let key = convert::document_key(uri);
         let cursor = Cursor::Position(convert::position_from_lsp(position), self.state.encoding());
         let options = CompletionOptions {
             explicit,
             timeout: None,
+            arrived: Some(arrived),
         };
         let outcome = self
             .state

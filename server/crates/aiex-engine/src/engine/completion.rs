@@ -34,9 +34,11 @@ const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(75);
 /// costs nothing (the answer is rescanned at each piece to decide where it ends).
 const MAX_SUGGESTION_BYTES: usize = 64 * 1024;
 
-/// How long past its deadline a completion may still be finishing the provider's own timeout
-/// (which says why, and shows the once-per-outage notice) before it is answered empty.
-const DEADLINE_GRACE: Duration = Duration::from_millis(100);
+/// How long past the provider's deadline a completion may still be finishing the provider's
+/// own timeout (which says why, and shows the once-per-outage notice) before it is answered
+/// empty. The provider's deadline is [`super::REPLY_MARGIN`] before the request's, so the grace
+/// and the answer's writing both fall before the request's deadline.
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
 /// How a completion is asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,6 +47,9 @@ pub struct CompletionOptions {
     pub explicit: bool,
     /// How long the provider may take, instead of `features.completion.timeout_ms`.
     pub timeout: Option<Duration>,
+    /// When the request came in (the protocol handler's start): its deadline counts from
+    /// there, whatever came before the engine. `None`: from the call.
+    pub arrived: Option<tokio::time::Instant>,
 }
 
 /// A suggestion for a cursor, in bytes of the text it was computed on.
@@ -200,7 +205,14 @@ impl Engine {
         let timeout = options.timeout.unwrap_or(Duration::from_millis(
             config.config.features.completion.timeout_ms,
         ));
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        let deadline = options.arrived.unwrap_or(now).min(now) + timeout;
+        // The wait for the provider ends a margin before the deadline, so that the answer,
+        // empty or not, is written by it on a loaded machine too.
+        let provider_deadline = deadline
+            .checked_sub(super::REPLY_MARGIN)
+            .unwrap_or(deadline)
+            .max(now);
         let state = self.completions.document(key);
         // Supersede the previous request for this document: it answers empty at once.
         let generation = state.generation.fetch_add(1, Ordering::SeqCst) + 1;
@@ -218,8 +230,8 @@ impl Engine {
             biased;
             () = superseded => Ok(CompletionOutcome::nothing("a newer request replaced it")),
             outcome = tokio::time::timeout_at(
-                deadline + DEADLINE_GRACE,
-                self.complete_now(key, cursor, options, &state, deadline),
+                provider_deadline + DEADLINE_GRACE,
+                self.complete_now(key, cursor, options, &state, provider_deadline),
             ) => Ok(outcome.unwrap_or_else(|_| {
                 CompletionOutcome::nothing(&format!(
                     "no answer within {} ms (features.completion.timeout_ms)",

@@ -59,7 +59,8 @@ const SECRET_SNIFF_BYTES: usize = 8 * 1024;
 /// How long before a feature's deadline its wait for the model ends: the time to build and
 /// write the answer (its text, its JSON, the pipe), with room for a loaded machine (measured:
 /// hover answered 0.03 s past its 1.5 s deadline when it waited the full 1.5 s, ten servers at
-/// once on 2 cores). Hover and the actions count their deadline from the request's arrival.
+/// once on 2 cores). Hover, completion and the actions count their deadline from the
+/// request's arrival.
 pub const REPLY_MARGIN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Where in a document a request is made.
