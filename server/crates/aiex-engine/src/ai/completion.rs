@@ -463,21 +463,27 @@ pub fn fit_to_syntax(
 ) -> Option<String> {
     let tolerated = unrelated_errors(rope, tree, cursor);
     // Counted once: each shortening below reparses, the document before it is the same.
-    let keywords_before = keywords_read_as_variables(tree.root_node(), rope).len();
+    let form = top_level_form_at(tree, cursor);
+    let keywords_before = keywords_read_as_variables(tree.root_node(), rope, form.clone()).len();
     let mut candidate = completion.to_owned();
     for _ in 0..12 {
         if candidate.trim().is_empty() {
             return None;
         }
         let fits = !ends_dangling(&candidate)
-            && parses_in_place(rope, tree, cursor, &candidate, keywords_before).is_some_and(
-                |errors| {
-                    let inserted = cursor..cursor + candidate.len();
-                    errors
-                        .iter()
-                        .all(|error| is_tolerated(error, &tolerated, &inserted))
-                },
-            );
+            && parses_in_place(
+                rope,
+                tree,
+                cursor,
+                &candidate,
+                (form.clone(), keywords_before),
+            )
+            .is_some_and(|errors| {
+                let inserted = cursor..cursor + candidate.len();
+                errors
+                    .iter()
+                    .all(|error| is_tolerated(error, &tolerated, &inserted))
+            });
         if fits {
             return Some(candidate);
         }
@@ -525,14 +531,16 @@ fn is_tolerated(
 }
 
 /// The syntax errors of the document with `completion` inserted at `cursor`; the document
-/// had `keywords_before` block keywords read as variables.
+/// had `keywords_before.1` block keywords read as variables in the top-level form
+/// `keywords_before.0` around the cursor.
 fn parses_in_place(
     rope: &Rope,
     tree: &Tree,
     cursor: usize,
     completion: &str,
-    keywords_before: usize,
+    keywords_before: (std::ops::Range<usize>, usize),
 ) -> Option<Vec<std::ops::Range<usize>>> {
+    let (form, keywords_before) = keywords_before;
     let mut edited_rope = rope.clone();
     let char_index = edited_rope.try_byte_to_char(cursor).ok()?;
     edited_rope.insert(char_index, completion);
@@ -543,22 +551,43 @@ fn parses_in_place(
     let mut errors = error_nodes(reparsed.root_node());
     // Elixir refuses a block's keyword read as a variable: an error the tree does not show.
     // Only new ones count: the document may have its own.
-    let after = keywords_read_as_variables(reparsed.root_node(), &edited_rope);
+    let form_after = form.start..form.end + completion.len();
+    let after = keywords_read_as_variables(reparsed.root_node(), &edited_rope, form_after);
     if after.len() > keywords_before {
         errors.extend(after);
     }
     Some(errors)
 }
 
-/// The reserved words of blocks (`end`, `else`, `do`...) that the tree reads as variables:
-/// tree-sitter accepts an `end` that closes the function early, reading the module's last
-/// `end` as a variable; the compiler does not.
-fn keywords_read_as_variables(root: Node<'_>, rope: &Rope) -> Vec<std::ops::Range<usize>> {
+/// The top-level form (a module, most often) holding `cursor`, as a byte range; an empty
+/// range at the cursor between forms.
+fn top_level_form_at(tree: &Tree, cursor: usize) -> std::ops::Range<usize> {
+    let root = tree.root_node();
+    let mut walk = root.walk();
+    let form = root
+        .children(&mut walk)
+        .find(|node| node.start_byte() <= cursor && cursor <= node.end_byte());
+    form.map_or(cursor..cursor, |node| node.byte_range())
+}
+
+/// The reserved words of blocks (`end`, `else`, `do`...) that the tree reads as variables
+/// within `window`: tree-sitter accepts an `end` that closes the function early, reading the
+/// module's last `end` as a variable; the compiler does not. The window is the top-level form
+/// around the cursor (with the completion in it): an `end` a completion strays is one of that
+/// form's, and walking the whole tree of a long file at each check cost milliseconds.
+fn keywords_read_as_variables(
+    root: Node<'_>,
+    rope: &Rope,
+    window: std::ops::Range<usize>,
+) -> Vec<std::ops::Range<usize>> {
     const RESERVED: [&str; 6] = ["end", "else", "do", "after", "catch", "rescue"];
     let mut found = Vec::new();
     let mut walk = root.walk();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
+        if node.end_byte() < window.start || window.end < node.start_byte() {
+            continue;
+        }
         if node.kind() == "identifier" && node.byte_range().len() <= 6 {
             let text = rope.get_byte_slice(node.start_byte()..node.end_byte());
             if text.is_some_and(|text| RESERVED.iter().any(|word| text == *word)) {
@@ -855,6 +884,11 @@ mod tests {
         // Closing a block the user left open is an `end` that belongs there.
         let open = "defmodule M do\n  def f(x) do\n    x\n  ┃\nend\n";
         assert_eq!(cleaned(open, "end"), Some("end".to_owned()));
+        // Only the form around the cursor is walked: modules before and after it do not hide
+        // the stray `end`, nor does one the document already had in another module.
+        let among = "defmodule A do\n  def a, do: 1\nend\n\ndefmodule M do\n  def f(conn) do\n    conn\n    ┃\n  end\nend\n\ndefmodule Z do\n  def z(end), do: 2\nend\n";
+        assert_eq!(cleaned(among, "end"), None);
+        assert_eq!(cleaned(among, "|> h()"), Some("|> h()".to_owned()));
     }
 
     #[test]
