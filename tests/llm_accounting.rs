@@ -230,6 +230,41 @@ async fn tokens_are_counted_locally_when_the_provider_reports_none() {
     assert_eq!(response.cost_usd, 0.0, "no known price for a local model");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_read_only_until_the_suggestion_was_decided_is_still_counted() {
+    // A completion stops reading once its line is decided and drops the connection: the
+    // provider billed the prompt and what streamed, so the totals count the request.
+    let fake = FakeProvider::start().await;
+    fake.on(CHAT, vec![Reply::Endless { piece: 40 }]);
+    let providers = providers(&[("p", openai(&fake))]);
+    let (chain, _) = providers.chain(&["p"]);
+    let mut stream = chain
+        .stream(&request("Write a long story about a cat"))
+        .await
+        .expect("the stream opens");
+    match futures::StreamExt::next(&mut stream).await {
+        Some(Ok(aiex_llm::StreamEvent::Delta(_))) => {}
+        other => panic!("a delta, not {other:?}"),
+    }
+    drop(stream);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let today = loop {
+        let today = providers.usage().today;
+        if today.requests == 1 {
+            break today;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped request was never counted: {today:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        today.input_tokens >= 5 && today.output_tokens >= 1,
+        "its prompt and what streamed, estimated: {today:?}"
+    );
+}
+
 #[tokio::test]
 async fn doctor_lists_each_providers_models_and_flags_a_missing_one() {
     let openai_fake = FakeProvider::start().await;

@@ -352,39 +352,35 @@ impl Provider {
                     })
                 }
             }
-            let mut charge = match &team {
-                Some(team) => {
-                    let (reserved_usd, wait) = self
-                        .admit_in_team(team.as_ref(), &limit_key, tokens, max_cost_usd, deadline)
-                        .await
-                        // Refused by the team: nothing is sent, this process's slot goes back.
-                        .inspect_err(|_| self.limiter.give_back(tokens))?;
-                    // Held from here: dropped while it waits for its slot, the request gives
-                    // its reservation back.
-                    let charge = TeamCharge {
-                        team: Arc::clone(team),
-                        reserved_usd,
-                        provider: Arc::clone(self),
-                        model: model.clone(),
-                        prompt: request.prompt_text(),
-                        streamed: String::new(),
-                        sent: false,
-                        settled: false,
-                    };
-                    if wait > Duration::ZERO {
-                        tokio::time::sleep(wait).await;
-                    }
-                    Some(charge)
-                }
-                None => None,
+            // Held from here: every request is accounted for however it ends (see [`Charge`]).
+            let mut charge = Charge {
+                team: None,
+                reserved_usd: 0.0,
+                provider: Arc::clone(self),
+                model: model.clone(),
+                prompt: request.prompt_text(),
+                streamed: String::new(),
+                sent: false,
+                settled: false,
             };
+            if let Some(team) = &team {
+                let (reserved_usd, wait) = self
+                    .admit_in_team(team.as_ref(), &limit_key, tokens, max_cost_usd, deadline)
+                    .await
+                    // Refused by the team: nothing is sent, this process's slot goes back.
+                    .inspect_err(|_| self.limiter.give_back(tokens))?;
+                // Dropped while it waits for its slot, the request gives its reservation back.
+                charge.team = Some(Arc::clone(team));
+                charge.reserved_usd = reserved_usd;
+                if wait > Duration::ZERO {
+                    tokio::time::sleep(wait).await;
+                }
+            }
             let permit = match self.breaker.admit() {
                 Ok(permit) => permit,
                 Err(refused) => {
                     // Nothing was sent: the reservation goes back.
-                    if let Some(charge) = charge {
-                        charge.refund().await;
-                    }
+                    charge.refund().await;
                     return Err(LlmError::CircuitOpen {
                         provider: self.name.clone(),
                         failures: refused.failures,
@@ -392,16 +388,13 @@ impl Provider {
                     });
                 }
             };
-            if let Some(charge) = &mut charge {
-                charge.sent = true;
-            }
+            charge.sent = true;
             match self.attempt(&call, body.as_ref(), deadline).await {
                 Ok((reader, deltas)) => {
                     let finish = Finish {
                         provider: Arc::clone(self),
                         key,
                         model,
-                        prompt: request.prompt_text(),
                         started,
                         reserved_tokens: tokens,
                     };
@@ -410,9 +403,7 @@ impl Provider {
                 Err(error) => {
                     // The provider refused the attempt (it bills none): the reservation goes
                     // back. Dropped while it was being sent, the charge bills its prompt.
-                    if let Some(charge) = charge {
-                        charge.refund().await;
-                    }
+                    charge.refund().await;
                     if error.is_provider_failure() {
                         permit.failure();
                     } else {
@@ -664,7 +655,6 @@ struct Finish {
     provider: Arc<Provider>,
     key: CacheKey,
     model: String,
-    prompt: String,
     started: Instant,
     /// Tokens the limiter reserved for the attempt that answered.
     reserved_tokens: u64,
@@ -673,6 +663,7 @@ struct Finish {
 impl Finish {
     fn response(
         &self,
+        prompt: &str,
         text: String,
         reader: &BodyReader,
         first_text_at: Option<Instant>,
@@ -683,7 +674,7 @@ impl Finish {
         let usage = Usage {
             input_tokens: outcome
                 .input_tokens
-                .unwrap_or_else(|| estimate_tokens(&self.prompt)),
+                .unwrap_or_else(|| estimate_tokens(prompt)),
             output_tokens: outcome
                 .output_tokens
                 .unwrap_or_else(|| estimate_tokens(&text)),
@@ -743,13 +734,15 @@ impl Finish {
     }
 }
 
-/// A request the team let through, until it is settled: a complete answer settles it with its
-/// cost; an attempt the provider refused gives the reservation back; a request that never
-/// finishes (the editor cancelled it, the stream was dropped or broke off: common for
-/// completions) is charged when dropped, for its prompt and the text that streamed, since
-/// the provider bills those whether or not anyone reads the rest.
-struct TeamCharge {
-    team: Arc<dyn TeamHooks>,
+/// A request on its way, until it is accounted for. A complete answer is counted in the usage
+/// ledger by [`Finish::response`] and settles the team's reservation with its cost; an attempt
+/// the provider refused gives the reservation back; a request that never finishes (the editor
+/// cancelled it, the reader stopped once the suggestion was decided, the stream broke off:
+/// common for completions) is counted when dropped, for its prompt and the text that streamed,
+/// since the provider bills those whether or not anyone reads the rest.
+struct Charge {
+    /// The team holding a reservation for this request (team mode only).
+    team: Option<Arc<dyn TeamHooks>>,
     reserved_usd: f64,
     provider: Arc<Provider>,
     model: String,
@@ -761,12 +754,12 @@ struct TeamCharge {
     settled: bool,
 }
 
-impl TeamCharge {
+impl Charge {
     /// Settles a complete answer: its cost replaces the reservation, its text is shared.
     async fn finished(mut self, key: &CacheKey, response: &LlmResponse) {
         self.settled = true;
-        self.team
-            .settle(TeamSettlement {
+        if let Some(team) = &self.team {
+            team.settle(TeamSettlement {
                 reserved_usd: self.reserved_usd,
                 cost_usd: response.cost_usd,
                 provider: &response.provider,
@@ -775,13 +768,14 @@ impl TeamCharge {
                 answer: Some((key, &response.text)),
             })
             .await;
+        }
     }
 
     /// Gives the reservation back: the provider refused the attempt, or it was never sent.
     async fn refund(mut self) {
         self.settled = true;
-        self.team
-            .settle(TeamSettlement {
+        if let Some(team) = &self.team {
+            team.settle(TeamSettlement {
                 reserved_usd: self.reserved_usd,
                 cost_usd: 0.0,
                 provider: &self.provider.name,
@@ -790,20 +784,21 @@ impl TeamCharge {
                 answer: None,
             })
             .await;
+        }
     }
 }
 
-impl Drop for TeamCharge {
+impl Drop for Charge {
     fn drop(&mut self) {
-        if self.settled {
+        if self.settled || (!self.sent && self.team.is_none()) {
             return;
         }
         // Dropping cannot wait for Redis, and counting the prompt's tokens is a tokenizer
-        // pass: both happen on a task of their own, off whatever loop dropped the request.
+        // pass: both happen off whatever loop dropped the request.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let team = Arc::clone(&self.team);
+        let team = self.team.take();
         let provider = Arc::clone(&self.provider);
         let sent = self.sent;
         let model = std::mem::take(&mut self.model);
@@ -811,12 +806,16 @@ impl Drop for TeamCharge {
         let streamed = std::mem::take(&mut self.streamed);
         let reserved_usd = self.reserved_usd;
         runtime.spawn(async move {
+            // Counting is CPU work proportional to the text (up to the 8 MiB body bound): on
+            // the blocking pool, so it never holds up the loop that drops the connection.
             let usage = if sent {
-                Usage {
+                tokio::task::spawn_blocking(move || Usage {
                     input_tokens: estimate_tokens(&prompt),
                     output_tokens: estimate_tokens(&streamed),
                     estimated: true,
-                }
+                })
+                .await
+                .unwrap_or_default()
             } else {
                 Usage::default()
             };
@@ -829,15 +828,17 @@ impl Drop for TeamCharge {
                     .record(&provider.name, &model, &usage, cost_usd);
             }
             tracing::debug!(provider = %provider.name, cost_usd, "a request that never finished is charged its prompt and what streamed");
-            team.settle(TeamSettlement {
-                reserved_usd,
-                cost_usd,
-                provider: &provider.name,
-                model: &model,
-                usage,
-                answer: None,
-            })
-            .await;
+            if let Some(team) = team {
+                team.settle(TeamSettlement {
+                    reserved_usd,
+                    cost_usd,
+                    provider: &provider.name,
+                    model: &model,
+                    usage,
+                    answer: None,
+                })
+                .await;
+            }
         });
     }
 }
@@ -848,9 +849,9 @@ struct Live {
     text: String,
     permit: Option<BreakerPermit>,
     finish: Finish,
-    /// The team's charge for this request (team mode), settled when the stream ends or is
-    /// dropped.
-    charge: Option<TeamCharge>,
+    /// How this request is accounted for: taken when the stream ends, or billed for what
+    /// streamed when it is dropped before.
+    charge: Option<Charge>,
     done: bool,
     first_text_at: Option<Instant>,
 }
@@ -870,7 +871,7 @@ fn live_stream(
     deltas: VecDeque<String>,
     permit: BreakerPermit,
     finish: Finish,
-    charge: Option<TeamCharge>,
+    charge: Charge,
 ) -> LlmStream {
     let live = Live {
         reader,
@@ -878,7 +879,7 @@ fn live_stream(
         text: String::new(),
         permit: Some(permit),
         finish,
-        charge,
+        charge: Some(charge),
         done: false,
         first_text_at: None,
     };
@@ -898,8 +899,12 @@ fn live_stream(
                     permit.success();
                 }
                 let text = std::mem::take(&mut live.text);
-                let response = live.finish.response(text, &live.reader, live.first_text_at);
-                if let Some(charge) = live.charge.take() {
+                let charge = live.charge.take();
+                let prompt = charge.as_ref().map_or("", |charge| charge.prompt.as_str());
+                let response = live
+                    .finish
+                    .response(prompt, text, &live.reader, live.first_text_at);
+                if let Some(charge) = charge {
                     charge.finished(&live.finish.key, &response).await;
                 }
                 return Some((Ok(StreamEvent::Done(response)), live));
