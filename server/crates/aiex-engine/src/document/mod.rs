@@ -99,6 +99,14 @@ struct SyntaxState {
     edits_since_snapshot: Vec<InputEdit>,
     /// True between [`Document::parse_snapshot`] and [`Document::install_tree`].
     parse_in_flight: bool,
+    /// Whether the current text is known to pass the whole-text checks before a parse (no NUL
+    /// byte, nesting within the limit): a parse found it so, and every edit since kept the
+    /// nesting as it was ([`syntax::edit_keeps_depth`]). Saves a scan of the whole text at
+    /// each reparse while the user types.
+    known_parseable: bool,
+    /// Whether every edit since the last parse snapshot kept the nesting, so that a parse of
+    /// the snapshot that passed the checks tells the current text passes them too.
+    edits_kept_depth: bool,
     /// Bumped when the whole text is replaced, so that a parse of the old text is discarded.
     generation: u64,
 }
@@ -112,6 +120,8 @@ pub struct ParseSnapshot {
     pub version: i32,
     /// The previous tree, edited to match `rope`, for an incremental parse.
     pub old_tree: Option<Tree>,
+    /// Whether `rope` is known to pass the whole-text checks before a parse.
+    known_parseable: bool,
     /// The text generation the snapshot belongs to.
     generation: u64,
 }
@@ -211,6 +221,11 @@ impl Document {
         let end = position::offset_of(&self.rope, range.end, encoding);
         // A reversed range is treated as empty at its start rather than rejected.
         let (start_byte, end_byte) = (start.byte, end.byte.max(start.byte));
+        if self.syntax.known_parseable || self.syntax.parse_in_flight {
+            let kept = syntax::edit_keeps_depth(&self.rope, start_byte, end_byte, &change.text);
+            self.syntax.known_parseable &= kept;
+            self.syntax.edits_kept_depth &= kept;
+        }
         let before = self.rope.clone();
         let start_char = self.rope.byte_to_char(start_byte);
         let end_char = self.rope.byte_to_char(end_byte);
@@ -266,10 +281,12 @@ impl Document {
     pub fn parse_snapshot(&mut self) -> ParseSnapshot {
         self.syntax.edits_since_snapshot.clear();
         self.syntax.parse_in_flight = true;
+        self.syntax.edits_kept_depth = true;
         ParseSnapshot {
             rope: self.rope.clone(),
             version: self.version,
             old_tree: self.syntax.tree.clone(),
+            known_parseable: self.syntax.known_parseable,
             generation: self.syntax.generation,
         }
     }
@@ -296,8 +313,10 @@ impl Document {
         let Ok(tree) = result else {
             self.syntax.tree = None;
             self.syntax.parsed_version = None;
+            self.syntax.known_parseable = false;
             return notice;
         };
+        self.syntax.known_parseable = self.syntax.edits_kept_depth;
         let mut tree = tree.clone();
         for edit in &edits {
             tree.edit(edit);
@@ -331,7 +350,11 @@ pub fn parse_snapshot(
     if language != Language::Elixir {
         return Err(syntax::SyntaxUnavailable::NotElixir);
     }
-    syntax::parse(&snapshot.rope, snapshot.old_tree.as_ref())
+    if snapshot.known_parseable {
+        syntax::reparse_known_parseable(&snapshot.rope, snapshot.old_tree.as_ref())
+    } else {
+        syntax::parse(&snapshot.rope, snapshot.old_tree.as_ref())
+    }
 }
 
 #[cfg(test)]

@@ -128,6 +128,13 @@ proptest! {
         for (index, edit) in edits.iter().enumerate() {
             apply(&mut document, &mut model, edit, index as i32 + 1, encoding)?;
             prop_assert_eq!(document.rope().to_string(), model.clone());
+            if document.syntax.known_parseable {
+                prop_assert_eq!(
+                    crate::syntax::check_parseable(document.rope()),
+                    Ok(()),
+                    "a text known to pass the checks passes them"
+                );
+            }
             if edit.parse_after {
                 document.parse_now();
             }
@@ -195,6 +202,44 @@ fn apply(
     prop_assert_eq!(report.clamped, 0);
     model.replace_range(start..end, &edit.text);
     Ok(())
+}
+
+#[test]
+fn typing_a_name_skips_the_whole_text_scan_and_an_edit_that_nests_past_the_limit_is_still_refused()
+{
+    let limit = crate::syntax::MAX_NESTING_DEPTH;
+    let text = format!("{}x{}", "[".repeat(limit), "]".repeat(limit));
+    let mut document = Document::new(&text, 0, Language::Elixir);
+    assert!(document.parse_now().tree.is_ok(), "at the limit: a tree");
+    assert!(document.syntax.known_parseable);
+    let at = |byte: usize| Position {
+        line: 0,
+        column: byte as u32,
+    };
+    let type_at = |document: &mut Document, version: i32, byte: usize, text: &str| {
+        let change = TextChange {
+            range: Some(PositionRange {
+                start: at(byte),
+                end: at(byte),
+            }),
+            text: text.to_owned(),
+        };
+        document
+            .apply_changes(version, &[change], PositionEncoding::Utf16)
+            .expect("applied");
+    };
+    type_at(&mut document, 1, limit + 1, "yz");
+    assert!(document.syntax.known_parseable, "a name typed: no new scan");
+    assert!(document.parse_now().tree.is_ok());
+    type_at(&mut document, 2, limit, "[");
+    assert!(
+        !document.syntax.known_parseable,
+        "a bracket typed: scan again"
+    );
+    assert_eq!(
+        document.parse_now().tree.err(),
+        Some(crate::syntax::SyntaxUnavailable::TooDeep)
+    );
 }
 
 #[test]

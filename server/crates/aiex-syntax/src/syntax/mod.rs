@@ -9,7 +9,7 @@ mod nesting;
 use ropey::Rope;
 use tree_sitter::{InputEdit, Language, Node, Parser, Point, Tree};
 
-pub use nesting::{nesting_depth, rope_nesting_depth, MAX_NESTING_DEPTH};
+pub use nesting::{edit_keeps_depth, nesting_depth, rope_nesting_depth, MAX_NESTING_DEPTH};
 
 /// Files larger than this keep their text but get no syntax tree (no outline, folding, checks
 /// or syntax-aware AI context for them; [`size_notice`] says so to the user).
@@ -130,6 +130,25 @@ pub fn check_parseable(rope: &Rope) -> Result<(), SyntaxUnavailable> {
 /// Parses `rope`, reusing `old_tree` when it has been edited to match the rope.
 pub fn parse(rope: &Rope, old_tree: Option<&Tree>) -> Result<Tree, SyntaxUnavailable> {
     check_parseable(rope)?;
+    parse_unchecked(rope, old_tree)
+}
+
+/// [`parse`] for a text whose content is known to pass [`check_parseable`]: an earlier text
+/// passed it and every edit since kept its nesting ([`edit_keeps_depth`]). Only the size is
+/// checked (it costs nothing); the scans of the whole text, a millisecond or more on a large
+/// file, are not repeated at every keystroke's reparse.
+pub fn reparse_known_parseable(
+    rope: &Rope,
+    old_tree: Option<&Tree>,
+) -> Result<Tree, SyntaxUnavailable> {
+    let bytes = rope.len_bytes();
+    if bytes > MAX_PARSE_BYTES {
+        return Err(SyntaxUnavailable::TooLarge { bytes });
+    }
+    parse_unchecked(rope, old_tree)
+}
+
+fn parse_unchecked(rope: &Rope, old_tree: Option<&Tree>) -> Result<Tree, SyntaxUnavailable> {
     let mut parser = Parser::new();
     parser
         .set_language(&elixir_language())
