@@ -19,6 +19,8 @@
 mod hostile_shapes;
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
+#[path = "support/process.rs"]
+mod process;
 
 use std::time::{Duration, Instant};
 
@@ -30,35 +32,14 @@ use serde_json::{json, Value};
 
 const MB: u64 = 1024 * 1024;
 
-/// A figure of `/proc/PID/status` (`VmRSS`, `VmHWM`), in bytes.
+/// A figure of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in bytes.
 fn status_bytes(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("{field} line"));
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{field} value"));
-    kb * 1024
+    process::status_bytes(pid, field).unwrap_or_else(|| panic!("{field} of the server"))
 }
 
-/// The resident memory of a quiet server: read until it stops falling (the release runs
-/// 500 ms after the last activity, after the background work queued before it), at most 5 s.
+/// The resident memory of the quiet server.
 fn settled_rss_bytes(pid: u32) -> u64 {
-    std::thread::sleep(Duration::from_secs(1));
-    let started = Instant::now();
-    let mut last = status_bytes(pid, "VmRSS:");
-    let mut steady = 0;
-    while started.elapsed() < Duration::from_secs(5) && steady < 4 {
-        std::thread::sleep(Duration::from_millis(250));
-        let now = status_bytes(pid, "VmRSS:");
-        steady = if now >= last { steady + 1 } else { 0 };
-        last = now;
-    }
-    last
+    process::settled_resident_bytes(pid).expect("the server's resident memory")
 }
 
 /// The outline, folding, diagnostics and hover of `uri`, each answered (documentSymbol within

@@ -559,14 +559,6 @@ fn slow_requests_on_a_file_at_the_tree_limit_never_hold_up_another_document() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
-/// The resident memory of a process, in bytes (Linux).
-fn resident_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 #[test]
 fn memory_of_opened_then_closed_documents_is_returned() {
     let mut client = LspClient::spawn(None);
@@ -581,7 +573,7 @@ fn memory_of_opened_then_closed_documents_is_returned() {
         "textDocument/documentSymbol",
         json!({ "textDocument": { "uri": warm } }),
     );
-    let Some(before) = resident_bytes(client.pid()) else {
+    let Some(before) = support::process::resident_bytes(client.pid()) else {
         eprintln!("no /proc: cannot measure memory here");
         return;
     };
@@ -600,7 +592,7 @@ fn memory_of_opened_then_closed_documents_is_returned() {
     }
     client.server_text(warm);
     std::thread::sleep(Duration::from_millis(500));
-    let peak = resident_bytes(client.pid()).expect("rss");
+    let peak = support::process::resident_bytes(client.pid()).expect("rss");
     for uri in &uris {
         client.notify(
             "textDocument/didClose",
@@ -611,7 +603,7 @@ fn memory_of_opened_then_closed_documents_is_returned() {
     client.server_text(warm);
     std::thread::sleep(Duration::from_millis(1_500));
     client.server_text(warm);
-    let after = resident_bytes(client.pid()).expect("rss");
+    let after = support::process::resident_bytes(client.pid()).expect("rss");
     let grown = after.saturating_sub(before);
     eprintln!(
         "resident: {} MB before, {} MB with 5,000 documents open, {} MB after closing them",

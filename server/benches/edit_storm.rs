@@ -137,11 +137,11 @@ fn main() {
                     "the completions reached the provider"
                 );
             }
-            rss.push(resident_kb(client.pid()));
+            rss.push(support::process::resident_bytes(client.pid()).unwrap_or(0) / 1024);
             // The user stops typing: once the server has been quiet for a second it gives
             // freed memory back to the system.
             std::thread::sleep(Duration::from_secs(2));
-            rss_quiet.push(resident_kb(client.pid()));
+            rss_quiet.push(support::process::resident_bytes(client.pid()).unwrap_or(0) / 1024);
             if std::env::var_os("AIEX_STORM_SMAPS").is_some() {
                 print_mappings(client.pid());
             }
@@ -269,13 +269,4 @@ fn print_mappings(pid: u32) {
     for (mapping, kb) in by_mapping.iter().filter(|(_, kb)| **kb >= 256) {
         println!("    {:>8.1} MB  {mapping}", *kb as f64 / 1024.0);
     }
-}
-
-fn resident_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }

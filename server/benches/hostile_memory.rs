@@ -22,6 +22,7 @@ use hostile_shapes::{small_modules, Diagnostics, Shape, SHAPES};
 use lsp_client::{file_uri, LspClient, SpawnOptions};
 use serde_json::{json, Value};
 use support::fake_provider::{FakeProvider, Reply};
+use support::process;
 
 const MB: u64 = 1024 * 1024;
 
@@ -113,12 +114,12 @@ fn measure(shape: &Shape, options: &Value, wrapper: &[String]) -> Figures {
     assert!(completion.get("id").is_some(), "{completion}");
 
     let pid = client.pid();
-    let quiet = settled_rss_bytes(pid);
+    let quiet = process::settled_resident_bytes(pid).unwrap_or(0);
     let figures = Figures {
         bytes: text.len(),
         tree: aiex::syntax::syntax_notice(&text).is_none(),
         quiet,
-        peak: status_bytes(pid, "VmHWM:"),
+        peak: process::status_bytes(pid, "VmHWM:").unwrap_or(0),
         symbols,
     };
     client.shutdown();
@@ -157,36 +158,4 @@ fn ask_every_feature(client: &mut LspClient, uri: &str, diagnostics: Diagnostics
         json!({ "textDocument": { "uri": uri }, "position": { "line": 0, "character": 12 } }),
     );
     elapsed
-}
-
-/// A figure of `/proc/PID/status` (`VmRSS`, `VmHWM`), in bytes; 0 once the process is gone.
-fn status_bytes(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// The resident memory of a quiet server: read until it stops falling, at most 6 s.
-fn settled_rss_bytes(pid: u32) -> u64 {
-    std::thread::sleep(Duration::from_secs(1));
-    let started = Instant::now();
-    let mut last = status_bytes(pid, "VmRSS:");
-    let mut steady = 0;
-    while started.elapsed() < Duration::from_secs(5) && steady < 4 {
-        std::thread::sleep(Duration::from_millis(250));
-        let now = status_bytes(pid, "VmRSS:");
-        steady = if now >= last { steady + 1 } else { 0 };
-        last = now;
-    }
-    last
 }

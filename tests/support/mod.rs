@@ -8,6 +8,7 @@ pub mod elixir;
 pub mod fake_provider;
 pub mod files;
 pub mod ollama;
+pub mod process;
 pub mod realmodel;
 pub mod recordings;
 pub mod redis;
