@@ -806,27 +806,31 @@ impl Drop for Charge {
         let streamed = std::mem::take(&mut self.streamed);
         let reserved_usd = self.reserved_usd;
         runtime.spawn(async move {
-            // Counting is CPU work proportional to the text (up to the 8 MiB body bound): on
-            // the blocking pool, so it never holds up the loop that drops the connection.
-            let usage = if sent {
-                tokio::task::spawn_blocking(move || Usage {
-                    input_tokens: estimate_tokens(&prompt),
-                    output_tokens: estimate_tokens(&streamed),
-                    estimated: true,
+            // Counting is CPU work proportional to the text (up to the 8 MiB body bound) and the
+            // ledger may write its file: both on the blocking pool, so neither holds up the
+            // loop that dropped the request, nor the requests that come after it.
+            let counted = {
+                let provider = Arc::clone(&provider);
+                let model = model.clone();
+                tokio::task::spawn_blocking(move || {
+                    if !sent {
+                        return (Usage::default(), 0.0);
+                    }
+                    let usage = Usage {
+                        input_tokens: estimate_tokens(&prompt),
+                        output_tokens: estimate_tokens(&streamed),
+                        estimated: true,
+                    };
+                    let price = cost::price_of(provider.kind, &model, provider.config.prices);
+                    let cost_usd = cost::cost_usd(&usage, price);
+                    provider
+                        .shared
+                        .ledger
+                        .record(&provider.name, &model, &usage, cost_usd);
+                    (usage, cost_usd)
                 })
-                .await
-                .unwrap_or_default()
-            } else {
-                Usage::default()
             };
-            let price = cost::price_of(provider.kind, &model, provider.config.prices);
-            let cost_usd = cost::cost_usd(&usage, price);
-            if sent {
-                provider
-                    .shared
-                    .ledger
-                    .record(&provider.name, &model, &usage, cost_usd);
-            }
+            let (usage, cost_usd) = counted.await.unwrap_or_default();
             tracing::debug!(provider = %provider.name, cost_usd, "a request that never finished is charged its prompt and what streamed");
             if let Some(team) = team {
                 team.settle(TeamSettlement {
