@@ -26,16 +26,14 @@ pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Ve
             if current.hash != found.file.hash {
                 return None;
             }
-            let function = current
-                .chunks
-                .all_modules()
-                .into_iter()
-                .find(|m| m.name == found.module)?
+            let file = sources.indexed(&current)?;
+            let function = file
+                .module(&found.module)?
                 .functions
                 .get(found.function)?
                 .clone();
             Some(Hit {
-                file: sources.indexed(&current)?,
+                file,
                 module: found.module,
                 function,
             })

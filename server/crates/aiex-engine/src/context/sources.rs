@@ -62,9 +62,10 @@ pub(crate) struct Sources<'a> {
     chunks: &'a FileChunks,
     open: &'a [OpenDocument],
     index: &'a WorkspaceIndex,
-    /// The indexed files' texts this request read from disk (the index does not hold them):
-    /// a file several pieces come from is read once.
-    read: std::cell::RefCell<Vec<(PathBuf, Option<Arc<str>>)>>,
+    /// The indexed files' texts this request read from disk (the index does not hold them)
+    /// and their chunks as unpacked (the index holds them packed): a file several pieces come
+    /// from is read and unpacked once.
+    read: std::cell::RefCell<Vec<(PathBuf, Option<(Arc<str>, Arc<FileChunks>)>)>>,
 }
 
 impl<'a> Sources<'a> {
@@ -108,21 +109,21 @@ impl<'a> Sources<'a> {
             .borrow()
             .iter()
             .find(|(path, _)| path == &file.path)
-            .map(|(_, text)| text.clone());
-        let text = match known {
-            Some(text) => text,
+            .map(|(_, read)| read.clone());
+        let (text, chunks) = match known {
+            Some(read) => read,
             None => {
-                let text = file.text();
+                let read = file.text().map(|text| (text, file.chunks()));
                 self.read
                     .borrow_mut()
-                    .push((file.path.clone(), text.clone()));
-                text
+                    .push((file.path.clone(), read.clone()));
+                read
             }
         }?;
         Some(SourceFile {
             relative: file.relative.clone(),
             text: Held::Shared(text),
-            chunks: Held::Shared(Arc::clone(&file.chunks)),
+            chunks: Held::Shared(chunks),
         })
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ContentHash, WorkspaceIndex};
+use super::{ContentHash, PackedChunks, WorkspaceIndex};
 use crate::chunks::FileChunks;
 
 /// Bumped whenever the cached data's shape or meaning changes. 3: chunks without their call
@@ -31,7 +31,7 @@ pub type RemoteCalls = Box<[(Arc<str>, Arc<str>, u32)]>;
 #[derive(Debug, Default)]
 pub struct IndexCache {
     path: PathBuf,
-    entries: HashMap<ContentHash, (Arc<FileChunks>, RemoteCalls)>,
+    entries: HashMap<ContentHash, (PackedChunks, RemoteCalls)>,
 }
 
 /// A remote call as the cache file holds it: (module, function, call sites).
@@ -51,12 +51,21 @@ struct CacheFormat {
     format: u32,
 }
 
-/// [`CacheFile`] as written: borrowed from the index, so saving copies no chunk (the same
-/// JSON: serde writes a reference as its value).
+/// [`CacheFile`] as written: borrowed from the index, each file's chunks unpacked only while
+/// they are written (the same JSON as [`FileChunks`]).
 #[derive(Serialize)]
 struct CacheFileRef<'a> {
     format: u32,
-    entries: Vec<(&'a ContentHash, &'a FileChunks, Vec<SavedCallRef<'a>>)>,
+    entries: Vec<(&'a ContentHash, Unpacked<'a>, Vec<SavedCallRef<'a>>)>,
+}
+
+/// Packed chunks written as the [`FileChunks`] they hold.
+struct Unpacked<'a>(&'a PackedChunks);
+
+impl Serialize for Unpacked<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.unpack().serialize(serializer)
+    }
 }
 
 impl IndexCache {
@@ -104,16 +113,15 @@ impl IndexCache {
                 let entries = file
                     .entries
                     .into_iter()
-                    .map(|(hash, mut chunks, calls)| {
-                        // Read from JSON, every list holds up to twice its length.
-                        chunks.shrink_to_fit();
+                    .map(|(hash, chunks, calls)| {
+                        let chunks = PackedChunks::pack(&chunks);
                         let calls = calls
                             .into_iter()
                             .map(|(module, function, count)| {
                                 (Arc::from(module), Arc::from(function), count)
                             })
                             .collect();
-                        (hash, (Arc::new(chunks), calls))
+                        (hash, (chunks, calls))
                     })
                     .collect();
                 (
@@ -151,10 +159,10 @@ impl IndexCache {
     }
 
     /// The cached chunks of a content hash (without call sites) and its remote calls.
-    pub fn get(&self, hash: &str) -> Option<(Arc<FileChunks>, RemoteCalls)> {
+    pub fn get(&self, hash: &str) -> Option<(PackedChunks, RemoteCalls)> {
         self.entries
             .get(hash)
-            .map(|(chunks, calls)| (Arc::clone(chunks), calls.clone()))
+            .map(|(chunks, calls)| (chunks.clone(), calls.clone()))
     }
 
     /// Number of cached files.
@@ -184,7 +192,7 @@ impl IndexCache {
                         .iter()
                         .map(|(module, function, count)| (&**module, &**function, *count))
                         .collect();
-                    (&f.hash, f.chunks.as_ref(), calls)
+                    (&f.hash, Unpacked(f.packed()), calls)
                 })
                 .collect(),
         };

@@ -140,7 +140,7 @@ fn call_counts_survive_the_cache_and_follow_replacements_and_removals() {
     assert_eq!(index.calls_into("App.A"), once);
     let b = index.module_file("App.B").expect("App.B");
     assert!(
-        b.chunks.all_modules()[0].functions[0].calls.is_empty(),
+        b.chunks().all_modules()[0].functions[0].calls.is_empty(),
         "the index keeps counts, not call sites"
     );
     assert_eq!(&*b.remote_calls[0].0, "App.A");
