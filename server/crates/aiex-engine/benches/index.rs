@@ -133,9 +133,16 @@ fn print_heap_by_owner(index: &WorkspaceIndex, heap_before: f64) {
         .sum::<usize>() as f64
         / (1024.0 * 1024.0);
     let before_copy = heap_mb();
+    let unpacking = Instant::now();
     let unpacked: Vec<_> = files.iter().map(|f| f.chunks()).collect();
+    let unpacking = unpacking.elapsed();
     let unpacked_mb = heap_mb() - before_copy;
     drop(unpacked);
+    println!(
+        "every file's chunks unpacked in {} ms (a workspace symbol search or a relevance \
+         build does this)",
+        unpacking.as_millis()
+    );
     let before_bm25 = heap_mb();
     index.warm_relevance();
     let bm25 = heap_mb() - before_bm25;

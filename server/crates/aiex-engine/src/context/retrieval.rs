@@ -26,15 +26,14 @@ pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Ve
             if current.hash != found.file.hash {
                 return None;
             }
+            // Same hash: the module and function positions are the ranked ones.
             let file = sources.indexed(&current)?;
-            let function = file
-                .module(&found.module)?
-                .functions
-                .get(found.function)?
-                .clone();
+            let module = *file.chunks.all_modules().get(found.module)?;
+            let function = module.functions.get(found.function)?.clone();
+            let module = module.name.clone();
             Some(Hit {
                 file,
-                module: found.module,
+                module,
                 function,
             })
         })

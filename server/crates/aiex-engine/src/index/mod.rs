@@ -197,10 +197,19 @@ pub struct WorkspaceIndex {
 pub struct RelevantFunction {
     /// The file, as the ranking saw it (compare its hash with the index's current one).
     pub file: Arc<IndexedFile>,
-    /// The module's full name.
-    pub module: String,
+    /// The module's position among the file's modules (`FileChunks::all_modules`): its name
+    /// is read where the file's chunks are unpacked anyway, not once per ranked function.
+    pub module: usize,
     /// The function's position among the module's functions.
     pub function: usize,
+}
+
+impl RelevantFunction {
+    /// The module's full name (unpacks the file's chunks).
+    pub fn module_name(&self) -> Option<String> {
+        let chunks = self.file.chunks();
+        Some(chunks.all_modules().get(self.module)?.name.clone())
+    }
 }
 
 /// What the index holds, in numbers.
@@ -232,16 +241,9 @@ impl WorkspaceIndex {
         let ranking = bm25.as_ref().map(|bm25| bm25.rank(query));
         ranking.into_iter().flatten().filter_map(move |id| {
             let document = bm25.as_ref()?.document(id)?;
-            let module = document
-                .file
-                .chunks()
-                .all_modules()
-                .get(document.module as usize)?
-                .name
-                .clone();
             Some(RelevantFunction {
                 file: Arc::clone(&document.file),
-                module,
+                module: document.module as usize,
                 function: document.function as usize,
             })
         })

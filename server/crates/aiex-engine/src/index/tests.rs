@@ -276,7 +276,10 @@ fn the_relevance_ranking_follows_every_change_to_the_index_after_requests_reused
         "defmodule A do\n  def refund_payment(x), do: x\nend\n",
     );
     let modules = |index: &WorkspaceIndex, query: &str| -> Vec<String> {
-        index.relevant(query).map(|found| found.module).collect()
+        index
+            .relevant(query)
+            .filter_map(|found| found.module_name())
+            .collect()
     };
     // Requests at one generation reuse the ranking they verified.
     assert_eq!(modules(&index, "refund payment"), ["A"]);
