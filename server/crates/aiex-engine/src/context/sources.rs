@@ -55,6 +55,9 @@ impl SourceFile<'_> {
     }
 }
 
+/// An indexed file's text as read from disk and its chunks as unpacked.
+type ReadFile = (Arc<str>, Arc<FileChunks>);
+
 /// The files the context may read, in order of authority.
 pub(crate) struct Sources<'a> {
     path: &'a Path,
@@ -65,7 +68,7 @@ pub(crate) struct Sources<'a> {
     /// The indexed files' texts this request read from disk (the index does not hold them)
     /// and their chunks as unpacked (the index holds them packed): a file several pieces come
     /// from is read and unpacked once.
-    read: std::cell::RefCell<Vec<(PathBuf, Option<(Arc<str>, Arc<FileChunks>)>)>>,
+    read: std::cell::RefCell<Vec<(PathBuf, Option<ReadFile>)>>,
 }
 
 impl<'a> Sources<'a> {
