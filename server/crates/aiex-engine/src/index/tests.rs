@@ -88,6 +88,44 @@ fn a_warm_build_reuses_the_cache_and_reparses_only_changed_files() {
 }
 
 #[test]
+fn a_file_read_back_from_the_cache_has_the_chunks_it_was_indexed_with() {
+    let dir = workspace();
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../fixtures/sample_app/lib/sample_app/accounts.ex"
+    );
+    let accounts = std::fs::read_to_string(sample).expect("fixture");
+    write(dir.path(), "lib/accounts.ex", &accounts);
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache_path = IndexCache::path_for(cache_dir.path(), &[dir.path().to_owned()]);
+    let (cold, _) = build_index(dir.path(), None);
+    IndexCache::load(&cache_path).0.save(&cold).expect("save");
+    let (cache, warning) = IndexCache::load(&cache_path);
+    assert_eq!(warning, None);
+    let (warm, report) = build_index(dir.path(), Some(&cache));
+    assert_eq!(report.from_cache, 3);
+
+    let mut extracted = crate::chunks::extract(
+        &crate::syntax::parse_str(&accounts).expect("parse"),
+        &accounts,
+    );
+    extracted.take_remote_calls();
+    for index in [&cold, &warm] {
+        let file = index.module_file("SampleApp.Accounts").expect("indexed");
+        assert_eq!(
+            *file.chunks(),
+            extracted,
+            "the chunks as extracted, less their call sites"
+        );
+    }
+    for file in cold.files() {
+        let warm_file = warm.file(&file.path).expect("in both");
+        assert_eq!(warm_file.chunks(), file.chunks());
+        assert_eq!(warm_file.remote_calls, file.remote_calls);
+    }
+}
+
+#[test]
 fn corrupt_or_old_caches_are_discarded_with_a_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("index.json");
