@@ -106,7 +106,7 @@ impl<'a> Sources<'a> {
 
     /// An indexed file read from disk (the index does not hold texts); `None` when it
     /// changed since it was indexed.
-    fn indexed_source(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+    fn indexed_source(&self, file: &Arc<IndexedFile>) -> Option<SourceFile<'a>> {
         let known = self
             .read
             .borrow()
@@ -116,7 +116,7 @@ impl<'a> Sources<'a> {
         let (text, chunks) = match known {
             Some(read) => read,
             None => {
-                let read = file.text().map(|text| (text, file.chunks()));
+                let read = file.text().map(|text| (text, self.index.chunks_of(file)));
                 self.read
                     .borrow_mut()
                     .push((file.path.clone(), read.clone()));
@@ -239,7 +239,7 @@ impl<'a> Sources<'a> {
     }
 
     /// The indexed file as a source.
-    pub fn indexed(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+    pub fn indexed(&self, file: &Arc<IndexedFile>) -> Option<SourceFile<'a>> {
         self.indexed_source(file)
     }
 }

@@ -371,3 +371,50 @@ fn a_walked_file_is_read_from_disk_when_asked_and_not_once_it_changed() {
     std::fs::remove_file(dir.path().join("lib/a.ex")).expect("remove");
     assert_eq!(held.text().as_deref(), Some(given));
 }
+
+#[test]
+fn context_requests_reuse_recently_unpacked_chunks_until_the_file_changes_within_a_byte_bound() {
+    let dir = workspace();
+    let (index, _) = build_index(dir.path(), None);
+    let a = index.module_file("App.A").expect("App.A");
+    let first = index.chunks_of(&a);
+    assert!(Arc::ptr_eq(&first, &index.chunks_of(&a)), "kept");
+    assert_eq!(*first, *a.chunks());
+
+    let replaced = index.update_file(
+        &a.path,
+        &a.relative,
+        "defmodule App.A do\n  def sub(a, b), do: a - b\nend\n",
+    );
+    let fresh = index.chunks_of(&replaced);
+    assert!(!Arc::ptr_eq(&first, &fresh));
+    assert_eq!(fresh.all_modules()[0].functions[0].name, "sub");
+
+    // Files beyond the bound push the oldest out: more than it holds, each unpacked once.
+    let body: String = (0..400)
+        .map(|i| format!("  def f{i}(x), do: x + {i}\n"))
+        .collect();
+    let mut files = Vec::new();
+    for n in 0..40 {
+        let path = dir.path().join(format!("lib/big{n}.ex"));
+        let text = format!("defmodule App.Big{n} do\n{body}end\n");
+        files.push(index.update_file(&path, Path::new("lib/big.ex"), &text));
+    }
+    let packed: usize = files.iter().map(|f| f.packed().byte_len()).sum();
+    assert!(packed > 2 * RECENTLY_UNPACKED_BYTES, "{packed} bytes");
+    let unpacked: Vec<_> = files.iter().map(|f| index.chunks_of(f)).collect();
+    let kept = files
+        .iter()
+        .zip(&unpacked)
+        .filter(|(file, chunks)| Arc::ptr_eq(&index.chunks_of(file), chunks))
+        .count();
+    assert!(kept < files.len(), "not every file kept");
+    let held: usize = index
+        .recently_unpacked
+        .files
+        .lock()
+        .iter()
+        .map(|(_, bytes, _)| bytes)
+        .sum();
+    assert!(held <= RECENTLY_UNPACKED_BYTES, "{held} bytes held");
+}
