@@ -593,6 +593,25 @@ fn the_workspace_is_indexed_with_progress_and_kept_current() {
         markdown.contains("Sends the welcome email to `user`."),
         "{markdown}"
     );
+    // Once the file is open, its text as the editor holds it wins over the index's copy.
+    let mailer = root.join("lib/sample_app/mailer.ex");
+    let edited = std::fs::read_to_string(&mailer).expect("read").replace(
+        "Sends the welcome email to `user`.",
+        "Greets `user` by email.",
+    );
+    client.open(&file_uri(&mailer), &edited);
+    let hover = client.request("textDocument/hover", json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": column } }));
+    let markdown = hover["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{hover}"));
+    assert!(
+        markdown.contains("Greets `user` by email.") && !markdown.contains("Sends the welcome"),
+        "{markdown}"
+    );
+    client.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": file_uri(&mailer) } }),
+    );
 
     // Workspace symbols come from the index.
     let symbols = client.request("workspace/symbol", json!({ "query": "deliver_wel" }));

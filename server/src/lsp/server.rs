@@ -411,10 +411,10 @@ impl Backend {
         });
     }
 
-    /// The chunks of every known file except the document `except`: open documents as the
-    /// editor holds them, and the index for the files that are not open.
-    async fn workspace_chunks(&self, except: &DocumentKey) -> Vec<Arc<FileChunks>> {
-        let mut all = Vec::new();
+    /// The files hover looks modules up in, except the document `except`: open documents as
+    /// the editor holds them, and the index for the files that are not open.
+    async fn other_files(&self, except: &DocumentKey) -> OtherFiles {
+        let mut open = Vec::new();
         let mut open_paths = HashSet::new();
         // Other open documents are waited for only briefly: a huge one being parsed must not
         // hold up a hover elsewhere. Its chunks go on being computed and cached in the
@@ -442,16 +442,35 @@ impl Backend {
                 continue;
             };
             open_paths.extend(path_of(&key));
-            all.push(chunks);
+            open.push(chunks);
         }
-        let indexed = self.state.index().files();
-        all.extend(
-            indexed
-                .into_iter()
-                .filter(|f| !open_paths.contains(&f.path))
-                .map(|f| Arc::clone(&f.chunks)),
-        );
-        all
+        OtherFiles {
+            open,
+            open_paths,
+            index: self.state.index(),
+        }
+    }
+}
+
+/// The files other than a hovered document: the open ones first, then the index's copies of
+/// the files that are not open (the index holds its chunks packed: only the file defining a
+/// module hover asks for is unpacked).
+struct OtherFiles {
+    open: Vec<Arc<FileChunks>>,
+    open_paths: HashSet<PathBuf>,
+    index: Arc<WorkspaceIndex>,
+}
+
+impl hover::ModuleLookup for OtherFiles {
+    fn file_defining(&self, name: &str) -> Option<Arc<FileChunks>> {
+        if let Some(open) = hover::ModuleLookup::file_defining(&self.open, name) {
+            return Some(open);
+        }
+        let indexed = self.index.module_file(name)?;
+        if self.open_paths.contains(&indexed.path) {
+            return None;
+        }
+        Some(indexed.chunks())
     }
 }
 
@@ -948,7 +967,7 @@ impl LanguageServer for Backend {
             &snapshot,
             params.text_document_position_params.position,
         );
-        let workspace = self.workspace_chunks(&key).await;
+        let workspace = self.other_files(&key).await;
         let source = snapshot.rope.to_string();
         let context = hover::HoverContext {
             source: &source,

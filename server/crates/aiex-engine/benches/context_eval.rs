@@ -250,7 +250,8 @@ fn ground_truth(
 ) -> Option<(PathBuf, String, FunctionChunk)> {
     let find = |name: &str| -> Option<(PathBuf, String, FunctionChunk)> {
         let file = index.module_file(name)?;
-        let owner = find_module(&file.chunks, name)?;
+        let chunks = file.chunks();
+        let owner = find_module(&chunks, name)?;
         let function = owner.function(&call.name, call.arity)?.clone();
         Some((file.relative.clone(), name.to_owned(), function))
     };

@@ -119,23 +119,36 @@ fn main() {
 }
 
 /// The heap the index holds, by owner: the texts (none: files read from disk are not held, and
-/// their bytes are printed for comparison), the chunks (measured as the heap
-/// a copy of every file's chunks takes), the rest of the index (file entries, paths, the module
-/// and calls maps), then the BM25 ranking (the heap its build adds).
+/// their bytes are printed for comparison), the chunks (packed: their bytes and each buffer's
+/// count header; and for comparison the heap every file's chunks take unpacked), the rest of
+/// the index (file entries, paths, the module and calls maps), then the BM25 ranking (the heap
+/// its build adds).
 fn print_heap_by_owner(index: &WorkspaceIndex, heap_before: f64) {
     let files = index.files();
     let index_heap = heap_mb() - heap_before;
     let texts = files.iter().map(|f| f.len()).sum::<usize>() as f64 / (1024.0 * 1024.0);
+    let chunks = files
+        .iter()
+        .map(|f| f.packed().byte_len() + 2 * std::mem::size_of::<usize>())
+        .sum::<usize>() as f64
+        / (1024.0 * 1024.0);
     let before_copy = heap_mb();
-    let copies: Vec<_> = files.iter().map(|f| (*f.chunks).clone()).collect();
-    let chunks = heap_mb() - before_copy;
-    drop(copies);
+    let unpacking = Instant::now();
+    let unpacked: Vec<_> = files.iter().map(|f| f.chunks()).collect();
+    let unpacking = unpacking.elapsed();
+    let unpacked_mb = heap_mb() - before_copy;
+    drop(unpacked);
+    println!(
+        "every file's chunks unpacked in {} ms (a workspace symbol search or a relevance \
+         build does this)",
+        unpacking.as_millis()
+    );
     let before_bm25 = heap_mb();
     index.warm_relevance();
     let bm25 = heap_mb() - before_bm25;
     println!(
         "heap in use by the index: {index_heap:.1} MB: texts not held (read from disk when \
-         needed: {texts:.1} MB), chunks {chunks:.1} MB, the rest (file entries, paths, module and \
+         needed: {texts:.1} MB), chunks {chunks:.1} MB packed ({unpacked_mb:.1} MB unpacked), the rest (file entries, paths, module and \
          calls maps) {:.1} MB; BM25 ranking {bm25:.1} MB more",
         index_heap - chunks
     );

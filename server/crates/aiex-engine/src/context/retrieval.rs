@@ -26,17 +26,14 @@ pub(crate) fn search<'a>(sources: &Sources<'a>, query: &str, limit: usize) -> Ve
             if current.hash != found.file.hash {
                 return None;
             }
-            let function = current
-                .chunks
-                .all_modules()
-                .into_iter()
-                .find(|m| m.name == found.module)?
-                .functions
-                .get(found.function)?
-                .clone();
+            // Same hash: the module and function positions are the ranked ones.
+            let file = sources.indexed(&current)?;
+            let module = *file.chunks.all_modules().get(found.module)?;
+            let function = module.functions.get(found.function)?.clone();
+            let module = module.name.clone();
             Some(Hit {
-                file: sources.indexed(&current)?,
-                module: found.module,
+                file,
+                module,
                 function,
             })
         })

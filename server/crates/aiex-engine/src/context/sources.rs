@@ -55,6 +55,9 @@ impl SourceFile<'_> {
     }
 }
 
+/// An indexed file's text as read from disk and its chunks as unpacked.
+type ReadFile = (Arc<str>, Arc<FileChunks>);
+
 /// The files the context may read, in order of authority.
 pub(crate) struct Sources<'a> {
     path: &'a Path,
@@ -62,9 +65,10 @@ pub(crate) struct Sources<'a> {
     chunks: &'a FileChunks,
     open: &'a [OpenDocument],
     index: &'a WorkspaceIndex,
-    /// The indexed files' texts this request read from disk (the index does not hold them):
-    /// a file several pieces come from is read once.
-    read: std::cell::RefCell<Vec<(PathBuf, Option<Arc<str>>)>>,
+    /// The indexed files' texts this request read from disk (the index does not hold them)
+    /// and their chunks as unpacked (the index holds them packed): a file several pieces come
+    /// from is read and unpacked once.
+    read: std::cell::RefCell<Vec<(PathBuf, Option<ReadFile>)>>,
 }
 
 impl<'a> Sources<'a> {
@@ -102,27 +106,27 @@ impl<'a> Sources<'a> {
 
     /// An indexed file read from disk (the index does not hold texts); `None` when it
     /// changed since it was indexed.
-    fn indexed_source(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+    fn indexed_source(&self, file: &Arc<IndexedFile>) -> Option<SourceFile<'a>> {
         let known = self
             .read
             .borrow()
             .iter()
             .find(|(path, _)| path == &file.path)
-            .map(|(_, text)| text.clone());
-        let text = match known {
-            Some(text) => text,
+            .map(|(_, read)| read.clone());
+        let (text, chunks) = match known {
+            Some(read) => read,
             None => {
-                let text = file.text();
+                let read = file.text().map(|text| (text, self.index.chunks_of(file)));
                 self.read
                     .borrow_mut()
-                    .push((file.path.clone(), text.clone()));
-                text
+                    .push((file.path.clone(), read.clone()));
+                read
             }
         }?;
         Some(SourceFile {
             relative: file.relative.clone(),
             text: Held::Shared(text),
-            chunks: Held::Shared(Arc::clone(&file.chunks)),
+            chunks: Held::Shared(chunks),
         })
     }
 
@@ -235,7 +239,7 @@ impl<'a> Sources<'a> {
     }
 
     /// The indexed file as a source.
-    pub fn indexed(&self, file: &IndexedFile) -> Option<SourceFile<'a>> {
+    pub fn indexed(&self, file: &Arc<IndexedFile>) -> Option<SourceFile<'a>> {
         self.indexed_source(file)
     }
 }

@@ -251,12 +251,7 @@ impl DocumentStore {
             }
         }
         self.documents.shrink_to_fit();
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: `malloc_trim` only returns free pages to the kernel; it takes no pointers
-        // and is thread-safe in glibc.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        give_back_free_pages();
     }
 
     /// The handle of an open document.
@@ -563,5 +558,16 @@ async fn syntax_of(handle: &DocumentHandle) -> SyntaxSnapshot {
         rope: snapshot.rope,
         version: snapshot.version,
         tree: result,
+    }
+}
+
+/// Returns the allocator's free pages to the system (glibc keeps them in its heap otherwise).
+/// Takes milliseconds: call it off any message loop.
+pub(crate) fn give_back_free_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only returns free pages to the kernel; it takes no pointers and is
+    // thread-safe in glibc.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

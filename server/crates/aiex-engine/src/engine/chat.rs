@@ -486,7 +486,8 @@ impl Engine {
         if self.gate().admit(&file.path).is_err() {
             return;
         }
-        let modules = file.chunks.all_modules();
+        let chunks = file.chunks();
+        let modules = chunks.all_modules();
         let range = modules
             .iter()
             .flat_map(|m| m.functions.iter().map(|f| f.range))

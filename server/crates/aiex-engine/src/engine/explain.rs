@@ -117,6 +117,7 @@ impl Engine {
         let in_this_file = chunks.all_modules().iter().any(|m| &m.name == module_name);
         let indexed = self.index.module_file(module_name);
         let mut indexed_text = None;
+        let mut indexed_chunks = None;
         let (module_source, module_chunks, file): (&str, &FileChunks, PathBuf) = if in_this_file {
             self.may_send(key).ok()?;
             let file = self
@@ -129,7 +130,8 @@ impl Engine {
             let admitted = self.gate().admit(&indexed.path).ok()?;
             let text = indexed_text.insert(indexed.text()?);
             self.gate().admit_document(Some(&indexed.path), text).ok()?;
-            (&**text, &indexed.chunks, admitted.relative)
+            let indexed_chunks = &**indexed_chunks.insert(indexed.chunks());
+            (&**text, indexed_chunks, admitted.relative)
         };
         let module = module_chunks
             .all_modules()
@@ -243,8 +245,8 @@ impl Engine {
             ))
         })?;
         self.gate().admit_document(Some(&file.path), &text)?;
-        let module = file
-            .chunks
+        let chunks = file.chunks();
+        let module = chunks
             .all_modules()
             .into_iter()
             .find(|m| m.name == name)

@@ -47,8 +47,25 @@ pub struct HoverContext<'a> {
     pub tree: &'a Tree,
     /// Its chunks.
     pub chunks: &'a FileChunks,
-    /// The chunks of every other known file.
-    pub workspace: &'a [std::sync::Arc<FileChunks>],
+    /// Where the modules of the other known files are found.
+    pub workspace: &'a (dyn ModuleLookup + Sync),
+}
+
+/// Where hover finds a module defined in another file than the document's: asked by name,
+/// so a holder of many files (the index, which keeps them packed) unpacks only the one file
+/// a hover reads.
+pub trait ModuleLookup {
+    /// The chunks of the file defining module `name`.
+    fn file_defining(&self, name: &str) -> Option<std::sync::Arc<FileChunks>>;
+}
+
+/// A list of files, looked through in order.
+impl ModuleLookup for Vec<std::sync::Arc<FileChunks>> {
+    fn file_defining(&self, name: &str) -> Option<std::sync::Arc<FileChunks>> {
+        self.iter()
+            .find(|file| file.all_modules().iter().any(|m| m.name == name))
+            .cloned()
+    }
 }
 
 /// The hover at `offset`, or `None` when nothing known is there.
@@ -59,7 +76,7 @@ pub fn hover(context: &HoverContext<'_>, offset: usize) -> Option<HoverDoc> {
     let markdown = match &target {
         HoverTarget::Module { name } => {
             let full = semantics::expand(&scopes, name);
-            render_module(find_module(context, &full)?)
+            render_module(&*find_module(context, &full)?)
         }
         HoverTarget::Function {
             module,
@@ -73,12 +90,14 @@ pub fn hover(context: &HoverContext<'_>, offset: usize) -> Option<HoverDoc> {
                 *arity,
                 |module, allow_private| {
                     let owner = find_module(context, module)?;
-                    let function = semantics::find_function(owner, name, *arity, allow_private)?;
+                    let function =
+                        semantics::find_function(&owner, name, *arity, allow_private)?.clone();
                     Some((owner, function))
                 },
             )?;
-            resolved = Some((owner.name.clone(), function.clone()));
-            render_function(owner, function)
+            let markdown = render_function(&owner, &function);
+            resolved = Some((owner.into_owned().name, function));
+            markdown
         }
     };
     Some(HoverDoc {
@@ -228,12 +247,26 @@ fn module_path_until(alias: Node<'_>, source: &str) -> String {
     node_text(alias, source).to_owned()
 }
 
-fn all_files<'a>(context: &'a HoverContext<'_>) -> impl Iterator<Item = &'a FileChunks> {
-    std::iter::once(context.chunks).chain(context.workspace.iter().map(|f| f.as_ref()))
-}
-
-fn find_module<'a>(context: &'a HoverContext<'_>, name: &str) -> Option<&'a ModuleChunk> {
-    all_files(context).find_map(|file| file.all_modules().into_iter().find(|m| m.name == name))
+/// The module `name`: the document's own, else a copy of another file's.
+fn find_module<'a>(
+    context: &'a HoverContext<'_>,
+    name: &str,
+) -> Option<std::borrow::Cow<'a, ModuleChunk>> {
+    let own = context
+        .chunks
+        .all_modules()
+        .into_iter()
+        .find(|m| m.name == name);
+    if let Some(module) = own {
+        return Some(std::borrow::Cow::Borrowed(module));
+    }
+    let file = context.workspace.file_defining(name)?;
+    let module = file
+        .all_modules()
+        .into_iter()
+        .find(|m| m.name == name)?
+        .clone();
+    Some(std::borrow::Cow::Owned(module))
 }
 
 /// Markdown for a function: its heads, specs and documentation.

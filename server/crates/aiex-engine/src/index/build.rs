@@ -169,8 +169,8 @@ fn index_one(
                 Ok(tree) => chunks::extract(&tree, &text),
                 Err(_) => FileChunks::default(),
             };
-            let (chunks, remote_calls) = IndexedFile::compact(file_chunks);
-            (chunks, remote_calls, false)
+            let (packed, remote_calls) = IndexedFile::compact(file_chunks);
+            (packed, remote_calls, false)
         }
     };
     let file = IndexedFile::from_disk(

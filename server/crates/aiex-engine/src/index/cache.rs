@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ContentHash, WorkspaceIndex};
+use super::{ContentHash, PackedChunks, WorkspaceIndex};
 use crate::chunks::FileChunks;
 
 /// Bumped whenever the cached data's shape or meaning changes. 3: chunks without their call
@@ -31,7 +31,7 @@ pub type RemoteCalls = Box<[(Arc<str>, Arc<str>, u32)]>;
 #[derive(Debug, Default)]
 pub struct IndexCache {
     path: PathBuf,
-    entries: HashMap<ContentHash, (Arc<FileChunks>, RemoteCalls)>,
+    entries: HashMap<ContentHash, (PackedChunks, RemoteCalls)>,
 }
 
 /// A remote call as the cache file holds it: (module, function, call sites).
@@ -42,7 +42,44 @@ type SavedCallRef<'a> = (&'a str, &'a str, u32);
 #[derive(Deserialize)]
 struct CacheFile {
     format: u32,
-    entries: Vec<(ContentHash, FileChunks, Vec<SavedCall>)>,
+    entries: PackedEntries,
+}
+
+/// The cache file's entries, each packed as soon as it is read: the whole file's chunks as
+/// structs (~20 MB with 300,000 lines, lists grown by doubling) never exist at once.
+struct PackedEntries(Vec<(ContentHash, PackedChunks, RemoteCalls)>);
+
+impl<'de> Deserialize<'de> for PackedEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = PackedEntries;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of [hash, chunks, remote calls]")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut entries: A,
+            ) -> Result<PackedEntries, A::Error> {
+                let mut packed = Vec::with_capacity(entries.size_hint().unwrap_or(0));
+                while let Some((hash, chunks, calls)) =
+                    entries.next_element::<(ContentHash, FileChunks, Vec<SavedCall>)>()?
+                {
+                    let calls = calls
+                        .into_iter()
+                        .map(|(module, function, count)| {
+                            (Arc::from(module), Arc::from(function), count)
+                        })
+                        .collect();
+                    packed.push((hash, PackedChunks::pack(&chunks), calls));
+                }
+                Ok(PackedEntries(packed))
+            }
+        }
+        deserializer.deserialize_seq(Entries)
+    }
 }
 
 /// Only the version of a cache file, read when the whole does not parse as this version's.
@@ -51,12 +88,21 @@ struct CacheFormat {
     format: u32,
 }
 
-/// [`CacheFile`] as written: borrowed from the index, so saving copies no chunk (the same
-/// JSON: serde writes a reference as its value).
+/// [`CacheFile`] as written: borrowed from the index, each file's chunks unpacked only while
+/// they are written (the same JSON as [`FileChunks`]).
 #[derive(Serialize)]
 struct CacheFileRef<'a> {
     format: u32,
-    entries: Vec<(&'a ContentHash, &'a FileChunks, Vec<SavedCallRef<'a>>)>,
+    entries: Vec<(&'a ContentHash, Unpacked<'a>, Vec<SavedCallRef<'a>>)>,
+}
+
+/// Packed chunks written as the [`FileChunks`] they hold.
+struct Unpacked<'a>(&'a PackedChunks);
+
+impl Serialize for Unpacked<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.unpack().serialize(serializer)
+    }
 }
 
 impl IndexCache {
@@ -103,18 +149,9 @@ impl IndexCache {
             Ok(file) if file.format == FORMAT_VERSION => {
                 let entries = file
                     .entries
+                    .0
                     .into_iter()
-                    .map(|(hash, mut chunks, calls)| {
-                        // Read from JSON, every list holds up to twice its length.
-                        chunks.shrink_to_fit();
-                        let calls = calls
-                            .into_iter()
-                            .map(|(module, function, count)| {
-                                (Arc::from(module), Arc::from(function), count)
-                            })
-                            .collect();
-                        (hash, (Arc::new(chunks), calls))
-                    })
+                    .map(|(hash, chunks, calls)| (hash, (chunks, calls)))
                     .collect();
                 (
                     Self {
@@ -151,10 +188,10 @@ impl IndexCache {
     }
 
     /// The cached chunks of a content hash (without call sites) and its remote calls.
-    pub fn get(&self, hash: &str) -> Option<(Arc<FileChunks>, RemoteCalls)> {
+    pub fn get(&self, hash: &str) -> Option<(PackedChunks, RemoteCalls)> {
         self.entries
             .get(hash)
-            .map(|(chunks, calls)| (Arc::clone(chunks), calls.clone()))
+            .map(|(chunks, calls)| (chunks.clone(), calls.clone()))
     }
 
     /// Number of cached files.
@@ -184,7 +221,7 @@ impl IndexCache {
                         .iter()
                         .map(|(module, function, count)| (&**module, &**function, *count))
                         .collect();
-                    (&f.hash, f.chunks.as_ref(), calls)
+                    (&f.hash, Unpacked(f.packed()), calls)
                 })
                 .collect(),
         };

@@ -7,6 +7,7 @@
 
 mod build;
 mod cache;
+mod packed;
 mod relevance;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 pub use build::{BuildReport, IndexOptions, Progress};
 pub use cache::{default_cache_dir, IndexCache, RemoteCalls};
+pub use packed::PackedChunks;
 
 use crate::chunks::{self, FileChunks, FunctionChunk, ModuleChunk};
 
@@ -42,9 +44,10 @@ pub struct IndexedFile {
     pub hash: ContentHash,
     /// Where the content is: read from disk when asked for ([`Self::text`]), not held.
     content: Content,
-    /// Its chunks, without their call sites (every function's `calls` is empty: the index
-    /// keeps what it needs of them, counted, in `remote_calls`).
-    pub chunks: Arc<FileChunks>,
+    /// Its chunks, packed (see [`Self::chunks`]), without their call sites (every
+    /// function's `calls` is empty: the index keeps what it needs of them, counted, in
+    /// `remote_calls`).
+    packed: PackedChunks,
     /// The file's remote calls by target: (module as the caller's aliases resolve it,
     /// function name, call sites). Once inserted, the names are the ones the index's call
     /// counts are keyed by, shared rather than copied per file.
@@ -66,6 +69,18 @@ enum Content {
 }
 
 impl IndexedFile {
+    /// The file's chunks, unpacked for the caller (microseconds for a file of a few hundred
+    /// lines): the index holds them packed, a third of their size as structs. A caller that
+    /// looks at a file several times keeps what this returns.
+    pub fn chunks(&self) -> Arc<FileChunks> {
+        Arc::new(self.packed.unpack())
+    }
+
+    /// The file's chunks as the index holds them.
+    pub fn packed(&self) -> &PackedChunks {
+        &self.packed
+    }
+
     /// The file's content as indexed: `None` when it is on disk and no longer the indexed
     /// version (or unreadable).
     pub fn text(&self) -> Option<Arc<str>> {
@@ -112,7 +127,7 @@ impl IndexedFile {
         hash: ContentHash,
         text: &str,
         modified: Option<std::time::SystemTime>,
-        chunks: Arc<FileChunks>,
+        packed: PackedChunks,
         remote_calls: RemoteCalls,
     ) -> Self {
         Self {
@@ -123,7 +138,7 @@ impl IndexedFile {
                 len: text.len(),
                 modified,
             },
-            chunks,
+            packed,
             remote_calls,
         }
     }
@@ -138,26 +153,25 @@ impl IndexedFile {
         text: Arc<str>,
         chunks: FileChunks,
     ) -> Self {
-        let (chunks, remote_calls) = Self::compact(chunks);
+        let (packed, remote_calls) = Self::compact(chunks);
         Self {
             path,
             relative,
             hash,
             content: Content::Held(text),
-            chunks,
+            packed,
             remote_calls,
         }
     }
 
-    /// Chunks as the index keeps them: call sites taken out and counted, lists trimmed.
-    pub fn compact(mut chunks: FileChunks) -> (Arc<FileChunks>, RemoteCalls) {
+    /// Chunks as the index keeps them: call sites taken out and counted, the rest packed.
+    pub fn compact(mut chunks: FileChunks) -> (PackedChunks, RemoteCalls) {
         let remote_calls = chunks
             .take_remote_calls()
             .into_iter()
             .map(|(module, function, count)| (Arc::from(module), Arc::from(function), count))
             .collect();
-        chunks.shrink_to_fit();
-        (Arc::new(chunks), remote_calls)
+        (PackedChunks::pack(&chunks), remote_calls)
     }
 }
 
@@ -176,6 +190,57 @@ pub struct WorkspaceIndex {
     /// Bumped after every change to `files`: a request finds the relevance ranking still
     /// current without listing and fingerprinting every file.
     generation: AtomicU64,
+    /// The files whose chunks context requests unpacked last.
+    recently_unpacked: RecentlyUnpacked,
+}
+
+/// The chunks of the files last unpacked for context requests, most recent last, bounded by
+/// their packed bytes: completions while typing read the same callees' files request after
+/// request, and unpacking them each time cost ~0.5 ms of server time per completion
+/// (bench `typing_burst`).
+#[derive(Debug, Default)]
+struct RecentlyUnpacked {
+    /// (the file as indexed, its packed bytes, its chunks unpacked).
+    files: parking_lot::Mutex<std::collections::VecDeque<UnpackedFile>>,
+}
+
+type UnpackedFile = (std::sync::Weak<IndexedFile>, usize, Arc<FileChunks>);
+
+/// Packed bytes of the files [`RecentlyUnpacked`] keeps (about three times as much unpacked);
+/// the last file unpacked is kept whatever its size.
+const RECENTLY_UNPACKED_BYTES: usize = 192 * 1024;
+
+impl RecentlyUnpacked {
+    fn chunks_of(&self, file: &Arc<IndexedFile>) -> Arc<FileChunks> {
+        let this = Arc::downgrade(file);
+        {
+            let mut files = self.files.lock();
+            if let Some(at) = files.iter().position(|(known, ..)| known.ptr_eq(&this)) {
+                if let Some(entry) = files.remove(at) {
+                    let chunks = Arc::clone(&entry.2);
+                    files.push_back(entry);
+                    return chunks;
+                }
+            }
+        }
+        // Unpacked outside the lock: another request may unpack the same file meanwhile.
+        let chunks = file.chunks();
+        let mut files = self.files.lock();
+        // A file replaced or removed since is of no use.
+        files.retain(|(known, ..)| known.strong_count() > 0);
+        files.push_back((this, file.packed.byte_len(), Arc::clone(&chunks)));
+        let mut total: usize = files.iter().map(|(_, bytes, _)| bytes).sum();
+        while total > RECENTLY_UNPACKED_BYTES && files.len() > 1 {
+            if let Some((_, bytes, _)) = files.pop_front() {
+                total -= bytes;
+            }
+        }
+        chunks
+    }
+
+    fn clear(&self) {
+        self.files.lock().clear();
+    }
 }
 
 /// A function the relevance ranking found.
@@ -183,10 +248,19 @@ pub struct WorkspaceIndex {
 pub struct RelevantFunction {
     /// The file, as the ranking saw it (compare its hash with the index's current one).
     pub file: Arc<IndexedFile>,
-    /// The module's full name.
-    pub module: String,
+    /// The module's position among the file's modules (`FileChunks::all_modules`): its name
+    /// is read where the file's chunks are unpacked anyway, not once per ranked function.
+    pub module: usize,
     /// The function's position among the module's functions.
     pub function: usize,
+}
+
+impl RelevantFunction {
+    /// The module's full name (unpacks the file's chunks).
+    pub fn module_name(&self) -> Option<String> {
+        let chunks = self.file.chunks();
+        Some(chunks.all_modules().get(self.module)?.name.clone())
+    }
 }
 
 /// What the index holds, in numbers.
@@ -218,19 +292,18 @@ impl WorkspaceIndex {
         let ranking = bm25.as_ref().map(|bm25| bm25.rank(query));
         ranking.into_iter().flatten().filter_map(move |id| {
             let document = bm25.as_ref()?.document(id)?;
-            let module = document
-                .file
-                .chunks
-                .all_modules()
-                .get(document.module as usize)?
-                .name
-                .clone();
             Some(RelevantFunction {
                 file: Arc::clone(&document.file),
-                module,
+                module: document.module as usize,
                 function: document.function as usize,
             })
         })
+    }
+
+    /// The chunks of `file` for a context request: unpacked, or kept from a recent request
+    /// while the file is the index's current one (bounded in bytes, see [`RecentlyUnpacked`]).
+    pub fn chunks_of(&self, file: &Arc<IndexedFile>) -> Arc<FileChunks> {
+        self.recently_unpacked.chunks_of(file)
     }
 
     /// An empty index.
@@ -267,7 +340,7 @@ impl WorkspaceIndex {
             self.forget_modules(&old);
             self.uncount_calls(&old.remote_calls);
         }
-        for module in file.chunks.all_modules() {
+        for module in file.chunks().all_modules() {
             self.modules.insert(module.name.clone(), file.path.clone());
         }
         self.generation.fetch_add(1, Ordering::Release);
@@ -288,7 +361,7 @@ impl WorkspaceIndex {
     }
 
     fn forget_modules(&self, old: &IndexedFile) {
-        for module in old.chunks.all_modules() {
+        for module in old.chunks().all_modules() {
             self.modules
                 .remove_if(&module.name, |_, path| path == &old.path);
         }
@@ -359,7 +432,7 @@ impl WorkspaceIndex {
     ) -> Option<(Arc<IndexedFile>, FunctionChunk)> {
         let file = self.module_file(module)?;
         let found = file
-            .chunks
+            .chunks()
             .all_modules()
             .into_iter()
             .find(|m| m.name == module)
@@ -373,10 +446,8 @@ impl WorkspaceIndex {
         for file in self.files.iter() {
             counts.files += 1;
             counts.bytes += file.len();
-            let modules = file.chunks.all_modules();
-            counts.modules += modules.len();
-            counts.functions += file.chunks.functions.len()
-                + modules.iter().map(|m| m.functions.len()).sum::<usize>();
+            counts.modules += file.packed.module_count();
+            counts.functions += file.packed.function_count();
         }
         counts
     }
@@ -394,6 +465,7 @@ impl WorkspaceIndex {
 
     /// Removes every file.
     pub fn clear(&self) {
+        self.recently_unpacked.clear();
         self.files.clear();
         self.modules.clear();
         self.calls_into.clear();
@@ -480,7 +552,8 @@ impl WorkspaceIndex {
                 cut = true;
                 break;
             }
-            for module in file.chunks.all_modules() {
+            let chunks = file.chunks();
+            for module in chunks.all_modules() {
                 if let Some(score) = fuzzy_score(&query, &module.name) {
                     matches.push(SymbolMatch {
                         name: module.name.clone(),

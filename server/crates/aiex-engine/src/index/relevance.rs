@@ -304,7 +304,8 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
         // Read once per file (the index does not hold the texts); a file changed since it was
         // indexed is ranked by its names alone until it is reindexed.
         let file_text = file.text().unwrap_or_default();
-        for (module_position, module) in file.chunks.all_modules().into_iter().enumerate() {
+        let chunks = file.chunks();
+        for (module_position, module) in chunks.all_modules().into_iter().enumerate() {
             for (position, function) in module.functions.iter().enumerate() {
                 counts.clear();
                 let mut length = 0usize;

@@ -88,6 +88,44 @@ fn a_warm_build_reuses_the_cache_and_reparses_only_changed_files() {
 }
 
 #[test]
+fn a_file_read_back_from_the_cache_has_the_chunks_it_was_indexed_with() {
+    let dir = workspace();
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../fixtures/sample_app/lib/sample_app/accounts.ex"
+    );
+    let accounts = std::fs::read_to_string(sample).expect("fixture");
+    write(dir.path(), "lib/accounts.ex", &accounts);
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache_path = IndexCache::path_for(cache_dir.path(), &[dir.path().to_owned()]);
+    let (cold, _) = build_index(dir.path(), None);
+    IndexCache::load(&cache_path).0.save(&cold).expect("save");
+    let (cache, warning) = IndexCache::load(&cache_path);
+    assert_eq!(warning, None);
+    let (warm, report) = build_index(dir.path(), Some(&cache));
+    assert_eq!(report.from_cache, 3);
+
+    let mut extracted = crate::chunks::extract(
+        &crate::syntax::parse_str(&accounts).expect("parse"),
+        &accounts,
+    );
+    extracted.take_remote_calls();
+    for index in [&cold, &warm] {
+        let file = index.module_file("SampleApp.Accounts").expect("indexed");
+        assert_eq!(
+            *file.chunks(),
+            extracted,
+            "the chunks as extracted, less their call sites"
+        );
+    }
+    for file in cold.files() {
+        let warm_file = warm.file(&file.path).expect("in both");
+        assert_eq!(warm_file.chunks(), file.chunks());
+        assert_eq!(warm_file.remote_calls, file.remote_calls);
+    }
+}
+
+#[test]
 fn corrupt_or_old_caches_are_discarded_with_a_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("index.json");
@@ -140,7 +178,7 @@ fn call_counts_survive_the_cache_and_follow_replacements_and_removals() {
     assert_eq!(index.calls_into("App.A"), once);
     let b = index.module_file("App.B").expect("App.B");
     assert!(
-        b.chunks.all_modules()[0].functions[0].calls.is_empty(),
+        b.chunks().all_modules()[0].functions[0].calls.is_empty(),
         "the index keeps counts, not call sites"
     );
     assert_eq!(&*b.remote_calls[0].0, "App.A");
@@ -276,7 +314,10 @@ fn the_relevance_ranking_follows_every_change_to_the_index_after_requests_reused
         "defmodule A do\n  def refund_payment(x), do: x\nend\n",
     );
     let modules = |index: &WorkspaceIndex, query: &str| -> Vec<String> {
-        index.relevant(query).map(|found| found.module).collect()
+        index
+            .relevant(query)
+            .filter_map(|found| found.module_name())
+            .collect()
     };
     // Requests at one generation reuse the ranking they verified.
     assert_eq!(modules(&index, "refund payment"), ["A"]);
@@ -329,4 +370,51 @@ fn a_walked_file_is_read_from_disk_when_asked_and_not_once_it_changed() {
     let held = index.update_file(&a.path, Path::new("lib/a.ex"), given);
     std::fs::remove_file(dir.path().join("lib/a.ex")).expect("remove");
     assert_eq!(held.text().as_deref(), Some(given));
+}
+
+#[test]
+fn context_requests_reuse_recently_unpacked_chunks_until_the_file_changes_within_a_byte_bound() {
+    let dir = workspace();
+    let (index, _) = build_index(dir.path(), None);
+    let a = index.module_file("App.A").expect("App.A");
+    let first = index.chunks_of(&a);
+    assert!(Arc::ptr_eq(&first, &index.chunks_of(&a)), "kept");
+    assert_eq!(*first, *a.chunks());
+
+    let replaced = index.update_file(
+        &a.path,
+        &a.relative,
+        "defmodule App.A do\n  def sub(a, b), do: a - b\nend\n",
+    );
+    let fresh = index.chunks_of(&replaced);
+    assert!(!Arc::ptr_eq(&first, &fresh));
+    assert_eq!(fresh.all_modules()[0].functions[0].name, "sub");
+
+    // Files beyond the bound push the oldest out: more than it holds, each unpacked once.
+    let body: String = (0..400)
+        .map(|i| format!("  def f{i}(x), do: x + {i}\n"))
+        .collect();
+    let mut files = Vec::new();
+    for n in 0..40 {
+        let path = dir.path().join(format!("lib/big{n}.ex"));
+        let text = format!("defmodule App.Big{n} do\n{body}end\n");
+        files.push(index.update_file(&path, Path::new("lib/big.ex"), &text));
+    }
+    let packed: usize = files.iter().map(|f| f.packed().byte_len()).sum();
+    assert!(packed > 2 * RECENTLY_UNPACKED_BYTES, "{packed} bytes");
+    let unpacked: Vec<_> = files.iter().map(|f| index.chunks_of(f)).collect();
+    let kept = files
+        .iter()
+        .zip(&unpacked)
+        .filter(|(file, chunks)| Arc::ptr_eq(&index.chunks_of(file), chunks))
+        .count();
+    assert!(kept < files.len(), "not every file kept");
+    let held: usize = index
+        .recently_unpacked
+        .files
+        .lock()
+        .iter()
+        .map(|(_, bytes, _)| bytes)
+        .sum();
+    assert!(held <= RECENTLY_UNPACKED_BYTES, "{held} bytes held");
 }
