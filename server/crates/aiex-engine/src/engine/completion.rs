@@ -458,6 +458,9 @@ impl Engine {
             .filter_map(|raw| completion::clean(raw, &site, mode))
             .collect();
         if cleaned.is_empty() {
+            // What the model wrote, to tell a rule's drop from an empty answer (debug only: it
+            // is the model's text about the user's code).
+            debug!(document = %key, answers = ?raws.iter().map(|raw| raw.chars().take(160).collect::<String>()).collect::<Vec<_>>(), "completion dropped once cleaned");
             return CompletionOutcome::nothing("the model's answer was empty once cleaned");
         }
         // Each candidate reparsed incrementally with it in place, and the survivors ranked by
