@@ -89,9 +89,9 @@ impl HealthReport {
     }
 }
 
-/// The data directory (usage ledger, trust decisions), as the engine chooses it.
+/// The data directory (usage ledger, provider speeds, trust decisions, sessions).
 fn data_dir() -> Option<PathBuf> {
-    crate::llm::cost::default_ledger_path().and_then(|path| path.parent().map(Path::to_path_buf))
+    crate::llm::cost::data_dir()
 }
 
 const SAMPLE: &str = "defmodule Health.Sample do\n  def run(x) do\n    IO.inspect(x)\n  end\nend\n";

@@ -181,13 +181,19 @@ pub struct UsageLedger {
     state: Mutex<LedgerState>,
 }
 
-/// Where the ledger lives by default: `$AIEX_DATA_DIR/usage.json`, or
-/// `<data dir>/aiex/usage.json`.
-pub fn default_ledger_path() -> Option<PathBuf> {
+/// Where Aiex keeps what it learns on this machine (usage totals, provider speeds):
+/// `$AIEX_DATA_DIR`, or `<data dir>/aiex`. One directory for all of it, so that pointing
+/// `AIEX_DATA_DIR` elsewhere (a test, a second profile) leaves none of it behind.
+pub fn data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("AIEX_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("usage.json"));
+        return Some(PathBuf::from(dir));
     }
-    dirs::data_dir().map(|dir| dir.join("aiex").join("usage.json"))
+    dirs::data_dir().map(|dir| dir.join("aiex"))
+}
+
+/// Where the ledger lives by default: `usage.json` in [`data_dir`].
+pub fn default_ledger_path() -> Option<PathBuf> {
+    data_dir().map(|dir| dir.join("usage.json"))
 }
 
 impl UsageLedger {

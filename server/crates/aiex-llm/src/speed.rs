@@ -162,9 +162,10 @@ struct BookFile {
     speeds: BTreeMap<String, SpeedEstimate>,
 }
 
-/// `speeds.json` in the user's data directory.
+/// `speeds.json` in the data directory ([`crate::cost::data_dir`]: `$AIEX_DATA_DIR` when set,
+/// like the usage totals, so a test's speeds never come from, or go to, the user's).
 pub fn default_speeds_path() -> Option<PathBuf> {
-    dirs::data_dir().map(|dir| dir.join("aiex").join("speeds.json"))
+    crate::cost::data_dir().map(|dir| dir.join("speeds.json"))
 }
 
 impl SpeedBook {

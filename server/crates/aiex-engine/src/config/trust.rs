@@ -25,13 +25,11 @@ pub fn config_hash(text: &str) -> String {
         .collect()
 }
 
-/// Where the user's Aiex data lives (trust decisions, sessions): `$AIEX_DATA_DIR`, or
-/// `<data dir>/aiex`. The user's environment decides it, never a workspace file.
+/// Where the user's Aiex data lives (trust decisions, sessions, usage totals, provider
+/// speeds): `$AIEX_DATA_DIR`, or `<data dir>/aiex` ([`crate::llm::cost::data_dir`]). The
+/// user's environment decides it, never a workspace file.
 pub fn default_data_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("AIEX_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    dirs::data_dir().map(|dir| dir.join("aiex"))
+    crate::llm::cost::data_dir()
 }
 
 /// Where trust decisions live: `trust.json` in [`default_data_dir`].
