@@ -14,10 +14,13 @@ use serde_json::{json, Value};
 use support::fake_provider::{BlockingFake as Fake, Reply};
 use support::ollama::{chat as ollama_chat, generate as ollama_stream};
 
+/// The server's settings. Each test starts with no provider speed learnt (its own data
+/// directory), and a server on this machine is assumed to be a slow CPU model until it has
+/// answered: the latency target is set so that the first prompt still gets its whole context.
 fn settings(providers: Value, completion_providers: &[&str]) -> Value {
     json!({
         "providers": providers,
-        "features": { "completion": { "providers": completion_providers, "debounce_min_ms": 10, "debounce_max_ms": 40, "timeout_ms": 4000 } }
+        "features": { "completion": { "providers": completion_providers, "debounce_min_ms": 10, "debounce_max_ms": 40, "timeout_ms": 4000, "latency_target_ms": 60000 } }
     })
 }
 

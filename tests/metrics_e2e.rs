@@ -211,10 +211,12 @@ fn server_with_telemetry(
         "/api/generate",
         vec![Reply::Recorded(ollama_stream(&["sum * 2"]))],
     );
+    // A latency target the assumed speed of a local server meets with the whole context: the
+    // same place asked twice sends the same prompt, before and after the speed is learnt.
     let dir = project_using(
         &fake.server.url(),
         &format!(
-            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\n\n[telemetry]\n{telemetry}"
+            "[features.completion]\ndebounce_min_ms = 10\ndebounce_max_ms = 40\nlatency_target_ms = 60000\n\n[telemetry]\n{telemetry}"
         ),
     );
     let mut environment = cli_project::environment(dir.path());

@@ -894,7 +894,10 @@ impl CliTeam {
         write(
             &root.join("user-config/aiex/config.toml"),
             &format!(
-                "[providers.local]\nkind = \"ollama\"\nbase_url = \"{}\"\nmodel = \"qwen2.5-coder:1.5b\"\nrpm = {rpm}\n\n[team]\nredis_url = \"{}\"\ntimeout_ms = 500\n",
+                // A latency target the assumed speed of a local server meets with the whole
+                // context: a process asks with the prompt another sent, whatever speed each
+                // has learnt.
+                "[providers.local]\nkind = \"ollama\"\nbase_url = \"{}\"\nmodel = \"qwen2.5-coder:1.5b\"\nrpm = {rpm}\n\n[features.completion]\nlatency_target_ms = 60000\n\n[team]\nredis_url = \"{}\"\ntimeout_ms = 500\n",
                 fake.url(),
                 redis.url()
             ),
