@@ -89,7 +89,24 @@ pub async fn send(
             .body(body.clone());
     }
     let (limit, phase) = earliest(first_byte, TimeoutPhase::FirstByte, deadline);
-    match tokio::time::timeout_at(limit, builder.send()).await {
+    // A pooled connection the server closed while idle (llama.cpp's keeps one 5 s) fails as
+    // the request goes out, before the server read it: the same request on a new connection
+    // is sent once more, whatever the retry policy, as it never reached the model.
+    let retry = builder.try_clone();
+    let sent = match tokio::time::timeout_at(limit, builder.send()).await {
+        Ok(Err(error)) if closed_before_answering(&error) => match retry {
+            Some(retry) => {
+                tracing::debug!(
+                    provider,
+                    "a pooled connection was closed by the server: sending again"
+                );
+                tokio::time::timeout_at(limit, retry.send()).await
+            }
+            None => Ok(Err(error)),
+        },
+        other => other,
+    };
+    match sent {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(error)) if error.is_timeout() => Err(LlmError::Timeout {
             provider: provider.to_owned(),
@@ -103,6 +120,22 @@ pub async fn send(
             after: first_byte,
         }),
     }
+}
+
+/// Whether `error` is a connection closed before any answer came (hyper's "connection closed
+/// before message completed"), as a pooled connection the server dropped while idle fails.
+fn closed_before_answering(error: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(error) = source {
+        if error
+            .to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// The earlier of `now + wait` (reported as `phase`) and the deadline.
