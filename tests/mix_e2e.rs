@@ -636,7 +636,7 @@ fn a_trusted_workspace_gets_generated_tests_run_and_ai_edits_formatted_by_the_pr
             .iter()
             .map(|(k, v)| (k.to_string(), v.display().to_string()))
             .collect(),
-        wrapper: Vec::new(),
+        ..SpawnOptions::default()
     };
     let mut client = LspClient::spawn_with(Some(&root), &options);
     client.initialize(

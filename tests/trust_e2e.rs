@@ -121,6 +121,7 @@ tokenizer = "../outside/tokenizer.json"
                 (PLANTED_VAR.to_owned(), PLANTED.to_owned()),
             ],
             wrapper,
+            ..SpawnOptions::default()
         }
     }
 

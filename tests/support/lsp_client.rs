@@ -25,6 +25,8 @@ pub struct SpawnOptions {
     pub env: Vec<(String, String)>,
     /// A program and its arguments to run the binary under (`strace -f -o LOG`).
     pub wrapper: Vec<String>,
+    /// Arguments to the binary (`--log-file PATH`).
+    pub args: Vec<String>,
 }
 
 /// A running `aiex` with pipes to it.
@@ -63,6 +65,7 @@ impl LspClient {
             None => Command::new(binary),
         };
         command
+            .args(&options.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(if log.is_some() {

@@ -257,6 +257,9 @@ const NOTIFICATIONS: &[&str] = &[
 /// `shutdown` would stop the server answering anything, unasked.
 const LIFECYCLE_REQUESTS: &[&str] = &["initialize", "shutdown"];
 
+/// Requests whose arrival is logged under `SERVER_TIME_LOG`: the start of their server time.
+const COMPLETION_REQUESTS: &[&str] = &["textDocument/completion", "textDocument/inlineCompletion"];
+
 /// Checks that a body is a JSON-RPC 2.0 message tower-lsp-server can decode and that the
 /// server can answer in bounded time; if not, the error response to send instead.
 fn check_message(body: &[u8]) -> Result<(), Value> {
@@ -316,7 +319,17 @@ fn check_message(body: &[u8]) -> Result<(), Value> {
                 }
             }
             match id {
-                Some(_) => check_request(method, message.get("params"), &reply_id),
+                Some(_) => {
+                    if COMPLETION_REQUESTS.contains(&method.as_str()) {
+                        // Where a completion's server time starts (benchmark `typing_burst`).
+                        tracing::debug!(
+                            target: crate::llm::types::SERVER_TIME_LOG,
+                            method = method.as_str(),
+                            "completion request read"
+                        );
+                    }
+                    check_request(method, message.get("params"), &reply_id)
+                }
                 None if LIFECYCLE_REQUESTS.contains(&method.as_str()) => Err(invalid(&format!(
                     "`{method}` is a request: send it with an id"
                 ))),

@@ -389,6 +389,14 @@ impl Provider {
                 }
             };
             charge.sent = true;
+            if let Some(asked_at) = request.asked_at {
+                tracing::debug!(
+                    target: crate::types::SERVER_TIME_LOG,
+                    provider = %self.name,
+                    server_us = asked_at.elapsed().as_micros() as u64,
+                    "provider request leaving"
+                );
+            }
             match self.attempt(&call, body.as_ref(), deadline).await {
                 Ok((reader, deltas)) => {
                     let finish = Finish {

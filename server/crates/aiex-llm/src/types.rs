@@ -110,7 +110,15 @@ pub struct LlmRequest {
     /// Whether a cached answer to the same request may be served (a user who asks for a
     /// refactor again wants a new one).
     pub use_cache: bool,
+    /// When the user's request that this one serves reached the server: as the request
+    /// leaves, the time aiex took to prepare it (its server time) is logged under the target
+    /// [`SERVER_TIME_LOG`].
+    pub asked_at: Option<Instant>,
 }
+
+/// The log target of each provider request's server time: from the user's request's arrival
+/// to the provider request leaving, as `server_us` (debug level; the benchmarks read it).
+pub const SERVER_TIME_LOG: &str = "aiex::server_time";
 
 impl LlmRequest {
     /// A chat request with an optional system prompt and one user message.
@@ -153,6 +161,7 @@ impl LlmRequest {
             stop: Vec::new(),
             deadline: None,
             use_cache: true,
+            asked_at: None,
         }
     }
 

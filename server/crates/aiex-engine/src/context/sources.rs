@@ -116,7 +116,7 @@ impl<'a> Sources<'a> {
         let (text, chunks) = match known {
             Some(read) => read,
             None => {
-                let read = file.text().map(|text| (text, self.index.chunks_of(file)));
+                let read = self.index.read(file);
                 self.read
                     .borrow_mut()
                     .push((file.path.clone(), read.clone()));

@@ -408,9 +408,11 @@ impl Engine {
                 (request, outbound)
             }
         };
-        // The request's own deadline is the completion's, whatever the context took.
+        // The request's own deadline is the completion's, whatever the context took; its server
+        // time counts from the user's request.
         let request = crate::llm::LlmRequest {
             deadline: Some(deadline),
+            asked_at: options.arrived,
             ..request
         };
         let assembled = started.elapsed();

@@ -149,7 +149,10 @@ impl Engine {
         let (chain, _) = self
             .chain(&settings.providers, "explanations", "explain")
             .ok()?;
-        let request = explain_request(&target, module_source, "");
+        let request = crate::llm::LlmRequest {
+            asked_at: Some(arrived),
+            ..explain_request(&target, module_source, "")
+        };
         let give_up_at = arrived + Duration::from_millis(settings.hover_timeout_ms);
         let give_up_at = give_up_at
             .checked_sub(super::REPLY_MARGIN)

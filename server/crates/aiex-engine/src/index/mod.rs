@@ -190,52 +190,77 @@ pub struct WorkspaceIndex {
     /// Bumped after every change to `files`: a request finds the relevance ranking still
     /// current without listing and fingerprinting every file.
     generation: AtomicU64,
-    /// The files whose chunks context requests unpacked last.
-    recently_unpacked: RecentlyUnpacked,
+    /// The files context requests read last.
+    recently_read: RecentlyRead,
 }
 
-/// The chunks of the files last unpacked for context requests, most recent last, bounded by
-/// their packed bytes: completions while typing read the same callees' files request after
-/// request, and unpacking them each time cost ~0.5 ms of server time per completion
-/// (bench `typing_burst`).
+/// The files last read for context requests, most recent last: their chunks unpacked and
+/// their text, bounded by their packed and text bytes. Completions while typing read the same
+/// callees' and related functions' files request after request: unpacking them each time cost
+/// ~0.5 ms of server time per completion, and reading a 280 KB file of callees from disk
+/// ~0.15 ms (bench `typing_burst`).
 #[derive(Debug, Default)]
-struct RecentlyUnpacked {
-    /// (the file as indexed, its packed bytes, its chunks unpacked).
-    files: parking_lot::Mutex<std::collections::VecDeque<UnpackedFile>>,
+struct RecentlyRead {
+    files: parking_lot::Mutex<std::collections::VecDeque<ReadFile>>,
 }
 
-type UnpackedFile = (std::sync::Weak<IndexedFile>, usize, Arc<FileChunks>);
+#[derive(Debug)]
+struct ReadFile {
+    /// The file as indexed: a file replaced in the index is never served from here.
+    file: std::sync::Weak<IndexedFile>,
+    chunks: Arc<FileChunks>,
+    /// Kept once a request read it (`WorkspaceIndex::read`).
+    text: Option<Arc<str>>,
+    /// What the entry counts against [`RECENTLY_READ_BYTES`]: its packed chunks (about a
+    /// third of them unpacked) and its text.
+    bytes: usize,
+}
 
-/// Packed bytes of the files [`RecentlyUnpacked`] keeps (about three times as much unpacked);
-/// the last file unpacked is kept whatever its size.
-const RECENTLY_UNPACKED_BYTES: usize = 192 * 1024;
+/// Packed chunk bytes and text bytes of the files [`RecentlyRead`] keeps; the last file read
+/// is kept whatever its size.
+const RECENTLY_READ_BYTES: usize = 512 * 1024;
 
-impl RecentlyUnpacked {
-    fn chunks_of(&self, file: &Arc<IndexedFile>) -> Arc<FileChunks> {
+impl RecentlyRead {
+    /// The chunks of `file`, and its text when `with_text` (`None` then when the file on disk
+    /// is no longer the indexed version).
+    fn read(
+        &self,
+        file: &Arc<IndexedFile>,
+        with_text: bool,
+    ) -> Option<(Arc<FileChunks>, Option<Arc<str>>)> {
         let this = Arc::downgrade(file);
-        {
+        let known = {
             let mut files = self.files.lock();
-            if let Some(at) = files.iter().position(|(known, ..)| known.ptr_eq(&this)) {
-                if let Some(entry) = files.remove(at) {
-                    let chunks = Arc::clone(&entry.2);
+            let at = files.iter().position(|known| known.file.ptr_eq(&this));
+            match at.and_then(|at| files.remove(at)) {
+                Some(entry) if entry.text.is_some() || !with_text => {
+                    let found = (Arc::clone(&entry.chunks), entry.text.clone());
                     files.push_back(entry);
-                    return chunks;
+                    return Some(found);
                 }
+                Some(entry) => Some(entry.chunks),
+                None => None,
             }
-        }
-        // Unpacked outside the lock: another request may unpack the same file meanwhile.
-        let chunks = file.chunks();
+        };
+        // Read and unpacked outside the lock: another request may do the same meanwhile.
+        let text = if with_text { Some(file.text()?) } else { None };
+        let chunks = known.unwrap_or_else(|| file.chunks());
         let mut files = self.files.lock();
         // A file replaced or removed since is of no use.
-        files.retain(|(known, ..)| known.strong_count() > 0);
-        files.push_back((this, file.packed.byte_len(), Arc::clone(&chunks)));
-        let mut total: usize = files.iter().map(|(_, bytes, _)| bytes).sum();
-        while total > RECENTLY_UNPACKED_BYTES && files.len() > 1 {
-            if let Some((_, bytes, _)) = files.pop_front() {
-                total -= bytes;
+        files.retain(|known| known.file.strong_count() > 0 && !known.file.ptr_eq(&this));
+        files.push_back(ReadFile {
+            file: this,
+            chunks: Arc::clone(&chunks),
+            bytes: file.packed.byte_len() + text.as_ref().map_or(0, |t| t.len()),
+            text: text.clone(),
+        });
+        let mut total: usize = files.iter().map(|f| f.bytes).sum();
+        while total > RECENTLY_READ_BYTES && files.len() > 1 {
+            if let Some(oldest) = files.pop_front() {
+                total -= oldest.bytes;
             }
         }
-        chunks
+        Some((chunks, text))
     }
 
     fn clear(&self) {
@@ -301,9 +326,20 @@ impl WorkspaceIndex {
     }
 
     /// The chunks of `file` for a context request: unpacked, or kept from a recent request
-    /// while the file is the index's current one (bounded in bytes, see [`RecentlyUnpacked`]).
+    /// while the file is the index's current one (bounded in bytes, see [`RecentlyRead`]).
     pub fn chunks_of(&self, file: &Arc<IndexedFile>) -> Arc<FileChunks> {
-        self.recently_unpacked.chunks_of(file)
+        match self.recently_read.read(file, false) {
+            Some((chunks, _)) => chunks,
+            None => file.chunks(),
+        }
+    }
+
+    /// The text and chunks of `file` for a context request: read from disk and unpacked, or
+    /// kept from a recent request while the file is the index's current one. `None` when the
+    /// file on disk is no longer the version indexed.
+    pub fn read(&self, file: &Arc<IndexedFile>) -> Option<(Arc<str>, Arc<FileChunks>)> {
+        let (chunks, text) = self.recently_read.read(file, true)?;
+        Some((text?, chunks))
     }
 
     /// An empty index.
@@ -465,7 +501,7 @@ impl WorkspaceIndex {
 
     /// Removes every file.
     pub fn clear(&self) {
-        self.recently_unpacked.clear();
+        self.recently_read.clear();
         self.files.clear();
         self.modules.clear();
         self.calls_into.clear();

@@ -28,7 +28,7 @@ const STOP_WORDS: &[&str] = &[
     "spec", "doc", "t", "term", "any", "x", "_",
 ];
 
-/// One function chunk of the index (24 bytes: one per function of the workspace).
+/// One function chunk of the index (16 bytes: one per function of the workspace).
 pub(crate) struct Document {
     pub file: Arc<IndexedFile>,
     /// Position of the module in its file's `all_modules()` (its name is read from there, not
@@ -36,10 +36,6 @@ pub(crate) struct Document {
     pub module: u32,
     /// Position of the function in its module.
     pub function: u32,
-    length: f32,
-    /// BM25's length normalisation of this document, `K1 * (1 - B + B * length / average)`:
-    /// the same for every query, so computed once when the index is built.
-    length_norm: f32,
 }
 
 /// The inverted index.
@@ -51,6 +47,10 @@ pub(crate) struct Document {
 pub(crate) struct Bm25 {
     fingerprint: u64,
     documents: Vec<Document>,
+    /// BM25's length normalisation of each document, `K1 * (1 - B + B * length / average)`:
+    /// the same for every query, so computed once when the index is built; apart from the
+    /// documents, as scoring reads it for every posting.
+    length_norms: Box<[f32]>,
     /// Word to the start and length of its postings.
     words: HashMap<Box<str>, (u32, u32)>,
     posting_documents: Box<[u32]>,
@@ -203,7 +203,7 @@ impl Bm25 {
             let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
             for (&document, &frequency) in documents.iter().zip(frequencies) {
                 let tf = f32::from(frequency);
-                let norm = tf * (K1 + 1.0) / (tf + self.documents[document as usize].length_norm);
+                let norm = tf * (K1 + 1.0) / (tf + self.length_norms[document as usize]);
                 let score = &mut scores[document as usize];
                 if *score == f32::NEG_INFINITY {
                     *score = 0.0;
@@ -294,6 +294,7 @@ fn fingerprint(files: &[Arc<IndexedFile>]) -> u64 {
 
 fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
     let mut documents = Vec::new();
+    let mut lengths: Vec<f32> = Vec::new();
     let mut postings: HashMap<String, Vec<(u32, u16)>> = HashMap::new();
     let mut total_length = 0.0;
     let mut counts: HashMap<String, u16> = HashMap::new();
@@ -329,9 +330,8 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
                     file: Arc::clone(file),
                     module: module_position as u32,
                     function: position as u32,
-                    length: length as f32,
-                    length_norm: 0.0,
                 });
+                lengths.push(length as f32);
             }
         }
     }
@@ -340,9 +340,10 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
     } else {
         total_length / documents.len() as f32
     };
-    for document in &mut documents {
-        document.length_norm = K1 * (1.0 - B + B * document.length / average_length.max(1.0));
-    }
+    let length_norms = lengths
+        .iter()
+        .map(|length| K1 * (1.0 - B + B * length / average_length.max(1.0)))
+        .collect();
     documents.shrink_to_fit();
     // One pass into the flat arrays; the lists per word are freed as they are copied.
     let total_postings = postings.values().map(Vec::len).sum();
@@ -362,6 +363,7 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
     Bm25 {
         fingerprint,
         documents,
+        length_norms,
         words,
         posting_documents: posting_documents.into_boxed_slice(),
         posting_frequencies: posting_frequencies.into_boxed_slice(),
@@ -371,6 +373,11 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
 /// Calls `emit` with the words of `text`: each identifier lowercased, and its parts when it is
 /// written in snake_case or CamelCase (`register_user` → `register_user`, `register`, `user`).
 fn words(text: &str, emit: &mut dyn FnMut(&str)) {
+    // Reused for every identifier: the whole workspace goes through here when the index is
+    // built, and each completion's query.
+    let mut lower = String::new();
+    let mut parts = String::new();
+    let mut ends: Vec<usize> = Vec::new();
     for identifier in
         text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))
     {
@@ -378,31 +385,42 @@ fn words(text: &str, emit: &mut dyn FnMut(&str)) {
         if identifier.len() < 2 || identifier.as_bytes()[0].is_ascii_digit() {
             continue;
         }
-        let lower = identifier.to_lowercase();
+        lower.clear();
+        if identifier.is_ascii() {
+            lower.push_str(identifier);
+            lower.make_ascii_lowercase();
+        } else {
+            // `str::to_lowercase`, not per character: a final sigma lowers to `ς`.
+            lower.push_str(&identifier.to_lowercase());
+        }
         if !STOP_WORDS.contains(&lower.as_str()) {
             emit(&lower);
         }
-        let mut parts = Vec::new();
-        let mut part = String::new();
+        // The parts, one after the other in `parts`, each ending where `ends` says.
+        parts.clear();
+        ends.clear();
         for c in identifier.chars() {
-            if c == '_' || (c.is_uppercase() && !part.is_empty()) {
-                if !part.is_empty() {
-                    parts.push(std::mem::take(&mut part));
+            if c == '_' || (c.is_uppercase() && parts.len() > ends.last().copied().unwrap_or(0)) {
+                if parts.len() > ends.last().copied().unwrap_or(0) {
+                    ends.push(parts.len());
                 }
                 if c == '_' {
                     continue;
                 }
             }
-            part.extend(c.to_lowercase());
+            parts.extend(c.to_lowercase());
         }
-        if !part.is_empty() {
-            parts.push(part);
+        if parts.len() > ends.last().copied().unwrap_or(0) {
+            ends.push(parts.len());
         }
-        if parts.len() > 1 {
-            for part in parts {
-                if part.len() >= 2 && !STOP_WORDS.contains(&part.as_str()) {
-                    emit(&part);
+        if ends.len() > 1 {
+            let mut start = 0;
+            for &end in &ends {
+                let part = &parts[start..end];
+                if part.len() >= 2 && !STOP_WORDS.contains(&part) {
+                    emit(part);
                 }
+                start = end;
             }
         }
     }
@@ -437,7 +455,27 @@ mod tests {
             }
         });
         let total = bm25.documents.len() as f32;
-        let average = bm25.documents.iter().map(|d| d.length).sum::<f32>() / total;
+        // A document's length: the words of its function's name, its module's name and its text.
+        let lengths: Vec<f32> = bm25
+            .documents
+            .iter()
+            .map(|d| {
+                let text = d.file.text().expect("held");
+                let chunks = d.file.chunks();
+                let module = chunks.all_modules()[d.module as usize];
+                let function = &module.functions[d.function as usize];
+                let mut length = 0;
+                for part in [
+                    &function.name,
+                    &module.name,
+                    &text[function.range.start..function.range.end],
+                ] {
+                    words(part, &mut |_| length += 1);
+                }
+                length as f32
+            })
+            .collect();
+        let average = lengths.iter().sum::<f32>() / total;
         let mut lists: Vec<(&[u32], &[u16])> = words_of_query
             .iter()
             .filter_map(|w| bm25.postings(w))
@@ -448,7 +486,7 @@ mod tests {
             let df = documents.len() as f32;
             let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
             for (&document, &frequency) in documents.iter().zip(frequencies) {
-                let length = bm25.documents[document as usize].length;
+                let length = lengths[document as usize];
                 let tf = f32::from(frequency);
                 let norm = tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * length / average.max(1.0)));
                 *scores.entry(document).or_insert(0.0) += idf * norm;
@@ -462,6 +500,57 @@ mod tests {
             "the query touches most functions: {expected:?}"
         );
         assert_eq!(bm25.rank(query).collect::<Vec<_>>(), expected);
+    }
+
+    /// The words as a plain reading finds them, one allocation per identifier and part: what
+    /// `words` must emit, in the same order.
+    fn words_read_plainly(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for identifier in
+            text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '?' || c == '!'))
+        {
+            let identifier = identifier.trim_matches(|c| c == '_' || c == '?' || c == '!');
+            if identifier.len() < 2 || identifier.as_bytes()[0].is_ascii_digit() {
+                continue;
+            }
+            let lower = identifier.to_lowercase();
+            if !STOP_WORDS.contains(&lower.as_str()) {
+                out.push(lower);
+            }
+            let mut parts = Vec::new();
+            let mut part = String::new();
+            for c in identifier.chars() {
+                if c == '_' || (c.is_uppercase() && !part.is_empty()) {
+                    if !part.is_empty() {
+                        parts.push(std::mem::take(&mut part));
+                    }
+                    if c == '_' {
+                        continue;
+                    }
+                }
+                part.extend(c.to_lowercase());
+            }
+            if !part.is_empty() {
+                parts.push(part);
+            }
+            if parts.len() > 1 {
+                out.extend(
+                    parts
+                        .into_iter()
+                        .filter(|p| p.len() >= 2 && !STOP_WORDS.contains(&p.as_str())),
+                );
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn words_are_those_a_plain_reading_finds(text in "([a-zA-Z_?!. ]|İ|Σ|ß|é|É|[0-9]){0,60}") {
+            let mut out = Vec::new();
+            words(&text, &mut |w| out.push(w.to_owned()));
+            proptest::prop_assert_eq!(out, words_read_plainly(&text));
+        }
     }
 
     #[test]

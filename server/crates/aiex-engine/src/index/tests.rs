@@ -373,13 +373,19 @@ fn a_walked_file_is_read_from_disk_when_asked_and_not_once_it_changed() {
 }
 
 #[test]
-fn context_requests_reuse_recently_unpacked_chunks_until_the_file_changes_within_a_byte_bound() {
+fn context_requests_reuse_recently_read_files_until_the_file_changes_within_a_byte_bound() {
     let dir = workspace();
     let (index, _) = build_index(dir.path(), None);
     let a = index.module_file("App.A").expect("App.A");
     let first = index.chunks_of(&a);
     assert!(Arc::ptr_eq(&first, &index.chunks_of(&a)), "kept");
     assert_eq!(*first, *a.chunks());
+    // Read with its text: the same chunks, and the text kept too.
+    let (text, chunks) = index.read(&a).expect("read");
+    assert!(Arc::ptr_eq(&first, &chunks), "the chunks unpacked before");
+    assert_eq!(Some(&text), a.text().as_ref());
+    let (again, _) = index.read(&a).expect("read again");
+    assert!(Arc::ptr_eq(&text, &again), "the text kept");
 
     let replaced = index.update_file(
         &a.path,
@@ -395,26 +401,26 @@ fn context_requests_reuse_recently_unpacked_chunks_until_the_file_changes_within
         .map(|i| format!("  def f{i}(x), do: x + {i}\n"))
         .collect();
     let mut files = Vec::new();
-    for n in 0..40 {
+    for n in 0..60 {
         let path = dir.path().join(format!("lib/big{n}.ex"));
         let text = format!("defmodule App.Big{n} do\n{body}end\n");
         files.push(index.update_file(&path, Path::new("lib/big.ex"), &text));
     }
-    let packed: usize = files.iter().map(|f| f.packed().byte_len()).sum();
-    assert!(packed > 2 * RECENTLY_UNPACKED_BYTES, "{packed} bytes");
-    let unpacked: Vec<_> = files.iter().map(|f| index.chunks_of(f)).collect();
+    let read: usize = files.iter().map(|f| f.packed().byte_len() + f.len()).sum();
+    assert!(read > 2 * RECENTLY_READ_BYTES, "{read} bytes");
+    let unpacked: Vec<_> = files.iter().map(|f| index.read(f).expect("read")).collect();
     let kept = files
         .iter()
         .zip(&unpacked)
-        .filter(|(file, chunks)| Arc::ptr_eq(&index.chunks_of(file), chunks))
+        .filter(|(file, (_, chunks))| Arc::ptr_eq(&index.chunks_of(file), chunks))
         .count();
     assert!(kept < files.len(), "not every file kept");
     let held: usize = index
-        .recently_unpacked
+        .recently_read
         .files
         .lock()
         .iter()
-        .map(|(_, bytes, _)| bytes)
+        .map(|f| f.bytes)
         .sum();
-    assert!(held <= RECENTLY_UNPACKED_BYTES, "{held} bytes held");
+    assert!(held <= RECENTLY_READ_BYTES, "{held} bytes held");
 }
