@@ -224,8 +224,12 @@ impl<'a> Sources<'a> {
     }
 
     /// The indexed functions most relevant to `query`, best first.
+    /// The files shown from the editor's text are left out: their indexed copies are not.
     pub fn relevant(&self, query: &str) -> impl Iterator<Item = crate::index::RelevantFunction> {
-        self.index.relevant(query)
+        let shown: Vec<&Path> = std::iter::once(self.path)
+            .chain(self.open.iter().map(|d| d.path.as_path()))
+            .collect();
+        self.index.relevant(query, &shown)
     }
 
     /// The index's current version of the file at an absolute path.

@@ -311,10 +311,26 @@ impl WorkspaceIndex {
     /// The functions most relevant to `query`, best first (BM25 over their words), drawn as
     /// the caller reads them. Runs on completion requests: the ranking is reused until the
     /// files change, then rebuilt in the background while the previous one answers.
-    pub fn relevant(&self, query: &str) -> impl Iterator<Item = RelevantFunction> {
+    ///
+    /// The functions of the files at the workspace-relative paths `shown_elsewhere` (the
+    /// document being edited, the open ones: shown from their editors' text) are left out.
+    pub fn relevant(
+        &self,
+        query: &str,
+        shown_elsewhere: &[&Path],
+    ) -> impl Iterator<Item = RelevantFunction> {
         let generation = self.generation.load(Ordering::Acquire);
         let bm25 = self.relevance.for_index(generation, || self.files());
-        let ranking = bm25.as_ref().map(|bm25| bm25.rank(query));
+        let ranking = bm25.as_ref().map(|bm25| {
+            let mut left_out: Vec<_> = shown_elsewhere
+                .iter()
+                .map(|relative| bm25.documents_of(relative))
+                .filter(|range| !range.is_empty())
+                .collect();
+            left_out.sort_by_key(|range| range.start);
+            left_out.dedup();
+            bm25.rank(query, &left_out)
+        });
         ranking.into_iter().flatten().filter_map(move |id| {
             let document = bm25.as_ref()?.document(id)?;
             Some(RelevantFunction {

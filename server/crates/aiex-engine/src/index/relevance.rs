@@ -51,6 +51,10 @@ pub(crate) struct Bm25 {
     /// the same for every query, so computed once when the index is built; apart from the
     /// documents, as scoring reads it for every posting.
     length_norms: Box<[f32]>,
+    /// The weight of one occurrence in each document, `(K1 + 1) / (1 + length_norm)`: most
+    /// postings are a word's one occurrence in a function, and this spares their division
+    /// (the same float operations as the formula, so the same scores).
+    once_weights: Box<[f32]>,
     /// Word to the start and length of its postings.
     words: HashMap<Box<str>, (u32, u32)>,
     posting_documents: Box<[u32]>,
@@ -171,10 +175,12 @@ impl Relevance {
 }
 
 impl Bm25 {
-    /// The documents relevant to `query`, best first (highest score, then first indexed),
+    /// The documents relevant to `query`, best first (highest score, then first numbered),
     /// drawn one at a time: a request reads the few it shows, not a sorted list of the
-    /// thousands a common word touches.
-    pub fn rank(&self, query: &str) -> Ranking {
+    /// thousands a common word touches. The documents numbered in `left_out` (sorted, as
+    /// [`Bm25::documents_of`] gives them) are not scored: the files a request shows from
+    /// elsewhere. The others rank as if none were left out.
+    pub fn rank(&self, query: &str, left_out: &[std::ops::Range<u32>]) -> Ranking {
         let mut query_words: Vec<String> = Vec::new();
         words(query, &mut |word| {
             if !query_words.iter().any(|w| w == word) {
@@ -195,15 +201,23 @@ impl Bm25 {
         let mut touched: Vec<u32> = Vec::new();
         let mut scanned = 0;
         for (documents, frequencies) in lists {
+            // The bound and the weight count every posting, those left out too: the scores of
+            // the others do not depend on what a request leaves out.
             scanned += documents.len();
             if scanned > MAX_POSTINGS {
                 break;
             }
             let df = documents.len() as f32;
             let idf = ((total - df + 0.5) / (df + 0.5) + 1.0).ln();
-            for (&document, &frequency) in documents.iter().zip(frequencies) {
-                let tf = f32::from(frequency);
-                let norm = tf * (K1 + 1.0) / (tf + self.length_norms[document as usize]);
+            let kept = kept_postings(documents, left_out)
+                .flat_map(|range| documents[range.clone()].iter().zip(&frequencies[range]));
+            for (&document, &frequency) in kept {
+                let norm = if frequency == 1 {
+                    self.once_weights[document as usize]
+                } else {
+                    let tf = f32::from(frequency);
+                    tf * (K1 + 1.0) / (tf + self.length_norms[document as usize])
+                };
                 let score = &mut scores[document as usize];
                 if *score == f32::NEG_INFINITY {
                     *score = 0.0;
@@ -233,10 +247,48 @@ impl Bm25 {
         ))
     }
 
+    /// The numbers of the documents of the files at workspace-relative path `relative` (one
+    /// range: documents are numbered in path order).
+    pub fn documents_of(&self, relative: &std::path::Path) -> std::ops::Range<u32> {
+        let start = self
+            .documents
+            .partition_point(|d| d.file.relative.as_path() < relative);
+        let end = self
+            .documents
+            .partition_point(|d| d.file.relative.as_path() <= relative);
+        start as u32..end as u32
+    }
+
     /// The document numbered `id` by a [`Ranking`].
     pub fn document(&self, id: u32) -> Option<&Document> {
         self.documents.get(id as usize)
     }
+}
+
+/// The positions in a postings list (`documents`, increasing) outside the ranges of document
+/// numbers `left_out` (sorted, disjoint): found by binary search, so the postings of a file
+/// left out cost nothing.
+fn kept_postings<'a>(
+    documents: &'a [u32],
+    left_out: &'a [std::ops::Range<u32>],
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let mut from = 0;
+    left_out
+        .iter()
+        .map(Some)
+        .chain(std::iter::once(None))
+        .filter_map(move |range| {
+            let start = from;
+            let end = match range {
+                Some(range) => {
+                    let end = documents.partition_point(|&d| d < range.start);
+                    from = documents.partition_point(|&d| d < range.end).max(end);
+                    end
+                }
+                None => documents.len(),
+            };
+            (start < end).then_some(start..end)
+        })
 }
 
 /// The documents a query touched, best first: a heap built in linear time, popped as the caller
@@ -293,12 +345,17 @@ fn fingerprint(files: &[Arc<IndexedFile>]) -> u64 {
 }
 
 fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
+    // Numbered in the order of the files' workspace-relative paths: a file's functions are one
+    // range of numbers that a request can find (`Bm25::documents_of`) and leave out, and equal
+    // scores rank in an order that does not depend on the index's map.
+    let mut files = files.to_vec();
+    files.sort_by(|a, b| a.relative.cmp(&b.relative).then(a.path.cmp(&b.path)));
     let mut documents = Vec::new();
     let mut lengths: Vec<f32> = Vec::new();
     let mut postings: HashMap<String, Vec<(u32, u16)>> = HashMap::new();
     let mut total_length = 0.0;
     let mut counts: HashMap<String, u16> = HashMap::new();
-    for file in files {
+    for file in &files {
         if crate::secrets::is_secret_path(&file.relative) {
             continue;
         }
@@ -340,9 +397,13 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
     } else {
         total_length / documents.len() as f32
     };
-    let length_norms = lengths
+    let length_norms: Box<[f32]> = lengths
         .iter()
         .map(|length| K1 * (1.0 - B + B * length / average_length.max(1.0)))
+        .collect();
+    let once_weights = length_norms
+        .iter()
+        .map(|norm| 1.0 * (K1 + 1.0) / (1.0 + norm))
         .collect();
     documents.shrink_to_fit();
     // One pass into the flat arrays; the lists per word are freed as they are copied.
@@ -364,6 +425,7 @@ fn build(files: &[Arc<IndexedFile>], fingerprint: u64) -> Bm25 {
         fingerprint,
         documents,
         length_norms,
+        once_weights,
         words,
         posting_documents: posting_documents.into_boxed_slice(),
         posting_frequencies: posting_frequencies.into_boxed_slice(),
@@ -499,7 +561,58 @@ mod tests {
             expected.len() >= 4,
             "the query touches most functions: {expected:?}"
         );
-        assert_eq!(bm25.rank(query).collect::<Vec<_>>(), expected);
+        assert_eq!(bm25.rank(query, &[]).collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn files_left_out_are_not_ranked_and_the_others_rank_as_if_none_were() {
+        let index = crate::index::WorkspaceIndex::new();
+        for (name, text) in [
+            ("lib/c.ex", "defmodule Shop.Prices do\n  def total(prices), do: Enum.sum(prices)\n  def add(a, b), do: a + b\nend\n"),
+            ("lib/a.ex", "defmodule Shop.Cart do\n  def total(cart), do: Enum.sum(cart.prices)\n  def add(cart, item), do: [item | cart]\nend\n"),
+            ("lib/b.ex", "defmodule Shop.Orders do\n  def place(cart), do: Shop.Cart.total(cart)\n  def cancel(order), do: order\nend\n"),
+            ("lib/d.ex", "defmodule Shop.Items do\n  def add(item, cart), do: [item | cart]\nend\n"),
+        ] {
+            index.update_file(
+                std::path::Path::new(&format!("/w/{name}")),
+                std::path::Path::new(name),
+                text,
+            );
+        }
+        let bm25 = build(&index.files(), 0);
+        let query = "def total(cart) do Enum.sum(cart.prices) end add item order";
+        let all: Vec<u32> = bm25.rank(query, &[]).collect();
+        let path_of = |id: u32| bm25.documents[id as usize].file.relative.clone();
+        // Numbered in path order: each file one range.
+        let paths: Vec<_> = (0..bm25.documents.len() as u32).map(path_of).collect();
+        assert!(paths.is_sorted(), "{paths:?}");
+        for left_out in [
+            vec!["lib/b.ex"],
+            vec!["lib/a.ex", "lib/d.ex"],
+            vec!["lib/a.ex", "lib/b.ex", "lib/c.ex", "lib/d.ex"],
+            vec!["lib/none.ex"],
+        ] {
+            let mut ranges: Vec<_> = left_out
+                .iter()
+                .map(|p| bm25.documents_of(std::path::Path::new(p)))
+                .filter(|r| !r.is_empty())
+                .collect();
+            ranges.sort_by_key(|r| r.start);
+            let expected: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&id| {
+                    !left_out
+                        .iter()
+                        .any(|p| path_of(id) == std::path::Path::new(p))
+                })
+                .collect();
+            assert_eq!(
+                bm25.rank(query, &ranges).collect::<Vec<_>>(),
+                expected,
+                "{left_out:?}"
+            );
+        }
     }
 
     /// The words as a plain reading finds them, one allocation per identifier and part: what

@@ -315,7 +315,7 @@ fn the_relevance_ranking_follows_every_change_to_the_index_after_requests_reused
     );
     let modules = |index: &WorkspaceIndex, query: &str| -> Vec<String> {
         index
-            .relevant(query)
+            .relevant(query, &[])
             .filter_map(|found| found.module_name())
             .collect()
     };
