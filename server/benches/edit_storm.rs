@@ -138,11 +138,16 @@ fn main() {
                 );
             }
             rss.push(support::process::resident_bytes(client.pid()).unwrap_or(0) / 1024);
+            if std::env::var_os("AIEX_STORM_SMAPS").is_some() {
+                println!("  mappings right after:");
+                print_mappings(client.pid());
+            }
             // The user stops typing: once the server has been quiet for a second it gives
             // freed memory back to the system.
             std::thread::sleep(Duration::from_secs(2));
             rss_quiet.push(support::process::resident_bytes(client.pid()).unwrap_or(0) / 1024);
             if std::env::var_os("AIEX_STORM_SMAPS").is_some() {
+                println!("  mappings once quiet:");
                 print_mappings(client.pid());
             }
             client.shutdown();
@@ -261,6 +266,9 @@ fn print_mappings(pid: u32) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.first().is_some_and(|f| f.contains('-')) {
             current = fields.get(5).map_or("[anonymous]", |name| name).to_owned();
+            if current.ends_with("/aiex") {
+                current = format!("{current} {} {} {}", fields[1], fields[2], fields[0]);
+            }
         } else if fields.first() == Some(&"Rss:") {
             let kb: u64 = fields.get(1).and_then(|kb| kb.parse().ok()).unwrap_or(0);
             *by_mapping.entry(current.clone()).or_default() += kb;

@@ -6,7 +6,8 @@
 //!   out, with the debounce set to zero, sent right after its keystroke (the reparse on its
 //!   path) and after a 10 ms pause (the debounce excluded: target median under 1 ms), as the
 //!   server logs it (`aiex::server_time`: the request read, the provider request leaving) and
-//!   as the client sees it (adding the pipes and the fake provider's reading of the request).
+//!   as the client sees it (adding the pipes and the fake provider's reading of the request);
+//!   and after a quiet 1.5 s, once the server has given memory back.
 //!
 //! Run with `cargo bench --bench typing_burst`. `AIEX_BURST_ROUNDS=0` skips the typing burst;
 //! `AIEX_BENCH_WRAPPER="perf record -g -o /tmp/aiex.perf --"` runs the server-time part's server
@@ -197,19 +198,26 @@ fn main() {
             .unwrap_or(10),
     );
     let mut version = 1i64;
-    for (pause, what) in [
+    for (pause, what, rounds) in [
         (
             Duration::ZERO,
             "right after the keystroke, incremental reparse included",
+            60,
         ),
         (
             pause_after_key,
             "after a 10 ms pause: the debounce excluded (target median < 1 ms)",
+            60,
+        ),
+        (
+            Duration::from_millis(1_500),
+            "after a quiet 1.5 s (memory given back: the file's tree parsed again, code pages mapped again)",
+            10,
         ),
     ] {
         let logged_before = server_times(&log_file).len();
         let mut times = Vec::new();
-        for _ in 0..60u32 {
+        for _ in 0..rounds {
             // A new character each round, so no earlier suggestion applies.
             version += 1;
             client.notify(

@@ -13,6 +13,7 @@ pub mod document;
 pub mod engine;
 pub mod features;
 pub mod index;
+pub mod memory;
 pub mod metrics;
 pub mod semantics;
 

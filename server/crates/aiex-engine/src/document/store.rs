@@ -158,20 +158,6 @@ pub enum StoreError {
     Rejected(#[from] ChangeRejected),
 }
 
-/// Makes glibc's allocator keep one arena for every thread. By default each thread that
-/// allocates (the runtime's workers, every blocking-pool thread that parsed or indexed) gets an
-/// arena of its own, and memory freed in one stays resident there: after an edit storm with a
-/// provider configured, 30 MB of the server's 55 MB resident was arenas' free space (one arena:
-/// 39 MB in all, measured by `edit_storm`). The server makes few allocations per request, so
-/// sharing one arena costs no measurable time. Call once, before any thread starts.
-pub fn use_one_allocator_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets an allocator parameter; called before other threads exist.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
 /// The largest document whose tree is kept while the server is quiet. A tree costs 40 to 70
 /// bytes per source byte (tree-sitter allocates each node): 26.5 MB for a 383 KB file of small
 /// modules, which alone broke the budget of resident memory (10 × the file + 50 MB over a
@@ -251,7 +237,8 @@ impl DocumentStore {
             }
         }
         self.documents.shrink_to_fit();
-        give_back_free_pages();
+        crate::memory::give_back_free_pages();
+        crate::memory::give_back_code_pages();
     }
 
     /// The handle of an open document.
@@ -558,16 +545,5 @@ async fn syntax_of(handle: &DocumentHandle) -> SyntaxSnapshot {
         rope: snapshot.rope,
         version: snapshot.version,
         tree: result,
-    }
-}
-
-/// Returns the allocator's free pages to the system (glibc keeps them in its heap otherwise).
-/// Takes milliseconds: call it off any message loop.
-pub(crate) fn give_back_free_pages() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only returns free pages to the kernel; it takes no pointers and is
-    // thread-safe in glibc.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

@@ -61,7 +61,8 @@ impl Engine {
         // relevance index's lists before they were flattened) goes back to the system now:
         // an editor typing right after the index is built leaves the server no quiet moment
         // to release it (with 300,000 lines it stayed resident through a 2,000-edit storm).
-        crate::document::store::give_back_free_pages();
+        crate::memory::give_back_free_pages();
+        crate::memory::give_back_code_pages();
         Ok(report)
     }
 
