@@ -223,8 +223,8 @@ impl<'a> Sources<'a> {
             .and_then(|f| self.indexed_source(&f))
     }
 
-    /// The indexed functions most relevant to `query`, best first.
-    /// The files shown from the editor's text are left out: their indexed copies are not.
+    /// The indexed functions most relevant to `query`, best first, without those of the files
+    /// shown from the editors' text (the current document, the open ones).
     pub fn relevant(&self, query: &str) -> impl Iterator<Item = crate::index::RelevantFunction> {
         let shown: Vec<&Path> = std::iter::once(self.path)
             .chain(self.open.iter().map(|d| d.path.as_path()))
