@@ -492,22 +492,32 @@ fn words(text: &str, emit: &mut dyn FnMut(&str)) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_ranking_pops_every_touched_function_best_score_first_then_in_index_order() {
+    const CART: (&str, &str) = ("lib/a.ex", "defmodule Shop.Cart do\n  def total(cart), do: Enum.sum(cart.prices)\n  def add(cart, item), do: [item | cart]\nend\n");
+    const ORDERS: (&str, &str) = ("lib/b.ex", "defmodule Shop.Orders do\n  def place(cart), do: Shop.Cart.total(cart)\n  def cancel(order), do: order\nend\n");
+    const PRICES: (&str, &str) = ("lib/c.ex", "defmodule Shop.Prices do\n  def total(prices), do: Enum.sum(prices)\n  def add(a, b), do: a + b\nend\n");
+    const ITEMS: (&str, &str) = (
+        "lib/d.ex",
+        "defmodule Shop.Items do\n  def add(item, cart), do: [item | cart]\nend\n",
+    );
+    const QUERY: &str = "def total(cart) do Enum.sum(cart.prices) end add item order";
+
+    /// The ranking of these files (workspace-relative path, text).
+    fn ranking_of(files: &[(&str, &str)]) -> Bm25 {
         let index = crate::index::WorkspaceIndex::new();
-        for (name, text) in [
-            ("a.ex", "defmodule Shop.Cart do\n  def total(cart), do: Enum.sum(cart.prices)\n  def add(cart, item), do: [item | cart]\nend\n"),
-            ("b.ex", "defmodule Shop.Orders do\n  def place(cart), do: Shop.Cart.total(cart)\n  def cancel(order), do: order\nend\n"),
-            ("c.ex", "defmodule Shop.Prices do\n  def total(prices), do: Enum.sum(prices)\n  def add(a, b), do: a + b\nend\n"),
-        ] {
+        for (name, text) in files {
             index.update_file(
                 std::path::Path::new(&format!("/w/{name}")),
                 std::path::Path::new(name),
                 text,
             );
         }
-        let bm25 = build(&index.files(), 0);
-        let query = "def total(cart) do Enum.sum(cart.prices) end add item order";
+        build(&index.files(), 0)
+    }
+
+    #[test]
+    fn a_ranking_pops_every_touched_function_best_score_first_then_in_path_order() {
+        let bm25 = ranking_of(&[CART, ORDERS, PRICES]);
+        let query = QUERY;
         // The rule, written plainly: every document a query word's postings reach, scored by
         // BM25, sorted by score (highest first) and then by number.
         let mut words_of_query: Vec<String> = Vec::new();
@@ -566,21 +576,9 @@ mod tests {
 
     #[test]
     fn files_left_out_are_not_ranked_and_the_others_rank_as_if_none_were() {
-        let index = crate::index::WorkspaceIndex::new();
-        for (name, text) in [
-            ("lib/c.ex", "defmodule Shop.Prices do\n  def total(prices), do: Enum.sum(prices)\n  def add(a, b), do: a + b\nend\n"),
-            ("lib/a.ex", "defmodule Shop.Cart do\n  def total(cart), do: Enum.sum(cart.prices)\n  def add(cart, item), do: [item | cart]\nend\n"),
-            ("lib/b.ex", "defmodule Shop.Orders do\n  def place(cart), do: Shop.Cart.total(cart)\n  def cancel(order), do: order\nend\n"),
-            ("lib/d.ex", "defmodule Shop.Items do\n  def add(item, cart), do: [item | cart]\nend\n"),
-        ] {
-            index.update_file(
-                std::path::Path::new(&format!("/w/{name}")),
-                std::path::Path::new(name),
-                text,
-            );
-        }
-        let bm25 = build(&index.files(), 0);
-        let query = "def total(cart) do Enum.sum(cart.prices) end add item order";
+        // Given out of path order: numbered in it all the same.
+        let bm25 = ranking_of(&[PRICES, CART, ORDERS, ITEMS]);
+        let query = QUERY;
         let all: Vec<u32> = bm25.rank(query, &[]).collect();
         let path_of = |id: u32| bm25.documents[id as usize].file.relative.clone();
         // Numbered in path order: each file one range.
