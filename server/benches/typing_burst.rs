@@ -7,6 +7,7 @@
 //!   path) and after a 10 ms pause (the debounce excluded: target median under 1 ms), as the
 //!   server logs it (`aiex::server_time`: the request read, the provider request leaving) and
 //!   as the client sees it (adding the pipes and the fake provider's reading of the request);
+//!   the debounce chosen for each request of the typing burst, and their server time without it;
 //!   and after a quiet 1.5 s, once the server has given memory back.
 //!
 //! Run with `cargo bench --bench typing_burst`. `AIEX_BURST_ROUNDS=0` skips the typing burst;
@@ -106,7 +107,18 @@ fn main() {
     let wrapper: Vec<String> = std::env::var("AIEX_BENCH_WRAPPER")
         .map(|w| w.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
-    for _ in 0..rounds {
+    let log_filter = match std::env::var("AIEX_TEST_LOG") {
+        Ok(filter) => format!("{filter},aiex::server_time=debug"),
+        Err(_) => "warn,aiex::server_time=debug".to_owned(),
+    };
+    let logging_to = |log_file: &std::path::Path, wrapper: &[String]| lsp_client::SpawnOptions {
+        wrapper: wrapper.to_vec(),
+        args: vec!["--log-file".to_owned(), log_file.display().to_string()],
+        env: vec![("AIEX_LOG".to_owned(), log_filter.clone())],
+    };
+    let mut debounces = Vec::new();
+    let mut burst_server_times = Vec::new();
+    for round in 0..rounds {
         let fake = runtime.block_on(FakeProvider::start());
         fake.on(
             "/api/generate",
@@ -115,13 +127,9 @@ fn main() {
                 delay: Duration::from_millis(300),
             }],
         );
-        let (mut client, uri) = client_for(
-            &fake.url(),
-            30,
-            300,
-            &root,
-            &lsp_client::SpawnOptions::default(),
-        );
+        let log_file = workspace.path().join(format!("burst-{round}.log"));
+        let (mut client, uri) =
+            client_for(&fake.url(), 30, 300, &root, &logging_to(&log_file, &[]));
         client.open(&uri, &text);
         let mut last_id = 0;
         let mut column = 0u32;
@@ -151,6 +159,9 @@ fn main() {
         );
         provider_requests.push(fake.request_count());
         client.shutdown();
+        let logged = logged_completions(&log_file);
+        debounces.extend(logged.debounces);
+        burst_server_times.extend(logged.server_times);
     }
     finals.sort_unstable();
     provider_requests.sort_unstable();
@@ -160,6 +171,18 @@ fn main() {
             provider_requests,
             finals[finals.len() / 2].as_secs_f64() * 1000.0
         );
+        debounces.sort_unstable();
+        burst_server_times.sort_unstable();
+        if let (Some(first), Some(last)) = (debounces.first(), debounces.last()) {
+            println!(
+                "typing burst: debounce chosen per completion request median {:.0} ms (from {:.0} to {:.0} ms over {} requests); server time of the requests that reached the provider, the debounce excluded, median {:.2} ms",
+                ms(debounces[debounces.len() / 2]),
+                ms(*first),
+                ms(*last),
+                debounces.len(),
+                burst_server_times.get(burst_server_times.len() / 2).map_or(f64::NAN, |t| ms(*t)),
+            );
+        }
     }
 
     // Server time: request in to provider request out, as the server logs it (the log lines of
@@ -168,16 +191,7 @@ fn main() {
     let fake = runtime.block_on(FakeProvider::start());
     fake.on("/api/generate", vec![Reply::Recorded(ollama_answer("x"))]);
     let log_file = workspace.path().join("server-time.log");
-    let log_filter = match std::env::var("AIEX_TEST_LOG") {
-        Ok(filter) => format!("{filter},aiex::server_time=debug"),
-        Err(_) => "warn,aiex::server_time=debug".to_owned(),
-    };
-    let options = lsp_client::SpawnOptions {
-        wrapper: wrapper.clone(),
-        args: vec!["--log-file".to_owned(), log_file.display().to_string()],
-        env: vec![("AIEX_LOG".to_owned(), log_filter)],
-    };
-    let (mut client, uri) = client_for(&fake.url(), 0, 0, &root, &options);
+    let (mut client, uri) = client_for(&fake.url(), 0, 0, &root, &logging_to(&log_file, &wrapper));
     client.open(&uri, &text);
     // Warm up: the first request parses the file.
     let id = client.send_request(
@@ -215,7 +229,7 @@ fn main() {
             10,
         ),
     ] {
-        let logged_before = server_times(&log_file).len();
+        let logged_before = logged_completions(&log_file).server_times.len();
         let mut times = Vec::new();
         for _ in 0..rounds {
             // A new character each round, so no earlier suggestion applies.
@@ -235,7 +249,9 @@ fn main() {
             times.push(started.elapsed());
             client.response(id);
         }
-        let mut logged = server_times(&log_file).split_off(logged_before);
+        let mut logged = logged_completions(&log_file)
+            .server_times
+            .split_off(logged_before);
         assert_eq!(
             logged.len(),
             times.len(),
@@ -254,18 +270,33 @@ fn main() {
     client.shutdown();
 }
 
-/// The server times of the completions the server logged so far, in order: from the log line
-/// of each completion request read to that of the provider request it led to.
-fn server_times(log_file: &std::path::Path) -> Vec<Duration> {
+/// What the server logged of its completions so far, in order.
+struct LoggedCompletions {
+    /// The debounce chosen for each completion request.
+    debounces: Vec<Duration>,
+    /// For each provider request: from the completion request read to the provider request
+    /// leaving, less the debounce chosen for it.
+    server_times: Vec<Duration>,
+}
+
+fn logged_completions(log_file: &std::path::Path) -> LoggedCompletions {
     let log = std::fs::read_to_string(log_file).unwrap_or_default();
     let mut read_at = None;
-    let mut times = Vec::new();
+    let mut debounce = Duration::ZERO;
+    let mut logged = LoggedCompletions {
+        debounces: Vec::new(),
+        server_times: Vec::new(),
+    };
     for line in log.lines() {
         let Some(at) = seconds_of_day(line) else {
             continue;
         };
         if line.contains("completion request read") {
             read_at = Some(at);
+            debounce = Duration::ZERO;
+        } else if line.contains("completion debounce chosen") {
+            debounce = Duration::from_micros(field(line, "debounce_us").unwrap_or(0));
+            logged.debounces.push(debounce);
         } else if line.contains("provider request leaving") {
             if let Some(read) = read_at.take() {
                 // Across midnight, a day later.
@@ -274,11 +305,27 @@ fn server_times(log_file: &std::path::Path) -> Vec<Duration> {
                 } else {
                     at + 86_400.0 - read
                 };
-                times.push(Duration::from_secs_f64(seconds));
+                logged
+                    .server_times
+                    .push(Duration::from_secs_f64(seconds).saturating_sub(debounce));
             }
         }
     }
-    times
+    logged
+}
+
+/// The number after `name=` in a log line.
+fn field(line: &str, name: &str) -> Option<u64> {
+    let at = line.find(&format!("{name}="))? + name.len() + 1;
+    let digits: String = line[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 /// The time of day of a log line (`2026-12-03T18:06:54.584695Z ...`), in seconds.

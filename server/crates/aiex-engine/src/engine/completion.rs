@@ -303,6 +303,12 @@ impl Engine {
                 DEFAULT_DEBOUNCE,
             )
         };
+        // The wait apart from the server's own time (benchmark `typing_burst`).
+        debug!(
+            target: crate::llm::types::SERVER_TIME_LOG,
+            debounce_us = wait.as_micros() as u64,
+            "completion debounce chosen"
+        );
         // Parse while waiting: when the wait ends, the tree is ready.
         let started = Instant::now();
         // No wait, no timer: tokio rounds a deadline up to its next 1 ms tick, so even a zero
