@@ -169,7 +169,7 @@ fn main() {
         println!(
             "typing burst (30 keys 40 ms apart, model 300 ms): provider requests per burst {:?} (target <= 3); final suggestion {:.0} ms after the last key, median (target < 450 ms; includes the 40 ms the bench sleeps after the key)",
             provider_requests,
-            finals[finals.len() / 2].as_secs_f64() * 1000.0
+            ms(finals[finals.len() / 2])
         );
         debounces.sort_unstable();
         burst_server_times.sort_unstable();
@@ -261,10 +261,10 @@ fn main() {
         logged.sort_unstable();
         println!(
             "server time of a completion on a 7,000-line file {what}: as the server logs it (request read to provider request out) median {:.2} ms, p90 {:.2} ms; seen from the client (adding the pipes and the fake provider's reading) median {:.2} ms, p90 {:.2} ms",
-            logged[logged.len() / 2].as_secs_f64() * 1000.0,
-            logged[logged.len() * 9 / 10].as_secs_f64() * 1000.0,
-            times[times.len() / 2].as_secs_f64() * 1000.0,
-            times[times.len() * 9 / 10].as_secs_f64() * 1000.0
+            ms(logged[logged.len() / 2]),
+            ms(logged[logged.len() * 9 / 10]),
+            ms(times[times.len() / 2]),
+            ms(times[times.len() * 9 / 10])
         );
     }
     client.shutdown();
